@@ -1,0 +1,310 @@
+// Package storage defines Keyward's persistence contract: the records every
+// backend stores, the Storage interface, and the sentinel errors callers test
+// for with errors.Is. Backends live in sub-packages (sqlite, postgres) and all
+// pass the same conformance suite (storage/conformance).
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with context; callers use errors.Is.
+var (
+	// ErrNotFound: the record does not exist (or a single-use record was already used).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a unique key (UPN, group name, credential ID, ...) is taken.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: a compare-and-swap update lost a race, or a referenced record is missing.
+	ErrConflict = errors.New("conflict")
+	// ErrBadCursor: Page.After is not a cursor this backend returned (bad client input).
+	ErrBadCursor = errors.New("invalid page cursor")
+)
+
+// Page asks for one page of a list ordered by the list's natural key.
+type Page struct {
+	// Limit is the page size; backends clamp 0 to 100 and anything above 1000 to 1000.
+	Limit int
+	// After is the opaque cursor returned as Next by the previous page ("" = first page).
+	After string
+	// Prefix, when set, keeps records whose key (UPN for users, displayName for
+	// groups) starts with it, compared case-insensitively.
+	Prefix string
+}
+
+// Storage is everything Keyward keeps. Every method is safe for concurrent use
+// by many goroutines and by many processes sharing one database (PostgreSQL).
+type Storage interface {
+	// Close releases connections.
+	Close() error
+	// Ping reports whether the database is reachable and fully migrated.
+	Ping(ctx context.Context) error
+
+	// Users. GetUser accepts an ID; GetUserByUPN matches case-insensitively.
+	CreateUser(ctx context.Context, u User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByUPN(ctx context.Context, upn string) (User, error)
+	// UpdateUser loads the user, calls fn, and stores its result atomically.
+	// ID and CreatedAt cannot be changed; UpdatedAt is set by the caller.
+	UpdateUser(ctx context.Context, id string, fn func(User) (User, error)) (User, error)
+	// DeleteUser removes the user with memberships, credentials, sessions and TAPs.
+	DeleteUser(ctx context.Context, id string) error
+	// ListUsers orders by lower(UPN).
+	ListUsers(ctx context.Context, p Page) (users []User, next string, err error)
+	CountUsers(ctx context.Context) (int, error)
+
+	// Groups. DisplayName is unique case-insensitively.
+	CreateGroup(ctx context.Context, g Group) error
+	GetGroup(ctx context.Context, id string) (Group, error)
+	UpdateGroup(ctx context.Context, id string, fn func(Group) (Group, error)) (Group, error)
+	DeleteGroup(ctx context.Context, id string) error
+	// ListGroups orders by lower(DisplayName).
+	ListGroups(ctx context.Context, p Page) (groups []Group, next string, err error)
+
+	// Membership. AddMember returns ErrAlreadyExists for a repeat and ErrNotFound
+	// when the group or the user does not exist.
+	AddMember(ctx context.Context, groupID, userID string) error
+	RemoveMember(ctx context.Context, groupID, userID string) error
+	// ListMembers orders members by lower(UPN).
+	ListMembers(ctx context.Context, groupID string, p Page) (users []User, next string, err error)
+	// UserGroupIDs lists the IDs of the groups the user belongs to (hot path: sign-in).
+	UserGroupIDs(ctx context.Context, userID string) ([]string, error)
+
+	// Admin API tokens. The secret is never stored, only SecretHash.
+	CreateAPIToken(ctx context.Context, t APIToken) error
+	GetAPITokenByHash(ctx context.Context, secretHash []byte) (APIToken, error)
+	ListAPITokens(ctx context.Context) ([]APIToken, error)
+	// RevokeAPIToken marks the token revoked; idOrName matches the ID or the Name.
+	RevokeAPIToken(ctx context.Context, idOrName string, at time.Time) error
+
+	// One-time tokens (first-run setup link, and later similar single-use links).
+	CreateOneTimeToken(ctx context.Context, t OneTimeToken) error
+	// ConsumeOneTimeToken atomically marks an unexpired, unused token of that
+	// purpose used and returns it; otherwise ErrNotFound.
+	ConsumeOneTimeToken(ctx context.Context, purpose string, hash []byte, now time.Time) (OneTimeToken, error)
+	// GetOneTimeToken returns the token without consuming it (to show a page before using it).
+	GetOneTimeToken(ctx context.Context, purpose string, hash []byte) (OneTimeToken, error)
+
+	// Sessions (browser and API). ID is a hash of the cookie secret.
+	CreateSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, id string) (Session, error)
+	UpdateSession(ctx context.Context, id string, fn func(Session) (Session, error)) (Session, error)
+	DeleteSession(ctx context.Context, id string) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	// WebAuthn ceremony challenges: single use, expiring, shared by all nodes.
+	CreateChallenge(ctx context.Context, c Challenge) error
+	// ConsumeChallenge atomically deletes and returns an unexpired challenge;
+	// ErrNotFound when it is unknown, already used, or expired.
+	ConsumeChallenge(ctx context.Context, id string, now time.Time) (Challenge, error)
+	DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error)
+
+	// Passkey credentials (FIDO2 methods). CredentialID is unique across all users.
+	CreateCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, id string) (Credential, error)
+	GetCredentialByCredentialID(ctx context.Context, credentialID []byte) (Credential, error)
+	ListUserCredentials(ctx context.Context, userID string) ([]Credential, error)
+	UpdateCredential(ctx context.Context, id string, fn func(Credential) (Credential, error)) (Credential, error)
+	DeleteCredential(ctx context.Context, id string) error
+
+	// RecordSignIn stores the outcome of a sign-in in one transaction: the
+	// credential's new counter/flags/last use (when Credential is non-nil), the new
+	// session (when Session is non-nil) and the sign-in log event.
+	RecordSignIn(ctx context.Context, r SignInRecord) error
+	ListSignInEvents(ctx context.Context, f EventFilter) ([]SignInEvent, error)
+
+	// Named policy documents (e.g. "fido2"), stored as JSON with a version that
+	// every update increments, so nodes can cheaply see a change made elsewhere.
+	GetPolicy(ctx context.Context, name string) (Policy, error)
+	// PolicyVersions returns name → version for all policies (one cheap query).
+	PolicyVersions(ctx context.Context) (map[string]int64, error)
+	// UpdatePolicy creates the policy when missing (fn receives a zero Policy with
+	// Name set) or updates it; the stored version is incremented atomically.
+	UpdatePolicy(ctx context.Context, name string, fn func(Policy) (Policy, error)) (Policy, error)
+
+	// Audit log of administrative changes.
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	ListAudit(ctx context.Context, f EventFilter) ([]AuditEvent, error)
+
+	// FIDO MDS3 blobs. PutMDSBlob keeps the newest by Number (an older or equal
+	// Number is ignored and returns ErrConflict). GetMDSBlob returns the newest.
+	PutMDSBlob(ctx context.Context, b MDSBlob) error
+	GetMDSBlob(ctx context.Context) (MDSBlob, error)
+	// MDSBlobNumber is the cheap version check ("" blob = 0).
+	MDSBlobNumber(ctx context.Context) (int, error)
+}
+
+// User is a directory user.
+type User struct {
+	ID                string // UUID
+	UserPrincipalName string // unique, case-insensitive; stored as given
+	DisplayName       string
+	AccountEnabled    bool
+	IsEmergencyAccess bool
+	// PasswordHash is an argon2id PHC string, "" when the user has no password.
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Group is a security group.
+type Group struct {
+	ID          string // UUID
+	DisplayName string // unique, case-insensitive
+	Description string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Admin roles.
+const (
+	RoleGlobalAdmin         = "global-admin"
+	RoleAuthenticationAdmin = "authentication-admin"
+	RoleReader              = "reader"
+)
+
+// APIToken authenticates an automation client on the admin API.
+type APIToken struct {
+	ID         string // UUID
+	Name       string // unique
+	Role       string
+	SecretHash []byte // SHA-256 of the secret; unique
+	CreatedAt  time.Time
+	RevokedAt  *time.Time
+}
+
+// OneTimeToken is a single-use secret link (first-run setup, ...).
+type OneTimeToken struct {
+	Hash      []byte // SHA-256 of the secret; primary key together with Purpose
+	Purpose   string // e.g. "setup"
+	UserID    string // optional
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}
+
+// Session is a signed-in user's session.
+type Session struct {
+	ID     string // hex SHA-256 of the cookie secret
+	UserID string
+	// AuthMethods are RFC 8176 amr values proven in this session ("pwd", "otp", "hwk", "swk", "pop", "mfa", "tap").
+	AuthMethods []string
+	// MFAAt is when the session last proved multi-factor (zero = never).
+	MFAAt      time.Time
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute lifetime
+	IP         string
+	UserAgent  string
+}
+
+// Challenge kinds.
+const (
+	ChallengeRegistration = "registration" // self-service passkey registration
+	ChallengeProvisioning = "provisioning" // admin registers a key on behalf of a user
+	ChallengeLogin        = "login"        // passkey sign-in
+)
+
+// Challenge is a WebAuthn ceremony in progress.
+type Challenge struct {
+	ID        string // the base64url challenge itself
+	Kind      string
+	UserID    string // "" for discoverable sign-in
+	Data      []byte // JSON of the ceremony's session data
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Attestation levels (Graph's attestationLevel).
+const (
+	AttestationAttested    = "attested"
+	AttestationNotAttested = "notAttested"
+)
+
+// Credential is a registered passkey / security key (a FIDO2 method).
+type Credential struct {
+	ID                      string // UUID: the method ID in the API
+	UserID                  string
+	CredentialID            []byte // WebAuthn credential ID; unique
+	PublicKey               []byte // COSE key
+	AAGUID                  string // lower-case hyphenated UUID
+	Model                   string // from MDS or the well-known list, "" when unknown
+	DisplayName             string
+	AttestationFormat       string // packed, tpm, none, ...
+	AttestationType         string // basic_full, self, attca, none, ...
+	AttestationLevel        string // attested | notAttested
+	AttestationCertSubjects []string
+	Transports              []string
+	UserVerified            bool
+	BackupEligible          bool
+	BackupState             bool
+	SignCount               uint32
+	CloneWarning            bool
+	CreatedAt               time.Time
+	LastUsedAt              *time.Time
+}
+
+// SignInRecord is what one sign-in writes (see Storage.RecordSignIn).
+type SignInRecord struct {
+	Credential *Credential // updated fields: SignCount, BackupState, CloneWarning, LastUsedAt
+	Session    *Session
+	Event      SignInEvent
+}
+
+// Sign-in results.
+const (
+	ResultSuccess = "success"
+	ResultFailure = "failure"
+)
+
+// SignInEvent is one line of the sign-in log.
+type SignInEvent struct {
+	ID                string
+	Time              time.Time
+	UserID            string // "" when the user is unknown
+	UserPrincipalName string
+	Method            string // "passkey", "password", "totp", "tap"
+	CredentialID      string // method ID (Credential.ID) when a passkey was used
+	AAGUID            string
+	Model             string
+	Result            string // success | failure
+	FailureReason     string
+	IP                string
+	UserAgent         string
+}
+
+// EventFilter selects log events, newest first.
+type EventFilter struct {
+	UserID string    // optional
+	Since  time.Time // optional
+	Limit  int       // 0 = 100
+}
+
+// Policy is a named JSON policy document.
+type Policy struct {
+	Name      string
+	Data      []byte // JSON
+	Version   int64
+	UpdatedAt time.Time
+	UpdatedBy string
+}
+
+// AuditEvent records an administrative change.
+type AuditEvent struct {
+	ID      string
+	Time    time.Time
+	Actor   string // "token:<name>", "user:<upn>", "cli"
+	Action  string // e.g. "user.create", "policy.fido2.update"
+	Target  string
+	Details []byte // JSON, optional
+}
+
+// MDSBlob is a verified FIDO MDS3 blob.
+type MDSBlob struct {
+	Number     int
+	NextUpdate time.Time
+	Raw        []byte // the JWT as downloaded
+	Source     string // file path or URL
+	ImportedAt time.Time
+}
