@@ -1,0 +1,380 @@
+package conformance
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// racers is how many goroutines race for one single-use record.
+const racers = 20
+
+// race runs fn from racers goroutines at once and returns how many succeeded;
+// every failure must be ErrNotFound (not a lock or busy error).
+func race(t *testing.T, fn func() error) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, racers)
+	for range racers {
+		wg.Go(func() {
+			<-start
+			errs <- fn()
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	wins := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, storage.ErrNotFound):
+			t.Errorf("a loser got %v, want ErrNotFound", err)
+		}
+	}
+	return wins
+}
+
+func newAPIToken(name string) storage.APIToken {
+	return storage.APIToken{ID: uuid.NewString(), Name: name, Role: storage.RoleReader,
+		SecretHash: randomBytes(32), CreatedAt: t0}
+}
+
+var apiTokenTests = []test{
+	{"create_get_by_hash_and_list_by_name", func(t *testing.T, s storage.Storage) {
+		b, a := newAPIToken("backup-job"), newAPIToken("audit-export")
+		a.Role = storage.RoleGlobalAdmin
+		ok(t, s.CreateAPIToken(t.Context(), b))
+		ok(t, s.CreateAPIToken(t.Context(), a))
+		got, err := s.GetAPITokenByHash(t.Context(), a.SecretHash)
+		ok(t, err)
+		equal(t, "by hash", got, a)
+		list, err := s.ListAPITokens(t.Context())
+		ok(t, err)
+		equal(t, "list", list, []storage.APIToken{a, b})
+	}},
+	{"id_name_and_hash_are_unique", func(t *testing.T, s storage.Storage) {
+		orig := newAPIToken("ci")
+		ok(t, s.CreateAPIToken(t.Context(), orig))
+		sameID, sameName, sameHash := newAPIToken("x"), newAPIToken("ci"), newAPIToken("y")
+		sameID.ID, sameHash.SecretHash = orig.ID, orig.SecretHash
+		for _, tok := range []storage.APIToken{sameID, sameName, sameHash} {
+			is(t, s.CreateAPIToken(t.Context(), tok), storage.ErrAlreadyExists)
+		}
+	}},
+	{"unknown_hash_is_not_found", func(t *testing.T, s storage.Storage) {
+		_, err := s.GetAPITokenByHash(t.Context(), randomBytes(32))
+		is(t, err, storage.ErrNotFound)
+	}},
+	{"revoke_by_id_or_name_keeps_the_first_time", func(t *testing.T, s storage.Storage) {
+		a, b := newAPIToken("a"), newAPIToken("b")
+		ok(t, s.CreateAPIToken(t.Context(), a))
+		ok(t, s.CreateAPIToken(t.Context(), b))
+		ok(t, s.RevokeAPIToken(t.Context(), a.ID, at(time.Hour)))
+		ok(t, s.RevokeAPIToken(t.Context(), "b", at(2*time.Hour)))
+		ok(t, s.RevokeAPIToken(t.Context(), "b", at(3*time.Hour)))
+		got, err := s.GetAPITokenByHash(t.Context(), a.SecretHash)
+		ok(t, err)
+		equal(t, "a revoked", got.RevokedAt, ptr(at(time.Hour)))
+		got, err = s.GetAPITokenByHash(t.Context(), b.SecretHash)
+		ok(t, err)
+		equal(t, "b revoked", got.RevokedAt, ptr(at(2*time.Hour)))
+	}},
+	{"revoke_unknown_is_not_found", func(t *testing.T, s storage.Storage) {
+		is(t, s.RevokeAPIToken(t.Context(), "nope", t0), storage.ErrNotFound)
+	}},
+}
+
+func newOneTimeToken(userID string) storage.OneTimeToken {
+	return storage.OneTimeToken{Hash: randomBytes(32), Purpose: "setup", UserID: userID,
+		CreatedAt: t0, ExpiresAt: at(time.Hour)}
+}
+
+var oneTimeTokenTests = []test{
+	{"get_does_not_consume_and_consume_works_once", func(t *testing.T, s storage.Storage) {
+		tok := newOneTimeToken("")
+		ok(t, s.CreateOneTimeToken(t.Context(), tok))
+		got, err := s.GetOneTimeToken(t.Context(), "setup", tok.Hash)
+		ok(t, err)
+		equal(t, "get", got, tok)
+		used, err := s.ConsumeOneTimeToken(t.Context(), "setup", tok.Hash, at(time.Minute))
+		ok(t, err)
+		want := tok
+		want.UsedAt = ptr(at(time.Minute))
+		equal(t, "consumed", used, want)
+		_, err = s.ConsumeOneTimeToken(t.Context(), "setup", tok.Hash, at(2*time.Minute))
+		is(t, err, storage.ErrNotFound)
+		got, err = s.GetOneTimeToken(t.Context(), "setup", tok.Hash)
+		ok(t, err)
+		equal(t, "after use", got, want)
+	}},
+	{"token_of_a_user_round_trips", func(t *testing.T, s storage.Storage) {
+		tok := newOneTimeToken(mustUser(t, s, "new@x.org").ID)
+		tok.Purpose = "tap"
+		ok(t, s.CreateOneTimeToken(t.Context(), tok))
+		got, err := s.GetOneTimeToken(t.Context(), "tap", tok.Hash)
+		ok(t, err)
+		equal(t, "get", got, tok)
+	}},
+	{"wrong_purpose_unknown_hash_or_expired_is_not_found", func(t *testing.T, s storage.Storage) {
+		tok := newOneTimeToken("")
+		ok(t, s.CreateOneTimeToken(t.Context(), tok))
+		_, err := s.ConsumeOneTimeToken(t.Context(), "tap", tok.Hash, t0)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.GetOneTimeToken(t.Context(), "tap", tok.Hash)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.ConsumeOneTimeToken(t.Context(), "setup", randomBytes(32), t0)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.ConsumeOneTimeToken(t.Context(), "setup", tok.Hash, tok.ExpiresAt)
+		is(t, err, storage.ErrNotFound)
+		// Still usable just before it expires.
+		_, err = s.ConsumeOneTimeToken(t.Context(), "setup", tok.Hash, tok.ExpiresAt.Add(-time.Microsecond))
+		ok(t, err)
+	}},
+	{"duplicate_is_already_exists_and_unknown_user_is_conflict", func(t *testing.T, s storage.Storage) {
+		tok := newOneTimeToken("")
+		ok(t, s.CreateOneTimeToken(t.Context(), tok))
+		is(t, s.CreateOneTimeToken(t.Context(), tok), storage.ErrAlreadyExists)
+		is(t, s.CreateOneTimeToken(t.Context(), newOneTimeToken("missing-user")), storage.ErrConflict)
+	}},
+	{"concurrent_consumers_have_exactly_one_winner", func(t *testing.T, s storage.Storage) {
+		tok := newOneTimeToken("")
+		ok(t, s.CreateOneTimeToken(t.Context(), tok))
+		wins := race(t, func() error {
+			_, err := s.ConsumeOneTimeToken(t.Context(), "setup", tok.Hash, at(time.Second))
+			return err
+		})
+		equal(t, "winners", wins, 1)
+	}},
+}
+
+var sessionTests = []test{
+	{"create_get_update_delete", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "s@x.org")
+		ss := newSession(u.ID)
+		ok(t, s.CreateSession(t.Context(), ss))
+		got, err := s.GetSession(t.Context(), ss.ID)
+		ok(t, err)
+		equal(t, "get", got, ss)
+		upd, err := s.UpdateSession(t.Context(), ss.ID, func(old storage.Session) (storage.Session, error) {
+			equal(t, "fn input", old, ss)
+			old.ID, old.UserID, old.CreatedAt = "other", "other", at(time.Hour)
+			old.LastSeenAt, old.AuthMethods = at(5*time.Minute), []string{"pwd"}
+			old.MFAAt = time.Time{}
+			return old, nil
+		})
+		ok(t, err)
+		want := ss
+		want.LastSeenAt, want.AuthMethods, want.MFAAt = at(5*time.Minute), []string{"pwd"}, time.Time{}
+		equal(t, "update", upd, want)
+		got, err = s.GetSession(t.Context(), ss.ID)
+		ok(t, err)
+		equal(t, "stored", got, want)
+		ok(t, s.DeleteSession(t.Context(), ss.ID))
+		_, err = s.GetSession(t.Context(), ss.ID)
+		is(t, err, storage.ErrNotFound)
+	}},
+	{"session_without_mfa_or_methods_round_trips", func(t *testing.T, s storage.Storage) {
+		ss := newSession(mustUser(t, s, "s@x.org").ID)
+		ss.AuthMethods, ss.MFAAt = nil, time.Time{}
+		ok(t, s.CreateSession(t.Context(), ss))
+		got, err := s.GetSession(t.Context(), ss.ID)
+		ok(t, err)
+		equal(t, "get", got, ss)
+	}},
+	{"duplicate_id_is_already_exists_and_unknown_user_is_conflict", func(t *testing.T, s storage.Storage) {
+		ss := newSession(mustUser(t, s, "s@x.org").ID)
+		ok(t, s.CreateSession(t.Context(), ss))
+		is(t, s.CreateSession(t.Context(), ss), storage.ErrAlreadyExists)
+		is(t, s.CreateSession(t.Context(), newSession("missing-user")), storage.ErrConflict)
+	}},
+	{"update_fn_error_is_returned_and_writes_nothing", func(t *testing.T, s storage.Storage) {
+		ss := newSession(mustUser(t, s, "s@x.org").ID)
+		ok(t, s.CreateSession(t.Context(), ss))
+		_, err := s.UpdateSession(t.Context(), ss.ID, func(old storage.Session) (storage.Session, error) {
+			old.LastSeenAt = at(time.Hour)
+			return old, errFn
+		})
+		is(t, err, errFn)
+		got, err := s.GetSession(t.Context(), ss.ID)
+		ok(t, err)
+		equal(t, "stored", got, ss)
+	}},
+	{"unknown_session_is_not_found", func(t *testing.T, s storage.Storage) {
+		_, err := s.GetSession(t.Context(), "missing")
+		is(t, err, storage.ErrNotFound)
+		_, err = s.UpdateSession(t.Context(), "missing", func(ss storage.Session) (storage.Session, error) { return ss, nil })
+		is(t, err, storage.ErrNotFound)
+		is(t, s.DeleteSession(t.Context(), "missing"), storage.ErrNotFound)
+	}},
+	{"delete_expired_removes_sessions_expiring_at_or_before_now", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "s@x.org")
+		var ids []string
+		for _, exp := range []time.Duration{-time.Hour, 0, time.Microsecond, time.Hour} {
+			ss := newSession(u.ID)
+			ss.ExpiresAt = at(exp)
+			ok(t, s.CreateSession(t.Context(), ss))
+			ids = append(ids, ss.ID)
+		}
+		n, err := s.DeleteExpiredSessions(t.Context(), t0)
+		ok(t, err)
+		equal(t, "deleted", n, 2)
+		for i, id := range ids {
+			_, err := s.GetSession(t.Context(), id)
+			if gone := errors.Is(err, storage.ErrNotFound); gone != (i < 2) {
+				t.Fatalf("session %d: gone=%v, err=%v", i, gone, err)
+			}
+		}
+	}},
+}
+
+func newChallenge(userID string) storage.Challenge {
+	return storage.Challenge{ID: uuid.NewString(), Kind: storage.ChallengeLogin, UserID: userID,
+		Data: []byte(`{"challenge":"abc"}`), CreatedAt: t0, ExpiresAt: at(5 * time.Minute)}
+}
+
+var challengeTests = []test{
+	{"consume_returns_the_challenge_once", func(t *testing.T, s storage.Storage) {
+		for _, user := range []string{"", "some-user-id"} {
+			ch := newChallenge(user)
+			ok(t, s.CreateChallenge(t.Context(), ch))
+			got, err := s.ConsumeChallenge(t.Context(), ch.ID, at(time.Minute))
+			ok(t, err)
+			equal(t, "consumed", got, ch)
+			_, err = s.ConsumeChallenge(t.Context(), ch.ID, at(time.Minute))
+			is(t, err, storage.ErrNotFound)
+		}
+	}},
+	{"expired_or_unknown_challenge_is_not_found", func(t *testing.T, s storage.Storage) {
+		ch := newChallenge("")
+		ok(t, s.CreateChallenge(t.Context(), ch))
+		_, err := s.ConsumeChallenge(t.Context(), ch.ID, ch.ExpiresAt)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.ConsumeChallenge(t.Context(), "unknown", t0)
+		is(t, err, storage.ErrNotFound)
+	}},
+	{"duplicate_is_already_exists", func(t *testing.T, s storage.Storage) {
+		ch := newChallenge("")
+		ok(t, s.CreateChallenge(t.Context(), ch))
+		is(t, s.CreateChallenge(t.Context(), ch), storage.ErrAlreadyExists)
+	}},
+	{"concurrent_consumers_have_exactly_one_winner", func(t *testing.T, s storage.Storage) {
+		ch := newChallenge("")
+		ok(t, s.CreateChallenge(t.Context(), ch))
+		wins := race(t, func() error {
+			_, err := s.ConsumeChallenge(t.Context(), ch.ID, t0)
+			return err
+		})
+		equal(t, "winners", wins, 1)
+	}},
+	{"delete_expired_counts_and_keeps_live_ones", func(t *testing.T, s storage.Storage) {
+		live := newChallenge("")
+		ok(t, s.CreateChallenge(t.Context(), live))
+		for range 3 {
+			ch := newChallenge("")
+			ch.ExpiresAt = t0
+			ok(t, s.CreateChallenge(t.Context(), ch))
+		}
+		n, err := s.DeleteExpiredChallenges(t.Context(), t0)
+		ok(t, err)
+		equal(t, "deleted", n, 3)
+		_, err = s.ConsumeChallenge(t.Context(), live.ID, t0)
+		ok(t, err)
+	}},
+}
+
+var credentialTests = []test{
+	{"create_then_get_by_id_and_by_credential_id", func(t *testing.T, s storage.Storage) {
+		c := newCredential(mustUser(t, s, "k@x.org").ID)
+		c.LastUsedAt, c.SignCount, c.BackupEligible, c.BackupState = ptr(at(time.Second)), 1<<32-1, true, true
+		ok(t, s.CreateCredential(t.Context(), c))
+		got, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "by ID", got, c)
+		got, err = s.GetCredentialByCredentialID(t.Context(), c.CredentialID)
+		ok(t, err)
+		equal(t, "by credential ID", got, c)
+	}},
+	{"minimal_credential_round_trips", func(t *testing.T, s storage.Storage) {
+		c := storage.Credential{ID: uuid.NewString(), UserID: mustUser(t, s, "k@x.org").ID,
+			CredentialID: randomBytes(16), AttestationLevel: storage.AttestationNotAttested, CreatedAt: t0}
+		ok(t, s.CreateCredential(t.Context(), c))
+		got, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "get", got, c)
+	}},
+	{"taken_ids_are_already_exists_and_unknown_user_is_conflict", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "k@x.org")
+		c := mustCredential(t, s, u.ID)
+		sameID, sameCredID := newCredential(u.ID), newCredential(u.ID)
+		sameID.ID, sameCredID.CredentialID = c.ID, c.CredentialID
+		is(t, s.CreateCredential(t.Context(), sameID), storage.ErrAlreadyExists)
+		is(t, s.CreateCredential(t.Context(), sameCredID), storage.ErrAlreadyExists)
+		is(t, s.CreateCredential(t.Context(), newCredential("missing-user")), storage.ErrConflict)
+	}},
+	{"list_returns_the_users_credentials_oldest_first", func(t *testing.T, s storage.Storage) {
+		u, other := mustUser(t, s, "k@x.org"), mustUser(t, s, "o@x.org")
+		newer, older := newCredential(u.ID), newCredential(u.ID)
+		newer.CreatedAt, older.CreatedAt = at(time.Hour), at(-time.Hour)
+		ok(t, s.CreateCredential(t.Context(), newer))
+		ok(t, s.CreateCredential(t.Context(), older))
+		mustCredential(t, s, other.ID)
+		list, err := s.ListUserCredentials(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "list", list, []storage.Credential{older, newer})
+		none, err := s.ListUserCredentials(t.Context(), "missing")
+		ok(t, err)
+		equal(t, "none", len(none), 0)
+	}},
+	{"update_keeps_identity_fields", func(t *testing.T, s storage.Storage) {
+		c := mustCredential(t, s, mustUser(t, s, "k@x.org").ID)
+		got, err := s.UpdateCredential(t.Context(), c.ID, func(old storage.Credential) (storage.Credential, error) {
+			equal(t, "fn input", old, c)
+			old.ID, old.UserID, old.CredentialID, old.CreatedAt = "x", "y", []byte("z"), at(time.Hour)
+			old.DisplayName, old.SignCount, old.CloneWarning = "Red key", 99, true
+			old.Transports, old.LastUsedAt = nil, ptr(at(time.Minute))
+			return old, nil
+		})
+		ok(t, err)
+		want := c
+		want.DisplayName, want.SignCount, want.CloneWarning = "Red key", 99, true
+		want.Transports, want.LastUsedAt = nil, ptr(at(time.Minute))
+		equal(t, "returned", got, want)
+		stored, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "stored", stored, want)
+	}},
+	{"update_fn_error_is_returned_and_writes_nothing", func(t *testing.T, s storage.Storage) {
+		c := mustCredential(t, s, mustUser(t, s, "k@x.org").ID)
+		_, err := s.UpdateCredential(t.Context(), c.ID, func(old storage.Credential) (storage.Credential, error) {
+			old.DisplayName = "changed"
+			return old, errFn
+		})
+		is(t, err, errFn)
+		got, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "stored", got, c)
+	}},
+	{"unknown_credential_is_not_found", func(t *testing.T, s storage.Storage) {
+		_, err := s.GetCredential(t.Context(), "missing")
+		is(t, err, storage.ErrNotFound)
+		_, err = s.GetCredentialByCredentialID(t.Context(), randomBytes(16))
+		is(t, err, storage.ErrNotFound)
+		_, err = s.UpdateCredential(t.Context(), "missing", func(c storage.Credential) (storage.Credential, error) { return c, nil })
+		is(t, err, storage.ErrNotFound)
+		is(t, s.DeleteCredential(t.Context(), "missing"), storage.ErrNotFound)
+	}},
+	{"delete_removes_it", func(t *testing.T, s storage.Storage) {
+		c := mustCredential(t, s, mustUser(t, s, "k@x.org").ID)
+		ok(t, s.DeleteCredential(t.Context(), c.ID))
+		_, err := s.GetCredentialByCredentialID(t.Context(), c.CredentialID)
+		is(t, err, storage.ErrNotFound)
+	}},
+}

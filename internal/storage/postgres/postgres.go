@@ -1,0 +1,150 @@
+// Package postgres is Keyward's PostgreSQL storage backend (pgx v5 through
+// database/sql). Several Keyward processes may share one database: every
+// single-use record is consumed by one conditional statement, read-modify-
+// writes lock their row (SELECT … FOR UPDATE), and Migrate holds an advisory
+// lock so processes starting together migrate one after the other.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/storage/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DefaultMaxConns is the pool size when Options.MaxConns is 0.
+const DefaultMaxConns = 20
+
+// Options configure Open.
+type Options struct {
+	// DSN is a PostgreSQL URL or key=value connection string. Run-time
+	// parameters such as search_path may be set in it.
+	DSN string
+	// MaxConns bounds the connection pool (0 = DefaultMaxConns).
+	MaxConns int
+	// Logger receives migration progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Store is the PostgreSQL storage.Storage. Open does not migrate: call Migrate.
+type Store struct {
+	*sqlstore.Store
+	db       *sql.DB
+	migrator *sqlstore.Migrator
+}
+
+var _ storage.Storage = (*Store)(nil)
+
+var dialect = sqlstore.Dialect{
+	Name:                  "postgres",
+	NumberedParams:        true,
+	LockRow:               " FOR UPDATE",
+	WritableCTE:           true,
+	TimeValue:             func(t time.Time) any { return t },
+	IsUniqueViolation:     func(err error) bool { return code(err) == "23505" },
+	IsForeignKeyViolation: func(err error) bool { return code(err) == "23503" },
+}
+
+func code(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// tableExists asks whether goose's table exists in the schema the store uses
+// (the first existing schema on search_path), as goose itself decides.
+const tableExists = `SELECT EXISTS (SELECT 1 FROM pg_tables
+	WHERE schemaname = current_schema() AND tablename = '` + goose.DefaultTablename + `')`
+
+// Open connects to the database named by o.DSN and checks it is reachable.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.DSN == "" {
+		return nil, errors.New("postgres: open: DSN is empty")
+	}
+	cfg, err := pgx.ParseConfig(o.DSN) // the error redacts the password
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	n := o.MaxConns
+	if n <= 0 {
+		n = DefaultMaxConns
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxLifetime(30 * time.Minute) // let connections follow failovers and DNS changes
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres: open: connect to %s:%d: %w", cfg.Host, cfg.Port, err)
+	}
+	sub, _ := fs.Sub(migrations, "migrations") // the directory is embedded
+	m, err := sqlstore.NewMigrator("postgres", db, db, goose.DialectPostgres, sub, tableExists, o.Logger)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return &Store{Store: sqlstore.New(dialect, db, db), db: db, migrator: m}, nil
+}
+
+// migrateLock keys the advisory lock by schema, so databases sharing a server
+// (or tests using one schema each) do not wait for each other.
+const migrateLock = `hashtextextended('keyward.migrate.' || COALESCE(current_schema(), ''), 0)`
+
+// Migrate applies every pending migration. Concurrent callers, in any
+// process, take turns on a session advisory lock; the later ones find
+// nothing to do.
+func (s *Store) Migrate(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer unlock(ctx, conn)
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+migrateLock+`)`); err != nil {
+		return fmt.Errorf("postgres: migrate: take lock: %w", err)
+	}
+	return s.migrator.Up(ctx)
+}
+
+// unlock releases the migration lock and returns conn to the pool. A
+// connection whose unlock failed is discarded: closing the session frees
+// the lock, while pooling it would hold the lock forever.
+func unlock(ctx context.Context, conn *sql.Conn) {
+	_, err := conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+migrateLock+`)`)
+	if err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	_ = conn.Close()
+}
+
+// MigrationVersion returns the applied schema version (0 when empty) and the
+// newest version this binary knows.
+func (s *Store) MigrationVersion(ctx context.Context) (current, latest int64, err error) {
+	return s.migrator.Versions(ctx)
+}
+
+// Ping checks the connection and that the schema is at the latest version.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.Store.Ping(ctx); err != nil {
+		return err
+	}
+	return s.migrator.Check(ctx)
+}

@@ -1,0 +1,198 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/storage/conformance"
+	"github.com/keyward/keyward/internal/storage/sqlite"
+)
+
+// open opens the database at path and closes it when the test ends.
+func open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: path})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+// migrated opens a fresh, migrated database file.
+func migrated(t testing.TB) *sqlite.Store {
+	t.Helper()
+	s := open(t, filepath.Join(t.TempDir(), "keyward.db"))
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) storage.Storage { return migrated(t) })
+}
+
+func TestPingFailsUntilMigratedAndMigrateTwiceIsANoOp(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "keyward.db"))
+	err := s.Ping(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "keyward migrate") {
+		t.Fatalf("Ping before Migrate = %v, want an error telling to run `keyward migrate`", err)
+	}
+	cur, latest, err := s.MigrationVersion(t.Context())
+	if err != nil || cur != 0 || latest < 1 {
+		t.Fatalf("MigrationVersion before Migrate = %d, %d, %v; want 0, ≥1, nil", cur, latest, err)
+	}
+	for i := range 2 {
+		if err := s.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate #%d: %v", i+1, err)
+		}
+		if err := s.Ping(t.Context()); err != nil {
+			t.Fatalf("Ping after Migrate #%d: %v", i+1, err)
+		}
+		cur, l, err := s.MigrationVersion(t.Context())
+		if err != nil || cur != latest || l != latest {
+			t.Fatalf("MigrationVersion after Migrate = %d, %d, %v; want %d, %d", cur, l, err, latest, latest)
+		}
+	}
+}
+
+func TestOpenCreatesTheDirectoryAndRefusesAnEmptyPath(t *testing.T) {
+	migrated := open(t, filepath.Join(t.TempDir(), "a", "b", "keyward.db"))
+	if err := migrated.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(t.Context(), sqlite.Options{}); err == nil {
+		t.Fatal("Open with an empty path succeeded")
+	}
+	if _, err := sqlite.Open(t.Context(), sqlite.Options{Path: t.TempDir()}); err == nil {
+		t.Fatal("Open of a directory succeeded")
+	}
+}
+
+func TestTwoStoresOnOneFileShareState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	a, b := open(t, path), open(t, path)
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ping(t.Context()); err != nil {
+		t.Fatalf("second store does not see the migration: %v", err)
+	}
+	u := storage.User{ID: uuid.NewString(), UserPrincipalName: "shared@x.org", CreatedAt: time.Now()}
+	if err := a.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetUserByUPN(t.Context(), "shared@x.org"); err != nil {
+		t.Fatalf("second store does not see the user: %v", err)
+	}
+	if err := b.CreateUser(t.Context(), u); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("second store created a duplicate: %v", err)
+	}
+
+	// A challenge raced by both stores (as by two processes) has one winner.
+	ch := storage.Challenge{ID: uuid.NewString(), Kind: storage.ChallengeLogin, ExpiresAt: time.Now().Add(time.Minute)}
+	if err := a.CreateChallenge(t.Context(), ch); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range 20 {
+		s := []*sqlite.Store{a, b}[i%2]
+		wg.Go(func() {
+			_, err := s.ConsumeChallenge(t.Context(), ch.ID, time.Now())
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, storage.ErrNotFound):
+				t.Errorf("consume: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d winners, want 1", wins)
+	}
+}
+
+func BenchmarkSignIn(b *testing.B) {
+	conformance.BenchmarkSignIn(b, migrated(b))
+}
+
+func TestConnectionsAreConfiguredAndTheFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s := open(t, path)
+	pragma := func(db *sql.DB, name string) string {
+		t.Helper()
+		var v string
+		if err := db.QueryRowContext(t.Context(), "PRAGMA "+name).Scan(&v); err != nil {
+			t.Fatalf("PRAGMA %s: %v", name, err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		db         *sql.DB
+		name, want string
+	}{
+		{s.Writer(), "journal_mode", "wal"},
+		{s.Writer(), "synchronous", "1"},
+		{s.Writer(), "foreign_keys", "1"},
+		{s.Writer(), "busy_timeout", "5000"},
+		{s.Writer(), "query_only", "0"},
+		{s.Reader(), "journal_mode", "wal"},
+		{s.Reader(), "busy_timeout", "5000"},
+		{s.Reader(), "query_only", "1"},
+	} {
+		if got := pragma(c.db, c.name); got != c.want {
+			t.Errorf("%s = %s, want %s", c.name, got, c.want)
+		}
+	}
+	if _, err := s.Reader().ExecContext(t.Context(), "CREATE TABLE x (y INTEGER)"); err == nil {
+		t.Error("a reader connection could write")
+	}
+	if got := s.Writer().Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("writer pool allows %d connections, want 1", got)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("database file mode %o, want 600", mode)
+	}
+}
+
+func TestStoresMigratingOneFileAtOnceAllSucceed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	stores := []*sqlite.Store{open(t, path), open(t, path), open(t, path)}
+	errs := make([]error, len(stores))
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() { errs[i] = s.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	for i, s := range stores {
+		if errs[i] != nil {
+			t.Errorf("store %d: migrate: %v", i, errs[i])
+		}
+		if err := s.Ping(t.Context()); err != nil {
+			t.Errorf("store %d: ping: %v", i, err)
+		}
+	}
+}

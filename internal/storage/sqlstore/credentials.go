@@ -1,0 +1,148 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+const credentialCols = `id, user_id, credential_id, public_key, aaguid, model, display_name,
+	attestation_format, attestation_type, attestation_level, attestation_cert_subjects, transports,
+	user_verified, backup_eligible, backup_state, sign_count, clone_warning, created_at, last_used_at`
+
+func scanCredential(sc scanner) (storage.Credential, error) {
+	var c storage.Credential
+	var credID, pub bytesCol
+	var subjects, transports strListCol
+	var count int64
+	var created, used timeCol
+	err := sc.Scan(&c.ID, &c.UserID, &credID, &pub, &c.AAGUID, &c.Model, &c.DisplayName,
+		&c.AttestationFormat, &c.AttestationType, &c.AttestationLevel, &subjects, &transports,
+		&c.UserVerified, &c.BackupEligible, &c.BackupState, &count, &c.CloneWarning, &created, &used)
+	if err != nil {
+		return storage.Credential{}, err
+	}
+	c.CredentialID, c.PublicKey = credID.V, pub.V
+	c.AttestationCertSubjects, c.Transports = subjects.V, transports.V
+	c.SignCount, c.CreatedAt, c.LastUsedAt = uint32(count), created.T, used.ptr()
+	return c, nil
+}
+
+func normCredential(c storage.Credential) storage.Credential {
+	if len(c.PublicKey) == 0 {
+		c.PublicKey = nil
+	}
+	if len(c.AttestationCertSubjects) == 0 {
+		c.AttestationCertSubjects = nil
+	}
+	if len(c.Transports) == 0 {
+		c.Transports = nil
+	}
+	c.CreatedAt, c.LastUsedAt = norm(c.CreatedAt), normPtr(c.LastUsedAt)
+	return c
+}
+
+// CreateCredential implements storage.Storage. A taken ID or CredentialID is
+// ErrAlreadyExists; an unknown UserID is ErrConflict.
+func (s *Store) CreateCredential(ctx context.Context, c storage.Credential) error {
+	op := fmt.Sprintf("create credential %q", c.ID)
+	if err := errors.Join(requireKey("credential ID", c.ID), requireKey("credential user ID", c.UserID)); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if len(c.CredentialID) == 0 {
+		return fmt.Errorf("%s: WebAuthn credential ID is empty", op)
+	}
+	_, err := s.write().exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.UserID, c.CredentialID, blob(c.PublicKey), c.AAGUID, c.Model, c.DisplayName,
+		c.AttestationFormat, c.AttestationType, c.AttestationLevel, strList(c.AttestationCertSubjects),
+		strList(c.Transports), c.UserVerified, c.BackupEligible, c.BackupState, int64(c.SignCount),
+		c.CloneWarning, s.tv(c.CreatedAt), s.tvNull(c.LastUsedAt))
+	if err != nil {
+		return s.fail(op, err, storage.ErrConflict)
+	}
+	return nil
+}
+
+// GetCredential implements storage.Storage.
+func (s *Store) GetCredential(ctx context.Context, id string) (storage.Credential, error) {
+	c, err := scanCredential(s.read().row(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id = ?`, id))
+	if err != nil {
+		return c, s.fail(fmt.Sprintf("get credential %q", id), err, nil)
+	}
+	return c, nil
+}
+
+// GetCredentialByCredentialID implements storage.Storage (sign-in hot path).
+func (s *Store) GetCredentialByCredentialID(ctx context.Context, credentialID []byte) (storage.Credential, error) {
+	c, err := scanCredential(s.read().row(ctx, `SELECT `+credentialCols+` FROM credentials
+		WHERE credential_id = ?`, blob(credentialID)))
+	if err != nil {
+		return c, s.fail("get credential by WebAuthn ID", err, nil)
+	}
+	return c, nil
+}
+
+// ListUserCredentials implements storage.Storage, oldest first.
+func (s *Store) ListUserCredentials(ctx context.Context, userID string) ([]storage.Credential, error) {
+	op := fmt.Sprintf("list credentials of user %q", userID)
+	rows, err := s.read().rows(ctx, `SELECT `+credentialCols+` FROM credentials WHERE user_id = ?
+		ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, s.fail(op, err, nil)
+	}
+	defer rows.Close()
+	var out []storage.Credential
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, s.fail(op, err, nil)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(op, err, nil)
+	}
+	return out, nil
+}
+
+// UpdateCredential implements storage.Storage. ID, UserID, CredentialID and
+// CreatedAt identify the credential and are kept.
+func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(storage.Credential) (storage.Credential, error)) (storage.Credential, error) {
+	op := fmt.Sprintf("update credential %q", id)
+	var out storage.Credential
+	err := s.inTx(ctx, func(cn conn) error {
+		old, err := scanCredential(cn.row(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id = ?`+s.d.LockRow, id))
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		c, err := fn(old)
+		if err != nil {
+			return err
+		}
+		c.ID, c.UserID, c.CredentialID, c.CreatedAt = old.ID, old.UserID, old.CredentialID, old.CreatedAt
+		_, err = cn.exec(ctx, `UPDATE credentials SET public_key = ?, aaguid = ?, model = ?, display_name = ?,
+			attestation_format = ?, attestation_type = ?, attestation_level = ?, attestation_cert_subjects = ?,
+			transports = ?, user_verified = ?, backup_eligible = ?, backup_state = ?, sign_count = ?,
+			clone_warning = ?, last_used_at = ? WHERE id = ?`,
+			blob(c.PublicKey), c.AAGUID, c.Model, c.DisplayName, c.AttestationFormat, c.AttestationType,
+			c.AttestationLevel, strList(c.AttestationCertSubjects), strList(c.Transports), c.UserVerified,
+			c.BackupEligible, c.BackupState, int64(c.SignCount), c.CloneWarning, s.tvNull(c.LastUsedAt), id)
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		out = normCredential(c)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteCredential implements storage.Storage.
+func (s *Store) DeleteCredential(ctx context.Context, id string) error {
+	if err := s.write().execOne(ctx, `DELETE FROM credentials WHERE id = ?`, id); err != nil {
+		return s.fail(fmt.Sprintf("delete credential %q", id), err, nil)
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+const sessionCols = `id, user_id, auth_methods, mfa_at, created_at, last_seen_at, expires_at, ip, user_agent`
+
+func scanSession(sc scanner) (storage.Session, error) {
+	var ss storage.Session
+	var amr strListCol
+	var mfa, created, seen, expires timeCol
+	if err := sc.Scan(&ss.ID, &ss.UserID, &amr, &mfa, &created, &seen, &expires, &ss.IP, &ss.UserAgent); err != nil {
+		return storage.Session{}, err
+	}
+	ss.AuthMethods, ss.MFAAt = amr.V, mfa.T
+	ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt = created.T, seen.T, expires.T
+	return ss, nil
+}
+
+func normSession(ss storage.Session) storage.Session {
+	if len(ss.AuthMethods) == 0 {
+		ss.AuthMethods = nil
+	}
+	ss.MFAAt, ss.CreatedAt = norm(ss.MFAAt), norm(ss.CreatedAt)
+	ss.LastSeenAt, ss.ExpiresAt = norm(ss.LastSeenAt), norm(ss.ExpiresAt)
+	return ss
+}
+
+// insertSession is shared by CreateSession and RecordSignIn.
+func (s *Store) insertSession(ctx context.Context, c conn, ss storage.Session) error {
+	op := "create session"
+	if err := requireKey("session ID", ss.ID); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err := c.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ss.ID, ss.UserID, strList(ss.AuthMethods), s.tvZeroNull(ss.MFAAt), s.tv(ss.CreatedAt),
+		s.tv(ss.LastSeenAt), s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent)
+	if err != nil {
+		return s.fail(op, err, storage.ErrConflict)
+	}
+	return nil
+}
+
+// CreateSession implements storage.Storage. An unknown UserID is ErrConflict.
+func (s *Store) CreateSession(ctx context.Context, ss storage.Session) error {
+	return s.insertSession(ctx, s.write(), ss)
+}
+
+// GetSession implements storage.Storage. Expired sessions are returned too;
+// the session manager decides.
+func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, error) {
+	ss, err := scanSession(s.read().row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
+	if err != nil {
+		return ss, s.fail("get session", err, nil)
+	}
+	return ss, nil
+}
+
+// UpdateSession implements storage.Storage. ID, UserID and CreatedAt are kept.
+func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Session) (storage.Session, error)) (storage.Session, error) {
+	var out storage.Session
+	err := s.inTx(ctx, func(c conn) error {
+		old, err := scanSession(c.row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`+s.d.LockRow, id))
+		if err != nil {
+			return s.fail("update session", err, nil)
+		}
+		ss, err := fn(old)
+		if err != nil {
+			return err
+		}
+		ss.ID, ss.UserID, ss.CreatedAt = old.ID, old.UserID, old.CreatedAt
+		_, err = c.exec(ctx, `UPDATE sessions SET auth_methods = ?, mfa_at = ?, last_seen_at = ?,
+			expires_at = ?, ip = ?, user_agent = ? WHERE id = ?`,
+			strList(ss.AuthMethods), s.tvZeroNull(ss.MFAAt), s.tv(ss.LastSeenAt), s.tv(ss.ExpiresAt),
+			ss.IP, ss.UserAgent, id)
+		if err != nil {
+			return s.fail("update session", err, nil)
+		}
+		out = normSession(ss)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteSession implements storage.Storage.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if err := s.write().execOne(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
+		return s.fail("delete session", err, nil)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions implements storage.Storage: a session whose ExpiresAt
+// is at or before now is gone.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	return s.deleteExpired(ctx, "sessions", `DELETE FROM sessions WHERE expires_at <= ?`, now)
+}
+
+func (s *Store) deleteExpired(ctx context.Context, what, q string, now time.Time) (int, error) {
+	res, err := s.write().exec(ctx, q, s.tv(now))
+	if err != nil {
+		return 0, s.fail("delete expired "+what, err, nil)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail("delete expired "+what, err, nil)
+	}
+	return int(n), nil
+}
+
+const challengeCols = `id, kind, user_id, data, created_at, expires_at`
+
+func scanChallenge(sc scanner) (storage.Challenge, error) {
+	var ch storage.Challenge
+	var data bytesCol
+	var created, expires timeCol
+	if err := sc.Scan(&ch.ID, &ch.Kind, &ch.UserID, &data, &created, &expires); err != nil {
+		return storage.Challenge{}, err
+	}
+	ch.Data, ch.CreatedAt, ch.ExpiresAt = data.V, created.T, expires.T
+	return ch, nil
+}
+
+// CreateChallenge implements storage.Storage.
+func (s *Store) CreateChallenge(ctx context.Context, ch storage.Challenge) error {
+	if err := requireKey("challenge ID", ch.ID); err != nil {
+		return fmt.Errorf("create challenge: %w", err)
+	}
+	_, err := s.write().exec(ctx, `INSERT INTO challenges (`+challengeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		ch.ID, ch.Kind, ch.UserID, blob(ch.Data), s.tv(ch.CreatedAt), s.tv(ch.ExpiresAt))
+	if err != nil {
+		return s.fail("create challenge", err, nil)
+	}
+	return nil
+}
+
+// ConsumeChallenge implements storage.Storage: one DELETE … RETURNING, so
+// among concurrent callers (in any process) exactly one gets the row.
+func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) (storage.Challenge, error) {
+	ch, err := scanChallenge(s.write().row(ctx, `DELETE FROM challenges WHERE id = ? AND expires_at > ?
+		RETURNING `+challengeCols, id, s.tv(now)))
+	if err != nil {
+		return ch, s.fail("consume challenge", err, nil)
+	}
+	return ch, nil
+}
+
+// DeleteExpiredChallenges implements storage.Storage.
+func (s *Store) DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error) {
+	return s.deleteExpired(ctx, "challenges", `DELETE FROM challenges WHERE expires_at <= ?`, now)
+}

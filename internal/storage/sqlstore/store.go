@@ -1,0 +1,318 @@
+// Package sqlstore is the storage.Storage implementation shared by the SQL
+// backends (sqlite, postgres). Every query is written once with ? placeholders;
+// a Dialect describes the few things that differ between databases: placeholder
+// style, row locking, how a time is passed, and how constraint errors look.
+//
+// Conventions that hold on every dialect, so both backends behave identically:
+//   - times are stored in UTC at microsecond precision (PostgreSQL's precision);
+//   - case-insensitive keys (UPN, group name) are stored lower-cased in a
+//     separate column with a UNIQUE index and compared byte-wise;
+//   - []string fields are JSON text, []byte fields are BLOB/BYTEA, and an empty
+//     slice reads back as nil.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// Dialect is what differs between the SQL databases Store runs on.
+type Dialect struct {
+	// Name appears in error messages ("sqlite", "postgres").
+	Name string
+	// NumberedParams rewrites the ? placeholders to $1..$n (PostgreSQL).
+	NumberedParams bool
+	// CacheStatements prepares each query once and reuses the *sql.Stmt. SQLite
+	// needs it; pgx already caches prepared statements per connection.
+	CacheStatements bool
+	// LockRow is appended to the SELECT of a read-modify-write so the row stays
+	// locked until commit (" FOR UPDATE"). Empty where write transactions are
+	// already serialised (SQLite's BEGIN IMMEDIATE on its single writer).
+	LockRow string
+	// WritableCTE: the database runs INSERT/UPDATE inside WITH (PostgreSQL), so
+	// RecordSignIn can be one statement, one round trip, instead of five.
+	WritableCTE bool
+	// TimeValue turns a UTC time, already truncated to microseconds, into the
+	// parameter the database stores (SQLite: unix microseconds; PostgreSQL: the time).
+	TimeValue func(time.Time) any
+	// IsUniqueViolation reports a UNIQUE or PRIMARY KEY violation.
+	IsUniqueViolation func(error) bool
+	// IsForeignKeyViolation reports a FOREIGN KEY violation.
+	IsForeignKeyViolation func(error) bool
+}
+
+// Store implements storage.Storage over database/sql. Writes and
+// read-modify-writes go to the writer pool, plain reads to the reader pool;
+// both may be the same *sql.DB.
+type Store struct {
+	d      Dialect
+	writer *sql.DB
+	reader *sql.DB
+
+	stmts   sync.Map // stmtKey → *sql.Stmt
+	rebound sync.Map // query → query with $n placeholders
+}
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
+}
+
+var _ storage.Storage = (*Store)(nil)
+
+// New returns a Store over the given pools. It does not take ownership of
+// anything but the pools, which Close closes.
+func New(d Dialect, writer, reader *sql.DB) *Store {
+	if reader == nil {
+		reader = writer
+	}
+	return &Store{d: d, writer: writer, reader: reader}
+}
+
+// Writer returns the pool used for writes (for migrations and health checks).
+func (s *Store) Writer() *sql.DB { return s.writer }
+
+// Reader returns the pool used for plain reads.
+func (s *Store) Reader() *sql.DB { return s.reader }
+
+// Close releases cached statements and both pools.
+func (s *Store) Close() error {
+	var errs []error
+	s.stmts.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		s.stmts.Delete(k)
+		return true
+	})
+	errs = append(errs, s.writer.Close())
+	if s.reader != s.writer {
+		errs = append(errs, s.reader.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s: close: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// Ping checks that both pools reach the database. Backends add the schema
+// version check on top.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("%s: ping: %w", s.d.Name, err)
+	}
+	if s.reader != s.writer {
+		if err := s.reader.PingContext(ctx); err != nil {
+			return fmt.Errorf("%s: ping readers: %w", s.d.Name, err)
+		}
+	}
+	return nil
+}
+
+// sql returns q in the dialect's placeholder style.
+func (s *Store) sql(q string) string {
+	if !s.d.NumberedParams {
+		return q
+	}
+	if v, ok := s.rebound.Load(q); ok {
+		return v.(string)
+	}
+	r := rebind(q)
+	s.rebound.Store(q, r)
+	return r
+}
+
+// rebind rewrites ? placeholders outside string literals to $1..$n.
+func rebind(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n, quoted := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// prepared returns the cached statement for q on db, preparing it on first use.
+func (s *Store) prepared(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+	k := stmtKey{db, q}
+	if v, ok := s.stmts.Load(k); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := db.PrepareContext(ctx, s.sql(q))
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if v, loaded := s.stmts.LoadOrStore(k, st); loaded {
+		_ = st.Close() // another goroutine won the race; use its statement
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// scanner is *sql.Row, *sql.Rows, or an errRow.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// conn runs queries on a pool, or inside a transaction on the writer.
+type conn struct {
+	s  *Store
+	db *sql.DB
+	tx *sql.Tx
+	// misses collects queries a transaction prepared for itself because they
+	// were not cached yet; inTx caches them once the connection is free.
+	misses *[]string
+}
+
+func (s *Store) read() conn  { return conn{s: s, db: s.reader} }
+func (s *Store) write() conn { return conn{s: s, db: s.writer} }
+
+// stmt returns the cached statement for q bound to the transaction, if any.
+// It returns nil when the dialect does not cache statements.
+func (c conn) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if !c.s.d.CacheStatements {
+		return nil, nil
+	}
+	if c.tx == nil {
+		return c.s.prepared(ctx, c.db, q)
+	}
+	if v, ok := c.s.stmts.Load(stmtKey{c.db, q}); ok {
+		// database/sql reuses the statement already prepared on the tx's connection.
+		return c.tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	}
+	// Preparing on the pool now would wait for the connection this transaction
+	// holds (SQLite has one writer): prepare on the transaction, cache later.
+	*c.misses = append(*c.misses, q)
+	return c.tx.PrepareContext(ctx, c.s.sql(q))
+}
+
+func (c conn) row(ctx context.Context, q string, args ...any) scanner {
+	st, err := c.stmt(ctx, q)
+	switch {
+	case err != nil:
+		return errRow{err}
+	case st != nil:
+		return st.QueryRowContext(ctx, args...)
+	case c.tx != nil:
+		return c.tx.QueryRowContext(ctx, c.s.sql(q), args...)
+	default:
+		return c.db.QueryRowContext(ctx, c.s.sql(q), args...)
+	}
+}
+
+func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := c.stmt(ctx, q)
+	switch {
+	case err != nil:
+		return nil, err
+	case st != nil:
+		return st.QueryContext(ctx, args...)
+	case c.tx != nil:
+		return c.tx.QueryContext(ctx, c.s.sql(q), args...)
+	default:
+		return c.db.QueryContext(ctx, c.s.sql(q), args...)
+	}
+}
+
+func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(ctx, q)
+	switch {
+	case err != nil:
+		return nil, err
+	case st != nil:
+		return st.ExecContext(ctx, args...)
+	case c.tx != nil:
+		return c.tx.ExecContext(ctx, c.s.sql(q), args...)
+	default:
+		return c.db.ExecContext(ctx, c.s.sql(q), args...)
+	}
+}
+
+// execOne runs a write that must touch exactly one row; zero rows → ErrNotFound.
+func (c conn) execOne(ctx context.Context, q string, args ...any) error {
+	res, err := c.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// inTx runs fn in one transaction on the writer. An error from fn (including
+// one returned by a caller's CAS function) rolls back and is returned as is.
+func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
+	}
+	var misses []string
+	defer func() {
+		for _, q := range misses {
+			_, _ = s.prepared(ctx, s.writer, q) // best effort: a failure retries next time
+		}
+	}()
+	// Deferred (and so run first) to free the writer even if fn panics; after
+	// a commit it is a no-op.
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(conn{s: s, db: s.writer, tx: tx, misses: &misses}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// fail wraps err for op, turning constraint violations into the sentinel the
+// interface documents: a taken unique key is ErrAlreadyExists, a missing
+// referenced record is onFK (ErrNotFound or ErrConflict, per method).
+func (s *Store) fail(op string, err error, onFK error) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrConflict),
+		errors.Is(err, storage.ErrAlreadyExists):
+		return fmt.Errorf("%s: %w", op, err)
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	case s.d.IsUniqueViolation(err):
+		return fmt.Errorf("%s: %w (%w)", op, storage.ErrAlreadyExists, err)
+	case onFK != nil && s.d.IsForeignKeyViolation(err):
+		return fmt.Errorf("%s: %w (%w)", op, onFK, err)
+	}
+	return fmt.Errorf("%s: %s: %w", op, s.d.Name, err)
+}
+
+// requireKey rejects an empty identifier before it reaches the database, where
+// it would be a valid but unreachable key.
+func requireKey(what, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("%s is empty", what)
+	}
+	return nil
+}

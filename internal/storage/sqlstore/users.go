@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+const userCols = `id, upn, display_name, account_enabled, is_emergency_access, password_hash, created_at, updated_at`
+
+func scanUser(sc scanner, extra ...any) (storage.User, error) {
+	var u storage.User
+	var created, updated timeCol
+	dest := append([]any{&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.AccountEnabled,
+		&u.IsEmergencyAccess, &u.PasswordHash, &created, &updated}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return storage.User{}, err
+	}
+	u.CreatedAt, u.UpdatedAt = created.T, updated.T
+	return u, nil
+}
+
+func normUser(u storage.User) storage.User {
+	u.CreatedAt, u.UpdatedAt = norm(u.CreatedAt), norm(u.UpdatedAt)
+	return u
+}
+
+func validUser(u storage.User) error {
+	if err := requireKey("user ID", u.ID); err != nil {
+		return err
+	}
+	return requireKey("user principal name", u.UserPrincipalName)
+}
+
+// CreateUser implements storage.Storage.
+func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
+	op := fmt.Sprintf("create user %q", u.UserPrincipalName)
+	if err := validUser(u); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err := s.write().exec(ctx, `INSERT INTO users (`+userCols+`, upn_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.UserPrincipalName, u.DisplayName, u.AccountEnabled, u.IsEmergencyAccess,
+		u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), foldKey(u.UserPrincipalName))
+	if err != nil {
+		return s.fail(op, err, nil)
+	}
+	return nil
+}
+
+// GetUser implements storage.Storage.
+func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
+	u, err := scanUser(s.read().row(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	if err != nil {
+		return u, s.fail(fmt.Sprintf("get user %q", id), err, nil)
+	}
+	return u, nil
+}
+
+// GetUserByUPN implements storage.Storage.
+func (s *Store) GetUserByUPN(ctx context.Context, upn string) (storage.User, error) {
+	u, err := scanUser(s.read().row(ctx, `SELECT `+userCols+` FROM users WHERE upn_key = ?`, foldKey(upn)))
+	if err != nil {
+		return u, s.fail(fmt.Sprintf("get user by UPN %q", upn), err, nil)
+	}
+	return u, nil
+}
+
+// UpdateUser implements storage.Storage. fn must not write through the store:
+// on SQLite the single writer connection is held for the whole update.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User) (storage.User, error)) (storage.User, error) {
+	op := fmt.Sprintf("update user %q", id)
+	var out storage.User
+	err := s.inTx(ctx, func(c conn) error {
+		old, err := scanUser(c.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`+s.d.LockRow, id))
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		u, err := fn(old)
+		if err != nil {
+			return err
+		}
+		u.ID, u.CreatedAt = old.ID, old.CreatedAt
+		if err := validUser(u); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		_, err = c.exec(ctx, `UPDATE users SET upn = ?, upn_key = ?, display_name = ?, account_enabled = ?,
+			is_emergency_access = ?, password_hash = ?, updated_at = ? WHERE id = ?`,
+			u.UserPrincipalName, foldKey(u.UserPrincipalName), u.DisplayName, u.AccountEnabled,
+			u.IsEmergencyAccess, u.PasswordHash, s.tv(u.UpdatedAt), id)
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		out = normUser(u)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteUser implements storage.Storage. Memberships, credentials, sessions and
+// one-time tokens go with the user through ON DELETE CASCADE.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	if err := s.write().execOne(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
+		return s.fail(fmt.Sprintf("delete user %q", id), err, nil)
+	}
+	return nil
+}
+
+// ListUsers implements storage.Storage.
+func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, string, error) {
+	pq, err := decodePage(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("list users: %w", err)
+	}
+	rows, err := s.read().rows(ctx, `SELECT `+userCols+`, upn_key FROM users
+		WHERE upn_key > ? AND upn_key >= ? AND upn_key < ? ORDER BY upn_key LIMIT ?`, pq.args()...)
+	if err != nil {
+		return nil, "", s.fail("list users", err, nil)
+	}
+	users, next, err := collectUsers(rows, pq.limit)
+	if err != nil {
+		return nil, "", s.fail("list users", err, nil)
+	}
+	return users, next, nil
+}
+
+// collectUsers reads a page of users selected with their key as the last
+// column, and the cursor of the next page ("" when this is the last).
+func collectUsers(rows *sql.Rows, limit int) ([]storage.User, string, error) {
+	defer rows.Close()
+	var users []storage.User
+	var keys []string
+	for rows.Next() {
+		var key string
+		u, err := scanUser(rows, &key)
+		if err != nil {
+			return nil, "", err
+		}
+		users, keys = append(users, u), append(keys, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if len(users) <= limit {
+		return users, "", nil
+	}
+	return users[:limit], cursor(keys[limit-1]), nil
+}
+
+// CountUsers implements storage.Storage.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.read().row(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+		return 0, s.fail("count users", err, nil)
+	}
+	return n, nil
+}
