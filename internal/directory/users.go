@@ -1,0 +1,185 @@
+package directory
+
+import (
+	"context"
+	"strings"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// userFields lists the settable fields, for "nothing to change" messages.
+const userFields = "userPrincipalName, displayName, accountEnabled, isEmergencyAccess"
+
+// NormalizeUserInput validates the fields that are set and returns them
+// trimmed. It touches nothing, so callers can validate before any write.
+func NormalizeUserInput(in UserInput) (UserInput, error) {
+	out := in
+	if in.UserPrincipalName != nil {
+		upn, err := NormalizeUPN(*in.UserPrincipalName)
+		if err != nil {
+			return UserInput{}, err
+		}
+		out.UserPrincipalName = &upn
+	}
+	if in.DisplayName != nil {
+		name, err := NormalizeDisplayName(*in.DisplayName)
+		if err != nil {
+			return UserInput{}, err
+		}
+		out.DisplayName = &name
+	}
+	return out, nil
+}
+
+// NewUser builds the user a create request describes (without ID or times).
+func NewUser(in UserInput) (storage.User, error) {
+	if in.UserPrincipalName == nil {
+		return storage.User{}, apperr.BadRequest("userPrincipalName is required, for example alice@example.com")
+	}
+	if in.DisplayName == nil {
+		return storage.User{}, apperr.BadRequest("displayName is required, for example \"Alice Smith\"")
+	}
+	in, err := NormalizeUserInput(in)
+	if err != nil {
+		return storage.User{}, err
+	}
+	u := storage.User{AccountEnabled: true}
+	return applyUser(u, in), nil
+}
+
+// applyUser copies the set fields of a normalized input onto u.
+func applyUser(u storage.User, in UserInput) storage.User {
+	if in.UserPrincipalName != nil {
+		u.UserPrincipalName = *in.UserPrincipalName
+	}
+	if in.DisplayName != nil {
+		u.DisplayName = *in.DisplayName
+	}
+	if in.AccountEnabled != nil {
+		u.AccountEnabled = *in.AccountEnabled
+	}
+	if in.IsEmergencyAccess != nil {
+		u.IsEmergencyAccess = *in.IsEmergencyAccess
+	}
+	return u
+}
+
+// userDetails is the audit detail of a user change: the fields that were set.
+func userDetails(in UserInput) map[string]any {
+	d := map[string]any{}
+	if in.UserPrincipalName != nil {
+		d["userPrincipalName"] = *in.UserPrincipalName
+	}
+	if in.DisplayName != nil {
+		d["displayName"] = *in.DisplayName
+	}
+	if in.AccountEnabled != nil {
+		d["accountEnabled"] = *in.AccountEnabled
+	}
+	if in.IsEmergencyAccess != nil {
+		d["isEmergencyAccess"] = *in.IsEmergencyAccess
+	}
+	return d
+}
+
+func upnTaken(upn string) *apperr.Error {
+	return apperr.Conflict("a user with userPrincipalName %s already exists", quote(upn))
+}
+
+// CreateUser validates in, stores a new user and audits "user.create".
+func (s *Service) CreateUser(ctx context.Context, actor string, in UserInput) (storage.User, error) {
+	u, err := NewUser(in)
+	if err != nil {
+		return storage.User{}, err
+	}
+	u.ID = newID()
+	u.CreatedAt = s.now()
+	u.UpdatedAt = u.CreatedAt
+	if err := s.Store.CreateUser(ctx, u); err != nil {
+		return storage.User{}, storeErr(err, "create user", nil, upnTaken(u.UserPrincipalName))
+	}
+	details := userDetails(UserInput{UserPrincipalName: &u.UserPrincipalName, DisplayName: &u.DisplayName,
+		AccountEnabled: &u.AccountEnabled, IsEmergencyAccess: &u.IsEmergencyAccess})
+	if err := s.audit(ctx, actor, "user.create", "user:"+u.ID, details); err != nil {
+		return storage.User{}, err
+	}
+	return u, nil
+}
+
+// GetUser finds a user by ID (a UUID) or by userPrincipalName
+// (case-insensitive). Anything else is simply not found.
+func (s *Service) GetUser(ctx context.Context, idOrUPN string) (storage.User, error) {
+	var (
+		u   storage.User
+		err error
+	)
+	switch id := canonicalID(idOrUPN); {
+	case id != "":
+		u, err = s.Store.GetUser(ctx, id)
+	case strings.Contains(idOrUPN, "@") && len(idOrUPN) <= 4*MaxUPNLength:
+		u, err = s.Store.GetUserByUPN(ctx, idOrUPN)
+	default:
+		return storage.User{}, userNotFound(idOrUPN)
+	}
+	if err != nil {
+		return storage.User{}, storeErr(err, "get user "+quote(idOrUPN), userNotFound(idOrUPN), nil)
+	}
+	return u, nil
+}
+
+// UpdateUser changes the set fields of in and audits "user.update".
+func (s *Service) UpdateUser(ctx context.Context, actor, idOrUPN string, in UserInput) (storage.User, error) {
+	in, err := NormalizeUserInput(in)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if in == (UserInput{}) {
+		return storage.User{}, apperr.BadRequest("nothing to change: set at least one of %s", userFields)
+	}
+	cur, err := s.GetUser(ctx, idOrUPN)
+	if err != nil {
+		return storage.User{}, err
+	}
+	now := s.now()
+	u, err := s.Store.UpdateUser(ctx, cur.ID, func(u storage.User) (storage.User, error) {
+		u = applyUser(u, in)
+		u.UpdatedAt = now
+		return u, nil
+	})
+	if err != nil {
+		upn := cur.UserPrincipalName
+		if in.UserPrincipalName != nil {
+			upn = *in.UserPrincipalName
+		}
+		return storage.User{}, storeErr(err, "update user "+cur.ID, userNotFound(idOrUPN), upnTaken(upn))
+	}
+	if err := s.audit(ctx, actor, "user.update", "user:"+u.ID, userDetails(in)); err != nil {
+		return storage.User{}, err
+	}
+	return u, nil
+}
+
+// DeleteUser removes the user (with memberships, credentials and sessions) and
+// audits "user.delete".
+func (s *Service) DeleteUser(ctx context.Context, actor, idOrUPN string) error {
+	u, err := s.GetUser(ctx, idOrUPN)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteUser(ctx, u.ID); err != nil {
+		return storeErr(err, "delete user "+u.ID, userNotFound(idOrUPN), nil)
+	}
+	return s.audit(ctx, actor, "user.delete", "user:"+u.ID,
+		map[string]any{"userPrincipalName": u.UserPrincipalName})
+}
+
+// ListUsers returns one page of users ordered by userPrincipalName and the
+// cursor of the next page ("" on the last page).
+func (s *Service) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, string, error) {
+	users, next, err := s.Store.ListUsers(ctx, p)
+	if err != nil {
+		return nil, "", storeErr(err, "list users", nil, nil)
+	}
+	return users, next, nil
+}

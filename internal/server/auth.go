@@ -1,0 +1,177 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/session"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// Principal kinds.
+const (
+	PrincipalToken = "token" // an admin API token
+	PrincipalUser  = "user"  // a signed-in user (session cookie)
+)
+
+// Principal is who is making the request.
+type Principal struct {
+	Kind    string // PrincipalToken or PrincipalUser
+	Name    string // the token's name, or the user's userPrincipalName
+	Role    string // admin role (storage.Role*); "" = none
+	UserID  string // the user's ID (users only)
+	Session *storage.Session
+}
+
+// Actor is the principal as audit records name it: "token:<name>" or "user:<upn>".
+func (p Principal) Actor() string { return p.Kind + ":" + p.Name }
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p (for handlers that authenticate in
+// another way, and for tests of code that reads PrincipalFrom).
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the request's authenticated principal, if any.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// actorFrom names the caller for audit records.
+func actorFrom(ctx context.Context) string {
+	if p, ok := PrincipalFrom(ctx); ok {
+		return p.Actor()
+	}
+	return "anonymous"
+}
+
+// authenticate puts the caller's principal in the context. A request that
+// presents a Bearer token must present a valid one (401 otherwise); a session
+// cookie that no longer works is simply ignored, so a stale cookie never
+// locks anyone out of public pages. Neither is required here: RequireRole
+// (or the handler) decides whether a principal is needed.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok, err := s.principal(r)
+		if err != nil {
+			if apperr.As(err).Status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="keyward", error="invalid_token"`)
+			}
+			WriteError(w, r, err)
+			return
+		}
+		if ok {
+			if info := infoFrom(r.Context()); info != nil {
+				info.actor = p.Actor()
+			}
+			r = r.WithContext(WithPrincipal(r.Context(), p))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) principal(r *http.Request) (Principal, bool, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		p, err := s.tokenPrincipal(r.Context(), h)
+		return p, err == nil, err
+	}
+	if s.sessions != nil {
+		return s.sessionPrincipal(r)
+	}
+	return Principal{}, false, nil
+}
+
+const tokenHint = "create one with: keyward token create --name NAME --role ROLE"
+
+func (s *Server) tokenPrincipal(ctx context.Context, header string) (Principal, error) {
+	scheme, token, _ := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return Principal{}, apperr.Unauthorized("the Authorization header must be \"Bearer <token>\"")
+	}
+	if len(token) > 512 { // real tokens are 46 characters; do not hash junk
+		return Principal{}, apperr.Unauthorized("the API token is not valid; %s", tokenHint)
+	}
+	t, err := s.store.GetAPITokenByHash(ctx, secret.Hash(token))
+	if errors.Is(err, storage.ErrNotFound) {
+		return Principal{}, apperr.Unauthorized("the API token is not valid; %s", tokenHint)
+	}
+	if err != nil {
+		return Principal{}, apperr.Internal(fmt.Errorf("look up API token: %w", err))
+	}
+	if t.RevokedAt != nil {
+		return Principal{}, apperr.Unauthorized("the API token %q was revoked; %s", t.Name, tokenHint)
+	}
+	return Principal{Kind: PrincipalToken, Name: t.Name, Role: t.Role}, nil
+}
+
+// sessionPrincipal resolves the session cookie. A disabled or deleted user's
+// session stops working at once, not when it expires.
+func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, error) {
+	sess, err := s.sessions.Load(r)
+	if errors.Is(err, session.ErrNoSession) {
+		return Principal{}, false, nil
+	}
+	if err != nil {
+		return Principal{}, false, apperr.Internal(err)
+	}
+	u, err := s.store.GetUser(r.Context(), sess.UserID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Principal{}, false, nil
+	}
+	if err != nil {
+		return Principal{}, false, apperr.Internal(fmt.Errorf("load session user: %w", err))
+	}
+	if !u.AccountEnabled {
+		return Principal{}, false, nil
+	}
+	// Users hold no admin role yet; roles for people arrive with the web admin.
+	return Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, UserID: u.ID, Session: &sess}, true, nil
+}
+
+// RequireRole lets a request through only when its principal holds one of
+// roles; global-admin may do everything and always passes. Without a
+// principal it answers 401, with the wrong role 403 naming the roles needed.
+func RequireRole(roles ...string) func(http.Handler) http.Handler {
+	allowed := append([]string{}, roles...)
+	if !slices.Contains(allowed, storage.RoleGlobalAdmin) {
+		allowed = append(allowed, storage.RoleGlobalAdmin)
+	}
+	need := "the role " + allowed[0]
+	if len(allowed) > 1 {
+		need = "one of the roles " + strings.Join(allowed, ", ")
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, ok := PrincipalFrom(r.Context())
+			if !ok {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
+				WriteError(w, r, apperr.Unauthorized(
+					"this call needs an API token in the header Authorization: Bearer <token>; %s", tokenHint))
+				return
+			}
+			if !slices.Contains(allowed, p.Role) {
+				WriteError(w, r, apperr.Forbidden("this call needs %s; %s", need, describeRole(p)))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func describeRole(p Principal) string {
+	who := fmt.Sprintf("%s %q", p.Kind, p.Name)
+	if p.Role == "" {
+		return who + " has no admin role"
+	}
+	return fmt.Sprintf("%s has the role %s", who, p.Role)
+}

@@ -1,0 +1,313 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/directory"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// directoryAPI serves /api/v1/users and /api/v1/groups, shaped like Microsoft
+// Graph. Readers and authentication admins may read; only global admins write.
+type directoryAPI struct {
+	dir *directory.Service
+	srv *Server
+}
+
+func (a *directoryAPI) Mount(s *Server) {
+	read := RequireRole(storage.RoleReader, storage.RoleAuthenticationAdmin, storage.RoleGlobalAdmin)
+	write := RequireRole(storage.RoleGlobalAdmin)
+	routes := []struct {
+		pattern string
+		guard   func(http.Handler) http.Handler
+		h       http.HandlerFunc
+	}{
+		{"GET /api/v1/users", read, a.listUsers},
+		{"POST /api/v1/users", write, a.createUser},
+		{"GET /api/v1/users/{id}", read, a.getUser},
+		{"PATCH /api/v1/users/{id}", write, a.updateUser},
+		{"DELETE /api/v1/users/{id}", write, a.deleteUser},
+		{"GET /api/v1/groups", read, a.listGroups},
+		{"POST /api/v1/groups", write, a.createGroup},
+		{"GET /api/v1/groups/{id}", read, a.getGroup},
+		{"PATCH /api/v1/groups/{id}", write, a.updateGroup},
+		{"DELETE /api/v1/groups/{id}", write, a.deleteGroup},
+		{"GET /api/v1/groups/{id}/members", read, a.listMembers},
+		{"POST /api/v1/groups/{id}/members", write, a.addMember},
+		{"DELETE /api/v1/groups/{id}/members/{userId}", write, a.removeMember},
+		// Graph's own spellings, so scripts written for Graph work unchanged.
+		{"POST /api/v1/groups/{id}/members/$ref", write, a.addMember},
+		{"DELETE /api/v1/groups/{id}/members/{userId}/$ref", write, a.removeMember},
+	}
+	for _, rt := range routes {
+		s.Handle(rt.pattern, rt.guard(rt.h))
+	}
+}
+
+// userView is a user as the API shows it.
+type userView struct {
+	ID                string `json:"id"`
+	UserPrincipalName string `json:"userPrincipalName"`
+	DisplayName       string `json:"displayName"`
+	AccountEnabled    bool   `json:"accountEnabled"`
+	IsEmergencyAccess bool   `json:"isEmergencyAccess"`
+	CreatedDateTime   string `json:"createdDateTime"`
+}
+
+func newUserView(u storage.User) userView {
+	return userView{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName,
+		AccountEnabled: u.AccountEnabled, IsEmergencyAccess: u.IsEmergencyAccess,
+		CreatedDateTime: graphTime(u.CreatedAt)}
+}
+
+// userBody is a POST or PATCH body; a missing (or null) field is unchanged.
+type userBody struct {
+	UserPrincipalName *string `json:"userPrincipalName"`
+	DisplayName       *string `json:"displayName"`
+	AccountEnabled    *bool   `json:"accountEnabled"`
+	IsEmergencyAccess *bool   `json:"isEmergencyAccess"`
+}
+
+func (b userBody) input() directory.UserInput {
+	return directory.UserInput{UserPrincipalName: b.UserPrincipalName, DisplayName: b.DisplayName,
+		AccountEnabled: b.AccountEnabled, IsEmergencyAccess: b.IsEmergencyAccess}
+}
+
+type groupView struct {
+	ID              string `json:"id"`
+	DisplayName     string `json:"displayName"`
+	Description     string `json:"description"`
+	CreatedDateTime string `json:"createdDateTime"`
+}
+
+func newGroupView(g storage.Group) groupView {
+	return groupView{ID: g.ID, DisplayName: g.DisplayName, Description: g.Description,
+		CreatedDateTime: graphTime(g.CreatedAt)}
+}
+
+type groupBody struct {
+	DisplayName *string `json:"displayName"`
+	Description *string `json:"description"`
+}
+
+// memberRef names the user to add: {"id": …} or Graph's {"@odata.id": ".../users/<id>"}.
+type memberRef struct {
+	ID      *string `json:"id"`
+	ODataID *string `json:"@odata.id"`
+}
+
+// graphTime renders times as Graph does: UTC, RFC 3339, whole seconds.
+func graphTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func (a *directoryAPI) listUsers(w http.ResponseWriter, r *http.Request) {
+	lp, err := parseList(r, "userPrincipalName")
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	users, next, err := a.dir.ListUsers(r.Context(), lp.page)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	a.writeUsers(w, r, lp, users, next)
+}
+
+func (a *directoryAPI) writeUsers(w http.ResponseWriter, r *http.Request, lp listParams, users []storage.User, next string) {
+	body := listBody[userView]{Value: make([]userView, 0, len(users)), NextLink: a.srv.nextLink(r, lp, next)}
+	for _, u := range users {
+		body.Value = append(body.Value, newUserView(u))
+	}
+	WriteJSON(w, http.StatusOK, body)
+}
+
+func (a *directoryAPI) createUser(w http.ResponseWriter, r *http.Request) {
+	var body userBody
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	u, err := a.dir.CreateUser(r.Context(), actorFrom(r.Context()), body.input())
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", a.srv.BaseURL(r)+"/api/v1/users/"+u.ID)
+	WriteJSON(w, http.StatusCreated, newUserView(u))
+}
+
+func (a *directoryAPI) getUser(w http.ResponseWriter, r *http.Request) {
+	u, err := a.dir.GetUser(r.Context(), r.PathValue("id"))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, newUserView(u))
+}
+
+func (a *directoryAPI) updateUser(w http.ResponseWriter, r *http.Request) {
+	var body userBody
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	u, err := a.dir.UpdateUser(r.Context(), actorFrom(r.Context()), r.PathValue("id"), body.input())
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, newUserView(u))
+}
+
+func (a *directoryAPI) deleteUser(w http.ResponseWriter, r *http.Request) {
+	if err := a.dir.DeleteUser(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *directoryAPI) listGroups(w http.ResponseWriter, r *http.Request) {
+	lp, err := parseList(r, "displayName")
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	groups, next, err := a.dir.ListGroups(r.Context(), lp.page)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	body := listBody[groupView]{Value: make([]groupView, 0, len(groups)), NextLink: a.srv.nextLink(r, lp, next)}
+	for _, g := range groups {
+		body.Value = append(body.Value, newGroupView(g))
+	}
+	WriteJSON(w, http.StatusOK, body)
+}
+
+func (a *directoryAPI) createGroup(w http.ResponseWriter, r *http.Request) {
+	var body groupBody
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	g, err := a.dir.CreateGroup(r.Context(), actorFrom(r.Context()),
+		directory.GroupInput{DisplayName: body.DisplayName, Description: body.Description})
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", a.srv.BaseURL(r)+"/api/v1/groups/"+g.ID)
+	WriteJSON(w, http.StatusCreated, newGroupView(g))
+}
+
+func (a *directoryAPI) getGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := a.dir.GetGroup(r.Context(), r.PathValue("id"))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, newGroupView(g))
+}
+
+func (a *directoryAPI) updateGroup(w http.ResponseWriter, r *http.Request) {
+	var body groupBody
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	g, err := a.dir.UpdateGroup(r.Context(), actorFrom(r.Context()), r.PathValue("id"),
+		directory.GroupInput{DisplayName: body.DisplayName, Description: body.Description})
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, newGroupView(g))
+}
+
+func (a *directoryAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
+	if err := a.dir.DeleteGroup(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *directoryAPI) listMembers(w http.ResponseWriter, r *http.Request) {
+	lp, err := parseList(r, "userPrincipalName")
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	users, next, err := a.dir.ListMembers(r.Context(), r.PathValue("id"), lp.page)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	a.writeUsers(w, r, lp, users, next)
+}
+
+func (a *directoryAPI) addMember(w http.ResponseWriter, r *http.Request) {
+	var ref memberRef
+	if err := DecodeJSON(w, r, &ref); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	userID, err := ref.userID()
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if err := a.dir.AddMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), userID); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *directoryAPI) removeMember(w http.ResponseWriter, r *http.Request) {
+	err := a.dir.RemoveMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), r.PathValue("userId"))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// userID returns the user the reference names. An @odata.id must be a URL
+// whose path ends in /users/<id> (or Graph's /directoryObjects/<id>).
+func (m memberRef) userID() (string, error) {
+	switch {
+	case m.ID != nil && m.ODataID != nil:
+		return "", apperr.BadRequest("give either id or @odata.id, not both")
+	case m.ID != nil:
+		if strings.TrimSpace(*m.ID) == "" {
+			return "", apperr.BadRequest("id must not be empty; give the user's id, as in {\"id\": \"<userId>\"}")
+		}
+		return strings.TrimSpace(*m.ID), nil
+	case m.ODataID != nil:
+		return odataUserID(*m.ODataID)
+	}
+	return "", apperr.BadRequest("the body must name the user: {\"id\": \"<userId>\"} or {\"@odata.id\": \"https://…/api/v1/users/<userId>\"}")
+}
+
+func odataUserID(ref string) (string, error) {
+	bad := apperr.BadRequest("@odata.id %s must be a URL ending in /users/<userId>", quoteShort(ref))
+	u, err := url.Parse(strings.TrimSpace(ref))
+	if err != nil {
+		return "", bad
+	}
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(segs) < 2 {
+		return "", bad
+	}
+	kind, id := segs[len(segs)-2], segs[len(segs)-1]
+	if id == "" || (kind != "users" && kind != "directoryObjects") {
+		return "", bad
+	}
+	return id, nil
+}

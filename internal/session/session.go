@@ -1,0 +1,236 @@
+// Package session keeps signed-in browser sessions. The cookie holds a random
+// secret; the database holds only its SHA-256 (the session ID), so a leaked
+// database does not let anyone ride a session, and every node sees every
+// session. Expiry is both idle (no request for IdleTimeout) and absolute.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// Defaults for a zero Manager field.
+const (
+	DefaultIdleTimeout     = 8 * time.Hour
+	DefaultAbsoluteTimeout = 24 * time.Hour
+	DefaultCookieName      = "keyward_session"
+
+	// touchInterval bounds LastSeenAt writes to one a minute per session, so
+	// a busy page does not turn every request into a database write.
+	touchInterval = time.Minute
+	// maxUserAgent keeps a hostile header from bloating the sessions table.
+	maxUserAgent = 512
+	// SecretPrefix marks session secrets so a leaked one is recognisable.
+	SecretPrefix = "kws_"
+)
+
+// ErrNoSession is returned by Load when the request carries no usable session:
+// no cookie, an unknown secret, or an expired session. Callers treat it as
+// "not signed in"; the wrapped reason is for logs.
+var ErrNoSession = errors.New("no valid session")
+
+// Manager creates, loads and ends sessions.
+type Manager struct {
+	Store           storage.Storage
+	Now             func() time.Time // nil = time.Now
+	IdleTimeout     time.Duration    // 0 = DefaultIdleTimeout
+	AbsoluteTimeout time.Duration    // 0 = DefaultAbsoluteTimeout
+	CookieName      string           // "" = DefaultCookieName
+	Secure          bool             // set the cookie's Secure flag (HTTPS deployments)
+}
+
+// NewSecret returns a fresh cookie secret and the session ID derived from it.
+func NewSecret() (secretValue, id string) {
+	secretValue = secret.New(SecretPrefix)
+	return secretValue, secret.HashHex(secretValue)
+}
+
+// NewSecret is the package function, for callers holding a Manager.
+func (m *Manager) NewSecret() (secretValue, id string) { return NewSecret() }
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (m *Manager) idle() time.Duration {
+	if m.IdleTimeout > 0 {
+		return m.IdleTimeout
+	}
+	return DefaultIdleTimeout
+}
+
+func (m *Manager) absolute() time.Duration {
+	if m.AbsoluteTimeout > 0 {
+		return m.AbsoluteTimeout
+	}
+	return DefaultAbsoluteTimeout
+}
+
+// Name is the cookie name in use.
+func (m *Manager) Name() string {
+	if m.CookieName != "" {
+		return m.CookieName
+	}
+	return DefaultCookieName
+}
+
+// NewSession builds (but does not store) a session for userID and returns it
+// with its cookie secret. Sign-in stores it inside Storage.RecordSignIn and
+// then calls SetCookie; Create does both in one call.
+func (m *Manager) NewSession(userID string, amr []string, mfa bool, r *http.Request) (secretValue string, s storage.Session) {
+	secretValue, id := NewSecret()
+	now := m.now()
+	s = storage.Session{
+		ID:          id,
+		UserID:      userID,
+		AuthMethods: slices.Clone(amr),
+		CreatedAt:   now,
+		LastSeenAt:  now,
+		ExpiresAt:   now.Add(m.absolute()),
+	}
+	if mfa {
+		s.MFAAt = now
+	}
+	if r != nil {
+		s.IP = clientIP(r)
+		s.UserAgent = truncate(r.UserAgent(), maxUserAgent)
+	}
+	return secretValue, s
+}
+
+// Create stores a new session for userID and sets its cookie on w.
+func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string, mfa bool) (storage.Session, error) {
+	secretValue, s := m.NewSession(userID, amr, mfa, r)
+	if err := m.Store.CreateSession(ctx, s); err != nil {
+		return storage.Session{}, fmt.Errorf("create session for user %s: %w", userID, err)
+	}
+	m.SetCookie(w, secretValue, s.ExpiresAt)
+	return s, nil
+}
+
+// SetCookie sets the session cookie: HttpOnly so scripts cannot read it,
+// SameSite=Lax so cross-site POSTs do not carry it.
+func (m *Manager) SetCookie(w http.ResponseWriter, secretValue string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     m.Name(),
+		Value:    secretValue,
+		Path:     "/",
+		Expires:  expires,
+		HttpOnly: true,
+		Secure:   m.Secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// clearCookie tells the browser to drop the cookie.
+func (m *Manager) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: m.Name(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: m.Secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// Load returns the session named by the request's cookie. It returns an error
+// wrapping ErrNoSession when there is none or it has expired (idle or
+// absolute), and refreshes LastSeenAt at most once a minute.
+func (m *Manager) Load(r *http.Request) (storage.Session, error) {
+	c, err := r.Cookie(m.Name())
+	if err != nil || c.Value == "" {
+		return storage.Session{}, fmt.Errorf("%w: no %s cookie", ErrNoSession, m.Name())
+	}
+	if len(c.Value) > 256 { // real secrets are 47 characters; skip hashing junk
+		return storage.Session{}, fmt.Errorf("%w: cookie value too long", ErrNoSession)
+	}
+	ctx := r.Context()
+	id := secret.HashHex(c.Value)
+	s, err := m.Store.GetSession(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Session{}, fmt.Errorf("%w: unknown session", ErrNoSession)
+	}
+	if err != nil {
+		return storage.Session{}, fmt.Errorf("load session: %w", err)
+	}
+	now := m.now()
+	if reason := m.expired(s, now); reason != "" {
+		// Best effort: an expired row is garbage either way, and the periodic
+		// DeleteExpiredSessions only knows the absolute expiry.
+		_ = m.Store.DeleteSession(ctx, id)
+		return storage.Session{}, fmt.Errorf("%w: %s", ErrNoSession, reason)
+	}
+	if now.Sub(s.LastSeenAt) < touchInterval {
+		return s, nil
+	}
+	s, err = m.Store.UpdateSession(ctx, id, func(s storage.Session) (storage.Session, error) {
+		if now.After(s.LastSeenAt) {
+			s.LastSeenAt = now
+		}
+		return s, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) { // signed out by another request meanwhile
+		return storage.Session{}, fmt.Errorf("%w: session ended", ErrNoSession)
+	}
+	if err != nil {
+		return storage.Session{}, fmt.Errorf("touch session: %w", err)
+	}
+	return s, nil
+}
+
+// expired returns why s is no longer valid at now, or "".
+func (m *Manager) expired(s storage.Session, now time.Time) string {
+	switch {
+	case !now.Before(s.ExpiresAt):
+		return "session reached its absolute lifetime"
+	case !now.Before(s.CreatedAt.Add(m.absolute())):
+		// A shorter AbsoluteTimeout configured after the session was made applies too.
+		return "session reached its absolute lifetime"
+	case now.Sub(s.LastSeenAt) >= m.idle():
+		return "session idle for too long"
+	}
+	return ""
+}
+
+// Destroy ends the request's session, if any, and clears the cookie.
+func (m *Manager) Destroy(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	m.clearCookie(w)
+	c, err := r.Cookie(m.Name())
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	err = m.Store.DeleteSession(ctx, secret.HashHex(c.Value))
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// clientIP is the peer address without port. Proxy headers are not trusted
+// here: which proxies to trust is a deployment decision made elsewhere.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary so the stored text stays valid UTF-8.
+	for n > 0 && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n]
+}
