@@ -1,0 +1,195 @@
+package mds
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-webauthn/webauthn/metadata"
+
+	"github.com/keyward/keyward/internal/mds/mdstest"
+)
+
+func parseBlob(t testing.TB, p mdstest.Payload) *Blob {
+	t.Helper()
+	pki := newPKI(t)
+	b, err := Parse(sign(t, pki, p), Options{Roots: []string{pki.RootPEM()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func day(s string) time.Time {
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func TestUndesired(t *testing.T) {
+	at := day("2025-06-01")
+	report := func(status, effective, sunset string) metadata.StatusReportJSON {
+		return metadata.StatusReportJSON{Status: metadata.AuthenticatorStatus(status), EffectiveDate: effective, SunsetDate: sunset}
+	}
+	tests := []struct {
+		name    string
+		reports []metadata.StatusReportJSON
+		want    string // "" = not undesired
+	}{
+		{"certified_is_fine", []metadata.StatusReportJSON{report("FIDO_CERTIFIED_L1", "2020-01-01", "")}, ""},
+		{"no_reports_is_fine", nil, ""},
+		{"revoked", []metadata.StatusReportJSON{report("REVOKED", "", "")}, "REVOKED"},
+		{"attestation_key_compromise", []metadata.StatusReportJSON{report("ATTESTATION_KEY_COMPROMISE", "2024-01-01", "")}, "ATTESTATION_KEY_COMPROMISE"},
+		{"user_verification_bypass", []metadata.StatusReportJSON{report("USER_VERIFICATION_BYPASS", "", "")}, "USER_VERIFICATION_BYPASS"},
+		{"user_key_remote_compromise", []metadata.StatusReportJSON{report("USER_KEY_REMOTE_COMPROMISE", "", "")}, "USER_KEY_REMOTE_COMPROMISE"},
+		{"user_key_physical_compromise", []metadata.StatusReportJSON{report("USER_KEY_PHYSICAL_COMPROMISE", "", "")}, "USER_KEY_PHYSICAL_COMPROMISE"},
+		{"retired_is_not_undesired", []metadata.StatusReportJSON{report("RETIRED", "2024-01-01", "")}, ""},
+		{"update_available_is_not_undesired", []metadata.StatusReportJSON{report("UPDATE_AVAILABLE", "", "")}, ""},
+		{"later_certification_does_not_retract_revocation", []metadata.StatusReportJSON{
+			report("REVOKED", "2023-01-01", ""), report("FIDO_CERTIFIED_L2", "2024-01-01", "")}, "REVOKED"},
+		{"update_available_does_not_retract_bypass", []metadata.StatusReportJSON{
+			report("USER_VERIFICATION_BYPASS", "2023-01-01", ""), report("UPDATE_AVAILABLE", "2023-02-01", "")}, "USER_VERIFICATION_BYPASS"},
+		{"future_revocation_not_yet_in_effect", []metadata.StatusReportJSON{report("REVOKED", "2030-01-01", "")}, ""},
+		{"sunset_compromise_no_longer_counts", []metadata.StatusReportJSON{report("USER_KEY_REMOTE_COMPROMISE", "2020-01-01", "2025-01-01")}, ""},
+		{"names_every_undesired_status", []metadata.StatusReportJSON{
+			report("REVOKED", "", ""), report("USER_VERIFICATION_BYPASS", "", ""), report("REVOKED", "", "")}, "REVOKED and USER_VERIFICATION_BYPASS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := parseBlob(t, mdstest.Payload{Number: 1, NextUpdate: nextMonth(), Entries: []mdstest.EntryOptions{
+				{AAGUID: aaguidYubi, Description: "YubiKey 5 NFC", StatusReports: tt.reports}}})
+			e, _ := b.Lookup(aaguidYubi)
+			bad, why := e.Undesired(at)
+			if bad != (tt.want != "") {
+				t.Fatalf("Undesired = %v, %q", bad, why)
+			}
+			if bad && why != "the FIDO Alliance reports this model (YubiKey 5 NFC) as "+tt.want {
+				t.Errorf("reason %q", why)
+			}
+		})
+	}
+}
+
+func TestStatusReportFields(t *testing.T) {
+	b := parseBlob(t, mdstest.Payload{Number: 1, NextUpdate: nextMonth(), Entries: []mdstest.EntryOptions{{AAGUID: aaguidYubi,
+		StatusReports: []metadata.StatusReportJSON{{Status: "FIDO_CERTIFIED_L1", EffectiveDate: "2021-03-04", AuthenticatorVersion: 50100,
+			CertificateNumber: "FIDO20020190418001", URL: "https://example.test/cert"}}}}})
+	e, _ := b.Lookup(aaguidYubi)
+	got := e.Statuses[0]
+	if got.Status != "FIDO_CERTIFIED_L1" || !got.EffectiveDate.Equal(day("2021-03-04")) || !got.SunsetDate.IsZero() ||
+		got.AuthenticatorVersion != 50100 || got.CertificateNumber != "FIDO20020190418001" || got.URL != "https://example.test/cert" {
+		t.Errorf("status report %+v", got)
+	}
+	if e.AttestationTypes[0] != "basic_full" || e.TimeOfLastStatusChange.IsZero() {
+		t.Errorf("entry %+v", e)
+	}
+}
+
+func issue(t *testing.T, ca *mdstest.AttestationCA, aaguid string, extra ...pkix.Extension) *x509.Certificate {
+	t.Helper()
+	c, _, err := ca.Issue(aaguid, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// tpmSubjectAltName is a critical SAN holding only a directory name, as TPM
+// attestation identity key certificates have; crypto/x509 leaves it unhandled.
+func tpmSubjectAltName(t *testing.T) pkix.Extension {
+	name, err := asn1.Marshal(pkix.Name{CommonName: "id:54504D00"}.ToRDNSequence())
+	if err != nil {
+		t.Fatal(err)
+	}
+	san, err := asn1.Marshal([]asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkix.Extension{Id: oidSubjectAltName, Critical: true, Value: san}
+}
+
+func TestCheckAttestation(t *testing.T) {
+	vendor := newCA(t, "Vendor Attestation Root")
+	vendorInter, err := vendor.NewIntermediate("Vendor Attestation Intermediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := newCA(t, "Someone Else's Root")
+	compromised := issue(t, vendor, aaguidOther)
+	batch := base64.StdEncoding.EncodeToString(compromised.Raw)
+	b := parseBlob(t, mdstest.Payload{Number: 1, NextUpdate: nextMonth(), Entries: []mdstest.EntryOptions{
+		{AAGUID: aaguidYubi, Description: "YubiKey 5 NFC", Statuses: []string{"FIDO_CERTIFIED_L1"}, AttestationRootPEMs: []string{vendor.CertPEM()}},
+		{AAGUID: aaguidBad, Description: "Leaky Key", Statuses: []string{"FIDO_CERTIFIED", "REVOKED"}, AttestationRootPEMs: []string{vendor.CertPEM()}},
+		{AAGUID: aaguidOther, Description: "Batchy Key", AttestationRootPEMs: []string{vendor.CertPEM()},
+			StatusReports: []metadata.StatusReportJSON{{Status: metadata.AttestationKeyCompromise, Certificate: batch}}},
+		{AAGUID: "33333333-2222-4333-8444-555555555555", Description: "Rootless Key"},
+	}})
+	good := issue(t, vendor, aaguidYubi)
+	now := time.Now()
+	tests := []struct {
+		name   string
+		aaguid string
+		x5c    []*x509.Certificate
+		now    time.Time
+		reason string // "" = attested
+	}{
+		{"attested_chain_to_listed_root", aaguidYubi, []*x509.Certificate{good}, now, ""},
+		{"attested_whatever_the_aaguid_spelling", strings.ToUpper(aaguidYubi), []*x509.Certificate{good}, now, ""},
+		{"attested_through_an_intermediate", aaguidYubi, []*x509.Certificate{issue(t, vendorInter, aaguidYubi), vendorInter.Cert}, now, ""},
+		{"attested_without_aaguid_extension", aaguidYubi, []*x509.Certificate{issue(t, vendor, "")}, now, ""},
+		{"attested_with_tpm_style_critical_subject_alt_name", aaguidYubi, []*x509.Certificate{issue(t, vendor, "", tpmSubjectAltName(t))}, now, ""},
+		{"aaguid_not_in_mds", "44444444-2222-4333-8444-555555555555", []*x509.Certificate{good}, now,
+			"AAGUID 44444444-2222-4333-8444-555555555555 is not in the FIDO Metadata Service"},
+		{"zero_aaguid", "00000000-0000-0000-0000-000000000000", []*x509.Certificate{good}, now, "its AAGUID is all zeros"},
+		{"malformed_aaguid", "zz", []*x509.Certificate{good}, now, `"zz" is not an AAGUID`},
+		{"revoked_model", aaguidBad, []*x509.Certificate{issue(t, vendor, aaguidBad)}, now, "the FIDO Alliance reports this model (Leaky Key) as REVOKED"},
+		{"no_certificate_self_or_none_attestation", aaguidYubi, nil, now, "the key sent no attestation certificate (self or none attestation)"},
+		{"wrong_vendor_root", aaguidYubi, []*x509.Certificate{issue(t, stranger, aaguidYubi)}, now,
+			"the attestation certificate does not chain to the vendor root listed in the FIDO Metadata Service"},
+		{"intermediate_missing_from_x5c", aaguidYubi, []*x509.Certificate{issue(t, vendorInter, aaguidYubi)}, now, "does not chain to the vendor root"},
+		{"certificate_names_another_aaguid", aaguidYubi, []*x509.Certificate{issue(t, vendor, aaguidBad)}, now,
+			"the attestation certificate is for AAGUID " + aaguidBad + ", not " + aaguidYubi},
+		{"certificate_expired", aaguidYubi, []*x509.Certificate{good}, now.AddDate(11, 0, 0), "the attestation certificate is outside its validity period"},
+		{"model_lists_no_root", "33333333-2222-4333-8444-555555555555", []*x509.Certificate{good}, now, "lists no attestation root certificate"},
+		{"compromised_batch_refused", aaguidOther, []*x509.Certificate{compromised}, now, "as ATTESTATION_KEY_COMPROMISE"},
+		{"other_batch_of_compromised_model_attested", aaguidOther, []*x509.Certificate{issue(t, vendor, aaguidOther)}, now, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, reason := b.CheckAttestation(tt.aaguid, tt.x5c, tt.now)
+			if ok != (tt.reason == "") || !strings.Contains(reason, tt.reason) {
+				t.Errorf("CheckAttestation = %v, %q; want reason %q", ok, reason, tt.reason)
+			}
+		})
+	}
+	t.Run("tpm_fixture_is_refused_by_plain_crypto_x509", func(t *testing.T) {
+		c := issue(t, vendor, "", tpmSubjectAltName(t))
+		pool := x509.NewCertPool()
+		pool.AddCert(vendor.Cert)
+		if _, err := c.Verify(x509.VerifyOptions{Roots: pool}); err == nil {
+			t.Error("the fixture does not exercise the unhandled critical SAN")
+		}
+	})
+	t.Run("undesired_without_chain_counts_batch_compromise_for_the_model", func(t *testing.T) {
+		e, _ := b.Lookup(aaguidOther)
+		if bad, _ := e.Undesired(now); !bad {
+			t.Error("a batch compromise should count when the chain is unknown")
+		}
+	})
+	t.Run("no_blob_loaded", func(t *testing.T) {
+		var none *Blob
+		ok, reason := none.CheckAttestation(aaguidYubi, []*x509.Certificate{good}, now)
+		if ok || !strings.Contains(reason, "no FIDO Metadata Service blob is loaded") {
+			t.Errorf("got %v, %q", ok, reason)
+		}
+		if _, found := none.Lookup(aaguidYubi); found {
+			t.Error("nil blob found an entry")
+		}
+	})
+}

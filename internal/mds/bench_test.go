@@ -1,0 +1,92 @@
+package mds
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/mds/mdstest"
+)
+
+// benchBlob is about the production blob's shape: ~400 entries, ~5 MB,
+// most of it icons, each entry with an attestation root.
+func benchBlob(b *testing.B) (*mdstest.PKI, []byte) {
+	pki := newPKI(b)
+	ca := newCA(b, "Vendor")
+	icon := make([]byte, 6*1024)
+	rand.Read(icon)
+	p := mdstest.Payload{Number: 77, NextUpdate: nextMonth()}
+	for i := range 400 {
+		p.Entries = append(p.Entries, mdstest.EntryOptions{
+			AAGUID:              fmt.Sprintf("%08x-0000-4000-8000-000000000000", i+1),
+			Description:         fmt.Sprintf("Authenticator model %d", i+1),
+			Statuses:            []string{"FIDO_CERTIFIED_L1"},
+			AttestationRootPEMs: []string{ca.CertPEM()},
+			Icon:                "data:image/png;base64," + base64.StdEncoding.EncodeToString(icon),
+		})
+	}
+	return pki, sign(b, pki, p)
+}
+
+// BenchmarkParse measures one refresh: verify and parse the whole blob.
+// MB-retained is the heap the parsed Blob keeps alive.
+func BenchmarkParse(b *testing.B) {
+	pki, raw := benchBlob(b)
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"import_via_go_webauthn_decoder", Options{Roots: []string{pki.RootPEM()}}},
+		{"reload_of_stored_blob", Options{Roots: []string{pki.RootPEM()}, SkipRevocationCheck: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if _, err := Parse(raw, tc.opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			blob, err := Parse(raw, tc.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/1e6, "MB-retained")
+			b.ReportMetric(float64(blob.Entries), "entries")
+			b.ReportMetric(float64(len(raw))/1e6, "MB-blob")
+			runtime.KeepAlive(blob)
+		})
+	}
+}
+
+// BenchmarkCheckAttestation is the MDS part of one registration.
+func BenchmarkCheckAttestation(b *testing.B) {
+	ca := newCA(b, "Vendor")
+	pki := newPKI(b)
+	blob, err := Parse(sign(b, pki, simplePayload(1, ca)), Options{Roots: []string{pki.RootPEM()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	leaf, _, err := ca.Issue(aaguidYubi)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x5c := []*x509.Certificate{leaf}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, why := blob.CheckAttestation(aaguidYubi, x5c, now); !ok {
+			b.Fatal(why)
+		}
+	}
+}

@@ -1,0 +1,364 @@
+package mds
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-webauthn/webauthn/metadata"
+	"github.com/go-webauthn/x/revoke"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// Options control how a blob is verified.
+type Options struct {
+	// Roots are the trusted MDS roots, base64 DER (like
+	// metadata.ProductionMDSRoot) or PEM. Empty means the production root.
+	Roots []string
+	// Now is the clock for certificate validity; nil means time.Now.
+	Now func() time.Time
+	// SkipRevocationCheck skips fetching CRLs. Service sets it when it
+	// re-reads a blob it verified at import, so that a node loading the
+	// shared blob never waits on the network in a user's request.
+	SkipRevocationCheck bool
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// rootCerts decodes the configured roots.
+func (o Options) rootCerts() ([]*x509.Certificate, error) {
+	in := o.Roots
+	if len(in) == 0 {
+		in = []string{metadata.ProductionMDSRoot}
+	}
+	var out []*x509.Certificate
+	for i, s := range in {
+		certs, err := decodeCerts(s)
+		if err != nil {
+			return nil, fmt.Errorf("MDS root %d: %w", i+1, err)
+		}
+		out = append(out, certs...)
+	}
+	return out, nil
+}
+
+// decodeCerts reads one or more PEM certificates, or one base64 DER certificate.
+func decodeCerts(s string) ([]*x509.Certificate, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "-----BEGIN") {
+		var out []*x509.Certificate
+		rest := []byte(s)
+		for {
+			var block *pem.Block
+			block, rest = pem.Decode(rest)
+			if block == nil {
+				break
+			}
+			if block.Type != "CERTIFICATE" {
+				continue
+			}
+			c, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("reading the PEM certificate: %w", err)
+			}
+			out = append(out, c)
+		}
+		if len(out) == 0 {
+			return nil, errors.New("the PEM text holds no CERTIFICATE block")
+		}
+		return out, nil
+	}
+	der, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not PEM and not base64 DER: %w", err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("reading the certificate: %w", err)
+	}
+	return []*x509.Certificate{c}, nil
+}
+
+// Parse verifies an MDS3 blob and reads its entries.
+//
+// A blob is refused when it is not a JWT, its signing chain does not lead to
+// one of the trusted roots, a chain certificate is revoked, or its signature
+// does not verify. Two problems only produce Warnings, because an offline
+// installation must keep working with a good blob and an operator must see
+// why: a chain certificate outside its validity period (the chain must still
+// verify at some moment when all its certificates were valid), and a CRL that
+// cannot be fetched.
+//
+// go-webauthn's Decoder.DecodeBytes verifies the chain with the wall clock
+// and fetches CRLs itself; it reports an expired intermediate as "revoked" and
+// passes silently when a CRL is unreachable. So Parse first checks the chain
+// with crypto/x509 at opts.Now and the CRLs with go-webauthn/x/revoke (the
+// package DecodeBytes uses), then lets DecodeBytes verify a chain with no
+// such problem; for one with warnings, or when revocation is skipped, it
+// verifies the signature with golang-jwt (the JWT library DecodeBytes uses)
+// and the key of the chain it checked. Entries are read by Decoder.Parse in
+// both cases; entries it cannot read are skipped with a warning.
+func Parse(raw []byte, opts Options) (*Blob, error) {
+	token := strings.TrimSpace(string(raw))
+	x5c, err := readHeader(token)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := opts.rootCerts()
+	if err != nil {
+		return nil, err
+	}
+	now := opts.now()
+	ch, err := verifyChain(token, x5c, roots, now)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.SkipRevocationCheck {
+		w, err := checkRevocation(x5c, now)
+		if err != nil {
+			return nil, err
+		}
+		ch.warnings = append(ch.warnings, w...)
+	}
+	dec, err := metadata.NewDecoder(metadata.WithIgnoreEntryParsingErrors(),
+		metadata.WithRootCertificate(base64.StdEncoding.EncodeToString(ch.root.Raw)))
+	if err != nil {
+		return nil, fmt.Errorf("creating the MDS decoder: %w", err)
+	}
+	var payload *metadata.PayloadJSON
+	if len(ch.warnings) == 0 && !opts.SkipRevocationCheck {
+		if payload, err = dec.DecodeBytes([]byte(token)); err != nil {
+			return nil, fmt.Errorf("the MDS blob does not verify: %w", err)
+		}
+	} else if payload, err = verifySignature(token, ch.signer, now); err != nil {
+		return nil, err
+	}
+	md, err := dec.Parse(payload)
+	if err != nil {
+		return nil, fmt.Errorf("reading the MDS blob: %w", err)
+	}
+	return newBlob(md, ch), nil
+}
+
+// readHeader returns the x5c certificates of the JWT header (nil when absent).
+func readHeader(token string) ([]*x509.Certificate, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("the MDS blob is not a JWT: expected three base64url parts separated by dots, found %d", len(parts))
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[0], "="))
+	if err != nil {
+		return nil, fmt.Errorf("the MDS blob is not a JWT: its header is not base64url: %w", err)
+	}
+	var hdr struct {
+		Alg string   `json:"alg"`
+		X5C []string `json:"x5c"`
+		X5U *string  `json:"x5u"`
+	}
+	if err := json.Unmarshal(hb, &hdr); err != nil {
+		return nil, fmt.Errorf("the MDS blob is not a JWT: its header is not a JSON object with an x5c list of strings: %w", err)
+	}
+	if hdr.X5U != nil {
+		return nil, errors.New("the MDS blob's header names its chain by URL (x5u), which MDS3 blobs do not do; refusing to fetch it")
+	}
+	var certs []*x509.Certificate
+	for i, s := range hdr.X5C {
+		der, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("the MDS blob's x5c certificate %d is not base64: %w", i, err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("the MDS blob's x5c certificate %d cannot be read: %w", i, err)
+		}
+		certs = append(certs, c)
+	}
+	return certs, nil
+}
+
+// chain is a signing chain that leads to a trusted root.
+type chain struct {
+	root, signer *x509.Certificate
+	warnings     []string
+}
+
+// verifyChain finds the trusted root x5c leads to. Without x5c the root
+// itself must be the signer (the MDS3 rule), so its key must verify token.
+func verifyChain(token string, x5c, roots []*x509.Certificate, now time.Time) (chain, error) {
+	if len(x5c) == 0 {
+		for _, r := range roots {
+			if _, err := verifySignature(token, r, now); err == nil {
+				return chain{root: r, signer: r, warnings: validityWarnings([]*x509.Certificate{r}, now)}, nil
+			}
+		}
+		return chain{}, errors.New("the MDS blob has no x5c certificate chain and is not signed by a trusted MDS root's own key")
+	}
+	leaf := x5c[0]
+	inter := x509.NewCertPool()
+	for _, c := range x5c[1:] {
+		inter.AddCert(c)
+	}
+	var firstErr error
+	for _, r := range roots {
+		rp := x509.NewCertPool()
+		rp.AddCert(r)
+		opts := x509.VerifyOptions{Roots: rp, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+		_, err := leaf.Verify(opts)
+		if err == nil {
+			return chain{root: r, signer: leaf}, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		// Was time the only problem? Verify again at the last moment when
+		// every certificate involved was valid, if there is one.
+		all := append(append([]*x509.Certificate{}, x5c...), r)
+		if at, ok := commonValidity(all); ok {
+			opts.CurrentTime = at
+			if _, err := leaf.Verify(opts); err == nil {
+				return chain{root: r, signer: leaf, warnings: validityWarnings(all, now)}, nil
+			}
+		}
+	}
+	return chain{}, fmt.Errorf("the MDS blob's signing certificate %q does not chain to the trusted MDS root (%s): %w",
+		leaf.Subject.String(), subjects(roots), firstErr)
+}
+
+// commonValidity returns the end of the period in which all certs are valid.
+func commonValidity(certs []*x509.Certificate) (time.Time, bool) {
+	lo, hi := certs[0].NotBefore, certs[0].NotAfter
+	for _, c := range certs[1:] {
+		if c.NotBefore.After(lo) {
+			lo = c.NotBefore
+		}
+		if c.NotAfter.Before(hi) {
+			hi = c.NotAfter
+		}
+	}
+	return hi, !lo.After(hi)
+}
+
+func validityWarnings(certs []*x509.Certificate, now time.Time) []string {
+	var w []string
+	for _, c := range certs {
+		switch {
+		case now.After(c.NotAfter):
+			w = append(w, fmt.Sprintf("the MDS signing chain certificate %q expired on %s; the blob is used because its signature chains to the trusted root, but get a current blob",
+				c.Subject.String(), c.NotAfter.UTC().Format(time.DateOnly)))
+		case now.Before(c.NotBefore):
+			w = append(w, fmt.Sprintf("the MDS signing chain certificate %q is not valid until %s; check this machine's clock",
+				c.Subject.String(), c.NotBefore.UTC().Format(time.RFC3339)))
+		}
+	}
+	if len(w) == 0 {
+		w = append(w, "the MDS signing chain verifies only at an earlier time; get a current blob")
+	}
+	return w
+}
+
+// checkRevocation fetches the CRLs of the signing chain (not the root). A
+// revoked certificate refuses the blob; a CRL that cannot be fetched is a
+// warning. The revoke package uses the wall clock and its own HTTP client.
+func checkRevocation(x5c []*x509.Certificate, now time.Time) ([]string, error) {
+	var warnings []string
+	for _, c := range x5c {
+		if len(c.CRLDistributionPoints) == 0 && len(c.OCSPServer) == 0 {
+			continue
+		}
+		if now.After(c.NotAfter) || now.Before(c.NotBefore) {
+			continue // already a validity warning; its CRL may no longer list it
+		}
+		revoked, ok, err := revoke.VerifyCertificateError(c)
+		switch {
+		case revoked && ok && err == nil:
+			return nil, fmt.Errorf("the MDS signing chain certificate %q is revoked by its issuer (CRL %s); the blob is refused",
+				c.Subject.String(), strings.Join(c.CRLDistributionPoints, ", "))
+		case !ok || err != nil:
+			why := "no answer"
+			if err != nil {
+				why = err.Error()
+			}
+			warnings = append(warnings, fmt.Sprintf("could not check whether the MDS signing chain certificate %q is revoked (%s); the blob is used because its signature chains to the trusted root",
+				c.Subject.String(), strings.TrimSpace(why)))
+		}
+	}
+	return warnings, nil
+}
+
+// payloadClaims lets golang-jwt decode the payload straight into
+// go-webauthn's type (one JSON pass over a multi-megabyte blob).
+type payloadClaims struct {
+	metadata.PayloadJSON
+	jwt.RegisteredClaims
+}
+
+var signingMethods = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+
+// verifySignature checks the JWT signature with signer's key and decodes the payload.
+func verifySignature(token string, signer *x509.Certificate, now time.Time) (*metadata.PayloadJSON, error) {
+	var claims payloadClaims
+	p := jwt.NewParser(jwt.WithValidMethods(signingMethods), jwt.WithTimeFunc(func() time.Time { return now }))
+	_, err := p.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return signer.PublicKey, nil })
+	if err != nil {
+		return nil, fmt.Errorf("the MDS blob's signature does not verify with its signing certificate %q: %w", signer.Subject.String(), err)
+	}
+	return &claims.PayloadJSON, nil
+}
+
+func subjects(certs []*x509.Certificate) string {
+	s := make([]string, len(certs))
+	for i, c := range certs {
+		s[i] = fmt.Sprintf("%q", c.Subject.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+func newBlob(md *metadata.Metadata, ch chain) *Blob {
+	b := &Blob{
+		Number:      md.Parsed.Number,
+		NextUpdate:  md.Parsed.NextUpdate,
+		LegalHeader: md.Parsed.LegalHeader,
+		Entries:     len(md.Parsed.Entries),
+		Warnings:    ch.warnings,
+		Signer:      ch.signer.Subject.String(),
+		byAAGUID:    make(map[string]*Entry, len(md.Parsed.Entries)),
+	}
+	for _, m := range md.Parsed.Entries {
+		if m.AaGUID == uuid.Nil {
+			continue // U2F and UAF entries are keyed by key identifier or AAID
+		}
+		if _, dup := b.byAAGUID[m.AaGUID.String()]; dup {
+			b.Warnings = append(b.Warnings, fmt.Sprintf("AAGUID %s appears in more than one entry; the first is used", m.AaGUID))
+			continue
+		}
+		b.byAAGUID[m.AaGUID.String()] = newEntry(m)
+	}
+	if n := len(md.Unparsed); n > 0 {
+		b.Warnings = append(b.Warnings, unparsedWarning(md.Unparsed))
+	}
+	return b
+}
+
+func unparsedWarning(bad []metadata.EntryError) string {
+	const show = 3
+	var parts []string
+	for i, e := range bad {
+		if i == show {
+			parts = append(parts, fmt.Sprintf("and %d more", len(bad)-show))
+			break
+		}
+		parts = append(parts, e.Error.Error())
+	}
+	return fmt.Sprintf("%d entries could not be read and are ignored: %s", len(bad), strings.Join(parts, "; "))
+}

@@ -1,0 +1,426 @@
+package mds
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/mds/mdstest"
+	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/storage/sqlite"
+)
+
+func openStore(t *testing.T) storage.Storage {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "keyward.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// fixture is one MDS PKI with a store and a way to sign numbered blobs.
+type fixture struct {
+	pki   *mdstest.PKI
+	ca    *mdstest.AttestationCA
+	store storage.Storage
+}
+
+func newFixture(t *testing.T) *fixture {
+	return &fixture{pki: newPKI(t), ca: newCA(t, "Vendor"), store: openStore(t)}
+}
+
+func (f *fixture) blob(t *testing.T, number int) []byte {
+	return sign(t, f.pki, simplePayload(number, f.ca))
+}
+
+func (f *fixture) service(roots ...string) *Service {
+	if len(roots) == 0 {
+		roots = []string{f.pki.RootPEM()}
+	}
+	return &Service{Store: f.store, Options: Options{Roots: roots}}
+}
+
+func appCode(err error) (int, string) {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return ae.Status, ae.Code
+	}
+	return 0, ""
+}
+
+func TestServiceImport(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a, b := f.service(), f.service()
+
+	t.Run("current_is_nil_without_blob", func(t *testing.T) {
+		if cur, err := b.Current(ctx); cur != nil || err != nil {
+			t.Fatalf("got %v, %v", cur, err)
+		}
+	})
+	t.Run("import_stores_and_another_service_sees_it", func(t *testing.T) {
+		got, err := a.Import(ctx, f.blob(t, 5), "mds.jwt")
+		if err != nil || got.Number != 5 || got.Source != "mds.jwt" {
+			t.Fatalf("Import = %+v, %v", got, err)
+		}
+		cur, err := b.Current(ctx)
+		if err != nil || cur == nil || cur.Number != 5 || cur.Source != "mds.jwt" || cur.ImportedAt.IsZero() {
+			t.Fatalf("other node's Current = %+v, %v", cur, err)
+		}
+		if _, ok := cur.Lookup(aaguidYubi); !ok {
+			t.Error("entry missing on the other node")
+		}
+	})
+	t.Run("refuses_equal_number", func(t *testing.T) {
+		_, err := a.Import(ctx, f.blob(t, 5), "again.jwt")
+		if status, code := appCode(err); status != 409 || code != "conflict" || !strings.Contains(err.Error(), "not newer than the stored blob (number 5)") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("refuses_older_number", func(t *testing.T) {
+		_, err := a.Import(ctx, f.blob(t, 4), "old.jwt")
+		if status, _ := appCode(err); status != 409 {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("refuses_blob_from_untrusted_root", func(t *testing.T) {
+		_, err := a.Import(ctx, sign(t, newPKI(t), simplePayload(9, f.ca)), "evil.jwt")
+		if status, code := appCode(err); status != 400 || code != "invalidRequest" || !strings.Contains(err.Error(), "evil.jwt was refused") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("refuses_garbage", func(t *testing.T) {
+		_, err := a.Import(ctx, []byte("<html>not a blob</html>"), "page.html")
+		if status, _ := appCode(err); status != 400 || !strings.Contains(err.Error(), "not a JWT") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("refuses_number_zero", func(t *testing.T) {
+		_, err := a.Import(ctx, f.blob(t, 0), "zero.jwt")
+		if status, _ := appCode(err); status != 400 || !strings.Contains(err.Error(), "numbers start at 1") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("refusals_changed_nothing", func(t *testing.T) {
+		if n, err := f.store.MDSBlobNumber(ctx); n != 5 || err != nil {
+			t.Errorf("stored number %d, %v", n, err)
+		}
+	})
+}
+
+func TestServiceCurrentParsesOnlyWhenTheNumberChanges(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	importer, reader := f.service(), f.service()
+	if _, err := importer.Import(ctx, f.blob(t, 1), "one"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := reader.Current(ctx)
+	if err != nil || first == nil {
+		t.Fatal(first, err)
+	}
+	for range 3 {
+		again, err := reader.Current(ctx)
+		if err != nil || again != first {
+			t.Fatalf("Current parsed again without a new number: %p vs %p, %v", again, first, err)
+		}
+	}
+	if _, err := importer.Import(ctx, f.blob(t, 2), "two"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := reader.Current(ctx)
+	if err != nil || second == first || second.Number != 2 {
+		t.Fatalf("Current after another node's import = %+v, %v", second, err)
+	}
+}
+
+func TestServiceCurrentParsesOnceUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.service().Import(ctx, f.blob(t, 1), "one"); err != nil {
+		t.Fatal(err)
+	}
+	reader := f.service()
+	var wg sync.WaitGroup
+	got := make([]*Blob, 8)
+	for i := range got {
+		wg.Go(func() {
+			b, err := reader.Current(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = b
+		})
+	}
+	wg.Wait()
+	for _, b := range got {
+		if b == nil || b != got[0] {
+			t.Fatalf("concurrent callers got different parses: %p vs %p", b, got[0])
+		}
+	}
+}
+
+func TestServiceCurrentKeepsLastGoodWhenStoredBlobDoesNotVerify(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	other := newPKI(t)
+	strict := f.service() // trusts only f.pki
+	if _, err := strict.Import(ctx, f.blob(t, 1), "one"); err != nil {
+		t.Fatal(err)
+	}
+	// A node that also trusts another root stores a blob the strict node cannot verify.
+	lenient := f.service(f.pki.RootPEM(), other.RootPEM())
+	if _, err := lenient.Import(ctx, sign(t, other, simplePayload(2, f.ca)), "two"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		cur, err := strict.Current(ctx)
+		if err != nil || cur == nil || cur.Number != 1 {
+			t.Fatalf("Current = %+v, %v; want blob 1 kept", cur, err)
+		}
+	}
+	fresh := f.service()
+	for range 2 {
+		if cur, err := fresh.Current(ctx); err == nil || cur != nil || !strings.Contains(err.Error(), "stored MDS blob 2 does not verify") {
+			t.Errorf("a node with nothing loaded got %v, %v", cur, err)
+		}
+	}
+}
+
+// mdsServer serves whatever body holds; status 0 means 200.
+type mdsServer struct {
+	mu     sync.Mutex
+	body   []byte
+	status int
+	hits   atomic.Int32
+	*httptest.Server
+}
+
+func newMDSServer(t *testing.T) *mdsServer {
+	s := &mdsServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.status != 0 {
+			w.WriteHeader(s.status)
+		}
+		w.Write(s.body)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *mdsServer) serve(status int, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status, s.body = status, body
+}
+
+func TestServiceUpdate(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	srv := newMDSServer(t)
+	svc := f.service()
+	svc.URL = srv.URL
+
+	t.Run("no_blob_yet_and_download_fails", func(t *testing.T) {
+		srv.serve(http.StatusServiceUnavailable, nil)
+		_, err := svc.Update(ctx)
+		if status, code := appCode(err); status != 502 || code != "mdsUpdateFailed" ||
+			!strings.Contains(err.Error(), "503 Service Unavailable; no MDS blob is stored yet") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("good_blob_is_stored", func(t *testing.T) {
+		srv.serve(0, f.blob(t, 3))
+		b, err := svc.Update(ctx)
+		if err != nil || b.Number != 3 || b.Source != srv.URL {
+			t.Fatalf("Update = %+v, %v", b, err)
+		}
+	})
+	failures := []struct {
+		name   string
+		status int
+		body   []byte
+		want   string
+	}{
+		{"garbage_keeps_last_good", 0, []byte("garbage"), "not a JWT"},
+		{"untrusted_blob_keeps_last_good", 0, sign(t, newPKI(t), simplePayload(4, f.ca)), "does not chain to the trusted MDS root"},
+		{"older_blob_keeps_last_good", 0, f.blob(t, 2), "number 2, which is not newer"},
+		{"server_error_keeps_last_good", http.StatusInternalServerError, []byte("oops"), "the server answered 500"},
+	}
+	for _, tt := range failures {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.serve(tt.status, tt.body)
+			b, err := svc.Update(ctx)
+			if b != nil || err == nil || !strings.Contains(err.Error(), tt.want) ||
+				!strings.Contains(err.Error(), "the last good blob (number 3) is kept") {
+				t.Fatalf("Update = %v, %v", b, err)
+			}
+			if cur, err := svc.Current(ctx); err != nil || cur.Number != 3 {
+				t.Errorf("Current after failure = %+v, %v", cur, err)
+			}
+		})
+	}
+	t.Run("same_number_is_no_change", func(t *testing.T) {
+		srv.serve(0, f.blob(t, 3))
+		b, err := svc.Update(ctx)
+		if err != nil || b == nil || b.Number != 3 {
+			t.Errorf("Update = %+v, %v", b, err)
+		}
+	})
+	t.Run("download_over_the_size_limit", func(t *testing.T) {
+		small := f.service()
+		small.URL, small.MaxBlobBytes = srv.URL, 100
+		srv.serve(0, f.blob(t, 9))
+		_, err := small.Update(ctx)
+		if err == nil || !strings.Contains(err.Error(), "larger than the limit of 100 bytes") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("without_url", func(t *testing.T) {
+		_, err := f.service().Update(ctx)
+		if status, _ := appCode(err); status != 400 || !strings.Contains(err.Error(), "no MDS URL is configured") {
+			t.Errorf("got %v", err)
+		}
+	})
+}
+
+// fakeTimer lets a test see each wait Run asks for and decide when it ends.
+type fakeTimer struct {
+	waits chan time.Duration
+	fire  chan time.Time
+}
+
+func newFakeTimer() *fakeTimer {
+	return &fakeTimer{waits: make(chan time.Duration), fire: make(chan time.Time)}
+}
+
+func (ft *fakeTimer) after(d time.Duration) <-chan time.Time {
+	ft.waits <- d
+	return ft.fire
+}
+
+func (ft *fakeTimer) expect(t *testing.T, want time.Duration) {
+	t.Helper()
+	select {
+	case got := <-ft.waits:
+		if got != want {
+			t.Fatalf("Run waits %v, want %v", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Run did not ask to wait %v", want)
+	}
+}
+
+func TestServiceRun(t *testing.T) {
+	t.Run("does_nothing_without_url", func(t *testing.T) {
+		if err := newFixture(t).service().Run(context.Background()); err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	})
+	t.Run("updates_at_once_then_at_next_update_then_retries_after_failure", func(t *testing.T) {
+		f := newFixture(t)
+		srv := newMDSServer(t)
+		now := time.Now().UTC().Truncate(24 * time.Hour)
+		p := simplePayload(1, f.ca)
+		p.NextUpdate = now.AddDate(0, 0, 10)
+		srv.serve(0, sign(t, f.pki, p))
+
+		ft := newFakeTimer()
+		svc := f.service()
+		svc.URL, svc.After, svc.RetryInterval = srv.URL, ft.after, 90*time.Minute
+		svc.Now = func() time.Time { return now }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- svc.Run(ctx) }()
+
+		ft.expect(t, 0) // nothing stored: update at once
+		ft.fire <- now
+		ft.expect(t, 10*24*time.Hour) // until nextUpdate
+		if n, _ := f.store.MDSBlobNumber(ctx); n != 1 {
+			t.Fatalf("stored number %d after the first update", n)
+		}
+		srv.serve(0, []byte("garbage"))
+		ft.fire <- now
+		ft.expect(t, 90*time.Minute) // failed: retry
+		if hits := srv.hits.Load(); hits != 2 {
+			t.Errorf("%d downloads, want 2", hits)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v", err)
+		}
+	})
+	t.Run("waits_for_next_update_of_stored_blob", func(t *testing.T) {
+		f := newFixture(t)
+		now := time.Now().UTC().Truncate(24 * time.Hour)
+		p := simplePayload(1, f.ca)
+		p.NextUpdate = now.AddDate(0, 0, 3)
+		svc := f.service()
+		svc.Now = func() time.Time { return now }
+		if _, err := svc.Import(context.Background(), sign(t, f.pki, p), "file"); err != nil {
+			t.Fatal(err)
+		}
+		ft := newFakeTimer()
+		svc.URL, svc.After = "http://127.0.0.1:1/", ft.after
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- svc.Run(ctx) }()
+		ft.expect(t, 3*24*time.Hour)
+		cancel()
+		<-done
+	})
+}
+
+func TestServiceWarnings(t *testing.T) {
+	ctx := context.Background()
+	pki := newPKI(t, mdstest.WithCRL("http://127.0.0.1:1/mds.crl"))
+	var logs strings.Builder
+	svc := &Service{Store: openStore(t), Options: Options{Roots: []string{pki.RootPEM()}},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	imported, err := svc.Import(ctx, sign(t, pki, simplePayload(1, newCA(t, "CA"))), "offline.jwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("import_reports_and_logs_unreachable_crl", func(t *testing.T) {
+		if len(imported.Warnings) != 2 || !strings.Contains(logs.String(), "MDS blob warning") {
+			t.Errorf("warnings %q, logs %s", imported.Warnings, logs.String())
+		}
+	})
+	t.Run("reload_on_another_node_does_not_fetch_crls", func(t *testing.T) {
+		other := &Service{Store: svc.Store, Options: svc.Options}
+		cur, err := other.Current(ctx)
+		if err != nil || len(cur.Warnings) != 0 {
+			t.Errorf("Current = %+v, %v", cur, err)
+		}
+	})
+	t.Run("verify_checks_crls_again_for_status", func(t *testing.T) {
+		b, err := svc.Verify(ctx)
+		if err != nil || len(b.Warnings) != 2 || b.Source != "offline.jwt" {
+			t.Errorf("Verify = %+v, %v", b, err)
+		}
+	})
+	t.Run("verify_without_blob", func(t *testing.T) {
+		b, err := (&Service{Store: openStore(t)}).Verify(ctx)
+		if b != nil || err != nil {
+			t.Errorf("Verify = %v, %v", b, err)
+		}
+	})
+}
