@@ -1,0 +1,94 @@
+// Package app is Keyward's composition root: it builds the domain services
+// on a store and mounts their HTTP flows on one server. `keyward serve` and
+// the end-to-end tests both use it, so what is tested is what runs.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/passkey"
+	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/session"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// Options configure an App; zero values get the documented defaults.
+type Options struct {
+	Store     storage.Storage
+	Logger    *slog.Logger
+	Registry  *prometheus.Registry
+	Now       func() time.Time
+	PublicURL *url.URL // required: gives the WebAuthn RP ID and origin
+
+	SessionIdleTimeout     time.Duration
+	SessionAbsoluteTimeout time.Duration
+	MaxBodyBytes           int64
+	Ready                  func(ctx context.Context) error
+	ChallengeTTL           time.Duration
+
+	// MDS: where `keyward mds update` and the scheduled refresh download the
+	// blob, and the roots it must chain to (empty = the FIDO production root).
+	MDSURL        string
+	MDSRoots      []string
+	MDSHTTPClient *http.Client
+}
+
+// App is a wired Keyward.
+type App struct {
+	Server   *server.Server
+	Sessions *session.Manager
+	Policies *passkey.Policies
+	Passkeys *passkey.Service
+	MDS      *mds.Service
+}
+
+// New wires the services and routes.
+func New(o Options) (*App, error) {
+	if o.Store == nil || o.PublicURL == nil {
+		return nil, fmt.Errorf("app: Store and PublicURL are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	sessions := &session.Manager{
+		Store: o.Store, Now: o.Now,
+		IdleTimeout: o.SessionIdleTimeout, AbsoluteTimeout: o.SessionAbsoluteTimeout,
+		CookieName: session.DefaultCookieName, Secure: o.PublicURL.Scheme == "https",
+	}
+	absolute := o.SessionAbsoluteTimeout
+	if absolute <= 0 {
+		absolute = session.DefaultAbsoluteTimeout
+	}
+	md := &mds.Service{
+		Store: o.Store, Options: mds.Options{Roots: o.MDSRoots}, URL: o.MDSURL,
+		HTTPClient: o.MDSHTTPClient, Logger: o.Logger, Now: o.Now,
+	}
+	policies := &passkey.Policies{Store: o.Store, Now: o.Now}
+	pk, err := passkey.New(passkey.Config{
+		Store: o.Store, Policies: policies, Metadata: md, Logger: o.Logger, Now: o.Now,
+		PublicURL: o.PublicURL, ChallengeTTL: o.ChallengeTTL, SessionLifetime: absolute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv := server.New(server.Deps{
+		Store: o.Store, Logger: o.Logger, Registry: o.Registry, Now: o.Now, PublicURL: o.PublicURL,
+		Sessions: sessions, MaxBodyBytes: o.MaxBodyBytes, Ready: o.Ready,
+	})
+	srv.Mount(&server.PasskeyAPI{Passkeys: pk, Policies: policies, Sessions: sessions, Now: o.Now})
+	return &App{Server: srv, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md}, nil
+}
+
+// Handler is the root HTTP handler.
+func (a *App) Handler() http.Handler { return a.Server.Handler() }

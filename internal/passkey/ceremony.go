@@ -1,0 +1,96 @@
+package passkey
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// saveChallenge stores the ceremony's session data under its challenge. The
+// library's own expiry check uses the wall clock, so it is switched off and
+// the database's expiry (on the injected clock) is the one that counts.
+func (s *Service) saveChallenge(ctx context.Context, kind, userID string, sd *webauthn.SessionData, ttl time.Duration) (time.Time, error) {
+	sd.Expires = time.Time{}
+	data, err := sd.MarshalMsg(nil)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("encode session data: %w", err)
+	}
+	now := s.now()
+	c := storage.Challenge{
+		ID: sd.Challenge, Kind: kind, UserID: userID, Data: data,
+		CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}
+	if err := s.cfg.Store.CreateChallenge(ctx, c); err != nil {
+		return time.Time{}, fmt.Errorf("store challenge: %w", err)
+	}
+	return c.ExpiresAt, nil
+}
+
+// consumeChallenge takes a challenge out of the database: it can be used once.
+// A challenge of another kind or for another user counts as unknown.
+func (s *Service) consumeChallenge(ctx context.Context, id, kind, userID string) (webauthn.SessionData, error) {
+	var sd webauthn.SessionData
+	if id == "" {
+		return sd, errChallenge
+	}
+	c, err := s.cfg.Store.ConsumeChallenge(ctx, id, s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		return sd, errChallenge
+	}
+	if err != nil {
+		return sd, fmt.Errorf("consume challenge: %w", err)
+	}
+	if c.Kind != kind || (userID != "" && c.UserID != userID) {
+		return sd, errChallenge
+	}
+	if _, err := sd.UnmarshalMsg(c.Data); err != nil {
+		return sd, fmt.Errorf("decode session data: %w", err)
+	}
+	return sd, nil
+}
+
+// policyFor returns the FIDO2 policy and the user's group IDs.
+func (s *Service) policyFor(ctx context.Context, userID string) (policy.Fido2, []string, error) {
+	pol, err := s.cfg.Policies.Fido2(ctx)
+	if err != nil {
+		return policy.Fido2{}, nil, err
+	}
+	groups, err := s.cfg.Store.UserGroupIDs(ctx, userID)
+	if err != nil {
+		return policy.Fido2{}, nil, fmt.Errorf("load groups: %w", err)
+	}
+	return pol, groups, nil
+}
+
+// refusal turns a policy decision into the error shown to the person,
+// naming an excluding group by its display name.
+func (s *Service) refusal(ctx context.Context, d policy.Decision) *apperr.Error {
+	if d.Code == policy.CodeExcludedByGroup && d.Group != "" {
+		if g, err := s.cfg.Store.GetGroup(ctx, d.Group); err == nil {
+			d = d.WithGroupName(g.DisplayName)
+		}
+	}
+	return apperr.New(http.StatusForbidden, d.Code, "%s", d.Reason)
+}
+
+// audit records an administrative or security-relevant change. A failure to
+// record is logged, not returned: the change itself has happened.
+func (s *Service) audit(ctx context.Context, actor, action, target string, details map[string]any) {
+	data, _ := json.Marshal(details)
+	err := s.cfg.Store.AppendAudit(ctx, storage.AuditEvent{
+		ID: uuid.NewString(), Time: s.now(), Actor: actor, Action: action, Target: target, Details: data,
+	})
+	if err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "record audit event", "action", action, "err", err)
+	}
+}

@@ -1,0 +1,212 @@
+package passkey
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// Assertion is what a sign-in ceremony starts with.
+type Assertion struct {
+	Options   *protocol.CredentialAssertion
+	ExpiresAt time.Time
+}
+
+// ClientInfo describes where a sign-in came from, for the sign-in log.
+type ClientInfo struct {
+	IP        string
+	UserAgent string
+}
+
+// SignIn is a successful passkey sign-in: the session is already stored; the
+// caller hands SessionSecret to the client (cookie).
+type SignIn struct {
+	User          storage.User
+	Credential    storage.Credential
+	Session       storage.Session
+	SessionSecret string
+}
+
+// BeginLogin starts a sign-in. With a username that has passkeys the options
+// list them (allowCredentials); otherwise — no username, an unknown one, or
+// one without passkeys — they ask for a discoverable credential, so the answer
+// does not tell whether an account exists.
+func (s *Service) BeginLogin(ctx context.Context, username string) (Assertion, error) {
+	var (
+		userID string
+		creds  []storage.Credential
+		user   storage.User
+	)
+	if username = strings.TrimSpace(username); username != "" {
+		u, err := s.cfg.Store.GetUserByUPN(ctx, username)
+		switch {
+		case err == nil:
+			user = u
+			if creds, err = s.cfg.Store.ListUserCredentials(ctx, u.ID); err != nil {
+				return Assertion{}, fmt.Errorf("list credentials: %w", err)
+			}
+			if len(creds) > 0 {
+				userID = u.ID
+			}
+		case !errors.Is(err, storage.ErrNotFound):
+			return Assertion{}, fmt.Errorf("look up user: %w", err)
+		}
+	}
+	uv := webauthn.WithUserVerification(protocol.VerificationRequired)
+	var (
+		assertion *protocol.CredentialAssertion
+		sd        *webauthn.SessionData
+		err       error
+	)
+	if userID != "" {
+		assertion, sd, err = s.wa.BeginLogin(newWAUser(user, creds), uv)
+	} else {
+		assertion, sd, err = s.wa.BeginDiscoverableLogin(uv)
+	}
+	if err != nil {
+		return Assertion{}, fmt.Errorf("begin login: %w", err)
+	}
+	assertion.Response.Timeout = int(s.cfg.ChallengeTTL / time.Millisecond)
+	expires, err := s.saveChallenge(ctx, storage.ChallengeLogin, userID, sd, s.cfg.ChallengeTTL)
+	if err != nil {
+		return Assertion{}, err
+	}
+	return Assertion{Options: assertion, ExpiresAt: expires}, nil
+}
+
+// FinishLogin verifies an assertion, applies the policy (scope and key
+// restrictions hold at every sign-in), refuses a counter that went backwards,
+// and stores the counter, the session and the sign-in log line in one
+// transaction. Refusals are logged too.
+func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInfo) (SignIn, error) {
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
+	if err != nil {
+		return SignIn{}, responseError("sign-in response", err)
+	}
+	sd, err := s.consumeChallenge(ctx, parsed.Response.CollectedClientData.Challenge, storage.ChallengeLogin, "")
+	if err != nil {
+		return SignIn{}, err
+	}
+	event := storage.SignInEvent{ID: uuid.NewString(), Time: s.now(), Method: "passkey", IP: ci.IP, UserAgent: ci.UserAgent}
+
+	cred, err := s.cfg.Store.GetCredentialByCredentialID(ctx, parsed.RawID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return SignIn{}, s.fail(ctx, event, errUnknownCredential, nil)
+	}
+	if err != nil {
+		return SignIn{}, fmt.Errorf("look up credential: %w", err)
+	}
+	event.CredentialID, event.AAGUID, event.Model = cred.ID, cred.AAGUID, cred.Model
+	user, err := s.cfg.Store.GetUser(ctx, cred.UserID)
+	if err != nil {
+		return SignIn{}, fmt.Errorf("look up credential owner: %w", err)
+	}
+	event.UserID, event.UserPrincipalName = user.ID, user.UserPrincipalName
+
+	wc, err := s.verifyAssertion(user, cred, sd, parsed)
+	if err != nil {
+		return SignIn{}, s.fail(ctx, event, err, nil)
+	}
+	if wc.Authenticator.CloneWarning {
+		cred.CloneWarning = true
+		return SignIn{}, s.fail(ctx, event, errPossibleClone, &cred)
+	}
+	if !user.AccountEnabled {
+		return SignIn{}, s.fail(ctx, event, errAccountDisabled, nil)
+	}
+	pol, groups, err := s.policyFor(ctx, user.ID)
+	if err != nil {
+		return SignIn{}, err
+	}
+	if d := pol.CheckSignIn(groups, policy.Key{AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible}); !d.Allowed {
+		return SignIn{}, s.fail(ctx, event, s.refusal(ctx, d), nil)
+	}
+
+	now := s.now()
+	cred.SignCount = wc.Authenticator.SignCount
+	cred.BackupState = wc.Flags.BackupState
+	cred.UserVerified = cred.UserVerified || wc.Flags.UserVerified
+	cred.LastUsedAt = &now
+	sessionSecret := secret.New("kws_")
+	sess := storage.Session{
+		ID: secret.HashHex(sessionSecret), UserID: user.ID, AuthMethods: amr(cred),
+		MFAAt: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.SessionLifetime),
+		IP: ci.IP, UserAgent: ci.UserAgent,
+	}
+	event.Result = storage.ResultSuccess
+	if err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{Credential: &cred, Session: &sess, Event: event}); err != nil {
+		return SignIn{}, fmt.Errorf("record sign-in: %w", err)
+	}
+	return SignIn{User: user, Credential: cred, Session: sess, SessionSecret: sessionSecret}, nil
+}
+
+// verifyAssertion runs go-webauthn's checks (challenge, origin, RP ID, user
+// presence and verification, signature, counter) for one stored credential.
+func (s *Service) verifyAssertion(user storage.User, cred storage.Credential, sd webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData) (*webauthn.Credential, error) {
+	wu := newWAUser(user, []storage.Credential{cred})
+	if len(sd.UserID) == 0 {
+		_, wc, err := s.wa.ValidatePasskeyLogin(func(rawID, handle []byte) (webauthn.User, error) {
+			if !bytes.Equal(handle, wu.WebAuthnID()) {
+				return nil, fmt.Errorf("user handle does not belong to the credential's owner")
+			}
+			return wu, nil
+		}, sd, parsed)
+		if err != nil {
+			return nil, verifyError(http.StatusUnauthorized, err)
+		}
+		return wc, nil
+	}
+	if !bytes.Equal(sd.UserID, wu.WebAuthnID()) {
+		return nil, verifyError(http.StatusUnauthorized, protocol.ErrBadRequest.WithDetails("this passkey belongs to another account"))
+	}
+	// The challenge listed all of the user's keys; only the one used is loaded.
+	allowed := false
+	for _, id := range sd.AllowedCredentialIDs {
+		allowed = allowed || bytes.Equal(id, cred.CredentialID)
+	}
+	if !allowed {
+		return nil, verifyError(http.StatusUnauthorized, protocol.ErrBadRequest.WithDetails("this passkey was not offered for this sign-in"))
+	}
+	sd.AllowedCredentialIDs = [][]byte{cred.CredentialID}
+	wc, err := s.wa.ValidateLogin(wu, sd, parsed)
+	if err != nil {
+		return nil, verifyError(http.StatusUnauthorized, err)
+	}
+	return wc, nil
+}
+
+// fail records a refused sign-in (and a flagged credential) and returns cause.
+func (s *Service) fail(ctx context.Context, event storage.SignInEvent, cause error, flagged *storage.Credential) error {
+	ae := apperr.As(cause)
+	event.Result, event.FailureReason = storage.ResultFailure, ae.Message
+	if err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{Credential: flagged, Event: event}); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "record failed sign-in", "err", err)
+	}
+	s.cfg.Logger.InfoContext(ctx, "passkey sign-in refused", "user", event.UserPrincipalName,
+		"aaguid", event.AAGUID, "code", ae.Code, "reason", ae.Message)
+	return cause
+}
+
+// amr lists RFC 8176 authentication method references for a passkey sign-in:
+// a hardware- or software-secured key, with user verification making it
+// multi-factor.
+func amr(c storage.Credential) []string {
+	key := "hwk"
+	if c.BackupEligible {
+		key = "swk"
+	}
+	return []string{key, "user", "mfa"}
+}

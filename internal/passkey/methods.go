@@ -1,0 +1,46 @@
+package passkey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// DeleteCredential removes a user's passkey and records who did it.
+func (s *Service) DeleteCredential(ctx context.Context, actor string, c storage.Credential) error {
+	if err := s.cfg.Store.DeleteCredential(ctx, c.ID); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return apperr.NotFound("the passkey %s no longer exists", c.ID)
+		}
+		return fmt.Errorf("delete credential: %w", err)
+	}
+	s.audit(ctx, actor, "user.fido2Method.delete", c.UserID, map[string]any{
+		"methodId": c.ID, "aaGuid": c.AAGUID, "model": c.Model, "displayName": c.DisplayName,
+	})
+	return nil
+}
+
+// RenameCredential changes a passkey's display name.
+func (s *Service) RenameCredential(ctx context.Context, actor string, c storage.Credential, name string) (storage.Credential, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > MaxDisplayNameLength {
+		return storage.Credential{}, apperr.BadRequest("displayName must be 1 to %d characters", MaxDisplayNameLength)
+	}
+	updated, err := s.cfg.Store.UpdateCredential(ctx, c.ID, func(old storage.Credential) (storage.Credential, error) {
+		old.DisplayName = name
+		return old, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Credential{}, apperr.NotFound("the passkey %s no longer exists", c.ID)
+	}
+	if err != nil {
+		return storage.Credential{}, fmt.Errorf("rename credential: %w", err)
+	}
+	s.audit(ctx, actor, "user.fido2Method.update", c.UserID, map[string]any{"methodId": c.ID, "displayName": name})
+	return updated, nil
+}

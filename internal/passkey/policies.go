@@ -1,0 +1,138 @@
+package passkey
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// PolicyName is the storage name of the FIDO2 method configuration.
+const PolicyName = "fido2"
+
+// Policies serves the FIDO2 method policy from memory. Each read costs one
+// cheap version query, so a change saved on any node takes effect on every
+// node at its next request, and the JSON is decoded only when it changed.
+type Policies struct {
+	Store storage.Storage
+	Now   func() time.Time
+
+	mu      sync.RWMutex
+	version int64
+	loaded  bool
+	fido2   policy.Fido2
+}
+
+// Fido2 returns the current policy (the defaults when none was ever saved).
+func (p *Policies) Fido2(ctx context.Context) (policy.Fido2, error) {
+	versions, err := p.Store.PolicyVersions(ctx)
+	if err != nil {
+		return policy.Fido2{}, fmt.Errorf("read policy versions: %w", err)
+	}
+	v := versions[PolicyName]
+	p.mu.RLock()
+	if p.loaded && p.version == v {
+		f := p.fido2
+		p.mu.RUnlock()
+		return f, nil
+	}
+	p.mu.RUnlock()
+
+	f, v, err := p.load(ctx)
+	if err != nil {
+		return policy.Fido2{}, err
+	}
+	p.mu.Lock()
+	p.fido2, p.version, p.loaded = f, v, true
+	p.mu.Unlock()
+	return f, nil
+}
+
+func (p *Policies) load(ctx context.Context) (policy.Fido2, int64, error) {
+	stored, err := p.Store.GetPolicy(ctx, PolicyName)
+	if errors.Is(err, storage.ErrNotFound) {
+		return policy.Default(), 0, nil
+	}
+	if err != nil {
+		return policy.Fido2{}, 0, fmt.Errorf("load fido2 policy: %w", err)
+	}
+	f, err := decodeFido2(stored.Data)
+	if err != nil {
+		return policy.Fido2{}, 0, err
+	}
+	return f, stored.Version, nil
+}
+
+func decodeFido2(data []byte) (policy.Fido2, error) {
+	if len(data) == 0 {
+		return policy.Default(), nil
+	}
+	var f policy.Fido2
+	if err := json.Unmarshal(data, &f); err != nil {
+		return policy.Fido2{}, fmt.Errorf("decode stored fido2 policy: %w", err)
+	}
+	return f, nil
+}
+
+// UpdateFido2 applies a PATCH document to the stored policy, checks that the
+// groups it names exist, saves it with a new version and records who did it.
+func (p *Policies) UpdateFido2(ctx context.Context, actor string, patch []byte) (policy.Fido2, error) {
+	var next policy.Fido2
+	_, err := p.Store.UpdatePolicy(ctx, PolicyName, func(old storage.Policy) (storage.Policy, error) {
+		cur, err := decodeFido2(old.Data)
+		if err != nil {
+			return old, err
+		}
+		next, err = policy.Apply(cur, patch)
+		if err != nil {
+			return old, err
+		}
+		if err := p.checkGroups(ctx, next.GroupIDs()); err != nil {
+			return old, err
+		}
+		data, err := json.Marshal(next)
+		if err != nil {
+			return old, fmt.Errorf("encode fido2 policy: %w", err)
+		}
+		old.Data, old.UpdatedAt, old.UpdatedBy = data, p.Now().UTC(), actor
+		return old, nil
+	})
+	if err != nil {
+		return policy.Fido2{}, err
+	}
+	details, _ := json.Marshal(next)
+	if err := p.Store.AppendAudit(ctx, storage.AuditEvent{
+		ID: uuid.NewString(), Time: p.Now().UTC(), Actor: actor,
+		Action: "policy.fido2.update", Target: "authenticationMethodConfigurations/fido2", Details: details,
+	}); err != nil {
+		return policy.Fido2{}, fmt.Errorf("record policy change: %w", err)
+	}
+	return next, nil
+}
+
+func (p *Policies) checkGroups(ctx context.Context, ids []string) error {
+	var missing []string
+	for _, id := range ids {
+		if _, err := uuid.Parse(id); err != nil {
+			missing = append(missing, id)
+			continue
+		}
+		if _, err := p.Store.GetGroup(ctx, id); errors.Is(err, storage.ErrNotFound) {
+			missing = append(missing, id)
+		} else if err != nil {
+			return fmt.Errorf("check group %s: %w", id, err)
+		}
+	}
+	if len(missing) > 0 {
+		return apperr.BadRequest("the policy names groups that do not exist: %v", missing)
+	}
+	return nil
+}

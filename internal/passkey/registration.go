@@ -1,0 +1,255 @@
+package passkey
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// MaxDisplayNameLength bounds a passkey's display name.
+const MaxDisplayNameLength = 200
+
+// Registration describes who registers a key for whom.
+type Registration struct {
+	User    storage.User
+	ByAdmin bool   // provisioning on behalf: self-service setting does not apply
+	Actor   string // for the audit log: "user:<upn>" or "token:<name>"
+	// Hints are WebAuthn hints from the page: security-key, client-device, hybrid.
+	Hints []string
+	// TTL overrides the challenge lifetime (provisioning allows long ones).
+	TTL time.Duration
+}
+
+// Creation is what a registration ceremony starts with.
+type Creation struct {
+	Options   *protocol.CredentialCreation
+	ExpiresAt time.Time
+}
+
+func (r Registration) kind() string {
+	if r.ByAdmin {
+		return storage.ChallengeProvisioning
+	}
+	return storage.ChallengeRegistration
+}
+
+// BeginRegistration checks the policy allows the user to register at all and
+// returns creation options that ask for direct attestation, a discoverable
+// credential and user verification, excluding the user's existing keys.
+func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Creation, error) {
+	if !reg.User.AccountEnabled {
+		return Creation{}, errAccountDisabled
+	}
+	pol, groups, err := s.policyFor(ctx, reg.User.ID)
+	if err != nil {
+		return Creation{}, err
+	}
+	if d := pol.CheckRegistrationStart(groups, reg.ByAdmin); !d.Allowed {
+		return Creation{}, s.refusal(ctx, d)
+	}
+	hints, err := parseHints(reg.Hints)
+	if err != nil {
+		return Creation{}, err
+	}
+	existing, err := s.cfg.Store.ListUserCredentials(ctx, reg.User.ID)
+	if err != nil {
+		return Creation{}, fmt.Errorf("list credentials: %w", err)
+	}
+	ttl := reg.TTL
+	if ttl <= 0 {
+		ttl = s.cfg.ChallengeTTL
+	}
+	opts := []webauthn.RegistrationOption{
+		webauthn.WithExclusions(descriptors(existing)),
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
+			RequireResidentKey: protocol.ResidentKeyRequired(),
+			ResidentKey:        protocol.ResidentKeyRequirementRequired,
+			UserVerification:   protocol.VerificationRequired,
+		}),
+		webauthn.WithConveyancePreference(protocol.PreferDirectAttestation),
+	}
+	if len(hints) > 0 {
+		opts = append(opts, webauthn.WithPublicKeyCredentialHints(hints))
+	}
+	creation, sd, err := s.wa.BeginRegistration(newWAUser(reg.User, nil), opts...)
+	if err != nil {
+		return Creation{}, fmt.Errorf("begin registration: %w", err)
+	}
+	creation.Response.Timeout = int(ttl / time.Millisecond)
+	expires, err := s.saveChallenge(ctx, reg.kind(), reg.User.ID, sd, ttl)
+	if err != nil {
+		return Creation{}, err
+	}
+	return Creation{Options: creation, ExpiresAt: expires}, nil
+}
+
+// FinishRegistration verifies the browser's response, judges its attestation,
+// applies the policy to the key and stores it.
+func (s *Service) FinishRegistration(ctx context.Context, reg Registration, displayName string, response []byte) (storage.Credential, error) {
+	displayName = strings.TrimSpace(displayName)
+	if utf8.RuneCountInString(displayName) > MaxDisplayNameLength {
+		return storage.Credential{}, apperr.BadRequest("displayName must be at most %d characters", MaxDisplayNameLength)
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
+	if err != nil {
+		return storage.Credential{}, responseError("registration response", err)
+	}
+	sd, err := s.consumeChallenge(ctx, parsed.Response.CollectedClientData.Challenge, reg.kind(), reg.User.ID)
+	if err != nil {
+		return storage.Credential{}, err
+	}
+	if !reg.User.AccountEnabled {
+		return storage.Credential{}, errAccountDisabled
+	}
+	wc, err := s.wa.CreateCredential(newWAUser(reg.User, nil), sd, parsed)
+	if err != nil {
+		return storage.Credential{}, verifyError(http.StatusBadRequest, err)
+	}
+	cred := s.newCredential(ctx, reg.User.ID, wc, parsed)
+
+	pol, groups, err := s.policyFor(ctx, reg.User.ID)
+	if err != nil {
+		return storage.Credential{}, err
+	}
+	d := pol.CheckRegistration(groups, reg.ByAdmin, policy.Key{
+		AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible,
+		Attested: cred.AttestationLevel == storage.AttestationAttested, AttestationProblem: cred.attestationProblem,
+	})
+	if !d.Allowed {
+		return storage.Credential{}, s.refusal(ctx, d)
+	}
+	if displayName == "" {
+		displayName = cred.Model
+	}
+	if displayName == "" {
+		displayName = "Passkey"
+	}
+	cred.DisplayName = displayName
+	if err := s.cfg.Store.CreateCredential(ctx, cred.Credential); err != nil {
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			return storage.Credential{}, errCredentialExists
+		}
+		return storage.Credential{}, fmt.Errorf("store credential: %w", err)
+	}
+	s.audit(ctx, reg.Actor, "user.fido2Method.create", reg.User.ID, map[string]any{
+		"methodId": cred.ID, "aaGuid": cred.AAGUID, "model": cred.Model,
+		"attestationLevel": cred.AttestationLevel, "byAdmin": reg.ByAdmin,
+	})
+	return cred.Credential, nil
+}
+
+// judgedCredential is a new credential with the reason it is not attested.
+type judgedCredential struct {
+	storage.Credential
+	attestationProblem string
+}
+
+func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn.Credential, parsed *protocol.ParsedCredentialCreationData) judgedCredential {
+	aaguid := uuid.Nil
+	if id, err := uuid.FromBytes(wc.Authenticator.AAGUID); err == nil {
+		aaguid = id
+	}
+	transports := make([]string, 0, len(wc.Transport))
+	for _, t := range wc.Transport {
+		transports = append(transports, string(t))
+	}
+	chain := attestationChain(parsed.Response.AttestationObject.AttStatement)
+	subjects := make([]string, 0, len(chain))
+	for _, c := range chain {
+		subjects = append(subjects, c.Subject.String())
+	}
+	level, problem, model := s.judgeAttestation(ctx, aaguid.String(), chain)
+	if model == "" {
+		model = policy.ModelName(aaguid.String())
+	}
+	return judgedCredential{
+		Credential: storage.Credential{
+			ID:                      uuid.NewString(),
+			UserID:                  userID,
+			CredentialID:            wc.ID,
+			PublicKey:               wc.PublicKey,
+			AAGUID:                  aaguid.String(),
+			Model:                   model,
+			AttestationFormat:       wc.AttestationFormat,
+			AttestationType:         wc.AttestationType,
+			AttestationLevel:        level,
+			AttestationCertSubjects: subjects,
+			Transports:              transports,
+			UserVerified:            wc.Flags.UserVerified,
+			BackupEligible:          wc.Flags.BackupEligible,
+			BackupState:             wc.Flags.BackupState,
+			SignCount:               wc.Authenticator.SignCount,
+			CreatedAt:               s.now(),
+		},
+		attestationProblem: problem,
+	}
+}
+
+// judgeAttestation decides attested/notAttested against the MDS blob and
+// returns the MDS model name when the AAGUID is listed.
+func (s *Service) judgeAttestation(ctx context.Context, aaguid string, chain []*x509.Certificate) (level, problem, model string) {
+	if s.cfg.Metadata == nil {
+		return storage.AttestationNotAttested, "no FIDO Metadata Service blob is loaded, so no key can be verified as genuine", ""
+	}
+	blob, err := s.cfg.Metadata.Current(ctx)
+	if err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "load MDS blob", "err", err)
+		return storage.AttestationNotAttested, "the FIDO Metadata Service blob could not be loaded", ""
+	}
+	if blob == nil {
+		return storage.AttestationNotAttested, "no FIDO Metadata Service blob is loaded, so no key can be verified as genuine", ""
+	}
+	if e, ok := blob.Lookup(aaguid); ok {
+		model = e.Description
+	}
+	ok, reason := blob.CheckAttestation(aaguid, chain, s.now())
+	if ok {
+		return storage.AttestationAttested, "", model
+	}
+	return storage.AttestationNotAttested, reason, model
+}
+
+// attestationChain returns the x5c certificates of an attestation statement
+// (leaf first); empty for self and none attestation.
+func attestationChain(stmt map[string]any) []*x509.Certificate {
+	raw, _ := stmt["x5c"].([]any)
+	chain := make([]*x509.Certificate, 0, len(raw))
+	for _, item := range raw {
+		der, ok := item.([]byte)
+		if !ok {
+			return nil
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil
+		}
+		chain = append(chain, c)
+	}
+	return chain
+}
+
+func parseHints(in []string) ([]protocol.PublicKeyCredentialHints, error) {
+	out := make([]protocol.PublicKeyCredentialHints, 0, len(in))
+	for _, h := range in {
+		switch hint := protocol.PublicKeyCredentialHints(h); hint {
+		case protocol.PublicKeyCredentialHintSecurityKey, protocol.PublicKeyCredentialHintClientDevice, protocol.PublicKeyCredentialHintHybrid:
+			out = append(out, hint)
+		default:
+			return nil, apperr.BadRequest("unknown hint %q: use security-key, client-device or hybrid", h)
+		}
+	}
+	return out, nil
+}

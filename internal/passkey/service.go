@@ -1,0 +1,92 @@
+// Package passkey runs the WebAuthn ceremonies — self-service registration,
+// provisioning on behalf of a user, and sign-in — on top of go-webauthn. It
+// loads what a ceremony needs, asks the pure policy package for a decision,
+// judges attestation against the FIDO Metadata Service, and stores results.
+// Challenges live in the database, so a ceremony begun on one node can be
+// finished on another.
+package passkey
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// DefaultChallengeTTL is how long a ceremony may take.
+const DefaultChallengeTTL = 5 * time.Minute
+
+// Metadata gives the current verified FIDO MDS blob; nil when none is loaded.
+type Metadata interface {
+	Current(ctx context.Context) (*mds.Blob, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	Store    storage.Storage
+	Policies *Policies
+	Metadata Metadata // optional: without it no key counts as attested
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	// PublicURL gives the relying party: its host is the RP ID and its origin
+	// the only origin accepted.
+	PublicURL     *url.URL
+	RPDisplayName string
+	ChallengeTTL  time.Duration
+	// SessionLifetime is the absolute lifetime of sessions created by sign-in.
+	SessionLifetime time.Duration
+}
+
+// Service runs the ceremonies.
+type Service struct {
+	cfg Config
+	wa  *webauthn.WebAuthn
+}
+
+// New validates the configuration and builds the WebAuthn relying party.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Policies == nil || cfg.PublicURL == nil {
+		return nil, fmt.Errorf("passkey: Store, Policies and PublicURL are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ChallengeTTL <= 0 {
+		cfg.ChallengeTTL = DefaultChallengeTTL
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = 24 * time.Hour
+	}
+	if cfg.RPDisplayName == "" {
+		cfg.RPDisplayName = "Keyward"
+	}
+	origin := cfg.PublicURL.Scheme + "://" + cfg.PublicURL.Host
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:          cfg.PublicURL.Hostname(),
+		RPDisplayName: cfg.RPDisplayName,
+		RPOrigins:     []string{origin},
+		// Keyward requests no extensions and reads none; some platforms
+		// report credProps unasked, which must not fail a registration.
+		ExtensionsUnsolicitedOutputPolicy: protocol.UnsolicitedOutputPolicyIgnore,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("passkey: relying party: %w", err)
+	}
+	return &Service{cfg: cfg, wa: wa}, nil
+}
+
+// RPID is the relying party ID in use.
+func (s *Service) RPID() string { return s.wa.Config.RPID }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

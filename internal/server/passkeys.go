@@ -1,0 +1,406 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/passkey"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/session"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// SelfServiceMFAWindow is how recent a multi-factor sign-in must be for a
+// user to add a passkey themselves.
+const SelfServiceMFAWindow = 10 * time.Minute
+
+const fido2PolicyPath = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2"
+
+// PasskeyAPI is the passkey flows: the FIDO2 method policy, a user's FIDO2
+// methods and provisioning on their behalf (admin), self-service
+// registration (signed-in user), and passkey sign-in (anyone).
+type PasskeyAPI struct {
+	Passkeys *passkey.Service
+	Policies *passkey.Policies
+	Sessions *session.Manager
+	Now      func() time.Time
+	srv      *Server
+}
+
+// Mount registers the passkey routes.
+func (a *PasskeyAPI) Mount(s *Server) {
+	a.srv = s
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	read := RequireRole(storage.RoleReader, storage.RoleAuthenticationAdmin)
+	write := RequireRole(storage.RoleAuthenticationAdmin)
+
+	s.Handle("GET "+fido2PolicyPath, read(http.HandlerFunc(a.getPolicy)))
+	s.Handle("PATCH "+fido2PolicyPath, write(http.HandlerFunc(a.patchPolicy)))
+	s.Handle("GET "+fido2PolicyPath+"/wellKnownProviders", read(http.HandlerFunc(a.wellKnown)))
+
+	methods := "/api/v1/users/{id}/authentication/fido2Methods"
+	s.Handle("GET "+methods, read(http.HandlerFunc(a.listMethods)))
+	s.Handle("GET "+methods+"/creationOptions", write(http.HandlerFunc(a.creationOptions)))
+	s.Handle("POST "+methods, write(http.HandlerFunc(a.provision)))
+	s.Handle("GET "+methods+"/{methodId}", read(http.HandlerFunc(a.getMethod)))
+	s.Handle("DELETE "+methods+"/{methodId}", write(http.HandlerFunc(a.deleteMethod)))
+
+	s.HandleFunc("GET /api/v1/me/passkeys", a.listMine)
+	s.HandleFunc("POST /api/v1/me/passkeys/registration/options", a.registrationOptions)
+	s.HandleFunc("POST /api/v1/me/passkeys", a.register)
+
+	s.HandleFunc("POST /api/v1/auth/passkey/options", a.loginOptions)
+	s.HandleFunc("POST /api/v1/auth/passkey", a.login)
+}
+
+// --- policy ---
+
+func (a *PasskeyAPI) getPolicy(w http.ResponseWriter, r *http.Request) {
+	p, err := a.Policies.Fido2(r.Context())
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, p)
+}
+
+func (a *PasskeyAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
+	var patch json.RawMessage
+	if err := DecodeJSON(w, r, &patch); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	p, err := a.Policies.UpdateFido2(r.Context(), actorFrom(r.Context()), patch)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, p)
+}
+
+func (a *PasskeyAPI) wellKnown(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]any{"value": policy.WellKnownProviders()})
+}
+
+// --- a user's FIDO2 methods (admin) ---
+
+// fido2Method is Graph's fido2AuthenticationMethod with Keyward's additions.
+type fido2Method struct {
+	ID                      string     `json:"id"`
+	DisplayName             string     `json:"displayName"`
+	CreatedDateTime         time.Time  `json:"createdDateTime"`
+	LastUsedDateTime        *time.Time `json:"lastUsedDateTime"`
+	AAGUID                  string     `json:"aaGuid"`
+	Model                   string     `json:"model"`
+	AttestationCertificates []string   `json:"attestationCertificates"`
+	AttestationLevel        string     `json:"attestationLevel"`
+	PasskeyType             string     `json:"passkeyType"`
+	AttestationFormat       string     `json:"attestationFormat"`
+	Transports              []string   `json:"transports"`
+	BackupState             bool       `json:"backupState"`
+	CloneWarning            bool       `json:"cloneWarning,omitempty"`
+}
+
+func methodJSON(c storage.Credential) fido2Method {
+	kind := "deviceBound"
+	if c.BackupEligible {
+		kind = "synced"
+	}
+	certs := c.AttestationCertSubjects
+	if certs == nil {
+		certs = []string{}
+	}
+	transports := c.Transports
+	if transports == nil {
+		transports = []string{}
+	}
+	return fido2Method{
+		ID: c.ID, DisplayName: c.DisplayName, CreatedDateTime: c.CreatedAt, LastUsedDateTime: c.LastUsedAt,
+		AAGUID: c.AAGUID, Model: c.Model, AttestationCertificates: certs, AttestationLevel: c.AttestationLevel,
+		PasskeyType: kind, AttestationFormat: c.AttestationFormat, Transports: transports,
+		BackupState: c.BackupState, CloneWarning: c.CloneWarning,
+	}
+}
+
+func methodsJSON(creds []storage.Credential) map[string]any {
+	out := make([]fido2Method, 0, len(creds))
+	for _, c := range creds {
+		out = append(out, methodJSON(c))
+	}
+	return map[string]any{"value": out}
+}
+
+func (a *PasskeyAPI) user(r *http.Request) (storage.User, error) {
+	return a.srv.Directory().GetUser(r.Context(), r.PathValue("id"))
+}
+
+func (a *PasskeyAPI) listMethods(w http.ResponseWriter, r *http.Request) {
+	u, err := a.user(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	creds, err := a.srv.store.ListUserCredentials(r.Context(), u.ID)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, methodsJSON(creds))
+}
+
+func (a *PasskeyAPI) method(r *http.Request) (storage.Credential, error) {
+	u, err := a.user(r)
+	if err != nil {
+		return storage.Credential{}, err
+	}
+	c, err := a.srv.store.GetCredential(r.Context(), r.PathValue("methodId"))
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && c.UserID != u.ID) {
+		return storage.Credential{}, apperr.NotFound("user %s has no FIDO2 method %q", u.UserPrincipalName, r.PathValue("methodId"))
+	}
+	return c, err
+}
+
+func (a *PasskeyAPI) getMethod(w http.ResponseWriter, r *http.Request) {
+	c, err := a.method(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, methodJSON(c))
+}
+
+func (a *PasskeyAPI) deleteMethod(w http.ResponseWriter, r *http.Request) {
+	c, err := a.method(r)
+	if err == nil {
+		err = a.Passkeys.DeleteCredential(r.Context(), actorFrom(r.Context()), c)
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *PasskeyAPI) creationOptions(w http.ResponseWriter, r *http.Request) {
+	u, err := a.user(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	minutes := 5
+	if v := r.URL.Query().Get("challengeTimeoutInMinutes"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 5 || n > 43200 {
+			WriteError(w, r, apperr.BadRequest("challengeTimeoutInMinutes must be a whole number from 5 to 43200, not %q", v))
+			return
+		}
+		minutes = n
+	}
+	c, err := a.Passkeys.BeginRegistration(r.Context(), passkey.Registration{
+		User: u, ByAdmin: true, Actor: actorFrom(r.Context()), TTL: time.Duration(minutes) * time.Minute,
+	})
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{
+		"challengeTimeoutDateTime": c.ExpiresAt,
+		"publicKey":                c.Options.Response,
+	})
+}
+
+// registrationBody is what a browser posts after navigator.credentials.create.
+type registrationBody struct {
+	DisplayName         string          `json:"displayName"`
+	PublicKeyCredential json.RawMessage `json:"publicKeyCredential"`
+}
+
+func (b registrationBody) validate() error {
+	if len(b.PublicKeyCredential) == 0 || string(b.PublicKeyCredential) == "null" {
+		return apperr.BadRequest("publicKeyCredential is required: send the credential's JSON as PublicKeyCredential.toJSON() gives it")
+	}
+	return nil
+}
+
+func (a *PasskeyAPI) provision(w http.ResponseWriter, r *http.Request) {
+	u, err := a.user(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	var body registrationBody
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if err := body.validate(); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{
+		User: u, ByAdmin: true, Actor: actorFrom(r.Context()),
+	}, body.DisplayName, body.PublicKeyCredential)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", a.srv.BaseURL(r)+"/api/v1/users/"+u.ID+"/authentication/fido2Methods/"+c.ID)
+	WriteJSON(w, http.StatusCreated, methodJSON(c))
+}
+
+// --- self-service (signed-in user) ---
+
+// me returns the signed-in user, refusing API tokens: these calls act for a person.
+func (a *PasskeyAPI) me(r *http.Request) (storage.User, Principal, error) {
+	p, ok := PrincipalFrom(r.Context())
+	if !ok || p.Kind != PrincipalUser {
+		return storage.User{}, p, apperr.Unauthorized("sign in first: this call acts for a signed-in user (session cookie)")
+	}
+	u, err := a.srv.store.GetUser(r.Context(), p.UserID)
+	if err != nil {
+		return storage.User{}, p, apperr.Unauthorized("your session no longer matches an account; sign in again").Wrap(err)
+	}
+	return u, p, nil
+}
+
+// requireRecentMFA enforces that adding a passkey follows a multi-factor
+// sign-in within the last ten minutes.
+func (a *PasskeyAPI) requireRecentMFA(p Principal) error {
+	if p.Session == nil || p.Session.MFAAt.IsZero() || a.Now().Sub(p.Session.MFAAt) > SelfServiceMFAWindow {
+		return apperr.New(http.StatusForbidden, "mfaRequired",
+			"adding a passkey needs a multi-factor sign-in within the last 10 minutes; sign in again with a second factor (or set one up) first")
+	}
+	return nil
+}
+
+func (a *PasskeyAPI) listMine(w http.ResponseWriter, r *http.Request) {
+	u, _, err := a.me(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	creds, err := a.srv.store.ListUserCredentials(r.Context(), u.ID)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, methodsJSON(creds))
+}
+
+type registrationOptionsBody struct {
+	Hints []string `json:"hints"`
+}
+
+func (a *PasskeyAPI) registrationOptions(w http.ResponseWriter, r *http.Request) {
+	u, p, err := a.me(r)
+	if err == nil {
+		err = a.requireRecentMFA(p)
+	}
+	var body registrationOptionsBody
+	if err == nil && r.ContentLength != 0 {
+		err = DecodeJSON(w, r, &body)
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	c, err := a.Passkeys.BeginRegistration(r.Context(), passkey.Registration{
+		User: u, Actor: p.Actor(), Hints: body.Hints,
+	})
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, c.Options)
+}
+
+func (a *PasskeyAPI) register(w http.ResponseWriter, r *http.Request) {
+	u, p, err := a.me(r)
+	if err == nil {
+		err = a.requireRecentMFA(p)
+	}
+	var body registrationBody
+	if err == nil {
+		err = DecodeJSON(w, r, &body)
+	}
+	if err == nil {
+		err = body.validate()
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{User: u, Actor: p.Actor()},
+		body.DisplayName, body.PublicKeyCredential)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusCreated, methodJSON(c))
+}
+
+// --- sign-in ---
+
+type loginOptionsBody struct {
+	Username string `json:"username"`
+}
+
+func (a *PasskeyAPI) loginOptions(w http.ResponseWriter, r *http.Request) {
+	var body loginOptionsBody
+	if r.ContentLength != 0 {
+		if err := DecodeJSON(w, r, &body); err != nil {
+			WriteError(w, r, err)
+			return
+		}
+	}
+	as, err := a.Passkeys.BeginLogin(r.Context(), body.Username)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, as.Options)
+}
+
+// signedInUser is the body of a successful sign-in.
+type signedInUser struct {
+	ID                string    `json:"id"`
+	UserPrincipalName string    `json:"userPrincipalName"`
+	DisplayName       string    `json:"displayName"`
+	AuthMethods       []string  `json:"authenticationMethods"`
+	SessionExpires    time.Time `json:"sessionExpiresDateTime"`
+}
+
+func (a *PasskeyAPI) login(w http.ResponseWriter, r *http.Request) {
+	var body json.RawMessage
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	res, err := a.Passkeys.FinishLogin(r.Context(), body, passkey.ClientInfo{IP: clientIP(r), UserAgent: r.UserAgent()})
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	a.Sessions.SetCookie(w, res.SessionSecret, res.Session.ExpiresAt)
+	WriteJSON(w, http.StatusOK, signedInUser{
+		ID: res.User.ID, UserPrincipalName: res.User.UserPrincipalName, DisplayName: res.User.DisplayName,
+		AuthMethods: res.Session.AuthMethods, SessionExpires: res.Session.ExpiresAt,
+	})
+}
+
+// clientIP is the address the request came from, for the sign-in log. Proxy
+// headers are not trusted: a deployment behind a proxy sees the proxy here.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
