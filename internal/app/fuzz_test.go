@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/internal/passkey/softkey"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 	"github.com/keyward/keyward/internal/storage/storagetest"
 )
@@ -39,6 +41,7 @@ func FuzzPasskeyEndpoints(f *testing.F) {
 			req := httptest.NewRequest("POST", target.path, strings.NewReader(target.body))
 			req.Header.Set("Content-Type", "application/json")
 			req.AddCookie(&http.Cookie{Name: "keyward_session", Value: w.fuzzSession})
+			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.HashHex(w.fuzzSession)))
 			rec := httptest.NewRecorder()
 			handler.ServeHTTP(rec, req)
 			if rec.Code < 400 || rec.Code >= 500 {

@@ -22,6 +22,7 @@ import (
 	"github.com/keyward/keyward/internal/mds/mdstest"
 	"github.com/keyward/keyward/internal/passkey/softkey"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 	"github.com/keyward/keyward/internal/storage/storagetest"
 )
@@ -149,6 +150,7 @@ func (w *world) token(name, role string) string {
 type cred struct {
 	token  string
 	cookie string
+	noCSRF bool // leave the CSRF header out, as a forged cross-site request would
 }
 
 func bearer(t string) cred { return cred{token: t} }
@@ -210,6 +212,9 @@ func (w *world) call(i int, method, path string, c cred, body any) reply {
 	}
 	if c.cookie != "" {
 		req.AddCookie(&http.Cookie{Name: "keyward_session", Value: c.cookie})
+		if !c.noCSRF {
+			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.HashHex(c.cookie)))
+		}
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/internal/passkey/softkey"
 	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/storage/storagetest"
 )
 
 // registered gives a world with passkeys on for all and alice holding k.
@@ -350,4 +351,18 @@ func (w *world) counts(userID string) [2]int {
 		w.t.Fatal(err)
 	}
 	return [2]int{len(creds), len(audit)}
+}
+
+// A cookie-authenticated request that changes something must carry the
+// session's CSRF token: another site can make the browser send the cookie,
+// not the token.
+func TestCookieRequestsNeedTheCSRFToken(t *testing.T) {
+	w := newWorld(t, storagetest.NewSQLite(t))
+	alice := w.user("alice@contoso.com")
+	w.enableForAll()
+	s := w.session(alice, true)
+	forged := cred{cookie: s, noCSRF: true}
+	wantError(t, w.do("POST", "/api/v1/me/passkeys/registration/options", forged, nil), http.StatusForbidden, "csrfTokenInvalid", "CSRF token")
+	w.mustStatus(w.do("GET", "/api/v1/me/passkeys", forged, nil), http.StatusOK)
+	w.mustStatus(w.do("POST", "/api/v1/me/passkeys/registration/options", cookie(s), nil), http.StatusOK)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,6 +70,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			WriteError(w, r, err)
 			return
 		}
+		if ok && p.Kind == PrincipalUser && !safeMethod(r.Method) &&
+			subtle.ConstantTimeCompare([]byte(r.Header.Get(session.CSRFHeader)), []byte(session.CSRFToken(p.Session.ID))) != 1 {
+			WriteError(w, r, apperr.New(http.StatusForbidden, "csrfTokenInvalid",
+				"this request changes something but lacks the page's CSRF token (header %s); reload the page and try again", session.CSRFHeader))
+			return
+		}
 		if ok {
 			if info := infoFrom(r.Context()); info != nil {
 				info.actor = p.Actor()
@@ -77,6 +84,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// safeMethod reports whether a method only reads.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
 func (s *Server) principal(r *http.Request) (Principal, bool, error) {

@@ -234,3 +234,15 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// CSRFHeader carries the CSRF token on state-changing requests that a
+// session cookie authenticates.
+const CSRFHeader = "X-CSRF-Token"
+
+// CSRFToken is the anti-forgery token of a session. It is derived from the
+// session ID (itself the hash of the cookie secret, never sent to the
+// browser), so every node computes it without storing anything, and another
+// site — which cannot read Keyward's pages — cannot learn it.
+func CSRFToken(sessionID string) string {
+	return secret.HashHex("csrf:" + sessionID)[:32]
+}
