@@ -114,9 +114,9 @@ func (w *world) addNode(mdsRoot string) *app.App {
 	if len(w.nodes) > 0 {
 		store = w.db.Open(w.t)
 	}
-	logger := slog.New(slog.DiscardHandler)
-	if _, fuzzing := w.t.(*testing.F); !fuzzing {
-		logger = slog.New(slog.NewTextHandler(w.t.Output(), nil))
+	logger := slog.New(slog.DiscardHandler) // fuzzing and benchmarks measure, tests explain
+	if t, ok := w.t.(*testing.T); ok {
+		logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 	a, err := app.New(app.Options{
 		Store: store, Logger: logger, Registry: prometheus.NewRegistry(),
