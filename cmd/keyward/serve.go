@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	kwapp "github.com/keyward/keyward/internal/app"
+	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+const (
+	// setupPurpose is the OneTimeToken purpose of the first-run setup link.
+	setupPurpose  = "setup"
+	setupValidFor = time.Hour
+	// cleanupEvery paces the removal of expired sessions and challenges. Every
+	// node runs it; the deletes are idempotent, so overlapping runs are harmless.
+	cleanupEvery = 5 * time.Minute
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Keyward server",
+		Long: "Run the Keyward server. It migrates the database, prints a one-time setup link\n" +
+			"while there are no users, and stops gracefully on SIGTERM or Ctrl-C.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.loadConfig(cmd); err != nil {
+				return err
+			}
+			err := a.serve(cmd.Context())
+			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
+				// Stopped (SIGTERM/Ctrl-C) while starting: that is what was asked.
+				// A shutdown that overran its timeout is DeadlineExceeded and still fails.
+				a.logger.Info("stopped before serving", "during", err.Error())
+				return nil
+			}
+			return err
+		},
+	}
+	mustAddFlags(cmd.Flags(), "listen", "public-url", "database-max-conns",
+		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes")
+	return cmd
+}
+
+// serve runs until ctx is cancelled (SIGTERM/SIGINT), then lets in-flight
+// requests finish within the shutdown timeout.
+func (a *app) serve(ctx context.Context) error {
+	cfg, log := a.cfg, a.logger
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := a.migrate(ctx, st); err != nil {
+		return err
+	}
+	if err := a.offerSetup(ctx, st); err != nil {
+		return err
+	}
+
+	kw, err := a.wire(st)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	hs := &http.Server{
+		Handler:           kw.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	var bg sync.WaitGroup
+	bgCtx, stopBg := context.WithCancel(ctx)
+	bg.Go(func() { a.cleanupLoop(bgCtx, st) })
+	bg.Go(func() { a.refreshMDS(bgCtx, kw.MDS) })
+	defer func() { stopBg(); bg.Wait() }()
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
+		"database", a.databaseKind(), "rp_id", cfg.RPID())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	return a.shutdown(hs, served)
+}
+
+// wire builds every service and flow on st.
+func (a *app) wire(st store) (*kwapp.App, error) {
+	cfg, log := a.cfg, a.logger
+	publicURL := cfg.PublicURLParsed()
+	if publicURL.Scheme == "http" && !isLoopback(publicURL.Hostname()) {
+		log.Warn("public URL is plain http on a non-local host; browsers allow passkeys only on https or localhost",
+			"public_url", cfg.PublicURL)
+	}
+	roots, err := cfg.ReadMDSRoots()
+	if err != nil {
+		return nil, err
+	}
+	// The registry is created here so every flow can add its metrics to it.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// internal/app is the composition root that serve and the end-to-end tests share.
+	kw, err := kwapp.New(kwapp.Options{
+		Store:                  st,
+		Logger:                 log,
+		Registry:               reg,
+		Now:                    a.now,
+		PublicURL:              publicURL,
+		SessionIdleTimeout:     cfg.SessionIdleTimeout,
+		SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout,
+		MaxBodyBytes:           cfg.MaxBodyBytes,
+		Ready:                  st.Ping,
+		MDSURL:                 cfg.MDSURL,
+		MDSRoots:               roots,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wiring the server: %w", err)
+	}
+	return kw, nil
+}
+
+// refreshMDS keeps the stored MDS blob current: it downloads from mds_url at
+// once when there is no blob or it is past nextUpdate, then at each
+// nextUpdate. Every node does it; the database keeps the newest blob, so
+// nodes racing for the same one are harmless. Without mds_url it returns.
+func (a *app) refreshMDS(ctx context.Context, svc *mds.Service) {
+	if a.cfg.MDSURL == "" {
+		a.logger.Info("no mds_url: the FIDO Metadata Service blob is not downloaded; import it with keyward mds import")
+	}
+	if err := svc.Run(ctx); err != nil && ctx.Err() == nil {
+		a.logger.Error("the scheduled MDS refresh stopped", "err", err)
+	}
+}
+
+// shutdown stops accepting connections and waits for in-flight requests.
+// It deliberately does not use the cancelled serve context as its parent.
+func (a *app) shutdown(hs *http.Server, served <-chan error) error {
+	timeout := a.cfg.ShutdownTimeout
+	a.logger.Info("shutting down; waiting for in-flight requests", "timeout", timeout.String())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("requests still running after the %s shutdown timeout were cut off: %w", timeout, err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving HTTP: %w", err)
+	}
+	a.logger.Info("stopped")
+	return nil
+}
+
+func (a *app) migrate(ctx context.Context, st store) error {
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrating the database schema: %w", err)
+	}
+	cur, _, err := st.MigrationVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the schema version: %w", err)
+	}
+	a.logger.Info("database ready", "database", a.databaseKind(), "schema_version", cur)
+	return nil
+}
+
+// offerSetup prints a one-time link for creating the first administrator
+// while the directory is empty. Each start prints a fresh link; older ones
+// stay valid until they expire or one of them is used.
+func (a *app) offerSetup(ctx context.Context, st store) error {
+	n, err := st.CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("counting users: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	tok := secret.New("kwsetup_")
+	now := a.now().UTC()
+	err = st.CreateOneTimeToken(ctx, storage.OneTimeToken{
+		Hash: secret.Hash(tok), Purpose: setupPurpose, CreatedAt: now, ExpiresAt: now.Add(setupValidFor),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the setup link: %w", err)
+	}
+	link := a.cfg.PublicURLParsed().JoinPath("setup")
+	link.RawQuery = url.Values{"token": {tok}}.Encode()
+	fmt.Fprintf(a.stdout, "\n"+
+		"  Keyward has no users yet. To create the first administrator, open this\n"+
+		"  one-time link within the next hour (until %s):\n\n"+
+		"      %s\n\n", now.Add(setupValidFor).Format(time.RFC3339), link)
+	// The link is a secret: the log says where it is, never what it is.
+	a.logger.Info("no users yet: printed a one-time setup link on standard output",
+		"expires_at", now.Add(setupValidFor))
+	return nil
+}
+
+// cleanupLoop deletes expired sessions and challenges now and then, so the
+// tables stay small; lookups check expiry themselves, so this is tidiness.
+func (a *app) cleanupLoop(ctx context.Context, st storage.Storage) {
+	t := time.NewTicker(cleanupEvery)
+	defer t.Stop()
+	for {
+		a.cleanup(ctx, st)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *app) cleanup(ctx context.Context, st storage.Storage) {
+	now := a.now()
+	if n, err := st.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
+		a.logger.Warn("deleting expired sessions", "err", err)
+	} else if n > 0 {
+		a.logger.Debug("deleted expired sessions", "count", n)
+	}
+	if n, err := st.DeleteExpiredChallenges(ctx, now); err != nil && ctx.Err() == nil {
+		a.logger.Warn("deleting expired challenges", "err", err)
+	} else if n > 0 {
+		a.logger.Debug("deleted expired challenges", "count", n)
+	}
+}
+
+func (a *app) databaseKind() string {
+	if a.cfg.UsesPostgres() {
+		return "postgres"
+	}
+	return "sqlite:" + a.cfg.SQLitePath()
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

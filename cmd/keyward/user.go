@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/internal/directory"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+func (a *app) directory(st storage.Storage) *directory.Service {
+	return &directory.Service{Store: st, Now: a.now}
+}
+
+func (a *app) userCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Manage directory users",
+	}
+	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON (the admin API's field names) instead of a table")
+	cmd.AddCommand(a.userAddCmd(), a.userListCmd(), a.userShowCmd(), a.userUpdateCmd(),
+		a.userEnableCmd(true), a.userEnableCmd(false), a.userDeleteCmd())
+	return cmd
+}
+
+func (a *app) userAddCmd() *cobra.Command {
+	var upn, name string
+	var emergency, disabled bool
+	cmd := &cobra.Command{
+		Use:   "add --upn UPN --display-name NAME",
+		Short: "Create a user",
+		Args:  cobra.NoArgs,
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
+			enabled := !disabled
+			u, err := a.directory(st).CreateUser(cmd.Context(), cliActor, directory.UserInput{
+				UserPrincipalName: &upn, DisplayName: &name, AccountEnabled: &enabled, IsEmergencyAccess: &emergency})
+			if err != nil {
+				return err
+			}
+			return a.printUser(u)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&upn, "upn", "", "user principal name, local@domain (required)")
+	f.StringVar(&name, "display-name", "", "display name (required)")
+	f.BoolVar(&emergency, "emergency-access", false, "mark as an emergency-access (break-glass) account")
+	f.BoolVar(&disabled, "disabled", false, "create the account disabled")
+	_ = cmd.MarkFlagRequired("upn")
+	_ = cmd.MarkFlagRequired("display-name")
+	return cmd
+}
+
+func (a *app) userListCmd() *cobra.Command {
+	var prefix string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List users, ordered by user principal name",
+		Args:  cobra.NoArgs,
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
+			users, err := allUsers(cmd.Context(), a.directory(st), prefix)
+			if err != nil {
+				return err
+			}
+			return a.printUsers(users, "No users.")
+		}),
+	}
+	cmd.Flags().StringVar(&prefix, "prefix", "", "only users whose user principal name starts with this (case-insensitive)")
+	return cmd
+}
+
+// allUsers pages through the whole list; the CLI prints everything at once.
+func allUsers(ctx context.Context, dir *directory.Service, prefix string) ([]storage.User, error) {
+	var all []storage.User
+	p := storage.Page{Limit: 1000, Prefix: prefix}
+	for {
+		users, next, err := dir.ListUsers(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, users...)
+		if next == "" {
+			return all, nil
+		}
+		p.After = next
+	}
+}
+
+func (a *app) userShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID|UPN",
+		Short: "Show one user",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			u, err := a.directory(st).GetUser(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return a.printUser(u)
+		}),
+	}
+}
+
+func (a *app) userUpdateCmd() *cobra.Command {
+	var upn, name string
+	var emergency bool
+	cmd := &cobra.Command{
+		Use:   "update ID|UPN [--upn UPN] [--display-name NAME] [--emergency-access=true|false]",
+		Short: "Change a user's principal name, display name or emergency-access flag",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			var in directory.UserInput
+			f := cmd.Flags()
+			if f.Changed("upn") {
+				in.UserPrincipalName = &upn
+			}
+			if f.Changed("display-name") {
+				in.DisplayName = &name
+			}
+			if f.Changed("emergency-access") {
+				in.IsEmergencyAccess = &emergency
+			}
+			if in == (directory.UserInput{}) {
+				return fmt.Errorf("nothing to change: give --upn, --display-name or --emergency-access")
+			}
+			u, err := a.directory(st).UpdateUser(cmd.Context(), cliActor, args[0], in)
+			if err != nil {
+				return err
+			}
+			return a.printUser(u)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&upn, "upn", "", "new user principal name")
+	f.StringVar(&name, "display-name", "", "new display name")
+	f.BoolVar(&emergency, "emergency-access", false, "whether this is an emergency-access (break-glass) account")
+	return cmd
+}
+
+// userEnableCmd builds "enable" (enable=true) or "disable".
+func (a *app) userEnableCmd(enable bool) *cobra.Command {
+	verb, done, short := "disable", "Disabled", "Disable a user's account: no new sign-ins"
+	if enable {
+		verb, done, short = "enable", "Enabled", "Enable a user's account"
+	}
+	return &cobra.Command{
+		Use:   verb + " ID|UPN",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			u, err := a.directory(st).UpdateUser(cmd.Context(), cliActor, args[0],
+				directory.UserInput{AccountEnabled: &enable})
+			if err != nil {
+				return err
+			}
+			if a.jsonOut {
+				return writeJSON(a.stdout, toUserJSON(u))
+			}
+			fmt.Fprintf(a.stdout, "%s user %s.\n", done, u.UserPrincipalName)
+			return nil
+		}),
+	}
+}
+
+func (a *app) userDeleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID|UPN",
+		Short: "Delete a user with their memberships, methods and sessions",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+			dir := a.directory(st)
+			u, err := dir.GetUser(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := dir.DeleteUser(cmd.Context(), cliActor, u.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Deleted user %s.\n", u.UserPrincipalName)
+			return nil
+		}),
+	}
+}
+
+func (a *app) printUser(u storage.User) error {
+	if a.jsonOut {
+		return writeJSON(a.stdout, toUserJSON(u))
+	}
+	return details(a.stdout,
+		"ID", u.ID,
+		"User principal name", u.UserPrincipalName,
+		"Display name", u.DisplayName,
+		"Account enabled", yesNo(u.AccountEnabled),
+		"Emergency access", yesNo(u.IsEmergencyAccess),
+		"Created", timestamp(u.CreatedAt))
+}
+
+// printUsers prints a list of users, or none when the list is empty.
+func (a *app) printUsers(users []storage.User, none string) error {
+	if a.jsonOut {
+		out := make([]userJSON, 0, len(users))
+		for _, u := range users {
+			out = append(out, toUserJSON(u))
+		}
+		return writeJSON(a.stdout, out)
+	}
+	if len(users) == 0 {
+		fmt.Fprintln(a.stdout, none)
+		return nil
+	}
+	t := newTable(a.stdout, "ID", "USER PRINCIPAL NAME", "DISPLAY NAME", "ENABLED", "EMERGENCY ACCESS", "CREATED")
+	for _, u := range users {
+		t.row(u.ID, u.UserPrincipalName, u.DisplayName, yesNo(u.AccountEnabled), yesNo(u.IsEmergencyAccess), timestamp(u.CreatedAt))
+	}
+	return t.flush()
+}

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type kind int
+
+const (
+	kindString kind = iota
+	kindDuration
+	kindInt
+)
+
+// field describes one setting: its YAML key (the environment variable is
+// KEYWARD_ + the key in upper case), its flag name, and how to read and write
+// it as text, which is how every source delivers values.
+type field struct {
+	Key   string
+	Flag  string
+	Usage string
+	kind  kind
+	set   func(*Config, string) error
+	get   func(Config) string
+}
+
+// Env is the environment variable for the field.
+func (f field) Env() string { return EnvPrefix + strings.ToUpper(f.Key) }
+
+func stringField(key, flag, usage string, p func(*Config) *string) field {
+	return field{Key: key, Flag: flag, Usage: usage, kind: kindString,
+		set: func(c *Config, v string) error { *p(c) = v; return nil },
+		get: func(c Config) string { return *p(&c) },
+	}
+}
+
+func durationField(key, flag, usage string, p func(*Config) *time.Duration) field {
+	return field{Key: key, Flag: flag, Usage: usage, kind: kindDuration,
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not a duration (use e.g. 30s, 15m, 8h)", v)
+			}
+			*p(c) = d
+			return nil
+		},
+		get: func(c Config) string { return formatDuration(*p(&c)) },
+	}
+}
+
+func intField[T int | int64](key, flag, usage string, p func(*Config) *T) field {
+	return field{Key: key, Flag: flag, Usage: usage, kind: kindInt,
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number", v)
+			}
+			*p(c) = T(n)
+			return nil
+		},
+		get: func(c Config) string { return strconv.FormatInt(int64(*p(&c)), 10) },
+	}
+}
+
+// fields lists every setting, in the order of the README's reference table.
+var fields = []field{
+	stringField("listen", "listen", "address to listen on, host:port",
+		func(c *Config) *string { return &c.Listen }),
+	stringField("public_url", "public-url", "URL users reach Keyward at; the WebAuthn RP ID and origin follow from it",
+		func(c *Config) *string { return &c.PublicURL }),
+	stringField("data_dir", "data-dir", "directory for the SQLite database",
+		func(c *Config) *string { return &c.DataDir }),
+	stringField("database_url", "database-url", `database: "" = SQLite in the data directory, postgres://… = PostgreSQL`,
+		func(c *Config) *string { return &c.DatabaseURL }),
+	intField("database_max_conns", "database-max-conns", "PostgreSQL connections per process",
+		func(c *Config) *int { return &c.DatabaseMaxConns }),
+	stringField("log_level", "log-level", "log level: debug, info, warn or error",
+		func(c *Config) *string { return &c.LogLevel }),
+	stringField("log_format", "log-format", "log format: text or json",
+		func(c *Config) *string { return &c.LogFormat }),
+	durationField("session_idle_timeout", "session-idle-timeout", "a session ends after this long without use",
+		func(c *Config) *time.Duration { return &c.SessionIdleTimeout }),
+	durationField("session_absolute_timeout", "session-absolute-timeout", "a session ends this long after sign-in in any case",
+		func(c *Config) *time.Duration { return &c.SessionAbsoluteTimeout }),
+	stringField("mds_url", "mds-url", `FIDO Metadata Service (MDS3) URL; "" = never download`,
+		func(c *Config) *string { return &c.MDSURL }),
+	stringField("mds_roots", "mds-roots", `PEM files (comma-separated) of the MDS roots to trust instead of the FIDO Alliance's; "" = the FIDO production root`,
+		func(c *Config) *string { return &c.MDSRoots }),
+	durationField("shutdown_timeout", "shutdown-timeout", "on SIGTERM, how long to wait for in-flight requests",
+		func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	intField("max_body_bytes", "max-body-bytes", "largest request body accepted, in bytes",
+		func(c *Config) *int64 { return &c.MaxBodyBytes }),
+}
+
+func fieldByKey(key string) (field, bool) {
+	for _, f := range fields {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return field{}, false
+}
+
+func fieldByFlag(flag string) (field, bool) {
+	for _, f := range fields {
+		if f.Flag == flag {
+			return f, true
+		}
+	}
+	return field{}, false
+}
+
+func keys() []string {
+	ks := make([]string, len(fields))
+	for i, f := range fields {
+		ks[i] = f.Key
+	}
+	return ks
+}
+
+// Setting documents one configuration setting.
+type Setting struct {
+	Key     string // YAML key
+	Env     string // environment variable
+	Flag    string // flag name without dashes
+	Default string // built-in default as text ("" = empty)
+	Usage   string
+}
+
+// Settings lists every setting, for documentation and its tests.
+func Settings() []Setting {
+	d := Defaults()
+	out := make([]Setting, len(fields))
+	for i, f := range fields {
+		out[i] = Setting{Key: f.Key, Env: f.Env(), Flag: f.Flag, Default: f.get(d), Usage: f.Usage}
+	}
+	return out
+}
+
+// formatDuration writes whole hours and minutes the way people do ("8h",
+// "15m") rather than time.Duration's "8h0m0s"; both forms parse back.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d != 0 && d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d != 0 && d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
+}
