@@ -17,6 +17,7 @@ import (
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/session"
+	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -39,6 +40,10 @@ type Options struct {
 	MDSURL        string
 	MDSRoots      []string
 	MDSHTTPClient *http.Client
+
+	// SignInLimits bound failed password, code and pass attempts (zero
+	// fields = 10 per account and 50 per address in 15 minutes).
+	SignInLimits signin.Limits
 }
 
 // App is a wired Keyward.
@@ -48,6 +53,7 @@ type App struct {
 	Policies *passkey.Policies
 	Passkeys *passkey.Service
 	MDS      *mds.Service
+	SignIn   *signin.Service
 }
 
 // New wires the services and routes.
@@ -86,8 +92,17 @@ func New(o Options) (*App, error) {
 		Store: o.Store, Logger: o.Logger, Registry: o.Registry, Now: o.Now, PublicURL: o.PublicURL,
 		Sessions: sessions, MaxBodyBytes: o.MaxBodyBytes, Ready: o.Ready,
 	})
-	srv.Mount(&server.PasskeyAPI{Passkeys: pk, Policies: policies, Sessions: sessions, Now: o.Now})
-	return &App{Server: srv, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md}, nil
+	signIn := &signin.Service{
+		Store: o.Store, Sessions: sessions, Directory: srv.Directory(), Policies: policies,
+		Logger: o.Logger, Now: o.Now, Limits: o.SignInLimits,
+	}
+	srv.Mount(
+		&server.PasskeyAPI{Passkeys: pk, Policies: policies, Sessions: sessions, Now: o.Now},
+		&server.AuthAPI{SignIn: signIn, Sessions: sessions},
+		&server.MeAPI{SignIn: signIn, Passkeys: pk},
+		&server.MethodsAdminAPI{SignIn: signIn},
+	)
+	return &App{Server: srv, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, SignIn: signIn}, nil
 }
 
 // Handler is the root HTTP handler.

@@ -32,6 +32,13 @@ type UserInput struct {
 	DisplayName       *string
 	AccountEnabled    *bool
 	IsEmergencyAccess *bool
+	// Password sets (or resets) the password; it is checked against the
+	// password rules and stored as an argon2id hash. "" is refused: a user
+	// without a password is one created without this field.
+	Password *string
+	// AdminRole is "" (none) or one of storage.Role*. The edges decide who may
+	// set it (the API: global admins only).
+	AdminRole *string
 }
 
 // GroupInput carries the group fields to set (nil = unchanged; DisplayName is

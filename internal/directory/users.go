@@ -5,11 +5,12 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/mfa"
 	"github.com/keyward/keyward/internal/storage"
 )
 
 // userFields lists the settable fields, for "nothing to change" messages.
-const userFields = "userPrincipalName, displayName, accountEnabled, isEmergencyAccess"
+const userFields = "userPrincipalName, displayName, accountEnabled, isEmergencyAccess, passwordProfile, adminRole"
 
 // NormalizeUserInput validates the fields that are set and returns them
 // trimmed. It touches nothing, so callers can validate before any write.
@@ -29,7 +30,48 @@ func NormalizeUserInput(in UserInput) (UserInput, error) {
 		}
 		out.DisplayName = &name
 	}
+	if in.AdminRole != nil {
+		role, err := NormalizeAdminRole(*in.AdminRole)
+		if err != nil {
+			return UserInput{}, err
+		}
+		out.AdminRole = &role
+	}
+	if in.Password != nil {
+		// The name rule needs the final UPN; CreateUser and UpdateUser check it again.
+		if err := mfa.CheckPassword(*in.Password, ""); err != nil {
+			return UserInput{}, err
+		}
+	}
 	return out, nil
+}
+
+// NormalizeAdminRole checks role is "" or one of the admin roles.
+func NormalizeAdminRole(role string) (string, error) {
+	role = strings.TrimSpace(role)
+	switch role {
+	case "", storage.RoleGlobalAdmin, storage.RoleAuthenticationAdmin, storage.RoleReader:
+		return role, nil
+	}
+	return "", apperr.BadRequest("adminRole %s is not a role; use %q (none), %q, %q or %q", quote(role),
+		"", storage.RoleGlobalAdmin, storage.RoleAuthenticationAdmin, storage.RoleReader)
+}
+
+// hashPassword checks the password rules against the user's final UPN and
+// returns the hash to store ("" when in sets no password). It runs before
+// any write, so a refused password changes nothing.
+func hashPassword(in UserInput, upn string) (string, error) {
+	if in.Password == nil {
+		return "", nil
+	}
+	if err := mfa.CheckPassword(*in.Password, upn); err != nil {
+		return "", err
+	}
+	h, err := mfa.HashPassword(*in.Password)
+	if err != nil {
+		return "", apperr.Internal(err)
+	}
+	return h, nil
 }
 
 // NewUser builds the user a create request describes (without ID or times).
@@ -62,6 +104,9 @@ func applyUser(u storage.User, in UserInput) storage.User {
 	if in.IsEmergencyAccess != nil {
 		u.IsEmergencyAccess = *in.IsEmergencyAccess
 	}
+	if in.AdminRole != nil {
+		u.AdminRole = *in.AdminRole
+	}
 	return u
 }
 
@@ -80,6 +125,12 @@ func userDetails(in UserInput) map[string]any {
 	if in.IsEmergencyAccess != nil {
 		d["isEmergencyAccess"] = *in.IsEmergencyAccess
 	}
+	if in.AdminRole != nil {
+		d["adminRole"] = *in.AdminRole
+	}
+	if in.Password != nil {
+		d["passwordChanged"] = true // never the password itself
+	}
 	return d
 }
 
@@ -93,6 +144,9 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in UserInput) (s
 	if err != nil {
 		return storage.User{}, err
 	}
+	if u.PasswordHash, err = hashPassword(in, u.UserPrincipalName); err != nil {
+		return storage.User{}, err
+	}
 	u.ID = newID()
 	u.CreatedAt = s.now()
 	u.UpdatedAt = u.CreatedAt
@@ -100,7 +154,8 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in UserInput) (s
 		return storage.User{}, storeErr(err, "create user", nil, upnTaken(u.UserPrincipalName))
 	}
 	details := userDetails(UserInput{UserPrincipalName: &u.UserPrincipalName, DisplayName: &u.DisplayName,
-		AccountEnabled: &u.AccountEnabled, IsEmergencyAccess: &u.IsEmergencyAccess})
+		AccountEnabled: &u.AccountEnabled, IsEmergencyAccess: &u.IsEmergencyAccess, AdminRole: &u.AdminRole,
+		Password: in.Password})
 	if err := s.audit(ctx, actor, "user.create", "user:"+u.ID, details); err != nil {
 		return storage.User{}, err
 	}
@@ -141,9 +196,20 @@ func (s *Service) UpdateUser(ctx context.Context, actor, idOrUPN string, in User
 	if err != nil {
 		return storage.User{}, err
 	}
+	upn := cur.UserPrincipalName
+	if in.UserPrincipalName != nil {
+		upn = *in.UserPrincipalName
+	}
+	hash, err := hashPassword(in, upn)
+	if err != nil {
+		return storage.User{}, err
+	}
 	now := s.now()
 	u, err := s.Store.UpdateUser(ctx, cur.ID, func(u storage.User) (storage.User, error) {
 		u = applyUser(u, in)
+		if in.Password != nil {
+			u.PasswordHash = hash
+		}
 		u.UpdatedAt = now
 		return u, nil
 	})

@@ -70,7 +70,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			WriteError(w, r, err)
 			return
 		}
-		if ok && p.Kind == PrincipalUser && !safeMethod(r.Method) &&
+		if ok && p.Kind == PrincipalUser && !safeMethod(r.Method) && !csrfExempt[r.URL.Path] &&
 			subtle.ConstantTimeCompare([]byte(r.Header.Get(session.CSRFHeader)), []byte(session.CSRFToken(p.Session.ID))) != 1 {
 			WriteError(w, r, apperr.New(http.StatusForbidden, "csrfTokenInvalid",
 				"this request changes something but lacks the page's CSRF token (header %s); reload the page and try again", session.CSRFHeader))
@@ -84,6 +84,20 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// csrfExempt are the sign-in steps: they act for whoever proves who they are
+// in the request itself, never with the session a cookie already holds, so a
+// signed-in browser may sign in again without the page's CSRF token. (A
+// cross-site form still cannot reach them: they take only application/json.)
+var csrfExempt = map[string]bool{
+	"/api/v1/auth/methods":         true,
+	"/api/v1/auth/password":        true,
+	"/api/v1/auth/totp":            true,
+	"/api/v1/auth/tap":             true,
+	"/api/v1/auth/passkey/options": true,
+	"/api/v1/auth/passkey":         true,
+	"/api/v1/setup":                true,
 }
 
 // safeMethod reports whether a method only reads.
@@ -127,7 +141,9 @@ func (s *Server) tokenPrincipal(ctx context.Context, header string) (Principal, 
 }
 
 // sessionPrincipal resolves the session cookie. A disabled or deleted user's
-// session stops working at once, not when it expires.
+// session stops working at once, not when it expires. The principal's role is
+// the user's admin role, so a person signed in with a session can use the
+// admin API their role allows.
 func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, error) {
 	sess, err := s.sessions.Load(r)
 	if errors.Is(err, session.ErrNoSession) {
@@ -135,6 +151,10 @@ func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, error) {
 	}
 	if err != nil {
 		return Principal{}, false, apperr.Internal(err)
+	}
+	if sess.SecondFactorPending {
+		// Half a sign-in authenticates nothing; only the TOTP step reads it.
+		return Principal{}, false, nil
 	}
 	u, err := s.store.GetUser(r.Context(), sess.UserID)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -146,8 +166,7 @@ func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, error) {
 	if !u.AccountEnabled {
 		return Principal{}, false, nil
 	}
-	// Users hold no admin role yet; roles for people arrive with the web admin.
-	return Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, UserID: u.ID, Session: &sess}, true, nil
+	return Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, Role: u.AdminRole, UserID: u.ID, Session: &sess}, true, nil
 }
 
 // RequireRole lets a request through only when its principal holds one of

@@ -55,12 +55,14 @@ type userView struct {
 	DisplayName       string `json:"displayName"`
 	AccountEnabled    bool   `json:"accountEnabled"`
 	IsEmergencyAccess bool   `json:"isEmergencyAccess"`
-	CreatedDateTime   string `json:"createdDateTime"`
+	// AdminRole is "" or the role the person holds; never the password hash.
+	AdminRole       string `json:"adminRole"`
+	CreatedDateTime string `json:"createdDateTime"`
 }
 
 func newUserView(u storage.User) userView {
 	return userView{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName,
-		AccountEnabled: u.AccountEnabled, IsEmergencyAccess: u.IsEmergencyAccess,
+		AccountEnabled: u.AccountEnabled, IsEmergencyAccess: u.IsEmergencyAccess, AdminRole: u.AdminRole,
 		CreatedDateTime: graphTime(u.CreatedAt)}
 }
 
@@ -70,11 +72,25 @@ type userBody struct {
 	DisplayName       *string `json:"displayName"`
 	AccountEnabled    *bool   `json:"accountEnabled"`
 	IsEmergencyAccess *bool   `json:"isEmergencyAccess"`
+	// PasswordProfile sets or resets the password, as in Graph.
+	PasswordProfile *passwordProfile `json:"passwordProfile"`
+	AdminRole       *string          `json:"adminRole"`
 }
 
-func (b userBody) input() directory.UserInput {
-	return directory.UserInput{UserPrincipalName: b.UserPrincipalName, DisplayName: b.DisplayName,
-		AccountEnabled: b.AccountEnabled, IsEmergencyAccess: b.IsEmergencyAccess}
+type passwordProfile struct {
+	Password *string `json:"password"`
+}
+
+func (b userBody) input() (directory.UserInput, error) {
+	in := directory.UserInput{UserPrincipalName: b.UserPrincipalName, DisplayName: b.DisplayName,
+		AccountEnabled: b.AccountEnabled, IsEmergencyAccess: b.IsEmergencyAccess, AdminRole: b.AdminRole}
+	if b.PasswordProfile != nil {
+		if b.PasswordProfile.Password == nil {
+			return in, apperr.BadRequest(`passwordProfile needs a password: {"passwordProfile": {"password": "…"}}`)
+		}
+		in.Password = b.PasswordProfile.Password
+	}
+	return in, nil
 }
 
 type groupView struct {
@@ -131,7 +147,12 @@ func (a *directoryAPI) createUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	u, err := a.dir.CreateUser(r.Context(), actorFrom(r.Context()), body.input())
+	in, err := body.input()
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	u, err := a.dir.CreateUser(r.Context(), actorFrom(r.Context()), in)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -155,7 +176,12 @@ func (a *directoryAPI) updateUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	u, err := a.dir.UpdateUser(r.Context(), actorFrom(r.Context()), r.PathValue("id"), body.input())
+	in, err := body.input()
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	u, err := a.dir.UpdateUser(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
 	if err != nil {
 		WriteError(w, r, err)
 		return

@@ -133,6 +133,59 @@ type Storage interface {
 	GetMDSBlob(ctx context.Context) (MDSBlob, error)
 	// MDSBlobNumber is the cheap version check ("" blob = 0).
 	MDSBlobNumber(ctx context.Context) (int, error)
+
+	// Authenticator app (TOTP): at most one per user (ErrAlreadyExists).
+	CreateTOTP(ctx context.Context, m TOTPMethod) error
+	GetTOTP(ctx context.Context, userID string) (TOTPMethod, error)
+	// UpdateTOTP is a CAS update; a code is accepted only when its time step is
+	// greater than LastUsedStep, which makes each code single-use across nodes.
+	UpdateTOTP(ctx context.Context, userID string, fn func(TOTPMethod) (TOTPMethod, error)) (TOTPMethod, error)
+	DeleteTOTP(ctx context.Context, userID string) error
+
+	// Temporary Access Passes. The pass itself is never stored, only Hash (unique).
+	CreateTAP(ctx context.Context, t TemporaryAccessPass) error
+	ListUserTAPs(ctx context.Context, userID string) ([]TemporaryAccessPass, error)
+	DeleteTAP(ctx context.Context, id string) error
+	// UseTAP atomically finds the pass with this hash that is valid at now
+	// (StartAt <= now < ExpiresAt, and unused when IsUsableOnce), sets its
+	// UsedAt to now (so a one-time pass is spent), and returns it; otherwise
+	// ErrNotFound.
+	UseTAP(ctx context.Context, hash []byte, now time.Time) (TemporaryAccessPass, error)
+	// DeleteExpiredTAPs removes passes whose ExpiresAt is at or before now.
+	DeleteExpiredTAPs(ctx context.Context, now time.Time) (int, error)
+
+	// HitRateLimit adds one to the counter of key in the fixed window of the
+	// given length that contains now, and returns the new count. Counters live
+	// in the database so every node shares them; expired windows are removed
+	// by DeleteExpiredRateLimits.
+	HitRateLimit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+	// RateLimitCount reads the counter without changing it.
+	RateLimitCount(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+	DeleteExpiredRateLimits(ctx context.Context, now time.Time) (int, error)
+}
+
+// TOTPMethod is a user's authenticator app (RFC 6238, SHA-1, 6 digits, 30 s).
+type TOTPMethod struct {
+	UserID       string
+	Secret       string // base32, as in the otpauth URI
+	Confirmed    bool   // false until the user proved the app with a code
+	LastUsedStep int64  // time step of the last accepted code (replay protection)
+	CreatedAt    time.Time
+	LastUsedAt   *time.Time
+}
+
+// TemporaryAccessPass is an admin-issued, time-limited pass (Graph's
+// temporaryAccessPassAuthenticationMethod).
+type TemporaryAccessPass struct {
+	ID           string // UUID
+	UserID       string
+	Hash         []byte // SHA-256 of the pass; unique
+	IsUsableOnce bool
+	CreatedAt    time.Time
+	StartAt      time.Time
+	ExpiresAt    time.Time
+	UsedAt       *time.Time // last use (a one-time pass: its only use)
+	CreatedBy    string     // actor
 }
 
 // User is a directory user.
@@ -144,8 +197,11 @@ type User struct {
 	IsEmergencyAccess bool
 	// PasswordHash is an argon2id PHC string, "" when the user has no password.
 	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// AdminRole lets a person use the admin center and admin API with their
+	// session: "" (none) or one of the Role* constants.
+	AdminRole string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Group is a security group.
@@ -197,6 +253,9 @@ type Session struct {
 	ExpiresAt  time.Time // absolute lifetime
 	IP         string
 	UserAgent  string
+	// SecondFactorPending marks a session that proved a password and still
+	// owes its second factor: it authenticates nothing but that step.
+	SecondFactorPending bool
 }
 
 // Challenge kinds.

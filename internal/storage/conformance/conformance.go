@@ -45,6 +45,10 @@ func Run(t *testing.T, open Opener) {
 		{"policies", policyTests},
 		{"audit", auditTests},
 		{"mds", mdsTests},
+		{"people", personTests},
+		{"totp", totpTests},
+		{"temporary_access_passes", tapTests},
+		{"rate_limits", rateLimitTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {

@@ -54,9 +54,9 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 			return fmt.Errorf("record sign-in: create session: %w", err)
 		}
 		q.WriteString(`sess AS (INSERT INTO sessions (` + sessionCols + `) SELECT ?::text, ?::text, ?::text,
-			?::timestamptz, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?::text, ?::text` + gate + `), `)
+			?::timestamptz, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?::text, ?::text, ?::boolean` + gate + `), `)
 		args = append(args, ss.ID, ss.UserID, strList(ss.AuthMethods), s.tvZeroNull(ss.MFAAt), s.tv(ss.CreatedAt),
-			s.tv(ss.LastSeenAt), s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent)
+			s.tv(ss.LastSeenAt), s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent, ss.SecondFactorPending)
 	}
 	e := r.Event
 	if e.ID == "" {

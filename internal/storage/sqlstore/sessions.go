@@ -8,13 +8,15 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-const sessionCols = `id, user_id, auth_methods, mfa_at, created_at, last_seen_at, expires_at, ip, user_agent`
+const sessionCols = `id, user_id, auth_methods, mfa_at, created_at, last_seen_at, expires_at, ip, user_agent,
+	second_factor_pending`
 
 func scanSession(sc scanner) (storage.Session, error) {
 	var ss storage.Session
 	var amr strListCol
 	var mfa, created, seen, expires timeCol
-	if err := sc.Scan(&ss.ID, &ss.UserID, &amr, &mfa, &created, &seen, &expires, &ss.IP, &ss.UserAgent); err != nil {
+	if err := sc.Scan(&ss.ID, &ss.UserID, &amr, &mfa, &created, &seen, &expires, &ss.IP, &ss.UserAgent,
+		&ss.SecondFactorPending); err != nil {
 		return storage.Session{}, err
 	}
 	ss.AuthMethods, ss.MFAAt = amr.V, mfa.T
@@ -37,9 +39,9 @@ func (s *Store) insertSession(ctx context.Context, c conn, ss storage.Session) e
 	if err := requireKey("session ID", ss.ID); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	_, err := c.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ss.ID, ss.UserID, strList(ss.AuthMethods), s.tvZeroNull(ss.MFAAt), s.tv(ss.CreatedAt),
-		s.tv(ss.LastSeenAt), s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent)
+		s.tv(ss.LastSeenAt), s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent, ss.SecondFactorPending)
 	if err != nil {
 		return s.fail(op, err, storage.ErrConflict)
 	}
@@ -75,9 +77,9 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Se
 		}
 		ss.ID, ss.UserID, ss.CreatedAt = old.ID, old.UserID, old.CreatedAt
 		_, err = c.exec(ctx, `UPDATE sessions SET auth_methods = ?, mfa_at = ?, last_seen_at = ?,
-			expires_at = ?, ip = ?, user_agent = ? WHERE id = ?`,
+			expires_at = ?, ip = ?, user_agent = ?, second_factor_pending = ? WHERE id = ?`,
 			strList(ss.AuthMethods), s.tvZeroNull(ss.MFAAt), s.tv(ss.LastSeenAt), s.tv(ss.ExpiresAt),
-			ss.IP, ss.UserAgent, id)
+			ss.IP, ss.UserAgent, ss.SecondFactorPending, id)
 		if err != nil {
 			return s.fail("update session", err, nil)
 		}

@@ -8,13 +8,13 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-const userCols = `id, upn, display_name, account_enabled, is_emergency_access, password_hash, created_at, updated_at`
+const userCols = `id, upn, display_name, account_enabled, is_emergency_access, password_hash, created_at, updated_at, admin_role`
 
 func scanUser(sc scanner, extra ...any) (storage.User, error) {
 	var u storage.User
 	var created, updated timeCol
 	dest := append([]any{&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.AccountEnabled,
-		&u.IsEmergencyAccess, &u.PasswordHash, &created, &updated}, extra...)
+		&u.IsEmergencyAccess, &u.PasswordHash, &created, &updated, &u.AdminRole}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return storage.User{}, err
 	}
@@ -40,9 +40,9 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	if err := validUser(u); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	_, err := s.write().exec(ctx, `INSERT INTO users (`+userCols+`, upn_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.write().exec(ctx, `INSERT INTO users (`+userCols+`, upn_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.UserPrincipalName, u.DisplayName, u.AccountEnabled, u.IsEmergencyAccess,
-		u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), foldKey(u.UserPrincipalName))
+		u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), u.AdminRole, foldKey(u.UserPrincipalName))
 	if err != nil {
 		return s.fail(op, err, nil)
 	}
@@ -86,9 +86,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User)
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		_, err = c.exec(ctx, `UPDATE users SET upn = ?, upn_key = ?, display_name = ?, account_enabled = ?,
-			is_emergency_access = ?, password_hash = ?, updated_at = ? WHERE id = ?`,
+			is_emergency_access = ?, password_hash = ?, admin_role = ?, updated_at = ? WHERE id = ?`,
 			u.UserPrincipalName, foldKey(u.UserPrincipalName), u.DisplayName, u.AccountEnabled,
-			u.IsEmergencyAccess, u.PasswordHash, s.tv(u.UpdatedAt), id)
+			u.IsEmergencyAccess, u.PasswordHash, u.AdminRole, s.tv(u.UpdatedAt), id)
 		if err != nil {
 			return s.fail(op, err, nil)
 		}
@@ -99,7 +99,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User)
 }
 
 // DeleteUser implements storage.Storage. Memberships, credentials, sessions and
-// one-time tokens go with the user through ON DELETE CASCADE.
+// one-time tokens, authenticator apps and Temporary Access Passes go with the
+// user through ON DELETE CASCADE.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := s.write().execOne(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
 		return s.fail(fmt.Sprintf("delete user %q", id), err, nil)

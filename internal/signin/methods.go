@@ -1,0 +1,221 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// Options are the ways the sign-in page offers for a username.
+type Options struct {
+	Passkey             bool `json:"passkey"`
+	Password            bool `json:"password"`
+	TemporaryAccessPass bool `json:"temporaryAccessPass"`
+}
+
+// unknownOptions is the answer for a name that is not an enabled user: the
+// same as for a user without a passkey, so the answer does not tell them apart.
+var unknownOptions = Options{Password: true, TemporaryAccessPass: true}
+
+// OptionsFor says how the user named username may sign in. Passkey is true
+// only for an enabled user who holds a passkey and whom the FIDO2 policy
+// covers, so a user outside the policy's groups never sees the option.
+// Password is false only for such a passkey user who has no password.
+func (s *Service) OptionsFor(ctx context.Context, username string) (Options, error) {
+	u, ok, err := s.lookup(ctx, username)
+	if err != nil || !ok {
+		return unknownOptions, err
+	}
+	creds, err := s.Store.ListUserCredentials(ctx, u.ID)
+	if err != nil {
+		return Options{}, apperr.Internal(fmt.Errorf("list passkeys: %w", err))
+	}
+	if len(creds) == 0 {
+		return unknownOptions, nil
+	}
+	pol, groups, err := s.policyFor(ctx, u.ID)
+	if err != nil {
+		return Options{}, err
+	}
+	if _, d := pol.Scope(groups); !d.Allowed {
+		return unknownOptions, nil
+	}
+	return Options{Passkey: true, Password: u.PasswordHash != "", TemporaryAccessPass: true}, nil
+}
+
+func (s *Service) policyFor(ctx context.Context, userID string) (policy.Fido2, []string, error) {
+	pol, err := s.Policies.Fido2(ctx)
+	if err != nil {
+		return policy.Fido2{}, nil, apperr.Internal(fmt.Errorf("load FIDO2 policy: %w", err))
+	}
+	groups, err := s.Store.UserGroupIDs(ctx, userID)
+	if err != nil {
+		return policy.Fido2{}, nil, apperr.Internal(fmt.Errorf("load groups: %w", err))
+	}
+	return pol, groups, nil
+}
+
+// PasskeyRegistration says whether the policy lets the user start adding a
+// passkey themselves, and the reason when not (naming an excluding group).
+func (s *Service) PasskeyRegistration(ctx context.Context, userID string) (bool, string, error) {
+	pol, groups, err := s.policyFor(ctx, userID)
+	if err != nil {
+		return false, "", err
+	}
+	d := pol.CheckRegistrationStart(groups, false)
+	if d.Allowed {
+		return true, "", nil
+	}
+	if d.Code == policy.CodeExcludedByGroup && d.Group != "" {
+		if g, err := s.Store.GetGroup(ctx, d.Group); err == nil {
+			d = d.WithGroupName(g.DisplayName)
+		}
+	}
+	return false, d.Reason, nil
+}
+
+// MFARecent reports whether the session proved multi-factor recently enough
+// to add a passkey.
+func (s *Service) MFARecent(sess storage.Session) bool {
+	return !sess.MFAAt.IsZero() && s.now().Sub(sess.MFAAt) <= MFAWindow
+}
+
+// --- authenticator app (self-service) ---
+
+var errAppExists = apperr.New(http.StatusConflict, "authenticatorAppExists",
+	"you already have an authenticator app; delete it first to set up another one")
+
+// AuthenticatorApp returns the user's confirmed app, or ok=false.
+func (s *Service) AuthenticatorApp(ctx context.Context, userID string) (storage.TOTPMethod, bool, error) {
+	m, err := s.Store.GetTOTP(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.TOTPMethod{}, false, nil
+	}
+	if err != nil {
+		return storage.TOTPMethod{}, false, apperr.Internal(fmt.Errorf("load authenticator app: %w", err))
+	}
+	return m, m.Confirmed, nil
+}
+
+// EnrollTOTP starts adding an authenticator app: a new secret, stored
+// unconfirmed (replacing an unconfirmed one) until ConfirmTOTP.
+func (s *Service) EnrollTOTP(ctx context.Context, u storage.User) (mfa.TOTPEnrollment, error) {
+	cur, err := s.Store.GetTOTP(ctx, u.ID)
+	switch {
+	case err == nil && cur.Confirmed:
+		return mfa.TOTPEnrollment{}, errAppExists
+	case err == nil:
+		if err := s.Store.DeleteTOTP(ctx, u.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return mfa.TOTPEnrollment{}, apperr.Internal(fmt.Errorf("replace unconfirmed authenticator app: %w", err))
+		}
+	case !errors.Is(err, storage.ErrNotFound):
+		return mfa.TOTPEnrollment{}, apperr.Internal(fmt.Errorf("load authenticator app: %w", err))
+	}
+	e, err := mfa.NewTOTP(u.UserPrincipalName)
+	if err != nil {
+		return mfa.TOTPEnrollment{}, apperr.Internal(err)
+	}
+	err = s.Store.CreateTOTP(ctx, storage.TOTPMethod{UserID: u.ID, Secret: e.Secret, CreatedAt: s.now()})
+	if errors.Is(err, storage.ErrAlreadyExists) { // a concurrent enrollment won
+		return mfa.TOTPEnrollment{}, apperr.Conflict("another authenticator app setup started at the same time; start again")
+	}
+	if err != nil {
+		return mfa.TOTPEnrollment{}, apperr.Internal(fmt.Errorf("store authenticator app: %w", err))
+	}
+	return e, nil
+}
+
+// ConfirmTOTP finishes adding an authenticator app with a code from it. The
+// user has now shown a second factor in this session, so the session counts
+// as multi-factor from now: it gains "otp" and "mfa" and a fresh MFAAt.
+func (s *Service) ConfirmTOTP(ctx context.Context, actor string, c Client, u storage.User, sess storage.Session, code string) (storage.TOTPMethod, storage.Session, error) {
+	k := keysFor(u.UserPrincipalName, c)
+	if err := s.checkLimits(ctx, k); err != nil {
+		return storage.TOTPMethod{}, sess, err
+	}
+	if !mfa.ValidTOTPFormat(code) {
+		return storage.TOTPMethod{}, sess, errBadCodeFormat
+	}
+	now := s.now()
+	m, err := s.Store.UpdateTOTP(ctx, u.ID, func(m storage.TOTPMethod) (storage.TOTPMethod, error) {
+		if m.Confirmed {
+			return m, errAppExists
+		}
+		step, ok := mfa.ValidateTOTP(m.Secret, code, now, m.LastUsedStep)
+		if !ok {
+			return m, errCodeRefused
+		}
+		m.Confirmed, m.LastUsedStep, m.LastUsedAt = true, step, &now
+		return m, nil
+	})
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return storage.TOTPMethod{}, sess, apperr.New(http.StatusConflict, "noAuthenticatorAppSetup",
+			"there is no authenticator app being set up; start again with \"Add sign-in method\"")
+	case errors.Is(err, errCodeRefused):
+		e := s.event("totp", u.UserPrincipalName, c)
+		e.UserID = u.ID
+		return storage.TOTPMethod{}, sess, s.failed(ctx, k, e, "wrong code while adding an authenticator app", errInvalidCode)
+	case err != nil:
+		return storage.TOTPMethod{}, sess, apperr.As(err)
+	}
+	s.audit(ctx, actor, "user.softwareOathMethod.create", u.ID, nil)
+	sess, err = s.Store.UpdateSession(ctx, sess.ID, func(ss storage.Session) (storage.Session, error) {
+		ss.AuthMethods, ss.MFAAt = withMethods(ss.AuthMethods, "otp", "mfa"), now
+		return ss, nil
+	})
+	if err != nil {
+		return m, sess, apperr.Internal(fmt.Errorf("mark session multi-factor: %w", err))
+	}
+	return m, sess, nil
+}
+
+// DeleteTOTP removes the user's authenticator app (confirmed or not). It
+// cannot lock anyone out: an app alone never signs a user in.
+func (s *Service) DeleteTOTP(ctx context.Context, actor string, u storage.User) error {
+	err := s.Store.DeleteTOTP(ctx, u.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return apperr.NotFound("%s has no authenticator app", u.UserPrincipalName)
+	}
+	if err != nil {
+		return apperr.Internal(fmt.Errorf("delete authenticator app: %w", err))
+	}
+	s.audit(ctx, actor, "user.softwareOathMethod.delete", u.ID, nil)
+	return nil
+}
+
+// CheckPasskeyRemoval refuses to remove the passkey credID when the user
+// would be left with no way to sign in: no password, no other passkey and no
+// Temporary Access Pass that is usable now or later.
+func (s *Service) CheckPasskeyRemoval(ctx context.Context, u storage.User, credID string) error {
+	if u.PasswordHash != "" {
+		return nil
+	}
+	creds, err := s.Store.ListUserCredentials(ctx, u.ID)
+	if err != nil {
+		return apperr.Internal(fmt.Errorf("list passkeys: %w", err))
+	}
+	for _, c := range creds {
+		if c.ID != credID {
+			return nil
+		}
+	}
+	taps, err := s.UserTAPs(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	for _, t := range taps {
+		if usable, why := TAPUsability(t, now); usable || why == TAPNotYetValid {
+			return nil
+		}
+	}
+	return apperr.New(http.StatusConflict, "lastMethod",
+		"this passkey is the only way you can sign in, so it cannot be removed; add another passkey first (or ask your administrator to set a password or issue a Temporary Access Pass)")
+}

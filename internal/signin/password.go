@@ -1,0 +1,156 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// errCodeRefused is what a TOTP check inside a CAS update returns; it rolls
+// the update back and is never shown.
+var errCodeRefused = errors.New("code refused")
+
+// Password signs a user in with their password. A user with a confirmed
+// authenticator app gets a pending session (SecondFactorRequired) that only
+// TOTP accepts; anyone else a single-factor session. An unknown user, a
+// wrong password, a disabled account and an account without a password all
+// get errInvalidCredentials after the same argon2id work.
+func (s *Service) Password(ctx context.Context, c Client, username, password string) (Result, error) {
+	if err := errors.Join(required("username", username), required("password", password)); err != nil {
+		return Result{}, err
+	}
+	k := keysFor(username, c)
+	if err := s.checkLimits(ctx, k); err != nil {
+		return Result{}, err
+	}
+	e := s.event("password", username, c)
+	u, ok, err := s.lookup(ctx, username)
+	if err != nil {
+		return Result{}, err
+	}
+	e.UserID = u.ID
+	reason := ""
+	switch {
+	case len(password) > 4*mfa.MaxPasswordLength: // no valid password is this long; do not hash it
+		reason = "password too long"
+	case u.ID == "":
+		mfa.VerifyDummy(password)
+		reason = "unknown user"
+	case !ok:
+		mfa.VerifyDummy(password)
+		reason = "account disabled"
+	case u.PasswordHash == "":
+		mfa.VerifyDummy(password)
+		reason = "account has no password"
+	default:
+		match, err := mfa.VerifyPassword(u.PasswordHash, password)
+		if err != nil {
+			s.log().ErrorContext(ctx, "stored password hash is unusable", "user", u.ID, "err", err)
+		}
+		if !match {
+			reason = "wrong password"
+		}
+	}
+	if reason != "" {
+		return Result{}, s.failed(ctx, k, e, reason, errInvalidCredentials)
+	}
+	return s.afterPassword(ctx, u, c, e)
+}
+
+// afterPassword opens the session a correct password earns.
+func (s *Service) afterPassword(ctx context.Context, u storage.User, c Client, e storage.SignInEvent) (Result, error) {
+	app, err := s.Store.GetTOTP(ctx, u.ID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || (err == nil && !app.Confirmed):
+		sec, sess := s.newSession(u, c, []string{"pwd"}, false)
+		return s.complete(ctx, u, e, sec, sess)
+	case err != nil:
+		return Result{}, apperr.Internal(fmt.Errorf("load authenticator app: %w", err))
+	}
+	// The password step is not logged as a sign-in: the TOTP step logs the
+	// outcome of the whole sign-in.
+	sec, sess := s.newSession(u, c, []string{"pwd"}, false)
+	sess.SecondFactorPending = true
+	if limit := sess.CreatedAt.Add(PendingLifetime); limit.Before(sess.ExpiresAt) {
+		sess.ExpiresAt = limit
+	}
+	if err := s.Store.CreateSession(ctx, sess); err != nil {
+		return Result{}, apperr.Internal(fmt.Errorf("create pending session: %w", err))
+	}
+	return Result{User: u, Session: sess, Secret: sec, SecondFactorRequired: true}, nil
+}
+
+// TOTP completes a pending password sign-in with a code from the user's
+// authenticator app. The pending session is replaced by a new multi-factor
+// one (a new ID, so the pending cookie cannot ride the new session). Each
+// code works once, across nodes: its time step must be after the last one
+// used, checked and stored in one CAS update.
+func (s *Service) TOTP(ctx context.Context, c Client, pending storage.Session, code string) (Result, error) {
+	if !pending.SecondFactorPending {
+		return Result{}, errNoPendingSignIn
+	}
+	u, err := s.Store.GetUser(ctx, pending.UserID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && !u.AccountEnabled) {
+		_ = s.Store.DeleteSession(ctx, pending.ID)
+		return Result{}, errNoPendingSignIn
+	}
+	if err != nil {
+		return Result{}, apperr.Internal(fmt.Errorf("load pending session user: %w", err))
+	}
+	k := keysFor(u.UserPrincipalName, c)
+	if err := s.checkLimits(ctx, k); err != nil {
+		return Result{}, err
+	}
+	if !mfa.ValidTOTPFormat(code) {
+		return Result{}, errBadCodeFormat
+	}
+	e := s.event("totp", u.UserPrincipalName, c)
+	e.UserID = u.ID
+	if err := s.useCode(ctx, u.ID, code); errors.Is(err, errCodeRefused) || errors.Is(err, storage.ErrNotFound) {
+		return Result{}, s.failed(ctx, k, e, "wrong or reused authenticator app code", errInvalidCode)
+	} else if err != nil {
+		return Result{}, apperr.Internal(fmt.Errorf("check authenticator app code: %w", err))
+	}
+	sec, sess := s.newSession(u, c, []string{"pwd", "otp", "mfa"}, true)
+	res, err := s.complete(ctx, u, e, sec, sess)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := s.Store.DeleteSession(ctx, pending.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.log().ErrorContext(ctx, "delete pending session", "err", err)
+	}
+	return res, nil
+}
+
+// useCode accepts code for the user's confirmed app and stores its step.
+func (s *Service) useCode(ctx context.Context, userID, code string) error {
+	now := s.now()
+	_, err := s.Store.UpdateTOTP(ctx, userID, func(m storage.TOTPMethod) (storage.TOTPMethod, error) {
+		if !m.Confirmed {
+			return m, errCodeRefused
+		}
+		step, ok := mfa.ValidateTOTP(m.Secret, code, now, m.LastUsedStep)
+		if !ok {
+			return m, errCodeRefused
+		}
+		m.LastUsedStep, m.LastUsedAt = step, &now
+		return m, nil
+	})
+	return err
+}
+
+// withMethods returns amr plus the methods it lacks, in order.
+func withMethods(amr []string, add ...string) []string {
+	out := slices.Clone(amr)
+	for _, m := range add {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,110 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/directory"
+	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// SetupPurpose is the OneTimeToken purpose of the first-run setup link that
+// `keyward serve` prints while there are no users.
+const SetupPurpose = "setup"
+
+// SetupActor names the first-run setup in audit records.
+const SetupActor = "setup"
+
+var (
+	errSetupTokenInvalid = apperr.New(http.StatusNotFound, "setupTokenInvalid",
+		"this setup link is not valid: it has expired or was already used; restart keyward serve to print a new one")
+	errAlreadySetUp = apperr.New(http.StatusNotFound, "setupTokenInvalid",
+		"Keyward is already set up: its first administrator exists; sign in instead")
+)
+
+// SetupInput is the first administrator the setup page creates.
+type SetupInput struct {
+	Token             string
+	UserPrincipalName string
+	DisplayName       string
+	Password          string
+}
+
+// CheckSetupToken reports whether token is an unused, unexpired setup link
+// while no user exists yet, without using it.
+func (s *Service) CheckSetupToken(ctx context.Context, token string) error {
+	if err := s.requireNoUsers(ctx); err != nil {
+		return err
+	}
+	if token == "" || len(token) > 256 {
+		return errSetupTokenInvalid
+	}
+	t, err := s.Store.GetOneTimeToken(ctx, SetupPurpose, secret.Hash(token))
+	if errors.Is(err, storage.ErrNotFound) {
+		return errSetupTokenInvalid
+	}
+	if err != nil {
+		return apperr.Internal(fmt.Errorf("look up setup link: %w", err))
+	}
+	if t.UsedAt != nil || !s.now().Before(t.ExpiresAt) {
+		return errSetupTokenInvalid
+	}
+	return nil
+}
+
+func (s *Service) requireNoUsers(ctx context.Context) error {
+	n, err := s.Store.CountUsers(ctx)
+	if err != nil {
+		return apperr.Internal(fmt.Errorf("count users: %w", err))
+	}
+	if n > 0 {
+		return errAlreadySetUp
+	}
+	return nil
+}
+
+// Setup creates the first global administrator with a password, using up
+// the setup link, and signs them in. The session counts as multi-factor —
+// the link itself was a second proof, read from the server's own output —
+// so they can register a passkey right away. Input is validated before the
+// link is used, so a typo does not burn it.
+func (s *Service) Setup(ctx context.Context, c Client, in SetupInput) (Result, error) {
+	if err := required("token", in.Token); err != nil {
+		return Result{}, err
+	}
+	role := storage.RoleGlobalAdmin
+	user := directory.UserInput{UserPrincipalName: &in.UserPrincipalName, DisplayName: &in.DisplayName,
+		Password: &in.Password, AdminRole: &role}
+	norm, err := directory.NewUser(user) // validates the UPN and display name
+	if err != nil {
+		return Result{}, err
+	}
+	if err := mfa.CheckPassword(in.Password, norm.UserPrincipalName); err != nil {
+		return Result{}, err
+	}
+	if err := s.requireNoUsers(ctx); err != nil {
+		return Result{}, err
+	}
+	if len(in.Token) > 256 {
+		return Result{}, errSetupTokenInvalid
+	}
+	_, err = s.Store.ConsumeOneTimeToken(ctx, SetupPurpose, secret.Hash(in.Token), s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		return Result{}, errSetupTokenInvalid
+	}
+	if err != nil {
+		return Result{}, apperr.Internal(fmt.Errorf("use setup link: %w", err))
+	}
+	u, err := s.Directory.CreateUser(ctx, SetupActor, user)
+	if err != nil {
+		return Result{}, err
+	}
+	e := s.event("setup", u.UserPrincipalName, c)
+	sec, sess := s.newSession(u, c, []string{"pwd", "mfa"}, true)
+	return s.complete(ctx, u, e, sec, sess)
+}

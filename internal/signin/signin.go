@@ -1,0 +1,264 @@
+// Package signin runs the sign-in flows other than passkeys — password,
+// password + authenticator app, Temporary Access Pass, first-run setup — and
+// manages those methods for a signed-in user or an administrator. It decides
+// with the pure helpers of internal/mfa, keeps rate-limit counters in the
+// database (so every node shares them), writes the sign-in log, and creates
+// sessions. Every error it returns for a person is an *apperr.Error.
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/directory"
+	"github.com/keyward/keyward/internal/passkey"
+	"github.com/keyward/keyward/internal/session"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// PendingLifetime is how long a password sign-in waits for its second factor.
+const PendingLifetime = 10 * time.Minute
+
+// MFAWindow is how recent a multi-factor proof must be to count as recent
+// (adding a passkey; the "mfaRecent" the pages show).
+const MFAWindow = 10 * time.Minute
+
+// Limits bound failed sign-in attempts in fixed windows. A failure counts
+// against the account (the username as typed, so unknown names count too
+// and answers do not reveal which accounts exist) and against the client's
+// address; either limit reached refuses further attempts until the window ends.
+type Limits struct {
+	Window     time.Duration // 0 = 15 minutes
+	PerAccount int           // 0 = 10
+	PerIP      int           // 0 = 50
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Window <= 0 {
+		l.Window = 15 * time.Minute
+	}
+	if l.PerAccount <= 0 {
+		l.PerAccount = 10
+	}
+	if l.PerIP <= 0 {
+		l.PerIP = 50
+	}
+	return l
+}
+
+// Service runs the flows. Store, Sessions, Directory and Policies are required.
+type Service struct {
+	Store     storage.Storage
+	Sessions  *session.Manager
+	Directory *directory.Service
+	Policies  *passkey.Policies
+	Logger    *slog.Logger     // nil = slog.Default()
+	Now       func() time.Time // nil = time.Now
+	Limits    Limits
+}
+
+// Client is who is signing in, for the sign-in log and the per-address limit.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// ClientFrom reads the client of a request. Proxy headers are not trusted.
+func ClientFrom(r *http.Request) Client {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return Client{IP: host, UserAgent: r.UserAgent()}
+}
+
+// Result is a successful step: the user, the new session and its cookie
+// secret. SecondFactorRequired marks a pending session that only the TOTP
+// step accepts.
+type Result struct {
+	User                 storage.User
+	Session              storage.Session
+	Secret               string
+	SecondFactorRequired bool
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Errors a person sees. The password answer is the same for an unknown
+// user, a wrong password and a disabled account.
+var (
+	errInvalidCredentials = apperr.New(http.StatusUnauthorized, "invalidCredentials",
+		"that username and password don't match; check them and try again")
+	errInvalidTAP = apperr.New(http.StatusUnauthorized, "invalidCredentials",
+		"that username and Temporary Access Pass don't match, or the pass has expired or was already used; check them or ask your administrator for a new pass")
+	errInvalidCode = apperr.New(http.StatusUnauthorized, "invalidCode",
+		"that code is wrong or was already used; enter the current code from your authenticator app")
+	errNoPendingSignIn = apperr.New(http.StatusUnauthorized, "signInExpired",
+		"this sign-in has expired or was not started; enter your username and password again")
+	errBadCodeFormat = apperr.BadRequest("code must be the 6 digits your authenticator app shows")
+)
+
+// RetryAfter is carried (as the cause) by a tooManyAttempts error, so the
+// HTTP edge can set the Retry-After header.
+type RetryAfter struct{ At time.Time }
+
+func (e RetryAfter) Error() string { return "rate limited until " + e.At.Format(time.RFC3339) }
+
+// limitKeys are the rate-limit counters one attempt counts against.
+type limitKeys struct{ account, ip string }
+
+func keysFor(username string, c Client) limitKeys {
+	name := strings.ToLower(strings.TrimSpace(username))
+	if len(name) > 300 {
+		name = name[:300]
+	}
+	return limitKeys{account: "signin:account:" + name, ip: "signin:ip:" + ipBucket(c.IP)}
+}
+
+// ipBucket groups IPv6 addresses by /64, the block one customer usually
+// holds, so stepping through addresses of one network does not escape the limit.
+func ipBucket(ip string) string {
+	a := net.ParseIP(ip)
+	if a == nil || a.To4() != nil {
+		return ip
+	}
+	return a.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// checkLimits refuses an attempt when either counter is full.
+func (s *Service) checkLimits(ctx context.Context, k limitKeys) error {
+	l := s.Limits.withDefaults()
+	now := s.now()
+	for _, c := range []struct {
+		key, who string
+		max      int
+	}{{k.account, "for this account", l.PerAccount}, {k.ip, "from your network address", l.PerIP}} {
+		n, err := s.Store.RateLimitCount(ctx, c.key, l.Window, now)
+		if err != nil {
+			return apperr.Internal(fmt.Errorf("read sign-in rate limit: %w", err))
+		}
+		if n >= c.max {
+			until := windowEnd(now, l.Window)
+			wait := until.Sub(now).Round(time.Minute)
+			if wait < time.Minute {
+				wait = time.Minute
+			}
+			return apperr.New(http.StatusTooManyRequests, "tooManyAttempts",
+				"too many failed sign-in attempts %s; try again after %s UTC (in about %d minutes)",
+				c.who, until.Format("15:04"), int(wait/time.Minute)).Wrap(RetryAfter{At: until})
+		}
+	}
+	return nil
+}
+
+// windowEnd is when the fixed window holding now ends (windows are aligned
+// to the Unix epoch, as the store aligns them).
+func windowEnd(now time.Time, w time.Duration) time.Time {
+	us, wus := now.UnixMicro(), w.Microseconds()
+	return time.UnixMicro(us - us%wus + wus).UTC()
+}
+
+// failed counts a failed attempt, logs it, and returns the person's answer.
+func (s *Service) failed(ctx context.Context, k limitKeys, e storage.SignInEvent, reason string, answer error) error {
+	l := s.Limits.withDefaults()
+	now := s.now()
+	for _, key := range []string{k.account, k.ip} {
+		if _, err := s.Store.HitRateLimit(ctx, key, l.Window, now); err != nil {
+			s.log().ErrorContext(ctx, "count failed sign-in", "err", err)
+		}
+	}
+	e.Result, e.FailureReason = storage.ResultFailure, reason
+	s.record(ctx, storage.SignInRecord{Event: e})
+	s.log().InfoContext(ctx, "sign-in refused", "method", e.Method, "user", e.UserPrincipalName, "reason", reason, "ip", e.IP)
+	return answer
+}
+
+// record writes a log-only sign-in record; a failure to log is logged, not
+// returned: the person's answer does not depend on it.
+func (s *Service) record(ctx context.Context, r storage.SignInRecord) {
+	if err := s.Store.RecordSignIn(ctx, r); err != nil {
+		s.log().ErrorContext(ctx, "record sign-in event", "err", err)
+	}
+}
+
+func (s *Service) event(method, upn string, c Client) storage.SignInEvent {
+	if len(upn) > 300 {
+		upn = upn[:300]
+	}
+	return storage.SignInEvent{ID: uuid.NewString(), Time: s.now(), UserPrincipalName: upn, Method: method,
+		IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
+}
+
+// newSession builds a session for u with the given methods; mfa marks a
+// multi-factor proof made now.
+func (s *Service) newSession(u storage.User, c Client, amr []string, mfa bool) (string, storage.Session) {
+	sec, sess := s.Sessions.NewSession(u.ID, amr, mfa, nil)
+	sess.IP, sess.UserAgent = c.IP, truncate(c.UserAgent, 512)
+	return sec, sess
+}
+
+// complete stores a successful sign-in (session and log line in one
+// transaction) and returns its result.
+func (s *Service) complete(ctx context.Context, u storage.User, e storage.SignInEvent, sec string, sess storage.Session) (Result, error) {
+	e.UserID, e.UserPrincipalName, e.Result = u.ID, u.UserPrincipalName, storage.ResultSuccess
+	if err := s.Store.RecordSignIn(ctx, storage.SignInRecord{Session: &sess, Event: e}); err != nil {
+		return Result{}, apperr.Internal(fmt.Errorf("record %s sign-in: %w", e.Method, err))
+	}
+	return Result{User: u, Session: sess, Secret: sec, SecondFactorRequired: sess.SecondFactorPending}, nil
+}
+
+// lookup finds the user a sign-in names; ok is false when there is no
+// enabled user of that name. Storage failures are errors.
+func (s *Service) lookup(ctx context.Context, username string) (storage.User, bool, error) {
+	username = strings.TrimSpace(username)
+	if username == "" || len(username) > 4*directory.MaxUPNLength {
+		return storage.User{}, false, nil
+	}
+	u, err := s.Store.GetUserByUPN(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.User{}, false, nil
+	}
+	if err != nil {
+		return storage.User{}, false, apperr.Internal(fmt.Errorf("look up user: %w", err))
+	}
+	return u, u.AccountEnabled, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && (s[n]&0xC0) == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// required refuses an empty field before anything is looked up.
+func required(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return apperr.BadRequest("%s is required", field)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package signin
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// TAP signs a user in with a Temporary Access Pass. The session counts as
+// multi-factor (the admin vouched for the person when issuing the pass), so
+// the user can register a passkey at once.
+func (s *Service) TAP(ctx context.Context, c Client, username, pass string) (Result, error) {
+	if err := errors.Join(required("username", username), required("temporaryAccessPass", pass)); err != nil {
+		return Result{}, err
+	}
+	k := keysFor(username, c)
+	if err := s.checkLimits(ctx, k); err != nil {
+		return Result{}, err
+	}
+	e := s.event("tap", username, c)
+	u, ok, err := s.lookup(ctx, username)
+	if err != nil {
+		return Result{}, err
+	}
+	e.UserID = u.ID
+	norm := mfa.NormalizeTAP(pass)
+	switch {
+	case u.ID == "":
+		return Result{}, s.failed(ctx, k, e, "unknown user", errInvalidTAP)
+	case !ok:
+		return Result{}, s.failed(ctx, k, e, "account disabled", errInvalidTAP)
+	case norm == "":
+		return Result{}, s.failed(ctx, k, e, "not a Temporary Access Pass", errInvalidTAP)
+	}
+	if reason, err := s.useTAP(ctx, u.ID, mfa.HashTAP(norm)); err != nil {
+		return Result{}, err
+	} else if reason != "" {
+		return Result{}, s.failed(ctx, k, e, reason, errInvalidTAP)
+	}
+	sec, sess := s.newSession(u, c, []string{"tap", "mfa"}, true)
+	return s.complete(ctx, u, e, sec, sess)
+}
+
+// useTAP spends the user's pass with this hash. The pass is looked up among
+// the user's own first, so a pass typed with the wrong username is never
+// spent. It returns why the pass was refused ("" when accepted).
+func (s *Service) useTAP(ctx context.Context, userID string, hash []byte) (string, error) {
+	taps, err := s.Store.ListUserTAPs(ctx, userID)
+	if err != nil {
+		return "", apperr.Internal(fmt.Errorf("list temporary access passes: %w", err))
+	}
+	var match *storage.TemporaryAccessPass
+	for i := range taps {
+		if subtle.ConstantTimeCompare(taps[i].Hash, hash) == 1 {
+			match = &taps[i]
+		}
+	}
+	if match == nil {
+		return "wrong Temporary Access Pass", nil
+	}
+	used, err := s.Store.UseTAP(ctx, hash, s.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		_, why := TAPUsability(*match, s.now())
+		return "Temporary Access Pass not usable: " + why, nil
+	}
+	if err != nil {
+		return "", apperr.Internal(fmt.Errorf("use temporary access pass: %w", err))
+	}
+	if used.UserID != userID { // cannot happen with unique hashes; never let it sign anyone in
+		return "Temporary Access Pass of another user", nil
+	}
+	return "", nil
+}
+
+// Graph's methodUsabilityReason values.
+const (
+	TAPUsable      = "EnabledByPolicy"
+	TAPExpired     = "Expired"
+	TAPNotYetValid = "NotYetValid"
+	TAPOneTimeUsed = "OneTimeUsed"
+)
+
+// TAPUsability says whether a pass can sign in at now, and why not.
+func TAPUsability(t storage.TemporaryAccessPass, now time.Time) (bool, string) {
+	switch {
+	case t.IsUsableOnce && t.UsedAt != nil:
+		return false, TAPOneTimeUsed
+	case !now.Before(t.ExpiresAt):
+		return false, TAPExpired
+	case now.Before(t.StartAt):
+		return false, TAPNotYetValid
+	}
+	return true, TAPUsable
+}
+
+// TAPRequest is an administrator's request for a pass (nil = default).
+type TAPRequest struct {
+	LifetimeInMinutes *int
+	IsUsableOnce      *bool
+	StartDateTime     *time.Time
+}
+
+// IssuedTAP is a new pass: Pass is shown once and never stored.
+type IssuedTAP struct {
+	storage.TemporaryAccessPass
+	Pass string
+}
+
+// IssueTAP makes a pass for the user. A user holds one pass at a time, as in
+// Entra ID: issuing a new one replaces any other.
+func (s *Service) IssueTAP(ctx context.Context, actor string, u storage.User, req TAPRequest) (IssuedTAP, error) {
+	now := s.now()
+	start, expires, err := mfa.TAPWindow(now, req.LifetimeInMinutes, req.StartDateTime)
+	if err != nil {
+		return IssuedTAP{}, err
+	}
+	old, err := s.Store.ListUserTAPs(ctx, u.ID)
+	if err != nil {
+		return IssuedTAP{}, apperr.Internal(fmt.Errorf("list temporary access passes: %w", err))
+	}
+	pass, hash := mfa.NewTAP()
+	t := storage.TemporaryAccessPass{ID: uuid.NewString(), UserID: u.ID, Hash: hash,
+		IsUsableOnce: req.IsUsableOnce != nil && *req.IsUsableOnce,
+		CreatedAt:    now, StartAt: start, ExpiresAt: expires, CreatedBy: actor}
+	if err := s.Store.CreateTAP(ctx, t); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return IssuedTAP{}, apperr.NotFound("user %s no longer exists", u.UserPrincipalName).Wrap(err)
+		}
+		return IssuedTAP{}, apperr.Internal(fmt.Errorf("create temporary access pass: %w", err))
+	}
+	var replaced []string
+	for _, o := range old {
+		if err := s.Store.DeleteTAP(ctx, o.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return IssuedTAP{}, apperr.Internal(fmt.Errorf("replace temporary access pass: %w", err))
+		}
+		replaced = append(replaced, o.ID)
+	}
+	s.audit(ctx, actor, "user.temporaryAccessPassMethod.create", u.ID, map[string]any{
+		"methodId": t.ID, "startDateTime": start, "lifetimeInMinutes": int(expires.Sub(start) / time.Minute),
+		"isUsableOnce": t.IsUsableOnce, "replaced": replaced,
+	})
+	return IssuedTAP{TemporaryAccessPass: t, Pass: pass}, nil
+}
+
+// UserTAPs lists the user's passes (without the pass itself).
+func (s *Service) UserTAPs(ctx context.Context, userID string) ([]storage.TemporaryAccessPass, error) {
+	taps, err := s.Store.ListUserTAPs(ctx, userID)
+	if err != nil {
+		return nil, apperr.Internal(fmt.Errorf("list temporary access passes: %w", err))
+	}
+	return taps, nil
+}
+
+// DeleteTAP removes one of the user's passes.
+func (s *Service) DeleteTAP(ctx context.Context, actor string, u storage.User, id string) error {
+	taps, err := s.UserTAPs(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, t := range taps {
+		if t.ID != id {
+			continue
+		}
+		if err := s.Store.DeleteTAP(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return apperr.Internal(fmt.Errorf("delete temporary access pass: %w", err))
+		}
+		s.audit(ctx, actor, "user.temporaryAccessPassMethod.delete", u.ID, map[string]any{"methodId": id})
+		return nil
+	}
+	return apperr.New(http.StatusNotFound, "notFound", "user %s has no Temporary Access Pass %q", u.UserPrincipalName, truncate(id, 80))
+}
+
+// audit records a change to someone's sign-in methods. A failure to record
+// is logged, not returned: the change itself has happened.
+func (s *Service) audit(ctx context.Context, actor, action, target string, details map[string]any) {
+	data, _ := json.Marshal(details)
+	err := s.Store.AppendAudit(ctx, storage.AuditEvent{
+		ID: uuid.NewString(), Time: s.now(), Actor: actor, Action: action, Target: target, Details: data,
+	})
+	if err != nil {
+		s.log().ErrorContext(ctx, "record audit event", "action", action, "err", err)
+	}
+}

@@ -1,0 +1,345 @@
+package conformance
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+func newTOTP(userID string) storage.TOTPMethod {
+	return storage.TOTPMethod{UserID: userID, Secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", CreatedAt: t0}
+}
+
+var totpTests = []test{
+	{"create_get_update_delete", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "t@x.org")
+		m := newTOTP(u.ID)
+		ok(t, s.CreateTOTP(t.Context(), m))
+		got, err := s.GetTOTP(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "get", got, m)
+		upd, err := s.UpdateTOTP(t.Context(), u.ID, func(old storage.TOTPMethod) (storage.TOTPMethod, error) {
+			equal(t, "fn input", old, m)
+			old.UserID, old.CreatedAt = "other", at(time.Hour)
+			old.Confirmed, old.LastUsedStep, old.LastUsedAt = true, 59_000_123, ptr(at(time.Minute))
+			return old, nil
+		})
+		ok(t, err)
+		want := m
+		want.Confirmed, want.LastUsedStep, want.LastUsedAt = true, 59_000_123, ptr(at(time.Minute))
+		equal(t, "returned", upd, want)
+		got, err = s.GetTOTP(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "stored", got, want)
+		ok(t, s.DeleteTOTP(t.Context(), u.ID))
+		_, err = s.GetTOTP(t.Context(), u.ID)
+		is(t, err, storage.ErrNotFound)
+	}},
+	{"one_per_user_and_unknown_user_is_conflict", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "t@x.org")
+		ok(t, s.CreateTOTP(t.Context(), newTOTP(u.ID)))
+		is(t, s.CreateTOTP(t.Context(), newTOTP(u.ID)), storage.ErrAlreadyExists)
+		is(t, s.CreateTOTP(t.Context(), newTOTP("missing-user")), storage.ErrConflict)
+		bad := newTOTP(u.ID)
+		bad.Secret = ""
+		if err := s.CreateTOTP(t.Context(), bad); err == nil {
+			t.Fatal("a TOTP method without a secret was stored")
+		}
+	}},
+	{"unknown_is_not_found", func(t *testing.T, s storage.Storage) {
+		_, err := s.GetTOTP(t.Context(), "missing")
+		is(t, err, storage.ErrNotFound)
+		_, err = s.UpdateTOTP(t.Context(), "missing", func(m storage.TOTPMethod) (storage.TOTPMethod, error) { return m, nil })
+		is(t, err, storage.ErrNotFound)
+		is(t, s.DeleteTOTP(t.Context(), "missing"), storage.ErrNotFound)
+	}},
+	{"update_fn_error_is_returned_and_writes_nothing", func(t *testing.T, s storage.Storage) {
+		m := newTOTP(mustUser(t, s, "t@x.org").ID)
+		ok(t, s.CreateTOTP(t.Context(), m))
+		_, err := s.UpdateTOTP(t.Context(), m.UserID, func(old storage.TOTPMethod) (storage.TOTPMethod, error) {
+			old.LastUsedStep = 9
+			return old, errFn
+		})
+		is(t, err, errFn)
+		got, err := s.GetTOTP(t.Context(), m.UserID)
+		ok(t, err)
+		equal(t, "stored", got, m)
+	}},
+	{"concurrent_updates_accept_one_code_step_once", func(t *testing.T, s storage.Storage) {
+		m := newTOTP(mustUser(t, s, "t@x.org").ID)
+		m.Confirmed = true
+		ok(t, s.CreateTOTP(t.Context(), m))
+		// Each racer presents a code of step 100; only the first to see the
+		// old LastUsedStep may accept it, as the sign-in flow does.
+		wins := race(t, func() error {
+			_, err := s.UpdateTOTP(t.Context(), m.UserID, func(old storage.TOTPMethod) (storage.TOTPMethod, error) {
+				if old.LastUsedStep >= 100 {
+					return old, storage.ErrNotFound
+				}
+				old.LastUsedStep = 100
+				return old, nil
+			})
+			return err
+		})
+		equal(t, "winners", wins, 1)
+	}},
+}
+
+func newTAP(userID string) storage.TemporaryAccessPass {
+	return storage.TemporaryAccessPass{ID: uuid.NewString(), UserID: userID, Hash: randomBytes(32),
+		CreatedAt: t0, StartAt: t0, ExpiresAt: at(time.Hour), CreatedBy: "token:helpdesk"}
+}
+
+var tapTests = []test{
+	{"create_list_and_delete", func(t *testing.T, s storage.Storage) {
+		u, other := mustUser(t, s, "t@x.org"), mustUser(t, s, "o@x.org")
+		newer, older := newTAP(u.ID), newTAP(u.ID)
+		newer.CreatedAt, newer.IsUsableOnce, newer.UsedAt = at(time.Minute), true, ptr(at(2*time.Minute))
+		ok(t, s.CreateTAP(t.Context(), newer))
+		ok(t, s.CreateTAP(t.Context(), older))
+		ok(t, s.CreateTAP(t.Context(), newTAP(other.ID)))
+		list, err := s.ListUserTAPs(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "list", list, []storage.TemporaryAccessPass{older, newer})
+		ok(t, s.DeleteTAP(t.Context(), older.ID))
+		is(t, s.DeleteTAP(t.Context(), older.ID), storage.ErrNotFound)
+		list, err = s.ListUserTAPs(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "after delete", list, []storage.TemporaryAccessPass{newer})
+		none, err := s.ListUserTAPs(t.Context(), "missing")
+		ok(t, err)
+		equal(t, "none", len(none), 0)
+	}},
+	{"taken_id_or_hash_is_already_exists_and_unknown_user_is_conflict", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "t@x.org")
+		p := newTAP(u.ID)
+		ok(t, s.CreateTAP(t.Context(), p))
+		sameID, sameHash := newTAP(u.ID), newTAP(u.ID)
+		sameID.ID, sameHash.Hash = p.ID, p.Hash
+		is(t, s.CreateTAP(t.Context(), sameID), storage.ErrAlreadyExists)
+		is(t, s.CreateTAP(t.Context(), sameHash), storage.ErrAlreadyExists)
+		is(t, s.CreateTAP(t.Context(), newTAP("missing-user")), storage.ErrConflict)
+		noHash := newTAP(u.ID)
+		noHash.Hash = nil
+		if err := s.CreateTAP(t.Context(), noHash); err == nil {
+			t.Fatal("a pass without a hash was stored")
+		}
+	}},
+	{"one_time_pass_is_used_once", func(t *testing.T, s storage.Storage) {
+		p := newTAP(mustUser(t, s, "t@x.org").ID)
+		p.IsUsableOnce = true
+		ok(t, s.CreateTAP(t.Context(), p))
+		got, err := s.UseTAP(t.Context(), p.Hash, at(time.Minute))
+		ok(t, err)
+		want := p
+		want.UsedAt = ptr(at(time.Minute))
+		equal(t, "used", got, want)
+		_, err = s.UseTAP(t.Context(), p.Hash, at(2*time.Minute))
+		is(t, err, storage.ErrNotFound)
+		list, err := s.ListUserTAPs(t.Context(), p.UserID)
+		ok(t, err)
+		equal(t, "stored", list, []storage.TemporaryAccessPass{want})
+	}},
+	{"multi_use_pass_works_until_it_expires", func(t *testing.T, s storage.Storage) {
+		p := newTAP(mustUser(t, s, "t@x.org").ID)
+		ok(t, s.CreateTAP(t.Context(), p))
+		for _, d := range []time.Duration{0, time.Minute, time.Hour - time.Microsecond} {
+			got, err := s.UseTAP(t.Context(), p.Hash, at(d))
+			ok(t, err)
+			equal(t, "last use", got.UsedAt, ptr(at(d)))
+		}
+		_, err := s.UseTAP(t.Context(), p.Hash, p.ExpiresAt)
+		is(t, err, storage.ErrNotFound)
+	}},
+	{"pass_is_not_usable_before_its_start_or_when_unknown", func(t *testing.T, s storage.Storage) {
+		p := newTAP(mustUser(t, s, "t@x.org").ID)
+		p.StartAt = at(time.Hour)
+		p.ExpiresAt = at(2 * time.Hour)
+		ok(t, s.CreateTAP(t.Context(), p))
+		_, err := s.UseTAP(t.Context(), p.Hash, at(time.Hour-time.Microsecond))
+		is(t, err, storage.ErrNotFound)
+		_, err = s.UseTAP(t.Context(), randomBytes(32), at(time.Hour))
+		is(t, err, storage.ErrNotFound)
+		_, err = s.UseTAP(t.Context(), p.Hash, at(time.Hour))
+		ok(t, err)
+	}},
+	{"concurrent_users_of_a_one_time_pass_have_exactly_one_winner", func(t *testing.T, s storage.Storage) {
+		p := newTAP(mustUser(t, s, "t@x.org").ID)
+		p.IsUsableOnce = true
+		ok(t, s.CreateTAP(t.Context(), p))
+		wins := race(t, func() error {
+			_, err := s.UseTAP(t.Context(), p.Hash, at(time.Second))
+			return err
+		})
+		equal(t, "winners", wins, 1)
+	}},
+	{"concurrent_users_of_a_multi_use_pass_all_win", func(t *testing.T, s storage.Storage) {
+		p := newTAP(mustUser(t, s, "t@x.org").ID)
+		ok(t, s.CreateTAP(t.Context(), p))
+		wins := race(t, func() error {
+			_, err := s.UseTAP(t.Context(), p.Hash, at(time.Second))
+			return err
+		})
+		equal(t, "winners", wins, racers)
+	}},
+	{"delete_expired_removes_passes_expiring_at_or_before_now", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "t@x.org")
+		var live []storage.TemporaryAccessPass
+		for _, exp := range []time.Duration{-time.Hour, 0, time.Microsecond, time.Hour} {
+			p := newTAP(u.ID)
+			p.StartAt, p.ExpiresAt = at(-2*time.Hour), at(exp)
+			ok(t, s.CreateTAP(t.Context(), p))
+			if exp > 0 {
+				live = append(live, p)
+			}
+		}
+		n, err := s.DeleteExpiredTAPs(t.Context(), t0)
+		ok(t, err)
+		equal(t, "deleted", n, 2)
+		list, err := s.ListUserTAPs(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "left", len(list), len(live))
+	}},
+	{"user_deletion_removes_their_passes_and_app", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "t@x.org")
+		p := newTAP(u.ID)
+		ok(t, s.CreateTAP(t.Context(), p))
+		ok(t, s.CreateTOTP(t.Context(), newTOTP(u.ID)))
+		ok(t, s.DeleteUser(t.Context(), u.ID))
+		_, err := s.UseTAP(t.Context(), p.Hash, at(time.Minute))
+		is(t, err, storage.ErrNotFound)
+		_, err = s.GetTOTP(t.Context(), u.ID)
+		is(t, err, storage.ErrNotFound)
+	}},
+}
+
+var rateLimitTests = []test{
+	{"counts_within_a_fixed_window_and_restarts_in_the_next", func(t *testing.T, s storage.Storage) {
+		const w = 15 * time.Minute
+		start := t0.Truncate(w) // windows are aligned to the Unix epoch
+		n, err := s.RateLimitCount(t.Context(), "pw:alice", w, start)
+		ok(t, err)
+		equal(t, "before any hit", n, 0)
+		for i := 1; i <= 3; i++ {
+			n, err := s.HitRateLimit(t.Context(), "pw:alice", w, start.Add(time.Duration(i)*time.Minute))
+			ok(t, err)
+			equal(t, "count", n, i)
+		}
+		n, err = s.RateLimitCount(t.Context(), "pw:alice", w, start.Add(w-time.Microsecond))
+		ok(t, err)
+		equal(t, "end of window", n, 3)
+		n, err = s.RateLimitCount(t.Context(), "pw:alice", w, start.Add(w))
+		ok(t, err)
+		equal(t, "next window", n, 0)
+		n, err = s.HitRateLimit(t.Context(), "pw:alice", w, start.Add(w))
+		ok(t, err)
+		equal(t, "first hit of next window", n, 1)
+	}},
+	{"keys_and_window_lengths_are_separate_counters", func(t *testing.T, s storage.Storage) {
+		for _, c := range []struct {
+			key string
+			w   time.Duration
+		}{{"a", time.Minute}, {"a", time.Hour}, {"b", time.Minute}} {
+			n, err := s.HitRateLimit(t.Context(), c.key, c.w, t0)
+			ok(t, err)
+			equal(t, c.key+" "+c.w.String(), n, 1)
+		}
+	}},
+	{"concurrent_hits_are_all_counted", func(t *testing.T, s storage.Storage) {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make(chan error, racers)
+		for range racers {
+			wg.Go(func() {
+				<-start
+				_, err := s.HitRateLimit(t.Context(), "ip:192.0.2.7", time.Hour, t0)
+				errs <- err
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			ok(t, err)
+		}
+		n, err := s.RateLimitCount(t.Context(), "ip:192.0.2.7", time.Hour, t0)
+		ok(t, err)
+		equal(t, "count", n, racers)
+	}},
+	{"bad_key_or_window_is_refused", func(t *testing.T, s storage.Storage) {
+		for _, c := range []struct {
+			key string
+			w   time.Duration
+		}{{"", time.Minute}, {"k", 0}, {"k", -time.Minute}} {
+			if _, err := s.HitRateLimit(t.Context(), c.key, c.w, t0); err == nil || errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("HitRateLimit(%q, %v) = %v, want a validation error", c.key, c.w, err)
+			}
+		}
+	}},
+	{"delete_expired_removes_ended_windows", func(t *testing.T, s storage.Storage) {
+		const w = time.Minute
+		start := t0.Truncate(w)
+		_, err := s.HitRateLimit(t.Context(), "old", w, start.Add(-w))
+		ok(t, err)
+		_, err = s.HitRateLimit(t.Context(), "current", w, start)
+		ok(t, err)
+		n, err := s.DeleteExpiredRateLimits(t.Context(), start)
+		ok(t, err)
+		equal(t, "deleted", n, 1)
+		c, err := s.RateLimitCount(t.Context(), "current", w, start)
+		ok(t, err)
+		equal(t, "current kept", c, 1)
+	}},
+}
+
+var personTests = []test{
+	{"admin_role_and_password_hash_round_trip", func(t *testing.T, s storage.Storage) {
+		u := newUser("admin@x.org")
+		u.AdminRole, u.PasswordHash = storage.RoleGlobalAdmin, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
+		ok(t, s.CreateUser(t.Context(), u))
+		got, err := s.GetUser(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "get", got, u)
+		g := mustGroup(t, s, "Admins")
+		ok(t, s.AddMember(t.Context(), g.ID, u.ID))
+		members, _, err := s.ListMembers(t.Context(), g.ID, storage.Page{})
+		ok(t, err)
+		equal(t, "member", members, []storage.User{u})
+		upd, err := s.UpdateUser(t.Context(), u.ID, func(old storage.User) (storage.User, error) {
+			old.AdminRole, old.PasswordHash = storage.RoleReader, ""
+			return old, nil
+		})
+		ok(t, err)
+		list, _, err := s.ListUsers(t.Context(), storage.Page{})
+		ok(t, err)
+		equal(t, "listed", list, []storage.User{upd})
+		equal(t, "role", upd.AdminRole, storage.RoleReader)
+	}},
+	{"pending_second_factor_round_trips_and_updates", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "p@x.org")
+		ss := newSession(u.ID)
+		ss.SecondFactorPending, ss.AuthMethods, ss.MFAAt = true, []string{"pwd"}, time.Time{}
+		ok(t, s.CreateSession(t.Context(), ss))
+		got, err := s.GetSession(t.Context(), ss.ID)
+		ok(t, err)
+		equal(t, "get", got, ss)
+		got, err = s.UpdateSession(t.Context(), ss.ID, func(old storage.Session) (storage.Session, error) {
+			old.SecondFactorPending = false
+			return old, nil
+		})
+		ok(t, err)
+		equal(t, "pending after update", got.SecondFactorPending, false)
+		other := newSession(u.ID)
+		other.SecondFactorPending = true
+		ok(t, s.RecordSignIn(t.Context(), storage.SignInRecord{Session: &other,
+			Event: storage.SignInEvent{Time: t0, UserID: u.ID, Method: "password", Result: storage.ResultSuccess}}))
+		got, err = s.GetSession(t.Context(), other.ID)
+		ok(t, err)
+		equal(t, "recorded", got, other)
+	}},
+}
