@@ -27,6 +27,15 @@ func FuzzPasskeyEndpoints(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	// A real response, used once so that as a seed it is a replay.
+	w.mustStatus(w.do("POST", "/api/v1/me/passkeys", cookie(w.fuzzSession), map[string]any{"publicKeyCredential": json.RawMessage(reg)}), http.StatusCreated)
+	creds, err := w.store.ListUserCredentials(context.Background(), w.fuzzUser)
+	if err != nil || len(creds) != 1 {
+		f.Fatal(creds, err)
+	}
+	if err := w.store.DeleteCredential(context.Background(), creds[0].ID); err != nil {
+		f.Fatal(err)
+	}
 	f.Add(reg)
 	f.Add([]byte(`{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"oA"}}`))
 	f.Add([]byte(`{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","authenticatorData":"AA","signature":"AA","userHandle":"AA"}}`))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,6 +117,31 @@ func TestCeremonyIntegrity(t *testing.T) {
 			}
 			w.mustStatus(w.do("POST", "/api/v1/auth/passkey", cred{}, resp), http.StatusOK)
 			wantError(t, w.do("POST", "/api/v1/auth/passkey", cred{}, resp), http.StatusBadRequest, "challengeNotFound", "already used")
+		})
+		t.Run("one_assertion_sent_twice_at_once_signs_in_once", func(t *testing.T) {
+			opts := w.mustStatus(w.do("POST", "/api/v1/auth/passkey/options", cred{}, nil), http.StatusOK)
+			resp, err := k.Assert(opts.body, w.origin())
+			if err != nil {
+				t.Fatal(err)
+			}
+			statuses := make(chan int, 4)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() { statuses <- w.do("POST", "/api/v1/auth/passkey", cred{}, resp).status })
+			}
+			wg.Wait()
+			close(statuses)
+			ok := 0
+			for s := range statuses {
+				if s == http.StatusOK {
+					ok++
+				} else if s != http.StatusBadRequest {
+					t.Errorf("status %d, want 200 once and 400 for the rest", s)
+				}
+			}
+			if ok != 1 {
+				t.Fatalf("%d sign-ins succeeded with one assertion, want 1", ok)
+			}
 		})
 		t.Run("expired_challenge", func(t *testing.T) {
 			opts := w.mustStatus(w.do("POST", "/api/v1/auth/passkey/options", cred{}, nil), http.StatusOK)

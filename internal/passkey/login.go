@@ -96,7 +96,8 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 	if err != nil {
 		return SignIn{}, responseError("sign-in response", err)
 	}
-	sd, err := s.consumeChallenge(ctx, parsed.Response.CollectedClientData.Challenge, storage.ChallengeLogin, "")
+	challengeID := parsed.Response.CollectedClientData.Challenge
+	sd, err := s.readChallenge(ctx, challengeID)
 	if err != nil {
 		return SignIn{}, err
 	}
@@ -104,7 +105,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 
 	cred, err := s.cfg.Store.GetCredentialByCredentialID(ctx, parsed.RawID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return SignIn{}, s.fail(ctx, event, errUnknownCredential, nil)
+		return SignIn{}, s.fail(ctx, challengeID, event, errUnknownCredential, nil)
 	}
 	if err != nil {
 		return SignIn{}, fmt.Errorf("look up credential: %w", err)
@@ -118,21 +119,21 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 
 	wc, err := s.verifyAssertion(user, cred, sd, parsed)
 	if err != nil {
-		return SignIn{}, s.fail(ctx, event, err, nil)
+		return SignIn{}, s.fail(ctx, challengeID, event, err, nil)
 	}
 	if wc.Authenticator.CloneWarning {
 		cred.CloneWarning = true
-		return SignIn{}, s.fail(ctx, event, errPossibleClone, &cred)
+		return SignIn{}, s.fail(ctx, challengeID, event, errPossibleClone, &cred)
 	}
 	if !user.AccountEnabled {
-		return SignIn{}, s.fail(ctx, event, errAccountDisabled, nil)
+		return SignIn{}, s.fail(ctx, challengeID, event, errAccountDisabled, nil)
 	}
 	pol, groups, err := s.policyFor(ctx, user.ID)
 	if err != nil {
 		return SignIn{}, err
 	}
 	if d := pol.CheckSignIn(groups, policy.Key{AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible}); !d.Allowed {
-		return SignIn{}, s.fail(ctx, event, s.refusal(ctx, d), nil)
+		return SignIn{}, s.fail(ctx, challengeID, event, s.refusal(ctx, d), nil)
 	}
 
 	now := s.now()
@@ -147,7 +148,11 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 		IP: ci.IP, UserAgent: ci.UserAgent,
 	}
 	event.Result = storage.ResultSuccess
-	if err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{Credential: &cred, Session: &sess, Event: event}); err != nil {
+	err = s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{ChallengeID: challengeID, Credential: &cred, Session: &sess, Event: event})
+	if errors.Is(err, storage.ErrNotFound) { // a concurrent request used the challenge first
+		return SignIn{}, errChallenge
+	}
+	if err != nil {
 		return SignIn{}, fmt.Errorf("record sign-in: %w", err)
 	}
 	return SignIn{User: user, Credential: cred, Session: sess, SessionSecret: sessionSecret}, nil
@@ -188,11 +193,17 @@ func (s *Service) verifyAssertion(user storage.User, cred storage.Credential, sd
 	return wc, nil
 }
 
-// fail records a refused sign-in (and a flagged credential) and returns cause.
-func (s *Service) fail(ctx context.Context, event storage.SignInEvent, cause error, flagged *storage.Credential) error {
+// fail records a refused sign-in (and a flagged credential), using up the
+// challenge, and returns cause. When the challenge was already used by a
+// concurrent request, that request's outcome stands and nothing is recorded.
+func (s *Service) fail(ctx context.Context, challengeID string, event storage.SignInEvent, cause error, flagged *storage.Credential) error {
 	ae := apperr.As(cause)
 	event.Result, event.FailureReason = storage.ResultFailure, ae.Message
-	if err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{Credential: flagged, Event: event}); err != nil {
+	err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{ChallengeID: challengeID, Credential: flagged, Event: event})
+	if errors.Is(err, storage.ErrNotFound) {
+		return errChallenge
+	}
+	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "record failed sign-in", "err", err)
 	}
 	s.cfg.Logger.InfoContext(ctx, "passkey sign-in refused", "user", event.UserPrincipalName,

@@ -98,6 +98,10 @@ type Storage interface {
 	// ConsumeChallenge atomically deletes and returns an unexpired challenge;
 	// ErrNotFound when it is unknown, already used, or expired.
 	ConsumeChallenge(ctx context.Context, id string, now time.Time) (Challenge, error)
+	// GetChallenge returns an unexpired challenge without using it up (the
+	// sign-in hot path consumes it inside RecordSignIn instead, saving a
+	// commit); ErrNotFound when it is unknown, already used, or expired.
+	GetChallenge(ctx context.Context, id string, now time.Time) (Challenge, error)
 	DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error)
 
 	// Passkey credentials (FIDO2 methods). CredentialID is unique across all users.
@@ -109,8 +113,11 @@ type Storage interface {
 	DeleteCredential(ctx context.Context, id string) error
 
 	// RecordSignIn stores the outcome of a sign-in in one transaction: the
-	// credential's new counter/flags/last use (when Credential is non-nil), the new
-	// session (when Session is non-nil) and the sign-in log event.
+	// challenge used up (when ChallengeID is set), the credential's new
+	// counter/flags/last use (when Credential is non-nil), the new session (when
+	// Session is non-nil) and the sign-in log event. A challenge that is already
+	// gone makes it ErrNotFound and writes nothing, so of two sign-ins racing
+	// with one challenge exactly one is recorded.
 	RecordSignIn(ctx context.Context, r SignInRecord) error
 	ListSignInEvents(ctx context.Context, f EventFilter) ([]SignInEvent, error)
 
@@ -306,9 +313,10 @@ type Credential struct {
 
 // SignInRecord is what one sign-in writes (see Storage.RecordSignIn).
 type SignInRecord struct {
-	Credential *Credential // updated fields: SignCount, BackupState, CloneWarning, LastUsedAt
-	Session    *Session
-	Event      SignInEvent
+	ChallengeID string      // the ceremony's challenge, consumed with the record
+	Credential  *Credential // updated fields: SignCount, BackupState, CloneWarning, LastUsedAt
+	Session     *Session
+	Event       SignInEvent
 }
 
 // Sign-in results.

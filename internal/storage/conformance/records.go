@@ -49,6 +49,73 @@ var signInTests = []test{
 		ok(t, err)
 		equal(t, "events", events, []storage.SignInEvent{r.Event})
 	}},
+	{"record_consumes_the_challenge_once", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		c := mustCredential(t, s, u.ID)
+		ch := newChallenge("")
+		ok(t, s.CreateChallenge(t.Context(), ch))
+		got, err := s.GetChallenge(t.Context(), ch.ID, at(time.Minute))
+		ok(t, err)
+		equal(t, "challenge read", got, ch)
+		first := signIn(u, c, at(time.Minute))
+		first.ChallengeID = ch.ID
+		ok(t, s.RecordSignIn(t.Context(), first))
+		_, err = s.GetChallenge(t.Context(), ch.ID, at(time.Minute))
+		is(t, err, storage.ErrNotFound)
+
+		// A second sign-in with the same challenge writes nothing at all.
+		cur, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		again := signIn(u, cur, at(2*time.Minute))
+		again.ChallengeID = ch.ID
+		is(t, s.RecordSignIn(t.Context(), again), storage.ErrNotFound)
+		after, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "credential unchanged", after, cur)
+		_, err = s.GetSession(t.Context(), again.Session.ID)
+		is(t, err, storage.ErrNotFound)
+		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
+		ok(t, err)
+		equal(t, "events", len(events), 1)
+		fail := storage.SignInRecord{ChallengeID: ch.ID, Event: failure(u.ID, at(3*time.Minute))}
+		is(t, s.RecordSignIn(t.Context(), fail), storage.ErrNotFound)
+	}},
+	{"racing_records_with_one_challenge_record_once", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		c := mustCredential(t, s, u.ID)
+		ch := newChallenge("")
+		ok(t, s.CreateChallenge(t.Context(), ch))
+		var wg sync.WaitGroup
+		errs := make([]error, 10)
+		for i := range errs {
+			wg.Go(func() {
+				r := signIn(u, c, at(time.Minute))
+				r.ChallengeID = ch.ID
+				errs[i] = s.RecordSignIn(t.Context(), r)
+			})
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			if err == nil {
+				wins++
+			} else if !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("loser error = %v, want ErrNotFound", err)
+			}
+		}
+		equal(t, "winners", wins, 1)
+		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
+		ok(t, err)
+		equal(t, "events", len(events), 1)
+	}},
+	{"get_challenge_skips_expired", func(t *testing.T, s storage.Storage) {
+		ch := newChallenge("u")
+		ok(t, s.CreateChallenge(t.Context(), ch))
+		_, err := s.GetChallenge(t.Context(), ch.ID, ch.ExpiresAt)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.GetChallenge(t.Context(), "unknown", t0)
+		is(t, err, storage.ErrNotFound)
+	}},
 	{"record_of_a_failure_only_logs_and_gets_an_id", func(t *testing.T, s storage.Storage) {
 		ok(t, s.RecordSignIn(t.Context(), storage.SignInRecord{Event: failure("", t0)}))
 		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})

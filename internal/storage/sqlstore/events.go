@@ -18,6 +18,11 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 		return s.recordSignInStatement(ctx, r)
 	}
 	return s.inTx(ctx, func(c conn) error {
+		if r.ChallengeID != "" {
+			if err := c.execOne(ctx, `DELETE FROM challenges WHERE id = ?`, r.ChallengeID); err != nil {
+				return s.fail("record sign-in: consume challenge", err, nil)
+			}
+		}
 		if cr := r.Credential; cr != nil {
 			err := c.execOne(ctx, `UPDATE credentials SET sign_count = ?, backup_state = ?, clone_warning = ?,
 				last_used_at = ? WHERE id = ?`,
@@ -41,13 +46,24 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecord) error {
 	var q strings.Builder
 	var args []any
-	gate, result := "", "SELECT 1"
+	// Every write is gated on the ones before it having found their row: the
+	// challenge first (so a used one writes nothing), then the credential.
+	gate, chResult, credResult := "", "1", "1"
 	q.WriteString("WITH ")
+	if r.ChallengeID != "" {
+		q.WriteString(`ch AS (DELETE FROM challenges WHERE id = ? RETURNING 1), `)
+		args = append(args, r.ChallengeID)
+		gate, chResult = " WHERE EXISTS (SELECT 1 FROM ch)", "(SELECT COUNT(*) FROM ch)"
+	}
 	if cr := r.Credential; cr != nil {
+		cond := ""
+		if r.ChallengeID != "" {
+			cond = " AND EXISTS (SELECT 1 FROM ch)"
+		}
 		q.WriteString(`cred AS (UPDATE credentials SET sign_count = ?, backup_state = ?, clone_warning = ?,
-			last_used_at = ? WHERE id = ? RETURNING 1), `)
+			last_used_at = ? WHERE id = ?` + cond + ` RETURNING 1), `)
 		args = append(args, int64(cr.SignCount), cr.BackupState, cr.CloneWarning, s.tvNull(cr.LastUsedAt), cr.ID)
-		gate, result = " WHERE EXISTS (SELECT 1 FROM cred)", "SELECT COUNT(*) FROM cred"
+		gate, credResult = " WHERE EXISTS (SELECT 1 FROM cred)", "(SELECT COUNT(*) FROM cred)"
 	}
 	if ss := r.Session; ss != nil {
 		if err := requireKey("session ID", ss.ID); err != nil {
@@ -63,14 +79,18 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 		e.ID = uuid.NewString()
 	}
 	q.WriteString(`evt AS (INSERT INTO sign_in_events (` + signInCols + `) SELECT ?::text, ?::timestamptz,
-		?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text` + gate + `) ` + result)
+		?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text` + gate + `) SELECT ` +
+		chResult + `, ` + credResult)
 	args = append(args, e.ID, s.tv(e.Time), e.UserID, e.UserPrincipalName, e.Method, e.CredentialID, e.AAGUID,
 		e.Model, e.Result, e.FailureReason, e.IP, e.UserAgent)
-	var n int
-	if err := s.write().row(ctx, q.String(), args...).Scan(&n); err != nil {
+	var chFound, credFound int
+	if err := s.write().row(ctx, q.String(), args...).Scan(&chFound, &credFound); err != nil {
 		return s.fail("record sign-in", err, storage.ErrConflict)
 	}
-	if n == 0 {
+	if chFound == 0 {
+		return fmt.Errorf("record sign-in: challenge already used: %w", storage.ErrNotFound)
+	}
+	if credFound == 0 {
 		return fmt.Errorf("record sign-in: update credential %q: %w", r.Credential.ID, storage.ErrNotFound)
 	}
 	return nil

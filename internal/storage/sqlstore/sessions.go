@@ -152,6 +152,16 @@ func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) 
 	return ch, nil
 }
 
+// GetChallenge implements storage.Storage.
+func (s *Store) GetChallenge(ctx context.Context, id string, now time.Time) (storage.Challenge, error) {
+	ch, err := scanChallenge(s.read().row(ctx, `SELECT `+challengeCols+` FROM challenges
+		WHERE id = ? AND expires_at > ?`, id, s.tv(now)))
+	if err != nil {
+		return ch, s.fail("get challenge", err, nil)
+	}
+	return ch, nil
+}
+
 // DeleteExpiredChallenges implements storage.Storage.
 func (s *Store) DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error) {
 	return s.deleteExpired(ctx, "challenges", `DELETE FROM challenges WHERE expires_at <= ?`, now)
