@@ -2,11 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,60 +12,14 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 	"github.com/keyward/keyward/internal/storage/conformance"
 	"github.com/keyward/keyward/internal/storage/postgres"
+	"github.com/keyward/keyward/internal/storage/storagetest"
 )
 
-const dsnEnv = "KEYWARD_TEST_POSTGRES_DSN"
+// freshSchema is an empty schema of its own on the test server (skipped
+// when KEYWARD_TEST_POSTGRES_DSN is unset).
+func freshSchema(t testing.TB) string { return storagetest.FreshPostgresSchema(t) }
 
-// baseDSN returns the test server's DSN or skips the test.
-func baseDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv(dsnEnv)
-	if dsn == "" {
-		t.Skipf("%s is not set: skipping PostgreSQL tests (e.g. %s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable')",
-			dsnEnv, dsnEnv)
-	}
-	return dsn
-}
-
-// freshSchema creates a uniquely named schema, dropped when the test ends,
-// and returns a DSN whose search_path points at it: each test gets an empty
-// database of its own on the one server.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	base := baseDSN(t)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "kwtest_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		_ = admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		_ = admin.Close()
-	})
-	return withSearchPath(t, base, schema)
-}
-
-func withSearchPath(t testing.TB, dsn, schema string) string {
-	if !strings.Contains(dsn, "://") {
-		return dsn + " search_path=" + schema
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", dsnEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func baseDSN(t testing.TB) string { return storagetest.PostgresDSN(t) }
 
 func open(t testing.TB, dsn string) *postgres.Store {
 	t.Helper()
