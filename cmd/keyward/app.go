@@ -23,6 +23,7 @@ import (
 // app is what every command shares. Commands write only to stdout/stderr
 // and read the environment only through env, so tests run them in-process.
 type app struct {
+	stdin          io.Reader // read only by --password-stdin
 	stdout, stderr io.Writer
 	env            []string
 	now            func() time.Time
@@ -43,10 +44,11 @@ type store interface {
 }
 
 // run executes one command line and returns the process exit code.
-func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, env: env, now: time.Now}
+func run(ctx context.Context, args, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, env: env, now: time.Now}
 	root := a.rootCmd()
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {

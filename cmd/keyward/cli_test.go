@@ -368,7 +368,7 @@ func TestServeStopsCleanlyWhenCancelledWhileStarting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // as if SIGTERM arrived before the server was up
 	var out, errOut strings.Builder
-	code := run(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, sqliteEnv(t), &out, &errOut)
+	code := run(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, sqliteEnv(t), strings.NewReader(""), &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut.String())
 	}

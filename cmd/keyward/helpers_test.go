@@ -16,8 +16,15 @@ import (
 
 // cli runs keyward commands in-process against one database, chosen by env.
 type cli struct {
-	t   *testing.T
-	env []string
+	t     *testing.T
+	env   []string
+	stdin string // what the command reads on standard input
+}
+
+// input returns c with stdin as the commands' standard input.
+func (c cli) input(stdin string) cli {
+	c.stdin = stdin
+	return c
 }
 
 type result struct {
@@ -28,7 +35,7 @@ type result struct {
 func (c cli) run(args ...string) result {
 	c.t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), args, c.env, &out, &errOut)
+	code := run(context.Background(), args, c.env, strings.NewReader(c.stdin), &out, &errOut)
 	return result{stdout: out.String(), stderr: errOut.String(), code: code}
 }
 

@@ -22,6 +22,7 @@ type userJSON struct {
 	DisplayName       string `json:"displayName"`
 	AccountEnabled    bool   `json:"accountEnabled"`
 	IsEmergencyAccess bool   `json:"isEmergencyAccess"`
+	AdminRole         string `json:"adminRole"` // "" = none; never the password hash
 	CreatedDateTime   string `json:"createdDateTime"`
 }
 
@@ -42,7 +43,8 @@ type tokenJSON struct {
 
 func toUserJSON(u storage.User) userJSON {
 	return userJSON{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName,
-		AccountEnabled: u.AccountEnabled, IsEmergencyAccess: u.IsEmergencyAccess, CreatedDateTime: timestamp(u.CreatedAt)}
+		AccountEnabled: u.AccountEnabled, IsEmergencyAccess: u.IsEmergencyAccess, AdminRole: u.AdminRole,
+		CreatedDateTime: timestamp(u.CreatedAt)}
 }
 
 func toGroupJSON(g storage.Group) groupJSON {

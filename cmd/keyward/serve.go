@@ -18,15 +18,18 @@ import (
 	kwapp "github.com/keyward/keyward/internal/app"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
 )
 
 const (
-	// setupPurpose is the OneTimeToken purpose of the first-run setup link.
-	setupPurpose  = "setup"
+	// setupPurpose is the OneTimeToken purpose of the first-run setup link,
+	// which POST /api/v1/setup consumes.
+	setupPurpose  = signin.SetupPurpose
 	setupValidFor = time.Hour
-	// cleanupEvery paces the removal of expired sessions and challenges. Every
-	// node runs it; the deletes are idempotent, so overlapping runs are harmless.
+	// cleanupEvery paces the removal of expired sessions, challenges, passes
+	// and rate-limit counters. Every node runs it; the deletes are idempotent,
+	// so overlapping runs are harmless.
 	cleanupEvery = 5 * time.Minute
 )
 
@@ -89,7 +92,9 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	var bg sync.WaitGroup
 	bgCtx, stopBg := context.WithCancel(ctx)
-	bg.Go(func() { a.cleanupLoop(bgCtx, st) })
+	cleanupTicker := time.NewTicker(cleanupEvery)
+	defer cleanupTicker.Stop()
+	bg.Go(func() { a.cleanupLoop(bgCtx, st, cleanupTicker.C) })
 	bg.Go(func() { a.refreshMDS(bgCtx, kw.MDS) })
 	defer func() { stopBg(); bg.Wait() }()
 
@@ -215,32 +220,41 @@ func (a *app) offerSetup(ctx context.Context, st store) error {
 	return nil
 }
 
-// cleanupLoop deletes expired sessions and challenges now and then, so the
-// tables stay small; lookups check expiry themselves, so this is tidiness.
-func (a *app) cleanupLoop(ctx context.Context, st storage.Storage) {
-	t := time.NewTicker(cleanupEvery)
-	defer t.Stop()
+// cleanupLoop deletes expired records now and at every tick, so the tables
+// stay small; lookups check expiry themselves, so this is tidiness, not
+// security. serve ticks every cleanupEvery; tests tick by hand.
+func (a *app) cleanupLoop(ctx context.Context, st storage.Storage, ticks <-chan time.Time) {
 	for {
 		a.cleanup(ctx, st)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-ticks:
 		}
 	}
 }
 
+// cleanup deletes what has expired at a.now(): sessions, WebAuthn challenges,
+// Temporary Access Passes and sign-in rate-limit counters. A failure is
+// logged and the other kinds are still cleaned.
 func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 	now := a.now()
-	if n, err := st.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
-		a.logger.Warn("deleting expired sessions", "err", err)
-	} else if n > 0 {
-		a.logger.Debug("deleted expired sessions", "count", n)
-	}
-	if n, err := st.DeleteExpiredChallenges(ctx, now); err != nil && ctx.Err() == nil {
-		a.logger.Warn("deleting expired challenges", "err", err)
-	} else if n > 0 {
-		a.logger.Debug("deleted expired challenges", "count", n)
+	for _, c := range []struct {
+		what string
+		del  func(context.Context, time.Time) (int, error)
+	}{
+		{"sessions", st.DeleteExpiredSessions},
+		{"challenges", st.DeleteExpiredChallenges},
+		{"temporary access passes", st.DeleteExpiredTAPs},
+		{"rate-limit counters", st.DeleteExpiredRateLimits},
+	} {
+		n, err := c.del(ctx, now)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.logger.Warn("deleting expired "+c.what, "err", err)
+		case n > 0:
+			a.logger.Debug("deleted expired "+c.what, "count", n)
+		}
 	}
 }
 

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/storage"
@@ -21,35 +23,73 @@ func (a *app) userCmd() *cobra.Command {
 	}
 	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON (the admin API's field names) instead of a table")
 	cmd.AddCommand(a.userAddCmd(), a.userListCmd(), a.userShowCmd(), a.userUpdateCmd(),
-		a.userEnableCmd(true), a.userEnableCmd(false), a.userDeleteCmd())
+		a.userEnableCmd(true), a.userEnableCmd(false), a.userDeleteCmd(), a.userTAPCmd())
 	return cmd
 }
 
 func (a *app) userAddCmd() *cobra.Command {
-	var upn, name string
-	var emergency, disabled bool
+	var upn, name, role string
+	var emergency, disabled, passwordStdin bool
 	cmd := &cobra.Command{
-		Use:   "add --upn UPN --display-name NAME",
+		Use:   "add --upn UPN --display-name NAME [--admin-role ROLE] [--password-stdin]",
 		Short: "Create a user",
-		Args:  cobra.NoArgs,
-		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
+		Long: "Create a user. --admin-role gives the person an admin role for the admin center and\n" +
+			"the admin API (" + strings.Join(roles, ", ") + "). --password-stdin sets a password\n" +
+			"read from the first line of standard input (on a terminal: asked twice, not shown).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			enabled := !disabled
-			u, err := a.directory(st).CreateUser(cmd.Context(), cliActor, directory.UserInput{
-				UserPrincipalName: &upn, DisplayName: &name, AccountEnabled: &enabled, IsEmergencyAccess: &emergency})
-			if err != nil {
+			in := directory.UserInput{UserPrincipalName: &upn, DisplayName: &name,
+				AccountEnabled: &enabled, IsEmergencyAccess: &emergency}
+			// Flags and the password are checked before the database is opened,
+			// so a bad value changes nothing at all.
+			if err := a.userFlags(cmd, &in, role, passwordStdin); err != nil {
 				return err
 			}
-			return a.printUser(u)
-		}),
+			return a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
+				u, err := a.directory(st).CreateUser(cmd.Context(), cliActor, in)
+				if err != nil {
+					return err
+				}
+				return a.printUser(u)
+			})(cmd, nil)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&upn, "upn", "", "user principal name, local@domain (required)")
 	f.StringVar(&name, "display-name", "", "display name (required)")
 	f.BoolVar(&emergency, "emergency-access", false, "mark as an emergency-access (break-glass) account")
 	f.BoolVar(&disabled, "disabled", false, "create the account disabled")
+	addUserSecretFlags(f, &role, &passwordStdin)
 	_ = cmd.MarkFlagRequired("upn")
 	_ = cmd.MarkFlagRequired("display-name")
 	return cmd
+}
+
+// addUserSecretFlags defines --admin-role and --password-stdin, shared by add and update.
+func addUserSecretFlags(f *pflag.FlagSet, role *string, passwordStdin *bool) {
+	f.StringVar(role, "admin-role", "", "admin role of the person: "+strings.Join(roles, ", ")+", or none")
+	f.BoolVar(passwordStdin, "password-stdin", false,
+		"set the password, read from the first line of standard input (never a flag, so it stays out of shell history)")
+}
+
+// userFlags adds --admin-role and --password-stdin, when given, to in.
+func (a *app) userFlags(cmd *cobra.Command, in *directory.UserInput, role string, passwordStdin bool) error {
+	if cmd.Flags().Changed("admin-role") {
+		r, err := parseAdminRole(role)
+		if err != nil {
+			return err
+		}
+		in.AdminRole = &r
+	}
+	if passwordStdin {
+		pw, err := a.readPassword()
+		if err != nil {
+			return err
+		}
+		in.Password = &pw
+	}
+	return nil
 }
 
 func (a *app) userListCmd() *cobra.Command {
@@ -103,13 +143,13 @@ func (a *app) userShowCmd() *cobra.Command {
 }
 
 func (a *app) userUpdateCmd() *cobra.Command {
-	var upn, name string
-	var emergency bool
+	var upn, name, role string
+	var emergency, passwordStdin bool
 	cmd := &cobra.Command{
-		Use:   "update ID|UPN [--upn UPN] [--display-name NAME] [--emergency-access=true|false]",
-		Short: "Change a user's principal name, display name or emergency-access flag",
+		Use:   "update ID|UPN [--upn UPN] [--display-name NAME] [--emergency-access=true|false] [--admin-role ROLE|none] [--password-stdin]",
+		Short: "Change a user's name, emergency-access flag, admin role or password",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			var in directory.UserInput
 			f := cmd.Flags()
 			if f.Changed("upn") {
@@ -121,20 +161,26 @@ func (a *app) userUpdateCmd() *cobra.Command {
 			if f.Changed("emergency-access") {
 				in.IsEmergencyAccess = &emergency
 			}
-			if in == (directory.UserInput{}) {
-				return fmt.Errorf("nothing to change: give --upn, --display-name or --emergency-access")
-			}
-			u, err := a.directory(st).UpdateUser(cmd.Context(), cliActor, args[0], in)
-			if err != nil {
+			if err := a.userFlags(cmd, &in, role, passwordStdin); err != nil {
 				return err
 			}
-			return a.printUser(u)
-		}),
+			if in == (directory.UserInput{}) {
+				return fmt.Errorf("nothing to change: give --upn, --display-name, --emergency-access, --admin-role or --password-stdin")
+			}
+			return a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+				u, err := a.directory(st).UpdateUser(cmd.Context(), cliActor, args[0], in)
+				if err != nil {
+					return err
+				}
+				return a.printUser(u)
+			})(cmd, args)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&upn, "upn", "", "new user principal name")
 	f.StringVar(&name, "display-name", "", "new display name")
 	f.BoolVar(&emergency, "emergency-access", false, "whether this is an emergency-access (break-glass) account")
+	addUserSecretFlags(f, &role, &passwordStdin)
 	return cmd
 }
 
@@ -193,6 +239,7 @@ func (a *app) printUser(u storage.User) error {
 		"Display name", u.DisplayName,
 		"Account enabled", yesNo(u.AccountEnabled),
 		"Emergency access", yesNo(u.IsEmergencyAccess),
+		"Admin role", orNone(u.AdminRole),
 		"Created", timestamp(u.CreatedAt))
 }
 
@@ -209,9 +256,18 @@ func (a *app) printUsers(users []storage.User, none string) error {
 		fmt.Fprintln(a.stdout, none)
 		return nil
 	}
-	t := newTable(a.stdout, "ID", "USER PRINCIPAL NAME", "DISPLAY NAME", "ENABLED", "EMERGENCY ACCESS", "CREATED")
+	t := newTable(a.stdout, "ID", "USER PRINCIPAL NAME", "DISPLAY NAME", "ENABLED", "EMERGENCY ACCESS", "ADMIN ROLE", "CREATED")
 	for _, u := range users {
-		t.row(u.ID, u.UserPrincipalName, u.DisplayName, yesNo(u.AccountEnabled), yesNo(u.IsEmergencyAccess), timestamp(u.CreatedAt))
+		t.row(u.ID, u.UserPrincipalName, u.DisplayName, yesNo(u.AccountEnabled), yesNo(u.IsEmergencyAccess),
+			orNone(u.AdminRole), timestamp(u.CreatedAt))
 	}
 	return t.flush()
+}
+
+// orNone shows an empty admin role as "none".
+func orNone(role string) string {
+	if role == "" {
+		return "none"
+	}
+	return role
 }
