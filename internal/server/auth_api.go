@@ -43,6 +43,17 @@ func newUserRef(u storage.User) userRef {
 	return userRef{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName}
 }
 
+// replaceSession hands the browser its new session and ends the one it held
+// before: one browser, one session.
+func replaceSession(w http.ResponseWriter, r *http.Request, m *session.Manager, store storage.Storage, secret string, s storage.Session) {
+	if prev, err := m.Load(r); err == nil && prev.ID != s.ID {
+		if err := store.DeleteSession(r.Context(), prev.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			loggerFrom(r.Context()).WarnContext(r.Context(), "end previous session", "err", err)
+		}
+	}
+	m.SetCookie(w, secret, s.ExpiresAt)
+}
+
 // signInReply is the body of every sign-in step.
 type signInReply struct {
 	Status  string   `json:"status"` // signedIn | secondFactorRequired
@@ -119,12 +130,7 @@ func (a *AuthAPI) finish(w http.ResponseWriter, r *http.Request, res signin.Resu
 		a.srv.writeSignInError(w, r, err)
 		return
 	}
-	if prev, err := a.Sessions.Load(r); err == nil && prev.ID != res.Session.ID {
-		if err := a.srv.store.DeleteSession(r.Context(), prev.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			loggerFrom(r.Context()).WarnContext(r.Context(), "end previous session", "err", err)
-		}
-	}
-	a.Sessions.SetCookie(w, res.Secret, res.Session.ExpiresAt)
+	replaceSession(w, r, a.Sessions, a.srv.store, res.Secret, res.Session)
 	if res.SecondFactorRequired {
 		WriteJSON(w, http.StatusOK, signInReply{Status: "secondFactorRequired", Methods: []string{"totp"}})
 		return

@@ -368,15 +368,6 @@ func (a *PasskeyAPI) loginOptions(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, as.Options)
 }
 
-// signedInUser is the body of a successful sign-in.
-type signedInUser struct {
-	ID                string    `json:"id"`
-	UserPrincipalName string    `json:"userPrincipalName"`
-	DisplayName       string    `json:"displayName"`
-	AuthMethods       []string  `json:"authenticationMethods"`
-	SessionExpires    time.Time `json:"sessionExpiresDateTime"`
-}
-
 func (a *PasskeyAPI) login(w http.ResponseWriter, r *http.Request) {
 	var body json.RawMessage
 	if err := DecodeJSON(w, r, &body); err != nil {
@@ -388,11 +379,9 @@ func (a *PasskeyAPI) login(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	a.Sessions.SetCookie(w, res.SessionSecret, res.Session.ExpiresAt)
-	WriteJSON(w, http.StatusOK, signedInUser{
-		ID: res.User.ID, UserPrincipalName: res.User.UserPrincipalName, DisplayName: res.User.DisplayName,
-		AuthMethods: res.Session.AuthMethods, SessionExpires: res.Session.ExpiresAt,
-	})
+	replaceSession(w, r, a.Sessions, a.srv.store, res.SessionSecret, res.Session)
+	user := newUserRef(res.User)
+	WriteJSON(w, http.StatusOK, signInReply{Status: "signedIn", User: &user})
 }
 
 // clientIP is the address the request came from, for the sign-in log. Proxy
