@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/webui"
 )
 
 // Options configure an App; zero values get the documented defaults.
@@ -102,6 +103,7 @@ func New(o Options) (*App, error) {
 		&server.MeAPI{SignIn: signIn, Passkeys: pk},
 		&server.MethodsAdminAPI{SignIn: signIn},
 	)
+	srv.Mount(&webui.UI{}) // the web pages, after the API they call
 	return &App{Server: srv, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, SignIn: signIn}, nil
 }
 

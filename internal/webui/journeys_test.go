@@ -1,0 +1,542 @@
+package webui_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/google/uuid"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/keyward/keyward/internal/directory"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/signin"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+const (
+	adminUPN      = "ada@contoso.example"
+	adminPassword = "correct horse battery staple"
+	alexUPN       = "alex@contoso.example"
+	alexPassword  = "alex's long passphrase 42"
+	chrisUPN      = "chris@contoso.example"
+	chrisPassword = "chris's long passphrase 42"
+	danaUPN       = "dana@contoso.example"
+	pilotGroup    = "Passkey pilots"
+	fido2Page     = "/admin/authentication-methods/fido2"
+)
+
+// TestBrowserJourneys drives the pages in Chromium with its virtual
+// authenticator, as an administrator and users would, asserting what the
+// pages show. The journeys build on each other, so a failure stops the rest.
+func TestBrowserJourneys(t *testing.T) {
+	chromium := chromiumPath(t)
+	k := startKeyward(t)
+	k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleGlobalAdmin)
+	k.user(t, alexUPN, "Alex Wilber", alexPassword, "")
+	chrisID := k.user(t, chrisUPN, "Chris Green", chrisPassword, "")
+	k.plantPasskey(t, chrisID) // so only the policy can hide the passkey option from Chris
+
+	b := startBrowser(t, chromium)
+	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
+	alex := b.newTab(t, "alex", k.url, webauthn.AuthenticatorTransportUsb)
+	var totpSecret string
+
+	journeys := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"1_admin_enables_passkeys_for_a_group_with_an_allow_list", func(t *testing.T) {
+			// A page that needs sign-in comes back after it.
+			admin.open(t, "/admin/groups")
+			admin.waitPath(t, "/login")
+			signInWithPassword(t, admin, adminUPN, adminPassword, "/admin/groups")
+			createGroupWithMember(t, admin, pilotGroup, alexUPN)
+			enablePasskeysForGroup(t, admin, k)
+		}},
+		{"2_user_sets_up_an_authenticator_app_then_a_usb_security_key", func(t *testing.T) {
+			totpSecret = addAppThenKey(t, alex, k)
+		}},
+		{"3_user_signs_in_with_the_key_with_and_without_username", func(t *testing.T) {
+			signInWithKey(t, alex)
+		}},
+		{"5_the_credential_is_useless_on_another_origin", func(t *testing.T) {
+			otherOrigin(t, alex, k)
+		}},
+		{"6_new_user_signs_in_with_a_temporary_access_pass_and_registers_a_passkey", func(t *testing.T) {
+			tapOnboarding(t, b, admin, k)
+		}},
+		{"4_blocked_key_model_is_refused_and_users_outside_the_group_see_no_passkey", func(t *testing.T) {
+			blockTheKey(t, b, admin, alex, k, totpSecret)
+		}},
+	}
+	for _, j := range journeys {
+		if !t.Run(j.name, j.run) {
+			return
+		}
+	}
+}
+
+// TestBrowserSetup is the first run: the setup link creates the first global
+// administrator, who adds a passkey at once.
+func TestBrowserSetup(t *testing.T) {
+	chromium := chromiumPath(t)
+	k := startKeyward(t)
+	token := secret.New("kwsetup_")
+	now := k.clock.Now()
+	if err := k.store.CreateOneTimeToken(context.Background(), storage.OneTimeToken{
+		Hash: secret.Hash(token), Purpose: signin.SetupPurpose, CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b := startBrowser(t, chromium)
+	tb := b.newTab(t, "setup", k.url, webauthn.AuthenticatorTransportUsb)
+
+	tb.open(t, "/setup?token=nope")
+	tb.waitText(t, "#setup-invalid", "This setup link is not valid")
+
+	tb.open(t, "/setup?token="+token)
+	tb.waitFor(t, "the setup form", `document.querySelector("#setup-form").checkVisibility()`)
+	tb.screenshot(t, "setup")
+	tb.fill(t, "#setup-upn", adminUPN)
+	tb.fill(t, "#setup-name", "Ada Lovelace")
+	tb.fill(t, "#setup-password", "short")
+	tb.click(t, "#setup-submit")
+	tb.waitText(t, "#setup-error", "at least 12 characters")
+	tb.fill(t, "#setup-password", adminPassword)
+	tb.fill(t, "#setup-password2", adminPassword)
+	tb.click(t, "#setup-submit")
+	tb.waitPath(t, "/my/security-info")
+	// A new install has passkeys turned off; the page leads the first
+	// administrator to turn them on, then back.
+	tb.waitText(t, "#page-notice", "Passkeys are turned off")
+	tb.click(t, "#enable-passkeys")
+	tb.waitPath(t, fido2Page)
+	tb.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+	tb.click(t, "#policy-enabled")
+	tb.click(t, "#policy-save")
+	tb.waitText(t, "#policy-saved", "were saved")
+	tb.open(t, "/my/security-info?add=passkey")
+	// The setup counted as multi-factor, so the key choice opens at once.
+	tb.waitFor(t, "the security key choice", `document.querySelector("#add-passkey-kind").checkVisibility()`)
+	tb.click(t, "#passkey-create")
+	tb.waitFor(t, "the name step", `document.querySelector("#add-passkey-name").checkVisibility()`)
+	tb.fill(t, "#passkey-name", "Ada's desk key")
+	tb.click(t, "#passkey-name-save")
+	tb.waitText(t, "#methods-table", "Ada's desk key")
+	if !tb.visible(t, `a[href="/admin"]`) {
+		tb.fail(t, "the global administrator sees no Admin center link")
+	}
+
+	tb.open(t, "/setup?token="+token)
+	tb.waitText(t, "#setup-invalid", "This setup link is not valid")
+}
+
+// --- the world ---
+
+func (k *keyward) user(t *testing.T, upn, name, password, role string) string {
+	t.Helper()
+	in := directory.UserInput{UserPrincipalName: &upn, DisplayName: &name}
+	if password != "" {
+		in.Password = &password
+	}
+	if role != "" {
+		in.AdminRole = &role
+	}
+	u, err := k.app.Server.Directory().CreateUser(context.Background(), "test", in)
+	if err != nil {
+		t.Fatalf("create %s: %v", upn, err)
+	}
+	return u.ID
+}
+
+// plantPasskey stores a passkey for a user directly, as if registered
+// before the policy left them out.
+func (k *keyward) plantPasskey(t *testing.T, userID string) {
+	t.Helper()
+	id := make([]byte, 32)
+	_, _ = rand.Read(id)
+	if err := k.store.CreateCredential(context.Background(), storage.Credential{
+		ID: uuid.NewString(), UserID: userID, CredentialID: id, PublicKey: []byte{0xa0}, AAGUID: virtualAAGUID,
+		DisplayName: "Old key", AttestationFormat: "none", AttestationType: "none", AttestationLevel: "notAttested",
+		UserVerified: true, CreatedAt: k.clock.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// --- steps shared by journeys ---
+
+// signInWithPassword signs in on the sign-in page the tab shows (or opens)
+// and waits for the page it should land on.
+func signInWithPassword(t *testing.T, tb *tab, upn, password, landing string) {
+	t.Helper()
+	if !strings.Contains(tb.location(), "/login") {
+		tb.open(t, "/login")
+	}
+	tb.fill(t, "#username", upn)
+	tb.click(t, "#username-next")
+	tb.fill(t, "#password", password)
+	tb.click(t, "#password-submit")
+	tb.waitPath(t, landing)
+}
+
+func signOut(t *testing.T, tb *tab) {
+	t.Helper()
+	tb.click(t, `[data-action="sign-out"]`)
+	tb.waitPath(t, "/login")
+	tb.waitFor(t, "the username step", `document.querySelector("#step-username").checkVisibility()`)
+}
+
+func createGroupWithMember(t *testing.T, admin *tab, group, member string) {
+	t.Helper()
+	admin.open(t, "/admin/groups")
+	admin.click(t, "#new-group")
+	admin.fill(t, "#new-group-name", group)
+	admin.fill(t, "#new-group-description", "People trying passkeys first")
+	admin.click(t, `#create-group-form [type="submit"]`)
+	admin.waitText(t, "#group-title", group)
+	admin.fill(t, "#member-search", strings.Split(member, "@")[0])
+	sel := fmt.Sprintf(`#member-results button[aria-label="Add %s"]`, member)
+	admin.click(t, sel)
+	admin.waitText(t, "#members-table", member)
+	admin.waitText(t, "#member-count", "1 member")
+}
+
+func enablePasskeysForGroup(t *testing.T, admin *tab, k *keyward) {
+	t.Helper()
+	admin.open(t, "/admin/authentication-methods")
+	admin.waitText(t, "#fido2-state", "No")
+	admin.click(t, "#fido2-link")
+	admin.waitPath(t, fido2Page)
+	admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+
+	// Enable and target: on, for the pilot group only.
+	admin.click(t, "#policy-enabled")
+	admin.click(t, "#include-groups")
+	admin.waitText(t, "#include-list", "No groups yet")
+	groupID := k.groupID(t, pilotGroup)
+	admin.choose(t, "#include-group-select", groupID)
+	admin.click(t, "#include-group-add")
+	admin.waitText(t, "#include-list", pilotGroup)
+
+	// Configure: enforce an allow list with the virtual authenticator's
+	// model, plus a quick-added provider.
+	admin.click(t, "#tab-configure")
+	admin.click(t, "#p0-restrict")
+	admin.click(t, "#p0-allow")
+	admin.fill(t, "#p0-aaguid", "not-an-aaguid")
+	admin.click(t, `[data-action="add-aaguid"]`)
+	admin.waitText(t, "#policy-error", "is not an AAGUID")
+	admin.fill(t, "#p0-aaguid", strings.ToUpper(virtualAAGUID))
+	admin.click(t, `[data-action="add-aaguid"]`)
+	admin.waitText(t, ".aaguid-list", virtualAAGUID)
+	admin.choose(t, "#p0-provider", "0") // Microsoft Authenticator, the first well-known provider
+	admin.click(t, `[data-action="add-provider"]`)
+	admin.waitText(t, ".aaguid-list", "Microsoft Authenticator")
+	admin.click(t, "#policy-save")
+	admin.waitText(t, "#policy-saved", "were saved")
+	admin.screenshot(t, "admin-passkey-policy-configure")
+	admin.click(t, "#tab-target")
+	admin.screenshot(t, "admin-passkey-policy-target")
+
+	p, err := k.app.Policies.Fido2(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := p.PasskeyProfiles[0].KeyRestrictions
+	if p.State != "enabled" || len(p.IncludeTargets) != 1 || p.IncludeTargets[0].ID != groupID ||
+		!kr.IsEnforced || kr.EnforcementType != "allow" || !slices.Contains(kr.AAGUIDs, virtualAAGUID) || len(kr.AAGUIDs) != 3 {
+		t.Fatalf("the saved policy is not what the page set: %+v", p)
+	}
+
+	admin.open(t, "/admin/authentication-methods")
+	admin.waitText(t, "#fido2-state", "Yes")
+	admin.waitText(t, "#fido2-target", pilotGroup)
+	admin.screenshot(t, "admin-authentication-methods")
+}
+
+func (k *keyward) groupID(t *testing.T, name string) string {
+	t.Helper()
+	groups, _, err := k.app.Server.Directory().ListGroups(context.Background(), storage.Page{Limit: 100, Prefix: name})
+	if err != nil || len(groups) != 1 {
+		t.Fatalf("find group %q: %v (%d found)", name, err, len(groups))
+	}
+	return groups[0].ID
+}
+
+// addAppThenKey is journey 2; it returns the authenticator app's secret.
+func addAppThenKey(t *testing.T, alex *tab, k *keyward) string {
+	t.Helper()
+	signInWithPassword(t, alex, alexUPN, alexPassword, "/my/security-info")
+	alex.waitText(t, "#methods-summary", "method")
+	alex.waitText(t, "#methods-table", "Password")
+	alex.click(t, "#add-method")
+	alex.choose(t, "#method-choice", "passkey")
+	alex.click(t, `#add-choose [type="submit"]`)
+	alex.waitText(t, "#add-passkey-mfa", "first set up multi-factor authentication")
+	alex.screenshot(t, "security-info-mfa-first")
+
+	alex.click(t, "#mfa-setup-app")
+	alex.waitFor(t, "the QR code", `document.querySelector("#totp-qr").complete && document.querySelector("#totp-qr").naturalWidth > 0`)
+	secretText := alex.text(t, "#totp-secret")
+	if secretText == "" {
+		alex.fail(t, "no authenticator app secret is shown")
+	}
+	alex.fill(t, "#totp-verify-code", "000000")
+	alex.click(t, "#totp-verify")
+	alex.waitFor(t, "a refusal of the wrong code", `document.querySelector("#add-error").checkVisibility()`)
+	code, err := totp.GenerateCode(secretText, k.clock.Now())
+	if err != nil {
+		t.Fatalf("compute the code from the secret the page shows (%q): %v", secretText, err)
+	}
+	alex.fill(t, "#totp-verify-code", code)
+	alex.click(t, "#totp-verify")
+
+	// Confirming the app was a multi-factor proof: the key set-up goes on.
+	alex.waitFor(t, "the security key choice", `document.querySelector("#add-passkey-kind").checkVisibility()`)
+	alex.waitText(t, "#methods-table", "Authenticator app")
+	alex.screenshot(t, "security-info-choose-key")
+	alex.click(t, "#kind-usb")
+	alex.click(t, "#passkey-create")
+	alex.waitFor(t, "the name step", `document.querySelector("#add-passkey-name").checkVisibility()`)
+	if v := alex.inputValue(t, "#passkey-name"); v == "" {
+		alex.fail(t, "no name is suggested for the new key")
+	}
+	alex.fill(t, "#passkey-name", "Alex's USB key")
+	alex.click(t, "#passkey-name-save")
+	alex.waitText(t, "#methods-table", "Alex's USB key")
+	alex.waitText(t, "#methods-table", "Security key (device-bound)")
+	alex.screenshot(t, "security-info")
+	return secretText
+}
+
+func (tb *tab) inputValue(t *testing.T, sel string) string {
+	t.Helper()
+	v, err := tb.evalErr(fmt.Sprintf(`document.querySelector(%q).value`, sel))
+	if err != nil {
+		tb.fail(t, "read %s: %v", sel, err)
+	}
+	return v
+}
+
+// signInWithKey is journey 3.
+func signInWithKey(t *testing.T, alex *tab) {
+	t.Helper()
+	signOut(t, alex)
+	alex.screenshot(t, "login")
+	alex.fill(t, "#username", alexUPN)
+	alex.click(t, "#username-next")
+	alex.waitText(t, "#passkey-for-user", "Use your face, fingerprint, PIN or security key instead")
+	alex.screenshot(t, "login-password-step")
+	alex.click(t, "#passkey-for-user")
+	alex.waitPath(t, "/my/security-info")
+	alex.waitText(t, ".site-user-display", "Alex Wilber")
+
+	signOut(t, alex)
+	alex.click(t, "#passkey-discoverable")
+	alex.waitPath(t, "/my/security-info")
+	alex.waitText(t, ".site-user-display", "Alex Wilber")
+	alex.waitText(t, "#methods-table", "Alex's USB key")
+	if used := alex.text(t, "#methods-table tr[data-passkey-id] td:nth-child(3)"); used == "Never" || used == "" {
+		alex.fail(t, "the key's last use is %q after signing in with it", used)
+	}
+
+	// Rename it, cancelling once.
+	alex.click(t, `#methods-table button[aria-label="Rename Alex's USB key"]`)
+	alex.fill(t, "#rename-input", "Alex's blue key")
+	alex.click(t, `#rename-dialog button[value="cancel"]`)
+	alex.waitText(t, "#methods-table", "Alex's USB key")
+	alex.click(t, `#methods-table button[aria-label="Rename Alex's USB key"]`)
+	alex.fill(t, "#rename-input", "Alex's blue key")
+	alex.click(t, "#rename-ok")
+	alex.waitText(t, "#methods-table", "Alex's blue key")
+}
+
+// otherOrigin is journey 5: the same browser and key on http://127.0.0.1.
+func otherOrigin(t *testing.T, alex *tab, k *keyward) {
+	t.Helper()
+	other := "http://127.0.0.1:" + k.port
+	alex.step(t, "open the other origin", chromedp.Navigate(other+"/login"))
+	alex.waitFor(t, "the sign-in page", `document.querySelector("#passkey-discoverable") !== null && document.readyState === "complete"`)
+	alex.click(t, "#passkey-discoverable")
+	alex.waitFor(t, "an error", `document.querySelector("#login-error").checkVisibility()`)
+	msg := alex.text(t, "#login-error")
+	if msg == "" {
+		alex.fail(t, "the error box is empty")
+	}
+	if loc := alex.location(); !strings.HasPrefix(loc, other+"/login") {
+		alex.fail(t, "the page left the sign-in page: %s", loc)
+	}
+	if c := alex.cookies(t, other+"/"); slices.Contains(c, "keyward_session") {
+		alex.fail(t, "a session cookie was set for %s: %v", other, c)
+	}
+	t.Logf("on %s the page says: %s", other, msg)
+}
+
+// tapOnboarding is journey 6: the admin creates Dana, adds her to the pilot
+// group and issues a pass; Dana signs in with it and registers a passkey.
+func tapOnboarding(t *testing.T, b *browser, admin *tab, k *keyward) {
+	t.Helper()
+	admin.open(t, "/admin/users")
+	admin.waitText(t, "#users-table", alexUPN)
+	admin.waitText(t, "#users-table", "Global administrator")
+	admin.screenshot(t, "admin-users")
+	admin.fill(t, "#user-search", "al")
+	admin.waitFor(t, "the search result", `(() => { const t = document.querySelector("#users-table"); return !!t && t.textContent.includes("alex@") && !t.textContent.includes("chris@"); })()`)
+	admin.screenshot(t, "admin-users-search")
+	admin.fill(t, "#user-search", "")
+	admin.click(t, "#new-user")
+	admin.fill(t, "#new-upn", danaUPN)
+	admin.fill(t, "#new-display-name", "Dana Scully")
+	admin.click(t, `#create-user-form [type="submit"]`)
+	admin.waitText(t, "#user-title", "Dana Scully")
+
+	admin.click(t, "#edit-emergency")
+	admin.click(t, `#profile-form [type="submit"]`)
+	admin.waitText(t, "#user-badges", "Emergency access")
+	admin.click(t, "#edit-emergency")
+	admin.click(t, `#profile-form [type="submit"]`)
+	admin.waitFor(t, "the flag to go", `!document.querySelector("#user-badges").textContent.includes("Emergency")`)
+
+	admin.choose(t, "#tap-lifetime", "60")
+	admin.click(t, "#tap-issue")
+	admin.waitText(t, "#tap-result", "won't be shown again")
+	pass := admin.text(t, "#tap-value")
+	if pass == "" {
+		admin.fail(t, "no Temporary Access Pass is shown")
+	}
+	admin.screenshot(t, "admin-user")
+
+	admin.open(t, "/admin/groups")
+	admin.click(t, fmt.Sprintf(`#groups-table a[href="/admin/groups/%s"]`, k.groupID(t, pilotGroup)))
+	admin.fill(t, "#member-search", "dana")
+	admin.click(t, fmt.Sprintf(`#member-results button[aria-label="Add %s"]`, danaUPN))
+	admin.waitText(t, "#members-table", danaUPN)
+	admin.screenshot(t, "admin-group")
+
+	// Dana's passkey lives in her laptop: a platform authenticator.
+	dana := b.newTab(t, "dana", k.url, webauthn.AuthenticatorTransportInternal)
+	dana.open(t, "/login")
+	dana.click(t, `#step-username [data-action="show-tap"]`)
+	dana.fill(t, "#tap-username", danaUPN)
+	dana.fill(t, "#tap-code", pass)
+	dana.screenshot(t, "login-temporary-access-pass")
+	dana.click(t, "#tap-submit")
+	dana.waitPath(t, "/my/security-info")
+	// The pass counts as multi-factor: the key choice opens at once.
+	dana.waitFor(t, "the security key choice", `document.querySelector("#add-passkey-kind").checkVisibility()`)
+	dana.click(t, "#kind-device")
+	dana.click(t, "#passkey-create")
+	dana.waitFor(t, "the name step", `document.querySelector("#add-passkey-name").checkVisibility()`)
+	dana.fill(t, "#passkey-name", "Dana's laptop")
+	dana.click(t, "#passkey-name-save")
+	dana.waitText(t, "#methods-table", "Dana's laptop")
+	dana.screenshot(t, "security-info-passkey-only")
+
+	// Her only way to sign in cannot be deleted.
+	dana.click(t, `#methods-table button[aria-label="Delete Dana's laptop"]`)
+	dana.waitText(t, "#confirm-title", "Delete “Dana's laptop”?")
+	dana.click(t, "#confirm-ok")
+	dana.waitFor(t, "the refusal", `document.querySelector("#page-notice").checkVisibility()`)
+	t.Logf("deleting Dana's last method: %s", dana.text(t, "#page-notice"))
+	dana.waitText(t, "#methods-table", "Dana's laptop")
+
+	// The admin sees the new key on Dana's page.
+	admin.open(t, "/admin/users/"+k.userID(t, danaUPN))
+	admin.waitText(t, "#keys-table", "Dana's laptop")
+
+	// The admin registers a spare key for her from this browser, then
+	// deletes it again.
+	admin.click(t, "#provision-open")
+	admin.fill(t, "#provision-name", "Dana's spare key")
+	admin.click(t, "#provision-start")
+	admin.waitText(t, "#keys-table", "Dana's spare key")
+	admin.screenshot(t, "admin-user-keys")
+	admin.click(t, `#keys-table button[aria-label="Delete Dana's spare key"]`)
+	admin.click(t, "#confirm-ok")
+	admin.waitFor(t, "the key to go", `!document.querySelector("#keys-table").textContent.includes("spare")`)
+	admin.waitText(t, "#keys-table", "Dana's laptop")
+}
+
+func (k *keyward) userID(t *testing.T, upn string) string {
+	t.Helper()
+	u, err := k.app.Server.Directory().GetUser(context.Background(), upn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
+
+// blockTheKey is journey 4.
+func blockTheKey(t *testing.T, b *browser, admin, alex *tab, k *keyward, totpSecret string) {
+	t.Helper()
+	admin.open(t, fido2Page)
+	admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+	admin.click(t, "#tab-configure")
+	admin.click(t, "#p0-block")
+	admin.click(t, "#policy-save")
+	admin.waitText(t, "#policy-saved", "were saved")
+
+	alex.open(t, "/my/security-info") // still signed in from journey 3
+	signOut(t, alex)
+	alex.fill(t, "#username", alexUPN)
+	alex.click(t, "#username-next")
+	alex.click(t, "#passkey-for-user")
+	alex.waitText(t, "#login-error", "blocked by your organisation's policy")
+	if loc := alex.location(); !strings.Contains(loc, "/login") {
+		alex.fail(t, "signed in with a blocked key: %s", loc)
+	}
+	alex.screenshot(t, "login-key-blocked")
+
+	// The password and the authenticator app still work (a fresh code window:
+	// the code used at set-up cannot be used again).
+	k.clock.Advance(31 * time.Second)
+	alex.click(t, `#step-password [data-action="back"]`)
+	alex.fill(t, "#username", alexUPN)
+	alex.click(t, "#username-next")
+	alex.fill(t, "#password", alexPassword)
+	alex.click(t, "#password-submit")
+	alex.waitFor(t, "the code step", `document.querySelector("#step-totp").checkVisibility()`)
+	alex.screenshot(t, "login-code-step")
+	code, err := totp.GenerateCode(totpSecret, k.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	alex.fill(t, "#totp-code", code)
+	alex.click(t, "#totp-submit")
+	alex.waitPath(t, "/my/security-info")
+
+	chris := b.newTab(t, "chris", k.url, webauthn.AuthenticatorTransportUsb)
+	// Chris signs in with the keyboard only: Enter submits each step.
+	chris.open(t, "/login")
+	chris.fill(t, "#username", chrisUPN)
+	chris.press(t, "#username", kb.Enter)
+	chris.waitFor(t, "the password step", `document.querySelector("#password").checkVisibility()`)
+	if chris.visible(t, "#passkey-for-user") {
+		chris.fail(t, "a user outside the group is offered a passkey sign-in")
+	}
+	chris.fill(t, "#password", "wrong password")
+	chris.press(t, "#password", kb.Enter)
+	chris.waitText(t, "#login-error", "")
+	chris.fill(t, "#password", chrisPassword)
+	chris.press(t, "#password", kb.Enter)
+	chris.waitPath(t, "/my/security-info")
+	chris.click(t, "#add-method")
+	chris.waitFor(t, "the method choice", `document.querySelector("#add-choose").checkVisibility()`)
+	if opts := chris.text(t, "#method-choice"); strings.Contains(opts, "Security key") {
+		chris.fail(t, "a user outside the group may add a security key: %q", opts)
+	}
+	chris.waitFor(t, "the reason", `document.querySelector("#add-unavailable").checkVisibility()`)
+	t.Logf("Chris is told: %s", chris.text(t, "#add-unavailable"))
+	if admin.visible(t, "#policy-error") {
+		admin.fail(t, "the policy page shows an error")
+	}
+}

@@ -1,0 +1,270 @@
+// Package webui serves Keyward's web pages: the sign-in page, My security
+// info, the admin center and the first-run setup page. Pages are
+// server-rendered shells (templates from package web) whose small JavaScript
+// modules call the JSON API with fetch; the handlers here decide who may see
+// a page, render it with the signed-in user and the session's CSRF token,
+// set the security headers, and serve the embedded static assets.
+package webui
+
+import (
+	"bytes"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/keyward/keyward/internal/directory"
+	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/session"
+)
+
+// Landing pages.
+const (
+	homePath  = "/my/security-info"
+	loginPath = "/login"
+	adminHome = "/admin/users"
+)
+
+// UI is the web interface, a server.Mounter: srv.Mount(&webui.UI{}).
+type UI struct {
+	srv    *server.Server
+	log    *slog.Logger
+	assets *assets
+	pages  map[string]*template.Template
+}
+
+// Mount registers the page and asset routes. The templates and assets are
+// embedded, so a failure to load them is a build defect: Mount panics, and
+// the package tests catch it first.
+func (u *UI) Mount(s *server.Server) {
+	u.srv, u.log = s, s.Logger()
+	u.assets = mustLoadAssets()
+	u.pages = mustParsePages(u.assets)
+
+	s.HandleFunc("GET /{$}", u.home)
+	s.HandleFunc("GET /login", u.login)
+	s.HandleFunc("GET /setup", u.setup)
+	s.HandleFunc("GET /my", redirectTo(homePath))
+	s.HandleFunc("GET /my/security-info", u.signedIn(u.page("security-info", "Security info", "my", "")))
+	s.HandleFunc("GET /admin", redirectTo(adminHome))
+	s.HandleFunc("GET /admin/users", u.admin(u.page("admin-users", "Users", "admin", "users")))
+	s.HandleFunc("GET /admin/users/{id}", u.admin(u.page("admin-user", "User", "admin", "users")))
+	s.HandleFunc("GET /admin/groups", u.admin(u.page("admin-groups", "Groups", "admin", "groups")))
+	s.HandleFunc("GET /admin/groups/{id}", u.admin(u.page("admin-group", "Group", "admin", "groups")))
+	s.HandleFunc("GET /admin/authentication-methods", u.admin(u.page("admin-methods", "Authentication methods", "admin", "methods")))
+	s.HandleFunc("GET /admin/authentication-methods/fido2", u.admin(u.page("admin-fido2", "Passkey (FIDO2) settings", "admin", "methods")))
+	s.HandleFunc("GET /my/{rest...}", u.signedIn(u.notFound))
+	s.HandleFunc("GET /admin/{rest...}", u.admin(u.notFound))
+	s.Handle("GET /static/{path...}", u.assets)
+}
+
+// notFound is a readable page for a mistyped address inside the app (the
+// rest of the site answers unknown paths with the API's JSON 404).
+func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {
+	u.renderMessage(w, r, http.StatusNotFound, message{
+		Title: "This page doesn't exist",
+		Text:  "The address may be mistyped, or the page has moved. Use the navigation above to find what you need.",
+		Link:  homePath, LinkText: "Go to My security info",
+	})
+}
+
+// view is what every template receives.
+type view struct {
+	Name, Title  string // template name and <title>
+	Script       string // the page's module under static/, "" = none
+	Bare         bool   // the centred sign-in layout instead of the app layout
+	Section      string // main navigation entry: "my" or "admin"
+	AdminSection string // admin navigation entry
+	User         *viewer
+	Admin        bool
+	CSRF         string
+	Data         pageData
+	Message      message
+}
+
+// viewer is the signed-in user shown in the header.
+type viewer struct {
+	UserPrincipalName, DisplayName, Initials string
+}
+
+// pageData becomes data-* attributes on <main>, read by the page's script.
+type pageData struct {
+	Next     string // where to go after signing in (a checked same-site path)
+	ID       string // the user or group an admin page is about
+	Token    string // the setup token
+	Username string // a username to prefill
+}
+
+// message is the text of the simple message page (errors, no access).
+type message struct {
+	Title, Text, Link, LinkText string
+}
+
+// page renders the named template in the app layout for a signed-in user.
+func (u *UI) page(name, title, section, adminSection string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := u.baseView(r, name, title)
+		v.Section, v.AdminSection = section, adminSection
+		v.Data.ID = r.PathValue("id")
+		u.render(w, r, http.StatusOK, v)
+	}
+}
+
+// baseView fills in the signed-in user, their CSRF token and the page's script.
+func (u *UI) baseView(r *http.Request, name, title string) view {
+	v := view{Name: name, Title: title, Script: "js/" + name + ".js"}
+	p, ok := principal(r)
+	if !ok {
+		return v
+	}
+	v.CSRF = session.CSRFToken(p.Session.ID)
+	v.Admin = p.Role != ""
+	who := &viewer{UserPrincipalName: p.Name, DisplayName: p.Name}
+	if usr, err := u.srv.Directory().GetUser(r.Context(), p.UserID); err == nil && usr.DisplayName != "" {
+		who.DisplayName = usr.DisplayName
+	}
+	who.Initials = initials(who.DisplayName)
+	v.User = who
+	return v
+}
+
+// render executes the page into a buffer first, so a template error becomes
+// a clean 500 rather than half a page.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, v view) {
+	t, ok := u.pages[v.Name]
+	if !ok {
+		u.log.ErrorContext(r.Context(), "web page template missing", "page", v.Name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		u.log.ErrorContext(r.Context(), "render web page", "page", v.Name, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	setPageHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderMessage shows a short page with a title, a sentence and a link.
+func (u *UI) renderMessage(w http.ResponseWriter, r *http.Request, status int, m message) {
+	v := u.baseView(r, "message", m.Title)
+	v.Script, v.Message = "", m
+	v.Bare = v.User == nil
+	u.render(w, r, status, v)
+}
+
+// principal returns the signed-in user (session cookie), not an API token.
+func principal(r *http.Request) (server.Principal, bool) {
+	p, ok := server.PrincipalFrom(r.Context())
+	if !ok || p.Kind != server.PrincipalUser || p.Session == nil {
+		return server.Principal{}, false
+	}
+	return p, true
+}
+
+// signedIn sends visitors without a session to the sign-in page, with a
+// way back here.
+func (u *UI) signedIn(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := principal(r); !ok {
+			setPageHeaders(w.Header())
+			http.Redirect(w, r, loginPath+"?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// admin is signedIn plus an admin role. Which role may do what is the API's
+// decision; the pages only keep people without any role out.
+func (u *UI) admin(next http.HandlerFunc) http.HandlerFunc {
+	return u.signedIn(func(w http.ResponseWriter, r *http.Request) {
+		if p, _ := principal(r); p.Role == "" {
+			u.renderMessage(w, r, http.StatusForbidden, message{
+				Title: "You don't have access to the admin center",
+				Text:  "The admin center is for administrators. If you need access, ask one of your organisation's administrators to give you an admin role.",
+				Link:  homePath, LinkText: "Go to My security info",
+			})
+			return
+		}
+		next(w, r)
+	})
+}
+
+// home sends signed-in users to their security info and others to sign in.
+func (u *UI) home(w http.ResponseWriter, r *http.Request) {
+	setPageHeaders(w.Header())
+	if _, ok := principal(r); ok {
+		http.Redirect(w, r, homePath, http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, loginPath, http.StatusSeeOther)
+}
+
+// login shows the sign-in page. A signed-in user goes straight on to next,
+// unless prompt=login asks to sign in again (for a fresh multi-factor
+// sign-in before adding a security key).
+func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	next := safeNext(q.Get("next"))
+	if _, ok := principal(r); ok && q.Get("prompt") != "login" {
+		setPageHeaders(w.Header())
+		if next == "" {
+			next = homePath
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	v := u.baseView(r, "login", "Sign in")
+	v.Bare = true
+	v.Data.Next = next
+	v.Data.Username = strings.TrimSpace(q.Get("username"))
+	if len(v.Data.Username) > directory.MaxUPNLength {
+		v.Data.Username = ""
+	}
+	u.render(w, r, http.StatusOK, v)
+}
+
+// setup shows the first-run page that creates the first global administrator.
+// Whether the token is valid is asked of the API by the page itself.
+func (u *UI) setup(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if token == "" || len(token) > 256 {
+		u.renderMessage(w, r, http.StatusBadRequest, message{
+			Title: "This setup link is incomplete",
+			Text:  "Open the whole link that keyward serve printed on its first start, including the part after ?token=.",
+		})
+		return
+	}
+	v := u.baseView(r, "setup", "Set up Keyward")
+	v.Bare = true
+	v.Data.Token = token
+	u.render(w, r, http.StatusOK, v)
+}
+
+func redirectTo(path string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		setPageHeaders(w.Header())
+		http.Redirect(w, r, path, http.StatusSeeOther)
+	}
+}
+
+// initials are the avatar letters: the first letter of the first two words.
+func initials(name string) string {
+	var out []rune
+	for _, f := range strings.Fields(name) {
+		for _, c := range f {
+			out = append(out, c)
+			break
+		}
+		if len(out) == 2 {
+			break
+		}
+	}
+	return strings.ToUpper(string(out))
+}

@@ -1,0 +1,344 @@
+// Admin center — the Passkey (FIDO2) policy: "Enable and target" (on/off,
+// all users or groups with their passkey profiles, exclusions) and
+// "Configure" (self-service set-up, passkey profiles with types,
+// attestation and key restrictions). The page edits a draft and saves the
+// whole configuration with one PATCH, as the API takes it.
+import { get, patch, listAll } from "./api.js";
+import { $, $$, h, show, setAlert, onSubmit } from "./ui.js";
+
+const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
+const ALL = "all_users";
+const MAX_PROFILES = 3;
+const AAGUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const form = $("#policy-form");
+const errorBox = $("#policy-error");
+const savedBox = $("#policy-saved");
+
+let saved = null; // the policy as stored
+let draft = null; // what the form shows
+let groups = []; // [{id, displayName}]
+let providers = []; // [{name, aaGuids}]
+let modelOf = {}; // AAGUID → provider name
+let setAsideGroups = []; // group targets kept while "All users" is chosen
+
+const clone = (v) => JSON.parse(JSON.stringify(v));
+const groupName = (id) => (id === ALL ? "All users" : (groups.find((g) => g.id === id) || {}).displayName || "Unknown group");
+const profileName = (id) => (draft.passkeyProfiles.find((p) => p.id === id) || {}).name || id;
+
+function dirty() {
+  setAlert(savedBox, "");
+}
+
+// --- tabs ---
+
+function selectTab(tab) {
+  for (const t of $$('[role="tab"]', form)) {
+    const on = t === tab;
+    t.setAttribute("aria-selected", String(on));
+    t.tabIndex = on ? 0 : -1;
+    show(document.getElementById(t.getAttribute("aria-controls")), on);
+  }
+}
+for (const t of $$('[role="tab"]', form)) {
+  t.addEventListener("click", () => selectTab(t));
+  t.addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+    const tabs = $$('[role="tab"]', form);
+    const i = (tabs.indexOf(t) + (ev.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length;
+    tabs[i].focus();
+    selectTab(tabs[i]);
+  });
+}
+
+// --- Enable and target ---
+
+function profileChecks(target) {
+  if (draft.passkeyProfiles.length < 2) {
+    return h("span", { class: "small muted" }, "Profile: " + profileName((target.allowedPasskeyProfiles || [])[0] || draft.passkeyProfiles[0].id));
+  }
+  const allowed = new Set(target.allowedPasskeyProfiles || []);
+  return h("fieldset", { class: "row" }, h("legend", { class: "visually-hidden" }, `Passkey profiles for ${groupName(target.id)}`),
+    draft.passkeyProfiles.map((p) => {
+      const cid = `t-${target.id}-${p.id}`;
+      const box = h("input", { type: "checkbox", id: cid, checked: allowed.has(p.id) });
+      box.addEventListener("change", () => {
+        const set = new Set(target.allowedPasskeyProfiles || []);
+        if (box.checked) set.add(p.id);
+        else set.delete(p.id);
+        target.allowedPasskeyProfiles = draft.passkeyProfiles.map((q) => q.id).filter((x) => set.has(x));
+        dirty();
+      });
+      return h("div", { class: "check" }, box, h("label", { for: cid }, p.name));
+    }));
+}
+
+function removeButton(label, onclick) {
+  return h("button", { type: "button", class: "btn btn-link danger btn-sm", "aria-label": label, onclick }, "Remove");
+}
+
+function renderTargets() {
+  $("#policy-enabled").checked = draft.state === "enabled";
+  const all = draft.includeTargets.some((t) => t.id === ALL);
+  $("#include-all").checked = all;
+  $("#include-groups").checked = !all;
+  const inc = $("#include-list");
+  if (!draft.includeTargets.length) {
+    inc.replaceChildren(h("li", { class: "empty muted" }, "No groups yet: nobody can use passkeys until you add one."));
+  } else {
+    inc.replaceChildren(...draft.includeTargets.map((t) => h("li", { dataset: { targetId: t.id } },
+      h("span", { class: "grow cell-main" }, groupName(t.id)), profileChecks(t),
+      all ? null : removeButton(`Remove ${groupName(t.id)}`, () => {
+        draft.includeTargets = draft.includeTargets.filter((x) => x !== t);
+        dirty();
+        renderTargets();
+      }))));
+  }
+  show($("#include-add"), !all);
+  fillGroupSelect($("#include-group-select"), new Set(draft.includeTargets.map((t) => t.id)), "Choose a group to include");
+
+  const exc = $("#exclude-list");
+  if (!draft.excludeTargets.length) {
+    exc.replaceChildren(h("li", { class: "empty muted" }, "No exclusions."));
+  } else {
+    exc.replaceChildren(...draft.excludeTargets.map((t) => h("li", { dataset: { targetId: t.id } },
+      h("span", { class: "grow cell-main" }, groupName(t.id)),
+      removeButton(`Remove exclusion of ${groupName(t.id)}`, () => {
+        draft.excludeTargets = draft.excludeTargets.filter((x) => x !== t);
+        dirty();
+        renderTargets();
+      }))));
+  }
+  fillGroupSelect($("#exclude-group-select"), new Set(draft.excludeTargets.map((t) => t.id)), "Choose a group to exclude");
+}
+
+function fillGroupSelect(select, taken, prompt) {
+  const free = groups.filter((g) => !taken.has(g.id));
+  select.replaceChildren(h("option", { value: "" }, free.length ? prompt : groups.length ? "Every group is already listed" : "No groups yet"),
+    ...free.map((g) => h("option", { value: g.id }, g.displayName)));
+}
+
+$("#policy-enabled").addEventListener("change", (ev) => {
+  draft.state = ev.target.checked ? "enabled" : "disabled";
+  dirty();
+});
+$("#include-all").addEventListener("change", () => {
+  setAsideGroups = draft.includeTargets.filter((t) => t.id !== ALL);
+  draft.includeTargets = [{ targetType: "group", id: ALL, allowedPasskeyProfiles: [draft.passkeyProfiles[0].id] }];
+  dirty();
+  renderTargets();
+});
+$("#include-groups").addEventListener("change", () => {
+  draft.includeTargets = setAsideGroups;
+  setAsideGroups = [];
+  dirty();
+  renderTargets();
+});
+$("#include-group-add").addEventListener("click", () => {
+  const id = $("#include-group-select").value;
+  if (!id) return;
+  draft.includeTargets.push({ targetType: "group", id, allowedPasskeyProfiles: [draft.passkeyProfiles[0].id] });
+  dirty();
+  renderTargets();
+  $("#include-group-select").focus();
+});
+$("#exclude-group-add").addEventListener("click", () => {
+  const id = $("#exclude-group-select").value;
+  if (!id) return;
+  draft.excludeTargets.push({ targetType: "group", id });
+  dirty();
+  renderTargets();
+  $("#exclude-group-select").focus();
+});
+
+// --- Configure ---
+
+function types(p) {
+  const s = Array.isArray(p.passkeyTypes) ? p.passkeyTypes.join(",") : String(p.passkeyTypes || "");
+  return new Set(s.split(",").map((x) => x.trim()).filter(Boolean));
+}
+
+function renderProfiles() {
+  $("#policy-self-service").checked = !!draft.isSelfServiceRegistrationAllowed;
+  $("#profiles").replaceChildren(...draft.passkeyProfiles.map(renderProfile));
+  $("#profile-add").disabled = draft.passkeyProfiles.length >= MAX_PROFILES;
+}
+
+function renderProfile(p, index) {
+  const el = $("#profile-template").content.firstElementChild.cloneNode(true);
+  const prefix = `p${index}-`;
+  for (const x of $$("[data-id]", el)) x.id = prefix + x.dataset.id;
+  for (const x of $$("[data-for]", el)) x.htmlFor = prefix + x.dataset.for;
+  const q = (name) => $("#" + prefix + name, el);
+  el.dataset.profileId = p.id;
+  $(".profile-legend", el).replaceChildren(p.name || "New profile", ...(index === 0 ? [" ", h("span", { class: "badge badge-info" }, "Default")] : []));
+  show($('[data-action="remove-profile"]', el), index > 0);
+
+  q("name").value = p.name;
+  q("name").addEventListener("input", () => {
+    p.name = q("name").value;
+    dirty();
+  });
+  const t = types(p);
+  q("deviceBound").checked = t.has("deviceBound");
+  q("synced").checked = t.has("synced");
+  for (const k of ["deviceBound", "synced"]) {
+    q(k).addEventListener("change", () => {
+      p.passkeyTypes = ["deviceBound", "synced"].filter((x) => q(x).checked).join(",");
+      dirty();
+    });
+  }
+  q("attestation").checked = p.attestationEnforcement === "registrationOnly";
+  q("attestation").addEventListener("change", () => {
+    p.attestationEnforcement = q("attestation").checked ? "registrationOnly" : "disabled";
+    dirty();
+  });
+
+  const kr = p.keyRestrictions;
+  kr.aaGuids = kr.aaGuids || [];
+  const restrictions = $(".restrictions", el);
+  q("restrict").checked = !!kr.isEnforced;
+  show(restrictions, !!kr.isEnforced);
+  q("restrict").addEventListener("change", () => {
+    kr.isEnforced = q("restrict").checked;
+    show(restrictions, kr.isEnforced);
+    dirty();
+  });
+  for (const mode of ["allow", "block"]) {
+    const r = q(mode);
+    r.name = prefix + "enforcement";
+    r.checked = kr.enforcementType === mode;
+    r.addEventListener("change", () => {
+      kr.enforcementType = mode;
+      dirty();
+    });
+  }
+  renderAAGUIDs(kr, $(".aaguid-list", el));
+
+  const addAAGUID = () => {
+    const v = q("aaguid").value.trim().toLowerCase();
+    if (!AAGUID_RE.test(v)) {
+      setAlert(errorBox, `“${q("aaguid").value.trim()}” is not an AAGUID: write it as 32 hexadecimal digits in the form 8-4-4-4-12, e.g. cb69481e-8ff7-4039-93ec-0a2729a154a8.`);
+      q("aaguid").focus();
+      return;
+    }
+    setAlert(errorBox, "");
+    if (!kr.aaGuids.includes(v)) kr.aaGuids.push(v);
+    q("aaguid").value = "";
+    dirty();
+    renderAAGUIDs(kr, $(".aaguid-list", el));
+  };
+  $('[data-action="add-aaguid"]', el).addEventListener("click", addAAGUID);
+  q("aaguid").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      addAAGUID();
+    }
+  });
+  q("provider").replaceChildren(h("option", { value: "" }, "Choose a well-known provider"),
+    ...providers.map((pr, i) => h("option", { value: String(i) }, `${pr.name} (${pr.aaGuids.length} AAGUID${pr.aaGuids.length === 1 ? "" : "s"})`)));
+  $('[data-action="add-provider"]', el).addEventListener("click", () => {
+    const pr = providers[Number(q("provider").value)];
+    if (!q("provider").value || !pr) return;
+    for (const a of pr.aaGuids) if (!kr.aaGuids.includes(a)) kr.aaGuids.push(a);
+    dirty();
+    renderAAGUIDs(kr, $(".aaguid-list", el));
+  });
+  $('[data-action="remove-profile"]', el).addEventListener("click", () => {
+    draft.passkeyProfiles = draft.passkeyProfiles.filter((x) => x !== p);
+    for (const t of draft.includeTargets) {
+      t.allowedPasskeyProfiles = (t.allowedPasskeyProfiles || []).filter((x) => x !== p.id);
+      if (!t.allowedPasskeyProfiles.length) t.allowedPasskeyProfiles = [draft.passkeyProfiles[0].id];
+    }
+    dirty();
+    renderProfiles();
+    renderTargets();
+  });
+  return el;
+}
+
+function renderAAGUIDs(kr, list) {
+  if (!kr.aaGuids.length) {
+    list.replaceChildren(h("li", { class: "empty muted" }, "No AAGUIDs yet. Add one below or quick-add a provider."));
+    return;
+  }
+  list.replaceChildren(...kr.aaGuids.map((a) => h("li", { dataset: { aaguid: a } },
+    h("div", { class: "grow" }, h("div", { class: "cell-main" }, modelOf[a] || "Unknown model"), h("div", { class: "cell-sub mono" }, a)),
+    removeButton(`Remove ${a}`, () => {
+      kr.aaGuids = kr.aaGuids.filter((x) => x !== a);
+      dirty();
+      renderAAGUIDs(kr, list);
+    }))));
+}
+
+$("#policy-self-service").addEventListener("change", (ev) => {
+  draft.isSelfServiceRegistrationAllowed = ev.target.checked;
+  dirty();
+});
+$("#profile-add").addEventListener("click", () => {
+  if (draft.passkeyProfiles.length >= MAX_PROFILES) return;
+  draft.passkeyProfiles.push({
+    id: crypto.randomUUID(), name: `Passkey profile ${draft.passkeyProfiles.length + 1}`,
+    passkeyTypes: "deviceBound,synced", attestationEnforcement: "disabled",
+    keyRestrictions: { isEnforced: false, enforcementType: "block", aaGuids: [] },
+  });
+  dirty();
+  renderProfiles();
+  renderTargets();
+  const names = $$('#profiles input[id$="-name"]');
+  names[names.length - 1].focus();
+});
+
+// --- load, save, discard ---
+
+function showPolicy(p) {
+  saved = p;
+  draft = clone(p);
+  draft.includeTargets = draft.includeTargets || [];
+  draft.excludeTargets = draft.excludeTargets || [];
+  setAsideGroups = [];
+  renderTargets();
+  renderProfiles();
+}
+
+onSubmit(form, async () => {
+  setAlert(errorBox, "");
+  setAlert(savedBox, "");
+  const body = {
+    state: draft.state,
+    isSelfServiceRegistrationAllowed: draft.isSelfServiceRegistrationAllowed,
+    includeTargets: draft.includeTargets,
+    excludeTargets: draft.excludeTargets,
+    passkeyProfiles: draft.passkeyProfiles,
+  };
+  try {
+    showPolicy(await patch(path, body));
+    setAlert(savedBox, "Your changes to the Passkey (FIDO2) policy were saved. They apply to the next registration and sign-in.");
+    savedBox.scrollIntoView({ block: "nearest" });
+  } catch (e) {
+    setAlert(errorBox, e.message);
+    errorBox.scrollIntoView({ block: "nearest" });
+  }
+});
+
+$("#policy-discard").addEventListener("click", () => {
+  setAlert(errorBox, "");
+  setAlert(savedBox, "");
+  showPolicy(saved);
+});
+
+async function load() {
+  const [policy, gs, known] = await Promise.all([
+    get(path),
+    listAll("/api/v1/groups?$top=999"),
+    get(path + "/wellKnownProviders").catch(() => ({ value: [] })),
+  ]);
+  groups = gs;
+  providers = known.value || [];
+  modelOf = {};
+  for (const pr of providers) for (const a of pr.aaGuids) modelOf[a] = pr.name;
+  showPolicy(policy);
+  show(form, true);
+}
+
+load().catch((e) => setAlert(errorBox, e.message));

@@ -1,0 +1,243 @@
+// Admin center — one user: profile (name, enabled, emergency access, admin
+// role), password reset, Temporary Access Pass, their passkeys (list,
+// delete, register a key on their behalf from this browser), deletion.
+import { get, post, patch, del } from "./api.js";
+import { supported, creationOptions, credentialJSON, explain } from "./webauthn.js";
+import { $, h, show, setAlert, toast, confirmDialog, formatDate, onSubmit, badge, flash, takeFlash, methodIcon } from "./ui.js";
+
+const id = document.getElementById("main").dataset.id;
+const base = "/api/v1/users/" + encodeURIComponent(id);
+const pageError = $("#page-error");
+let user = null;
+
+function render() {
+  const name = user.displayName || user.userPrincipalName;
+  document.title = `${name} · Keyward`;
+  $("#crumb").textContent = name;
+  $("#user-title").textContent = name;
+  $("#user-upn").textContent = user.userPrincipalName;
+  const badges = [user.accountEnabled ? badge("Enabled", "success") : badge("Disabled", "danger")];
+  if (user.isEmergencyAccess) badges.push(badge("Emergency access", "warning"));
+  if (user.adminRole) badges.push(badge($(`#edit-role option[value="${CSS.escape(user.adminRole)}"]`)?.textContent || user.adminRole, "info"));
+  $("#user-badges").replaceChildren(...badges);
+  $("#edit-display-name").value = user.displayName || "";
+  $("#edit-enabled").checked = !!user.accountEnabled;
+  $("#edit-emergency").checked = !!user.isEmergencyAccess;
+  $("#edit-role").value = user.adminRole || "";
+}
+
+async function loadUser() {
+  user = await get(base);
+  render();
+}
+
+// --- profile and password ---
+
+onSubmit($("#profile-form"), async () => {
+  setAlert(pageError, "");
+  const changes = {};
+  const name = $("#edit-display-name").value.trim();
+  if (name !== (user.displayName || "")) changes.displayName = name;
+  if ($("#edit-enabled").checked !== !!user.accountEnabled) changes.accountEnabled = $("#edit-enabled").checked;
+  if ($("#edit-emergency").checked !== !!user.isEmergencyAccess) changes.isEmergencyAccess = $("#edit-emergency").checked;
+  if ($("#edit-role").value !== (user.adminRole || "")) changes.adminRole = $("#edit-role").value;
+  if (!Object.keys(changes).length) {
+    toast("Nothing to save: no changes.");
+    return;
+  }
+  try {
+    user = await patch(base, changes);
+    render();
+    toast("Profile saved.");
+  } catch (e) {
+    setAlert(pageError, e.message);
+  }
+});
+
+onSubmit($("#password-form"), async () => {
+  setAlert(pageError, "");
+  const password = $("#reset-password").value;
+  if (!password) {
+    setAlert(pageError, "Enter the new password.");
+    return;
+  }
+  try {
+    await patch(base, { passwordProfile: { password } });
+    $("#reset-password").value = "";
+    toast("Password set. Tell the user through a channel you trust.");
+  } catch (e) {
+    setAlert(pageError, e.message);
+  }
+});
+
+// --- Temporary Access Pass ---
+
+onSubmit($("#tap-form"), async () => {
+  setAlert(pageError, "");
+  const lifetime = Number($("#tap-lifetime").value);
+  const once = $("#tap-once").checked;
+  try {
+    const tap = await post(base + "/authentication/temporaryAccessPassMethods", { lifetimeInMinutes: lifetime, isUsableOnce: once });
+    $("#tap-value").textContent = tap.temporaryAccessPass;
+    const start = tap.startDateTime ? new Date(tap.startDateTime) : new Date();
+    const until = new Date(start.getTime() + (tap.lifetimeInMinutes || lifetime) * 60000);
+    $("#tap-details").textContent = `Valid until ${formatDate(until.toISOString())} · ${(tap.isUsableOnce ?? once) ? "one-time use" : "can be used more than once"}.`;
+    show($("#tap-result"), true);
+    loadKeys();
+  } catch (e) {
+    setAlert(pageError, e.message);
+  }
+});
+
+// --- sign-in methods ---
+
+function deleteButton(label, onclick) {
+  return h("button", { type: "button", class: "btn btn-link danger", "aria-label": label, onclick }, "Delete");
+}
+
+function keyRow(k) {
+  const type = k.passkeyType === "synced" ? "Synced passkey"
+    : (k.transports || []).includes("internal") ? "Passkey on a device (device-bound)" : "Security key (device-bound)";
+  const attested = k.attestationLevel === "attested" ? badge("Attested", "success") : badge("Not attested");
+  return h("tr", { dataset: { methodId: k.id } },
+    h("td", {}, h("div", { class: "method-cell" }, methodIcon("passkey"), h("div", {},
+      h("div", { class: "cell-main" }, k.displayName), h("div", { class: "cell-sub" }, `${k.model || "Unknown model"} · ${type}`),
+      h("div", { class: "cell-sub mono" }, k.aaGuid)))),
+    h("td", { class: "hide-sm" }, attested),
+    h("td", { class: "hide-sm" }, formatDate(k.createdDateTime, "—")),
+    h("td", { class: "hide-sm" }, formatDate(k.lastUsedDateTime)),
+    h("td", { class: "actions" }, deleteButton(`Delete ${k.displayName}`, () => deleteMethod(
+      k.displayName, "/fido2Methods/" + encodeURIComponent(k.id),
+      `${userName()} will no longer be able to sign in with this key.`))));
+}
+
+function appRow(app) {
+  return h("tr", { dataset: { methodId: "authenticatorApp" } },
+    h("td", {}, h("div", { class: "method-cell" }, methodIcon("app"), h("div", {},
+      h("div", { class: "cell-main" }, "Authenticator app"), h("div", { class: "cell-sub" }, "Time-based one-time codes")))),
+    h("td", { class: "hide-sm" }, badge("Confirmed", "success")),
+    h("td", { class: "hide-sm" }, formatDate(app.createdDateTime, "—")),
+    h("td", { class: "hide-sm" }, formatDate(app.lastUsedDateTime)),
+    h("td", { class: "actions" }, deleteButton("Delete the authenticator app", () => deleteMethod(
+      "the authenticator app", "/softwareOathMethods/authenticatorApp",
+      `${userName()} will need to set up the app again to sign in with codes.`))));
+}
+
+const tapStates = { EnabledByPolicy: ["Usable", "success"], Expired: ["Expired", ""], NotYetValid: ["Not yet valid", "warning"], OneTimeUsed: ["Used", ""] };
+
+function tapRow(tap) {
+  const start = new Date(tap.startDateTime);
+  const until = new Date(start.getTime() + tap.lifetimeInMinutes * 60000);
+  const [label, kind] = tapStates[tap.methodUsabilityReason] || [tap.isUsable ? "Usable" : "Not usable", tap.isUsable ? "success" : ""];
+  return h("tr", { dataset: { methodId: tap.id } },
+    h("td", {}, h("div", { class: "method-cell" }, methodIcon("tap"), h("div", {},
+      h("div", { class: "cell-main" }, "Temporary Access Pass"),
+      h("div", { class: "cell-sub" }, `Valid until ${formatDate(until.toISOString())} · ${tap.isUsableOnce ? "one-time use" : "multi-use"}`)))),
+    h("td", { class: "hide-sm" }, badge(label, kind)),
+    h("td", { class: "hide-sm" }, formatDate(tap.createdDateTime, "—")),
+    h("td", { class: "hide-sm" }, "—"),
+    h("td", { class: "actions" }, deleteButton("Delete the Temporary Access Pass", () => deleteMethod(
+      "the Temporary Access Pass", "/temporaryAccessPassMethods/" + encodeURIComponent(tap.id),
+      `${userName()} will no longer be able to sign in with this pass.`))));
+}
+
+const userName = () => (user ? user.displayName || user.userPrincipalName : "The user");
+
+async function loadKeys() {
+  const box = $("#keys");
+  try {
+    const auth = base + "/authentication";
+    const [keys, apps, taps] = await Promise.all([
+      get(auth + "/fido2Methods"),
+      get(auth + "/softwareOathMethods").catch(() => ({ value: [] })),
+      get(auth + "/temporaryAccessPassMethods").catch(() => ({ value: [] })),
+    ]);
+    const rows = [...(apps.value || []).map(appRow), ...(taps.value || []).map(tapRow), ...keys.value.map(keyRow)];
+    if (!rows.length) {
+      box.replaceChildren(h("p", { class: "empty" }, "No sign-in methods besides a password yet. Issue a Temporary Access Pass so the user can set up a passkey."));
+      return;
+    }
+    box.replaceChildren(h("table", { class: "table", id: "keys-table" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Method"), h("th", { scope: "col", class: "hide-sm" }, "State"),
+        h("th", { scope: "col", class: "hide-sm" }, "Added"), h("th", { scope: "col", class: "hide-sm" }, "Last used"),
+        h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
+      h("tbody", {}, rows)));
+  } catch (e) {
+    box.replaceChildren(h("div", { class: "alert alert-error", role: "alert" }, e.message));
+  }
+}
+
+async function deleteMethod(what, path, consequence) {
+  const ok = await confirmDialog({ title: `Delete ${what.startsWith("the ") ? what : `“${what}”`}?`, message: consequence });
+  if (!ok) return;
+  try {
+    await del(base + "/authentication" + path);
+    toast(`Deleted ${what.startsWith("the ") ? what : `“${what}”`}.`);
+    await loadKeys();
+  } catch (e) {
+    setAlert(pageError, e.message);
+  }
+}
+
+function toggleProvision(on) {
+  show($("#provision"), on);
+  $("#provision-open").setAttribute("aria-expanded", String(on));
+  setAlert($("#provision-error"), "");
+  if (on) $("#provision-name").focus();
+}
+$("#provision-open").addEventListener("click", () => toggleProvision($("#provision").hidden));
+$('[data-action="cancel-provision"]').addEventListener("click", () => toggleProvision(false));
+if (!supported()) $("#provision-open").disabled = true;
+
+onSubmit($("#provision-form"), async () => {
+  const err = $("#provision-error");
+  setAlert(err, "");
+  try {
+    const opts = await get(base + "/authentication/fido2Methods/creationOptions?challengeTimeoutInMinutes=5");
+    let cred;
+    try {
+      cred = await navigator.credentials.create({ publicKey: creationOptions(opts.publicKey) });
+    } catch (e) {
+      setAlert(err, explain(e, true));
+      return;
+    }
+    const k = await post(base + "/authentication/fido2Methods", {
+      displayName: $("#provision-name").value.trim(), publicKeyCredential: credentialJSON(cred),
+    });
+    toast(`“${k.displayName}” registered for ${user.userPrincipalName}.`);
+    $("#provision-name").value = "";
+    toggleProvision(false);
+    await loadKeys();
+  } catch (e) {
+    setAlert(err, e.message);
+  }
+});
+
+// --- delete user ---
+
+$("#delete-user").addEventListener("click", async () => {
+  const ok = await confirmDialog({
+    title: `Delete ${user ? user.userPrincipalName : "this user"}?`,
+    message: "The user, their sign-in methods and their group memberships are removed. This cannot be undone.",
+    confirmLabel: "Delete user",
+  });
+  if (!ok) return;
+  try {
+    await del(base);
+    flash("success", `User ${user.userPrincipalName} deleted.`);
+    location.assign("/admin/users");
+  } catch (e) {
+    setAlert(pageError, e.message);
+  }
+});
+
+// --- start ---
+
+const f = takeFlash();
+if (f && f.kind === "error") setAlert(pageError, f.message);
+else if (f) toast(f.message);
+
+loadUser().then(loadKeys).catch((e) => {
+  setAlert(pageError, e.message);
+  for (const el of document.querySelectorAll("form button, #delete-user, #provision-open")) el.disabled = true;
+});
