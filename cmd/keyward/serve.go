@@ -123,6 +123,10 @@ func (a *app) wire(st store) (*kwapp.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := cfg.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	// The registry is created here so every flow can add its metrics to it.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -139,6 +143,7 @@ func (a *app) wire(st store) (*kwapp.App, error) {
 		Ready:                  st.Ping,
 		MDSURL:                 cfg.MDSURL,
 		MDSRoots:               roots,
+		TrustedProxies:         proxies,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wiring the server: %w", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -38,6 +39,9 @@ type Options struct {
 
 	// MDS: where `keyward mds update` and the scheduled refresh download the
 	// blob, and the roots it must chain to (empty = the FIDO production root).
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+
 	MDSURL        string
 	MDSRoots      []string
 	MDSHTTPClient *http.Client
@@ -92,6 +96,7 @@ func New(o Options) (*App, error) {
 	srv := server.New(server.Deps{
 		Store: o.Store, Logger: o.Logger, Registry: o.Registry, Now: o.Now, PublicURL: o.PublicURL,
 		Sessions: sessions, MaxBodyBytes: o.MaxBodyBytes, Ready: o.Ready,
+		TrustedProxies: o.TrustedProxies,
 	})
 	signIn := &signin.Service{
 		Store: o.Store, Sessions: sessions, Directory: srv.Directory(), Policies: policies,

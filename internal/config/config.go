@@ -35,6 +35,7 @@ type Config struct {
 	MDSRoots               string        // comma-separated PEM files of trusted MDS roots; "" = the FIDO production root
 	ShutdownTimeout        time.Duration // how long SIGTERM waits for in-flight requests
 	MaxBodyBytes           int64         // largest request body accepted
+	TrustedProxies         string        // comma-separated IPs/CIDRs whose X-Forwarded-For names the client
 }
 
 // ProductionMDSURL is the FIDO Alliance's MDS3 endpoint.

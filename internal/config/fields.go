@@ -93,6 +93,8 @@ var fields = []field{
 		func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	intField("max_body_bytes", "max-body-bytes", "largest request body accepted, in bytes",
 		func(c *Config) *int64 { return &c.MaxBodyBytes }),
+	stringField("trusted_proxies", "trusted-proxies", `load balancers (comma-separated IPs or CIDRs) whose X-Forwarded-For names the client; "" = trust no proxy header`,
+		func(c *Config) *string { return &c.TrustedProxies }),
 }
 
 func fieldByKey(key string) (field, bool) {

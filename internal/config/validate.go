@@ -39,6 +39,9 @@ func (c Config) Validate() error {
 	if _, err := c.ReadMDSRoots(); err != nil {
 		add(err)
 	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		add(err)
+	}
 	add(positive("shutdown_timeout", c.ShutdownTimeout))
 	if c.MaxBodyBytes <= 0 {
 		add(fmt.Errorf("max_body_bytes: must be positive, got %d", c.MaxBodyBytes))

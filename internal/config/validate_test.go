@@ -107,3 +107,26 @@ func TestValidateDoesNotEchoDatabasePassword(t *testing.T) {
 		t.Fatalf("err = %v; want an error without the password", err)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c := Defaults()
+	c.TrustedProxies = " 10.0.0.0/8, 192.0.2.7 ,,fd00::/8, ::ffff:198.51.100.3"
+	got, err := c.TrustedProxyPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "fd00::/8", "198.51.100.3/32"}
+	if len(got) != len(want) {
+		t.Fatalf("prefixes = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Fatalf("prefixes = %v, want %v", got, want)
+		}
+	}
+	c.TrustedProxies = "10.0.0.0/33, lb.example, 10.0.0.1"
+	err = c.Validate()
+	if err == nil || strings.Count(err.Error(), "trusted_proxies:") != 2 {
+		t.Fatalf("Validate = %v, want both bad entries reported", err)
+	}
+}

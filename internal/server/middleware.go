@@ -72,7 +72,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// The original writer, so the server can close an over-long connection.
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	}
-	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info)) // a copy: safe to change below
+	r = s.fromTrustedProxy(r)
 	defer s.finish(rec, r, info, start)
 	s.mux.ServeHTTP(rec, r)
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
+	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -374,7 +374,7 @@ func (a *PasskeyAPI) login(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := a.Passkeys.FinishLogin(r.Context(), body, passkey.ClientInfo{IP: clientIP(r), UserAgent: r.UserAgent()})
+	res, err := a.Passkeys.FinishLogin(r.Context(), body, passkey.ClientInfo(signin.ClientFrom(r)))
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -382,14 +382,4 @@ func (a *PasskeyAPI) login(w http.ResponseWriter, r *http.Request) {
 	replaceSession(w, r, a.Sessions, a.srv.store, res.SessionSecret, res.Session)
 	user := newUserRef(res.User)
 	WriteJSON(w, http.StatusOK, signInReply{Status: "signedIn", User: &user})
-}
-
-// clientIP is the address the request came from, for the sign-in log. Proxy
-// headers are not trusted: a deployment behind a proxy sees the proxy here.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -39,6 +40,9 @@ type Deps struct {
 	Sessions     *session.Manager
 	MaxBodyBytes int64                           // 0 = DefaultMaxBodyBytes (1 MiB)
 	Ready        func(ctx context.Context) error // nil = Store.Ping
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the
+	// client (see fromTrustedProxy); empty = the TCP peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Server routes requests. Build it with New.
@@ -52,8 +56,10 @@ type Server struct {
 	maxBody   int64
 	ready     func(ctx context.Context) error
 	mux       *http.ServeMux
-	metrics   *httpMetrics
-	dir       *directory.Service
+
+	trustedProxies []netip.Prefix
+	metrics        *httpMetrics
+	dir            *directory.Service
 }
 
 // Mounter is a group of routes (one flow) that registers itself on a Server.
@@ -73,6 +79,8 @@ func New(d Deps) *Server {
 		maxBody:   d.MaxBodyBytes,
 		ready:     d.Ready,
 		mux:       http.NewServeMux(),
+
+		trustedProxies: d.TrustedProxies,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
