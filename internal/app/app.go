@@ -37,11 +37,11 @@ type Options struct {
 	Ready                  func(ctx context.Context) error
 	ChallengeTTL           time.Duration
 
-	// MDS: where `keyward mds update` and the scheduled refresh download the
-	// blob, and the roots it must chain to (empty = the FIDO production root).
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 
+	// MDS: where `keyward mds update` and the scheduled refresh download the
+	// blob, and the roots it must chain to (empty = the FIDO production root).
 	MDSURL        string
 	MDSRoots      []string
 	MDSHTTPClient *http.Client
