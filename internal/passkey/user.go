@@ -38,15 +38,6 @@ func userHandle(userID string) []byte {
 	return id[:]
 }
 
-// userIDFromHandle is the inverse of userHandle.
-func userIDFromHandle(h []byte) (string, bool) {
-	id, err := uuid.FromBytes(h)
-	if err != nil {
-		return "", false
-	}
-	return id.String(), true
-}
-
 func toWebAuthn(c storage.Credential) webauthn.Credential {
 	var aaguid []byte
 	if id, err := uuid.Parse(c.AAGUID); err == nil {
