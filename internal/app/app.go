@@ -103,7 +103,7 @@ func New(o Options) (*App, error) {
 		Logger: o.Logger, Now: o.Now, Limits: o.SignInLimits,
 	}
 	srv.Mount(
-		&server.PasskeyAPI{Passkeys: pk, Policies: policies, Sessions: sessions, Now: o.Now},
+		&server.PasskeyAPI{Passkeys: pk, Policies: policies, Metadata: md, Sessions: sessions, Now: o.Now},
 		&server.AuthAPI{SignIn: signIn, Sessions: sessions},
 		&server.MeAPI{SignIn: signIn, Passkeys: pk},
 		&server.MethodsAdminAPI{SignIn: signIn},

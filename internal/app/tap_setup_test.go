@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -157,7 +158,8 @@ func TestFirstRunSetup(t *testing.T) {
 		wantError(t, check("kwsetup_made-up"), http.StatusNotFound, "setupTokenInvalid", "expired or was already used")
 		wantError(t, check(""), http.StatusNotFound, "setupTokenInvalid", "")
 
-		good := map[string]any{"token": tok, "userPrincipalName": "admin@contoso.com", "displayName": "First Admin", "password": "correct horse battery"}
+		good := map[string]any{"token": tok, "userPrincipalName": "admin@contoso.com", "displayName": "First Admin",
+			"password": "correct horse battery", "enablePasskeys": true}
 		with := func(k string, v any) map[string]any {
 			m := map[string]any{}
 			for key, val := range good {
@@ -177,19 +179,23 @@ func TestFirstRunSetup(t *testing.T) {
 			{with("userPrincipalName", "admin"), 400, "invalidRequest", "exactly one @"},
 			{with("displayName", " "), 400, "invalidRequest", "displayName"},
 			{with("token", ""), 400, "invalidRequest", "token"},
+			{with("enablePasskeys", "yes"), 400, "invalidRequest", "enablePasskeys"},
 			{with("token", "kwsetup_made-up"), 404, "setupTokenInvalid", ""},
 		} {
 			wantError(t, w.do("POST", "/api/v1/setup", cred{}, bad.body), bad.status, bad.code, bad.fragment)
 		}
 		w.mustStatus(check(tok), http.StatusOK) // refused input did not use up the link
+		if a := w.audit("policy.fido2.update"); len(a) != 0 {
+			t.Fatalf("refused setups changed the policy: %+v", a)
+		}
 
 		c := w.signedIn(w.do("POST", "/api/v1/setup", cred{}, good), "admin@contoso.com")
 		me := w.me(c)
 		if me["adminRole"] != "global-admin" || me["mfaRecent"] != true || !slices.Equal(amrOf(me), []string{"pwd", "mfa"}) {
 			t.Fatalf("me = %v", me)
 		}
-		// The new admin runs the admin center with their session and adds a passkey at once.
-		w.mustStatus(w.do("PATCH", policyPath, cookie(c), `{"state":"enabled"}`), http.StatusOK)
+		// Passkeys are on, so the new admin adds one at once, then runs
+		// the admin center with their session.
 		w.mustStatus(w.register(w.key(goodAAGUID, softkey.FormatPacked), c, "Admin key"), http.StatusCreated)
 		w.mustStatus(w.do("POST", "/api/v1/users", cookie(c), map[string]any{"userPrincipalName": "bob@contoso.com", "displayName": "Bob"}), http.StatusCreated)
 		w.signedIn(w.passwordSignIn("admin@contoso.com", "correct horse battery"), "admin@contoso.com")
@@ -204,7 +210,118 @@ func TestFirstRunSetup(t *testing.T) {
 		if a := w.audit("user.create"); len(a) != 2 || a[len(a)-1].Actor != "setup" {
 			t.Fatalf("audit = %+v", a)
 		}
+		if a := w.audit("policy.fido2.update"); len(a) != 1 {
+			t.Fatalf("policy changes = %+v, want the setup's one", a)
+		}
 	})
+}
+
+// TestSetupEnablesPasskeys covers the setup's enablePasskeys switch: it
+// turns a disabled FIDO2 method on in the new administrator's name, changes
+// nothing else, and leaves a method that is on (or the switch off) alone.
+func TestSetupEnablesPasskeys(t *testing.T) {
+	const admin = "admin@contoso.com"
+	allowList := `{"passkeyProfiles":[{"id":"default","keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + goodAAGUID + `"]}}]}`
+	for _, tt := range []struct {
+		name        string
+		before      string // a policy PATCH made before setup, "" for none
+		enable      any    // enablePasskeys, nil to leave it out
+		wantState   string
+		wantChanged bool // the setup saved the policy in the admin's name
+		wantAllowed bool // the admin can register a passkey at once
+	}{
+		{name: "new_install_checked_turns_passkeys_on_for_all_users", enable: true,
+			wantState: "enabled", wantChanged: true, wantAllowed: true},
+		{name: "new_install_unchecked_leaves_passkeys_off", enable: false, wantState: "disabled"},
+		{name: "field_left_out_leaves_passkeys_off", enable: nil, wantState: "disabled"},
+		{name: "checked_keeps_the_stored_key_restrictions", before: allowList, enable: true,
+			wantState: "enabled", wantChanged: true, wantAllowed: true},
+		{name: "checked_with_passkeys_already_on_changes_nothing", before: `{"state":"enabled"}`, enable: true,
+			wantState: "enabled", wantAllowed: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, w *world) {
+				if tt.before != "" {
+					w.setPolicy(tt.before)
+				}
+				before := w.getPolicy()
+				audits := len(w.audit("policy.fido2.update"))
+				body := map[string]any{"token": w.setupToken(), "userPrincipalName": admin,
+					"displayName": "First Admin", "password": "correct horse battery"}
+				if tt.enable != nil {
+					body["enablePasskeys"] = tt.enable
+				}
+				c := w.signedIn(w.do("POST", "/api/v1/setup", cred{}, body), admin)
+
+				after := w.getPolicy()
+				if after["state"] != tt.wantState {
+					t.Fatalf("state after setup = %v, want %s", after["state"], tt.wantState)
+				}
+				// Only the state may change: targets, profiles, restrictions stay.
+				delete(before, "state")
+				delete(after, "state")
+				if !reflect.DeepEqual(before, after) {
+					t.Fatalf("setup changed more than the state:\nbefore %v\nafter  %v", before, after)
+				}
+				changes := w.audit("policy.fido2.update")
+				if got := len(changes) - audits; got != map[bool]int{false: 0, true: 1}[tt.wantChanged] {
+					t.Fatalf("setup recorded %d policy changes, want changed=%v: %+v", got, tt.wantChanged, changes)
+				}
+				if tt.wantChanged && changes[0].Actor != "user:"+admin {
+					t.Fatalf("policy change recorded as %q, want the new admin", changes[0].Actor)
+				}
+				if tt.before == "" && !targetsAllUsers(after) {
+					t.Fatalf("a new install's policy does not target all users: %v", after)
+				}
+				r := w.register(w.key(goodAAGUID, softkey.FormatPacked), c, "Admin key")
+				if !tt.wantAllowed {
+					wantError(t, r, http.StatusForbidden, "methodDisabled", "turned off")
+					return
+				}
+				w.mustStatus(r, http.StatusCreated)
+			})
+		})
+	}
+}
+
+// A policy that cannot be changed (here: unreadable) must not cost the new
+// administrator their account: setup signs them in with passkeys still off,
+// and My security info then leads them to the policy page.
+func TestSetupSignsInWhenPasskeysCannotBeTurnedOn(t *testing.T) {
+	w := newWorld(t, storagetest.NewSQLite(t))
+	if _, err := w.store.UpdatePolicy(context.Background(), "fido2", func(p storage.Policy) (storage.Policy, error) {
+		p.Data, p.UpdatedAt, p.UpdatedBy = []byte("{not json"), w.clock.Now(), "test"
+		return p, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := w.signedIn(w.do("POST", "/api/v1/setup", cred{}, map[string]any{"token": w.setupToken(),
+		"userPrincipalName": "admin@contoso.com", "displayName": "First Admin", "password": "correct horse battery",
+		"enablePasskeys": true}), "admin@contoso.com")
+	if me := w.me(c); me["adminRole"] != "global-admin" {
+		t.Fatalf("me = %v", me)
+	}
+	if a := w.audit("policy.fido2.update"); len(a) != 0 {
+		t.Fatalf("policy changes = %+v, want none", a)
+	}
+}
+
+// targetsAllUsers reports whether a policy's only include target is all
+// users with the default passkey profile.
+func targetsAllUsers(p map[string]any) bool {
+	inc, _ := p["includeTargets"].([]any)
+	if len(inc) != 1 {
+		return false
+	}
+	t, _ := inc[0].(map[string]any)
+	profiles, _ := t["allowedPasskeyProfiles"].([]any)
+	return t["id"] == "all_users" && len(profiles) == 1 && profiles[0] == "default"
+}
+
+// getPolicy reads the FIDO2 policy as the reader token.
+func (w *world) getPolicy() map[string]any {
+	w.t.Helper()
+	return w.mustStatus(w.do("GET", policyPath, bearer(w.reader), nil), http.StatusOK).json(w.t)
 }
 
 func TestSetupLinkExpires(t *testing.T) {

@@ -171,6 +171,7 @@ func (a *AuthAPI) setup(w http.ResponseWriter, r *http.Request) {
 		UserPrincipalName string `json:"userPrincipalName"`
 		DisplayName       string `json:"displayName"`
 		Password          string `json:"password"`
+		EnablePasskeys    bool   `json:"enablePasskeys"` // optional: turn the FIDO2 method on
 	}
 	if err := DecodeJSON(w, r, &body); err != nil {
 		WriteError(w, r, err)
@@ -178,6 +179,7 @@ func (a *AuthAPI) setup(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.SignIn.Setup(r.Context(), signin.ClientFrom(r), signin.SetupInput{
 		Token: body.Token, UserPrincipalName: body.UserPrincipalName, DisplayName: body.DisplayName, Password: body.Password,
+		EnablePasskeys: body.EnablePasskeys,
 	})
 	a.finish(w, r, res, err)
 }

@@ -3,11 +3,15 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
@@ -28,6 +32,9 @@ type PasskeyAPI struct {
 	Passkeys *passkey.Service
 	Policies *passkey.Policies
 	Sessions *session.Manager
+	// Metadata gives the stored FIDO MDS blob, the first source of model
+	// names; optional (nil, or a nil blob, leaves the built-in names).
+	Metadata passkey.Metadata
 	Now      func() time.Time
 	srv      *Server
 }
@@ -44,6 +51,7 @@ func (a *PasskeyAPI) Mount(s *Server) {
 	s.Handle("GET "+fido2PolicyPath, read(http.HandlerFunc(a.getPolicy)))
 	s.Handle("PATCH "+fido2PolicyPath, write(http.HandlerFunc(a.patchPolicy)))
 	s.Handle("GET "+fido2PolicyPath+"/wellKnownProviders", read(http.HandlerFunc(a.wellKnown)))
+	s.Handle("GET "+fido2PolicyPath+"/models", read(http.HandlerFunc(a.models)))
 
 	methods := "/api/v1/users/{id}/authentication/fido2Methods"
 	s.Handle("GET "+methods, read(http.HandlerFunc(a.listMethods)))
@@ -87,6 +95,99 @@ func (a *PasskeyAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
 
 func (a *PasskeyAPI) wellKnown(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]any{"value": policy.WellKnownProviders()})
+}
+
+// Sources of a model name in the models answer.
+const (
+	modelSourceMDS       = "mds"       // the stored FIDO Metadata Service blob
+	modelSourceWellKnown = "wellKnown" // the built-in quick-add list
+)
+
+// keyModel names the key model of one AAGUID; Model and Source are "" when
+// neither source knows it.
+type keyModel struct {
+	AAGUID string `json:"aaGuid"`
+	Model  string `json:"model"`
+	Source string `json:"source"`
+}
+
+// models names the key models of the AAGUIDs given as repeated aaGuid
+// parameters, so the admin pages can label an allow or block list. Each
+// AAGUID is answered once, normalised, in the order first asked.
+func (a *PasskeyAPI) models(w http.ResponseWriter, r *http.Request) {
+	ids, err := requestedAAGUIDs(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	blob := a.metadata(r)
+	out := make([]keyModel, 0, len(ids))
+	for _, id := range ids {
+		m := keyModel{AAGUID: id}
+		if e, ok := blob.Lookup(id); ok && e.Description != "" {
+			m.Model, m.Source = e.Description, modelSourceMDS
+		} else if n := policy.ModelName(id); n != "" {
+			m.Model, m.Source = n, modelSourceWellKnown
+		}
+		out = append(out, m)
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+// requestedAAGUIDs reads the aaGuid parameters. The query is parsed
+// strictly: r.URL.Query() would drop what it cannot read and answer for less.
+func requestedAAGUIDs(r *http.Request) ([]string, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, apperr.BadRequest("the query string cannot be read: %v", err)
+	}
+	return parseAAGUIDs(q["aaGuid"])
+}
+
+// parseAAGUIDs normalises the requested AAGUIDs, dropping repeats, and
+// refuses more than policy.MaxAAGUIDs or any malformed one (naming them all).
+func parseAAGUIDs(raw []string) ([]string, error) {
+	if len(raw) > policy.MaxAAGUIDs {
+		return nil, apperr.BadRequest("ask for at most %d aaGuid values at a time, not %d", policy.MaxAAGUIDs, len(raw))
+	}
+	ids := make([]string, 0, len(raw))
+	seen := make(map[string]bool, len(raw))
+	var bad []string
+	for _, v := range raw {
+		id, err := policy.NormalizeAAGUID(v)
+		if err != nil {
+			bad = append(bad, strconv.Quote(v))
+			continue
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	switch {
+	case len(bad) == 1:
+		return nil, apperr.BadRequest("aaGuid %s is not an AAGUID (expected 32 hexadecimal digits such as ee882879-721c-4913-9775-3dfcce97072a)", bad[0])
+	case len(bad) > 1:
+		if len(bad) > 10 {
+			bad = append(bad[:10], fmt.Sprintf("and %d more", len(bad)-10))
+		}
+		return nil, apperr.BadRequest("aaGuid values %s are not AAGUIDs (expected 32 hexadecimal digits such as ee882879-721c-4913-9775-3dfcce97072a)", strings.Join(bad, ", "))
+	}
+	return ids, nil
+}
+
+// metadata returns the stored MDS blob, or nil when there is none or it
+// cannot be read: names are a convenience, so the built-in list serves then.
+func (a *PasskeyAPI) metadata(r *http.Request) *mds.Blob {
+	if a.Metadata == nil {
+		return nil
+	}
+	b, err := a.Metadata.Current(r.Context())
+	if err != nil {
+		loggerFrom(r.Context()).WarnContext(r.Context(), "load MDS blob for model names", "err", err)
+		return nil
+	}
+	return b
 }
 
 // --- a user's FIDO2 methods (admin) ---

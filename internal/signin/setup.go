@@ -9,6 +9,7 @@ import (
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -33,6 +34,10 @@ type SetupInput struct {
 	UserPrincipalName string
 	DisplayName       string
 	Password          string
+	// EnablePasskeys turns the FIDO2 method on (for the targets stored: all
+	// users with the default profile on a new install) when it is still
+	// off, so the new administrator can register a passkey at once.
+	EnablePasskeys bool
 }
 
 // CheckSetupToken reports whether token is an unused, unexpired setup link
@@ -72,7 +77,8 @@ func (s *Service) requireNoUsers(ctx context.Context) error {
 // the setup link, and signs them in. The session counts as multi-factor —
 // the link itself was a second proof, read from the server's own output —
 // so they can register a passkey right away. Input is validated before the
-// link is used, so a typo does not burn it.
+// link is used, so a typo does not burn it. With EnablePasskeys, the
+// administrator also turns the FIDO2 method on (see enablePasskeys).
 func (s *Service) Setup(ctx context.Context, c Client, in SetupInput) (Result, error) {
 	if err := required("token", in.Token); err != nil {
 		return Result{}, err
@@ -104,7 +110,30 @@ func (s *Service) Setup(ctx context.Context, c Client, in SetupInput) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
+	if in.EnablePasskeys {
+		s.enablePasskeys(ctx, u)
+	}
 	e := s.event("setup", u.UserPrincipalName, c)
 	sec, sess := s.newSession(u, c, []string{"pwd", "mfa"}, true)
 	return s.complete(ctx, u, e, sec, sess)
+}
+
+// enablePasskeys turns the FIDO2 method on in the new administrator's name
+// (so the audit log says who did it) unless it is on already; only the
+// state changes, so targets and profiles stay as stored. A failure is
+// logged, not returned: the administrator exists and the link is used, so
+// failing the request would only hide the new account. My security info
+// then shows passkeys as off and leads the administrator to turn them on.
+func (s *Service) enablePasskeys(ctx context.Context, admin storage.User) {
+	cur, err := s.Policies.Fido2(ctx)
+	if err == nil && cur.State != policy.StateDisabled {
+		return
+	}
+	if err == nil {
+		patch := []byte(`{"state":"` + policy.StateEnabled + `"}`)
+		_, err = s.Policies.UpdateFido2(ctx, "user:"+admin.UserPrincipalName, patch)
+	}
+	if err != nil {
+		s.log().ErrorContext(ctx, "setup: turn passkeys on", "admin", admin.UserPrincipalName, "err", err)
+	}
 }

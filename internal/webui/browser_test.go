@@ -28,12 +28,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward/internal/app"
+	"github.com/keyward/keyward/internal/mds/mdstest"
 	"github.com/keyward/keyward/internal/storage"
 	"github.com/keyward/keyward/internal/storage/storagetest"
 )
 
-// virtualAAGUID is the AAGUID of Chromium's virtual authenticator.
-const virtualAAGUID = "01020304-0506-0708-0102-030405060708"
+// virtualAAGUID is the AAGUID of Chromium's virtual authenticator; the
+// test MDS blob names it virtualModel.
+const (
+	virtualAAGUID = "01020304-0506-0708-0102-030405060708"
+	virtualModel  = "Chromium Virtual Authenticator"
+)
 
 // stepTimeout bounds one browser step (a click, a wait for some text).
 const stepTimeout = 15 * time.Second
@@ -80,7 +85,8 @@ func (c *offsetClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// keyward is one running Keyward with its own database.
+// keyward is one running Keyward with its own database and a test MDS
+// blob that names the virtual authenticator's model.
 type keyward struct {
 	app   *app.App
 	store storage.Storage
@@ -97,14 +103,27 @@ func startKeyward(t *testing.T) *keyward {
 	_, k.port, _ = net.SplitHostPort(srv.Listener.Addr().String())
 	k.url = "http://localhost:" + k.port
 	public, _ := url.Parse(k.url)
+	pki, err := mdstest.NewPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := app.New(app.Options{
 		Store: k.store, Now: k.clock.Now, PublicURL: public, Registry: prometheus.NewRegistry(),
-		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		MDSRoots: []string{pki.RootPEM()},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	k.app = a
+	blob, err := pki.Sign(mdstest.Payload{Number: 1, NextUpdate: k.clock.Now().Add(30 * 24 * time.Hour),
+		Entries: []mdstest.EntryOptions{{AAGUID: virtualAAGUID, Description: virtualModel}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.MDS.Import(context.Background(), blob, "test"); err != nil {
+		t.Fatalf("import the test MDS blob: %v", err)
+	}
 	srv.Config.Handler = a.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)

@@ -85,10 +85,96 @@ func TestBrowserJourneys(t *testing.T) {
 }
 
 // TestBrowserSetup is the first run: the setup link creates the first global
-// administrator, who adds a passkey at once.
+// administrator, who (with "Turn on passkeys" left checked) adds a passkey
+// at once, or (unchecked) is led to the policy page first.
 func TestBrowserSetup(t *testing.T) {
 	chromium := chromiumPath(t)
-	k := startKeyward(t)
+	b := startBrowser(t, chromium)
+	t.Run("passkeys_turned_on_the_admin_adds_a_key_at_once", func(t *testing.T) {
+		k := startKeyward(t)
+		token := k.setupToken(t)
+		tb := b.newTab(t, "setup", k.url, webauthn.AuthenticatorTransportUsb)
+
+		tb.open(t, "/setup?token=nope")
+		tb.waitText(t, "#setup-invalid", "This setup link is not valid")
+
+		tb.open(t, "/setup?token="+token)
+		tb.waitFor(t, "the setup form", `document.querySelector("#setup-form").checkVisibility()`)
+		tb.waitText(t, "#setup-form", "Turn on passkeys (FIDO2) for all users")
+		if on, err := tb.evalErr(`String(document.querySelector("#setup-passkeys").checked)`); err != nil || on != "true" {
+			tb.fail(t, "the passkeys box is not checked by default (%s, %v)", on, err)
+		}
+		tb.screenshot(t, "setup")
+		tb.fill(t, "#setup-upn", adminUPN)
+		tb.fill(t, "#setup-name", "Ada Lovelace")
+		tb.fill(t, "#setup-password", "short")
+		tb.click(t, "#setup-submit")
+		tb.waitText(t, "#setup-error", "at least 12 characters")
+		tb.fill(t, "#setup-password", adminPassword)
+		tb.fill(t, "#setup-password2", adminPassword)
+		tb.click(t, "#setup-submit")
+
+		// Straight to adding a key: passkeys are on and the setup counted
+		// as multi-factor, so the key choice opens without a detour.
+		tb.waitPath(t, "/my/security-info")
+		tb.waitFor(t, "the security key choice", `document.querySelector("#add-passkey-kind").checkVisibility()`)
+		tb.waitText(t, "#page-notice", "Your administrator account is ready")
+		tb.click(t, "#passkey-create")
+		tb.waitFor(t, "the name step", `document.querySelector("#add-passkey-name").checkVisibility()`)
+		if v := tb.inputValue(t, "#passkey-name"); v != virtualModel {
+			tb.fail(t, "the suggested name is %q, want the MDS model name %q", v, virtualModel)
+		}
+		tb.fill(t, "#passkey-name", "Ada's desk key")
+		tb.click(t, "#passkey-name-save")
+		tb.waitText(t, "#methods-table", "Ada's desk key")
+		if !tb.visible(t, `a[href="/admin"]`) {
+			tb.fail(t, "the global administrator sees no Admin center link")
+		}
+		p, err := k.app.Policies.Fido2(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.State != "enabled" || len(p.IncludeTargets) != 1 || p.IncludeTargets[0].ID != "all_users" {
+			t.Fatalf("policy after setup = %+v, want enabled for all users", p)
+		}
+		audit, err := k.store.ListAudit(context.Background(), storage.EventFilter{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(audit, func(e storage.AuditEvent) bool {
+			return e.Action == "policy.fido2.update" && e.Actor == "user:"+adminUPN
+		}) {
+			t.Fatalf("no policy change recorded in the admin's name: %+v", audit)
+		}
+
+		tb.open(t, "/setup?token="+token)
+		tb.waitText(t, "#setup-invalid", "This setup link is not valid")
+	})
+	t.Run("passkeys_left_off_the_admin_is_led_to_the_policy_page", func(t *testing.T) {
+		k := startKeyward(t)
+		tb := b.newTab(t, "setup-off", k.url, webauthn.AuthenticatorTransportUsb)
+		tb.open(t, "/setup?token="+k.setupToken(t))
+		tb.waitFor(t, "the setup form", `document.querySelector("#setup-form").checkVisibility()`)
+		tb.fill(t, "#setup-upn", adminUPN)
+		tb.fill(t, "#setup-name", "Ada Lovelace")
+		tb.fill(t, "#setup-password", adminPassword)
+		tb.fill(t, "#setup-password2", adminPassword)
+		tb.click(t, "#setup-passkeys")
+		tb.click(t, "#setup-submit")
+		tb.waitPath(t, "/my/security-info")
+		tb.waitText(t, "#page-notice", "Passkeys are turned off")
+		tb.click(t, "#enable-passkeys")
+		tb.waitPath(t, fido2Page)
+		tb.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+		if on, err := tb.evalErr(`String(document.querySelector("#policy-enabled").checked)`); err != nil || on != "false" {
+			tb.fail(t, "passkeys are on although the box was unchecked (%s, %v)", on, err)
+		}
+	})
+}
+
+// setupToken stores a first-run setup link, as `keyward serve` prints it.
+func (k *keyward) setupToken(t *testing.T) string {
+	t.Helper()
 	token := secret.New("kwsetup_")
 	now := k.clock.Now()
 	if err := k.store.CreateOneTimeToken(context.Background(), storage.OneTimeToken{
@@ -96,47 +182,7 @@ func TestBrowserSetup(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	b := startBrowser(t, chromium)
-	tb := b.newTab(t, "setup", k.url, webauthn.AuthenticatorTransportUsb)
-
-	tb.open(t, "/setup?token=nope")
-	tb.waitText(t, "#setup-invalid", "This setup link is not valid")
-
-	tb.open(t, "/setup?token="+token)
-	tb.waitFor(t, "the setup form", `document.querySelector("#setup-form").checkVisibility()`)
-	tb.screenshot(t, "setup")
-	tb.fill(t, "#setup-upn", adminUPN)
-	tb.fill(t, "#setup-name", "Ada Lovelace")
-	tb.fill(t, "#setup-password", "short")
-	tb.click(t, "#setup-submit")
-	tb.waitText(t, "#setup-error", "at least 12 characters")
-	tb.fill(t, "#setup-password", adminPassword)
-	tb.fill(t, "#setup-password2", adminPassword)
-	tb.click(t, "#setup-submit")
-	tb.waitPath(t, "/my/security-info")
-	// A new install has passkeys turned off; the page leads the first
-	// administrator to turn them on, then back.
-	tb.waitText(t, "#page-notice", "Passkeys are turned off")
-	tb.click(t, "#enable-passkeys")
-	tb.waitPath(t, fido2Page)
-	tb.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
-	tb.click(t, "#policy-enabled")
-	tb.click(t, "#policy-save")
-	tb.waitText(t, "#policy-saved", "were saved")
-	tb.open(t, "/my/security-info?add=passkey")
-	// The setup counted as multi-factor, so the key choice opens at once.
-	tb.waitFor(t, "the security key choice", `document.querySelector("#add-passkey-kind").checkVisibility()`)
-	tb.click(t, "#passkey-create")
-	tb.waitFor(t, "the name step", `document.querySelector("#add-passkey-name").checkVisibility()`)
-	tb.fill(t, "#passkey-name", "Ada's desk key")
-	tb.click(t, "#passkey-name-save")
-	tb.waitText(t, "#methods-table", "Ada's desk key")
-	if !tb.visible(t, `a[href="/admin"]`) {
-		tb.fail(t, "the global administrator sees no Admin center link")
-	}
-
-	tb.open(t, "/setup?token="+token)
-	tb.waitText(t, "#setup-invalid", "This setup link is not valid")
+	return token
 }
 
 // --- the world ---
@@ -237,10 +283,14 @@ func enablePasskeysForGroup(t *testing.T, admin *tab, k *keyward) {
 	admin.waitText(t, "#policy-error", "is not an AAGUID")
 	admin.fill(t, "#p0-aaguid", strings.ToUpper(virtualAAGUID))
 	admin.click(t, `[data-action="add-aaguid"]`)
-	admin.waitText(t, ".aaguid-list", virtualAAGUID)
+	// The server names the model: from the MDS blob, else the built-in list.
+	virtualKey := `.aaguid-list li[data-aaguid="` + virtualAAGUID + `"]`
+	admin.waitText(t, virtualKey+" .cell-main", virtualModel)
+	admin.waitText(t, virtualKey+" .model-source", "FIDO Metadata Service")
 	admin.choose(t, "#p0-provider", "0") // Microsoft Authenticator, the first well-known provider
 	admin.click(t, `[data-action="add-provider"]`)
-	admin.waitText(t, ".aaguid-list", "Microsoft Authenticator")
+	admin.waitText(t, ".aaguid-list", "Microsoft Authenticator (Android)")
+	admin.waitText(t, ".aaguid-list", "Microsoft Authenticator (iOS)")
 	admin.click(t, "#policy-save")
 	admin.waitText(t, "#policy-saved", "were saved")
 	admin.screenshot(t, "admin-passkey-policy-configure")
@@ -481,6 +531,13 @@ func blockTheKey(t *testing.T, b *browser, admin, alex *tab, k *keyward, totpSec
 	admin.open(t, fido2Page)
 	admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
 	admin.click(t, "#tab-configure")
+	// On load, one request names every AAGUID of the lists.
+	admin.waitText(t, `.aaguid-list li[data-aaguid="`+virtualAAGUID+`"] .cell-main`, virtualModel)
+	admin.waitText(t, ".aaguid-list", "Microsoft Authenticator (iOS)")
+	admin.waitText(t, ".aaguid-list", "Well-known provider")
+	if n, err := admin.evalErr(`String(performance.getEntriesByType("resource").filter((e) => e.name.includes("/fido2/models?")).length)`); err != nil || n != "1" {
+		admin.fail(t, "the page asked for model names %s times (%v), want once", n, err)
+	}
 	admin.click(t, "#p0-block")
 	admin.click(t, "#policy-save")
 	admin.waitText(t, "#policy-saved", "were saved")

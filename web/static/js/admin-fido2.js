@@ -2,13 +2,16 @@
 // all users or groups with their passkey profiles, exclusions) and
 // "Configure" (self-service set-up, passkey profiles with types,
 // attestation and key restrictions). The page edits a draft and saves the
-// whole configuration with one PATCH, as the API takes it.
+// whole configuration with one PATCH, as the API takes it. The AAGUID lists
+// show model names the server looks up (FIDO Metadata Service first, then
+// the built-in list of well-known providers).
 import { get, patch, listAll } from "./api.js";
 import { $, $$, h, show, setAlert, onSubmit } from "./ui.js";
 
 const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
 const ALL = "all_users";
 const MAX_PROFILES = 3;
+const MAX_LOOKUP = 1000; // AAGUIDs per models request, as the API allows
 const AAGUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const form = $("#policy-form");
@@ -19,7 +22,7 @@ let saved = null; // the policy as stored
 let draft = null; // what the form shows
 let groups = []; // [{id, displayName}]
 let providers = []; // [{name, aaGuids}]
-let modelOf = {}; // AAGUID → provider name
+const modelOf = {}; // AAGUID → {model, source} from the models API ("" when unknown)
 let setAsideGroups = []; // group targets kept while "All users" is chosen
 
 const clone = (v) => JSON.parse(JSON.stringify(v));
@@ -227,6 +230,7 @@ function renderProfile(p, index) {
     q("aaguid").value = "";
     dirty();
     renderAAGUIDs(kr, $(".aaguid-list", el));
+    lookupModels([v]);
   };
   $('[data-action="add-aaguid"]', el).addEventListener("click", addAAGUID);
   q("aaguid").addEventListener("keydown", (ev) => {
@@ -243,6 +247,7 @@ function renderProfile(p, index) {
     for (const a of pr.aaGuids) if (!kr.aaGuids.includes(a)) kr.aaGuids.push(a);
     dirty();
     renderAAGUIDs(kr, $(".aaguid-list", el));
+    lookupModels(pr.aaGuids);
   });
   $('[data-action="remove-profile"]', el).addEventListener("click", () => {
     draft.passkeyProfiles = draft.passkeyProfiles.filter((x) => x !== p);
@@ -257,13 +262,53 @@ function renderProfile(p, index) {
   return el;
 }
 
+// --- model names ---
+
+const SOURCES = { mds: "FIDO Metadata Service", wellKnown: "Well-known provider" };
+
+function modelLabel(a) {
+  const m = modelOf[a];
+  if (!m) return "Looking up the model…";
+  return m.model || "Unknown model";
+}
+
+// sourceLabel says where a name came from, after the AAGUID.
+function sourceLabel(a) {
+  const source = modelOf[a] && SOURCES[modelOf[a].source];
+  return source ? "· " + source : "";
+}
+
+// lookupModels asks the server for the names of the AAGUIDs it was not yet
+// asked about (one request per 1000), then relabels every list.
+async function lookupModels(aaguids) {
+  const todo = [...new Set(aaguids)].filter((a) => !modelOf[a]);
+  for (let i = 0; i < todo.length; i += MAX_LOOKUP) {
+    const chunk = todo.slice(i, i + MAX_LOOKUP);
+    let found = [];
+    try {
+      found = (await get(path + "/models?" + chunk.map((a) => "aaGuid=" + encodeURIComponent(a)).join("&"))).value || [];
+    } catch {
+      // Names are a convenience: without them each entry still shows its AAGUID.
+    }
+    for (const a of chunk) modelOf[a] = { model: "", source: "" };
+    for (const m of found) modelOf[m.aaGuid] = m;
+  }
+  for (const li of $$(".aaguid-list li[data-aaguid]")) {
+    $(".cell-main", li).textContent = modelLabel(li.dataset.aaguid);
+    $(".model-source", li).textContent = sourceLabel(li.dataset.aaguid);
+  }
+}
+
+const allAAGUIDs = (p) => p.passkeyProfiles.flatMap((x) => (x.keyRestrictions && x.keyRestrictions.aaGuids) || []);
+
 function renderAAGUIDs(kr, list) {
   if (!kr.aaGuids.length) {
     list.replaceChildren(h("li", { class: "empty muted" }, "No AAGUIDs yet. Add one below or quick-add a provider."));
     return;
   }
   list.replaceChildren(...kr.aaGuids.map((a) => h("li", { dataset: { aaguid: a } },
-    h("div", { class: "grow" }, h("div", { class: "cell-main" }, modelOf[a] || "Unknown model"), h("div", { class: "cell-sub mono" }, a)),
+    h("div", { class: "grow" }, h("div", { class: "cell-main" }, modelLabel(a)),
+      h("div", { class: "cell-sub" }, h("span", { class: "mono" }, a), " ", h("span", { class: "small muted model-source" }, sourceLabel(a)))),
     removeButton(`Remove ${a}`, () => {
       kr.aaGuids = kr.aaGuids.filter((x) => x !== a);
       dirty();
@@ -299,6 +344,7 @@ function showPolicy(p) {
   setAsideGroups = [];
   renderTargets();
   renderProfiles();
+  lookupModels(allAAGUIDs(draft)); // only those not looked up before
 }
 
 onSubmit(form, async () => {
@@ -335,8 +381,6 @@ async function load() {
   ]);
   groups = gs;
   providers = known.value || [];
-  modelOf = {};
-  for (const pr of providers) for (const a of pr.aaGuids) modelOf[a] = pr.name;
   showPolicy(policy);
   show(form, true);
 }

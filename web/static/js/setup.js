@@ -1,5 +1,6 @@
 // First-run setup: check the one-time link, create the first global
-// administrator (who is then signed in), and send them to add a passkey.
+// administrator (who is then signed in, and by default turns passkeys on
+// for all users), and send them to add a passkey.
 import { get, post } from "./api.js";
 import { $, show, setAlert, onSubmit } from "./ui.js";
 
@@ -41,7 +42,9 @@ onSubmit(form, async () => {
     return;
   }
   try {
-    await post("/api/v1/setup", { token, userPrincipalName: upn, displayName: name, password });
+    await post("/api/v1/setup", {
+      token, userPrincipalName: upn, displayName: name, password, enablePasskeys: $("#setup-passkeys").checked,
+    });
   } catch (e) {
     setAlert(errorBox, e.message);
     return;
