@@ -2,15 +2,12 @@ package app_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"sync"
 	"testing"
 
-	"github.com/go-webauthn/webauthn/protocol"
-	"github.com/go-webauthn/webauthn/webauthn"
-
+	"github.com/keyward/keyward/internal/bench"
 	"github.com/keyward/keyward/internal/passkey/softkey"
 	"github.com/keyward/keyward/internal/storage/storagetest"
 )
@@ -63,38 +60,10 @@ func post(b *testing.B, c *http.Client, url string, body []byte) []byte {
 }
 
 // BenchmarkBareAssertionVerify is go-webauthn alone: parse and verify one
-// ES256 assertion against a known credential, no storage, no HTTP.
+// ES256 assertion against a known credential, no storage, no HTTP. It is the
+// same verifier `keyward bench` measures its bare rate with.
 func BenchmarkBareAssertionVerify(b *testing.B) {
-	wa, err := webauthn.New(&webauthn.Config{RPID: "localhost", RPDisplayName: "bench", RPOrigins: []string{"http://localhost:8080"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	u := &benchUser{id: []byte("bench-user-handle-0123456789abcd")}
-	k := softkey.New(softkey.Options{})
-	creation, regSession, err := wa.BeginRegistration(u, webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired))
-	if err != nil {
-		b.Fatal(err)
-	}
-	opts, _ := json.Marshal(creation)
-	regResp, err := k.Register(opts, "http://localhost:8080")
-	if err != nil {
-		b.Fatal(err)
-	}
-	parsedReg, err := protocol.ParseCredentialCreationResponseBytes(regResp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cred, err := wa.CreateCredential(u, *regSession, parsedReg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.creds = []webauthn.Credential{*cred}
-	assertion, session, err := wa.BeginLogin(u)
-	if err != nil {
-		b.Fatal(err)
-	}
-	opts, _ = json.Marshal(assertion)
-	resp, err := k.Assert(opts, "http://localhost:8080")
+	v, err := bench.NewBareVerifier()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -102,23 +71,9 @@ func BenchmarkBareAssertionVerify(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			parsed, err := protocol.ParseCredentialRequestResponseBytes(resp)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := wa.ValidateLogin(u, *session, parsed); err != nil {
+			if err := v.Verify(); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 }
-
-type benchUser struct {
-	id    []byte
-	creds []webauthn.Credential
-}
-
-func (u *benchUser) WebAuthnID() []byte                         { return u.id }
-func (u *benchUser) WebAuthnName() string                       { return "bench" }
-func (u *benchUser) WebAuthnDisplayName() string                { return "Bench" }
-func (u *benchUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
