@@ -28,6 +28,7 @@ type Principal struct {
 	Role    string // admin role (storage.Role*); "" = none
 	UserID  string // the user's ID (users only)
 	Session *storage.Session
+	User    *storage.User // the signed-in person's record as loaded for this request (users only)
 }
 
 // Actor is the principal as audit records name it: "token:<name>" or "user:<upn>".
@@ -166,7 +167,7 @@ func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, error) {
 	if !u.AccountEnabled {
 		return Principal{}, false, nil
 	}
-	return Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, Role: u.AdminRole, UserID: u.ID, Session: &sess}, true, nil
+	return Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, Role: u.AdminRole, UserID: u.ID, Session: &sess, User: &u}, true, nil
 }
 
 // RequireRole lets a request through only when its principal holds one of

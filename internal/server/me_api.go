@@ -39,6 +39,9 @@ func (s *Server) currentUser(r *http.Request) (storage.User, Principal, error) {
 	if !ok || p.Kind != PrincipalUser || p.Session == nil {
 		return storage.User{}, p, apperr.Unauthorized("sign in first: this call acts for a signed-in user (session cookie)")
 	}
+	if p.User != nil { // loaded when the session was checked: no second query
+		return *p.User, p, nil
+	}
 	u, err := s.store.GetUser(r.Context(), p.UserID)
 	if err != nil {
 		return storage.User{}, p, apperr.Unauthorized("your session no longer matches an account; sign in again").Wrap(err)

@@ -358,19 +358,6 @@ func (a *PasskeyAPI) provision(w http.ResponseWriter, r *http.Request) {
 
 // --- self-service (signed-in user) ---
 
-// me returns the signed-in user, refusing API tokens: these calls act for a person.
-func (a *PasskeyAPI) me(r *http.Request) (storage.User, Principal, error) {
-	p, ok := PrincipalFrom(r.Context())
-	if !ok || p.Kind != PrincipalUser {
-		return storage.User{}, p, apperr.Unauthorized("sign in first: this call acts for a signed-in user (session cookie)")
-	}
-	u, err := a.srv.store.GetUser(r.Context(), p.UserID)
-	if err != nil {
-		return storage.User{}, p, apperr.Unauthorized("your session no longer matches an account; sign in again").Wrap(err)
-	}
-	return u, p, nil
-}
-
 // requireRecentMFA enforces that adding a passkey follows a multi-factor
 // sign-in within the last ten minutes.
 func (a *PasskeyAPI) requireRecentMFA(p Principal) error {
@@ -382,7 +369,7 @@ func (a *PasskeyAPI) requireRecentMFA(p Principal) error {
 }
 
 func (a *PasskeyAPI) listMine(w http.ResponseWriter, r *http.Request) {
-	u, _, err := a.me(r)
+	u, _, err := a.srv.currentUser(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -400,7 +387,7 @@ type registrationOptionsBody struct {
 }
 
 func (a *PasskeyAPI) registrationOptions(w http.ResponseWriter, r *http.Request) {
-	u, p, err := a.me(r)
+	u, p, err := a.srv.currentUser(r)
 	if err == nil {
 		err = a.requireRecentMFA(p)
 	}
@@ -423,7 +410,7 @@ func (a *PasskeyAPI) registrationOptions(w http.ResponseWriter, r *http.Request)
 }
 
 func (a *PasskeyAPI) register(w http.ResponseWriter, r *http.Request) {
-	u, p, err := a.me(r)
+	u, p, err := a.srv.currentUser(r)
 	if err == nil {
 		err = a.requireRecentMFA(p)
 	}
