@@ -108,6 +108,45 @@ var signInTests = []test{
 		ok(t, err)
 		equal(t, "events", len(events), 1)
 	}},
+	{"concurrent_records_fail_alone", func(t *testing.T, s storage.Storage) {
+		// Writes that may share a commit (group commit on SQLite) stay
+		// independent: a failing one writes nothing, the others all land.
+		u := mustUser(t, s, "a@x.org")
+		c := mustCredential(t, s, u.ID)
+		taken := newSession(u.ID)
+		ok(t, s.CreateSession(t.Context(), taken))
+		const n = 24
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				ch := newChallenge("")
+				if err := s.CreateChallenge(t.Context(), ch); err != nil {
+					errs[i] = err
+					return
+				}
+				r := signIn(u, c, at(time.Minute))
+				r.ChallengeID, r.Credential = ch.ID, nil
+				if i%3 == 0 {
+					r.Session = &taken
+				}
+				errs[i] = s.RecordSignIn(t.Context(), r)
+			})
+		}
+		wg.Wait()
+		want := 0
+		for i, err := range errs {
+			if i%3 == 0 {
+				is(t, err, storage.ErrAlreadyExists)
+				continue
+			}
+			ok(t, err)
+			want++
+		}
+		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{Limit: 100})
+		ok(t, err)
+		equal(t, "events of the records that succeeded", len(events), want)
+	}},
 	{"get_challenge_skips_expired", func(t *testing.T, s storage.Storage) {
 		ch := newChallenge("u")
 		ok(t, s.CreateChallenge(t.Context(), ch))

@@ -65,6 +65,7 @@ var writerParams = []string{
 var dialect = sqlstore.Dialect{
 	Name:            "sqlite",
 	CacheStatements: true,
+	GroupCommit:     true,
 	TimeValue:       func(t time.Time) any { return t.UnixMicro() },
 	IsUniqueViolation: func(err error) bool {
 		c := code(err)

@@ -17,7 +17,7 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 	if s.d.WritableCTE {
 		return s.recordSignInStatement(ctx, r)
 	}
-	return s.inTx(ctx, func(c conn) error {
+	return s.batched(ctx, func(c conn) error {
 		if r.ChallengeID != "" {
 			if err := c.execOne(ctx, `DELETE FROM challenges WHERE id = ?`, r.ChallengeID); err != nil {
 				return s.fail("record sign-in: consume challenge", err, nil)

@@ -133,8 +133,11 @@ func (s *Store) CreateChallenge(ctx context.Context, ch storage.Challenge) error
 	if err := requireKey("challenge ID", ch.ID); err != nil {
 		return fmt.Errorf("create challenge: %w", err)
 	}
-	_, err := s.write().exec(ctx, `INSERT INTO challenges (`+challengeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		ch.ID, ch.Kind, ch.UserID, blob(ch.Data), s.tv(ch.CreatedAt), s.tv(ch.ExpiresAt))
+	err := s.batched(ctx, func(c conn) error {
+		_, err := c.exec(ctx, `INSERT INTO challenges (`+challengeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			ch.ID, ch.Kind, ch.UserID, blob(ch.Data), s.tv(ch.CreatedAt), s.tv(ch.ExpiresAt))
+		return err
+	})
 	if err != nil {
 		return s.fail("create challenge", err, nil)
 	}

@@ -37,6 +37,9 @@ type Dialect struct {
 	// locked until commit (" FOR UPDATE"). Empty where write transactions are
 	// already serialised (SQLite's BEGIN IMMEDIATE on its single writer).
 	LockRow string
+	// GroupCommit lets the hot writes (challenges, sign-in records) share
+	// commits (see batch.go): for SQLite's single writer.
+	GroupCommit bool
 	// WritableCTE: the database runs INSERT/UPDATE inside WITH (PostgreSQL), so
 	// RecordSignIn can be one statement, one round trip, instead of five.
 	WritableCTE bool
@@ -59,6 +62,7 @@ type Store struct {
 
 	stmts   sync.Map // stmtKey → *sql.Stmt
 	rebound sync.Map // query → query with $n placeholders
+	batch   committer
 }
 
 type stmtKey struct {
@@ -85,6 +89,7 @@ func (s *Store) Reader() *sql.DB { return s.reader }
 
 // Close releases cached statements and both pools.
 func (s *Store) Close() error {
+	s.batch.stop()
 	var errs []error
 	s.stmts.Range(func(k, v any) bool {
 		errs = append(errs, v.(*sql.Stmt).Close())
