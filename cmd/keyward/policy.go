@@ -97,16 +97,12 @@ func (a *app) policyPasskeySetCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
 			ctx := cmd.Context()
-			pol := a.policies(st)
-			cur, err := pol.Fido2(ctx)
-			if err != nil {
-				return err
-			}
-			patch, err := a.passkeyPatch(ctx, st, cur, cmd.Flags(), v)
-			if err != nil {
-				return err
-			}
-			next, err := pol.UpdateFido2(ctx, cliActor, patch)
+			// The patch is built from the policy inside the update, so an edit
+			// of a list (--add-aaguid, --exclude-group) made at the same time
+			// by another administrator is kept.
+			next, err := a.policies(st).UpdateFido2With(ctx, cliActor, func(cur policy.Fido2) ([]byte, error) {
+				return a.passkeyPatch(ctx, st, cur, cmd.Flags(), v)
+			})
 			if ve, ok := errors.AsType[*policy.ValidationError](err); ok {
 				return &problemsError{heading: policyNotChanged, problems: ve.Problems}
 			}

@@ -85,9 +85,21 @@ func decodeFido2(data []byte) (policy.Fido2, error) {
 // UpdateFido2 applies a PATCH document to the stored policy, checks that the
 // groups it names exist, saves it with a new version and records who did it.
 func (p *Policies) UpdateFido2(ctx context.Context, actor string, patch []byte) (policy.Fido2, error) {
+	return p.UpdateFido2With(ctx, actor, func(policy.Fido2) ([]byte, error) { return patch, nil })
+}
+
+// UpdateFido2With is UpdateFido2 for a patch that depends on the policy it
+// changes (such as "add this AAGUID to the list"): build gets the current
+// policy inside the compare-and-swap update, so a change saved meanwhile by
+// someone else is neither lost nor overwritten. build must not write.
+func (p *Policies) UpdateFido2With(ctx context.Context, actor string, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, error) {
 	var next policy.Fido2
 	_, err := p.Store.UpdatePolicy(ctx, PolicyName, func(old storage.Policy) (storage.Policy, error) {
 		cur, err := decodeFido2(old.Data)
+		if err != nil {
+			return old, err
+		}
+		patch, err := build(cur)
 		if err != nil {
 			return old, err
 		}
