@@ -103,18 +103,16 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 	}
 	event := storage.SignInEvent{ID: uuid.NewString(), Time: s.now(), Method: "passkey", IP: ci.IP, UserAgent: ci.UserAgent}
 
-	cred, err := s.cfg.Store.GetCredentialByCredentialID(ctx, parsed.RawID)
+	// The credential, its owner and the owner's groups: one query.
+	owner, err := s.cfg.Store.GetCredentialOwner(ctx, parsed.RawID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return SignIn{}, s.fail(ctx, challengeID, event, errUnknownCredential, nil)
 	}
 	if err != nil {
 		return SignIn{}, fmt.Errorf("look up credential: %w", err)
 	}
+	cred, user := owner.Credential, owner.User
 	event.CredentialID, event.AAGUID, event.Model = cred.ID, cred.AAGUID, cred.Model
-	user, err := s.cfg.Store.GetUser(ctx, cred.UserID)
-	if err != nil {
-		return SignIn{}, fmt.Errorf("look up credential owner: %w", err)
-	}
 	event.UserID, event.UserPrincipalName = user.ID, user.UserPrincipalName
 
 	wc, err := s.verifyAssertion(user, cred, sd, parsed)
@@ -128,11 +126,11 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 	if !user.AccountEnabled {
 		return SignIn{}, s.fail(ctx, challengeID, event, errAccountDisabled, nil)
 	}
-	pol, groups, err := s.policyFor(ctx, user.ID)
+	pol, err := s.cfg.Policies.Fido2(ctx)
 	if err != nil {
 		return SignIn{}, err
 	}
-	if d := pol.CheckSignIn(groups, policy.Key{AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible}); !d.Allowed {
+	if d := pol.CheckSignIn(owner.GroupIDs, policy.Key{AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible}); !d.Allowed {
 		return SignIn{}, s.fail(ctx, challengeID, event, s.refusal(ctx, d), nil)
 	}
 

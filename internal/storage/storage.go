@@ -109,6 +109,9 @@ type Storage interface {
 	GetCredential(ctx context.Context, id string) (Credential, error)
 	GetCredentialByCredentialID(ctx context.Context, credentialID []byte) (Credential, error)
 	ListUserCredentials(ctx context.Context, userID string) ([]Credential, error)
+	// GetCredentialOwner reads a credential (by WebAuthn credential ID), its
+	// user and the user's group IDs in one query: what a sign-in needs.
+	GetCredentialOwner(ctx context.Context, credentialID []byte) (CredentialOwner, error)
 	UpdateCredential(ctx context.Context, id string, fn func(Credential) (Credential, error)) (Credential, error)
 	DeleteCredential(ctx context.Context, id string) error
 
@@ -309,6 +312,13 @@ type Credential struct {
 	CloneWarning            bool
 	CreatedAt               time.Time
 	LastUsedAt              *time.Time
+}
+
+// CredentialOwner is a credential with its user and the user's groups.
+type CredentialOwner struct {
+	Credential Credential
+	User       User
+	GroupIDs   []string // sorted
 }
 
 // SignInRecord is what one sign-in writes (see Storage.RecordSignIn).

@@ -291,6 +291,35 @@ var challengeTests = []test{
 }
 
 var credentialTests = []test{
+	{"credential_owner_comes_with_user_and_sorted_groups", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "Owner@x.org")
+		other := mustUser(t, s, "other@x.org")
+		c := mustCredential(t, s, u.ID)
+		alone := mustCredential(t, s, other.ID)
+		g1, g2, g3 := mustGroup(t, s, "g1"), mustGroup(t, s, "g2"), mustGroup(t, s, "g3")
+		ok(t, s.AddMember(t.Context(), g1.ID, u.ID))
+		ok(t, s.AddMember(t.Context(), g2.ID, u.ID))
+		ok(t, s.AddMember(t.Context(), g3.ID, other.ID))
+		got, err := s.GetCredentialOwner(t.Context(), c.CredentialID)
+		ok(t, err)
+		equal(t, "credential", got.Credential, c)
+		wantUser, err := s.GetUser(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "user", got.User, wantUser)
+		wantGroups, err := s.UserGroupIDs(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "groups", got.GroupIDs, wantGroups)
+		equal(t, "two groups", len(got.GroupIDs), 2)
+
+		ok(t, s.RemoveMember(t.Context(), g3.ID, other.ID))
+		got, err = s.GetCredentialOwner(t.Context(), alone.CredentialID)
+		ok(t, err)
+		equal(t, "owner without groups", got.GroupIDs, []string(nil))
+		equal(t, "owner", got.User.ID, other.ID)
+
+		_, err = s.GetCredentialOwner(t.Context(), []byte("unknown"))
+		is(t, err, storage.ErrNotFound)
+	}},
 	{"create_then_get_by_id_and_by_credential_id", func(t *testing.T, s storage.Storage) {
 		c := newCredential(mustUser(t, s, "k@x.org").ID)
 		c.LastUsedAt, c.SignCount, c.BackupEligible, c.BackupState = ptr(at(time.Second)), 1<<32-1, true, true

@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -83,6 +85,61 @@ func (s *Store) GetCredentialByCredentialID(ctx context.Context, credentialID []
 		return c, s.fail("get credential by WebAuthn ID", err, nil)
 	}
 	return c, nil
+}
+
+// GetCredentialOwner implements storage.Storage: one row per group of the
+// owner (one row when there is none), credential and user columns repeated.
+func (s *Store) GetCredentialOwner(ctx context.Context, credentialID []byte) (storage.CredentialOwner, error) {
+	const op = "get credential with its owner"
+	rows, err := s.read().rows(ctx, `SELECT `+prefixed("c", credentialCols)+`, `+prefixed("u", userCols)+`, m.group_id
+		FROM credentials c JOIN users u ON u.id = c.user_id LEFT JOIN memberships m ON m.user_id = u.id
+		WHERE c.credential_id = ? ORDER BY m.group_id`, blob(credentialID))
+	if err != nil {
+		return storage.CredentialOwner{}, s.fail(op, err, nil)
+	}
+	defer rows.Close()
+	var o storage.CredentialOwner
+	found := false
+	for rows.Next() {
+		var group sql.NullString
+		// The scan helpers of each record read their columns through one
+		// rows.Scan of the whole joined row.
+		c, err := scanCredential(scanFunc(func(credDest ...any) error {
+			var uerr error
+			o.User, uerr = scanUser(scanFunc(func(userDest ...any) error {
+				return rows.Scan(append(append(credDest, userDest...), &group)...)
+			}))
+			return uerr
+		}))
+		if err != nil {
+			return storage.CredentialOwner{}, s.fail(op, err, nil)
+		}
+		o.Credential, found = c, true
+		if group.Valid {
+			o.GroupIDs = append(o.GroupIDs, group.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return storage.CredentialOwner{}, s.fail(op, err, nil)
+	}
+	if !found {
+		return storage.CredentialOwner{}, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	return o, nil
+}
+
+// scanFunc is a scanner made of a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// prefixed qualifies each column of a comma-separated list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ListUserCredentials implements storage.Storage, oldest first.
