@@ -262,10 +262,12 @@ func TestAdminRolesForPeople(t *testing.T) {
 		wantError(t, w.do("POST", "/api/v1/users/"+reader+"/authentication/temporaryAccessPassMethods", cookie(rc), map[string]any{}), http.StatusForbidden, "forbidden", "")
 		w.mustStatus(w.do("GET", "/api/v1/users/"+reader+"/authentication/temporaryAccessPassMethods", cookie(rc), nil), http.StatusOK)
 
-		// A global admin resets a password; the old one stops working.
+		// A global admin resets a password; the old one stops working, and so
+		// does every session it opened.
 		w.mustStatus(w.do("PATCH", "/api/v1/users/"+reader, bearer(w.admin), map[string]any{"passwordProfile": map[string]any{"password": "a brand new secret"}}), http.StatusOK)
+		wantError(t, w.do("GET", "/api/v1/users", cookie(rc), nil), http.StatusUnauthorized, "unauthenticated", "")
 		wantError(t, w.passwordSignIn("rita@contoso.com", "correct horse battery"), http.StatusUnauthorized, "invalidCredentials", "")
-		w.signedIn(w.passwordSignIn("rita@contoso.com", "a brand new secret"), "rita@contoso.com")
+		rc = w.signedIn(w.passwordSignIn("rita@contoso.com", "a brand new secret"), "rita@contoso.com")
 		wantError(t, w.do("PATCH", "/api/v1/users/"+reader, bearer(w.admin), map[string]any{"passwordProfile": map[string]any{"password": "short"}}), http.StatusBadRequest, "invalidRequest", "at least 8")
 		wantError(t, w.do("PATCH", "/api/v1/users/"+reader, bearer(w.admin), map[string]any{"passwordProfile": map[string]any{}}), http.StatusBadRequest, "invalidRequest", "password")
 
@@ -312,5 +314,19 @@ func TestSignInOptions(t *testing.T) {
 			m["password"].(map[string]any)["set"] != true || len(m["passkeys"].([]any)) != 1 || can["authenticatorApp"] != true {
 			t.Fatalf("methods = %v", m)
 		}
+	})
+}
+
+// Disabling an account signs its person out everywhere: enabling it again
+// does not bring the old sessions back.
+func TestDisablingAUserEndsTheirSessions(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		id := w.pwUser("dora@contoso.com", "correct horse battery")
+		c := w.signedIn(w.passwordSignIn("dora@contoso.com", "correct horse battery"), "dora@contoso.com")
+		w.mustStatus(w.do("GET", "/api/v1/me", cookie(c), nil), http.StatusOK)
+		w.mustStatus(w.do("PATCH", "/api/v1/users/"+id, bearer(w.admin), map[string]any{"accountEnabled": false}), http.StatusOK)
+		w.mustStatus(w.do("PATCH", "/api/v1/users/"+id, bearer(w.admin), map[string]any{"accountEnabled": true}), http.StatusOK)
+		wantError(t, w.do("GET", "/api/v1/me", cookie(c), nil), http.StatusUnauthorized, "unauthenticated", "")
+		w.signedIn(w.passwordSignIn("dora@contoso.com", "correct horse battery"), "dora@contoso.com")
 	})
 }

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/keyward/keyward/internal/apperr"
@@ -219,6 +220,13 @@ func (s *Service) UpdateUser(ctx context.Context, actor, idOrUPN string, in User
 			upn = *in.UserPrincipalName
 		}
 		return storage.User{}, storeErr(err, "update user "+cur.ID, userNotFound(idOrUPN), upnTaken(upn))
+	}
+	// A disabled account, or one whose password an administrator reset, is
+	// signed out everywhere at once — re-enabling it must not revive them.
+	if (cur.AccountEnabled && !u.AccountEnabled) || in.Password != nil {
+		if _, err := s.Store.DeleteUserSessions(ctx, u.ID); err != nil {
+			return storage.User{}, apperr.Internal(fmt.Errorf("end sessions of user %s: %w", u.ID, err))
+		}
 	}
 	if err := s.audit(ctx, actor, "user.update", "user:"+u.ID, userDetails(in)); err != nil {
 		return storage.User{}, err

@@ -92,6 +92,9 @@ type Storage interface {
 	UpdateSession(ctx context.Context, id string, fn func(Session) (Session, error)) (Session, error)
 	DeleteSession(ctx context.Context, id string) error
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// DeleteUserSessions ends every session of a user (account disabled,
+	// password reset) and returns how many there were.
+	DeleteUserSessions(ctx context.Context, userID string) (int, error)
 
 	// WebAuthn ceremony challenges: single use, expiring, shared by all nodes.
 	CreateChallenge(ctx context.Context, c Challenge) error

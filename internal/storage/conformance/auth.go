@@ -156,6 +156,25 @@ var oneTimeTokenTests = []test{
 }
 
 var sessionTests = []test{
+	{"delete_user_sessions_ends_only_that_users", func(t *testing.T, s storage.Storage) {
+		a, b := mustUser(t, s, "a@x.org"), mustUser(t, s, "b@x.org")
+		a1, a2, b1 := newSession(a.ID), newSession(a.ID), newSession(b.ID)
+		for _, ss := range []storage.Session{a1, a2, b1} {
+			ok(t, s.CreateSession(t.Context(), ss))
+		}
+		n, err := s.DeleteUserSessions(t.Context(), a.ID)
+		ok(t, err)
+		equal(t, "deleted", n, 2)
+		for _, id := range []string{a1.ID, a2.ID} {
+			_, err := s.GetSession(t.Context(), id)
+			is(t, err, storage.ErrNotFound)
+		}
+		_, err = s.GetSession(t.Context(), b1.ID)
+		ok(t, err)
+		n, err = s.DeleteUserSessions(t.Context(), a.ID)
+		ok(t, err)
+		equal(t, "deleted again", n, 0)
+	}},
 	{"create_get_update_delete", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "s@x.org")
 		ss := newSession(u.ID)

@@ -155,6 +155,19 @@ func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) 
 	return ch, nil
 }
 
+// DeleteUserSessions implements storage.Storage.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
+	res, err := s.write().exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+	if err != nil {
+		return 0, s.fail("delete sessions of user "+userID, err, nil)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail("delete sessions of user "+userID, err, nil)
+	}
+	return int(n), nil
+}
+
 // GetChallenge implements storage.Storage.
 func (s *Store) GetChallenge(ctx context.Context, id string, now time.Time) (storage.Challenge, error) {
 	ch, err := scanChallenge(s.read().row(ctx, `SELECT `+challengeCols+` FROM challenges
