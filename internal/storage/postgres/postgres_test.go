@@ -50,27 +50,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestPingFailsUntilMigratedAndMigrateTwiceIsANoOp(t *testing.T) {
-	s := open(t, freshSchema(t))
-	err := s.Ping(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "keyward migrate") {
-		t.Fatalf("Ping before Migrate = %v, want an error telling to run `keyward migrate`", err)
-	}
-	cur, latest, err := s.MigrationVersion(t.Context())
-	if err != nil || cur != 0 || latest < 1 {
-		t.Fatalf("MigrationVersion before Migrate = %d, %d, %v; want 0, ≥1, nil", cur, latest, err)
-	}
-	for i := range 2 {
-		if err := s.Migrate(t.Context()); err != nil {
-			t.Fatalf("Migrate #%d: %v", i+1, err)
-		}
-		if err := s.Ping(t.Context()); err != nil {
-			t.Fatalf("Ping after Migrate #%d: %v", i+1, err)
-		}
-		cur, l, err := s.MigrationVersion(t.Context())
-		if err != nil || cur != latest || l != latest {
-			t.Fatalf("MigrationVersion after Migrate = %d, %d, %v; want %d, %d", cur, l, err, latest, latest)
-		}
-	}
+	conformance.CheckMigrations(t, open(t, freshSchema(t)))
 }
 
 func TestProcessesMigratingAtOnceAllSucceed(t *testing.T) {
