@@ -1,13 +1,11 @@
 // Admin center — users: list, search by user principal name, create.
-import { get, post, pathOf, odataString } from "./api.js";
+import { post } from "./api.js";
 import { $, h, show, setAlert, onSubmit, badge, flash, takeFlash, toast } from "./ui.js";
+import { pagedList } from "./paged-list.js";
 
 const table = $("#users");
 const more = $("#users-more");
 const createCard = $("#create-user");
-let nextLink = "";
-let searchTimer = 0;
-let generation = 0; // ignores answers to searches the user has since changed
 
 const roleNames = {
   "global-admin": "Global administrator",
@@ -24,41 +22,6 @@ function userRow(u) {
     h("td", { class: "hide-sm" }, u.adminRole ? roleNames[u.adminRole] || u.adminRole : h("span", { class: "muted" }, "—")));
 }
 
-async function load(append) {
-  const gen = ++generation;
-  const q = $("#user-search").value.trim();
-  let path = "/api/v1/users?$top=50";
-  if (append && nextLink) path = pathOf(nextLink);
-  else if (q) path += "&$filter=" + encodeURIComponent(`startswith(userPrincipalName,${odataString(q)})`);
-  let page;
-  try {
-    page = await get(path);
-  } catch (e) {
-    table.replaceChildren(h("div", { class: "alert alert-error", role: "alert" }, e.message));
-    return;
-  }
-  if (gen !== generation) return;
-  nextLink = page["@odata.nextLink"] || "";
-  show(more, !!nextLink);
-  let tbody = $("tbody", table);
-  if (!append || !tbody) {
-    if (!page.value.length) {
-      table.replaceChildren(h("p", { class: "empty" }, q ? `No user's name starts with “${q}”.` : "No users yet. Create the first one."));
-      return;
-    }
-    tbody = h("tbody");
-    table.replaceChildren(h("table", { class: "table", id: "users-table" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Status"),
-        h("th", { scope: "col", class: "hide-sm" }, "Admin role"))), tbody));
-  }
-  tbody.append(...page.value.map(userRow));
-}
-
-$("#user-search").addEventListener("input", () => {
-  clearTimeout(searchTimer);
-  searchTimer = setTimeout(() => load(false), 200);
-});
-more.addEventListener("click", () => load(true));
 
 function toggleCreate(on) {
   show(createCard, on);
@@ -93,4 +56,10 @@ onSubmit($("#create-user-form"), async () => {
 
 const f = takeFlash();
 if (f) toast(f.message, f.kind);
-load(false);
+pagedList({
+  collection: "users", field: "userPrincipalName", search: $("#user-search"), table, more, tableId: "users-table",
+  headers: () => [h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Status"),
+    h("th", { scope: "col", class: "hide-sm" }, "Admin role")],
+  row: userRow,
+  empty: (q) => q ? `No user's name starts with “${q}”.` : "No users yet. Create the first one.",
+});
