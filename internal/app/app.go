@@ -75,7 +75,7 @@ func New(o Options) (*App, error) {
 	sessions := &session.Manager{
 		Store: o.Store, Now: o.Now,
 		IdleTimeout: o.SessionIdleTimeout, AbsoluteTimeout: o.SessionAbsoluteTimeout,
-		CookieName: session.DefaultCookieName, Secure: o.PublicURL.Scheme == "https",
+		Secure: o.PublicURL.Scheme == "https", // and so the __Host- cookie
 	}
 	absolute := o.SessionAbsoluteTimeout
 	if absolute <= 0 {

@@ -72,9 +72,14 @@ type world struct {
 // mdsRootForNodes is the MDS root every node of the world trusts.
 func (w *world) mdsRootForNodes() string { return w.pkiPEM }
 
-func newWorld(t testing.TB, db storagetest.Database) *world {
+// newWorld starts a world; public, when given, is the public URL every node
+// has instead of http://localhost:<port of the first node>.
+func newWorld(t testing.TB, db storagetest.Database, public ...*url.URL) *world {
 	t.Helper()
 	w := &world{t: t, db: db, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	if len(public) > 0 {
+		w.public = public[0]
+	}
 	w.store = db.Open(t)
 	ca, err := softkey.NewCA("Contoso Attestation")
 	if err != nil {

@@ -68,6 +68,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h := rec.Header()
 	h.Set("X-Request-Id", info.id)
 	h.Set("X-Content-Type-Options", "nosniff")
+	if s.publicURL != nil && s.publicURL.Scheme == "https" {
+		// Browsers that once reached Keyward over https never try plain http
+		// again for two years, so a network attacker cannot strip TLS.
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
 	if r.Body != nil {
 		// The original writer, so the server can close an over-long connection.
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)

@@ -22,6 +22,10 @@ const (
 	DefaultIdleTimeout     = 8 * time.Hour
 	DefaultAbsoluteTimeout = 24 * time.Hour
 	DefaultCookieName      = "keyward_session"
+	// SecureCookieName is the cookie's name over https: the __Host- prefix
+	// makes browsers accept it only with Secure, Path=/ and no Domain, so a
+	// sibling subdomain or a plain-http page cannot plant or shadow it.
+	SecureCookieName = "__Host-" + DefaultCookieName
 
 	// touchInterval bounds LastSeenAt writes to one a minute per session, so
 	// a busy page does not turn every request into a database write.
@@ -43,7 +47,7 @@ type Manager struct {
 	Now             func() time.Time // nil = time.Now
 	IdleTimeout     time.Duration    // 0 = DefaultIdleTimeout
 	AbsoluteTimeout time.Duration    // 0 = DefaultAbsoluteTimeout
-	CookieName      string           // "" = DefaultCookieName
+	CookieName      string           // "" = SecureCookieName when Secure, else DefaultCookieName
 	Secure          bool             // set the cookie's Secure flag (HTTPS deployments)
 }
 
@@ -79,8 +83,11 @@ func (m *Manager) absolute() time.Duration {
 
 // Name is the cookie name in use.
 func (m *Manager) Name() string {
-	if m.CookieName != "" {
+	switch {
+	case m.CookieName != "":
 		return m.CookieName
+	case m.Secure:
+		return SecureCookieName
 	}
 	return DefaultCookieName
 }

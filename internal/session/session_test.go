@@ -73,7 +73,7 @@ func create(t *testing.T, m *session.Manager, userID string) (storage.Session, *
 func TestCreateSetsHardenedCookieAndStoresOnlyTheHash(t *testing.T) {
 	m, c, userID := setup(t)
 	s, req, ck := create(t, m, userID)
-	if ck.Name != "keyward_session" || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" {
+	if ck.Name != "__Host-keyward_session" || !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" {
 		t.Errorf("cookie attributes wrong: %+v", ck)
 	}
 	if !strings.HasPrefix(ck.Value, "kws_") {
