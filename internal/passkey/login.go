@@ -40,10 +40,11 @@ type SignIn struct {
 	SessionSecret string
 }
 
-// BeginLogin starts a sign-in. With a username that has passkeys the options
-// list them (allowCredentials); otherwise — no username, an unknown one, or
-// one without passkeys — they ask for a discoverable credential, so the answer
-// does not tell whether an account exists.
+// BeginLogin starts a sign-in. With the username of an enabled account that
+// has passkeys the options list them (allowCredentials); otherwise — no
+// username, an unknown one, a disabled account, or one without passkeys — they
+// ask for a discoverable credential, so the answer does not tell whether an
+// account exists or is disabled.
 func (s *Service) BeginLogin(ctx context.Context, username string) (Assertion, error) {
 	var (
 		userID string
@@ -53,6 +54,9 @@ func (s *Service) BeginLogin(ctx context.Context, username string) (Assertion, e
 	if username = strings.TrimSpace(username); username != "" {
 		u, err := s.cfg.Store.GetUserByUPN(ctx, username)
 		switch {
+		case err == nil && !u.AccountEnabled:
+			// As for an unknown user: listing a disabled account's keys would
+			// tell that it exists (FinishLogin refuses it anyway).
 		case err == nil:
 			user = u
 			if creds, err = s.cfg.Store.ListUserCredentials(ctx, u.ID); err != nil {
@@ -115,6 +119,9 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 	event.CredentialID, event.AAGUID, event.Model = cred.ID, cred.AAGUID, cred.Model
 	event.UserID, event.UserPrincipalName = user.ID, user.UserPrincipalName
 
+	if err := s.checkOrigin(parsed.Response.CollectedClientData.Origin, http.StatusUnauthorized); err != nil {
+		return SignIn{}, s.fail(ctx, challengeID, event, err, nil)
+	}
 	wc, err := s.verifyAssertion(user, cred, sd, parsed)
 	if err != nil {
 		return SignIn{}, s.fail(ctx, challengeID, event, err, nil)

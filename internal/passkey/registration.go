@@ -114,6 +114,9 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	if !reg.User.AccountEnabled {
 		return storage.Credential{}, errAccountDisabled
 	}
+	if err := s.checkOrigin(parsed.Response.CollectedClientData.Origin, http.StatusBadRequest); err != nil {
+		return storage.Credential{}, err
+	}
 	wc, err := s.wa.CreateCredential(newWAUser(reg.User, nil), sd, parsed)
 	if err != nil {
 		return storage.Credential{}, verifyError(http.StatusBadRequest, err)

@@ -11,11 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -47,8 +50,9 @@ type Config struct {
 
 // Service runs the ceremonies.
 type Service struct {
-	cfg Config
-	wa  *webauthn.WebAuthn
+	cfg    Config
+	wa     *webauthn.WebAuthn
+	origin string // scheme://host[:port], exactly as browsers send it
 }
 
 // New validates the configuration and builds the WebAuthn relying party.
@@ -83,10 +87,33 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("passkey: relying party: %w", err)
 	}
-	return &Service{cfg: cfg, wa: wa}, nil
+	return &Service{cfg: cfg, wa: wa, origin: origin}, nil
 }
 
 // RPID is the relying party ID in use.
 func (s *Service) RPID() string { return s.wa.Config.RPID }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// checkOrigin compares the clientData origin with Keyward's own, byte for
+// byte. go-webauthn reduces the origin to scheme and host before comparing,
+// so it accepts "https://id.example.com/" and "https://id.example.com/x",
+// which no browser sends (WebAuthn §7.1 step 9 and §7.2 step 13 compare the
+// serialised origin); such a response is refused with the origin named.
+func (s *Service) checkOrigin(origin string, status int) error {
+	if origin == s.origin {
+		return nil
+	}
+	return apperr.New(status, "verificationFailed",
+		"the passkey response failed verification: it was made for the origin %s, but this sign-in service is %s",
+		strconv.Quote(truncateOrigin(origin)), s.origin)
+}
+
+// truncateOrigin keeps a hostile origin from filling the message and log.
+func truncateOrigin(o string) string {
+	const max = 200
+	if len(o) <= max {
+		return o
+	}
+	return strings.ToValidUTF8(o[:max], "") + "…"
+}
