@@ -31,6 +31,9 @@ const (
 	// and rate-limit counters. Every node runs it; the deletes are idempotent,
 	// so overlapping runs are harmless.
 	cleanupEvery = 5 * time.Minute
+	// maxHeaderWait bounds the request line and headers, which are small,
+	// more tightly than read_timeout bounds the whole request.
+	maxHeaderWait = 10 * time.Second
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -55,7 +58,8 @@ func (a *app) serveCmd() *cobra.Command {
 		},
 	}
 	mustAddFlags(cmd.Flags(), "listen", "public-url", "database-max-conns",
-		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes")
+		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
+		"read-timeout", "idle-timeout")
 	return cmd
 }
 
@@ -84,10 +88,14 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
+	// A client that sends its request slowly — headers or body, say one
+	// byte every few seconds — would otherwise hold a connection and a
+	// goroutine for as long as it likes.
 	hs := &http.Server{
 		Handler:           kw.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(maxHeaderWait, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	var bg sync.WaitGroup

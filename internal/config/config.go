@@ -35,6 +35,8 @@ type Config struct {
 	MDSRoots               string        // comma-separated PEM files of trusted MDS roots; "" = the FIDO production root
 	ShutdownTimeout        time.Duration // how long SIGTERM waits for in-flight requests
 	MaxBodyBytes           int64         // largest request body accepted
+	ReadTimeout            time.Duration // longest a client may take to send a whole request, headers and body
+	IdleTimeout            time.Duration // longest a kept-alive connection may wait for its next request
 	TrustedProxies         string        // comma-separated IPs/CIDRs whose X-Forwarded-For names the client
 }
 
@@ -56,6 +58,8 @@ func Defaults() Config {
 		MDSURL:                 ProductionMDSURL,
 		ShutdownTimeout:        30 * time.Second,
 		MaxBodyBytes:           1 << 20,
+		ReadTimeout:            30 * time.Second,
+		IdleTimeout:            2 * time.Minute,
 	}
 }
 

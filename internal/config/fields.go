@@ -93,6 +93,10 @@ var fields = []field{
 		func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	intField("max_body_bytes", "max-body-bytes", "largest request body accepted, in bytes",
 		func(c *Config) *int64 { return &c.MaxBodyBytes }),
+	durationField("read_timeout", "read-timeout", "longest a client may take to send a request (headers and body); slower ones are cut off",
+		func(c *Config) *time.Duration { return &c.ReadTimeout }),
+	durationField("idle_timeout", "idle-timeout", "how long an idle kept-alive connection stays open",
+		func(c *Config) *time.Duration { return &c.IdleTimeout }),
 	stringField("trusted_proxies", "trusted-proxies", `load balancers (comma-separated IPs or CIDRs) whose X-Forwarded-For names the client; "" = trust no proxy header`,
 		func(c *Config) *string { return &c.TrustedProxies }),
 }

@@ -43,6 +43,8 @@ func (c Config) Validate() error {
 		add(err)
 	}
 	add(positive("shutdown_timeout", c.ShutdownTimeout))
+	add(positive("read_timeout", c.ReadTimeout))
+	add(positive("idle_timeout", c.IdleTimeout))
 	if c.MaxBodyBytes <= 0 {
 		add(fmt.Errorf("max_body_bytes: must be positive, got %d", c.MaxBodyBytes))
 	}

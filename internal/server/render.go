@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -102,11 +104,16 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 		return nil
-	case isTooLarge(err):
+	case isTooLarge(err), isTimeout(err):
 		return decodeError(err, dst)
 	default:
 		return apperr.BadRequest("request body must contain a single JSON value, but more follows it")
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 func isTooLarge(err error) bool {
@@ -126,6 +133,10 @@ func decodeError(err error, dst any) error {
 	case errors.As(err, &mbe):
 		return apperr.New(http.StatusRequestEntityTooLarge, "requestTooLarge",
 			"request body must not exceed %s", formatBytes(mbe.Limit))
+	case isTimeout(err):
+		// The server's read_timeout passed before the body was complete.
+		return apperr.New(http.StatusRequestTimeout, "requestTimeout",
+			"the request body did not arrive in time; send the whole request at once").Wrap(err)
 	case errors.Is(err, io.EOF):
 		return apperr.BadRequest("request body is empty; send a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
