@@ -175,6 +175,9 @@ type Storage interface {
 	// RateLimitCount reads the counter without changing it.
 	RateLimitCount(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
 	DeleteExpiredRateLimits(ctx context.Context, now time.Time) (int, error)
+
+	// OpenID Connect provider (see oidc.go).
+	OIDCStorage
 }
 
 // TOTPMethod is a user's authenticator app (RFC 6238, SHA-1, 6 digits, 30 s).

@@ -49,6 +49,10 @@ func Run(t *testing.T, open Opener) {
 		{"totp", totpTests},
 		{"temporary_access_passes", tapTests},
 		{"rate_limits", rateLimitTests},
+		{"applications", applicationTests},
+		{"signing_keys", signingKeyTests},
+		{"auth_requests", authRequestTests},
+		{"oidc_tokens", oidcTokenTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {

@@ -1,0 +1,318 @@
+package conformance
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+func newApplication(name string) storage.Application {
+	return storage.Application{
+		ID: uuid.NewString(), AppID: uuid.NewString(), DisplayName: name,
+		WebRedirectURIs: []string{"https://app.example/cb"},
+		PasswordCredentials: []storage.PasswordCredential{{KeyID: uuid.NewString(), DisplayName: "prod",
+			Hint: "abc", SecretHash: randomBytes(32), StartAt: t0, EndAt: at(24 * time.Hour)}},
+		AssignedGroups: []string{uuid.NewString()}, GroupsClaim: true, SigningAlg: "ES256",
+		CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func mustApplication(t *testing.T, s storage.Storage, name string) storage.Application {
+	t.Helper()
+	a := newApplication(name)
+	ok(t, s.CreateApplication(t.Context(), a))
+	return a
+}
+
+func newAuthRequest(clientID string) storage.AuthRequest {
+	return storage.AuthRequest{ID: uuid.NewString(), ClientID: clientID, Request: []byte(`{"scope":"openid"}`),
+		CreatedAt: t0, ExpiresAt: at(10 * time.Minute)}
+}
+
+func newOIDCToken(a storage.Application, userID, kind, grant string) storage.OIDCToken {
+	return storage.OIDCToken{ID: uuid.NewString(), Kind: kind, GrantID: grant, ApplicationID: a.ID,
+		ClientID: a.AppID, UserID: userID, Scopes: []string{"openid", "offline_access"},
+		Audience: []string{a.AppID}, AMR: []string{"hwk", "user", "mfa"}, ACR: "phrh", AuthTime: t0,
+		CreatedAt: t0, ExpiresAt: at(time.Hour)}
+}
+
+var applicationTests = []test{
+	{"create_get_update_delete", func(t *testing.T, s storage.Storage) {
+		a := mustApplication(t, s, "Grafana")
+		got, err := s.GetApplication(t.Context(), a.ID)
+		ok(t, err)
+		equal(t, "get", got, a)
+		got, err = s.GetApplicationByAppID(t.Context(), a.AppID)
+		ok(t, err)
+		equal(t, "get by appId", got, a)
+		upd, err := s.UpdateApplication(t.Context(), a.ID, func(old storage.Application) (storage.Application, error) {
+			equal(t, "fn input", old, a)
+			old.AppID, old.CreatedAt = "changed", at(time.Hour)
+			old.DisplayName, old.WebRedirectURIs, old.PublicClientRedirectURIs = "Grafana 2", nil, []string{"http://127.0.0.1/cb"}
+			old.PasswordCredentials, old.AssignedGroups, old.GroupsClaim = nil, nil, false
+			old.SigningAlg, old.UpdatedAt = "RS256", at(time.Minute)
+			return old, nil
+		})
+		ok(t, err)
+		want := a
+		want.DisplayName, want.WebRedirectURIs, want.PublicClientRedirectURIs = "Grafana 2", nil, []string{"http://127.0.0.1/cb"}
+		want.PasswordCredentials, want.AssignedGroups, want.GroupsClaim = nil, nil, false
+		want.SigningAlg, want.UpdatedAt = "RS256", at(time.Minute)
+		equal(t, "returned", upd, want)
+		got, err = s.GetApplication(t.Context(), a.ID)
+		ok(t, err)
+		equal(t, "stored", got, want)
+		ok(t, s.DeleteApplication(t.Context(), a.ID))
+		_, err = s.GetApplication(t.Context(), a.ID)
+		is(t, err, storage.ErrNotFound)
+		is(t, s.DeleteApplication(t.Context(), a.ID), storage.ErrNotFound)
+	}},
+	{"app_id_is_unique_and_cas_errors_pass_through", func(t *testing.T, s storage.Storage) {
+		a := mustApplication(t, s, "One")
+		b := newApplication("Two")
+		b.AppID = a.AppID
+		is(t, s.CreateApplication(t.Context(), b), storage.ErrAlreadyExists)
+		_, err := s.UpdateApplication(t.Context(), a.ID, func(storage.Application) (storage.Application, error) { return storage.Application{}, errFn })
+		is(t, err, errFn)
+		_, err = s.UpdateApplication(t.Context(), "missing", func(x storage.Application) (storage.Application, error) { return x, nil })
+		is(t, err, storage.ErrNotFound)
+	}},
+	{"list_orders_by_name_pages_and_filters", func(t *testing.T, s storage.Storage) {
+		for _, n := range []string{"beta", "Alpha", "alphabet", "alpha", "Gamma"} {
+			mustApplication(t, s, n)
+		}
+		var names []string
+		next := ""
+		for {
+			page, n, err := s.ListApplications(t.Context(), storage.Page{Limit: 2, After: next})
+			ok(t, err)
+			for _, a := range page {
+				names = append(names, strings.ToLower(a.DisplayName))
+			}
+			if n == "" {
+				break
+			}
+			next = n
+		}
+		// Equal names both come before a longer name they begin.
+		equal(t, "order", names, []string{"alpha", "alpha", "alphabet", "beta", "gamma"})
+		page, _, err := s.ListApplications(t.Context(), storage.Page{Prefix: "AL"})
+		ok(t, err)
+		if len(page) != 3 {
+			t.Fatalf("prefix AL: %d apps, want 3", len(page))
+		}
+		_, _, err = s.ListApplications(t.Context(), storage.Page{After: "!!"})
+		is(t, err, storage.ErrBadCursor)
+	}},
+	{"deleting_an_app_deletes_its_tokens", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "u@x.org")
+		a := mustApplication(t, s, "App")
+		tok := newOIDCToken(a, u.ID, storage.TokenRefresh, "g1")
+		ok(t, s.CreateOIDCTokens(t.Context(), tok))
+		ok(t, s.DeleteApplication(t.Context(), a.ID))
+		_, err := s.GetOIDCToken(t.Context(), tok.ID)
+		is(t, err, storage.ErrNotFound)
+	}},
+}
+
+var signingKeyTests = []test{
+	{"create_and_list_oldest_first", func(t *testing.T, s storage.Storage) {
+		keys, err := s.ListSigningKeys(t.Context())
+		ok(t, err)
+		if len(keys) != 0 {
+			t.Fatalf("fresh store has %d keys", len(keys))
+		}
+		k2 := storage.SigningKey{ID: "k2", Alg: "RS256", PublicKey: randomBytes(40), PrivateKey: randomBytes(90),
+			Sealed: true, CreatedAt: at(time.Hour), SignFrom: at(2 * time.Hour), RetiredAt: ptr(at(3 * time.Hour)),
+			ExpiresAt: ptr(at(4 * time.Hour))}
+		k1 := storage.SigningKey{ID: "k1", Alg: "ES256", PublicKey: randomBytes(40), PrivateKey: randomBytes(90),
+			CreatedAt: t0, SignFrom: t0}
+		ok(t, s.CreateSigningKey(t.Context(), k2))
+		ok(t, s.CreateSigningKey(t.Context(), k1))
+		is(t, s.CreateSigningKey(t.Context(), k1), storage.ErrAlreadyExists)
+		keys, err = s.ListSigningKeys(t.Context())
+		ok(t, err)
+		equal(t, "keys", keys, []storage.SigningKey{k1, k2})
+	}},
+}
+
+var authRequestTests = []test{
+	{"create_update_get_delete", func(t *testing.T, s storage.Storage) {
+		r := newAuthRequest("client")
+		ok(t, s.CreateAuthRequest(t.Context(), r))
+		got, err := s.GetAuthRequest(t.Context(), r.ID)
+		ok(t, err)
+		equal(t, "get", got, r)
+		want := r
+		want.UserID, want.SessionID, want.AuthTime = "user-1", "sess", at(time.Second)
+		want.AMR, want.ACR, want.Done = []string{"swk", "user", "mfa"}, "phr", true
+		want.CodeHash, want.CodeExpiresAt = randomBytes(32), ptr(at(time.Minute))
+		upd, err := s.UpdateAuthRequest(t.Context(), r.ID, func(old storage.AuthRequest) (storage.AuthRequest, error) {
+			equal(t, "fn input", old, r)
+			n := want
+			n.ClientID, n.CreatedAt = "other", at(time.Hour)
+			return n, nil
+		})
+		ok(t, err)
+		equal(t, "returned", upd, want)
+		got, err = s.GetAuthRequest(t.Context(), r.ID)
+		ok(t, err)
+		equal(t, "stored", got, want)
+		ok(t, s.DeleteAuthRequest(t.Context(), r.ID))
+		_, err = s.GetAuthRequest(t.Context(), r.ID)
+		is(t, err, storage.ErrNotFound)
+	}},
+	{"a_code_is_used_once_even_under_a_race", func(t *testing.T, s storage.Storage) {
+		// Requests without a code do not collide on the code's unique index.
+		ok(t, s.CreateAuthRequest(t.Context(), newAuthRequest("c")))
+		r := newAuthRequest("c")
+		code := randomBytes(32)
+		r.CodeHash, r.CodeExpiresAt, r.Done, r.UserID = code, ptr(at(time.Minute)), true, "u"
+		ok(t, s.CreateAuthRequest(t.Context(), r))
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = s.ConsumeAuthCode(t.Context(), code, at(time.Second))
+			}()
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, storage.ErrConflict):
+				t.Fatalf("a losing redemption got %v, want ErrConflict", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d redemptions of one code won, want 1", wins)
+		}
+		got, err := s.ConsumeAuthCode(t.Context(), code, at(2*time.Second))
+		is(t, err, storage.ErrConflict)
+		if got.ID != r.ID {
+			t.Fatalf("reuse returned request %q, want %q (to revoke its tokens)", got.ID, r.ID)
+		}
+	}},
+	{"expired_or_unknown_code_is_not_found", func(t *testing.T, s storage.Storage) {
+		r := newAuthRequest("c")
+		code := randomBytes(32)
+		r.CodeHash, r.CodeExpiresAt = code, ptr(at(time.Minute))
+		ok(t, s.CreateAuthRequest(t.Context(), r))
+		_, err := s.ConsumeAuthCode(t.Context(), code, at(time.Minute))
+		is(t, err, storage.ErrNotFound)
+		_, err = s.ConsumeAuthCode(t.Context(), randomBytes(32), t0)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.ConsumeAuthCode(t.Context(), nil, t0)
+		is(t, err, storage.ErrNotFound)
+	}},
+	{"delete_expired", func(t *testing.T, s storage.Storage) {
+		old, fresh := newAuthRequest("c"), newAuthRequest("c")
+		old.ExpiresAt = at(time.Minute)
+		ok(t, s.CreateAuthRequest(t.Context(), old))
+		ok(t, s.CreateAuthRequest(t.Context(), fresh))
+		n, err := s.DeleteExpiredAuthRequests(t.Context(), at(time.Minute))
+		ok(t, err)
+		if n != 1 {
+			t.Fatalf("deleted %d, want 1", n)
+		}
+		_, err = s.GetAuthRequest(t.Context(), fresh.ID)
+		ok(t, err)
+	}},
+}
+
+var oidcTokenTests = []test{
+	{"create_get_revoke", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "u@x.org")
+		a := mustApplication(t, s, "App")
+		acc, ref := newOIDCToken(a, u.ID, storage.TokenAccess, "g"), newOIDCToken(a, u.ID, storage.TokenRefresh, "g")
+		acc.RefreshID = ref.ID
+		cc := newOIDCToken(a, "", storage.TokenAccess, "g2")
+		cc.AuthTime, cc.AMR, cc.ACR = time.Time{}, nil, ""
+		ok(t, s.CreateOIDCTokens(t.Context(), acc, ref, cc))
+		for _, want := range []storage.OIDCToken{acc, ref, cc} {
+			got, err := s.GetOIDCToken(t.Context(), want.ID)
+			ok(t, err)
+			equal(t, "token", got, want)
+		}
+		ok(t, s.RevokeOIDCToken(t.Context(), acc.ID))
+		is(t, s.RevokeOIDCToken(t.Context(), acc.ID), storage.ErrNotFound)
+		bad := newOIDCToken(a, "missing-user", storage.TokenAccess, "g")
+		is(t, s.CreateOIDCTokens(t.Context(), bad), storage.ErrConflict)
+	}},
+	{"rotation_once_and_reuse_is_conflict", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "u@x.org")
+		a := mustApplication(t, s, "App")
+		ref := newOIDCToken(a, u.ID, storage.TokenRefresh, "g")
+		ok(t, s.CreateOIDCTokens(t.Context(), ref))
+		const n = 6
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.RotateRefreshToken(t.Context(), ref.ID, at(time.Minute),
+					newOIDCToken(a, u.ID, storage.TokenRefresh, "g"))
+			}()
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, storage.ErrConflict):
+				t.Fatalf("a losing rotation got %v, want ErrConflict", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d rotations of one refresh token won, want 1", wins)
+		}
+		got, err := s.GetOIDCToken(t.Context(), ref.ID)
+		ok(t, err)
+		equal(t, "rotated at", got.RotatedAt, ptr(at(time.Minute)))
+		is(t, s.RotateRefreshToken(t.Context(), "missing", t0), storage.ErrNotFound)
+		exp := newOIDCToken(a, u.ID, storage.TokenRefresh, "g3")
+		ok(t, s.CreateOIDCTokens(t.Context(), exp))
+		is(t, s.RotateRefreshToken(t.Context(), exp.ID, exp.ExpiresAt), storage.ErrNotFound)
+		n2, err := s.RevokeOIDCGrant(t.Context(), "g")
+		ok(t, err)
+		if n2 != 2 {
+			t.Fatalf("grant revocation deleted %d tokens, want 2 (the rotated one and its successor)", n2)
+		}
+	}},
+	{"revoke_by_user_and_expiry", func(t *testing.T, s storage.Storage) {
+		u, v := mustUser(t, s, "u@x.org"), mustUser(t, s, "v@x.org")
+		a, b := mustApplication(t, s, "A"), mustApplication(t, s, "B")
+		ua, ub, va := newOIDCToken(a, u.ID, storage.TokenRefresh, "1"), newOIDCToken(b, u.ID, storage.TokenRefresh, "2"),
+			newOIDCToken(a, v.ID, storage.TokenRefresh, "3")
+		va.ExpiresAt = at(time.Minute)
+		ok(t, s.CreateOIDCTokens(t.Context(), ua, ub, va))
+		n, err := s.RevokeUserOIDCTokens(t.Context(), u.ID, a.ID)
+		ok(t, err)
+		if n != 1 {
+			t.Fatalf("revoked %d for one app, want 1", n)
+		}
+		_, err = s.GetOIDCToken(t.Context(), ub.ID)
+		ok(t, err)
+		n, err = s.DeleteExpiredOIDCTokens(t.Context(), at(time.Minute))
+		ok(t, err)
+		if n != 1 {
+			t.Fatalf("expired %d, want 1", n)
+		}
+		ok(t, s.DeleteUser(t.Context(), u.ID))
+		_, err = s.GetOIDCToken(t.Context(), ub.ID)
+		is(t, err, storage.ErrNotFound)
+	}},
+}

@@ -1,0 +1,163 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// OIDCStorage is what the OpenID Connect provider keeps: app registrations,
+// its signing keys, authorization requests with their codes, and the access
+// and refresh tokens it issued. All of it is in the database so that a code
+// issued by one node is redeemed on another and a revocation holds on all.
+type OIDCStorage interface {
+	// Applications. AppID (the OIDC client_id) is unique. Deleting an
+	// application deletes every token issued to it.
+	CreateApplication(ctx context.Context, a Application) error
+	GetApplication(ctx context.Context, id string) (Application, error)
+	GetApplicationByAppID(ctx context.Context, appID string) (Application, error)
+	// UpdateApplication is a CAS update; ID, AppID and CreatedAt are kept.
+	UpdateApplication(ctx context.Context, id string, fn func(Application) (Application, error)) (Application, error)
+	DeleteApplication(ctx context.Context, id string) error
+	// ListApplications orders by lower(DisplayName), then ID; Page.Prefix
+	// matches the display name.
+	ListApplications(ctx context.Context, p Page) (apps []Application, next string, err error)
+
+	// Signing keys, oldest first. Every node signs with the same key set.
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+
+	// Authorization requests. UpdateAuthRequest is a CAS update (ID,
+	// ClientID and CreatedAt are kept); CodeHash, once set, is unique.
+	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
+	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
+	// ConsumeAuthCode atomically marks the request holding this code used and
+	// returns it. An unknown or expired code is ErrNotFound; a code used
+	// before is ErrConflict, returned with the request so that the caller can
+	// revoke what was issued for it. Among concurrent callers exactly one wins.
+	ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.Time) (AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, id string) error
+	// DeleteExpiredAuthRequests removes requests whose ExpiresAt is at or before now.
+	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error)
+
+	// Tokens. CreateOIDCTokens stores all of them in one transaction.
+	CreateOIDCTokens(ctx context.Context, ts ...OIDCToken) error
+	GetOIDCToken(ctx context.Context, id string) (OIDCToken, error)
+	// RotateRefreshToken marks the unexpired, not yet rotated refresh token
+	// oldID rotated at now and stores next in the same transaction. A token
+	// already rotated is ErrConflict (the caller revokes the grant: reuse of a
+	// refresh token); an unknown or expired one ErrNotFound.
+	RotateRefreshToken(ctx context.Context, oldID string, now time.Time, next ...OIDCToken) error
+	// RevokeOIDCToken deletes one token (ErrNotFound when it is gone).
+	RevokeOIDCToken(ctx context.Context, id string) error
+	// RevokeOIDCGrant deletes every token of a grant (a code and the refresh
+	// chain that grew from it) and returns how many there were.
+	RevokeOIDCGrant(ctx context.Context, grantID string) (int, error)
+	// RevokeUserOIDCTokens deletes every token of a user, for one
+	// application when appID is set, or for all.
+	RevokeUserOIDCTokens(ctx context.Context, userID, appID string) (int, error)
+	// DeleteExpiredOIDCTokens removes tokens whose ExpiresAt is at or before now.
+	DeleteExpiredOIDCTokens(ctx context.Context, now time.Time) (int, error)
+}
+
+// Application is an app registration (Microsoft Graph's application): one
+// OpenID Connect client.
+type Application struct {
+	ID          string // UUID: the object ID in the API
+	AppID       string // UUID: the OIDC client_id; unique
+	DisplayName string
+	// WebRedirectURIs make a confidential client (it authenticates with a
+	// secret); PublicClientRedirectURIs a public one (PKCE only). One of the
+	// two is set.
+	WebRedirectURIs          []string
+	PublicClientRedirectURIs []string
+	PasswordCredentials      []PasswordCredential
+	// AssignedGroups, when set, are the groups whose members may sign in.
+	AssignedGroups []string
+	// GroupsClaim puts the user's groups into ID tokens and userinfo.
+	GroupsClaim bool
+	// SigningAlg is the JWS algorithm of its tokens: "ES256" or "RS256".
+	SigningAlg string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// PasswordCredential is a client secret (Graph's passwordCredential). Only
+// a hash of the secret is stored.
+type PasswordCredential struct {
+	KeyID       string    `json:"keyId"`
+	DisplayName string    `json:"displayName"`
+	Hint        string    `json:"hint"` // the first characters of the secret
+	SecretHash  []byte    `json:"secretHash"`
+	StartAt     time.Time `json:"startDateTime"`
+	EndAt       time.Time `json:"endDateTime"`
+}
+
+// SigningKey is one of the provider's token signing keys.
+type SigningKey struct {
+	ID        string // the JWK kid
+	Alg       string // ES256 | RS256
+	PublicKey []byte // PKIX DER
+	// PrivateKey is PKCS #8 DER, sealed under the configured key encryption
+	// key when Sealed is true.
+	PrivateKey []byte
+	Sealed     bool
+	CreatedAt  time.Time
+	// SignFrom is when nodes start signing with it (after an overlap in which
+	// it is only published, so relying parties have fetched it).
+	SignFrom time.Time
+	// RetiredAt, when set, is when a newer key took over; ExpiresAt is when
+	// it leaves the key set (every token it signed has expired).
+	RetiredAt *time.Time
+	ExpiresAt *time.Time
+}
+
+// AuthRequest is an OpenID Connect authorization request in progress, and
+// after sign-in the grant its code stands for.
+type AuthRequest struct {
+	ID       string
+	ClientID string // the application's AppID
+	// Request is the JSON of the request's parameters as the provider parsed them.
+	Request []byte
+	// Filled in when the user has signed in.
+	UserID    string
+	SessionID string
+	AuthTime  time.Time
+	AMR       []string
+	ACR       string
+	Done      bool
+	// The code, once issued: only its hash is stored.
+	CodeHash      []byte
+	CodeExpiresAt *time.Time
+	CodeUsedAt    *time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// OIDC token kinds.
+const (
+	TokenAccess  = "access"
+	TokenRefresh = "refresh"
+)
+
+// OIDCToken is an issued access or refresh token.
+type OIDCToken struct {
+	// ID is the access token's ID (its jti), or the hex SHA-256 of a refresh token.
+	ID   string
+	Kind string
+	// GrantID ties a code's tokens and the refresh chain grown from them.
+	GrantID       string
+	ApplicationID string
+	ClientID      string
+	UserID        string // "" for client credentials
+	Scopes        []string
+	Audience      []string
+	AMR           []string
+	ACR           string
+	AuthTime      time.Time // zero for client credentials
+	// RefreshID is, on an access token, the refresh token issued with it.
+	RefreshID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RotatedAt *time.Time // a refresh token's use
+}

@@ -1,0 +1,492 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// appKeySep joins an application's folded display name and its ID in
+// name_key: it sorts before every printable character, so "a" lists before "ab".
+const appKeySep = "\x1f"
+
+func appNameKey(a storage.Application) string { return foldKey(a.DisplayName) + appKeySep + a.ID }
+
+const applicationCols = `id, app_id, display_name, web_redirect_uris, public_redirect_uris,
+	password_credentials, assigned_groups, groups_claim, signing_alg, created_at, updated_at`
+
+func scanApplication(sc scanner, extra ...any) (storage.Application, error) {
+	var a storage.Application
+	var web, pub, groups strListCol
+	var pw string
+	var created, updated timeCol
+	dest := append([]any{&a.ID, &a.AppID, &a.DisplayName, &web, &pub, &pw, &groups, &a.GroupsClaim,
+		&a.SigningAlg, &created, &updated}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return storage.Application{}, err
+	}
+	if err := json.Unmarshal([]byte(pw), &a.PasswordCredentials); err != nil {
+		return storage.Application{}, fmt.Errorf("scan password credentials: %w", err)
+	}
+	if len(a.PasswordCredentials) == 0 {
+		a.PasswordCredentials = nil
+	}
+	a.WebRedirectURIs, a.PublicClientRedirectURIs, a.AssignedGroups = web.V, pub.V, groups.V
+	a.CreatedAt, a.UpdatedAt = created.T, updated.T
+	return a, nil
+}
+
+// passwords stores the credentials as JSON with times normalised like every column.
+func passwords(ps []storage.PasswordCredential) string {
+	out := make([]storage.PasswordCredential, len(ps))
+	for i, p := range ps {
+		p.StartAt, p.EndAt = norm(p.StartAt), norm(p.EndAt)
+		out[i] = p
+	}
+	b, _ := json.Marshal(out) // strings, bytes and times always marshal
+	return string(b)
+}
+
+func normApplication(a storage.Application) storage.Application {
+	if len(a.WebRedirectURIs) == 0 {
+		a.WebRedirectURIs = nil
+	}
+	if len(a.PublicClientRedirectURIs) == 0 {
+		a.PublicClientRedirectURIs = nil
+	}
+	if len(a.AssignedGroups) == 0 {
+		a.AssignedGroups = nil
+	}
+	var ps []storage.PasswordCredential
+	for _, p := range a.PasswordCredentials {
+		p.StartAt, p.EndAt = norm(p.StartAt), norm(p.EndAt)
+		ps = append(ps, p)
+	}
+	a.PasswordCredentials = ps
+	a.CreatedAt, a.UpdatedAt = norm(a.CreatedAt), norm(a.UpdatedAt)
+	return a
+}
+
+func validApplication(a storage.Application) error {
+	return errors.Join(requireKey("application ID", a.ID), requireKey("application appId", a.AppID),
+		requireKey("application display name", a.DisplayName))
+}
+
+// CreateApplication implements storage.Storage.
+func (s *Store) CreateApplication(ctx context.Context, a storage.Application) error {
+	op := fmt.Sprintf("create application %q", a.DisplayName)
+	if err := validApplication(a); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err := s.write().exec(ctx, `INSERT INTO applications (`+applicationCols+`, name_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.AppID, a.DisplayName, strList(a.WebRedirectURIs), strList(a.PublicClientRedirectURIs),
+		passwords(a.PasswordCredentials), strList(a.AssignedGroups), a.GroupsClaim, a.SigningAlg,
+		s.tv(a.CreatedAt), s.tv(a.UpdatedAt), appNameKey(a))
+	if err != nil {
+		return s.fail(op, err, nil)
+	}
+	return nil
+}
+
+// GetApplication implements storage.Storage.
+func (s *Store) GetApplication(ctx context.Context, id string) (storage.Application, error) {
+	a, err := scanApplication(s.read().row(ctx, `SELECT `+applicationCols+` FROM applications WHERE id = ?`, id))
+	if err != nil {
+		return a, s.fail(fmt.Sprintf("get application %q", id), err, nil)
+	}
+	return a, nil
+}
+
+// GetApplicationByAppID implements storage.Storage.
+func (s *Store) GetApplicationByAppID(ctx context.Context, appID string) (storage.Application, error) {
+	a, err := scanApplication(s.read().row(ctx, `SELECT `+applicationCols+` FROM applications WHERE app_id = ?`, appID))
+	if err != nil {
+		return a, s.fail(fmt.Sprintf("get application by appId %q", appID), err, nil)
+	}
+	return a, nil
+}
+
+// UpdateApplication implements storage.Storage.
+func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(storage.Application) (storage.Application, error)) (storage.Application, error) {
+	op := fmt.Sprintf("update application %q", id)
+	var out storage.Application
+	err := s.inTx(ctx, func(c conn) error {
+		old, err := scanApplication(c.row(ctx, `SELECT `+applicationCols+` FROM applications WHERE id = ?`+s.d.LockRow, id))
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		a, err := fn(old)
+		if err != nil {
+			return err
+		}
+		a.ID, a.AppID, a.CreatedAt = old.ID, old.AppID, old.CreatedAt
+		if err := validApplication(a); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		_, err = c.exec(ctx, `UPDATE applications SET display_name = ?, name_key = ?, web_redirect_uris = ?,
+			public_redirect_uris = ?, password_credentials = ?, assigned_groups = ?, groups_claim = ?,
+			signing_alg = ?, updated_at = ? WHERE id = ?`,
+			a.DisplayName, appNameKey(a), strList(a.WebRedirectURIs), strList(a.PublicClientRedirectURIs),
+			passwords(a.PasswordCredentials), strList(a.AssignedGroups), a.GroupsClaim, a.SigningAlg,
+			s.tv(a.UpdatedAt), id)
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		out = normApplication(a)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteApplication implements storage.Storage; its tokens go with it.
+func (s *Store) DeleteApplication(ctx context.Context, id string) error {
+	if err := s.write().execOne(ctx, `DELETE FROM applications WHERE id = ?`, id); err != nil {
+		return s.fail(fmt.Sprintf("delete application %q", id), err, nil)
+	}
+	return nil
+}
+
+// ListApplications implements storage.Storage.
+func (s *Store) ListApplications(ctx context.Context, p storage.Page) ([]storage.Application, string, error) {
+	pq, err := decodePage(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("list applications: %w", err)
+	}
+	rows, err := s.read().rows(ctx, `SELECT `+applicationCols+`, name_key FROM applications
+		WHERE name_key > ? AND name_key >= ? AND name_key < ? ORDER BY name_key LIMIT ?`, pq.args()...)
+	if err != nil {
+		return nil, "", s.fail("list applications", err, nil)
+	}
+	defer rows.Close()
+	var apps []storage.Application
+	var keys []string
+	for rows.Next() {
+		var key string
+		a, err := scanApplication(rows, &key)
+		if err != nil {
+			return nil, "", s.fail("list applications", err, nil)
+		}
+		apps, keys = append(apps, a), append(keys, key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", s.fail("list applications", err, nil)
+	}
+	if len(apps) <= pq.limit {
+		return apps, "", nil
+	}
+	return apps[:pq.limit], cursor(keys[pq.limit-1]), nil
+}
+
+const signingKeyCols = `id, alg, public_key, private_key, sealed, created_at, sign_from, retired_at, expires_at`
+
+func scanSigningKey(sc scanner) (storage.SigningKey, error) {
+	var k storage.SigningKey
+	var pub, priv bytesCol
+	var created, from, retired, expires timeCol
+	if err := sc.Scan(&k.ID, &k.Alg, &pub, &priv, &k.Sealed, &created, &from, &retired, &expires); err != nil {
+		return storage.SigningKey{}, err
+	}
+	k.PublicKey, k.PrivateKey = pub.V, priv.V
+	k.CreatedAt, k.SignFrom, k.RetiredAt, k.ExpiresAt = created.T, from.T, retired.ptr(), expires.ptr()
+	return k, nil
+}
+
+// CreateSigningKey implements storage.Storage.
+func (s *Store) CreateSigningKey(ctx context.Context, k storage.SigningKey) error {
+	op := fmt.Sprintf("create signing key %q", k.ID)
+	if err := requireKey("signing key ID", k.ID); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if len(k.PublicKey) == 0 || len(k.PrivateKey) == 0 {
+		return fmt.Errorf("%s: key material is empty", op)
+	}
+	_, err := s.write().exec(ctx, `INSERT INTO oidc_signing_keys (`+signingKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Alg, k.PublicKey, k.PrivateKey, k.Sealed, s.tv(k.CreatedAt), s.tv(k.SignFrom),
+		s.tvNull(k.RetiredAt), s.tvNull(k.ExpiresAt))
+	if err != nil {
+		return s.fail(op, err, nil)
+	}
+	return nil
+}
+
+// ListSigningKeys implements storage.Storage.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
+	rows, err := s.read().rows(ctx, `SELECT `+signingKeyCols+` FROM oidc_signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, s.fail("list signing keys", err, nil)
+	}
+	defer rows.Close()
+	var out []storage.SigningKey
+	for rows.Next() {
+		k, err := scanSigningKey(rows)
+		if err != nil {
+			return nil, s.fail("list signing keys", err, nil)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list signing keys", err, nil)
+	}
+	return out, nil
+}
+
+const authRequestCols = `id, client_id, request, user_id, session_id, auth_time, amr, acr, done,
+	code_hash, code_expires_at, code_used_at, created_at, expires_at`
+
+func scanAuthRequest(sc scanner) (storage.AuthRequest, error) {
+	var r storage.AuthRequest
+	var req, code bytesCol
+	var user strCol
+	var amr strListCol
+	var authTime, codeExp, codeUsed, created, expires timeCol
+	if err := sc.Scan(&r.ID, &r.ClientID, &req, &user, &r.SessionID, &authTime, &amr, &r.ACR, &r.Done,
+		&code, &codeExp, &codeUsed, &created, &expires); err != nil {
+		return storage.AuthRequest{}, err
+	}
+	r.Request, r.UserID, r.AMR, r.CodeHash = req.V, user.V, amr.V, code.V
+	r.AuthTime, r.CodeExpiresAt, r.CodeUsedAt = authTime.T, codeExp.ptr(), codeUsed.ptr()
+	r.CreatedAt, r.ExpiresAt = created.T, expires.T
+	return r, nil
+}
+
+// codeParam binds an absent code hash as NULL, so that many requests without
+// a code do not collide on the UNIQUE index.
+func codeParam(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// CreateAuthRequest implements storage.Storage.
+func (s *Store) CreateAuthRequest(ctx context.Context, r storage.AuthRequest) error {
+	op := "create auth request"
+	if err := errors.Join(requireKey("auth request ID", r.ID), requireKey("auth request client ID", r.ClientID)); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err := s.write().exec(ctx, `INSERT INTO oidc_auth_requests (`+authRequestCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ClientID, blob(r.Request), nullStr(r.UserID), r.SessionID, s.tvZeroNull(r.AuthTime),
+		strList(r.AMR), r.ACR, r.Done, codeParam(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt),
+		s.tv(r.CreatedAt), s.tv(r.ExpiresAt))
+	if err != nil {
+		return s.fail(op, err, nil)
+	}
+	return nil
+}
+
+// GetAuthRequest implements storage.Storage. Expired requests are returned
+// too; the provider decides.
+func (s *Store) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequest, error) {
+	r, err := scanAuthRequest(s.read().row(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE id = ?`, id))
+	if err != nil {
+		return r, s.fail("get auth request", err, nil)
+	}
+	return r, nil
+}
+
+// UpdateAuthRequest implements storage.Storage.
+func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(storage.AuthRequest) (storage.AuthRequest, error)) (storage.AuthRequest, error) {
+	op := "update auth request"
+	var out storage.AuthRequest
+	err := s.inTx(ctx, func(c conn) error {
+		old, err := scanAuthRequest(c.row(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE id = ?`+s.d.LockRow, id))
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		r, err := fn(old)
+		if err != nil {
+			return err
+		}
+		r.ID, r.ClientID, r.CreatedAt = old.ID, old.ClientID, old.CreatedAt
+		_, err = c.exec(ctx, `UPDATE oidc_auth_requests SET request = ?, user_id = ?, session_id = ?, auth_time = ?,
+			amr = ?, acr = ?, done = ?, code_hash = ?, code_expires_at = ?, code_used_at = ?, expires_at = ?
+			WHERE id = ?`,
+			blob(r.Request), nullStr(r.UserID), r.SessionID, s.tvZeroNull(r.AuthTime), strList(r.AMR), r.ACR,
+			r.Done, codeParam(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt), s.tv(r.ExpiresAt), id)
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		out = normAuthRequest(r)
+		return nil
+	})
+	return out, err
+}
+
+func normAuthRequest(r storage.AuthRequest) storage.AuthRequest {
+	if len(r.Request) == 0 {
+		r.Request = nil
+	}
+	if len(r.AMR) == 0 {
+		r.AMR = nil
+	}
+	if len(r.CodeHash) == 0 {
+		r.CodeHash = nil
+	}
+	r.AuthTime, r.CreatedAt, r.ExpiresAt = norm(r.AuthTime), norm(r.CreatedAt), norm(r.ExpiresAt)
+	r.CodeExpiresAt, r.CodeUsedAt = normPtr(r.CodeExpiresAt), normPtr(r.CodeUsedAt)
+	if r.AuthTime.Equal(norm(zeroTime)) {
+		r.AuthTime = time.Time{}
+	}
+	return r
+}
+
+// ConsumeAuthCode implements storage.Storage: one conditional UPDATE decides
+// the winner; a loser reads the row to tell reuse from an unknown code.
+func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.Time) (storage.AuthRequest, error) {
+	op := "consume auth code"
+	if len(codeHash) == 0 {
+		return storage.AuthRequest{}, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	r, err := scanAuthRequest(s.write().row(ctx, `UPDATE oidc_auth_requests SET code_used_at = ?
+		WHERE code_hash = ? AND code_used_at IS NULL AND code_expires_at > ?
+		RETURNING `+authRequestCols, s.tv(now), codeHash, s.tv(now)))
+	if err == nil {
+		return r, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return r, s.fail(op, err, nil)
+	}
+	r, err = scanAuthRequest(s.write().row(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests
+		WHERE code_hash = ? AND code_used_at IS NOT NULL`, codeHash))
+	if err != nil {
+		return storage.AuthRequest{}, s.fail(op, err, nil)
+	}
+	return r, fmt.Errorf("%s: code already used: %w", op, storage.ErrConflict)
+}
+
+// DeleteAuthRequest implements storage.Storage.
+func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
+	if err := s.write().execOne(ctx, `DELETE FROM oidc_auth_requests WHERE id = ?`, id); err != nil {
+		return s.fail("delete auth request", err, nil)
+	}
+	return nil
+}
+
+// DeleteExpiredAuthRequests implements storage.Storage.
+func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error) {
+	return s.deleteExpired(ctx, "auth requests", `DELETE FROM oidc_auth_requests WHERE expires_at <= ?`, now)
+}
+
+const oidcTokenCols = `id, kind, grant_id, application_id, client_id, user_id, scopes, audience, amr, acr,
+	auth_time, refresh_id, created_at, expires_at, rotated_at`
+
+func scanOIDCToken(sc scanner) (storage.OIDCToken, error) {
+	var t storage.OIDCToken
+	var user strCol
+	var scopes, aud, amr strListCol
+	var authTime, created, expires, rotated timeCol
+	if err := sc.Scan(&t.ID, &t.Kind, &t.GrantID, &t.ApplicationID, &t.ClientID, &user, &scopes, &aud, &amr,
+		&t.ACR, &authTime, &t.RefreshID, &created, &expires, &rotated); err != nil {
+		return storage.OIDCToken{}, err
+	}
+	t.UserID, t.Scopes, t.Audience, t.AMR = user.V, scopes.V, aud.V, amr.V
+	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.RotatedAt = authTime.T, created.T, expires.T, rotated.ptr()
+	return t, nil
+}
+
+func (s *Store) insertOIDCTokens(ctx context.Context, c conn, ts []storage.OIDCToken) error {
+	for _, t := range ts {
+		if err := errors.Join(requireKey("token ID", t.ID), requireKey("token grant ID", t.GrantID),
+			requireKey("token application ID", t.ApplicationID)); err != nil {
+			return err
+		}
+		_, err := c.exec(ctx, `INSERT INTO oidc_tokens (`+oidcTokenCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Kind, t.GrantID, t.ApplicationID, t.ClientID, nullStr(t.UserID), strList(t.Scopes),
+			strList(t.Audience), strList(t.AMR), t.ACR, s.tvZeroNull(t.AuthTime), t.RefreshID,
+			s.tv(t.CreatedAt), s.tv(t.ExpiresAt), s.tvNull(t.RotatedAt))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateOIDCTokens implements storage.Storage. An unknown application or
+// user is ErrConflict.
+func (s *Store) CreateOIDCTokens(ctx context.Context, ts ...storage.OIDCToken) error {
+	err := s.inTx(ctx, func(c conn) error { return s.insertOIDCTokens(ctx, c, ts) })
+	if err != nil {
+		return s.fail("create tokens", err, storage.ErrConflict)
+	}
+	return nil
+}
+
+// GetOIDCToken implements storage.Storage. Expired tokens are returned too.
+func (s *Store) GetOIDCToken(ctx context.Context, id string) (storage.OIDCToken, error) {
+	t, err := scanOIDCToken(s.read().row(ctx, `SELECT `+oidcTokenCols+` FROM oidc_tokens WHERE id = ?`, id))
+	if err != nil {
+		return t, s.fail("get token", err, nil)
+	}
+	return t, nil
+}
+
+// RotateRefreshToken implements storage.Storage.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, now time.Time, next ...storage.OIDCToken) error {
+	op := "rotate refresh token"
+	err := s.inTx(ctx, func(c conn) error {
+		err := c.execOne(ctx, `UPDATE oidc_tokens SET rotated_at = ?
+			WHERE id = ? AND kind = 'refresh' AND rotated_at IS NULL AND expires_at > ?`, s.tv(now), oldID, s.tv(now))
+		if errors.Is(err, storage.ErrNotFound) {
+			var rotated timeCol
+			if e := c.row(ctx, `SELECT rotated_at FROM oidc_tokens WHERE id = ? AND kind = 'refresh'`, oldID).Scan(&rotated); e == nil && rotated.Valid {
+				return fmt.Errorf("refresh token already used: %w", storage.ErrConflict)
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		return s.insertOIDCTokens(ctx, c, next)
+	})
+	if err != nil {
+		return s.fail(op, err, storage.ErrConflict)
+	}
+	return nil
+}
+
+// RevokeOIDCToken implements storage.Storage.
+func (s *Store) RevokeOIDCToken(ctx context.Context, id string) error {
+	if err := s.write().execOne(ctx, `DELETE FROM oidc_tokens WHERE id = ?`, id); err != nil {
+		return s.fail("revoke token", err, nil)
+	}
+	return nil
+}
+
+func (s *Store) deleteCount(ctx context.Context, op, q string, args ...any) (int, error) {
+	res, err := s.write().exec(ctx, q, args...)
+	if err != nil {
+		return 0, s.fail(op, err, nil)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail(op, err, nil)
+	}
+	return int(n), nil
+}
+
+// RevokeOIDCGrant implements storage.Storage.
+func (s *Store) RevokeOIDCGrant(ctx context.Context, grantID string) (int, error) {
+	return s.deleteCount(ctx, "revoke grant", `DELETE FROM oidc_tokens WHERE grant_id = ?`, grantID)
+}
+
+// RevokeUserOIDCTokens implements storage.Storage.
+func (s *Store) RevokeUserOIDCTokens(ctx context.Context, userID, appID string) (int, error) {
+	if appID == "" {
+		return s.deleteCount(ctx, "revoke tokens of user", `DELETE FROM oidc_tokens WHERE user_id = ?`, userID)
+	}
+	return s.deleteCount(ctx, "revoke tokens of user", `DELETE FROM oidc_tokens WHERE user_id = ? AND application_id = ?`,
+		userID, appID)
+}
+
+// DeleteExpiredOIDCTokens implements storage.Storage.
+func (s *Store) DeleteExpiredOIDCTokens(ctx context.Context, now time.Time) (int, error) {
+	return s.deleteExpired(ctx, "tokens", `DELETE FROM oidc_tokens WHERE expires_at <= ?`, now)
+}
