@@ -248,7 +248,8 @@ func (a *app) cleanupLoop(ctx context.Context, st storage.Storage, ticks <-chan 
 }
 
 // cleanup deletes what has expired at a.now(): sessions, WebAuthn challenges,
-// Temporary Access Passes and sign-in rate-limit counters. A failure is
+// Temporary Access Passes, sign-in rate-limit counters, and OpenID Connect
+// authorization requests and tokens. A failure is
 // logged and the other kinds are still cleaned.
 func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 	now := a.now()
@@ -260,6 +261,8 @@ func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 		{"challenges", st.DeleteExpiredChallenges},
 		{"temporary access passes", st.DeleteExpiredTAPs},
 		{"rate-limit counters", st.DeleteExpiredRateLimits},
+		{"OpenID Connect authorization requests", st.DeleteExpiredAuthRequests},
+		{"OpenID Connect tokens", st.DeleteExpiredOIDCTokens},
 	} {
 		n, err := c.del(ctx, now)
 		switch {

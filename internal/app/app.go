@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/session"
@@ -49,6 +51,10 @@ type Options struct {
 	// SignInLimits bound failed password, code and pass attempts (zero
 	// fields = 10 per account and 50 per address in 15 minutes).
 	SignInLimits signin.Limits
+
+	// OIDCKeyEncryptionKey (32 bytes) seals the OpenID Connect signing keys
+	// in the database; nil stores them unencrypted.
+	OIDCKeyEncryptionKey []byte
 }
 
 // App is a wired Keyward.
@@ -59,6 +65,8 @@ type App struct {
 	Passkeys *passkey.Service
 	MDS      *mds.Service
 	SignIn   *signin.Service
+	OIDC     *oidc.Provider
+	Apps     *oidc.Apps
 }
 
 // New wires the services and routes.
@@ -108,8 +116,19 @@ func New(o Options) (*App, error) {
 		&server.MeAPI{SignIn: signIn, Passkeys: pk},
 		&server.MethodsAdminAPI{SignIn: signIn},
 	)
-	srv.Mount(&webui.UI{}) // the web pages, after the API they call
-	return &App{Server: srv, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, SignIn: signIn}, nil
+	// The issuer is the public URL exactly: relying parties compare it byte for byte.
+	provider, err := oidc.New(oidc.Config{
+		Store: o.Store, Now: o.Now, Logger: o.Logger, Issuer: strings.TrimSuffix(o.PublicURL.String(), "/"),
+		KeyEncryptionKey: o.OIDCKeyEncryptionKey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	apps := &oidc.Apps{Store: o.Store, Now: o.Now}
+	srv.Mount(&server.OIDCEndpoints{Provider: provider}, &server.ApplicationsAPI{Apps: apps})
+	srv.Mount(&webui.UI{OIDC: provider}) // the web pages, after the API they call
+	return &App{Server: srv, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, SignIn: signIn,
+		OIDC: provider, Apps: apps}, nil
 }
 
 // Handler is the root HTTP handler.

@@ -31,11 +31,14 @@ type OIDCStorage interface {
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
 	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
-	// ConsumeAuthCode atomically marks the request holding this code used and
-	// returns it. An unknown or expired code is ErrNotFound; a code used
-	// before is ErrConflict, returned with the request so that the caller can
-	// revoke what was issued for it. Among concurrent callers exactly one wins.
-	ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.Time) (AuthRequest, error)
+	// GetAuthRequestByCode finds the request holding this code hash, used or
+	// not (so that a second use can be told apart and answered).
+	GetAuthRequestByCode(ctx context.Context, codeHash []byte) (AuthRequest, error)
+	// RedeemAuthCode marks the request's unexpired, unused code used at now
+	// and stores the tokens issued for it, in one transaction. A code used
+	// before is ErrConflict; an expired one (or no code) ErrNotFound. Among
+	// concurrent redemptions exactly one wins.
+	RedeemAuthCode(ctx context.Context, requestID string, now time.Time, ts ...OIDCToken) error
 	DeleteAuthRequest(ctx context.Context, id string) error
 	// DeleteExpiredAuthRequests removes requests whose ExpiresAt is at or before now.
 	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error)

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/internal/directory"
+	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/session"
 )
@@ -28,6 +29,10 @@ const (
 
 // UI is the web interface, a server.Mounter: srv.Mount(&webui.UI{}).
 type UI struct {
+	// OIDC, when set, is the OpenID Connect provider whose browser-facing
+	// endpoints (authorize, the sign-in hand-off, logout) the UI serves.
+	OIDC *oidc.Provider
+
 	srv    *server.Server
 	log    *slog.Logger
 	assets *assets
@@ -57,6 +62,9 @@ func (u *UI) Mount(s *server.Server) {
 	s.HandleFunc("GET /my/{rest...}", u.signedIn(u.notFound))
 	s.HandleFunc("GET /admin/{rest...}", u.admin(u.notFound))
 	s.Handle("GET /static/{path...}", u.assets)
+	if u.OIDC != nil {
+		u.mountOIDC()
+	}
 }
 
 // notFound is a readable page for a mistyped address inside the app (the

@@ -168,52 +168,63 @@ var authRequestTests = []test{
 		_, err = s.GetAuthRequest(t.Context(), r.ID)
 		is(t, err, storage.ErrNotFound)
 	}},
-	{"a_code_is_used_once_even_under_a_race", func(t *testing.T, s storage.Storage) {
+	{"a_code_is_redeemed_once_even_under_a_race", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "u@x.org")
+		a := mustApplication(t, s, "App")
 		// Requests without a code do not collide on the code's unique index.
-		ok(t, s.CreateAuthRequest(t.Context(), newAuthRequest("c")))
-		r := newAuthRequest("c")
+		ok(t, s.CreateAuthRequest(t.Context(), newAuthRequest(a.AppID)))
+		r := newAuthRequest(a.AppID)
 		code := randomBytes(32)
-		r.CodeHash, r.CodeExpiresAt, r.Done, r.UserID = code, ptr(at(time.Minute)), true, "u"
+		r.CodeHash, r.CodeExpiresAt, r.Done, r.UserID = code, ptr(at(time.Minute)), true, u.ID
 		ok(t, s.CreateAuthRequest(t.Context(), r))
+		got, err := s.GetAuthRequestByCode(t.Context(), code)
+		ok(t, err)
+		equal(t, "by code", got, r)
 		const n = 8
 		var wg sync.WaitGroup
 		errs := make([]error, n)
+		toks := make([]storage.OIDCToken, n)
 		for i := range n {
+			toks[i] = newOIDCToken(a, u.ID, storage.TokenAccess, r.ID)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = s.ConsumeAuthCode(t.Context(), code, at(time.Second))
+				errs[i] = s.RedeemAuthCode(t.Context(), r.ID, at(time.Second), toks[i])
 			}()
 		}
 		wg.Wait()
 		wins := 0
-		for _, err := range errs {
+		for i, err := range errs {
+			_, gerr := s.GetOIDCToken(t.Context(), toks[i].ID)
 			switch {
 			case err == nil:
 				wins++
-			case !errors.Is(err, storage.ErrConflict):
+				ok(t, gerr)
+			case errors.Is(err, storage.ErrConflict):
+				is(t, gerr, storage.ErrNotFound) // a loser's tokens are not stored
+			default:
 				t.Fatalf("a losing redemption got %v, want ErrConflict", err)
 			}
 		}
 		if wins != 1 {
 			t.Fatalf("%d redemptions of one code won, want 1", wins)
 		}
-		got, err := s.ConsumeAuthCode(t.Context(), code, at(2*time.Second))
-		is(t, err, storage.ErrConflict)
-		if got.ID != r.ID {
-			t.Fatalf("reuse returned request %q, want %q (to revoke its tokens)", got.ID, r.ID)
-		}
+		got, err = s.GetAuthRequestByCode(t.Context(), code)
+		ok(t, err)
+		equal(t, "used at", got.CodeUsedAt, ptr(at(time.Second)))
 	}},
-	{"expired_or_unknown_code_is_not_found", func(t *testing.T, s storage.Storage) {
+	{"expired_or_missing_code_is_not_found", func(t *testing.T, s storage.Storage) {
 		r := newAuthRequest("c")
 		code := randomBytes(32)
 		r.CodeHash, r.CodeExpiresAt = code, ptr(at(time.Minute))
 		ok(t, s.CreateAuthRequest(t.Context(), r))
-		_, err := s.ConsumeAuthCode(t.Context(), code, at(time.Minute))
+		is(t, s.RedeemAuthCode(t.Context(), r.ID, at(time.Minute)), storage.ErrNotFound)
+		noCode := newAuthRequest("c")
+		ok(t, s.CreateAuthRequest(t.Context(), noCode))
+		is(t, s.RedeemAuthCode(t.Context(), noCode.ID, t0), storage.ErrNotFound)
+		_, err := s.GetAuthRequestByCode(t.Context(), randomBytes(32))
 		is(t, err, storage.ErrNotFound)
-		_, err = s.ConsumeAuthCode(t.Context(), randomBytes(32), t0)
-		is(t, err, storage.ErrNotFound)
-		_, err = s.ConsumeAuthCode(t.Context(), nil, t0)
+		_, err = s.GetAuthRequestByCode(t.Context(), nil)
 		is(t, err, storage.ErrNotFound)
 	}},
 	{"delete_expired", func(t *testing.T, s storage.Storage) {

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -337,28 +336,41 @@ func normAuthRequest(r storage.AuthRequest) storage.AuthRequest {
 	return r
 }
 
-// ConsumeAuthCode implements storage.Storage: one conditional UPDATE decides
-// the winner; a loser reads the row to tell reuse from an unknown code.
-func (s *Store) ConsumeAuthCode(ctx context.Context, codeHash []byte, now time.Time) (storage.AuthRequest, error) {
-	op := "consume auth code"
+// GetAuthRequestByCode implements storage.Storage.
+func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (storage.AuthRequest, error) {
 	if len(codeHash) == 0 {
-		return storage.AuthRequest{}, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		return storage.AuthRequest{}, fmt.Errorf("get auth request by code: %w", storage.ErrNotFound)
 	}
-	r, err := scanAuthRequest(s.write().row(ctx, `UPDATE oidc_auth_requests SET code_used_at = ?
-		WHERE code_hash = ? AND code_used_at IS NULL AND code_expires_at > ?
-		RETURNING `+authRequestCols, s.tv(now), codeHash, s.tv(now)))
-	if err == nil {
-		return r, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return r, s.fail(op, err, nil)
-	}
-	r, err = scanAuthRequest(s.write().row(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests
-		WHERE code_hash = ? AND code_used_at IS NOT NULL`, codeHash))
+	r, err := scanAuthRequest(s.read().row(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests
+		WHERE code_hash = ?`, codeHash))
 	if err != nil {
-		return storage.AuthRequest{}, s.fail(op, err, nil)
+		return r, s.fail("get auth request by code", err, nil)
 	}
-	return r, fmt.Errorf("%s: code already used: %w", op, storage.ErrConflict)
+	return r, nil
+}
+
+// RedeemAuthCode implements storage.Storage: one conditional UPDATE decides
+// the winner, and the tokens commit with it or not at all.
+func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, now time.Time, ts ...storage.OIDCToken) error {
+	err := s.inTx(ctx, func(c conn) error {
+		err := c.execOne(ctx, `UPDATE oidc_auth_requests SET code_used_at = ?
+			WHERE id = ? AND code_used_at IS NULL AND code_expires_at > ?`, s.tv(now), requestID, s.tv(now))
+		if errors.Is(err, storage.ErrNotFound) {
+			var used timeCol
+			if e := c.row(ctx, `SELECT code_used_at FROM oidc_auth_requests WHERE id = ?`, requestID).Scan(&used); e == nil && used.Valid {
+				return fmt.Errorf("code already used: %w", storage.ErrConflict)
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		return s.insertOIDCTokens(ctx, c, ts)
+	})
+	if err != nil {
+		return s.fail("redeem auth code", err, storage.ErrConflict)
+	}
+	return nil
 }
 
 // DeleteAuthRequest implements storage.Storage.

@@ -1,0 +1,70 @@
+package oidc
+
+import (
+	"slices"
+	"time"
+)
+
+// ACR values. phr and phrh are the OpenID Enhanced Authentication Profile's
+// phishing-resistant values; the two urn:keyward values are Keyward's own.
+const (
+	ACRPhishingResistantHardware = "phrh"                // a device-bound passkey with user verification
+	ACRPhishingResistant         = "phr"                 // a synced passkey
+	ACRMultiFactor               = "urn:keyward:acr:mfa" // any other multi-factor sign-in (password + code, TAP)
+	ACRSingleFactor              = "urn:keyward:acr:sfa" // a password alone
+)
+
+// ACR is the acr of a sign-in whose RFC 8176 amr values are amr.
+func ACR(amr []string) string {
+	has := func(v string) bool { return slices.Contains(amr, v) }
+	switch {
+	case has("hwk") && has("user"):
+		return ACRPhishingResistantHardware
+	case has("swk") || has("hwk"):
+		return ACRPhishingResistant
+	case has("mfa"):
+		return ACRMultiFactor
+	}
+	return ACRSingleFactor
+}
+
+// acrRank orders the values: a stronger sign-in satisfies a request for a weaker one.
+var acrRank = map[string]int{
+	ACRSingleFactor: 1, ACRMultiFactor: 2, ACRPhishingResistant: 3, ACRPhishingResistantHardware: 4,
+}
+
+// ACRSatisfies reports whether a sign-in with acr got answers an app's
+// acr_values: one of the values Keyward knows must be met; values it does
+// not know are ignored (OpenID Connect Core §3.1.2.1: acr_values is a
+// voluntary claim unless the app marks it essential).
+func ACRSatisfies(got string, requested []string) bool {
+	best, known := 0, false
+	for _, v := range requested {
+		if r, ok := acrRank[v]; ok {
+			known = true
+			if best == 0 || r < best {
+				best = r
+			}
+		}
+	}
+	return !known || acrRank[got] >= best
+}
+
+// WantsPasskey reports whether the requested acr_values can only be met
+// with a passkey, so the sign-in page should lead with one.
+func WantsPasskey(requested []string) bool {
+	return !ACRSatisfies(ACRMultiFactor, requested)
+}
+
+// FreshEnough reports whether a sign-in at authTime is recent enough for a
+// request made at requested with max_age maxAge (nil = no limit). prompt=login
+// arrives here as max_age 0: only a sign-in made after the request counts.
+func FreshEnough(authTime, requested, now time.Time, maxAge *uint) bool {
+	if maxAge == nil {
+		return true
+	}
+	if *maxAge == 0 {
+		return !authTime.Before(requested)
+	}
+	return now.Sub(authTime) <= time.Duration(*maxAge)*time.Second
+}

@@ -1,0 +1,291 @@
+// Package oidc is Keyward's OpenID Connect provider: zitadel/oidc's op
+// package over Keyward's storage. It issues codes (PKCE S256), ID, access
+// and refresh tokens signed with keys kept in the database, and decides what
+// an authorization request needs from the browser's session (Continue).
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// Paths. The provider's endpoints live under /oauth2; ContinuePath is where
+// Keyward's sign-in hands a pending authorization request back.
+const (
+	DiscoveryPath     = "/.well-known/openid-configuration"
+	AuthorizePath     = "/oauth2/authorize"
+	CallbackPath      = AuthorizePath + "/callback"
+	TokenPath         = "/oauth2/token"
+	UserinfoPath      = "/oauth2/userinfo"
+	RevocationPath    = "/oauth2/revoke"
+	IntrospectionPath = "/oauth2/introspect"
+	EndSessionPath    = "/oauth2/logout"
+	KeysPath          = "/oauth2/keys"
+	ContinuePath      = "/oauth2/continue"
+)
+
+// ScopeGroups asks for the groups claim (apps that opted in only).
+const ScopeGroups = "groups"
+
+// Config configures a Provider; zero durations get the defaults.
+type Config struct {
+	Store  storage.Storage
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Issuer is the public URL exactly, without a trailing slash.
+	Issuer string
+	// KeyEncryptionKey (32 bytes) seals signing keys at rest; nil stores them as they are.
+	KeyEncryptionKey []byte
+
+	CodeTTL         time.Duration // 60 s
+	AuthRequestTTL  time.Duration // 30 min: time to sign in
+	AccessTokenTTL  time.Duration // 1 h
+	IDTokenTTL      time.Duration // 1 h
+	RefreshTokenTTL time.Duration // 30 days
+	// Wrong client secrets allowed per app and window (10 per 15 minutes).
+	SecretFailureLimit  int
+	SecretFailureWindow time.Duration
+}
+
+// Provider is the OpenID Connect provider.
+type Provider struct {
+	cfg   Config
+	store storage.Storage
+	now   func() time.Time
+	log   *slog.Logger
+	keys  *keyRing
+	op    *op.Provider
+}
+
+// New builds the provider. It does not touch the database: signing keys are
+// created on first use.
+func New(c Config) (*Provider, error) {
+	if c.Store == nil || c.Issuer == "" {
+		return nil, errors.New("oidc: Store and Issuer are required")
+	}
+	if strings.HasSuffix(c.Issuer, "/") {
+		return nil, fmt.Errorf("oidc: issuer %q must not end in a slash", c.Issuer)
+	}
+	if c.KeyEncryptionKey != nil && len(c.KeyEncryptionKey) != 32 {
+		return nil, fmt.Errorf("oidc: the key encryption key must be 32 bytes, not %d", len(c.KeyEncryptionKey))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.CodeTTL, 60*time.Second)
+	def(&c.AuthRequestTTL, 30*time.Minute)
+	def(&c.AccessTokenTTL, time.Hour)
+	def(&c.IDTokenTTL, time.Hour)
+	def(&c.RefreshTokenTTL, 30*24*time.Hour)
+	def(&c.SecretFailureWindow, 15*time.Minute)
+	if c.SecretFailureLimit <= 0 {
+		c.SecretFailureLimit = 10
+	}
+	p := &Provider{cfg: c, store: c.Store, now: c.Now, log: c.Logger,
+		keys: &keyRing{store: c.Store, now: c.Now, kek: c.KeyEncryptionKey}}
+	// Codes are the library's encryption of the request ID under this key;
+	// Keyward stores only their hash, so a per-process key is enough.
+	var cryptoKey [32]byte
+	_, _ = rand.Read(cryptoKey[:])
+	conf := &op.Config{
+		CryptoKey:                cryptoKey,
+		DefaultLogoutRedirectURI: "/login",
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
+		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail,
+			oidc.ScopeOfflineAccess, ScopeGroups},
+		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr",
+			"at_hash", "c_hash", "azp", "name", "preferred_username", "email", "email_verified", "updated_at", "groups"},
+	}
+	opts := []op.Option{
+		op.WithCustomEndpoints(op.NewEndpoint(AuthorizePath), op.NewEndpoint(TokenPath),
+			op.NewEndpoint(UserinfoPath), op.NewEndpoint(RevocationPath), op.NewEndpoint(EndSessionPath),
+			op.NewEndpoint(KeysPath)),
+		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(IntrospectionPath)),
+	}
+	if strings.HasPrefix(c.Issuer, "http://") {
+		opts = append(opts, op.WithAllowInsecure()) // localhost only: config validation refuses the rest
+	}
+	prov, err := op.NewProvider(conf, opStorage{p}, op.StaticIssuer(c.Issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: %w", err)
+	}
+	p.op = prov
+	return p, nil
+}
+
+// Issuer is the provider's issuer identifier.
+func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+func (p *Provider) ctx(r *http.Request) *http.Request {
+	return r.WithContext(withState(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)))
+}
+
+// Handler serves the machine-facing endpoints (discovery, keys, token,
+// userinfo, revocation, introspection) by their paths.
+func (p *Provider) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.op.ServeHTTP(w, p.ctx(r))
+	})
+}
+
+// ServeAuthorize is the authorization endpoint. r's context carries the
+// browser's session (WithBrowserSession), if any.
+func (p *Provider) ServeAuthorize(w http.ResponseWriter, r *http.Request) {
+	op.Authorize(w, p.ctx(r), authorizer{p.op})
+}
+
+// ServeCallback returns a completed request to its app with a code.
+func (p *Provider) ServeCallback(w http.ResponseWriter, r *http.Request) {
+	op.AuthorizeCallback(w, p.ctx(r), p.op)
+}
+
+// ServeEndSession is RP-initiated logout.
+func (p *Provider) ServeEndSession(w http.ResponseWriter, r *http.Request) {
+	op.EndSession(w, p.ctx(r), p.op)
+}
+
+// authorizer adds Keyward's rules to the library's request validation:
+// PKCE is S256 or nothing (never plain).
+type authorizer struct{ *op.Provider }
+
+func (a authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, s op.Storage, v *op.IDTokenHintVerifier) (string, error) {
+	c, err := s.GetClientByClientID(ctx, req.ClientID)
+	if err != nil {
+		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("This application is not registered with Keyward (unknown client_id).").WithParent(err)
+	}
+	sub, err := op.ValidateAuthRequestClient(ctx, req, c, v)
+	if err != nil {
+		return "", err
+	}
+	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	}
+	if req.CodeChallenge == "" && c.AuthMethod() == oidc.AuthMethodNone {
+		return "", oidc.ErrInvalidRequest().WithDescription("a public client must use PKCE (code_challenge with S256)")
+	}
+	return sub, nil
+}
+
+// StepKind says what the browser does next with a pending request.
+type StepKind int
+
+const (
+	// StepSignIn: send the person to Keyward's sign-in page, then back to Continue.
+	StepSignIn StepKind = iota
+	// StepRedirect: go to URL (the callback that returns the code, or the app with an error).
+	StepRedirect
+	// StepRefuse: show a page with Title and Text; never redirect.
+	StepRefuse
+)
+
+// Step is Continue's answer.
+type Step struct {
+	Kind StepKind
+	// Fresh: the browser's session will not do (too old, too weak, or
+	// prompt=login): the sign-in page must ask again.
+	Fresh bool
+	// Passkey: only a passkey meets the app's acr_values.
+	Passkey bool
+	URL     string
+	Title   string
+	Text    string
+}
+
+// Continue decides what a pending authorization request needs, given the
+// browser's session (nil = none): a sign-in, or, when the session will do,
+// marking the request done and going back to the app.
+func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Session) (Step, error) {
+	st := opStorage{p}
+	a, err := st.load(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Step{Kind: StepRefuse, Title: "This sign-in has expired",
+			Text: "Go back to the application and sign in again."}, nil
+	}
+	if err != nil {
+		return Step{}, err
+	}
+	app, err := p.store.GetApplicationByAppID(ctx, a.rec.ClientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Step{Kind: StepRefuse, Title: "This application is no longer registered",
+			Text: "Ask your administrator about the application you were signing in to."}, nil
+	}
+	if err != nil {
+		return Step{}, err
+	}
+	now := p.now()
+	passkey := WantsPasskey(a.req.ACRValues)
+	ok := sess != nil && !sess.SecondFactorPending && FreshEnough(sess.CreatedAt, a.rec.CreatedAt, now, a.req.MaxAge) &&
+		ACRSatisfies(ACR(sess.AuthMethods), a.req.ACRValues)
+	if !ok {
+		if slices.Contains(a.req.Prompt, oidc.PromptNone) {
+			return p.errorStep(a, oidc.ErrLoginRequired().WithDescription("the user is not signed in to Keyward"))
+		}
+		// With a session that will not do, the sign-in page must ask again
+		// rather than pass the same session straight back.
+		return Step{Kind: StepSignIn, Fresh: sess != nil, Passkey: passkey}, nil
+	}
+	if len(app.AssignedGroups) > 0 {
+		groups, err := p.store.UserGroupIDs(ctx, sess.UserID)
+		if err != nil {
+			return Step{}, err
+		}
+		if !slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(app.AssignedGroups, g) }) {
+			return Step{Kind: StepRefuse, Title: "You are not assigned to " + app.DisplayName,
+				Text: "Your account cannot sign in to this application. Ask your administrator to assign you to it."}, nil
+		}
+	}
+	_, err = p.store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+		if r.Done && r.SessionID != sess.ID {
+			return r, errors.New("auth request completed by another session")
+		}
+		r.UserID, r.SessionID, r.AuthTime = sess.UserID, sess.ID, sess.CreatedAt
+		r.AMR, r.ACR, r.Done = sess.AuthMethods, ACR(sess.AuthMethods), true
+		return r, nil
+	})
+	if err != nil {
+		return Step{}, err
+	}
+	return Step{Kind: StepRedirect, URL: CallbackPath + "?id=" + id}, nil
+}
+
+// errorStep sends an OIDC error to the app's (already validated) redirect URI.
+func (p *Provider) errorStep(a *authRequest, e *oidc.Error) (Step, error) {
+	e.State = a.GetState()
+	u, err := op.AuthResponseURL(a.GetRedirectURI(), a.GetResponseType(), a.GetResponseMode(), e, p.op.Encoder())
+	if err != nil {
+		return Step{}, err
+	}
+	return Step{Kind: StepRedirect, URL: u}, nil
+}
+
+// Cleanup removes expired authorization requests and tokens.
+func (p *Provider) Cleanup(ctx context.Context) (requests, tokens int, err error) {
+	now := p.now()
+	if requests, err = p.store.DeleteExpiredAuthRequests(ctx, now); err != nil {
+		return 0, 0, err
+	}
+	tokens, err = p.store.DeleteExpiredOIDCTokens(ctx, now)
+	return requests, tokens, err
+}

@@ -1,0 +1,587 @@
+package oidc
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// opStorage is Keyward's storage as the zitadel/oidc provider uses it.
+type opStorage struct{ p *Provider }
+
+var (
+	_ op.Storage                   = opStorage{}
+	_ op.ClientCredentialsStorage  = opStorage{}
+	_ op.CanSetUserinfoFromRequest = opStorage{}
+)
+
+// reqState is per-request scratch the library's calls share: the client
+// the request authenticated as (its signing algorithm and object ID).
+type reqState struct{ app *storage.Application }
+
+type stateKey struct{}
+
+func withState(ctx context.Context) context.Context {
+	return context.WithValue(ctx, stateKey{}, &reqState{})
+}
+
+func stateFrom(ctx context.Context) *reqState {
+	if s, ok := ctx.Value(stateKey{}).(*reqState); ok {
+		return s
+	}
+	return &reqState{}
+}
+
+type sessionKey struct{}
+
+// WithBrowserSession tells the provider which Keyward session the browser
+// making this request holds (nil = none).
+func WithBrowserSession(ctx context.Context, s *storage.Session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
+}
+
+func browserSession(ctx context.Context) *storage.Session {
+	s, _ := ctx.Value(sessionKey{}).(*storage.Session)
+	return s
+}
+
+var errInvalidClient = errors.New("unknown client or wrong secret")
+
+func (s opStorage) app(ctx context.Context, clientID string) (storage.Application, error) {
+	if clientID == "" || len(clientID) > 100 {
+		return storage.Application{}, errInvalidClient
+	}
+	a, err := s.p.store.GetApplicationByAppID(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return a, errInvalidClient
+	}
+	if err != nil {
+		return a, oidc.ErrServerError().WithParent(err)
+	}
+	stateFrom(ctx).app = &a
+	return a, nil
+}
+
+// GetClientByClientID implements op.Storage.
+func (s opStorage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
+	a, err := s.app(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	return client{app: a, idTokenLife: s.p.cfg.IDTokenTTL}, nil
+}
+
+// AuthorizeClientIDSecret implements op.Storage: the secret must match one
+// of the app's unexpired password credentials. Failures count against the
+// client like password failures, so secrets cannot be guessed online.
+func (s opStorage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientSecret string) error {
+	a, err := s.app(ctx, clientID)
+	if err != nil {
+		return err
+	}
+	key := "oidc-client:" + a.ID
+	n, err := s.p.store.RateLimitCount(ctx, key, s.p.cfg.SecretFailureWindow, s.p.now())
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if n >= s.p.cfg.SecretFailureLimit {
+		return oidc.ErrInvalidClient().WithDescription("too many wrong client secrets; try again later")
+	}
+	if checkSecret(a, clientSecret, s.p.now()) {
+		return nil
+	}
+	if _, err := s.p.store.HitRateLimit(ctx, key, s.p.cfg.SecretFailureWindow, s.p.now()); err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return errInvalidClient
+}
+
+// checkSecret compares the secret's hash with every credential in constant time.
+func checkSecret(a storage.Application, sec string, now time.Time) bool {
+	if sec == "" {
+		return false
+	}
+	h := secret.Hash(sec)
+	ok := false
+	for _, pc := range a.PasswordCredentials {
+		if subtle.ConstantTimeCompare(h, pc.SecretHash) == 1 && !now.Before(pc.StartAt) && now.Before(pc.EndAt) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// ClientCredentials implements op.ClientCredentialsStorage.
+func (s opStorage) ClientCredentials(ctx context.Context, clientID, clientSecret string) (op.Client, error) {
+	if err := s.AuthorizeClientIDSecret(ctx, clientID, clientSecret); err != nil {
+		return nil, err
+	}
+	return s.GetClientByClientID(ctx, clientID)
+}
+
+// ClientCredentialsTokenRequest implements op.ClientCredentialsStorage.
+func (s opStorage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
+	a, err := s.app(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.WebRedirectURIs) == 0 {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("a public client cannot use client credentials")
+	}
+	return &clientCredentialsRequest{app: a, scopes: slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool {
+		return sc == oidc.ScopeOpenID || sc == oidc.ScopeOfflineAccess
+	})}, nil
+}
+
+// CreateAuthRequest implements op.AuthStorage.
+func (s opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	raw, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	now := s.p.now()
+	rec := storage.AuthRequest{ID: uuid.NewString(), ClientID: req.ClientID, Request: raw,
+		CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.AuthRequestTTL)}
+	if err := s.p.store.CreateAuthRequest(ctx, rec); err != nil {
+		return nil, err
+	}
+	return &authRequest{rec: rec, req: *req}, nil
+}
+
+func (s opStorage) load(ctx context.Context, id string) (*authRequest, error) {
+	rec, err := s.p.store.GetAuthRequest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !s.p.now().Before(rec.ExpiresAt) {
+		return nil, fmt.Errorf("auth request %s expired: %w", id, storage.ErrNotFound)
+	}
+	return decodeAuthRequest(rec)
+}
+
+func decodeAuthRequest(rec storage.AuthRequest) (*authRequest, error) {
+	a := &authRequest{rec: rec}
+	if err := json.Unmarshal(rec.Request, &a.req); err != nil {
+		return nil, fmt.Errorf("auth request %s: %w", rec.ID, err)
+	}
+	return a, nil
+}
+
+// AuthRequestByID implements op.AuthStorage. It is what the callback after
+// sign-in reads: the request must have been completed by the session the
+// browser holds, and only once, so a leaked request ID gets no code.
+func (s opStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	a, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.rec.Done {
+		sess := browserSession(ctx)
+		if sess == nil || sess.ID != a.rec.SessionID {
+			return nil, errors.New("this sign-in was completed in another browser")
+		}
+		if a.rec.CodeHash != nil {
+			return nil, errors.New("this sign-in has already returned to the application")
+		}
+	}
+	return a, nil
+}
+
+// SaveAuthCode implements op.AuthStorage: one code per request, stored hashed.
+func (s opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
+	now := s.p.now()
+	exp := now.Add(s.p.cfg.CodeTTL)
+	_, err := s.p.store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
+		if r.CodeHash != nil {
+			return r, errors.New("a code was already issued for this request")
+		}
+		r.CodeHash, r.CodeExpiresAt = secret.Hash(code), &exp
+		return r, nil
+	})
+	return err
+}
+
+// AuthRequestByCode implements op.AuthStorage. It only reads: the code is
+// used up when its tokens are stored (redeem), so a request that fails
+// client authentication or PKCE does not burn it. A code presented after it
+// was used revokes every token issued for it (RFC 6749 §4.1.2).
+func (s opStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	rec, err := s.p.store.GetAuthRequestByCode(ctx, secret.Hash(code))
+	if err != nil {
+		return nil, err
+	}
+	if rec.CodeUsedAt != nil {
+		s.revokeCode(ctx, rec)
+		return nil, errors.New("code already used")
+	}
+	if rec.CodeExpiresAt == nil || !s.p.now().Before(*rec.CodeExpiresAt) || !rec.Done {
+		return nil, errors.New("code expired")
+	}
+	return decodeAuthRequest(rec)
+}
+
+func (s opStorage) revokeCode(ctx context.Context, rec storage.AuthRequest) {
+	n, err := s.p.store.RevokeOIDCGrant(ctx, rec.ID)
+	if err != nil {
+		s.p.log.ErrorContext(ctx, "oidc: revoke tokens of a reused code", "error", err)
+		return
+	}
+	s.p.log.WarnContext(ctx, "oidc: authorization code used twice; its tokens are revoked",
+		"client_id", rec.ClientID, "user_id", rec.UserID, "revoked", n)
+}
+
+// store saves newly issued tokens: for a code, in the transaction that uses it up.
+func (s opStorage) store(ctx context.Context, req op.TokenRequest, ts ...storage.OIDCToken) error {
+	a, ok := req.(*authRequest)
+	if !ok {
+		return s.p.store.CreateOIDCTokens(ctx, ts...)
+	}
+	err := s.p.store.RedeemAuthCode(ctx, a.rec.ID, s.p.now(), ts...)
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		s.revokeCode(ctx, a.rec)
+		return oidc.ErrInvalidGrant().WithDescription("code already used")
+	case errors.Is(err, storage.ErrNotFound):
+		return oidc.ErrInvalidGrant().WithDescription("code expired")
+	}
+	return err
+}
+
+// DeleteAuthRequest implements op.AuthStorage. The request is kept until it
+// expires instead: a second use of its code must still find it to revoke
+// what the first use was given.
+func (s opStorage) DeleteAuthRequest(context.Context, string) error { return nil }
+
+// grantOf describes who a token is for.
+type grantOf struct {
+	id, userID, acr string
+	amr             []string
+	authTime        time.Time
+	aud             []string
+}
+
+func (s opStorage) grant(req op.TokenRequest) (grantOf, error) {
+	switch r := req.(type) {
+	case *authRequest:
+		return grantOf{id: r.rec.ID, userID: r.rec.UserID, acr: r.rec.ACR, amr: r.rec.AMR,
+			authTime: r.rec.AuthTime, aud: r.GetAudience()}, nil
+	case *refreshRequest:
+		return grantOf{id: r.tok.GrantID, userID: r.tok.UserID, acr: r.tok.ACR, amr: r.tok.AMR,
+			authTime: r.tok.AuthTime, aud: r.tok.Audience}, nil
+	case *clientCredentialsRequest:
+		return grantOf{id: uuid.NewString(), aud: r.GetAudience()}, nil
+	}
+	return grantOf{}, fmt.Errorf("unsupported token request %T", req)
+}
+
+func (s opStorage) newToken(ctx context.Context, kind string, g grantOf, scopes []string, ttl time.Duration) (storage.OIDCToken, error) {
+	a := stateFrom(ctx).app
+	if a == nil {
+		return storage.OIDCToken{}, errors.New("token request without an authenticated client")
+	}
+	now := s.p.now()
+	return storage.OIDCToken{ID: uuid.NewString(), Kind: kind, GrantID: g.id, ApplicationID: a.ID,
+		ClientID: a.AppID, UserID: g.userID, Scopes: slices.Clone(scopes), Audience: g.aud, AMR: g.amr,
+		ACR: g.acr, AuthTime: g.authTime, CreatedAt: now, ExpiresAt: now.Add(ttl)}, nil
+}
+
+// CreateAccessToken implements op.AuthStorage.
+func (s opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	g, err := s.grant(req)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	t, err := s.newToken(ctx, storage.TokenAccess, g, req.GetScopes(), s.p.cfg.AccessTokenTTL)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.store(ctx, req, t); err != nil {
+		return "", time.Time{}, err
+	}
+	return t.ID, t.ExpiresAt, nil
+}
+
+// CreateAccessAndRefreshTokens implements op.AuthStorage. A refresh token is
+// rotated: the presented one is used up in the same transaction that stores
+// its successor, so of two uses exactly one succeeds and the other revokes
+// the chain.
+func (s opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	g, err := s.grant(req)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	acc, err := s.newToken(ctx, storage.TokenAccess, g, req.GetScopes(), s.p.cfg.AccessTokenTTL)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	ref, err := s.newToken(ctx, storage.TokenRefresh, g, req.GetScopes(), s.p.cfg.RefreshTokenTTL)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	refresh := secret.New("kwr_")
+	ref.ID = secret.HashHex(refresh)
+	acc.RefreshID = ref.ID
+	if current == "" {
+		err = s.store(ctx, req, acc, ref)
+	} else {
+		err = s.p.store.RotateRefreshToken(ctx, secret.HashHex(current), s.p.now(), acc, ref)
+		if errors.Is(err, storage.ErrConflict) {
+			s.revokeReused(ctx, g.id)
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
+		}
+		if errors.Is(err, storage.ErrNotFound) {
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token expired or revoked")
+		}
+	}
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	return acc.ID, refresh, acc.ExpiresAt, nil
+}
+
+func (s opStorage) revokeReused(ctx context.Context, grantID string) {
+	n, err := s.p.store.RevokeOIDCGrant(ctx, grantID)
+	if err != nil {
+		s.p.log.ErrorContext(ctx, "oidc: revoke a reused refresh token's chain", "error", err)
+		return
+	}
+	s.p.log.WarnContext(ctx, "oidc: a rotated refresh token was used again; its chain is revoked",
+		"grant", grantID, "revoked", n)
+}
+
+// TokenRequestByRefreshToken implements op.AuthStorage.
+func (s opStorage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	t, err := s.p.store.GetOIDCToken(ctx, secret.HashHex(token))
+	if err != nil || t.Kind != storage.TokenRefresh {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	if t.RotatedAt != nil {
+		s.revokeReused(ctx, t.GrantID)
+		return nil, op.ErrInvalidRefreshToken
+	}
+	if !s.p.now().Before(t.ExpiresAt) {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	if a := stateFrom(ctx).app; a != nil && a.ID != t.ApplicationID {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	if err := s.userMaySignIn(ctx, t.UserID, t.ApplicationID); err != nil {
+		return nil, err
+	}
+	return &refreshRequest{tok: t, scopes: t.Scopes}, nil
+}
+
+// userMaySignIn refuses disabled (or deleted) users: their tokens stop at once.
+func (s opStorage) userMaySignIn(ctx context.Context, userID, _ string) error {
+	u, err := s.p.store.GetUser(ctx, userID)
+	if err != nil || !u.AccountEnabled {
+		return oidc.ErrInvalidGrant().WithDescription("the user cannot sign in")
+	}
+	return nil
+}
+
+// TerminateSession implements op.AuthStorage: RP-initiated logout ends the
+// browser's Keyward session when it belongs to that user.
+func (s opStorage) TerminateSession(ctx context.Context, userID, _ string) error {
+	sess := browserSession(ctx)
+	if sess == nil || (userID != "" && sess.UserID != userID) {
+		return nil
+	}
+	if err := s.p.store.DeleteSession(ctx, sess.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// RevokeToken implements op.AuthStorage (RFC 7009). Revoking a refresh
+// token revokes its whole grant; an unknown token is not an error.
+func (s opStorage) RevokeToken(ctx context.Context, id, _, clientID string) *oidc.Error {
+	t, err := s.p.store.GetOIDCToken(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if t.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
+	}
+	if t.Kind == storage.TokenRefresh {
+		_, err = s.p.store.RevokeOIDCGrant(ctx, t.GrantID)
+	} else {
+		err = s.p.store.RevokeOIDCToken(ctx, t.ID)
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
+}
+
+// GetRefreshTokenInfo implements op.AuthStorage.
+func (s opStorage) GetRefreshTokenInfo(ctx context.Context, _ string, token string) (string, string, error) {
+	t, err := s.p.store.GetOIDCToken(ctx, secret.HashHex(token))
+	if err != nil || t.Kind != storage.TokenRefresh {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return t.UserID, t.ID, nil
+}
+
+// SigningKey implements op.AuthStorage: the key of the algorithm the
+// request's app chose.
+func (s opStorage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	alg := AlgES256
+	if a := stateFrom(ctx).app; a != nil && a.SigningAlg != "" {
+		alg = a.SigningAlg
+	}
+	return s.p.keys.signer(ctx, alg)
+}
+
+// SignatureAlgorithms implements op.AuthStorage.
+func (s opStorage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.ES256, jose.RS256}, nil
+}
+
+// KeySet implements op.AuthStorage.
+func (s opStorage) KeySet(ctx context.Context) ([]op.Key, error) {
+	keys, err := s.p.keys.published(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]op.Key, len(keys))
+	for i, k := range keys {
+		out[i] = k
+	}
+	return out, nil
+}
+
+// SetUserinfoFromScopes implements op.OPStorage; SetUserinfoFromRequest does the work.
+func (s opStorage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil
+}
+
+// SetUserinfoFromRequest implements op.CanSetUserinfoFromRequest (ID tokens).
+func (s opStorage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	if err := s.userinfo(ctx, ui, req.GetSubject(), scopes); err != nil {
+		return err
+	}
+	// The library reads acr only from an authorization request; a refresh
+	// carries the original sign-in's acr through this claim instead.
+	if r, ok := req.(*refreshRequest); ok && r.tok.ACR != "" {
+		ui.AppendClaims("acr", r.tok.ACR)
+	}
+	return nil
+}
+
+// SetUserinfoFromToken implements op.OPStorage (the userinfo endpoint):
+// the access token must still be in the database.
+func (s opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
+	t, err := s.activeToken(ctx, tokenID)
+	if err != nil {
+		return err
+	}
+	if t.UserID == "" || t.UserID != subject {
+		return errors.New("the token is not a user's")
+	}
+	a, err := s.p.store.GetApplication(ctx, t.ApplicationID)
+	if err != nil {
+		return err
+	}
+	stateFrom(ctx).app = &a
+	return s.userinfo(ctx, ui, t.UserID, t.Scopes)
+}
+
+func (s opStorage) activeToken(ctx context.Context, id string) (storage.OIDCToken, error) {
+	t, err := s.p.store.GetOIDCToken(ctx, id)
+	if err != nil {
+		return t, errors.New("token revoked or unknown")
+	}
+	if t.Kind != storage.TokenAccess || !s.p.now().Before(t.ExpiresAt) {
+		return t, errors.New("token expired")
+	}
+	return t, nil
+}
+
+// SetIntrospectionFromToken implements op.OPStorage. Only the app a token
+// was issued to learns that it is active.
+func (s opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	t, err := s.activeToken(ctx, tokenID)
+	if err != nil || t.ClientID != clientID {
+		resp.Active = false
+		return nil
+	}
+	resp.Active, resp.Scope, resp.ClientID, resp.TokenType = true, t.Scopes, t.ClientID, oidc.BearerToken
+	resp.Subject, resp.Audience, resp.JWTID = subject, t.Audience, t.ID
+	resp.Expiration, resp.IssuedAt = oidc.FromTime(t.ExpiresAt), oidc.FromTime(t.CreatedAt)
+	if t.UserID != "" {
+		resp.AuthTime, resp.AuthenticationMethodsReferences = oidc.FromTime(t.AuthTime), t.AMR
+		ui := new(oidc.UserInfo)
+		if err := s.userinfo(ctx, ui, t.UserID, t.Scopes); err != nil {
+			resp.Active = false
+			return nil
+		}
+		resp.SetUserInfo(ui)
+		resp.Username = ui.PreferredUsername
+	}
+	return nil
+}
+
+// GetPrivateClaimsFromScopes implements op.OPStorage: no extra claims in access tokens.
+func (s opStorage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+// GetKeyByIDAndClientID implements op.OPStorage: Keyward does not accept
+// client-signed JWTs (private_key_jwt, JWT profile).
+func (s opStorage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("client keys are not supported")
+}
+
+// ValidateJWTProfileScopes implements op.OPStorage (unsupported grant).
+func (s opStorage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errors.New("the JWT profile grant is not supported")
+}
+
+// Health implements op.Storage.
+func (s opStorage) Health(ctx context.Context) error { return s.p.store.Ping(ctx) }
+
+// userinfo fills the claims the scopes ask for.
+func (s opStorage) userinfo(ctx context.Context, ui *oidc.UserInfo, userID string, scopes []string) error {
+	u, err := s.p.store.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !u.AccountEnabled {
+		return errors.New("the user is disabled")
+	}
+	ui.Subject = u.ID
+	if slices.Contains(scopes, oidc.ScopeProfile) {
+		ui.Name, ui.PreferredUsername = u.DisplayName, u.UserPrincipalName
+		ui.UpdatedAt = oidc.FromTime(u.UpdatedAt)
+	}
+	if slices.Contains(scopes, oidc.ScopeEmail) {
+		ui.Email, ui.EmailVerified = u.UserPrincipalName, false
+	}
+	if a := stateFrom(ctx).app; a != nil && a.GroupsClaim && slices.Contains(scopes, ScopeGroups) {
+		ids, err := s.p.store.UserGroupIDs(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if ids == nil {
+			ids = []string{}
+		}
+		ui.AppendClaims(ScopeGroups, ids)
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package webui
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/keyward/keyward/internal/oidc"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// mountOIDC registers the browser-facing OpenID Connect endpoints: the
+// authorization request, the hand-off to and from the sign-in page, and
+// RP-initiated logout. They run with the browser's session.
+func (u *UI) mountOIDC() {
+	s := u.srv
+	s.HandleFunc("GET "+oidc.AuthorizePath, u.withOIDC(u.OIDC.ServeAuthorize))
+	s.HandleFunc("GET "+oidc.CallbackPath, u.withOIDC(u.OIDC.ServeCallback))
+	s.HandleFunc("GET "+oidc.EndSessionPath, u.withOIDC(u.OIDC.ServeEndSession))
+	s.HandleFunc("GET "+oidc.ContinuePath, u.oidcContinue)
+}
+
+func browserSession(r *http.Request) *storage.Session {
+	if p, ok := principal(r); ok {
+		return p.Session
+	}
+	return nil
+}
+
+// withOIDC runs a provider endpoint with the browser's session and turns
+// the plain-text refusals it writes when it must not redirect (unknown
+// client, unregistered redirect URI) into a readable page.
+func (u *UI) withOIDC(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(oidc.WithBrowserSession(r.Context(), browserSession(r)))
+		cw := &captureWriter{header: http.Header{}}
+		h(cw, r)
+		if cw.status == http.StatusBadRequest && strings.HasPrefix(cw.header.Get("Content-Type"), "text/plain") {
+			text := strings.TrimSpace(cw.body.String())
+			if text == "" || len(text) > 500 {
+				text = "The application sent a request Keyward cannot accept."
+			}
+			u.renderMessage(w, r, http.StatusBadRequest, message{
+				Title: "This sign-in request can't be completed",
+				Text:  text + " Go back to the application and try again; if it keeps happening, tell the application's administrator.",
+			})
+			return
+		}
+		for k, v := range cw.header {
+			w.Header()[k] = v
+		}
+		setPageHeaders(w.Header())
+		if cw.status == 0 {
+			cw.status = http.StatusOK
+		}
+		w.WriteHeader(cw.status)
+		_, _ = w.Write(cw.body.Bytes())
+	}
+}
+
+// captureWriter holds a response until it is known whether to pass it on.
+type captureWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captureWriter) Header() http.Header { return c.header }
+func (c *captureWriter) WriteHeader(s int) {
+	if c.status == 0 {
+		c.status = s
+	}
+}
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return c.body.Write(b)
+}
+
+// oidcContinue is where an authorization request comes for a signed-in
+// user: straight back to the app when the session will do, or to the
+// sign-in page, which returns here when done.
+func (u *UI) oidcContinue(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("id")
+	if id == "" || len(id) > 64 {
+		u.renderMessage(w, r, http.StatusBadRequest, message{Title: "This sign-in link is incomplete",
+			Text: "Go back to the application and sign in again."})
+		return
+	}
+	step, err := u.OIDC.Continue(r.Context(), id, browserSession(r))
+	if err != nil {
+		u.log.ErrorContext(r.Context(), "oidc: continue an authorization request", "error", err)
+		u.renderMessage(w, r, http.StatusInternalServerError, message{Title: "Something went wrong",
+			Text: "Keyward could not finish signing you in. Go back to the application and try again."})
+		return
+	}
+	setPageHeaders(w.Header())
+	switch step.Kind {
+	case oidc.StepRedirect:
+		http.Redirect(w, r, step.URL, http.StatusFound)
+	case oidc.StepSignIn:
+		q := url.Values{"next": {oidc.ContinuePath + "?id=" + url.QueryEscape(id)}}
+		if step.Fresh {
+			q.Set("prompt", "login")
+		}
+		http.Redirect(w, r, loginPath+"?"+q.Encode(), http.StatusFound)
+	default:
+		u.renderMessage(w, r, http.StatusForbidden, message{Title: step.Title, Text: step.Text})
+	}
+}
