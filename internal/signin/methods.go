@@ -136,9 +136,11 @@ func (s *Service) EnrollTOTP(ctx context.Context, u storage.User) (mfa.TOTPEnrol
 // as multi-factor from now: it gains "otp" and "mfa" and a fresh MFAAt.
 func (s *Service) ConfirmTOTP(ctx context.Context, actor string, c Client, u storage.User, sess storage.Session, code string) (storage.TOTPMethod, storage.Session, error) {
 	k := keysFor(u.UserPrincipalName, c)
-	if err := s.checkLimits(ctx, k); err != nil {
+	a, err := s.reserve(ctx, k)
+	if err != nil {
 		return storage.TOTPMethod{}, sess, err
 	}
+	defer s.settle(ctx, a)
 	if !mfa.ValidTOTPFormat(code) {
 		return storage.TOTPMethod{}, sess, errBadCodeFormat
 	}
@@ -161,7 +163,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, actor string, c Client, u sto
 	case errors.Is(err, errCodeRefused):
 		e := s.event("totp", u.UserPrincipalName, c)
 		e.UserID = u.ID
-		return storage.TOTPMethod{}, sess, s.failed(ctx, k, e, "wrong code while adding an authenticator app", errInvalidCode)
+		return storage.TOTPMethod{}, sess, s.failed(ctx, a, e, "wrong code while adding an authenticator app", errInvalidCode)
 	case err != nil:
 		return storage.TOTPMethod{}, sess, apperr.As(err)
 	}

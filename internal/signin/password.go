@@ -25,9 +25,11 @@ func (s *Service) Password(ctx context.Context, c Client, username, password str
 		return Result{}, err
 	}
 	k := keysFor(username, c)
-	if err := s.checkLimits(ctx, k); err != nil {
+	a, err := s.reserve(ctx, k)
+	if err != nil {
 		return Result{}, err
 	}
+	defer s.settle(ctx, a)
 	e := s.event("password", username, c)
 	u, ok, err := s.lookup(ctx, username)
 	if err != nil {
@@ -57,7 +59,7 @@ func (s *Service) Password(ctx context.Context, c Client, username, password str
 		}
 	}
 	if reason != "" {
-		return Result{}, s.failed(ctx, k, e, reason, errInvalidCredentials)
+		return Result{}, s.failed(ctx, a, e, reason, errInvalidCredentials)
 	}
 	return s.afterPassword(ctx, u, c, e)
 }
@@ -103,16 +105,18 @@ func (s *Service) TOTP(ctx context.Context, c Client, pending storage.Session, c
 		return Result{}, apperr.Internal(fmt.Errorf("load pending session user: %w", err))
 	}
 	k := keysFor(u.UserPrincipalName, c)
-	if err := s.checkLimits(ctx, k); err != nil {
+	a, err := s.reserve(ctx, k)
+	if err != nil {
 		return Result{}, err
 	}
+	defer s.settle(ctx, a)
 	if !mfa.ValidTOTPFormat(code) {
 		return Result{}, errBadCodeFormat
 	}
 	e := s.event("totp", u.UserPrincipalName, c)
 	e.UserID = u.ID
 	if err := s.useCode(ctx, u.ID, code); errors.Is(err, errCodeRefused) || errors.Is(err, storage.ErrNotFound) {
-		return Result{}, s.failed(ctx, k, e, "wrong or reused authenticator app code", errInvalidCode)
+		return Result{}, s.failed(ctx, a, e, "wrong or reused authenticator app code", errInvalidCode)
 	} else if err != nil {
 		return Result{}, apperr.Internal(fmt.Errorf("check authenticator app code: %w", err))
 	}

@@ -146,30 +146,55 @@ func ipBucket(ip string) string {
 	return a.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
-// checkLimits refuses an attempt when either counter is full.
-func (s *Service) checkLimits(ctx context.Context, k limitKeys) error {
+// attempt is one sign-in attempt counted in the rate limits before it is
+// judged. A failed attempt keeps its place; any other outcome (success, a
+// malformed request, an internal error) gives it back when the flow ends.
+type attempt struct {
+	keys   limitKeys
+	at     time.Time
+	failed bool
+}
+
+// reserve counts an attempt against both counters before anything is
+// checked, so attempts sent at once cannot all be judged while the counters
+// still look low; it refuses the attempt when either counter is full. The
+// caller defers s.settle(ctx, a).
+func (s *Service) reserve(ctx context.Context, k limitKeys) (*attempt, error) {
 	l := s.Limits.withDefaults()
 	now := s.now()
-	for _, c := range []struct {
-		key, who string
-		max      int
-	}{{k.account, "for this account", l.PerAccount}, {k.ip, "from your network address", l.PerIP}} {
-		n, err := s.Store.RateLimitCount(ctx, c.key, l.Window, now)
-		if err != nil {
-			return apperr.Internal(fmt.Errorf("read sign-in rate limit: %w", err))
-		}
-		if n >= c.max {
-			until := windowEnd(now, l.Window)
-			wait := until.Sub(now).Round(time.Minute)
-			if wait < time.Minute {
-				wait = time.Minute
-			}
-			return apperr.New(http.StatusTooManyRequests, "tooManyAttempts",
-				"too many failed sign-in attempts %s; try again after %s UTC (in about %d minutes)",
-				c.who, until.Format("15:04"), int(wait/time.Minute)).Wrap(RetryAfter{At: until})
-		}
+	limits := []storage.RateLimit{{Key: k.account, Max: l.PerAccount}, {Key: k.ip, Max: l.PerIP}}
+	full, err := s.Store.ReserveRateLimits(ctx, limits, l.Window, now)
+	if err != nil {
+		return nil, apperr.Internal(fmt.Errorf("count sign-in attempt: %w", err))
 	}
-	return nil
+	if full < 0 {
+		return &attempt{keys: k, at: now}, nil
+	}
+	who := "for this account"
+	if full == 1 {
+		who = "from your network address"
+	}
+	until := windowEnd(now, l.Window)
+	wait := until.Sub(now).Round(time.Minute)
+	if wait < time.Minute {
+		wait = time.Minute
+	}
+	return nil, apperr.New(http.StatusTooManyRequests, "tooManyAttempts",
+		"too many failed sign-in attempts %s; try again after %s UTC (in about %d minutes)",
+		who, until.Format("15:04"), int(wait/time.Minute)).Wrap(RetryAfter{At: until})
+}
+
+// settle gives back an attempt that did not fail: only failures count. It
+// runs even when the request was cancelled, so the place is not lost.
+func (s *Service) settle(ctx context.Context, a *attempt) {
+	if a == nil || a.failed {
+		return
+	}
+	l := s.Limits.withDefaults()
+	err := s.Store.ReleaseRateLimits(context.WithoutCancel(ctx), []string{a.keys.account, a.keys.ip}, l.Window, a.at)
+	if err != nil {
+		s.log().ErrorContext(ctx, "give back sign-in attempt", "err", err)
+	}
 }
 
 // windowEnd is when the fixed window holding now ends (windows are aligned
@@ -179,15 +204,9 @@ func windowEnd(now time.Time, w time.Duration) time.Time {
 	return time.UnixMicro(us - us%wus + wus).UTC()
 }
 
-// failed counts a failed attempt, logs it, and returns the person's answer.
-func (s *Service) failed(ctx context.Context, k limitKeys, e storage.SignInEvent, reason string, answer error) error {
-	l := s.Limits.withDefaults()
-	now := s.now()
-	for _, key := range []string{k.account, k.ip} {
-		if _, err := s.Store.HitRateLimit(ctx, key, l.Window, now); err != nil {
-			s.log().ErrorContext(ctx, "count failed sign-in", "err", err)
-		}
-	}
+// failed keeps the attempt counted, logs it, and returns the person's answer.
+func (s *Service) failed(ctx context.Context, a *attempt, e storage.SignInEvent, reason string, answer error) error {
+	a.failed = true
 	e.Result, e.FailureReason = storage.ResultFailure, reason
 	s.record(ctx, storage.SignInRecord{Event: e})
 	s.log().InfoContext(ctx, "sign-in refused", "method", e.Method, "user", e.UserPrincipalName, "reason", reason, "ip", e.IP)

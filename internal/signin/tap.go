@@ -24,9 +24,11 @@ func (s *Service) TAP(ctx context.Context, c Client, username, pass string) (Res
 		return Result{}, err
 	}
 	k := keysFor(username, c)
-	if err := s.checkLimits(ctx, k); err != nil {
+	a, err := s.reserve(ctx, k)
+	if err != nil {
 		return Result{}, err
 	}
+	defer s.settle(ctx, a)
 	e := s.event("tap", username, c)
 	u, ok, err := s.lookup(ctx, username)
 	if err != nil {
@@ -36,16 +38,16 @@ func (s *Service) TAP(ctx context.Context, c Client, username, pass string) (Res
 	norm := mfa.NormalizeTAP(pass)
 	switch {
 	case u.ID == "":
-		return Result{}, s.failed(ctx, k, e, "unknown user", errInvalidTAP)
+		return Result{}, s.failed(ctx, a, e, "unknown user", errInvalidTAP)
 	case !ok:
-		return Result{}, s.failed(ctx, k, e, "account disabled", errInvalidTAP)
+		return Result{}, s.failed(ctx, a, e, "account disabled", errInvalidTAP)
 	case norm == "":
-		return Result{}, s.failed(ctx, k, e, "not a Temporary Access Pass", errInvalidTAP)
+		return Result{}, s.failed(ctx, a, e, "not a Temporary Access Pass", errInvalidTAP)
 	}
 	if reason, err := s.useTAP(ctx, u.ID, mfa.HashTAP(norm)); err != nil {
 		return Result{}, err
 	} else if reason != "" {
-		return Result{}, s.failed(ctx, k, e, reason, errInvalidTAP)
+		return Result{}, s.failed(ctx, a, e, reason, errInvalidTAP)
 	}
 	sec, sess := s.newSession(u, c, []string{"tap", "mfa"}, true)
 	return s.complete(ctx, u, e, sec, sess)

@@ -167,17 +167,34 @@ type Storage interface {
 	// DeleteExpiredTAPs removes passes whose ExpiresAt is at or before now.
 	DeleteExpiredTAPs(ctx context.Context, now time.Time) (int, error)
 
-	// HitRateLimit adds one to the counter of key in the fixed window of the
-	// given length that contains now, and returns the new count. Counters live
-	// in the database so every node shares them; expired windows are removed
-	// by DeleteExpiredRateLimits.
-	HitRateLimit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+	// ReserveRateLimits counts one attempt against every limit, in the fixed
+	// window of the given length that contains now — but only when every
+	// counter is below its Max: all counters go up by one or none does. It
+	// returns -1 when the attempt is counted, otherwise the index (in limits)
+	// of a full one. The check and the increment are one atomic step in the
+	// database, so callers racing on any number of nodes are never counted
+	// past Max together: reserve an attempt before judging it, and give back
+	// with ReleaseRateLimits one that turns out not to count. Counters live in
+	// the database so every node shares them; expired windows are removed by
+	// DeleteExpiredRateLimits.
+	ReserveRateLimits(ctx context.Context, limits []RateLimit, window time.Duration, now time.Time) (full int, err error)
+	// ReleaseRateLimits takes back one attempt from each key's counter in the
+	// window that contains now (pass the time the attempt was reserved at). A
+	// counter never goes below 0; a window that is gone is left alone.
+	ReleaseRateLimits(ctx context.Context, keys []string, window time.Duration, now time.Time) error
 	// RateLimitCount reads the counter without changing it.
 	RateLimitCount(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
 	DeleteExpiredRateLimits(ctx context.Context, now time.Time) (int, error)
 
 	// OpenID Connect provider (see oidc.go).
 	OIDCStorage
+}
+
+// RateLimit is one counter an attempt counts against, and how many attempts
+// one window allows.
+type RateLimit struct {
+	Key string
+	Max int // at least 1
 }
 
 // TOTPMethod is a user's authenticator app (RFC 6238, SHA-1, 6 digits, 30 s).

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -218,82 +219,151 @@ var tapTests = []test{
 	}},
 }
 
+// hit counts one attempt against key with room to spare.
+func hit(t *testing.T, s storage.Storage, key string, w time.Duration, now time.Time) {
+	t.Helper()
+	full, err := s.ReserveRateLimits(t.Context(), []storage.RateLimit{{Key: key, Max: 1000}}, w, now)
+	ok(t, err)
+	equal(t, "full limit", full, -1)
+}
+
+func count(t *testing.T, s storage.Storage, key string, w time.Duration, now time.Time) int {
+	t.Helper()
+	n, err := s.RateLimitCount(t.Context(), key, w, now)
+	ok(t, err)
+	return n
+}
+
 var rateLimitTests = []test{
 	{"counts_within_a_fixed_window_and_restarts_in_the_next", func(t *testing.T, s storage.Storage) {
 		const w = 15 * time.Minute
 		start := t0.Truncate(w) // windows are aligned to the Unix epoch
-		n, err := s.RateLimitCount(t.Context(), "pw:alice", w, start)
-		ok(t, err)
-		equal(t, "before any hit", n, 0)
+		equal(t, "before any attempt", count(t, s, "pw:alice", w, start), 0)
 		for i := 1; i <= 3; i++ {
-			n, err := s.HitRateLimit(t.Context(), "pw:alice", w, start.Add(time.Duration(i)*time.Minute))
-			ok(t, err)
-			equal(t, "count", n, i)
+			hit(t, s, "pw:alice", w, start.Add(time.Duration(i)*time.Minute))
+			equal(t, "count", count(t, s, "pw:alice", w, start), i)
 		}
-		n, err = s.RateLimitCount(t.Context(), "pw:alice", w, start.Add(w-time.Microsecond))
-		ok(t, err)
-		equal(t, "end of window", n, 3)
-		n, err = s.RateLimitCount(t.Context(), "pw:alice", w, start.Add(w))
-		ok(t, err)
-		equal(t, "next window", n, 0)
-		n, err = s.HitRateLimit(t.Context(), "pw:alice", w, start.Add(w))
-		ok(t, err)
-		equal(t, "first hit of next window", n, 1)
+		equal(t, "end of window", count(t, s, "pw:alice", w, start.Add(w-time.Microsecond)), 3)
+		equal(t, "next window", count(t, s, "pw:alice", w, start.Add(w)), 0)
+		hit(t, s, "pw:alice", w, start.Add(w))
+		equal(t, "first attempt of next window", count(t, s, "pw:alice", w, start.Add(w)), 1)
 	}},
 	{"keys_and_window_lengths_are_separate_counters", func(t *testing.T, s storage.Storage) {
 		for _, c := range []struct {
 			key string
 			w   time.Duration
 		}{{"a", time.Minute}, {"a", time.Hour}, {"b", time.Minute}} {
-			n, err := s.HitRateLimit(t.Context(), c.key, c.w, t0)
-			ok(t, err)
-			equal(t, c.key+" "+c.w.String(), n, 1)
+			hit(t, s, c.key, c.w, t0)
+			equal(t, c.key+" "+c.w.String(), count(t, s, c.key, c.w, t0), 1)
 		}
 	}},
-	{"concurrent_hits_are_all_counted", func(t *testing.T, s storage.Storage) {
+	{"a_full_counter_refuses_and_nothing_is_counted", func(t *testing.T, s storage.Storage) {
+		limits := []storage.RateLimit{{Key: "account:alice", Max: 3}, {Key: "ip:192.0.2.7", Max: 5}}
+		for range 3 {
+			full, err := s.ReserveRateLimits(t.Context(), limits, time.Hour, t0)
+			ok(t, err)
+			equal(t, "reserved", full, -1)
+		}
+		full, err := s.ReserveRateLimits(t.Context(), limits, time.Hour, t0)
+		ok(t, err)
+		equal(t, "full limit", full, 0)
+		equal(t, "account", count(t, s, "account:alice", time.Hour, t0), 3)
+		equal(t, "address, not counted for the refused attempt", count(t, s, "ip:192.0.2.7", time.Hour, t0), 3)
+		// The address fills up through other accounts: its index is reported.
+		other := []storage.RateLimit{{Key: "account:bob", Max: 3}, {Key: "ip:192.0.2.7", Max: 5}}
+		for range 2 {
+			full, err := s.ReserveRateLimits(t.Context(), other, time.Hour, t0)
+			ok(t, err)
+			equal(t, "reserved", full, -1)
+		}
+		full, err = s.ReserveRateLimits(t.Context(), other, time.Hour, t0)
+		ok(t, err)
+		equal(t, "full limit", full, 1)
+		equal(t, "bob, not counted for the refused attempt", count(t, s, "account:bob", time.Hour, t0), 2)
+	}},
+	{"release_gives_an_attempt_back_but_not_below_zero", func(t *testing.T, s storage.Storage) {
+		hit(t, s, "a", time.Hour, t0)
+		hit(t, s, "a", time.Hour, t0)
+		ok(t, s.ReleaseRateLimits(t.Context(), []string{"a", "never-hit"}, time.Hour, t0.Add(time.Minute)))
+		equal(t, "after one release", count(t, s, "a", time.Hour, t0), 1)
+		ok(t, s.ReleaseRateLimits(t.Context(), []string{"a"}, time.Hour, t0))
+		ok(t, s.ReleaseRateLimits(t.Context(), []string{"a"}, time.Hour, t0))
+		equal(t, "after more releases than attempts", count(t, s, "a", time.Hour, t0), 0)
+		equal(t, "never hit", count(t, s, "never-hit", time.Hour, t0), 0)
+	}},
+	{"racing_reservations_never_pass_the_limit", func(t *testing.T, s storage.Storage) {
+		// Rounds of 40 attempts at once against limits of 10 (per account)
+		// and 25 (per address): exactly 10 get through each round.
+		const attempts, rounds = 40, 5
+		for round := range rounds {
+			now := t0.Add(time.Duration(round) * time.Hour)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			results := make(chan int, attempts)
+			for range attempts {
+				wg.Go(func() {
+					<-start
+					full, err := s.ReserveRateLimits(t.Context(), []storage.RateLimit{
+						{Key: "ip:192.0.2.7", Max: 25}, {Key: "account:alice", Max: 10}}, time.Hour, now)
+					if err != nil {
+						t.Errorf("reserve: %v", err)
+					}
+					results <- full
+				})
+			}
+			close(start)
+			wg.Wait()
+			close(results)
+			got := map[int]int{}
+			for full := range results {
+				got[full]++
+			}
+			equal(t, fmt.Sprintf("round %d: outcomes (-1 = reserved, 1 = account full)", round), got, map[int]int{-1: 10, 1: 30})
+			equal(t, "account count", count(t, s, "account:alice", time.Hour, now), 10)
+			equal(t, "address count", count(t, s, "ip:192.0.2.7", time.Hour, now), 10)
+		}
+	}},
+	{"concurrent_reservations_and_releases_add_up", func(t *testing.T, s storage.Storage) {
 		var wg sync.WaitGroup
 		start := make(chan struct{})
-		errs := make(chan error, racers)
-		for range racers {
+		for i := range racers {
 			wg.Go(func() {
 				<-start
-				_, err := s.HitRateLimit(t.Context(), "ip:192.0.2.7", time.Hour, t0)
-				errs <- err
+				if _, err := s.ReserveRateLimits(t.Context(), []storage.RateLimit{{Key: "ip:192.0.2.7", Max: 1000}}, time.Hour, t0); err != nil {
+					t.Errorf("reserve: %v", err)
+				}
+				if i%2 == 0 {
+					if err := s.ReleaseRateLimits(t.Context(), []string{"ip:192.0.2.7"}, time.Hour, t0); err != nil {
+						t.Errorf("release: %v", err)
+					}
+				}
 			})
 		}
 		close(start)
 		wg.Wait()
-		close(errs)
-		for err := range errs {
-			ok(t, err)
-		}
-		n, err := s.RateLimitCount(t.Context(), "ip:192.0.2.7", time.Hour, t0)
-		ok(t, err)
-		equal(t, "count", n, racers)
+		equal(t, "count", count(t, s, "ip:192.0.2.7", time.Hour, t0), racers/2)
 	}},
-	{"bad_key_or_window_is_refused", func(t *testing.T, s storage.Storage) {
+	{"bad_key_limit_or_window_is_refused", func(t *testing.T, s storage.Storage) {
 		for _, c := range []struct {
 			key string
+			max int
 			w   time.Duration
-		}{{"", time.Minute}, {"k", 0}, {"k", -time.Minute}} {
-			if _, err := s.HitRateLimit(t.Context(), c.key, c.w, t0); err == nil || errors.Is(err, storage.ErrNotFound) {
-				t.Fatalf("HitRateLimit(%q, %v) = %v, want a validation error", c.key, c.w, err)
+		}{{"", 5, time.Minute}, {"k", 5, 0}, {"k", 5, -time.Minute}, {"k", 0, time.Minute}} {
+			_, err := s.ReserveRateLimits(t.Context(), []storage.RateLimit{{Key: c.key, Max: c.max}}, c.w, t0)
+			if err == nil || errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("ReserveRateLimits(%q, %d, %v) = %v, want a validation error", c.key, c.max, c.w, err)
 			}
 		}
 	}},
 	{"delete_expired_removes_ended_windows", func(t *testing.T, s storage.Storage) {
 		const w = time.Minute
 		start := t0.Truncate(w)
-		_, err := s.HitRateLimit(t.Context(), "old", w, start.Add(-w))
-		ok(t, err)
-		_, err = s.HitRateLimit(t.Context(), "current", w, start)
-		ok(t, err)
+		hit(t, s, "old", w, start.Add(-w))
+		hit(t, s, "current", w, start)
 		n, err := s.DeleteExpiredRateLimits(t.Context(), start)
 		ok(t, err)
 		equal(t, "deleted", n, 1)
-		c, err := s.RateLimitCount(t.Context(), "current", w, start)
-		ok(t, err)
-		equal(t, "current kept", c, 1)
+		equal(t, "current kept", count(t, s, "current", w, start), 1)
 	}},
 }
 

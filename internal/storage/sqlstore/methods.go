@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/storage"
@@ -187,26 +190,79 @@ func window(w time.Duration, now time.Time) (start, end time.Time, err error) {
 	return start, start.Add(w), nil
 }
 
-// HitRateLimit implements storage.Storage with one upsert, so concurrent hits
-// from every node add up exactly.
-func (s *Store) HitRateLimit(ctx context.Context, key string, w time.Duration, now time.Time) (int, error) {
-	op := fmt.Sprintf("hit rate limit %q", key)
+// errLimitFull rolls back a reservation that found a full counter.
+var errLimitFull = errors.New("rate limit full")
+
+// ReserveRateLimits implements storage.Storage: one transaction of
+// conditional upserts, one per counter. An upsert whose counter is full
+// changes nothing and returns no row; the row it found stays locked until the
+// transaction ends, so on PostgreSQL racing reservations queue on the row and
+// each sees the count the one before it left. Counters are taken in key
+// order so two reservations never wait for each other's rows in a cycle.
+func (s *Store) ReserveRateLimits(ctx context.Context, limits []storage.RateLimit, w time.Duration, now time.Time) (int, error) {
+	const op = "reserve rate limits"
 	start, end, err := window(w, now)
-	if err == nil {
-		err = requireKey("rate-limit key", key)
+	if err != nil {
+		return -1, fmt.Errorf("%s: %w", op, err)
+	}
+	order := make([]int, len(limits))
+	for i, l := range limits {
+		if err := requireKey("rate-limit key", l.Key); err != nil {
+			return -1, fmt.Errorf("%s: %w", op, err)
+		}
+		if l.Max < 1 {
+			return -1, fmt.Errorf("%s: limit %d of %q is below 1", op, l.Max, l.Key)
+		}
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(limits[a].Key, limits[b].Key) })
+	full := -1
+	err = s.batched(ctx, func(c conn) error {
+		for _, i := range order {
+			var n int
+			err := c.row(ctx, `INSERT INTO rate_limits (name, window_us, window_start, expires_at, hits)
+				VALUES (?, ?, ?, ?, 1)
+				ON CONFLICT (name, window_us, window_start) DO UPDATE SET hits = rate_limits.hits + 1
+				WHERE rate_limits.hits < ?
+				RETURNING hits`, limits[i].Key, w.Microseconds(), s.tv(start), s.tv(end), limits[i].Max).Scan(&n)
+			if errors.Is(err, sql.ErrNoRows) {
+				full = i
+				return errLimitFull
+			}
+			if err != nil {
+				return s.fail(op, err, nil)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errLimitFull) {
+		return full, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", op, err)
+		return -1, err
 	}
-	var n int
-	err = s.write().row(ctx, `INSERT INTO rate_limits (name, window_us, window_start, expires_at, hits)
-		VALUES (?, ?, ?, ?, 1)
-		ON CONFLICT (name, window_us, window_start) DO UPDATE SET hits = rate_limits.hits + 1
-		RETURNING hits`, key, w.Microseconds(), s.tv(start), s.tv(end)).Scan(&n)
+	return -1, nil
+}
+
+// ReleaseRateLimits implements storage.Storage.
+func (s *Store) ReleaseRateLimits(ctx context.Context, keys []string, w time.Duration, now time.Time) error {
+	const op = "release rate limits"
+	start, _, err := window(w, now)
 	if err != nil {
-		return 0, s.fail(op, err, nil)
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	return n, nil
+	keys = slices.Sorted(slices.Values(keys))
+	return s.batched(ctx, func(c conn) error {
+		for _, k := range keys {
+			_, err := c.exec(ctx, `UPDATE rate_limits SET hits = hits - 1
+				WHERE name = ? AND window_us = ? AND window_start = ? AND hits > 0`,
+				k, w.Microseconds(), s.tv(start))
+			if err != nil {
+				return s.fail(op, err, nil)
+			}
+		}
+		return nil
+	})
 }
 
 // RateLimitCount implements storage.Storage; a window never hit counts 0.

@@ -1,0 +1,103 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// atOnce sends n requests at the same moment and returns their replies.
+func atOnce(n int, send func(i int) reply) []reply {
+	out := make([]reply, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			out[i] = send(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+// statusCounts counts replies by status.
+func statusCounts(rs []reply) map[int]int {
+	m := map[int]int{}
+	for _, r := range rs {
+		m[r.status]++
+	}
+	return m
+}
+
+// failuresOf counts the failed sign-ins logged for a user.
+func (w *world) failuresOf(userID string) int {
+	w.t.Helper()
+	events, err := w.store.ListSignInEvents(context.Background(), storage.EventFilter{UserID: userID, Limit: 1000})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	n := 0
+	for _, e := range events {
+		if e.Result == storage.ResultFailure {
+			n++
+		}
+	}
+	return n
+}
+
+// Attempts sent all at once are counted before they are judged: of many
+// concurrent guesses for one account exactly the limit (10) are checked and
+// answered 401, every other one gets 429 without being checked — for
+// passwords, Temporary Access Passes and authenticator-app codes alike.
+func TestConcurrentGuessesStopAtTheLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		wantLimit := func(what, userID string, rs []reply) {
+			t.Helper()
+			got := statusCounts(rs)
+			if got[http.StatusUnauthorized] != 10 || got[http.StatusTooManyRequests] != len(rs)-10 {
+				t.Fatalf("%d concurrent wrong %s: statuses %v, want 10×401 and %d×429", len(rs), what, got, len(rs)-10)
+			}
+			if n := w.failuresOf(userID); n != 10 {
+				t.Fatalf("%d failed sign-ins were judged and logged, want 10", n)
+			}
+		}
+		{
+			alice := w.pwUser("alice@contoso.com", "correct horse battery")
+			rs := atOnce(50, func(i int) reply { return w.passwordSignIn("alice@contoso.com", "wrong password "+itoa(i)) })
+			wantLimit("passwords", alice, rs)
+		}
+		w.clock.Advance(15 * time.Minute) // a new window: the address's counter starts again
+		{
+			bob := w.user("bob@contoso.com")
+			w.issueTAP(bob, map[string]any{})
+			const alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789" // a well-formed guess is looked up
+			rs := atOnce(40, func(i int) reply {
+				return w.tapSignIn("bob@contoso.com", "ABCDEFGHJKMNPQ"+alphabet[i/31:i/31+1]+alphabet[i%31:i%31+1])
+			})
+			wantLimit("passes", bob, rs)
+		}
+		w.clock.Advance(15 * time.Minute)
+		{
+			carol := w.pwUser("carol@contoso.com", "correct horse battery")
+			c := w.signedIn(w.passwordSignIn("carol@contoso.com", "correct horse battery"), "carol@contoso.com")
+			sec := w.mustStatus(w.do("POST", "/api/v1/me/authenticatorApp", cookie(c), nil), http.StatusOK).json(t)["secret"].(string)
+			w.mustStatus(w.do("POST", "/api/v1/me/authenticatorApp/verify", cookie(c), map[string]any{"code": w.code(sec)}), http.StatusOK)
+			pending := sessionCookie(w.mustStatus(w.passwordSignIn("carol@contoso.com", "correct horse battery"), http.StatusOK))
+			right := w.code(sec)
+			rs := atOnce(40, func(i int) reply {
+				code := itoa(100000 + i*7919%900000)
+				if code == right {
+					code = "000000"
+				}
+				return w.do("POST", "/api/v1/auth/totp", cookie(pending), map[string]any{"code": code})
+			})
+			wantLimit("codes", carol, rs)
+		}
+	})
+}
