@@ -57,7 +57,8 @@ func testCleanupLoop(t *testing.T, env []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.HitRateLimit(ctx, "counter-"+name, expires.Sub(t0), t0); err != nil {
+		limit := []storage.RateLimit{{Key: "counter-" + name, Max: 10}}
+		if _, err := st.ReserveRateLimits(ctx, limit, expires.Sub(t0), t0); err != nil {
 			t.Fatal(err)
 		}
 	}
