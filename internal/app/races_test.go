@@ -101,3 +101,40 @@ func TestConcurrentGuessesStopAtTheLimit(t *testing.T) {
 		}
 	})
 }
+
+// Six valid setup links used at once make one global administrator: the
+// others are told Keyward is already set up (or, for a link whose check came
+// after, that it is no longer valid), and only the winner is signed in.
+func TestSetupLinksUsedAtOnceMakeOneAdministrator(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		for round := range 3 {
+			tokens := make([]string, 6)
+			for i := range tokens {
+				tokens[i] = w.setupToken()
+			}
+			rs := atOnce(len(tokens), func(i int) reply {
+				return w.do("POST", "/api/v1/setup", cred{}, map[string]any{"token": tokens[i],
+					"userPrincipalName": "admin" + itoa(i) + "@contoso.com", "displayName": "Admin " + itoa(i),
+					"password": "correct horse battery"})
+			})
+			if got := statusCounts(rs); got[http.StatusOK] != 1 || got[http.StatusNotFound] != len(tokens)-1 {
+				t.Fatalf("round %d: statuses %v, want one 200 and 404 for the rest", round, got)
+			}
+			for _, r := range rs {
+				if r.status == http.StatusNotFound {
+					wantError(t, r, http.StatusNotFound, "setupTokenInvalid", "")
+				}
+			}
+			users, _, err := w.store.ListUsers(context.Background(), storage.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(users) != 1 || users[0].AdminRole != storage.RoleGlobalAdmin {
+				t.Fatalf("round %d: users after setup = %+v, want one global administrator", round, users)
+			}
+			if err := w.store.DeleteUser(context.Background(), users[0].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -141,6 +142,44 @@ func upnTaken(upn string) *apperr.Error {
 
 // CreateUser validates in, stores a new user and audits "user.create".
 func (s *Service) CreateUser(ctx context.Context, actor string, in UserInput) (storage.User, error) {
+	u, err := s.newUser(in)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if err := s.Store.CreateUser(ctx, u); err != nil {
+		return storage.User{}, storeErr(err, "create user", nil, upnTaken(u.UserPrincipalName))
+	}
+	if err := s.auditCreate(ctx, actor, u, in); err != nil {
+		return storage.User{}, err
+	}
+	return u, nil
+}
+
+// CreateFirstUser is CreateUser for the first-run setup: the user is created
+// only while the directory is empty, using up the one-time token (purpose,
+// tokenHash) in the same transaction. It returns storage.ErrConflict when a
+// user exists and storage.ErrNotFound when the token is not usable (wrapped,
+// for errors.Is), for the caller to explain in its own words.
+func (s *Service) CreateFirstUser(ctx context.Context, actor string, in UserInput, purpose string, tokenHash []byte) (storage.User, error) {
+	u, err := s.newUser(in)
+	if err != nil {
+		return storage.User{}, err
+	}
+	err = s.Store.CreateFirstUser(ctx, u, purpose, tokenHash, u.CreatedAt)
+	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+		return storage.User{}, err
+	}
+	if err != nil {
+		return storage.User{}, storeErr(err, "create first user", nil, upnTaken(u.UserPrincipalName))
+	}
+	if err := s.auditCreate(ctx, actor, u, in); err != nil {
+		return storage.User{}, err
+	}
+	return u, nil
+}
+
+// newUser validates in and builds the user to store, password hashed.
+func (s *Service) newUser(in UserInput) (storage.User, error) {
 	u, err := NewUser(in)
 	if err != nil {
 		return storage.User{}, err
@@ -151,16 +190,15 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in UserInput) (s
 	u.ID = newID()
 	u.CreatedAt = s.now()
 	u.UpdatedAt = u.CreatedAt
-	if err := s.Store.CreateUser(ctx, u); err != nil {
-		return storage.User{}, storeErr(err, "create user", nil, upnTaken(u.UserPrincipalName))
-	}
+	return u, nil
+}
+
+// auditCreate records "user.create" for a user just stored.
+func (s *Service) auditCreate(ctx context.Context, actor string, u storage.User, in UserInput) error {
 	details := userDetails(UserInput{UserPrincipalName: &u.UserPrincipalName, DisplayName: &u.DisplayName,
 		AccountEnabled: &u.AccountEnabled, IsEmergencyAccess: &u.IsEmergencyAccess, AdminRole: &u.AdminRole,
 		Password: in.Password})
-	if err := s.audit(ctx, actor, "user.create", "user:"+u.ID, details); err != nil {
-		return storage.User{}, err
-	}
-	return u, nil
+	return s.audit(ctx, actor, "user.create", "user:"+u.ID, details)
 }
 
 // GetUser finds a user by ID (a UUID) or by userPrincipalName

@@ -93,21 +93,21 @@ func (s *Service) Setup(ctx context.Context, c Client, in SetupInput) (Result, e
 	if err := mfa.CheckPassword(in.Password, norm.UserPrincipalName); err != nil {
 		return Result{}, err
 	}
-	if err := s.requireNoUsers(ctx); err != nil {
+	if err := s.requireNoUsers(ctx); err != nil { // the common case, before hashing the password
 		return Result{}, err
 	}
 	if len(in.Token) > 256 {
 		return Result{}, errSetupTokenInvalid
 	}
-	_, err = s.Store.ConsumeOneTimeToken(ctx, SetupPurpose, secret.Hash(in.Token), s.now())
-	if errors.Is(err, storage.ErrNotFound) {
+	// "No users yet", using up the link and creating the administrator are
+	// one transaction: links used at once make one administrator, not several.
+	u, err := s.Directory.CreateFirstUser(ctx, SetupActor, user, SetupPurpose, secret.Hash(in.Token))
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		return Result{}, errAlreadySetUp
+	case errors.Is(err, storage.ErrNotFound):
 		return Result{}, errSetupTokenInvalid
-	}
-	if err != nil {
-		return Result{}, apperr.Internal(fmt.Errorf("use setup link: %w", err))
-	}
-	u, err := s.Directory.CreateUser(ctx, SetupActor, user)
-	if err != nil {
+	case err != nil:
 		return Result{}, err
 	}
 	if in.EnablePasskeys {

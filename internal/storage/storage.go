@@ -50,6 +50,12 @@ type Storage interface {
 	UpdateUser(ctx context.Context, id string, fn func(User) (User, error)) (User, error)
 	// DeleteUser removes the user with memberships, credentials, sessions and TAPs.
 	DeleteUser(ctx context.Context, id string) error
+	// CreateFirstUser creates u only while there are no users at all, using up
+	// the one-time token of that purpose and hash (unused, unexpired at now)
+	// in the same transaction: of any number of callers racing on any nodes,
+	// at most one creates a user. When a user exists it is ErrConflict, when
+	// the token is not usable ErrNotFound; either way nothing changes.
+	CreateFirstUser(ctx context.Context, u User, purpose string, tokenHash []byte, now time.Time) error
 	// ListUsers orders by lower(UPN).
 	ListUsers(ctx context.Context, p Page) (users []User, next string, err error)
 	CountUsers(ctx context.Context) (int, error)

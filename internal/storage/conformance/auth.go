@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -152,6 +153,88 @@ var oneTimeTokenTests = []test{
 			return err
 		})
 		equal(t, "winners", wins, 1)
+	}},
+}
+
+var firstUserTests = []test{
+	{"created_while_there_are_no_users_using_up_the_token", func(t *testing.T, s storage.Storage) {
+		tok, spare := newOneTimeToken(""), newOneTimeToken("")
+		ok(t, s.CreateOneTimeToken(t.Context(), tok))
+		ok(t, s.CreateOneTimeToken(t.Context(), spare))
+		u := newUser("admin@x.org")
+		u.AdminRole = storage.RoleGlobalAdmin
+		ok(t, s.CreateFirstUser(t.Context(), u, "setup", tok.Hash, at(time.Minute)))
+		got, err := s.GetUser(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "user", got, u)
+		used, err := s.GetOneTimeToken(t.Context(), "setup", tok.Hash)
+		ok(t, err)
+		equal(t, "token used at", used.UsedAt, ptr(at(time.Minute)))
+
+		// A second first user is refused, and the spare token stays unused.
+		is(t, s.CreateFirstUser(t.Context(), newUser("second@x.org"), "setup", spare.Hash, at(time.Minute)), storage.ErrConflict)
+		left, err := s.GetOneTimeToken(t.Context(), "setup", spare.Hash)
+		ok(t, err)
+		equal(t, "spare token", left, spare)
+		n, err := s.CountUsers(t.Context())
+		ok(t, err)
+		equal(t, "users", n, 1)
+	}},
+	{"unusable_token_is_not_found_and_creates_nobody", func(t *testing.T, s storage.Storage) {
+		tok := newOneTimeToken("")
+		ok(t, s.CreateOneTimeToken(t.Context(), tok))
+		for name, c := range map[string]struct {
+			purpose string
+			hash    []byte
+			now     time.Time
+		}{
+			"unknown": {"setup", randomBytes(32), t0}, "other purpose": {"tap", tok.Hash, t0},
+			"expired": {"setup", tok.Hash, tok.ExpiresAt},
+		} {
+			if err := s.CreateFirstUser(t.Context(), newUser("admin@x.org"), c.purpose, c.hash, c.now); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("%s token: got %v, want ErrNotFound", name, err)
+			}
+		}
+		n, err := s.CountUsers(t.Context())
+		ok(t, err)
+		equal(t, "users", n, 0)
+		_, err = s.ConsumeOneTimeToken(t.Context(), "setup", tok.Hash, t0)
+		ok(t, err) // the refusals did not use it up
+	}},
+	{"racing_setups_each_with_a_valid_token_create_one_user", func(t *testing.T, s storage.Storage) {
+		for round := range 5 {
+			tokens := make([]storage.OneTimeToken, racers)
+			for i := range tokens {
+				tokens[i] = newOneTimeToken("")
+				ok(t, s.CreateOneTimeToken(t.Context(), tokens[i]))
+			}
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			errs := make([]error, racers)
+			for i := range racers {
+				wg.Go(func() {
+					<-start
+					u := newUser(fmt.Sprintf("admin%d@x.org", i))
+					errs[i] = s.CreateFirstUser(t.Context(), u, "setup", tokens[i].Hash, t0)
+				})
+			}
+			close(start)
+			wg.Wait()
+			wins := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					wins++
+				case !errors.Is(err, storage.ErrConflict):
+					t.Fatalf("round %d: a loser got %v, want ErrConflict", round, err)
+				}
+			}
+			equal(t, fmt.Sprintf("round %d: first users created", round), wins, 1)
+			users, _, err := s.ListUsers(t.Context(), storage.Page{})
+			ok(t, err)
+			equal(t, "users", len(users), 1)
+			ok(t, s.DeleteUser(t.Context(), users[0].ID)) // empty again for the next round
+		}
 	}},
 }
 

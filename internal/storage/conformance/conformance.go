@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"members", memberTests},
 		{"api_tokens", apiTokenTests},
 		{"one_time_tokens", oneTimeTokenTests},
+		{"first_user", firstUserTests},
 		{"sessions", sessionTests},
 		{"challenges", challengeTests},
 		{"credentials", credentialTests},

@@ -52,9 +52,12 @@ type Store struct {
 var _ storage.Storage = (*Store)(nil)
 
 var dialect = sqlstore.Dialect{
-	Name:                  "postgres",
-	NumberedParams:        true,
-	LockRow:               " FOR UPDATE",
+	Name:           "postgres",
+	NumberedParams: true,
+	LockRow:        " FOR UPDATE",
+	// SHARE ROW EXCLUSIVE conflicts with itself and with every writer's ROW
+	// EXCLUSIVE: readers go on, writers of users wait until commit.
+	LockUsers:             "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
 	WritableCTE:           true,
 	TimeValue:             func(t time.Time) any { return t },
 	IsUniqueViolation:     func(err error) bool { return code(err) == "23505" },

@@ -37,6 +37,10 @@ type Dialect struct {
 	// locked until commit (" FOR UPDATE"). Empty where write transactions are
 	// already serialised (SQLite's BEGIN IMMEDIATE on its single writer).
 	LockRow string
+	// LockUsers is run first in a transaction that must see the users table
+	// stay as it read it until commit — no user added meanwhile (PostgreSQL:
+	// LOCK TABLE). Empty where write transactions are already serialised.
+	LockUsers string
 	// GroupCommit lets the hot writes (challenges, sign-in records) share
 	// commits (see batch.go): for SQLite's single writer.
 	GroupCommit bool

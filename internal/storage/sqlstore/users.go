@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -40,13 +41,51 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	if err := validUser(u); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	_, err := s.write().exec(ctx, `INSERT INTO users (`+userCols+`, upn_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.UserPrincipalName, u.DisplayName, u.AccountEnabled, u.IsEmergencyAccess,
-		u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), u.AdminRole, foldKey(u.UserPrincipalName))
-	if err != nil {
+	if err := s.insertUser(ctx, s.write(), u); err != nil {
 		return s.fail(op, err, nil)
 	}
 	return nil
+}
+
+func (s *Store) insertUser(ctx context.Context, c conn, u storage.User) error {
+	_, err := c.exec(ctx, `INSERT INTO users (`+userCols+`, upn_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.UserPrincipalName, u.DisplayName, u.AccountEnabled, u.IsEmergencyAccess,
+		u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), u.AdminRole, foldKey(u.UserPrincipalName))
+	return err
+}
+
+// CreateFirstUser implements storage.Storage. The users table is locked
+// (PostgreSQL) or the single writer held (SQLite) from the count to the
+// commit, so no other user can appear between "there are none" and the insert.
+func (s *Store) CreateFirstUser(ctx context.Context, u storage.User, purpose string, tokenHash []byte, now time.Time) error {
+	op := fmt.Sprintf("create first user %q", u.UserPrincipalName)
+	if err := validUser(u); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return s.inTx(ctx, func(c conn) error {
+		if s.d.LockUsers != "" {
+			if _, err := c.exec(ctx, s.d.LockUsers); err != nil {
+				return s.fail(op, err, nil)
+			}
+		}
+		var exists bool
+		if err := c.row(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists); err != nil {
+			return s.fail(op, err, nil)
+		}
+		if exists {
+			return fmt.Errorf("%s: a user exists already: %w", op, storage.ErrConflict)
+		}
+		err := c.execOne(ctx, `UPDATE one_time_tokens SET used_at = ?
+			WHERE purpose = ? AND hash = ? AND used_at IS NULL AND expires_at > ?`,
+			s.tv(now), purpose, blob(tokenHash), s.tv(now))
+		if err != nil {
+			return s.fail(op+": use one-time token", err, nil)
+		}
+		if err := s.insertUser(ctx, c, u); err != nil {
+			return s.fail(op, err, nil)
+		}
+		return nil
+	})
 }
 
 // GetUser implements storage.Storage.
