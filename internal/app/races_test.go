@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/passkey/softkey"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -135,6 +136,61 @@ func TestSetupLinksUsedAtOnceMakeOneAdministrator(t *testing.T) {
 			if err := w.store.DeleteUser(context.Background(), users[0].ID); err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// A passkey-only user deleting both passkeys at once keeps one: the
+// last-method rule is judged inside the deleting transaction.
+func TestDeletingTwoPasskeysAtOnceKeepsOne(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		w.enableForAll()
+		alice := w.user("alice@contoso.com") // passkeys only, no password
+		s := w.session(alice, true)
+		ids := []string{w.mustStatus(w.register(w.key(goodAAGUID, softkey.FormatPacked), s, "Key"), http.StatusCreated).json(t)["id"].(string)}
+		for round := range 5 {
+			ids = append(ids, w.mustStatus(w.register(w.key(goodAAGUID, softkey.FormatPacked), s, "Key"), http.StatusCreated).json(t)["id"].(string))
+			rs := atOnce(2, func(i int) reply { return w.do("DELETE", "/api/v1/me/passkeys/"+ids[i], cookie(s), nil) })
+			if got := statusCounts(rs); got[http.StatusNoContent] != 1 || got[http.StatusConflict] != 1 {
+				t.Fatalf("round %d: deleting both passkeys at once: statuses %v, want one 204 and one 409", round, got)
+			}
+			left := w.mustStatus(w.do("GET", "/api/v1/me/passkeys", cookie(s), nil), http.StatusOK).json(t)["value"].([]any)
+			if len(left) != 1 {
+				t.Fatalf("round %d: %d passkeys left, want 1", round, len(left))
+			}
+			ids = []string{left[0].(map[string]any)["id"].(string)}
+		}
+	})
+}
+
+// Temporary Access Passes issued at once for one user leave exactly one
+// pass, and only that one signs in: a new pass replaces the old atomically.
+func TestPassesIssuedAtOnceLeaveOne(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		bob := w.user("bob@contoso.com")
+		var passes []string
+		for round := range 3 {
+			rs := atOnce(8, func(int) reply { return w.do("POST", tapPath(bob), bearer(w.admin), map[string]any{}) })
+			if got := statusCounts(rs); got[http.StatusCreated] != len(rs) {
+				t.Fatalf("round %d: statuses %v, want all 201", round, got)
+			}
+			list := w.mustStatus(w.do("GET", tapPath(bob), bearer(w.admin), nil), http.StatusOK).json(t)["value"].([]any)
+			if len(list) != 1 {
+				t.Fatalf("round %d: %d passes listed after issuing 8 at once, want 1", round, len(list))
+			}
+			passes = passes[:0]
+			for _, r := range rs {
+				passes = append(passes, r.json(t)["temporaryAccessPass"].(string))
+			}
+		}
+		signedIn := 0
+		for _, p := range passes {
+			if w.tapSignIn("bob@contoso.com", p).status == http.StatusOK {
+				signedIn++
+			}
+		}
+		if signedIn != 1 {
+			t.Fatalf("%d of the last 8 passes signed in, want 1", signedIn)
 		}
 	})
 }

@@ -11,11 +11,17 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// DeleteCredential removes a user's passkey and records who did it.
-func (s *Service) DeleteCredential(ctx context.Context, actor string, c storage.Credential) error {
-	if err := s.cfg.Store.DeleteCredential(ctx, c.ID); err != nil {
+// DeleteCredential removes a user's passkey and records who did it. check,
+// when not nil, may refuse on the user's methods as they are at the moment
+// of deletion (see storage.DeleteUserCredential); its error is returned.
+func (s *Service) DeleteCredential(ctx context.Context, actor string, c storage.Credential, check func(storage.UserMethods) error) error {
+	if err := s.cfg.Store.DeleteUserCredential(ctx, c.UserID, c.ID, check); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return apperr.NotFound("the passkey %s no longer exists", c.ID)
+		}
+		var refused *apperr.Error // the check's answer
+		if errors.As(err, &refused) {
+			return refused
 		}
 		return fmt.Errorf("delete credential: %w", err)
 	}

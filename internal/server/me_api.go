@@ -223,12 +223,9 @@ func (a *MeAPI) renamePasskey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *MeAPI) deletePasskey(w http.ResponseWriter, r *http.Request) {
-	u, p, c, err := a.myPasskey(r)
+	_, p, c, err := a.myPasskey(r)
 	if err == nil {
-		err = a.SignIn.CheckPasskeyRemoval(r.Context(), u, c.ID)
-	}
-	if err == nil {
-		err = a.Passkeys.DeleteCredential(r.Context(), p.Actor(), c)
+		err = a.Passkeys.DeleteCredential(r.Context(), p.Actor(), c, a.SignIn.PasskeyRemovalCheck(c.ID))
 	}
 	if err != nil {
 		WriteError(w, r, err)

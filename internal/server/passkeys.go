@@ -280,7 +280,7 @@ func (a *PasskeyAPI) getMethod(w http.ResponseWriter, r *http.Request) {
 func (a *PasskeyAPI) deleteMethod(w http.ResponseWriter, r *http.Request) {
 	c, err := a.method(r)
 	if err == nil {
-		err = a.Passkeys.DeleteCredential(r.Context(), actorFrom(r.Context()), c)
+		err = a.Passkeys.DeleteCredential(r.Context(), actorFrom(r.Context()), c, nil)
 	}
 	if err != nil {
 		WriteError(w, r, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/mfa"
@@ -192,32 +193,34 @@ func (s *Service) DeleteTOTP(ctx context.Context, actor string, u storage.User) 
 	return nil
 }
 
-// CheckPasskeyRemoval refuses to remove the passkey credID when the user
-// would be left with no way to sign in: no password, no other passkey and no
-// Temporary Access Pass that is usable now or later.
-func (s *Service) CheckPasskeyRemoval(ctx context.Context, u storage.User, credID string) error {
-	if u.PasswordHash != "" {
+// PasskeyRemovalCheck is the check for storage.DeleteUserCredential that
+// refuses to remove the passkey credID when the user would be left with no
+// way to sign in: no password, no other passkey and no Temporary Access Pass
+// that is usable now or later. It judges the methods as they are inside the
+// deleting transaction, so two passkeys removed at once cannot both go.
+func (s *Service) PasskeyRemovalCheck(credID string) func(storage.UserMethods) error {
+	now := s.now()
+	return func(m storage.UserMethods) error { return lastMethodRefusal(m, credID, now) }
+}
+
+var errLastMethod = apperr.New(http.StatusConflict, "lastMethod",
+	"this passkey is the only way you can sign in, so it cannot be removed; add another passkey first (or ask your administrator to set a password or issue a Temporary Access Pass)")
+
+// lastMethodRefusal is errLastMethod when removing credID leaves m.User
+// without a way to sign in at now, else nil.
+func lastMethodRefusal(m storage.UserMethods, credID string, now time.Time) error {
+	if m.User.PasswordHash != "" {
 		return nil
 	}
-	creds, err := s.Store.ListUserCredentials(ctx, u.ID)
-	if err != nil {
-		return apperr.Internal(fmt.Errorf("list passkeys: %w", err))
-	}
-	for _, c := range creds {
+	for _, c := range m.Credentials {
 		if c.ID != credID {
 			return nil
 		}
 	}
-	taps, err := s.UserTAPs(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	for _, t := range taps {
+	for _, t := range m.TAPs {
 		if usable, why := TAPUsability(t, now); usable || why == TAPNotYetValid {
 			return nil
 		}
 	}
-	return apperr.New(http.StatusConflict, "lastMethod",
-		"this passkey is the only way you can sign in, so it cannot be removed; add another passkey first (or ask your administrator to set a password or issue a Temporary Access Pass)")
+	return errLastMethod
 }

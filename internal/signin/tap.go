@@ -119,33 +119,24 @@ type IssuedTAP struct {
 }
 
 // IssueTAP makes a pass for the user. A user holds one pass at a time, as in
-// Entra ID: issuing a new one replaces any other.
+// Entra ID: issuing a new one replaces any other, in the same transaction,
+// so passes issued at once still leave exactly one.
 func (s *Service) IssueTAP(ctx context.Context, actor string, u storage.User, req TAPRequest) (IssuedTAP, error) {
 	now := s.now()
 	start, expires, err := mfa.TAPWindow(now, req.LifetimeInMinutes, req.StartDateTime)
 	if err != nil {
 		return IssuedTAP{}, err
 	}
-	old, err := s.Store.ListUserTAPs(ctx, u.ID)
-	if err != nil {
-		return IssuedTAP{}, apperr.Internal(fmt.Errorf("list temporary access passes: %w", err))
-	}
 	pass, hash := mfa.NewTAP()
 	t := storage.TemporaryAccessPass{ID: uuid.NewString(), UserID: u.ID, Hash: hash,
 		IsUsableOnce: req.IsUsableOnce != nil && *req.IsUsableOnce,
 		CreatedAt:    now, StartAt: start, ExpiresAt: expires, CreatedBy: actor}
-	if err := s.Store.CreateTAP(ctx, t); err != nil {
-		if errors.Is(err, storage.ErrConflict) {
-			return IssuedTAP{}, apperr.NotFound("user %s no longer exists", u.UserPrincipalName).Wrap(err)
-		}
-		return IssuedTAP{}, apperr.Internal(fmt.Errorf("create temporary access pass: %w", err))
+	replaced, err := s.Store.ReplaceTAP(ctx, t)
+	if errors.Is(err, storage.ErrConflict) {
+		return IssuedTAP{}, apperr.NotFound("user %s no longer exists", u.UserPrincipalName).Wrap(err)
 	}
-	var replaced []string
-	for _, o := range old {
-		if err := s.Store.DeleteTAP(ctx, o.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return IssuedTAP{}, apperr.Internal(fmt.Errorf("replace temporary access pass: %w", err))
-		}
-		replaced = append(replaced, o.ID)
+	if err != nil {
+		return IssuedTAP{}, apperr.Internal(fmt.Errorf("store temporary access pass: %w", err))
 	}
 	s.audit(ctx, actor, "user.temporaryAccessPassMethod.create", u.ID, map[string]any{
 		"methodId": t.ID, "startDateTime": start, "lifetimeInMinutes": int(expires.Sub(start) / time.Minute),

@@ -123,6 +123,14 @@ type Storage interface {
 	GetCredentialOwner(ctx context.Context, credentialID []byte) (CredentialOwner, error)
 	UpdateCredential(ctx context.Context, id string, fn func(Credential) (Credential, error)) (Credential, error)
 	DeleteCredential(ctx context.Context, id string) error
+	// DeleteUserCredential deletes the user's credential id once check (when
+	// not nil) approves of the user's sign-in methods as they are: the user's
+	// row is locked (or the single writer held) from that read to the commit,
+	// so deletions racing for one user are judged one after the other, each
+	// seeing the others' result. An error from check is returned as is and
+	// nothing changes; a user without that credential is ErrNotFound. check
+	// must not use the store (on SQLite it would wait for itself).
+	DeleteUserCredential(ctx context.Context, userID, id string, check func(UserMethods) error) error
 
 	// RecordSignIn stores the outcome of a sign-in in one transaction: the
 	// challenge used up (when ChallengeID is set), the credential's new
@@ -163,6 +171,11 @@ type Storage interface {
 
 	// Temporary Access Passes. The pass itself is never stored, only Hash (unique).
 	CreateTAP(ctx context.Context, t TemporaryAccessPass) error
+	// ReplaceTAP stores t as its user's only pass: the user's other passes
+	// are deleted in the same transaction, with the user's row locked (or the
+	// single writer held), so passes issued at once leave exactly one. It
+	// returns the IDs of the passes it replaced; an unknown user is ErrConflict.
+	ReplaceTAP(ctx context.Context, t TemporaryAccessPass) (replaced []string, err error)
 	ListUserTAPs(ctx context.Context, userID string) ([]TemporaryAccessPass, error)
 	DeleteTAP(ctx context.Context, id string) error
 	// UseTAP atomically finds the pass with this hash that is valid at now
@@ -341,6 +354,13 @@ type Credential struct {
 	CloneWarning            bool
 	CreatedAt               time.Time
 	LastUsedAt              *time.Time
+}
+
+// UserMethods is a user with the sign-in methods they hold, read together.
+type UserMethods struct {
+	User        User
+	Credentials []Credential          // oldest first
+	TAPs        []TemporaryAccessPass // oldest first, expired and used ones too
 }
 
 // CredentialOwner is a credential with its user and the user's groups.

@@ -393,6 +393,71 @@ var challengeTests = []test{
 }
 
 var credentialTests = []test{
+	{"delete_user_credential_asks_the_check_with_the_users_methods", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		a, b := mustCredential(t, s, u.ID), newCredential(u.ID)
+		b.CreatedAt = at(time.Minute) // listed oldest first
+		ok(t, s.CreateCredential(t.Context(), b))
+		p := newTAP(u.ID)
+		ok(t, s.CreateTAP(t.Context(), p))
+		other := mustCredential(t, s, mustUser(t, s, "b@x.org").ID)
+		var seen storage.UserMethods
+		refuse := func(m storage.UserMethods) error { seen = m; return errFn }
+		is(t, s.DeleteUserCredential(t.Context(), u.ID, a.ID, refuse), errFn)
+		equal(t, "methods the check saw", seen, storage.UserMethods{User: u, Credentials: []storage.Credential{a, b}, TAPs: []storage.TemporaryAccessPass{p}})
+		_, err := s.GetCredential(t.Context(), a.ID)
+		ok(t, err) // refused: still there
+		is(t, s.DeleteUserCredential(t.Context(), u.ID, other.ID, nil), storage.ErrNotFound)
+		is(t, s.DeleteUserCredential(t.Context(), "missing-user", a.ID, nil), storage.ErrNotFound)
+		ok(t, s.DeleteUserCredential(t.Context(), u.ID, a.ID, func(storage.UserMethods) error { return nil }))
+		ok(t, s.DeleteUserCredential(t.Context(), u.ID, b.ID, nil))
+		left, err := s.ListUserCredentials(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "left", len(left), 0)
+		_, err = s.GetCredential(t.Context(), other.ID)
+		ok(t, err)
+	}},
+	{"racing_deletions_with_a_last_credential_check_leave_one", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		keep := func(id string) func(storage.UserMethods) error {
+			return func(m storage.UserMethods) error {
+				for _, c := range m.Credentials {
+					if c.ID != id {
+						return nil
+					}
+				}
+				return errFn // the last one stays
+			}
+		}
+		creds := []storage.Credential{mustCredential(t, s, u.ID)}
+		for round := range 5 {
+			creds = append(creds, mustCredential(t, s, u.ID))
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			errs := make([]error, racers)
+			for i := range racers {
+				wg.Go(func() {
+					<-start
+					id := creds[i%2].ID
+					errs[i] = s.DeleteUserCredential(t.Context(), u.ID, id, keep(id))
+				})
+			}
+			close(start)
+			wg.Wait()
+			wins := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					wins++
+				case !errors.Is(err, errFn) && !errors.Is(err, storage.ErrNotFound):
+					t.Fatalf("round %d: a loser got %v", round, err)
+				}
+			}
+			equal(t, fmt.Sprintf("round %d: deletions", round), wins, 1)
+			creds, _ = s.ListUserCredentials(t.Context(), u.ID)
+			equal(t, "credentials left", len(creds), 1)
+		}
+	}},
 	{"credential_owner_comes_with_user_and_sorted_groups", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "Owner@x.org")
 		other := mustUser(t, s, "other@x.org")

@@ -206,6 +206,49 @@ var tapTests = []test{
 		ok(t, err)
 		equal(t, "left", len(list), len(live))
 	}},
+	{"replace_leaves_the_new_pass_alone_and_says_what_it_replaced", func(t *testing.T, s storage.Storage) {
+		u, other := mustUser(t, s, "t@x.org"), mustUser(t, s, "o@x.org")
+		first, second, others := newTAP(u.ID), newTAP(u.ID), newTAP(other.ID)
+		second.CreatedAt = at(time.Minute) // listed, and replaced, oldest first
+		ok(t, s.CreateTAP(t.Context(), first))
+		ok(t, s.CreateTAP(t.Context(), second))
+		ok(t, s.CreateTAP(t.Context(), others))
+		next := newTAP(u.ID)
+		replaced, err := s.ReplaceTAP(t.Context(), next)
+		ok(t, err)
+		equal(t, "replaced", replaced, []string{first.ID, second.ID})
+		list, err := s.ListUserTAPs(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "passes", list, []storage.TemporaryAccessPass{next})
+		list, err = s.ListUserTAPs(t.Context(), other.ID)
+		ok(t, err)
+		equal(t, "another user's pass", list, []storage.TemporaryAccessPass{others})
+		replaced, err = s.ReplaceTAP(t.Context(), newTAP("missing-user"))
+		is(t, err, storage.ErrConflict)
+		equal(t, "replaced for nobody", len(replaced), 0)
+	}},
+	{"passes_issued_at_once_leave_exactly_one", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "t@x.org")
+		for round := range 5 {
+			issued := make([]storage.TemporaryAccessPass, racers)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range issued {
+				issued[i] = newTAP(u.ID)
+				wg.Go(func() {
+					<-start
+					if _, err := s.ReplaceTAP(t.Context(), issued[i]); err != nil {
+						t.Errorf("replace: %v", err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			list, err := s.ListUserTAPs(t.Context(), u.ID)
+			ok(t, err)
+			equal(t, fmt.Sprintf("round %d: passes left", round), len(list), 1)
+		}
+	}},
 	{"user_deletion_removes_their_passes_and_app", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "t@x.org")
 		p := newTAP(u.ID)

@@ -144,8 +144,12 @@ func prefixed(alias, cols string) string {
 
 // ListUserCredentials implements storage.Storage, oldest first.
 func (s *Store) ListUserCredentials(ctx context.Context, userID string) ([]storage.Credential, error) {
+	return s.listCredentials(ctx, s.read(), userID)
+}
+
+func (s *Store) listCredentials(ctx context.Context, c conn, userID string) ([]storage.Credential, error) {
 	op := fmt.Sprintf("list credentials of user %q", userID)
-	rows, err := s.read().rows(ctx, `SELECT `+credentialCols+` FROM credentials WHERE user_id = ?
+	rows, err := c.rows(ctx, `SELECT `+credentialCols+` FROM credentials WHERE user_id = ?
 		ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
@@ -194,6 +198,39 @@ func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(storage
 		return nil
 	})
 	return out, err
+}
+
+// lockUser reads the user's row, locking it until commit where the dialect
+// locks rows, so writers of one user's methods take turns.
+func (s *Store) lockUser(ctx context.Context, c conn, userID string) (storage.User, error) {
+	return scanUser(c.row(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`+s.d.LockRow, userID))
+}
+
+// DeleteUserCredential implements storage.Storage.
+func (s *Store) DeleteUserCredential(ctx context.Context, userID, id string, check func(storage.UserMethods) error) error {
+	op := fmt.Sprintf("delete credential %q of user %q", id, userID)
+	return s.inTx(ctx, func(c conn) error {
+		u, err := s.lockUser(ctx, c, userID)
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		if check != nil {
+			m := storage.UserMethods{User: u}
+			if m.Credentials, err = s.listCredentials(ctx, c, userID); err != nil {
+				return err
+			}
+			if m.TAPs, err = s.listTAPs(ctx, c, userID); err != nil {
+				return err
+			}
+			if err := check(m); err != nil {
+				return err
+			}
+		}
+		if err := c.execOne(ctx, `DELETE FROM credentials WHERE id = ? AND user_id = ?`, id, userID); err != nil {
+			return s.fail(op, err, nil)
+		}
+		return nil
+	})
 }
 
 // DeleteCredential implements storage.Storage.

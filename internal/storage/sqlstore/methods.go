@@ -124,11 +124,56 @@ func (s *Store) CreateTAP(ctx context.Context, t storage.TemporaryAccessPass) er
 	return nil
 }
 
+// ReplaceTAP implements storage.Storage.
+func (s *Store) ReplaceTAP(ctx context.Context, t storage.TemporaryAccessPass) ([]string, error) {
+	op := fmt.Sprintf("replace temporary access pass of user %q", t.UserID)
+	if err := errors.Join(requireKey("pass ID", t.ID), requireKey("user ID", t.UserID)); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if len(t.Hash) == 0 {
+		return nil, fmt.Errorf("%s: hash is empty", op)
+	}
+	var replaced []string
+	err := s.inTx(ctx, func(c conn) error {
+		replaced = nil
+		if _, err := s.lockUser(ctx, c, t.UserID); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%s: no such user: %w", op, storage.ErrConflict)
+		} else if err != nil {
+			return s.fail(op, err, nil)
+		}
+		old, err := s.listTAPs(ctx, c, t.UserID)
+		if err != nil {
+			return err
+		}
+		for _, o := range old {
+			if _, err := c.exec(ctx, `DELETE FROM temporary_access_passes WHERE id = ?`, o.ID); err != nil {
+				return s.fail(op, err, nil)
+			}
+			replaced = append(replaced, o.ID)
+		}
+		_, err = c.exec(ctx, `INSERT INTO temporary_access_passes (`+tapCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.UserID, t.Hash, t.IsUsableOnce, s.tv(t.CreatedAt), s.tv(t.StartAt), s.tv(t.ExpiresAt),
+			s.tvNull(t.UsedAt), t.CreatedBy)
+		if err != nil {
+			return s.fail(op, err, storage.ErrConflict)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return replaced, nil
+}
+
 // ListUserTAPs implements storage.Storage: oldest first, expired and used
 // passes included (the caller shows or filters them).
 func (s *Store) ListUserTAPs(ctx context.Context, userID string) ([]storage.TemporaryAccessPass, error) {
+	return s.listTAPs(ctx, s.read(), userID)
+}
+
+func (s *Store) listTAPs(ctx context.Context, c conn, userID string) ([]storage.TemporaryAccessPass, error) {
 	op := fmt.Sprintf("list temporary access passes of user %q", userID)
-	rows, err := s.read().rows(ctx, `SELECT `+tapCols+` FROM temporary_access_passes
+	rows, err := c.rows(ctx, `SELECT `+tapCols+` FROM temporary_access_passes
 		WHERE user_id = ? ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
