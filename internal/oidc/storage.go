@@ -85,27 +85,29 @@ func (s opStorage) GetClientByClientID(ctx context.Context, clientID string) (op
 
 // AuthorizeClientIDSecret implements op.Storage: the secret must match one
 // of the app's unexpired password credentials. Failures count against the
-// client like password failures, so secrets cannot be guessed online.
+// client like password failures, so secrets cannot be guessed online: each
+// attempt is counted before the secret is checked (so attempts sent at once
+// cannot outrun the limit) and given back when the secret is right.
 func (s opStorage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientSecret string) error {
 	a, err := s.app(ctx, clientID)
 	if err != nil {
 		return err
 	}
-	key := "oidc-client:" + a.ID
-	n, err := s.p.store.RateLimitCount(ctx, key, s.p.cfg.SecretFailureWindow, s.p.now())
+	key, window, now := "oidc-client:"+a.ID, s.p.cfg.SecretFailureWindow, s.p.now()
+	full, err := s.p.store.ReserveRateLimits(ctx, []storage.RateLimit{{Key: key, Max: s.p.cfg.SecretFailureLimit}}, window, now)
 	if err != nil {
 		return oidc.ErrServerError().WithParent(err)
 	}
-	if n >= s.p.cfg.SecretFailureLimit {
+	if full >= 0 {
 		return oidc.ErrInvalidClient().WithDescription("too many wrong client secrets; try again later")
 	}
-	if checkSecret(a, clientSecret, s.p.now()) {
-		return nil
+	if !checkSecret(a, clientSecret, now) {
+		return errInvalidClient
 	}
-	if _, err := s.p.store.HitRateLimit(ctx, key, s.p.cfg.SecretFailureWindow, s.p.now()); err != nil {
-		return oidc.ErrServerError().WithParent(err)
+	if err := s.p.store.ReleaseRateLimits(context.WithoutCancel(ctx), []string{key}, window, now); err != nil {
+		s.p.log.ErrorContext(ctx, "give back client secret attempt", "client", a.ID, "err", err)
 	}
-	return errInvalidClient
+	return nil
 }
 
 // checkSecret compares the secret's hash with every credential in constant time.
