@@ -178,7 +178,8 @@ func (a *app) openStore(ctx context.Context) (store, error) {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: a.cfg.SQLitePath(), Logger: a.logger})
+	st, err := sqlite.Open(ctx, sqlite.Options{
+		Path: a.cfg.SQLitePath(), Logger: a.logger, Synchronous: a.cfg.SQLiteSynchronous})
 	if err != nil {
 		return nil, fmt.Errorf("opening SQLite database %s: %w", a.cfg.SQLitePath(), err)
 	}

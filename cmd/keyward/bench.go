@@ -40,6 +40,7 @@ type benchOptions struct {
 	databaseURL        string
 	serverBinary       string
 	serverLogLevel     string
+	sqliteSynchronous  string
 	users              int
 	concurrency        []int
 	duration           time.Duration
@@ -75,6 +76,7 @@ func (a *app) benchCmd() *cobra.Command {
 	f.StringVar(&o.origin, "origin", "", "the WebAuthn origin (public URL) of the Keyward at --url, when it differs from --url")
 	f.StringVar(&o.serverBinary, "server-binary", "", "the keyward binary to start as the server (default: this one)")
 	f.StringVar(&o.serverLogLevel, "server-log-level", "info", "log level of the started server; its log goes to a file in the temporary directory")
+	f.StringVar(&o.sqliteSynchronous, "sqlite-synchronous", "", "sqlite_synchronous of the started server on SQLite: full or normal (default: the server's default)")
 	f.IntVar(&o.users, "users", 50, "users to create, each with one software passkey; at least the highest concurrency")
 	f.IntSliceVar(&o.concurrency, "concurrency", []int{1, 2, 4, 8, 16, 32}, "sign-ins in flight at once, one level per value")
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "how long each level runs")
@@ -121,6 +123,9 @@ func (o *benchOptions) targetProblems(changed func(string) bool) []string {
 		if o.databaseURL != "" && !strings.HasPrefix(o.databaseURL, "postgres://") && !strings.HasPrefix(o.databaseURL, "postgresql://") {
 			p = append(p, "--database-url: must be a postgres:// or postgresql:// URL")
 		}
+		if o.sqliteSynchronous != "" && (o.databaseURL != "" || !slices.Contains([]string{"full", "normal"}, o.sqliteSynchronous)) {
+			p = append(p, fmt.Sprintf("--sqlite-synchronous: %q must be full or normal, and only without --database-url", o.sqliteSynchronous))
+		}
 		if !slices.Contains([]string{"debug", "info", "warn", "error"}, o.serverLogLevel) {
 			p = append(p, fmt.Sprintf("--server-log-level: %q is not one of debug, info, warn, error", o.serverLogLevel))
 		}
@@ -137,7 +142,7 @@ func (o *benchOptions) targetProblems(changed func(string) bool) []string {
 	if o.token == "" {
 		p = append(p, "--token: required with --url (create one with: keyward token create --name bench --role global-admin)")
 	}
-	for _, name := range []string{"database-url", "server-binary", "server-log-level"} {
+	for _, name := range []string{"database-url", "server-binary", "server-log-level", "sqlite-synchronous"} {
 		if changed(name) {
 			p = append(p, "--"+name+": not with --url (it configures the server keyward bench starts)")
 		}
@@ -453,6 +458,10 @@ func (a *app) startBenchServer(ctx context.Context, o *benchOptions) (*benchServ
 	}
 	db := []string{"KEYWARD_DATA_DIR=" + filepath.Join(dir, "data")}
 	info := benchServerInfo{Kind: "child", Database: "sqlite", TempDir: dir}
+	if o.sqliteSynchronous != "" {
+		db = append(db, "KEYWARD_SQLITE_SYNCHRONOUS="+o.sqliteSynchronous)
+		info.Database = "sqlite (synchronous " + o.sqliteSynchronous + ")"
+	}
 	if o.databaseURL != "" {
 		db, info.Database = []string{"KEYWARD_DATABASE_URL=" + o.databaseURL}, "postgres"
 	}

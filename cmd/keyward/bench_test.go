@@ -213,6 +213,9 @@ func TestBenchRefusesBadFlagsBeforeStartingAnything(t *testing.T) {
 		{"configured data directory", []string{"--data-dir", "/tmp/x"}, []string{"--data-dir: keyward bench does not use it"}},
 		{"database url not postgres", []string{"--database-url", "mysql://db/x"}, []string{"--database-url: must be a postgres://"}},
 		{"server log level", []string{"--server-log-level", "loud"}, []string{`--server-log-level: "loud" is not one of`}},
+		{"sqlite synchronous unknown", []string{"--sqlite-synchronous", "FULL"}, []string{`--sqlite-synchronous: "FULL" must be full or normal`}},
+		{"sqlite synchronous on postgres", []string{"--database-url", "postgres://db/x", "--sqlite-synchronous", "full"},
+			[]string{"--sqlite-synchronous: \"full\" must be full or normal, and only without --database-url"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stderr := cli{t: t}.fails("keyward bench cannot run", append([]string{"bench"}, tc.args...)...)

@@ -57,7 +57,7 @@ func (a *app) serveCmd() *cobra.Command {
 			return err
 		},
 	}
-	mustAddFlags(cmd.Flags(), "listen", "public-url", "database-max-conns",
+	mustAddFlags(cmd.Flags(), "listen", "public-url", "database-max-conns", "sqlite-synchronous",
 		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
 		"read-timeout", "idle-timeout")
 	return cmd

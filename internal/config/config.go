@@ -27,6 +27,7 @@ type Config struct {
 	DataDir                string        // directory for the SQLite database and other local state
 	DatabaseURL            string        // "" = SQLite in DataDir, postgres:// = PostgreSQL
 	DatabaseMaxConns       int           // PostgreSQL pool size per process
+	SQLiteSynchronous      string        // normal | full: SQLite's synchronous setting
 	LogLevel               string        // debug | info | warn | error
 	LogFormat              string        // text | json
 	SessionIdleTimeout     time.Duration // a session ends after this long without use
@@ -51,6 +52,7 @@ func Defaults() Config {
 		PublicURL:              "http://localhost:8080",
 		DataDir:                "./keyward-data",
 		DatabaseMaxConns:       10,
+		SQLiteSynchronous:      "normal",
 		LogLevel:               "info",
 		LogFormat:              "text",
 		SessionIdleTimeout:     8 * time.Hour,

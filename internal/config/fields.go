@@ -77,6 +77,8 @@ var fields = []field{
 		func(c *Config) *string { return &c.DatabaseURL }),
 	intField("database_max_conns", "database-max-conns", "PostgreSQL connections per process",
 		func(c *Config) *int { return &c.DatabaseMaxConns }),
+	stringField("sqlite_synchronous", "sqlite-synchronous", "SQLite durability: normal (no acknowledged write lost when the process crashes) or full (nor on power loss; slower)",
+		func(c *Config) *string { return &c.SQLiteSynchronous }),
 	stringField("log_level", "log-level", "log level: debug, info, warn or error",
 		func(c *Config) *string { return &c.LogLevel }),
 	stringField("log_format", "log-format", "log format: text or json",

@@ -25,6 +25,7 @@ func (c Config) Validate() error {
 	if c.DatabaseMaxConns <= 0 {
 		add(fmt.Errorf("database_max_conns: must be at least 1, got %d", c.DatabaseMaxConns))
 	}
+	add(oneOf("sqlite_synchronous", c.SQLiteSynchronous, "normal", "full"))
 	add(oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error"))
 	add(oneOf("log_format", c.LogFormat, "text", "json"))
 	add(positive("session_idle_timeout", c.SessionIdleTimeout))

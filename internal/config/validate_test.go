@@ -52,6 +52,7 @@ func TestValidateRejects(t *testing.T) {
 		{"database_url_without_scheme", func(c *Config) { c.DatabaseURL = "keyward.db" }, `scheme "" is not supported`},
 		{"sqlite_without_data_dir", func(c *Config) { c.DataDir = " " }, "data_dir"},
 		{"zero_max_conns", func(c *Config) { c.DatabaseMaxConns = 0 }, "database_max_conns"},
+		{"unknown_sqlite_synchronous", func(c *Config) { c.SQLiteSynchronous = "FULL" }, `sqlite_synchronous: "FULL" is not one of normal, full`},
 		{"unknown_log_level", func(c *Config) { c.LogLevel = "loud" }, `log_level: "loud" is not one of debug, info, warn, error`},
 		{"unknown_log_format", func(c *Config) { c.LogFormat = "xml" }, `log_format: "xml"`},
 		{"zero_idle_timeout", func(c *Config) { c.SessionIdleTimeout = 0 }, "session_idle_timeout: must be positive"},

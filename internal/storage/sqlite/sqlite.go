@@ -38,18 +38,42 @@ type Options struct {
 	Path string
 	// Logger receives migration progress; nil discards it.
 	Logger *slog.Logger
+	// Synchronous is SQLite's synchronous setting: SynchronousNormal (also
+	// when empty) or SynchronousFull. In WAL mode NORMAL loses no committed
+	// transaction when the process crashes, but the last ones before a power
+	// loss or an operating-system crash may be lost; FULL syncs the WAL at
+	// every commit (once per group commit) and loses nothing acknowledged.
+	Synchronous string
 }
+
+// The values of Options.Synchronous.
+const (
+	SynchronousFull   = "full"
+	SynchronousNormal = "normal"
+)
 
 // Store is the SQLite storage.Storage. Open does not migrate: call Migrate.
 type Store struct {
 	*sqlstore.Store
 	migrator *sqlstore.Migrator
+	path     string
 }
 
 var _ storage.Storage = (*Store)(nil)
 
-// pragmas every connection gets.
-var pragmas = []string{"busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"}
+// pragmas every connection gets, after synchronous.
+var pragmas = []string{"busy_timeout(5000)", "foreign_keys(1)"}
+
+// synchronousPragma checks Options.Synchronous and turns it into a pragma.
+func synchronousPragma(v string) (string, error) {
+	switch v {
+	case "", SynchronousNormal:
+		return "synchronous(NORMAL)", nil
+	case SynchronousFull:
+		return "synchronous(FULL)", nil
+	}
+	return "", fmt.Errorf("synchronous %q is not %s or %s", v, SynchronousFull, SynchronousNormal)
+}
 
 // writerParams set up the one writer. journal_mode=WAL persists in the file.
 // Auto-checkpoints run inside a committing write; every 4000 pages (16 MB of
@@ -91,15 +115,19 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", o.Path, err)
 	}
+	syncPragma, err := synchronousPragma(o.Synchronous)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	if err := createFile(path); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	writer, err := openPool(ctx, path, 1, writerParams...)
+	writer, err := openPool(ctx, path, 1, syncPragma, writerParams...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	readers := max(4, runtime.GOMAXPROCS(0))
-	reader, err := openPool(ctx, path, readers, "_pragma=query_only(1)")
+	reader, err := openPool(ctx, path, readers, syncPragma, "_pragma=query_only(1)")
 	if err != nil {
 		_ = writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s readers: %w", path, err)
@@ -111,7 +139,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_, _ = writer.Close(), reader.Close()
 		return nil, err
 	}
-	return &Store{Store: sqlstore.New(dialect, writer, reader), migrator: m}, nil
+	return &Store{Store: sqlstore.New(dialect, writer, reader), migrator: m, path: path}, nil
 }
 
 // createFile makes the directory and an empty database file readable by the
@@ -129,9 +157,9 @@ func createFile(path string) error {
 
 // openPool opens a pool of up to n connections to path, every one configured
 // through the DSN so a connection the pool opens later is set up the same.
-func openPool(ctx context.Context, path string, n int, params ...string) (*sql.DB, error) {
+func openPool(ctx context.Context, path string, n int, sync string, params ...string) (*sql.DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
-	for _, p := range pragmas {
+	for _, p := range append([]string{sync}, pragmas...) {
 		dsn += "_pragma=" + url.QueryEscape(p) + "&"
 	}
 	for _, p := range params {

@@ -175,3 +175,24 @@ func TestStoresMigratingOneFileAtOnceAllSucceed(t *testing.T) {
 		}
 	}
 }
+
+func TestSynchronousFullIsSetOnEveryConnectionAndAnUnknownValueRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, Synchronous: sqlite.SynchronousFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, db := range []*sql.DB{s.Writer(), s.Reader()} {
+		var v string
+		if err := db.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if v != "2" { // FULL
+			t.Errorf("synchronous = %s, want 2 (FULL)", v)
+		}
+	}
+	if _, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, Synchronous: "extra"}); err == nil {
+		t.Error("Open accepted synchronous \"extra\"")
+	}
+}
