@@ -77,6 +77,16 @@ func (m *Migrator) Versions(ctx context.Context) (current, latest int64, err err
 	return current, m.latest, nil
 }
 
+// Known reports whether version is one of the migrations this binary embeds.
+func (m *Migrator) Known(version int64) bool {
+	for _, src := range m.provider.ListSources() {
+		if src.Version == version {
+			return true
+		}
+	}
+	return false
+}
+
 // Check fails unless the schema is exactly at the latest version.
 func (m *Migrator) Check(ctx context.Context) error {
 	current, latest, err := m.Versions(ctx)
