@@ -121,7 +121,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFile, "config", "", "YAML configuration file (env KEYWARD_CONFIG)")
 	mustAddFlags(pf, "data-dir", "database-url", "log-level", "log-format")
-	root.AddCommand(a.serveCmd(), a.migrateCmd(), a.tokenCmd(), a.userCmd(), a.groupCmd(),
+	root.AddCommand(a.serveCmd(), a.migrateCmd(), a.backupCmd(), a.restoreCmd(), a.tokenCmd(), a.userCmd(), a.groupCmd(),
 		a.policyCmd(), a.mdsCmd(), a.attestationCmd(), a.benchCmd(), a.versionCmd())
 	return root
 }
@@ -178,12 +178,15 @@ func (a *app) openStore(ctx context.Context) (store, error) {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, sqlite.Options{
-		Path: a.cfg.SQLitePath(), Logger: a.logger, Synchronous: a.cfg.SQLiteSynchronous})
+	st, err := sqlite.Open(ctx, a.sqliteOptions())
 	if err != nil {
 		return nil, fmt.Errorf("opening SQLite database %s: %w", a.cfg.SQLitePath(), err)
 	}
 	return st, nil
+}
+
+func (a *app) sqliteOptions() sqlite.Options {
+	return sqlite.Options{Path: a.cfg.SQLitePath(), Logger: a.logger, Synchronous: a.cfg.SQLiteSynchronous}
 }
 
 // openMigrated loads the configuration and opens the database with the schema
