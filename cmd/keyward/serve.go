@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +44,8 @@ func (a *app) serveCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the Keyward server",
 		Long: "Run the Keyward server. It migrates the database, prints a one-time setup link\n" +
-			"while there are no users, and stops gracefully on SIGTERM or Ctrl-C.",
+			"while there are no users, and stops gracefully on SIGTERM or Ctrl-C. With --tls-cert-file\n" +
+			"and --tls-key-file it serves HTTPS and reloads the certificate pair on SIGHUP.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.loadConfig(cmd); err != nil {
@@ -57,7 +61,7 @@ func (a *app) serveCmd() *cobra.Command {
 			return err
 		},
 	}
-	mustAddFlags(cmd.Flags(), "listen", "public-url", "database-max-conns", "sqlite-synchronous",
+	mustAddFlags(cmd.Flags(), "listen", "public-url", "tls-cert-file", "tls-key-file", "database-max-conns", "sqlite-synchronous",
 		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
 		"read-timeout", "idle-timeout")
 	return cmd
@@ -83,6 +87,19 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cert, err := newCertificate(cfg, log)
+	if err != nil {
+		return err
+	}
+	if cert != nil && cfg.PublicURLParsed().Scheme != "https" {
+		log.Warn("serving HTTPS, but public_url is not https://: browsers will report an origin Keyward refuses",
+			"public_url", cfg.PublicURL)
+	}
+	// SIGHUP reloads the certificate; without TLS it is logged, so a stray
+	// HUP (a log rotation habit) never ends the server.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -104,11 +121,17 @@ func (a *app) serve(ctx context.Context) error {
 	defer cleanupTicker.Stop()
 	bg.Go(func() { a.cleanupLoop(bgCtx, st, cleanupTicker.C) })
 	bg.Go(func() { a.refreshMDS(bgCtx, kw.MDS) })
+	bg.Go(func() { a.reloadOnHUP(bgCtx, hup, cert) })
 	defer func() { stopBg(); bg.Wait() }()
 
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
+	if cert != nil {
+		hs.TLSConfig = cert.tlsConfig()
+		go func() { served <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- hs.Serve(ln) }()
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "tls", cert != nil, "public_url", cfg.PublicURL,
 		"database", a.databaseKind(), "rp_id", cfg.RPID())
 
 	select {
@@ -157,6 +180,22 @@ func (a *app) wire(st store) (*kwapp.App, error) {
 		return nil, fmt.Errorf("wiring the server: %w", err)
 	}
 	return kw, nil
+}
+
+// reloadOnHUP reloads the TLS certificate at each SIGHUP until ctx ends.
+func (a *app) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, cert *certificate) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if cert == nil {
+			a.logger.Info("SIGHUP: nothing to reload (no tls_cert_file)")
+			continue
+		}
+		cert.reload()
+	}
 }
 
 // refreshMDS keeps the stored MDS blob current: it downloads from mds_url at

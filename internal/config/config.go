@@ -24,6 +24,8 @@ import (
 type Config struct {
 	Listen                 string        // address serve listens on, host:port
 	PublicURL              string        // URL users and browsers reach Keyward at
+	TLSCertFile            string        // PEM certificate chain serve answers HTTPS with; "" = plain HTTP
+	TLSKeyFile             string        // PEM private key of TLSCertFile
 	DataDir                string        // directory for the SQLite database and other local state
 	DatabaseURL            string        // "" = SQLite in DataDir, postgres:// = PostgreSQL
 	DatabaseMaxConns       int           // PostgreSQL pool size per process

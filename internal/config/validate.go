@@ -21,6 +21,9 @@ func (c Config) Validate() error {
 	}
 	add(checkListen(c.Listen))
 	add(checkPublicURL(c.PublicURL))
+	if _, err := c.LoadTLSCertificate(); err != nil {
+		add(err)
+	}
 	add(checkDatabase(c.DatabaseURL, c.DataDir))
 	if c.DatabaseMaxConns <= 0 {
 		add(fmt.Errorf("database_max_conns: must be at least 1, got %d", c.DatabaseMaxConns))
