@@ -202,7 +202,7 @@ func testTokens(t *testing.T, c cli) {
 	t.Run("token_create_rejects_bad_input", func(t *testing.T) {
 		c.t = t
 		c.fails(`a token named "ci" already exists`, "token", "create", "--name", "ci", "--role", "reader")
-		c.fails("global-admin, authentication-admin, reader", "token", "create", "--name", "x", "--role", "root")
+		c.fails("global-admin, privileged-authentication-admin, authentication-admin, reader", "token", "create", "--name", "x", "--role", "root")
 		c.fails("must not be empty", "token", "create", "--name", " ", "--role", "reader")
 		c.fails("limit is 64", "token", "create", "--name", strings.Repeat("n", 65), "--role", "reader")
 		c.fails(`"role"`, "token", "create", "--name", "x")

@@ -12,11 +12,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/storage"
 )
 
-var roles = []string{storage.RoleGlobalAdmin, storage.RoleAuthenticationAdmin, storage.RoleReader}
+// roles are the admin roles a token or a person may hold.
+var roles = authz.Roles
 
 const maxTokenNameLen = 64
 
@@ -146,11 +148,12 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 // the directory service itself.
 func (a *app) audit(ctx context.Context, st storage.Storage, action, target string, details []byte) error {
 	return st.AppendAudit(ctx, storage.AuditEvent{ID: newID(), Time: a.now().UTC(),
-		Actor: cliActor, Action: action, Target: target, Details: details})
+		Actor: cliActor.String(), Action: action, Target: target, Details: details})
 }
 
-// cliActor names the CLI in audit records.
-const cliActor = "cli"
+// cliActor is the CLI: the local operator, who may do everything (whoever
+// runs these commands can open the database anyway). Audit records name it "cli".
+var cliActor = authz.CLI()
 
 // newID returns a time-ordered UUID (v7), like the directory's IDs, so new
 // rows append to the primary-key index.

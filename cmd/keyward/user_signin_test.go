@@ -91,7 +91,7 @@ func testBadUserSecrets(t *testing.T, c cli) {
 		name, stdin, want string
 		args              []string
 	}{
-		{"unknown_role", "a good password\n", "global-admin, authentication-admin, reader, or none",
+		{"unknown_role", "a good password\n", "global-admin, privileged-authentication-admin, authentication-admin, reader, or none",
 			[]string{"--admin-role", "root", "--password-stdin"}},
 		{"empty_stdin", "", "standard input is empty", []string{"--password-stdin"}},
 		{"empty_first_line", "\nsecond line password\n", "standard input is empty", []string{"--password-stdin"}},
@@ -177,7 +177,7 @@ func testUserTAP(t *testing.T, c cli, st store, web *web) {
 		web.wantStatus(t, tapSignIn(t, first), 200, `"signedIn"`)
 		web.wantStatus(t, tapSignIn(t, first), 401, "invalidCredentials")
 		taps, err := st.ListUserTAPs(context.Background(), mustUserID(t, st, "bob@example.com"))
-		if err != nil || len(taps) != 1 || taps[0].CreatedBy != cliActor || !taps[0].IsUsableOnce ||
+		if err != nil || len(taps) != 1 || taps[0].CreatedBy != cliActor.String() || !taps[0].IsUsableOnce ||
 			taps[0].ExpiresAt.Sub(taps[0].StartAt) != mfa.DefaultTAPLifetime {
 			t.Fatalf("stored passes %+v, %v", taps, err)
 		}
@@ -214,7 +214,7 @@ func testUserTAP(t *testing.T, c cli, st store, web *web) {
 		}
 		n := 0
 		for _, e := range events {
-			if e.Action == "user.temporaryAccessPassMethod.create" && e.Actor == cliActor {
+			if e.Action == "user.temporaryAccessPassMethod.create" && e.Actor == cliActor.String() {
 				n++
 			}
 		}

@@ -61,16 +61,20 @@ func TestFido2PolicyAPI(t *testing.T) {
 		t.Run("reader_cannot_change_it", func(t *testing.T) {
 			wantError(t, w.do("PATCH", policyPath, bearer(w.reader), `{"state":"disabled"}`), http.StatusForbidden, "forbidden", "authentication-admin")
 		})
-		t.Run("authentication_admin_can", func(t *testing.T) {
+		t.Run("authentication_admin_cannot", func(t *testing.T) {
+			wantError(t, w.do("PATCH", policyPath, bearer(w.token("helpdesk", storage.RoleAuthenticationAdmin)), `{"state":"disabled"}`),
+				http.StatusForbidden, "forbidden", "privileged-authentication-admin")
+		})
+		t.Run("privileged_authentication_admin_can", func(t *testing.T) {
 			// no-op change so the state compared below stays the same
-			w.mustStatus(w.do("PATCH", policyPath, bearer(w.token("helpdesk", storage.RoleAuthenticationAdmin)), `{"state":"enabled"}`), http.StatusOK)
+			w.mustStatus(w.do("PATCH", policyPath, bearer(w.token("helpdesk-lead", storage.RolePrivilegedAuthenticationAdmin)), `{"state":"enabled"}`), http.StatusOK)
 		})
 		after := w.mustStatus(w.do("GET", policyPath, bearer(w.reader), nil), http.StatusOK).body
 		if string(after) != string(before) {
 			t.Fatalf("refused changes altered the policy:\n%s\n%s", before, after)
 		}
-		if got := w.audit("policy.fido2.update"); len(got) != audits+1 || got[0].Actor != "token:helpdesk" {
-			t.Fatalf("policy audit = %+v, want one more record by token:helpdesk", got)
+		if got := w.audit("policy.fido2.update"); len(got) != audits+1 || got[0].Actor != "token:helpdesk-lead" {
+			t.Fatalf("policy audit = %+v, want one more record by token:helpdesk-lead", got)
 		}
 
 		wk := w.mustStatus(w.do("GET", policyPath+"/wellKnownProviders", bearer(w.reader), nil), http.StatusOK).json(t)

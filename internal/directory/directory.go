@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -97,11 +98,8 @@ func storeErr(err error, what string, notFound, exists *apperr.Error) error {
 // audit appends one event. The Storage interface has no way to write it in the
 // same transaction as the change, so it follows the change; a failure is
 // reported as an internal error so it is never silently lost.
-func (s *Service) audit(ctx context.Context, actor, action, target string, details any) error {
-	if actor == "" {
-		actor = "unknown"
-	}
-	e := storage.AuditEvent{ID: newID(), Time: s.now(), Actor: actor, Action: action, Target: target}
+func (s *Service) audit(ctx context.Context, actor authz.Actor, action, target string, details any) error {
+	e := storage.AuditEvent{ID: newID(), Time: s.now(), Actor: actor.String(), Action: action, Target: target}
 	if details != nil {
 		b, err := json.Marshal(details)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -65,7 +66,10 @@ func groupNameTaken(name string) *apperr.Error {
 }
 
 // CreateGroup validates in, stores a new group and audits "group.create".
-func (s *Service) CreateGroup(ctx context.Context, actor string, in GroupInput) (storage.Group, error) {
+func (s *Service) CreateGroup(ctx context.Context, actor authz.Actor, in GroupInput) (storage.Group, error) {
+	if err := authz.MayManageDirectory(actor); err != nil {
+		return storage.Group{}, err
+	}
 	g, err := NewGroup(in)
 	if err != nil {
 		return storage.Group{}, err
@@ -97,7 +101,10 @@ func (s *Service) GetGroup(ctx context.Context, id string) (storage.Group, error
 }
 
 // UpdateGroup changes the set fields of in and audits "group.update".
-func (s *Service) UpdateGroup(ctx context.Context, actor, id string, in GroupInput) (storage.Group, error) {
+func (s *Service) UpdateGroup(ctx context.Context, actor authz.Actor, id string, in GroupInput) (storage.Group, error) {
+	if err := authz.MayManageDirectory(actor); err != nil {
+		return storage.Group{}, err
+	}
 	in, err := NormalizeGroupInput(in)
 	if err != nil {
 		return storage.Group{}, err
@@ -129,7 +136,10 @@ func (s *Service) UpdateGroup(ctx context.Context, actor, id string, in GroupInp
 }
 
 // DeleteGroup removes the group and its memberships and audits "group.delete".
-func (s *Service) DeleteGroup(ctx context.Context, actor, id string) error {
+func (s *Service) DeleteGroup(ctx context.Context, actor authz.Actor, id string) error {
+	if err := authz.MayManageDirectory(actor); err != nil {
+		return err
+	}
 	g, err := s.GetGroup(ctx, id)
 	if err != nil {
 		return err
@@ -151,7 +161,10 @@ func (s *Service) ListGroups(ctx context.Context, p storage.Page) ([]storage.Gro
 
 // AddMember puts a user (by ID or userPrincipalName) into a group and audits
 // "group.member.add". A repeat is a 409 so scripts notice it.
-func (s *Service) AddMember(ctx context.Context, actor, groupID, userIDOrUPN string) error {
+func (s *Service) AddMember(ctx context.Context, actor authz.Actor, groupID, userIDOrUPN string) error {
+	if err := authz.MayManageDirectory(actor); err != nil {
+		return err
+	}
 	g, err := s.GetGroup(ctx, groupID)
 	if err != nil {
 		return err
@@ -170,7 +183,10 @@ func (s *Service) AddMember(ctx context.Context, actor, groupID, userIDOrUPN str
 
 // RemoveMember takes a user (by ID or userPrincipalName) out of a group and
 // audits "group.member.remove".
-func (s *Service) RemoveMember(ctx context.Context, actor, groupID, userID string) error {
+func (s *Service) RemoveMember(ctx context.Context, actor authz.Actor, groupID, userID string) error {
+	if err := authz.MayManageDirectory(actor); err != nil {
+		return err
+	}
 	g, err := s.GetGroup(ctx, groupID)
 	if err != nil {
 		return err

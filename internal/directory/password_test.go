@@ -15,7 +15,7 @@ import (
 func TestPasswordAndAdminRole(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t)
-	u, err := s.CreateUser(ctx, "cli", userInput("erin@example.com", "Erin", func(in *inputT) {
+	u, err := s.CreateUser(ctx, cli, userInput("erin@example.com", "Erin", func(in *inputT) {
 		in.Password, in.AdminRole = ptr("first password"), ptr(storage.RoleReader)
 	}))
 	if err != nil {
@@ -28,7 +28,7 @@ func TestPasswordAndAdminRole(t *testing.T) {
 		t.Fatalf("stored hash %q does not verify the password: %v", u.PasswordHash, err)
 	}
 
-	u, err = s.UpdateUser(ctx, "cli", u.ID, userInputUpdate(func(in *inputT) {
+	u, err = s.UpdateUser(ctx, cli, u.ID, userInputUpdate(func(in *inputT) {
 		in.Password, in.AdminRole = ptr("second password"), ptr("")
 	}))
 	if err != nil {
@@ -55,7 +55,7 @@ func TestPasswordAndAdminRole(t *testing.T) {
 func TestBadPasswordOrRoleChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t)
-	u, err := s.CreateUser(ctx, "cli", userInput("frank@example.com", "Frank", nil))
+	u, err := s.CreateUser(ctx, cli, userInput("frank@example.com", "Frank", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestBadPasswordOrRoleChangesNothing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := s.UpdateUser(ctx, "cli", u.ID, userInputUpdate(tc.set))
+			_, err := s.UpdateUser(ctx, cli, u.ID, userInputUpdate(tc.set))
 			wantAppErr(t, err, http.StatusBadRequest, "invalidRequest")
 			if !strings.Contains(err.Error(), tc.fragment) {
 				t.Fatalf("error %v does not mention %q", err, tc.fragment)
@@ -85,7 +85,7 @@ func TestBadPasswordOrRoleChangesNothing(t *testing.T) {
 			}
 		})
 	}
-	_, err = s.CreateUser(ctx, "cli", userInput("gina@example.com", "Gina", func(in *inputT) { in.Password = ptr("gina") }))
+	_, err = s.CreateUser(ctx, cli, userInput("gina@example.com", "Gina", func(in *inputT) { in.Password = ptr("gina") }))
 	wantAppErr(t, err, http.StatusBadRequest, "invalidRequest")
 	if _, err := s.GetUser(ctx, "gina@example.com"); err == nil {
 		t.Fatal("a user with a refused password was created")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/mfa"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -51,12 +52,11 @@ func NormalizeUserInput(in UserInput) (UserInput, error) {
 // NormalizeAdminRole checks role is "" or one of the admin roles.
 func NormalizeAdminRole(role string) (string, error) {
 	role = strings.TrimSpace(role)
-	switch role {
-	case "", storage.RoleGlobalAdmin, storage.RoleAuthenticationAdmin, storage.RoleReader:
+	if role == "" || authz.IsRole(role) {
 		return role, nil
 	}
-	return "", apperr.BadRequest("adminRole %s is not a role; use %q (none), %q, %q or %q", quote(role),
-		"", storage.RoleGlobalAdmin, storage.RoleAuthenticationAdmin, storage.RoleReader)
+	return "", apperr.BadRequest("adminRole %s is not a role; use %q (none), %q, %q, %q or %q", quote(role),
+		"", storage.RoleGlobalAdmin, storage.RolePrivilegedAuthenticationAdmin, storage.RoleAuthenticationAdmin, storage.RoleReader)
 }
 
 // hashPassword checks the password rules against the user's final UPN and
@@ -112,6 +112,12 @@ func applyUser(u storage.User, in UserInput) storage.User {
 	return u
 }
 
+// changesMoreThanPassword reports whether in sets any field but the password.
+func (in UserInput) changesMoreThanPassword() bool {
+	in.Password = nil
+	return in != UserInput{}
+}
+
 // userDetails is the audit detail of a user change: the fields that were set.
 func userDetails(in UserInput) map[string]any {
 	d := map[string]any{}
@@ -141,7 +147,10 @@ func upnTaken(upn string) *apperr.Error {
 }
 
 // CreateUser validates in, stores a new user and audits "user.create".
-func (s *Service) CreateUser(ctx context.Context, actor string, in UserInput) (storage.User, error) {
+func (s *Service) CreateUser(ctx context.Context, actor authz.Actor, in UserInput) (storage.User, error) {
+	if err := authz.MayManageDirectory(actor); err != nil {
+		return storage.User{}, err
+	}
 	u, err := s.newUser(in)
 	if err != nil {
 		return storage.User{}, err
@@ -160,7 +169,7 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in UserInput) (s
 // tokenHash) in the same transaction. It returns storage.ErrConflict when a
 // user exists and storage.ErrNotFound when the token is not usable (wrapped,
 // for errors.Is), for the caller to explain in its own words.
-func (s *Service) CreateFirstUser(ctx context.Context, actor string, in UserInput, purpose string, tokenHash []byte) (storage.User, error) {
+func (s *Service) CreateFirstUser(ctx context.Context, actor authz.Actor, in UserInput, purpose string, tokenHash []byte) (storage.User, error) {
 	u, err := s.newUser(in)
 	if err != nil {
 		return storage.User{}, err
@@ -194,7 +203,7 @@ func (s *Service) newUser(in UserInput) (storage.User, error) {
 }
 
 // auditCreate records "user.create" for a user just stored.
-func (s *Service) auditCreate(ctx context.Context, actor string, u storage.User, in UserInput) error {
+func (s *Service) auditCreate(ctx context.Context, actor authz.Actor, u storage.User, in UserInput) error {
 	details := userDetails(UserInput{UserPrincipalName: &u.UserPrincipalName, DisplayName: &u.DisplayName,
 		AccountEnabled: &u.AccountEnabled, IsEmergencyAccess: &u.IsEmergencyAccess, AdminRole: &u.AdminRole,
 		Password: in.Password})
@@ -222,8 +231,10 @@ func (s *Service) GetUser(ctx context.Context, idOrUPN string) (storage.User, er
 	return u, nil
 }
 
-// UpdateUser changes the set fields of in and audits "user.update".
-func (s *Service) UpdateUser(ctx context.Context, actor, idOrUPN string, in UserInput) (storage.User, error) {
+// UpdateUser changes the set fields of in and audits "user.update". A
+// password alone is a password reset, which authentication administrators may
+// make too (authz.MayChangeMethods); every other field is global-admin's.
+func (s *Service) UpdateUser(ctx context.Context, actor authz.Actor, idOrUPN string, in UserInput) (storage.User, error) {
 	in, err := NormalizeUserInput(in)
 	if err != nil {
 		return storage.User{}, err
@@ -231,9 +242,19 @@ func (s *Service) UpdateUser(ctx context.Context, actor, idOrUPN string, in User
 	if in == (UserInput{}) {
 		return storage.User{}, apperr.BadRequest("nothing to change: set at least one of %s", userFields)
 	}
+	if in.changesMoreThanPassword() {
+		if err := authz.MayManageDirectory(actor); err != nil {
+			return storage.User{}, err
+		}
+	}
 	cur, err := s.GetUser(ctx, idOrUPN)
 	if err != nil {
 		return storage.User{}, err
+	}
+	if in.Password != nil {
+		if err := authz.MayChangeMethods(actor, authz.ResetPassword, cur); err != nil {
+			return storage.User{}, err
+		}
 	}
 	upn := cur.UserPrincipalName
 	if in.UserPrincipalName != nil {
@@ -274,7 +295,10 @@ func (s *Service) UpdateUser(ctx context.Context, actor, idOrUPN string, in User
 
 // DeleteUser removes the user (with memberships, credentials and sessions) and
 // audits "user.delete".
-func (s *Service) DeleteUser(ctx context.Context, actor, idOrUPN string) error {
+func (s *Service) DeleteUser(ctx context.Context, actor authz.Actor, idOrUPN string) error {
+	if err := authz.MayManageDirectory(actor); err != nil {
+		return err
+	}
 	u, err := s.GetUser(ctx, idOrUPN)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -109,10 +110,10 @@ func (s *Service) refusal(ctx context.Context, d policy.Decision) *apperr.Error 
 
 // audit records an administrative or security-relevant change. A failure to
 // record is logged, not returned: the change itself has happened.
-func (s *Service) audit(ctx context.Context, actor, action, target string, details map[string]any) {
+func (s *Service) audit(ctx context.Context, actor authz.Actor, action, target string, details map[string]any) {
 	data, _ := json.Marshal(details)
 	err := s.cfg.Store.AppendAudit(ctx, storage.AuditEvent{
-		ID: uuid.NewString(), Time: s.now(), Actor: actor, Action: action, Target: target, Details: data,
+		ID: uuid.NewString(), Time: s.now(), Actor: actor.String(), Action: action, Target: target, Details: data,
 	})
 	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "record audit event", "action", action, "err", err)

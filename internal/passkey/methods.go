@@ -8,13 +8,25 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// DeleteCredential removes a user's passkey and records who did it. check,
-// when not nil, may refuse on the user's methods as they are at the moment
-// of deletion (see storage.DeleteUserCredential); its error is returned.
-func (s *Service) DeleteCredential(ctx context.Context, actor string, c storage.Credential, check func(storage.UserMethods) error) error {
+// DeleteCredential removes a user's passkey and records who did it. Whether
+// actor may touch the owner's methods is authz.MayChangeMethods's decision.
+// check, when not nil, may refuse on the user's methods as they are at the
+// moment of deletion (see storage.DeleteUserCredential); its error is returned.
+func (s *Service) DeleteCredential(ctx context.Context, actor authz.Actor, c storage.Credential, check func(storage.UserMethods) error) error {
+	owner, err := s.cfg.Store.GetUser(ctx, c.UserID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return apperr.NotFound("the passkey %s no longer exists", c.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("load passkey owner: %w", err)
+	}
+	if err := authz.MayChangeMethods(actor, authz.DeletePasskey, owner); err != nil {
+		return err
+	}
 	if err := s.cfg.Store.DeleteUserCredential(ctx, c.UserID, c.ID, check); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return apperr.NotFound("the passkey %s no longer exists", c.ID)
@@ -32,7 +44,7 @@ func (s *Service) DeleteCredential(ctx context.Context, actor string, c storage.
 }
 
 // RenameCredential changes a passkey's display name.
-func (s *Service) RenameCredential(ctx context.Context, actor string, c storage.Credential, name string) (storage.Credential, error) {
+func (s *Service) RenameCredential(ctx context.Context, actor authz.Actor, c storage.Credential, name string) (storage.Credential, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > MaxDisplayNameLength {
 		return storage.Credential{}, apperr.BadRequest("displayName must be 1 to %d characters", MaxDisplayNameLength)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -84,7 +85,7 @@ func decodeFido2(data []byte) (policy.Fido2, error) {
 
 // UpdateFido2 applies a PATCH document to the stored policy, checks that the
 // groups it names exist, saves it with a new version and records who did it.
-func (p *Policies) UpdateFido2(ctx context.Context, actor string, patch []byte) (policy.Fido2, error) {
+func (p *Policies) UpdateFido2(ctx context.Context, actor authz.Actor, patch []byte) (policy.Fido2, error) {
 	return p.UpdateFido2With(ctx, actor, func(policy.Fido2) ([]byte, error) { return patch, nil })
 }
 
@@ -92,7 +93,10 @@ func (p *Policies) UpdateFido2(ctx context.Context, actor string, patch []byte) 
 // changes (such as "add this AAGUID to the list"): build gets the current
 // policy inside the compare-and-swap update, so a change saved meanwhile by
 // someone else is neither lost nor overwritten. build must not write.
-func (p *Policies) UpdateFido2With(ctx context.Context, actor string, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, error) {
+func (p *Policies) UpdateFido2With(ctx context.Context, actor authz.Actor, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, error) {
+	if err := authz.MayEditMethodPolicies(actor); err != nil {
+		return policy.Fido2{}, err
+	}
 	var next policy.Fido2
 	_, err := p.Store.UpdatePolicy(ctx, PolicyName, func(old storage.Policy) (storage.Policy, error) {
 		cur, err := decodeFido2(old.Data)
@@ -114,7 +118,7 @@ func (p *Policies) UpdateFido2With(ctx context.Context, actor string, build func
 		if err != nil {
 			return old, fmt.Errorf("encode fido2 policy: %w", err)
 		}
-		old.Data, old.UpdatedAt, old.UpdatedBy = data, p.Now().UTC(), actor
+		old.Data, old.UpdatedAt, old.UpdatedBy = data, p.Now().UTC(), actor.String()
 		return old, nil
 	})
 	if err != nil {
@@ -122,7 +126,7 @@ func (p *Policies) UpdateFido2With(ctx context.Context, actor string, build func
 	}
 	details, _ := json.Marshal(next)
 	if err := p.Store.AppendAudit(ctx, storage.AuditEvent{
-		ID: uuid.NewString(), Time: p.Now().UTC(), Actor: actor,
+		ID: uuid.NewString(), Time: p.Now().UTC(), Actor: actor.String(),
 		Action: "policy.fido2.update", Target: "authenticationMethodConfigurations/fido2", Details: details,
 	}); err != nil {
 		return policy.Fido2{}, fmt.Errorf("record policy change: %w", err)

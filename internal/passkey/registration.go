@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -25,8 +26,8 @@ const MaxDisplayNameLength = 200
 // Registration describes who registers a key for whom.
 type Registration struct {
 	User    storage.User
-	ByAdmin bool   // provisioning on behalf: self-service setting does not apply
-	Actor   string // for the audit log: "user:<upn>" or "token:<name>"
+	ByAdmin bool        // provisioning on behalf: self-service setting does not apply
+	Actor   authz.Actor // who registers: the user (self-service) or an administrator
 	// Hints are WebAuthn hints from the page: security-key, client-device, hybrid.
 	Hints []string
 	// TTL overrides the challenge lifetime (provisioning allows long ones).
@@ -46,10 +47,27 @@ func (r Registration) kind() string {
 	return storage.ChallengeRegistration
 }
 
+// permitted decides whether the actor may register this key: an
+// administrator provisioning on behalf passes authz.MayChangeMethods (checked
+// again when the ceremony finishes, so a role taken away meanwhile counts);
+// self-service registration is for the signed-in user's own account only.
+func (r Registration) permitted() error {
+	if r.ByAdmin {
+		return authz.MayChangeMethods(r.Actor, authz.ProvisionPasskey, r.User)
+	}
+	if r.Actor.Kind != authz.KindUser || r.Actor.UserID != r.User.ID {
+		return apperr.Forbidden("a passkey is added in self-service by its owner only; administrators provision one on the user's behalf")
+	}
+	return nil
+}
+
 // BeginRegistration checks the policy allows the user to register at all and
 // returns creation options that ask for direct attestation, a discoverable
 // credential and user verification, excluding the user's existing keys.
 func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Creation, error) {
+	if err := reg.permitted(); err != nil {
+		return Creation{}, err
+	}
 	if !reg.User.AccountEnabled {
 		return Creation{}, errAccountDisabled
 	}
@@ -106,6 +124,9 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
 		return storage.Credential{}, responseError("registration response", err)
+	}
+	if err := reg.permitted(); err != nil {
+		return storage.Credential{}, err
 	}
 	sd, err := s.consumeChallenge(ctx, parsed.Response.CollectedClientData.Challenge, reg.kind(), reg.User.ID)
 	if err != nil {

@@ -19,7 +19,7 @@ type ApplicationsAPI struct {
 // Mount implements Mounter.
 func (a *ApplicationsAPI) Mount(s *Server) {
 	a.srv = s
-	read := RequireRole(storage.RoleReader, storage.RoleAuthenticationAdmin, storage.RoleGlobalAdmin)
+	read := anyAdminRole
 	write := RequireRole(storage.RoleGlobalAdmin)
 	routes := []struct {
 		pattern string
@@ -144,7 +144,7 @@ func (a *ApplicationsAPI) create(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	app, err := a.Apps.Create(r.Context(), actorFrom(r.Context()), body.input())
+	app, err := a.Apps.Create(r.Context(), actorFrom(r.Context()).String(), body.input())
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -173,7 +173,7 @@ func (a *ApplicationsAPI) update(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, apperr.BadRequest("nothing to change: set displayName, web, publicClient, assignedGroups, groupMembershipClaims or tokenSigningAlgorithm"))
 		return
 	}
-	app, err := a.Apps.Update(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
+	app, err := a.Apps.Update(r.Context(), actorFrom(r.Context()).String(), r.PathValue("id"), in)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -182,7 +182,7 @@ func (a *ApplicationsAPI) update(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *ApplicationsAPI) delete(w http.ResponseWriter, r *http.Request) {
-	if err := a.Apps.Delete(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
+	if err := a.Apps.Delete(r.Context(), actorFrom(r.Context()).String(), r.PathValue("id")); err != nil {
 		WriteError(w, r, err)
 		return
 	}
@@ -207,7 +207,7 @@ func (a *ApplicationsAPI) addPassword(w http.ResponseWriter, r *http.Request) {
 	if pc := body.PasswordCredential; pc != nil {
 		name, end = pc.DisplayName, pc.EndDateTime
 	}
-	pc, text, err := a.Apps.AddPassword(r.Context(), actorFrom(r.Context()), r.PathValue("id"), name, end)
+	pc, text, err := a.Apps.AddPassword(r.Context(), actorFrom(r.Context()).String(), r.PathValue("id"), name, end)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -231,7 +231,7 @@ func (a *ApplicationsAPI) removePassword(w http.ResponseWriter, r *http.Request)
 		WriteError(w, r, apperr.BadRequest(`keyId is required: {"keyId": "…"}`))
 		return
 	}
-	if err := a.Apps.RemovePassword(r.Context(), actorFrom(r.Context()), r.PathValue("id"), *body.KeyID); err != nil {
+	if err := a.Apps.RemovePassword(r.Context(), actorFrom(r.Context()).String(), r.PathValue("id"), *body.KeyID); err != nil {
 		WriteError(w, r, err)
 		return
 	}

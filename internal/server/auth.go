@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
@@ -31,8 +32,14 @@ type Principal struct {
 	User    *storage.User // the signed-in person's record as loaded for this request (users only)
 }
 
-// Actor is the principal as audit records name it: "token:<name>" or "user:<upn>".
-func (p Principal) Actor() string { return p.Kind + ":" + p.Name }
+// Actor is the principal as the domain judges it and audit records name it
+// ("token:<name>" or "user:<upn>").
+func (p Principal) Actor() authz.Actor {
+	if p.Kind == PrincipalUser {
+		return authz.Actor{Kind: authz.KindUser, Name: p.Name, Role: p.Role, UserID: p.UserID}
+	}
+	return authz.Token(p.Name, p.Role)
+}
 
 type principalKey struct{}
 
@@ -48,12 +55,12 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// actorFrom names the caller for audit records.
-func actorFrom(ctx context.Context) string {
+// actorFrom is the caller, for the domain's decisions and audit records.
+func actorFrom(ctx context.Context) authz.Actor {
 	if p, ok := PrincipalFrom(ctx); ok {
 		return p.Actor()
 	}
-	return "anonymous"
+	return authz.Actor{}
 }
 
 // authenticate puts the caller's principal in the context. A request that
@@ -79,7 +86,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		if ok {
 			if info := infoFrom(r.Context()); info != nil {
-				info.actor = p.Actor()
+				info.actor = p.Actor().String()
 			}
 			r = r.WithContext(WithPrincipal(r.Context(), p))
 		}
@@ -199,6 +206,20 @@ func RequireRole(roles ...string) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// Guards shared by the admin routes. Which target a method-changing call may
+// touch is the domain's decision (package authz); these only keep out roles
+// that may make no such call at all.
+var (
+	// anyAdminRole reads: every admin role.
+	anyAdminRole = RequireRole(storage.RoleReader, storage.RoleAuthenticationAdmin, storage.RolePrivilegedAuthenticationAdmin)
+	// methodAdmins change sign-in methods.
+	methodAdmins = RequireRole(storage.RoleAuthenticationAdmin, storage.RolePrivilegedAuthenticationAdmin)
+	// policyAdmins change the authentication method policies.
+	policyAdmins = RequireRole(storage.RolePrivilegedAuthenticationAdmin)
+	// directoryAdmins change users, groups and memberships.
+	directoryAdmins = RequireRole(storage.RoleGlobalAdmin)
+)
 
 func describeRole(p Principal) string {
 	who := fmt.Sprintf("%s %q", p.Kind, p.Name)

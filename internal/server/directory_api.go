@@ -12,15 +12,16 @@ import (
 )
 
 // directoryAPI serves /api/v1/users and /api/v1/groups, shaped like Microsoft
-// Graph. Readers and authentication admins may read; only global admins write.
+// Graph. Every admin role may read; only global admins write, except that a
+// PATCH setting only passwordProfile is a password reset, which the method
+// administrators may make too (the domain decides for whom).
 type directoryAPI struct {
 	dir *directory.Service
 	srv *Server
 }
 
 func (a *directoryAPI) Mount(s *Server) {
-	read := RequireRole(storage.RoleReader, storage.RoleAuthenticationAdmin, storage.RoleGlobalAdmin)
-	write := RequireRole(storage.RoleGlobalAdmin)
+	read, write := anyAdminRole, directoryAdmins
 	routes := []struct {
 		pattern string
 		guard   func(http.Handler) http.Handler
@@ -29,7 +30,7 @@ func (a *directoryAPI) Mount(s *Server) {
 		{"GET /api/v1/users", read, a.listUsers},
 		{"POST /api/v1/users", write, a.createUser},
 		{"GET /api/v1/users/{id}", read, a.getUser},
-		{"PATCH /api/v1/users/{id}", write, a.updateUser},
+		{"PATCH /api/v1/users/{id}", methodAdmins, a.updateUser},
 		{"DELETE /api/v1/users/{id}", write, a.deleteUser},
 		{"GET /api/v1/groups", read, a.listGroups},
 		{"POST /api/v1/groups", write, a.createGroup},

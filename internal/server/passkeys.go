@@ -45,11 +45,10 @@ func (a *PasskeyAPI) Mount(s *Server) {
 	if a.Now == nil {
 		a.Now = time.Now
 	}
-	read := RequireRole(storage.RoleReader, storage.RoleAuthenticationAdmin)
-	write := RequireRole(storage.RoleAuthenticationAdmin)
+	read, write := anyAdminRole, methodAdmins
 
 	s.Handle("GET "+fido2PolicyPath, read(http.HandlerFunc(a.getPolicy)))
-	s.Handle("PATCH "+fido2PolicyPath, write(http.HandlerFunc(a.patchPolicy)))
+	s.Handle("PATCH "+fido2PolicyPath, policyAdmins(http.HandlerFunc(a.patchPolicy)))
 	s.Handle("GET "+fido2PolicyPath+"/wellKnownProviders", read(http.HandlerFunc(a.wellKnown)))
 	s.Handle("GET "+fido2PolicyPath+"/models", read(http.HandlerFunc(a.models)))
 

@@ -20,8 +20,7 @@ type MethodsAdminAPI struct {
 // Mount registers the routes.
 func (a *MethodsAdminAPI) Mount(s *Server) {
 	a.srv = s
-	read := RequireRole(storage.RoleReader, storage.RoleAuthenticationAdmin)
-	write := RequireRole(storage.RoleAuthenticationAdmin)
+	read, write := anyAdminRole, methodAdmins
 	taps := "/api/v1/users/{id}/authentication/temporaryAccessPassMethods"
 	s.Handle("POST "+taps, write(http.HandlerFunc(a.issueTAP)))
 	s.Handle("GET "+taps, read(http.HandlerFunc(a.listTAPs)))

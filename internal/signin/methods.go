@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/mfa"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
@@ -135,7 +136,7 @@ func (s *Service) EnrollTOTP(ctx context.Context, u storage.User) (mfa.TOTPEnrol
 // ConfirmTOTP finishes adding an authenticator app with a code from it. The
 // user has now shown a second factor in this session, so the session counts
 // as multi-factor from now: it gains "otp" and "mfa" and a fresh MFAAt.
-func (s *Service) ConfirmTOTP(ctx context.Context, actor string, c Client, u storage.User, sess storage.Session, code string) (storage.TOTPMethod, storage.Session, error) {
+func (s *Service) ConfirmTOTP(ctx context.Context, actor authz.Actor, c Client, u storage.User, sess storage.Session, code string) (storage.TOTPMethod, storage.Session, error) {
 	k := keysFor(u.UserPrincipalName, c)
 	a, err := s.reserve(ctx, k)
 	if err != nil {
@@ -181,7 +182,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, actor string, c Client, u sto
 
 // DeleteTOTP removes the user's authenticator app (confirmed or not). It
 // cannot lock anyone out: an app alone never signs a user in.
-func (s *Service) DeleteTOTP(ctx context.Context, actor string, u storage.User) error {
+func (s *Service) DeleteTOTP(ctx context.Context, actor authz.Actor, u storage.User) error {
+	if err := authz.MayChangeMethods(actor, authz.RemoveAuthenticatorApp, u); err != nil {
+		return err
+	}
 	err := s.Store.DeleteTOTP(ctx, u.ID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return apperr.NotFound("%s has no authenticator app", u.UserPrincipalName)

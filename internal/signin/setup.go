@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/mfa"
 	"github.com/keyward/keyward/internal/policy"
@@ -17,9 +18,6 @@ import (
 // SetupPurpose is the OneTimeToken purpose of the first-run setup link that
 // `keyward serve` prints while there are no users.
 const SetupPurpose = "setup"
-
-// SetupActor names the first-run setup in audit records.
-const SetupActor = "setup"
 
 var (
 	errSetupTokenInvalid = apperr.New(http.StatusNotFound, "setupTokenInvalid",
@@ -101,7 +99,7 @@ func (s *Service) Setup(ctx context.Context, c Client, in SetupInput) (Result, e
 	}
 	// "No users yet", using up the link and creating the administrator are
 	// one transaction: links used at once make one administrator, not several.
-	u, err := s.Directory.CreateFirstUser(ctx, SetupActor, user, SetupPurpose, secret.Hash(in.Token))
+	u, err := s.Directory.CreateFirstUser(ctx, authz.Setup(), user, SetupPurpose, secret.Hash(in.Token))
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		return Result{}, errAlreadySetUp
@@ -131,7 +129,7 @@ func (s *Service) enablePasskeys(ctx context.Context, admin storage.User) {
 	}
 	if err == nil {
 		patch := []byte(`{"state":"` + policy.StateEnabled + `"}`)
-		_, err = s.Policies.UpdateFido2(ctx, "user:"+admin.UserPrincipalName, patch)
+		_, err = s.Policies.UpdateFido2(ctx, authz.Person(admin), patch)
 	}
 	if err != nil {
 		s.log().ErrorContext(ctx, "setup: turn passkeys on", "admin", admin.UserPrincipalName, "err", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/mfa"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -120,8 +121,13 @@ type IssuedTAP struct {
 
 // IssueTAP makes a pass for the user. A user holds one pass at a time, as in
 // Entra ID: issuing a new one replaces any other, in the same transaction,
-// so passes issued at once still leave exactly one.
-func (s *Service) IssueTAP(ctx context.Context, actor string, u storage.User, req TAPRequest) (IssuedTAP, error) {
+// so passes issued at once still leave exactly one. Who may issue one for
+// whom is authz.MayChangeMethods's decision: never for oneself, and for
+// another administrator only as a global administrator.
+func (s *Service) IssueTAP(ctx context.Context, actor authz.Actor, u storage.User, req TAPRequest) (IssuedTAP, error) {
+	if err := authz.MayChangeMethods(actor, authz.IssueTAP, u); err != nil {
+		return IssuedTAP{}, err
+	}
 	now := s.now()
 	start, expires, err := mfa.TAPWindow(now, req.LifetimeInMinutes, req.StartDateTime)
 	if err != nil {
@@ -130,7 +136,7 @@ func (s *Service) IssueTAP(ctx context.Context, actor string, u storage.User, re
 	pass, hash := mfa.NewTAP()
 	t := storage.TemporaryAccessPass{ID: uuid.NewString(), UserID: u.ID, Hash: hash,
 		IsUsableOnce: req.IsUsableOnce != nil && *req.IsUsableOnce,
-		CreatedAt:    now, StartAt: start, ExpiresAt: expires, CreatedBy: actor}
+		CreatedAt:    now, StartAt: start, ExpiresAt: expires, CreatedBy: actor.String()}
 	replaced, err := s.Store.ReplaceTAP(ctx, t)
 	if errors.Is(err, storage.ErrConflict) {
 		return IssuedTAP{}, apperr.NotFound("user %s no longer exists", u.UserPrincipalName).Wrap(err)
@@ -155,7 +161,10 @@ func (s *Service) UserTAPs(ctx context.Context, userID string) ([]storage.Tempor
 }
 
 // DeleteTAP removes one of the user's passes.
-func (s *Service) DeleteTAP(ctx context.Context, actor string, u storage.User, id string) error {
+func (s *Service) DeleteTAP(ctx context.Context, actor authz.Actor, u storage.User, id string) error {
+	if err := authz.MayChangeMethods(actor, authz.DeleteTAP, u); err != nil {
+		return err
+	}
 	taps, err := s.UserTAPs(ctx, u.ID)
 	if err != nil {
 		return err
@@ -175,10 +184,10 @@ func (s *Service) DeleteTAP(ctx context.Context, actor string, u storage.User, i
 
 // audit records a change to someone's sign-in methods. A failure to record
 // is logged, not returned: the change itself has happened.
-func (s *Service) audit(ctx context.Context, actor, action, target string, details map[string]any) {
+func (s *Service) audit(ctx context.Context, actor authz.Actor, action, target string, details map[string]any) {
 	data, _ := json.Marshal(details)
 	err := s.Store.AppendAudit(ctx, storage.AuditEvent{
-		ID: uuid.NewString(), Time: s.now(), Actor: actor, Action: action, Target: target, Details: data,
+		ID: uuid.NewString(), Time: s.now(), Actor: actor.String(), Action: action, Target: target, Details: data,
 	})
 	if err != nil {
 		s.log().ErrorContext(ctx, "record audit event", "action", action, "err", err)

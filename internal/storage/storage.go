@@ -265,11 +265,12 @@ type Group struct {
 	UpdatedAt   time.Time
 }
 
-// Admin roles.
+// Admin roles (package authz decides what each may do, and to whom).
 const (
-	RoleGlobalAdmin         = "global-admin"
-	RoleAuthenticationAdmin = "authentication-admin"
-	RoleReader              = "reader"
+	RoleGlobalAdmin                   = "global-admin"
+	RolePrivilegedAuthenticationAdmin = "privileged-authentication-admin"
+	RoleAuthenticationAdmin           = "authentication-admin"
+	RoleReader                        = "reader"
 )
 
 // APIToken authenticates an automation client on the admin API.

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/signin"
@@ -196,7 +197,7 @@ func (k *keyward) user(t *testing.T, upn, name, password, role string) string {
 	if role != "" {
 		in.AdminRole = &role
 	}
-	u, err := k.app.Server.Directory().CreateUser(context.Background(), "test", in)
+	u, err := k.app.Server.Directory().CreateUser(context.Background(), authz.CLI(), in)
 	if err != nil {
 		t.Fatalf("create %s: %v", upn, err)
 	}

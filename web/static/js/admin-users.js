@@ -9,6 +9,7 @@ const createCard = $("#create-user");
 
 const roleNames = {
   "global-admin": "Global administrator",
+  "privileged-authentication-admin": "Privileged authentication administrator",
   "authentication-admin": "Authentication administrator",
   reader: "Reader",
 };
