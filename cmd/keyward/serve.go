@@ -63,7 +63,7 @@ func (a *app) serveCmd() *cobra.Command {
 	}
 	mustAddFlags(cmd.Flags(), "listen", "public-url", "tls-cert-file", "tls-key-file", "database-max-conns", "sqlite-synchronous",
 		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
-		"read-timeout", "idle-timeout")
+		"read-timeout", "idle-timeout", "require-mfa-for-admins")
 	return cmd
 }
 
@@ -175,6 +175,8 @@ func (a *app) wire(st store) (*kwapp.App, error) {
 		MDSURL:                 cfg.MDSURL,
 		MDSRoots:               roots,
 		TrustedProxies:         proxies,
+		// Entra's security defaults: admin work with a session needs two factors.
+		AllowSingleFactorAdmins: !cfg.RequireMFAForAdmins,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wiring the server: %w", err)

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	kwapp "github.com/keyward/keyward/internal/app"
 	"github.com/keyward/keyward/internal/mfa"
@@ -61,6 +62,18 @@ func testUserSecrets(t *testing.T, env []string) {
 		if me.AdminRole != storage.RoleGlobalAdmin || me.CSRFToken == "" {
 			t.Fatalf("me = %+v", me)
 		}
+		// A password alone does not open the admin API; adding an
+		// authenticator app in My security info makes the session multi-factor.
+		b.wantStatus(b.get("/api/v1/users"), 403, "mfaRequired")
+		var app struct{ Secret string }
+		if err := json.Unmarshal([]byte(b.wantStatus(b.post("/api/v1/me/authenticatorApp", nil, me.CSRFToken), 200, "secret")), &app); err != nil {
+			t.Fatal(err)
+		}
+		code, err := mfa.TOTPCode(app.Secret, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.wantStatus(b.post("/api/v1/me/authenticatorApp/verify", map[string]string{"code": code}, me.CSRFToken), 200, `"mfaRecent":true`)
 		b.wantStatus(b.get("/api/v1/users"), 200, "admin@example.com")
 		newUser := map[string]string{"userPrincipalName": "made-by-session@example.com", "displayName": "Made"}
 		b.wantStatus(b.post("/api/v1/users", newUser, ""), 403, "csrfTokenInvalid")

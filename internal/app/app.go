@@ -42,6 +42,11 @@ type Options struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 
+	// AllowSingleFactorAdmins lets people use their admin role from a
+	// one-factor session (require_mfa_for_admins: false); by default admin
+	// work with a session needs a multi-factor sign-in.
+	AllowSingleFactorAdmins bool
+
 	// MDS: where `keyward mds update` and the scheduled refresh download the
 	// blob, and the roots it must chain to (empty = the FIDO production root).
 	MDSURL        string
@@ -104,7 +109,7 @@ func New(o Options) (*App, error) {
 	srv := server.New(server.Deps{
 		Store: o.Store, Logger: o.Logger, Registry: o.Registry, Now: o.Now, PublicURL: o.PublicURL,
 		Sessions: sessions, MaxBodyBytes: o.MaxBodyBytes, Ready: o.Ready,
-		TrustedProxies: o.TrustedProxies,
+		TrustedProxies: o.TrustedProxies, AllowSingleFactorAdmins: o.AllowSingleFactorAdmins,
 	})
 	signIn := &signin.Service{
 		Store: o.Store, Sessions: sessions, Directory: srv.Directory(), Policies: policies,

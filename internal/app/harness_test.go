@@ -65,6 +65,8 @@ type world struct {
 	ca     *softkey.CA
 	pkiPEM string
 	apps   []*app.App
+	// adjust changes the options of every node before it starts (nil = none).
+	adjust func(*app.Options)
 
 	fuzzUser, fuzzSession string
 }
@@ -76,7 +78,13 @@ func (w *world) mdsRootForNodes() string { return w.pkiPEM }
 // has instead of http://localhost:<port of the first node>.
 func newWorld(t testing.TB, db storagetest.Database, public ...*url.URL) *world {
 	t.Helper()
-	w := &world{t: t, db: db, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	return newWorldWith(t, db, nil, public...)
+}
+
+// newWorldWith is newWorld with adjust applied to every node's options.
+func newWorldWith(t testing.TB, db storagetest.Database, adjust func(*app.Options), public ...*url.URL) *world {
+	t.Helper()
+	w := &world{t: t, db: db, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, adjust: adjust}
 	if len(public) > 0 {
 		w.public = public[0]
 	}
@@ -123,10 +131,14 @@ func (w *world) addNode(mdsRoot string) *app.App {
 	if t, ok := w.t.(*testing.T); ok {
 		logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
-	a, err := app.New(app.Options{
+	o := app.Options{
 		Store: store, Logger: logger, Registry: prometheus.NewRegistry(),
 		Now: w.clock.Now, PublicURL: w.public, MDSRoots: []string{mdsRoot},
-	})
+	}
+	if w.adjust != nil {
+		w.adjust(&o)
+	}
+	a, err := app.New(o)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/internal/app"
 	"github.com/keyward/keyward/internal/passkey/softkey"
 	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/storage/storagetest"
 )
 
 // methodOp is one change an administrator makes to someone's sign-in
@@ -230,4 +232,60 @@ func TestMethodRulesHoldForTokensAndTheSelf(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestAdminWorkNeedsAMultiFactorSession is the single-factor takeover: a
+// global administrator signed in with a password alone issued themselves a
+// pass and signed in with it as multi-factor. By default such a session
+// cannot use the admin API at all (403 mfaRequired) but can still add a
+// second method in My security info, after which it can; API tokens are
+// unaffected. With require_mfa_for_admins off the session may administer,
+// and still cannot issue itself a pass.
+func TestAdminWorkNeedsAMultiFactorSession(t *testing.T) {
+	tests := []struct {
+		name           string
+		allowOneFactor bool
+	}{
+		{"required_by_default", false},
+		{"switched_off", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, b := range storagetest.Backends() {
+				t.Run(b.Name, func(t *testing.T) {
+					w := newWorldWith(t, b.New(t), func(o *app.Options) { o.AllowSingleFactorAdmins = tc.allowOneFactor })
+					bob := w.roleUser("bob@contoso.com", none)
+					admin := w.pwUser("admin@contoso.com", "correct horse battery")
+					w.mustStatus(w.do("PATCH", "/api/v1/users/"+admin, bearer(w.admin), map[string]any{"adminRole": storage.RoleGlobalAdmin}), http.StatusOK)
+					c := w.signedIn(w.passwordSignIn("admin@contoso.com", "correct horse battery"), "admin@contoso.com")
+					if amr := amrOf(w.me(c)); !slices.Equal(amr, []string{"pwd"}) {
+						t.Fatalf("a password sign-in has amr %v, want [pwd]", amr)
+					}
+					self := w.attempt(cookie(c), opIssueTAP, admin)
+					other := w.attempt(cookie(c), opIssueTAP, bob)
+					users := w.do("GET", "/api/v1/users", cookie(c), nil)
+					if tc.allowOneFactor {
+						wantError(t, self, http.StatusForbidden, "forbidden", "their own account")
+						w.mustStatus(other, http.StatusCreated)
+						w.mustStatus(users, http.StatusOK)
+						return
+					}
+					for _, r := range []reply{self, other, users} {
+						wantError(t, r, http.StatusForbidden, "mfaRequired", "administration needs a multi-factor sign-in")
+					}
+					if taps := w.mustStatus(w.do("GET", tapPath(admin), bearer(w.admin), nil), http.StatusOK).json(t)["value"].([]any); len(taps) != 0 {
+						t.Fatalf("a refused session issued passes: %v", taps)
+					}
+					// API tokens are not people: no second factor to ask for.
+					w.mustStatus(w.do("GET", "/api/v1/users", bearer(w.reader), nil), http.StatusOK)
+					// My security info works with a password alone; adding an
+					// authenticator app makes the session multi-factor.
+					w.addApp(c)
+					w.mustStatus(w.do("GET", "/api/v1/users", cookie(c), nil), http.StatusOK)
+					w.mustStatus(w.attempt(cookie(c), opIssueTAP, bob), http.StatusCreated)
+					wantError(t, w.attempt(cookie(c), opIssueTAP, admin), http.StatusForbidden, "forbidden", "their own account")
+				})
+			}
+		})
+	}
 }

@@ -197,3 +197,26 @@ func MayManageDirectory(a Actor) error {
 	}
 	return forbidden("changing users and groups needs the role %s; %s", storage.RoleGlobalAdmin, a.describe())
 }
+
+// MultiFactor reports whether a session was signed in with more than one
+// factor (a passkey with user verification, password and code, a Temporary
+// Access Pass, first-run setup) or has proved a second one since.
+func MultiFactor(s storage.Session) bool {
+	return slices.Contains(s.AuthMethods, "mfa") || !s.MFAAt.IsZero()
+}
+
+// ErrMFARequired is the refusal of admin work from a one-factor session.
+var ErrMFARequired = apperr.New(http.StatusForbidden, "mfaRequired",
+	"administration needs a multi-factor sign-in, and this session was signed in with a password only; "+
+		"sign in with a passkey or with your password and authenticator app, or, if you have no second method yet, "+
+		"add an authenticator app in My security info (/my/security-info) first")
+
+// MayAdministerWith decides whether a person holding an admin role may use it
+// with session s: when requireMFA is set (Entra's security defaults), only
+// from a multi-factor session.
+func MayAdministerWith(requireMFA bool, s storage.Session) error {
+	if requireMFA && !MultiFactor(s) {
+		return ErrMFARequired
+	}
+	return nil
+}

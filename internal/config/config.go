@@ -41,6 +41,7 @@ type Config struct {
 	ReadTimeout            time.Duration // longest a client may take to send a whole request, headers and body
 	IdleTimeout            time.Duration // longest a kept-alive connection may wait for its next request
 	TrustedProxies         string        // comma-separated IPs/CIDRs whose X-Forwarded-For names the client
+	RequireMFAForAdmins    bool          // admin work with a session needs a multi-factor sign-in
 }
 
 // ProductionMDSURL is the FIDO Alliance's MDS3 endpoint.
@@ -64,6 +65,7 @@ func Defaults() Config {
 		MaxBodyBytes:           1 << 20,
 		ReadTimeout:            30 * time.Second,
 		IdleTimeout:            2 * time.Minute,
+		RequireMFAForAdmins:    true,
 	}
 }
 
@@ -177,6 +179,9 @@ func AddFlags(fs *pflag.FlagSet, names ...string) error {
 		case kindInt:
 			n, _ := strconv.ParseInt(def, 10, 64)
 			fs.Int64(f.Flag, n, usage)
+		case kindBool:
+			b, _ := strconv.ParseBool(def)
+			fs.Bool(f.Flag, b, usage)
 		default:
 			fs.String(f.Flag, def, usage)
 		}

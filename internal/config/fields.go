@@ -13,6 +13,7 @@ const (
 	kindString kind = iota
 	kindDuration
 	kindInt
+	kindBool
 )
 
 // field describes one setting: its YAML key (the environment variable is
@@ -65,6 +66,20 @@ func intField[T int | int64](key, flag, usage string, p func(*Config) *T) field 
 	}
 }
 
+func boolField(key, flag, usage string, p func(*Config) *bool) field {
+	return field{Key: key, Flag: flag, Usage: usage, kind: kindBool,
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			*p(c) = b
+			return nil
+		},
+		get: func(c Config) string { return strconv.FormatBool(*p(&c)) },
+	}
+}
+
 // fields lists every setting, in the order of the README's reference table.
 var fields = []field{
 	stringField("listen", "listen", "address to listen on, host:port",
@@ -105,6 +120,8 @@ var fields = []field{
 		func(c *Config) *time.Duration { return &c.IdleTimeout }),
 	stringField("trusted_proxies", "trusted-proxies", `load balancers (comma-separated IPs or CIDRs) whose X-Forwarded-For names the client; "" = trust no proxy header`,
 		func(c *Config) *string { return &c.TrustedProxies }),
+	boolField("require_mfa_for_admins", "require-mfa-for-admins", "admin center and admin API with a session need a multi-factor sign-in (API tokens are unaffected)",
+		func(c *Config) *bool { return &c.RequireMFAForAdmins }),
 }
 
 func fieldByKey(key string) (field, bool) {

@@ -30,6 +30,11 @@ type Principal struct {
 	UserID  string // the user's ID (users only)
 	Session *storage.Session
 	User    *storage.User // the signed-in person's record as loaded for this request (users only)
+	// MFAMissing marks a person holding an admin role whose session proved
+	// one factor only, while admin work needs two (require_mfa_for_admins):
+	// RequireRole refuses them with mfaRequired, the admin pages send them to
+	// My security info to add a second method.
+	MFAMissing bool
 }
 
 // Actor is the principal as the domain judges it and audit records name it
@@ -174,12 +179,15 @@ func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, error) {
 	if !u.AccountEnabled {
 		return Principal{}, false, nil
 	}
-	return Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, Role: u.AdminRole, UserID: u.ID, Session: &sess, User: &u}, true, nil
+	return Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, Role: u.AdminRole, UserID: u.ID, Session: &sess, User: &u,
+		MFAMissing: u.AdminRole != "" && authz.MayAdministerWith(!s.allowSingleFactorAdmins, sess) != nil}, true, nil
 }
 
 // RequireRole lets a request through only when its principal holds one of
 // roles; global-admin may do everything and always passes. Without a
-// principal it answers 401, with the wrong role 403 naming the roles needed.
+// principal it answers 401, with the wrong role 403 naming the roles needed,
+// and to a person whose session lacks the multi-factor sign-in admin work
+// needs, 403 mfaRequired. API tokens are never asked for one.
 func RequireRole(roles ...string) func(http.Handler) http.Handler {
 	allowed := append([]string{}, roles...)
 	if !slices.Contains(allowed, storage.RoleGlobalAdmin) {
@@ -200,6 +208,10 @@ func RequireRole(roles ...string) func(http.Handler) http.Handler {
 			}
 			if !slices.Contains(allowed, p.Role) {
 				WriteError(w, r, apperr.Forbidden("this call needs %s; %s", need, describeRole(p)))
+				return
+			}
+			if p.MFAMissing {
+				WriteError(w, r, authz.ErrMFARequired)
 				return
 			}
 			next.ServeHTTP(w, r)

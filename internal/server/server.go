@@ -43,6 +43,10 @@ type Deps struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For names the
 	// client (see fromTrustedProxy); empty = the TCP peer is the client.
 	TrustedProxies []netip.Prefix
+	// AllowSingleFactorAdmins lets a person use their admin role from a
+	// session signed in with one factor (require_mfa_for_admins: false).
+	// false = admin work with a session needs a multi-factor sign-in.
+	AllowSingleFactorAdmins bool
 }
 
 // Server routes requests. Build it with New.
@@ -57,9 +61,10 @@ type Server struct {
 	ready     func(ctx context.Context) error
 	mux       *http.ServeMux
 
-	trustedProxies []netip.Prefix
-	metrics        *httpMetrics
-	dir            *directory.Service
+	trustedProxies          []netip.Prefix
+	allowSingleFactorAdmins bool
+	metrics                 *httpMetrics
+	dir                     *directory.Service
 }
 
 // Mounter is a group of routes (one flow) that registers itself on a Server.
@@ -80,7 +85,8 @@ func New(d Deps) *Server {
 		ready:     d.Ready,
 		mux:       http.NewServeMux(),
 
-		trustedProxies: d.TrustedProxies,
+		trustedProxies:          d.TrustedProxies,
+		allowSingleFactorAdmins: d.AllowSingleFactorAdmins,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

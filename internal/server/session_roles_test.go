@@ -11,7 +11,8 @@ import (
 )
 
 // TestSessionPrincipalsOfSignInFlows: a person's session carries their admin
-// role, and a session still owing its second factor authenticates nothing.
+// role, usable on the admin API from a multi-factor session only (by
+// default); a session still owing its second factor authenticates nothing.
 func TestSessionPrincipalsOfSignInFlows(t *testing.T) {
 	var mgr *session.Manager
 	e := newEnv(t, func(d *server.Deps) {
@@ -29,9 +30,13 @@ func TestSessionPrincipalsOfSignInFlows(t *testing.T) {
 	alice := e.createUser("alice@example.com", "Alice")
 	e.admin("PATCH", "/api/v1/users/"+alice.ID, map[string]any{"adminRole": storage.RoleReader}).wantStatus(t, http.StatusOK)
 
-	newCookie := func(pending bool) *http.Cookie {
+	newCookie := func(pending, mfa bool) *http.Cookie {
 		t.Helper()
-		sec, s := mgr.NewSession(alice.ID, []string{"pwd"}, false, nil)
+		amr := []string{"pwd"}
+		if mfa {
+			amr = []string{"pwd", "otp", "mfa"}
+		}
+		sec, s := mgr.NewSession(alice.ID, amr, mfa, nil)
 		s.SecondFactorPending = pending
 		if err := e.store.CreateSession(context.Background(), s); err != nil {
 			t.Fatal(err)
@@ -41,15 +46,17 @@ func TestSessionPrincipalsOfSignInFlows(t *testing.T) {
 	tests := []struct {
 		name    string
 		pending bool
+		mfa     bool
 		want    map[string]any
 		users   int // status of GET /api/v1/users
 	}{
-		{"full_session_has_the_users_role", false, map[string]any{"name": "alice@example.com", "role": storage.RoleReader}, http.StatusOK},
-		{"pending_session_is_anonymous", true, map[string]any{"anonymous": true}, http.StatusUnauthorized},
+		{"full_session_has_the_users_role", false, true, map[string]any{"name": "alice@example.com", "role": storage.RoleReader}, http.StatusOK},
+		{"password_only_session_has_the_role_but_no_admin_api", false, false, map[string]any{"name": "alice@example.com", "role": storage.RoleReader}, http.StatusForbidden},
+		{"pending_session_is_anonymous", true, false, map[string]any{"anonymous": true}, http.StatusUnauthorized},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCookie(tc.pending)
+			c := newCookie(tc.pending, tc.mfa)
 			var who map[string]any
 			r := e.do(req{Method: "GET", Path: "/test/whoami", Cookie: c})
 			r.wantStatus(t, http.StatusOK)

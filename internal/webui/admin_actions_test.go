@@ -47,6 +47,7 @@ func TestBrowserAdminCenterActions(t *testing.T) {
 	}{
 		{"reset_a_password_then_the_user_signs_in_with_it", func(t *testing.T) {
 			signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
+			secondFactorForTheAdminCenter(t, admin, k, "/admin/users")
 			resetPassword(t, admin, bob, k, bobID)
 		}},
 		{"disable_refuses_sign_in_and_enable_restores_it", func(t *testing.T) {

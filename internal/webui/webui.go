@@ -89,6 +89,9 @@ type view struct {
 	CSRF         string
 	Data         pageData
 	Message      message
+	// AdminMFANotice explains, on My security info, why the admin center
+	// sent the person here: it needs a multi-factor sign-in.
+	AdminMFANotice bool
 }
 
 // viewer is the signed-in user shown in the header.
@@ -128,6 +131,7 @@ func (u *UI) baseView(r *http.Request, name, title string) view {
 	}
 	v.CSRF = session.CSRFToken(p.Session.ID)
 	v.Admin = p.Role != ""
+	v.AdminMFANotice = p.MFAMissing
 	who := &viewer{UserPrincipalName: p.Name, DisplayName: p.Name}
 	if usr, err := u.srv.Directory().GetUser(r.Context(), p.UserID); err == nil && usr.DisplayName != "" {
 		who.DisplayName = usr.DisplayName
@@ -189,10 +193,18 @@ func (u *UI) signedIn(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // admin is signedIn plus an admin role. Which role may do what is the API's
-// decision; the pages only keep people without any role out.
+// decision; the pages only keep people without any role out, and send an
+// administrator signed in with one factor to My security info, which says
+// why and lets them add (or sign in again with) a second method.
 func (u *UI) admin(next http.HandlerFunc) http.HandlerFunc {
 	return u.signedIn(func(w http.ResponseWriter, r *http.Request) {
-		if p, _ := principal(r); p.Role == "" {
+		p, _ := principal(r)
+		if p.Role != "" && p.MFAMissing {
+			setPageHeaders(w.Header())
+			http.Redirect(w, r, homePath, http.StatusSeeOther)
+			return
+		}
+		if p.Role == "" {
 			u.renderMessage(w, r, http.StatusForbidden, message{
 				Title: "You don't have access to the admin center",
 				Text:  "The admin center is for administrators. If you need access, ask one of your organisation's administrators to give you an admin role.",

@@ -285,3 +285,45 @@ func TestSignedOutSessionIsAVisitor(t *testing.T) {
 		t.Fatalf("ended session: %d %q, want a redirect to sign in", p.status, p.header.Get("Location"))
 	}
 }
+
+// TestOneFactorAdminIsSentToAddASecondMethod: the admin center needs a
+// multi-factor sign-in; an administrator signed in with a password alone is
+// sent to My security info, which says why and how to get one, while a
+// multi-factor session opens the admin center.
+func TestOneFactorAdminIsSentToAddASecondMethod(t *testing.T) {
+	s := newSite(t)
+	signIn := func(upn string, amr ...string) string {
+		t.Helper()
+		ctx := context.Background()
+		u := storage.User{ID: uuid.NewString(), UserPrincipalName: upn, DisplayName: upn, AccountEnabled: true,
+			AdminRole: storage.RoleGlobalAdmin, CreatedAt: s.now, UpdatedAt: s.now}
+		if err := s.store.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		cookie := secret.New(session.SecretPrefix)
+		if err := s.store.CreateSession(ctx, storage.Session{ID: secret.HashHex(cookie), UserID: u.ID, AuthMethods: amr,
+			CreatedAt: s.now, LastSeenAt: s.now, ExpiresAt: s.now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		return cookie
+	}
+	const notice = "The admin center needs a multi-factor sign-in"
+	oneFactor := signIn("ada@example.com", "pwd")
+	twoFactors := signIn("grace@example.com", "pwd", "otp", "mfa")
+
+	for _, path := range []string{"/admin/users", "/admin/authentication-methods/fido2"} {
+		if p := s.get(path, oneFactor, nil); p.status != http.StatusSeeOther || p.header.Get("Location") != "/my/security-info" {
+			t.Fatalf("GET %s with a password-only session: %d Location %q, want 303 to /my/security-info", path, p.status, p.header.Get("Location"))
+		}
+	}
+	p := s.get("/my/security-info", oneFactor, nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, notice) || !strings.Contains(p.body, "add an authenticator app below") {
+		t.Fatalf("security info for a password-only administrator: %d, notice shown %v", p.status, strings.Contains(p.body, notice))
+	}
+	if p := s.get("/admin/users", twoFactors, nil); p.status != http.StatusOK {
+		t.Fatalf("GET /admin/users with a multi-factor session: %d", p.status)
+	}
+	if p := s.get("/my/security-info", twoFactors, nil); strings.Contains(p.body, notice) {
+		t.Fatal("a multi-factor administrator is told to get a second factor")
+	}
+}

@@ -160,11 +160,23 @@ onSubmit($("#add-totp"), async () => {
     return;
   }
   toast("Authenticator app added.");
+  adminCenterOpen();
   const continuing = wantPasskey;
   await load();
   if (continuing) startPasskey();
   else closeAdd();
 });
+
+// adminCenterOpen tells an administrator whom the admin center sent here for
+// a second factor that verifying the app made this sign-in multi-factor.
+function adminCenterOpen() {
+  const adminNotice = $("#admin-mfa-notice");
+  if (!adminNotice) return;
+  adminNotice.className = "alert alert-success";
+  adminNotice.setAttribute("role", "status");
+  adminNotice.replaceChildren(h("p", {}, "Your sign-in is now multi-factor. ",
+    h("a", { href: "/admin", id: "open-admin-center" }, "Open the admin center")));
+}
 
 async function deleteApp() {
   const ok = await confirmDialog({
