@@ -289,3 +289,29 @@ func TestAdminWorkNeedsAMultiFactorSession(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordAloneCannotAddAnAppBesideAPasskey: an account with a passkey
+// signed in with its password alone must not make that session multi-factor
+// by adding an authenticator app (a stolen password would become an
+// administrator's second factor); signed in with the passkey, it may. An
+// account without a passkey adds its first second factor with the password.
+func TestPasswordAloneCannotAddAnAppBesideAPasskey(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		w.enableForAll()
+		admin := w.pwUser("admin@contoso.com", "correct horse battery")
+		w.mustStatus(w.do("PATCH", "/api/v1/users/"+admin, bearer(w.admin), map[string]any{"adminRole": storage.RoleGlobalAdmin}), http.StatusOK)
+		k := w.key(goodAAGUID, softkey.FormatPacked)
+		w.mustStatus(w.provision(admin, k, 5), http.StatusCreated)
+
+		c := w.signedIn(w.passwordSignIn("admin@contoso.com", "correct horse battery"), "admin@contoso.com")
+		wantError(t, w.do("POST", "/api/v1/me/authenticatorApp", cookie(c), nil), http.StatusForbidden, "mfaRequired", "sign in with your passkey first")
+		wantError(t, w.do("GET", "/api/v1/users", cookie(c), nil), http.StatusForbidden, "mfaRequired", "")
+		if m := w.mustStatus(w.do("GET", "/api/v1/me/methods", cookie(c), nil), http.StatusOK).json(t); m["authenticatorApp"] != nil {
+			t.Fatalf("a refused enrollment left an app: %v", m)
+		}
+
+		pk := w.signedIn(w.login(k, ""), "admin@contoso.com")
+		w.addApp(pk)
+		w.mustStatus(w.do("GET", "/api/v1/users", cookie(pk), nil), http.StatusOK)
+	})
+}

@@ -133,12 +133,12 @@ func (a *MeAPI) methods(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *MeAPI) enrollApp(w http.ResponseWriter, r *http.Request) {
-	u, _, err := a.srv.currentUser(r)
+	u, p, err := a.srv.currentUser(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	e, err := a.SignIn.EnrollTOTP(r.Context(), u)
+	e, err := a.SignIn.EnrollTOTP(r.Context(), u, *p.Session)
 	if err != nil {
 		WriteError(w, r, err)
 		return

@@ -107,7 +107,15 @@ func (s *Service) AuthenticatorApp(ctx context.Context, userID string) (storage.
 
 // EnrollTOTP starts adding an authenticator app: a new secret, stored
 // unconfirmed (replacing an unconfirmed one) until ConfirmTOTP.
-func (s *Service) EnrollTOTP(ctx context.Context, u storage.User) (mfa.TOTPEnrollment, error) {
+//
+// A session that has not proved a second factor recently may add one only
+// while the account has no passkey: that is how a person signed in with a
+// password gets their first second factor, but with a passkey on the account
+// it would let a stolen password make itself multi-factor.
+func (s *Service) EnrollTOTP(ctx context.Context, u storage.User, sess storage.Session) (mfa.TOTPEnrollment, error) {
+	if err := s.checkAppEnrollment(ctx, u, sess); err != nil {
+		return mfa.TOTPEnrollment{}, err
+	}
 	cur, err := s.Store.GetTOTP(ctx, u.ID)
 	switch {
 	case err == nil && cur.Confirmed:
@@ -133,10 +141,32 @@ func (s *Service) EnrollTOTP(ctx context.Context, u storage.User) (mfa.TOTPEnrol
 	return e, nil
 }
 
+var errAppNeedsMFA = apperr.New(http.StatusForbidden, "mfaRequired",
+	"your account has a passkey: to add an authenticator app, sign in with your passkey first (within the last 10 minutes)")
+
+// checkAppEnrollment refuses to let a session without a recent second factor
+// add an authenticator app to an account that has a passkey.
+func (s *Service) checkAppEnrollment(ctx context.Context, u storage.User, sess storage.Session) error {
+	if s.MFARecent(sess) {
+		return nil
+	}
+	creds, err := s.Store.ListUserCredentials(ctx, u.ID)
+	if err != nil {
+		return apperr.Internal(fmt.Errorf("list passkeys: %w", err))
+	}
+	if len(creds) > 0 {
+		return errAppNeedsMFA
+	}
+	return nil
+}
+
 // ConfirmTOTP finishes adding an authenticator app with a code from it. The
 // user has now shown a second factor in this session, so the session counts
 // as multi-factor from now: it gains "otp" and "mfa" and a fresh MFAAt.
 func (s *Service) ConfirmTOTP(ctx context.Context, actor authz.Actor, c Client, u storage.User, sess storage.Session, code string) (storage.TOTPMethod, storage.Session, error) {
+	if err := s.checkAppEnrollment(ctx, u, sess); err != nil { // a passkey added since the app was begun
+		return storage.TOTPMethod{}, sess, err
+	}
 	k := keysFor(u.UserPrincipalName, c)
 	a, err := s.reserve(ctx, k)
 	if err != nil {
