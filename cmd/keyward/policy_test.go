@@ -187,9 +187,16 @@ func testPolicyPasskey(t *testing.T, env []string) {
 			t.Fatalf("exclusions %+v", d.ExcludeTargets)
 		}
 	})
+	t.Run("an_excluded_group_cannot_be_deleted", func(t *testing.T) {
+		c.t = t
+		c.fails(`group "Contractors" is excluded from the passkey (FIDO2) policy`, "group", "delete", "Contractors")
+	})
 	t.Run("a_deleted_group_is_shown_as_such", func(t *testing.T) {
 		c.t = t
-		c.ok("group", "delete", "Contractors")
+		// As an earlier version let happen: the group deleted behind the policy's back.
+		if err := openTestStore(t, c.env).DeleteGroup(context.Background(), contractors.ID); err != nil {
+			t.Fatal(err)
+		}
 		if out := c.ok("policy", "passkey", "show"); !strings.Contains(out, "group "+contractors.ID+" (no longer exists)") {
 			t.Fatalf("summary:\n%s", out)
 		}

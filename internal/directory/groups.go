@@ -2,9 +2,12 @@ package directory
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -136,6 +139,10 @@ func (s *Service) UpdateGroup(ctx context.Context, actor authz.Actor, id string,
 }
 
 // DeleteGroup removes the group and its memberships and audits "group.delete".
+// In the same transaction it takes the group out of the passkey policy's
+// include targets (auditing that policy change too); a group the policy
+// excludes is not deleted (see policy.Fido2.WithoutDeletedGroup), so the
+// policy never names a group that does not exist.
 func (s *Service) DeleteGroup(ctx context.Context, actor authz.Actor, id string) error {
 	if err := authz.MayManageDirectory(actor); err != nil {
 		return err
@@ -144,10 +151,47 @@ func (s *Service) DeleteGroup(ctx context.Context, actor authz.Actor, id string)
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteGroup(ctx, g.ID); err != nil {
+	now, who := s.now(), actor.String()
+	event := func(action, target string, details any) (storage.AuditEvent, error) {
+		b, err := json.Marshal(details)
+		return storage.AuditEvent{ID: newID(), Time: now, Actor: who, Action: action, Target: target, Details: b}, err
+	}
+	err = s.Store.DeleteGroupWith(ctx, g.ID, policy.StorageName, func(stored storage.Policy) (storage.GroupDeletion, error) {
+		deleted, err := event("group.delete", "group:"+g.ID, map[string]any{"displayName": g.DisplayName})
+		if err != nil {
+			return storage.GroupDeletion{}, err
+		}
+		d := storage.GroupDeletion{Audit: []storage.AuditEvent{deleted}}
+		cur, err := policy.Load(stored.Data)
+		if err != nil {
+			return d, err
+		}
+		next, changed, err := cur.WithoutDeletedGroup(g.ID, g.DisplayName)
+		if err != nil || !changed {
+			return d, err
+		}
+		data, err := json.Marshal(next)
+		if err != nil {
+			return d, err
+		}
+		stored.Data, stored.UpdatedAt, stored.UpdatedBy = data, now, who
+		// The same action and details as any other change of the policy, so
+		// its history reads as one list.
+		changedEvent, err := event("policy.fido2.update", policy.AuditTarget, json.RawMessage(data))
+		if err != nil {
+			return d, err
+		}
+		d.Policy, d.Audit = &stored, append(d.Audit, changedEvent)
+		return d, nil
+	})
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if err != nil {
 		return storeErr(err, "delete group "+g.ID, groupNotFound(id), nil)
 	}
-	return s.audit(ctx, actor, "group.delete", "group:"+g.ID, map[string]any{"displayName": g.DisplayName})
+	return nil
 }
 
 // ListGroups returns one page of groups ordered by displayName and the next cursor.

@@ -17,7 +17,7 @@ import (
 )
 
 // PolicyName is the storage name of the FIDO2 method configuration.
-const PolicyName = "fido2"
+const PolicyName = policy.StorageName
 
 // Policies serves the FIDO2 method policy from memory. Each read costs one
 // cheap version query, so a change saved on any node takes effect on every
@@ -103,6 +103,9 @@ func (p *Policies) UpdateFido2With(ctx context.Context, actor authz.Actor, build
 		if err != nil {
 			return old, err
 		}
+		if cur, err = p.withoutMissingGroups(ctx, cur); err != nil {
+			return old, err
+		}
 		patch, err := build(cur)
 		if err != nil {
 			return old, err
@@ -127,11 +130,32 @@ func (p *Policies) UpdateFido2With(ctx context.Context, actor authz.Actor, build
 	details, _ := json.Marshal(next)
 	if err := p.Store.AppendAudit(ctx, storage.AuditEvent{
 		ID: uuid.NewString(), Time: p.Now().UTC(), Actor: actor.String(),
-		Action: "policy.fido2.update", Target: "authenticationMethodConfigurations/fido2", Details: details,
+		Action: "policy.fido2.update", Target: policy.AuditTarget, Details: details,
 	}); err != nil {
 		return policy.Fido2{}, fmt.Errorf("record policy change: %w", err)
 	}
 	return next, nil
+}
+
+// withoutMissingGroups drops targets naming groups that no longer exist. A
+// group deleted before deletions kept the policy in step would otherwise make
+// every later change fail the group check — even turning passkeys off. This
+// changes no decision: a deleted group has no members to include or exclude.
+func (p *Policies) withoutMissingGroups(ctx context.Context, cur policy.Fido2) (policy.Fido2, error) {
+	var missing []string
+	for _, id := range cur.GroupIDs() {
+		_, err := p.Store.GetGroup(ctx, id)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			missing = append(missing, id)
+		case err != nil:
+			return cur, fmt.Errorf("check group %s: %w", id, err)
+		}
+	}
+	if len(missing) == 0 {
+		return cur, nil
+	}
+	return cur.WithoutGroups(missing), nil
 }
 
 func (p *Policies) checkGroups(ctx context.Context, ids []string) error {

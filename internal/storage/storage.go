@@ -65,6 +65,13 @@ type Storage interface {
 	GetGroup(ctx context.Context, id string) (Group, error)
 	UpdateGroup(ctx context.Context, id string, fn func(Group) (Group, error)) (Group, error)
 	DeleteGroup(ctx context.Context, id string) error
+	// DeleteGroupWith deletes the group (ErrNotFound when there is none) in
+	// one transaction with what the deletion implies for the named policy:
+	// edit gets the policy, locked against concurrent updates (a zero Policy
+	// with Name set when none is stored), and returns the new policy, if it
+	// changes, and the audit events to append. An error from edit rolls the
+	// deletion back and is returned as is.
+	DeleteGroupWith(ctx context.Context, id, policyName string, edit func(Policy) (GroupDeletion, error)) error
 	// ListGroups orders by lower(DisplayName).
 	ListGroups(ctx context.Context, p Page) (groups []Group, next string, err error)
 
@@ -214,6 +221,15 @@ type Storage interface {
 type RateLimit struct {
 	Key string
 	Max int // at least 1
+}
+
+// GroupDeletion is what deleting a group changes besides the group.
+type GroupDeletion struct {
+	// Policy, when non-nil, is stored in place of the policy edit was given,
+	// with its version incremented.
+	Policy *Policy
+	// Audit is appended in the deleting transaction.
+	Audit []AuditEvent
 }
 
 // TOTPMethod is a user's authenticator app (RFC 6238, SHA-1, 6 digits, 30 s).

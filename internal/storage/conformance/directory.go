@@ -382,6 +382,71 @@ var groupTests = []test{
 		equal(t, "second page", second, []string{"support"})
 		equal(t, "next", next, "")
 	}},
+	{"delete_with_edits_the_policy_and_audits_in_one_transaction", func(t *testing.T, s storage.Storage) {
+		g, keep := mustGroup(t, s, "Gone"), mustGroup(t, s, "Kept")
+		var seen storage.Policy
+		is(t, s.DeleteGroupWith(t.Context(), g.ID, "nothing-stored", func(p storage.Policy) (storage.GroupDeletion, error) {
+			seen = p
+			return storage.GroupDeletion{Audit: []storage.AuditEvent{{Time: time.Now(), Actor: "t", Action: "group.delete", Target: "group:" + g.ID}}}, nil
+		}), nil)
+		equal(t, "policy given when none is stored", seen, storage.Policy{Name: "nothing-stored"})
+		_, err := s.GetGroup(t.Context(), g.ID)
+		is(t, err, storage.ErrNotFound)
+
+		stored, err := s.UpdatePolicy(t.Context(), "p", func(p storage.Policy) (storage.Policy, error) {
+			p.Data, p.UpdatedBy, p.UpdatedAt = []byte(`{"v":1}`), "t", time.Now()
+			return p, nil
+		})
+		ok(t, err)
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		ok(t, s.DeleteGroupWith(t.Context(), keep.ID, "p", func(p storage.Policy) (storage.GroupDeletion, error) {
+			equal(t, "policy given", string(p.Data), `{"v":1}`)
+			p.Data, p.UpdatedBy, p.UpdatedAt = []byte(`{"v":2}`), "deleter", at
+			return storage.GroupDeletion{Policy: &p, Audit: []storage.AuditEvent{
+				{Time: at, Actor: "deleter", Action: "group.delete", Target: "group:" + keep.ID},
+				{Time: at, Actor: "deleter", Action: "policy.update", Target: "p"},
+			}}, nil
+		}))
+		got, err := s.GetPolicy(t.Context(), "p")
+		ok(t, err)
+		equal(t, "policy after", [3]any{string(got.Data), got.Version, got.UpdatedBy}, [3]any{`{"v":2}`, stored.Version + 1, "deleter"})
+		audit, err := s.ListAudit(t.Context(), storage.EventFilter{Limit: 10})
+		ok(t, err)
+		var actions []string
+		for _, e := range audit {
+			actions = append(actions, e.Action)
+		}
+		equal(t, "audit", actions, []string{"policy.update", "group.delete", "group.delete"})
+	}},
+	{"delete_with_refused_by_edit_changes_nothing", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "m@x.org")
+		g := mustGroup(t, s, "Excluded")
+		ok(t, s.AddMember(t.Context(), g.ID, u.ID))
+		_, err := s.UpdatePolicy(t.Context(), "p", func(p storage.Policy) (storage.Policy, error) {
+			p.Data = []byte(`{"v":1}`)
+			return p, nil
+		})
+		ok(t, err)
+		is(t, s.DeleteGroupWith(t.Context(), g.ID, "p", func(p storage.Policy) (storage.GroupDeletion, error) {
+			p.Data = []byte(`{"v":2}`)
+			return storage.GroupDeletion{Policy: &p, Audit: []storage.AuditEvent{{Time: time.Now(), Action: "x"}}}, errFn
+		}), errFn)
+		_, err = s.GetGroup(t.Context(), g.ID)
+		ok(t, err)
+		ids, err := s.UserGroupIDs(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "memberships", ids, []string{g.ID})
+		got, err := s.GetPolicy(t.Context(), "p")
+		ok(t, err)
+		equal(t, "policy", [2]any{string(got.Data), got.Version}, [2]any{`{"v":1}`, int64(1)})
+		audit, err := s.ListAudit(t.Context(), storage.EventFilter{Limit: 10})
+		ok(t, err)
+		equal(t, "audit events", len(audit), 0)
+		is(t, s.DeleteGroupWith(t.Context(), "missing", "p", func(storage.Policy) (storage.GroupDeletion, error) {
+			t.Error("edit called for a group that does not exist")
+			return storage.GroupDeletion{}, nil
+		}), storage.ErrNotFound)
+	}},
 	{"delete_removes_memberships", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "m@x.org")
 		g, keep := mustGroup(t, s, "Temp"), mustGroup(t, s, "Keep")

@@ -2,7 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+
+	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -85,6 +89,50 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 		return s.fail(fmt.Sprintf("delete group %q", id), err, nil)
 	}
 	return nil
+}
+
+// DeleteGroupWith implements storage.Storage. The policy row is locked before
+// the group is deleted, the same order as a policy update that checks the
+// groups it names, so the two cannot interleave.
+func (s *Store) DeleteGroupWith(ctx context.Context, id, policyName string, edit func(storage.Policy) (storage.GroupDeletion, error)) error {
+	op := fmt.Sprintf("delete group %q", id)
+	return s.inTx(ctx, func(c conn) error {
+		old, err := scanPolicy(c.row(ctx, `SELECT `+policyCols+` FROM policies WHERE name = ? AND version > 0`+s.d.LockRow, policyName))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			old = storage.Policy{Name: policyName}
+		case err != nil:
+			return s.fail(op, err, nil)
+		}
+		if err := c.execOne(ctx, `DELETE FROM security_groups WHERE id = ?`, id); err != nil {
+			return s.fail(op, err, nil)
+		}
+		d, err := edit(old)
+		if err != nil {
+			return err
+		}
+		if p := d.Policy; p != nil {
+			if old.Version == 0 {
+				return fmt.Errorf("%s: policy %q is not stored and cannot be edited here", op, policyName)
+			}
+			err := c.execOne(ctx, `UPDATE policies SET data = ?, version = ?, updated_at = ?, updated_by = ?
+				WHERE name = ?`, blob(p.Data), old.Version+1, s.tv(p.UpdatedAt), p.UpdatedBy, policyName)
+			if err != nil {
+				return s.fail(op, err, nil)
+			}
+		}
+		for _, e := range d.Audit {
+			if e.ID == "" {
+				e.ID = uuid.NewString()
+			}
+			_, err := c.exec(ctx, `INSERT INTO audit_events (id, occurred_at, actor, action, target, details)
+				VALUES (?, ?, ?, ?, ?, ?)`, e.ID, s.tv(e.Time), e.Actor, e.Action, e.Target, blob(e.Details))
+			if err != nil {
+				return s.fail(op, err, nil)
+			}
+		}
+		return nil
+	})
 }
 
 // ListGroups implements storage.Storage.
