@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +33,8 @@ func FuzzCreateUser(f *testing.F) {
 		`{"userPrincipalName":"\u0000@\u0000","displayName":"\ud800"}`,
 		`{"accountEnabled":"true"}`, `[]`, `null`, `""`, `{`, `}`, ``, `{"a":1}`,
 		`{"displayName":1e999}`, `{"userPrincipalName":["x"]}`, "\xff\xfe",
+		`{"userPrincipalName":"a@b","displayName":"x\u0000y"}`, "{\"userPrincipalName\":\"a@b\",\"displayName\":\"x\xffy\"}",
+		`{"userPrincipalName":"a@b","displayName":"\u202egnp.exe"}`, `{"userPrincipalName":"a\u0085@b","displayName":"x"}`,
 	} {
 		f.Add(seed)
 	}
@@ -52,6 +56,21 @@ func FuzzCreateUser(f *testing.F) {
 		h.ServeHTTP(w, r)
 		if w.Code >= 500 {
 			t.Fatalf("POST %q = %d %s", body, w.Code, w.Body)
+		}
+		if w.Code == 201 {
+			// What was stored is text a person can read: valid UTF-8, no
+			// control or bidirectional formatting characters.
+			var u struct{ UserPrincipalName, DisplayName string }
+			if err := json.Unmarshal(w.Body.Bytes(), &u); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []string{u.UserPrincipalName, u.DisplayName} {
+				if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
+					return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+				}) {
+					t.Fatalf("POST %q stored %q", body, s)
+				}
+			}
 		}
 		if w.Code >= 400 {
 			var e struct {

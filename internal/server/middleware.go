@@ -158,6 +158,10 @@ func (s *Server) route(h http.Handler) http.Handler {
 		if info := infoFrom(r.Context()); info != nil {
 			info.route = r.Pattern
 		}
+		if err := checkRequestText(r); err != nil {
+			WriteError(w, r, err)
+			return
+		}
 		h.ServeHTTP(w, r)
 	})
 }

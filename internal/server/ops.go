@@ -21,6 +21,7 @@ func (s *Server) mountOps() {
 	s.mux.Handle("GET /healthz", s.route(http.HandlerFunc(healthz)))
 	s.mux.Handle("GET /readyz", s.route(http.HandlerFunc(s.readyz)))
 	s.mux.Handle("GET /metrics", s.route(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	s.patterns = append(s.patterns, "GET /healthz", "GET /readyz", "GET /metrics")
 	s.mux.Handle("/", http.HandlerFunc(s.fallback))
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,6 +66,7 @@ type Server struct {
 	allowSingleFactorAdmins bool
 	metrics                 *httpMetrics
 	dir                     *directory.Service
+	patterns                []string
 }
 
 // Mounter is a group of routes (one flow) that registers itself on a Server.
@@ -124,7 +126,11 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 // conflicting pattern, as ServeMux does.
 func (s *Server) Handle(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, s.route(s.authenticate(h)))
+	s.patterns = append(s.patterns, pattern)
 }
+
+// Routes lists the patterns of every registered route, in registration order.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // HandleFunc is Handle for a function.
 func (s *Server) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
