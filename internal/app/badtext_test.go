@@ -136,6 +136,13 @@ func TestBadTextIsRefusedOnEveryRoute(t *testing.T) {
 				if method != "POST" && method != "PATCH" && method != "PUT" {
 					return // GET, HEAD and DELETE take no body
 				}
+				// Form bodies (the OAuth endpoints') are checked before any handler.
+				for _, bad := range badText {
+					if bad.escaped != "" {
+						r := sendForm(method, w.nodes[0].URL+path("", ""), "client_id=x&display_name="+bad.escaped)
+						refused(t, r, `form field "display_name"`, bad.want)
+					}
+				}
 				// Does the route read a JSON body? Truncated JSON tells.
 				if c.cookie != "" {
 					c = cookie(w.session(alice, true)) // the probe may be a sign-out
@@ -174,6 +181,22 @@ func TestBadTextIsRefusedOnEveryRoute(t *testing.T) {
 		// hold them, and text with line breaks.
 		w.mustStatus(w.do("PATCH", "/api/v1/groups/"+group, bearer(w.admin), `{"description":"line one\nline \u2067two\u2069"}`), http.StatusOK)
 	})
+}
+
+// sendForm posts a form body without credentials.
+func sendForm(method, url, form string) reply {
+	req, err := http.NewRequest(method, url, strings.NewReader(form))
+	if err != nil {
+		panic(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return reply{status: -1, body: []byte(err.Error())}
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return reply{status: res.StatusCode, body: b, header: res.Header}
 }
 
 // wildcards lists the names of a pattern's {wildcards}.

@@ -35,4 +35,5 @@ func (o *OIDCEndpoints) Mount(s *Server) {
 // endpoints that authenticate their callers by another protocol.
 func (s *Server) HandlePublic(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, s.route(h))
+	s.patterns = append(s.patterns, pattern)
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
@@ -77,6 +80,37 @@ func checkRequestText(r *http.Request) error {
 	}
 	if p := textProblem(r.UserAgent(), false, false); p != "" {
 		return textError("header User-Agent", p)
+	}
+	return checkFormText(r)
+}
+
+// checkFormText checks a form body (the OAuth endpoints take them) and puts
+// it back for the handler to read.
+func checkFormText(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return nil
+	}
+	raw, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	if err != nil {
+		return decodeError(err, nil)
+	}
+	form, err := url.ParseQuery(string(raw))
+	if err != nil {
+		return nil // the handler explains a malformed form
+	}
+	for k, vs := range form {
+		if p := textProblem(k, false, false); p != "" {
+			return textError("a form field name", p)
+		}
+		for _, v := range vs {
+			if p := textProblem(v, strings.HasSuffix(strings.ToLower(k), "name"), false); p != "" {
+				return textError("form field "+strconv.Quote(k), p)
+			}
+		}
 	}
 	return nil
 }
