@@ -34,27 +34,55 @@ type Policies struct {
 
 // Fido2 returns the current policy (the defaults when none was ever saved).
 func (p *Policies) Fido2(ctx context.Context) (policy.Fido2, error) {
+	f, _, err := p.Fido2Version(ctx)
+	return f, err
+}
+
+// Fido2Version returns the current policy and its version: 0 while none was
+// ever saved, then one more with every change. Editors send it back (the
+// API's ETag and If-Match) so a change made meanwhile is not overwritten.
+func (p *Policies) Fido2Version(ctx context.Context) (policy.Fido2, int64, error) {
 	versions, err := p.Store.PolicyVersions(ctx)
 	if err != nil {
-		return policy.Fido2{}, fmt.Errorf("read policy versions: %w", err)
+		return policy.Fido2{}, 0, fmt.Errorf("read policy versions: %w", err)
 	}
 	v := versions[PolicyName]
 	p.mu.RLock()
 	if p.loaded && p.version == v {
 		f := p.fido2
 		p.mu.RUnlock()
-		return f, nil
+		return f, v, nil
 	}
 	p.mu.RUnlock()
 
 	f, v, err := p.load(ctx)
 	if err != nil {
-		return policy.Fido2{}, err
+		return policy.Fido2{}, 0, err
 	}
 	p.mu.Lock()
 	p.fido2, p.version, p.loaded = f, v, true
 	p.mu.Unlock()
-	return f, nil
+	return f, v, nil
+}
+
+// StaleError refuses a change made to a version of the policy that is no
+// longer the current one; it carries the current policy and version.
+type StaleError struct {
+	Current policy.Fido2
+	Version int64
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("the passkey (FIDO2) policy was changed meanwhile; it is now at version %d", e.Version)
+}
+
+// UpdateFido2IfVersion is UpdateFido2 for an editor that read the policy at
+// some version: match says whether the stored version is one the editor
+// accepts (nil = any). A mismatch changes nothing and returns a *StaleError.
+// The check is made inside the compare-and-swap update, so of two editors
+// who read the same version only the first one's change is saved.
+func (p *Policies) UpdateFido2IfVersion(ctx context.Context, actor authz.Actor, match func(version int64) bool, patch []byte) (policy.Fido2, int64, error) {
+	return p.update(ctx, actor, match, func(policy.Fido2) ([]byte, error) { return patch, nil })
 }
 
 func (p *Policies) load(ctx context.Context) (policy.Fido2, int64, error) {
@@ -94,14 +122,22 @@ func (p *Policies) UpdateFido2(ctx context.Context, actor authz.Actor, patch []b
 // policy inside the compare-and-swap update, so a change saved meanwhile by
 // someone else is neither lost nor overwritten. build must not write.
 func (p *Policies) UpdateFido2With(ctx context.Context, actor authz.Actor, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, error) {
+	f, _, err := p.update(ctx, actor, nil, build)
+	return f, err
+}
+
+func (p *Policies) update(ctx context.Context, actor authz.Actor, match func(int64) bool, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, int64, error) {
 	if err := authz.MayEditMethodPolicies(actor); err != nil {
-		return policy.Fido2{}, err
+		return policy.Fido2{}, 0, err
 	}
 	var next policy.Fido2
-	_, err := p.Store.UpdatePolicy(ctx, PolicyName, func(old storage.Policy) (storage.Policy, error) {
+	stored, err := p.Store.UpdatePolicy(ctx, PolicyName, func(old storage.Policy) (storage.Policy, error) {
 		cur, err := decodeFido2(old.Data)
 		if err != nil {
 			return old, err
+		}
+		if match != nil && !match(old.Version) {
+			return old, &StaleError{Current: cur, Version: old.Version}
 		}
 		if cur, err = p.withoutMissingGroups(ctx, cur); err != nil {
 			return old, err
@@ -125,16 +161,16 @@ func (p *Policies) UpdateFido2With(ctx context.Context, actor authz.Actor, build
 		return old, nil
 	})
 	if err != nil {
-		return policy.Fido2{}, err
+		return policy.Fido2{}, 0, err
 	}
 	details, _ := json.Marshal(next)
 	if err := p.Store.AppendAudit(ctx, storage.AuditEvent{
 		ID: uuid.NewString(), Time: p.Now().UTC(), Actor: actor.String(),
 		Action: "policy.fido2.update", Target: policy.AuditTarget, Details: details,
 	}); err != nil {
-		return policy.Fido2{}, fmt.Errorf("record policy change: %w", err)
+		return policy.Fido2{}, 0, fmt.Errorf("record policy change: %w", err)
 	}
-	return next, nil
+	return next, stored.Version, nil
 }
 
 // withoutMissingGroups drops targets naming groups that no longer exist. A

@@ -70,11 +70,12 @@ func (a *PasskeyAPI) Mount(s *Server) {
 // --- policy ---
 
 func (a *PasskeyAPI) getPolicy(w http.ResponseWriter, r *http.Request) {
-	p, err := a.Policies.Fido2(r.Context())
+	p, v, err := a.Policies.Fido2Version(r.Context())
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", ETag(strconv.FormatInt(v, 10)))
 	WriteJSON(w, http.StatusOK, p)
 }
 
@@ -84,11 +85,25 @@ func (a *PasskeyAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	p, err := a.Policies.UpdateFido2(r.Context(), actorFrom(r.Context()), patch)
+	var match func(int64) bool
+	if m := IfMatch(r); m != nil {
+		match = func(v int64) bool { return m(strconv.FormatInt(v, 10)) }
+	}
+	p, v, err := a.Policies.UpdateFido2IfVersion(r.Context(), actorFrom(r.Context()), match, patch)
+	var stale *passkey.StaleError
+	if errors.As(err, &stale) {
+		cur := ETag(strconv.FormatInt(stale.Version, 10))
+		WritePreconditionFailed(w, r, fmt.Sprintf("the passkey (FIDO2) policy was changed by someone else after you read it "+
+			"(If-Match %s; it is now %s), so nothing was saved; \"current\" is the policy as it is now: "+
+			"make your change to it and send it again with If-Match: %s", r.Header.Get("If-Match"), cur, cur),
+			strconv.FormatInt(stale.Version, 10), stale.Current)
+		return
+	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", ETag(strconv.FormatInt(v, 10)))
 	WriteJSON(w, http.StatusOK, p)
 }
 

@@ -5,7 +5,7 @@
 // whole configuration with one PATCH, as the API takes it. The AAGUID lists
 // show model names the server looks up (FIDO Metadata Service first, then
 // the built-in list of well-known providers).
-import { get, patch, listAll } from "./api.js";
+import { get, getVersioned, patchIfMatch, listAll } from "./api.js";
 import { $, $$, h, show, setAlert, onSubmit } from "./ui.js";
 
 const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
@@ -17,8 +17,11 @@ const AAGUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const form = $("#policy-form");
 const errorBox = $("#policy-error");
 const savedBox = $("#policy-saved");
+const conflictBox = $("#policy-conflict");
 
 let saved = null; // the policy as stored
+let etag = null; // its version: a save applies only while it is still current
+let conflict = null; // {current, etag} after a save lost to someone else's
 let draft = null; // what the form shows
 let groups = []; // [{id, displayName}]
 let providers = []; // [{name, aaGuids}]
@@ -357,31 +360,88 @@ onSubmit(form, async () => {
     excludeTargets: draft.excludeTargets,
     passkeyProfiles: draft.passkeyProfiles,
   };
+  showConflict(null);
   try {
-    showPolicy(await patch(path, body));
+    const res = await patchIfMatch(path, body, etag);
+    etag = res.etag;
+    showPolicy(res.data);
     setAlert(savedBox, "Your changes to the Passkey (FIDO2) policy were saved. They apply to the next registration and sign-in.");
     savedBox.scrollIntoView({ block: "nearest" });
   } catch (e) {
+    if (e.status === 412 && e.data && e.data.current) {
+      showConflict({ current: e.data.current, etag: e.etag });
+      return;
+    }
     setAlert(errorBox, e.message);
     errorBox.scrollIntoView({ block: "nearest" });
   }
 });
 
+// --- a save that lost to someone else's ---
+
+// summary describes a policy in lines a person compares side by side.
+function summary(p) {
+  const targets = (p.includeTargets || []).map((t) => groupName(t.id) +
+    ((p.passkeyProfiles || []).length > 1 ? ` (${(t.allowedPasskeyProfiles || []).map((id) => ((p.passkeyProfiles.find((x) => x.id === id) || {}).name || id)).join(", ")})` : ""));
+  const lines = [
+    "Passkeys: " + (p.state === "enabled" ? "on" : "off"),
+    "Included: " + (targets.join(", ") || "nobody"),
+    "Excluded: " + ((p.excludeTargets || []).map((t) => groupName(t.id)).join(", ") || "nobody"),
+    "Users may set up their own passkeys: " + (p.isSelfServiceRegistrationAllowed ? "yes" : "no"),
+  ];
+  for (const x of p.passkeyProfiles || []) {
+    const kr = x.keyRestrictions || {};
+    lines.push(`Profile “${x.name}”: ${[...types(x)].join(" and ") || "no passkey types"}` +
+      `; attestation ${x.attestationEnforcement === "registrationOnly" ? "required" : "not required"}` +
+      `; key restrictions ${kr.isEnforced ? `${kr.enforcementType} ${(kr.aaGuids || []).length} AAGUID(s)` : "off"}`);
+  }
+  return lines;
+}
+
+function showConflict(c) {
+  conflict = c;
+  show(conflictBox, !!c);
+  if (!c) return;
+  const mine = summary(draft);
+  const theirs = summary(c.current);
+  const list = (lines, other) => lines.map((l) => h("li", other.includes(l) ? {} : { class: "changed" }, l));
+  $("#conflict-mine").replaceChildren(...list(mine, theirs));
+  $("#conflict-current").replaceChildren(...list(theirs, mine));
+  conflictBox.scrollIntoView({ block: "nearest" });
+  $("#conflict-load-current").focus();
+}
+
+$("#conflict-load-current").addEventListener("click", () => {
+  etag = conflict.etag;
+  showPolicy(conflict.current);
+  showConflict(null);
+  setAlert(savedBox, "This is the policy as it is saved now. Your changes were discarded.");
+});
+$("#conflict-keep-mine").addEventListener("click", () => {
+  // Saving now replaces the version just shown, knowingly.
+  etag = conflict.etag;
+  saved = conflict.current;
+  showConflict(null);
+  setAlert(errorBox, "Your changes are still here, not saved. Save them to replace the policy saved by someone else.");
+});
+
 $("#policy-discard").addEventListener("click", () => {
   setAlert(errorBox, "");
   setAlert(savedBox, "");
+  showConflict(null);
   showPolicy(saved);
 });
 
 async function load() {
   const [policy, gs, known] = await Promise.all([
-    get(path),
+    getVersioned(path),
     listAll("/api/v1/groups?$top=999"),
     get(path + "/wellKnownProviders").catch(() => ({ value: [] })),
   ]);
   groups = gs;
   providers = known.value || [];
-  showPolicy(policy);
+  etag = policy.etag;
+  showPolicy(policy.data);
   show(form, true);
 }
 

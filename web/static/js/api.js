@@ -37,7 +37,18 @@ export function handleUnauthorized(f) {
 }
 
 export async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
+  return (await request(method, path, body)).data;
+}
+
+// getVersioned reads a resource that pages edit whole, with its version (the
+// ETag); patchIfMatch saves it only if that is still the current version,
+// else throws an ApiError with status 412 whose data.current and etag are the
+// resource as it is now.
+export const getVersioned = (path) => request("GET", path);
+export const patchIfMatch = (path, body, etag) => request("PATCH", path, body, etag ? { "If-Match": etag } : {});
+
+async function request(method, path, body, extraHeaders) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   const init = { method, headers, credentials: "same-origin", cache: "no-store" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -65,6 +76,8 @@ export async function api(method, path, body) {
     const e = data && data.error;
     const err = new ApiError(res.status, (e && e.code) || "httpError",
       (e && e.message) || `Something went wrong (HTTP ${res.status}). Try again.`);
+    err.data = data;
+    err.etag = res.headers.get("ETag");
     // Only "unauthenticated" means the session is gone; other 401s (a wrong
     // code, wrong credentials) are answers for the page to show.
     if (res.status === 401 && err.code === "unauthenticated" && onUnauthorized) {
@@ -72,7 +85,7 @@ export async function api(method, path, body) {
     }
     throw err;
   }
-  return data;
+  return { data, etag: res.headers.get("ETag") };
 }
 
 export const get = (path) => api("GET", path);

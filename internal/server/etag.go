@@ -1,0 +1,59 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Resources that pages edit whole carry a version: GET answers it as an
+// ETag, and a PATCH that sends it back in If-Match is refused with 412
+// Precondition Failed when the resource changed meanwhile, so one admin's
+// save does not silently undo another's. Without If-Match a PATCH applies
+// to whatever is current, as before.
+
+// ETag formats a version as a strong entity tag.
+func ETag(version string) string { return `"` + version + `"` }
+
+// IfMatch returns nil when the request has no If-Match header (any version
+// will do), and otherwise reports whether a version is one the request
+// names: "*", or one of the listed entity tags (weak ones compared weakly).
+func IfMatch(r *http.Request) func(version string) bool {
+	values := r.Header.Values("If-Match")
+	if len(values) == 0 {
+		return nil
+	}
+	var tags []string
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+			tags = append(tags, t)
+		}
+	}
+	return func(version string) bool {
+		for _, t := range tags {
+			if t == "*" || t == ETag(version) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// preconditionFailed is the 412 body: the usual error, and the resource as
+// it is now, so the client can show it and retry with its ETag.
+type preconditionFailed struct {
+	errorBody
+	Current any `json:"current"`
+}
+
+// WritePreconditionFailed answers 412 with the current resource and its ETag.
+func WritePreconditionFailed(w http.ResponseWriter, r *http.Request, message string, version string, current any) {
+	const code = "preconditionFailed"
+	if info := infoFrom(r.Context()); info != nil {
+		info.errCode, info.errMessage = code, message
+	}
+	var body preconditionFailed
+	body.Error.Code, body.Error.Message, body.Current = code, message, current
+	w.Header().Set("ETag", ETag(version))
+	WriteJSON(w, http.StatusPreconditionFailed, body)
+}
