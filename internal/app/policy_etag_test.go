@@ -13,23 +13,7 @@ import (
 // patchIfMatch sends a policy PATCH with an If-Match header.
 func (w *world) patchIfMatch(etag, body string) reply {
 	w.t.Helper()
-	req, err := http.NewRequest("PATCH", w.nodes[0].URL+policyPath, strings.NewReader(body))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+w.admin)
-	req.Header.Set("If-Match", etag)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return reply{status: res.StatusCode, body: data, header: res.Header}
+	return w.sendIfMatch(policyPath, etag, body)
 }
 
 // Two admins edit the policy from the same version: the second save is
@@ -108,6 +92,67 @@ func TestConcurrentPolicyEditsLoseNothing(t *testing.T) {
 			if won != 1 {
 				t.Fatalf("round %d: %d editors of one version saved, want exactly 1", round, won)
 			}
+		}
+	})
+}
+
+// sendIfMatch sends a PATCH with If-Match as the global admin.
+func (w *world) sendIfMatch(path, etag, body string) reply {
+	w.t.Helper()
+	req, err := http.NewRequest("PATCH", w.nodes[0].URL+path, strings.NewReader(body))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+w.admin)
+	req.Header.Set("If-Match", etag)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return reply{status: res.StatusCode, body: data, header: res.Header}
+}
+
+// Users and groups, which pages also edit whole, carry a version too.
+func TestUserAndGroupEditsCarryAVersion(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		for _, tc := range []struct{ path, first, second, field, want string }{
+			{"/api/v1/users/" + w.user("alice@contoso.com"), `{"displayName":"Alice L."}`, `{"accountEnabled":false}`, "displayName", "Alice L."},
+			{"/api/v1/groups/" + w.group("Pilots"), `{"description":"first wave"}`, `{"displayName":"Pilots 2"}`, "description", "first wave"},
+		} {
+			get := w.mustStatus(w.do("GET", tc.path, bearer(w.reader), nil), http.StatusOK)
+			etag := get.header.Get("ETag")
+			if etag == "" {
+				t.Fatalf("GET %s has no ETag", tc.path)
+			}
+			next := w.mustStatus(w.sendIfMatch(tc.path, etag, tc.first), http.StatusOK).header.Get("ETag")
+			if next == "" || next == etag {
+				t.Fatalf("ETag after a change = %q (before %q)", next, etag)
+			}
+			before := w.state()
+			stale := w.sendIfMatch(tc.path, etag, tc.second)
+			if stale.status != http.StatusPreconditionFailed {
+				t.Fatalf("stale PATCH %s: status %d, want 412: %s", tc.path, stale.status, stale.body)
+			}
+			var body struct {
+				Error   struct{ Code, Message string }
+				Current map[string]any
+			}
+			if err := json.Unmarshal(stale.body, &body); err != nil {
+				t.Fatal(err)
+			}
+			if body.Error.Code != "preconditionFailed" || body.Current[tc.field] != tc.want || stale.header.Get("ETag") != next {
+				t.Fatalf("412 = %s (ETag %q), want the current record and ETag %s", stale.body, stale.header.Get("ETag"), next)
+			}
+			if after := w.state(); after != before {
+				t.Fatalf("the stale PATCH changed the store:\n%s\n%s", before, after)
+			}
+			w.mustStatus(w.sendIfMatch(tc.path, next, tc.second), http.StatusOK)
 		}
 	})
 }

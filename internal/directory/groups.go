@@ -105,6 +105,12 @@ func (s *Service) GetGroup(ctx context.Context, id string) (storage.Group, error
 
 // UpdateGroup changes the set fields of in and audits "group.update".
 func (s *Service) UpdateGroup(ctx context.Context, actor authz.Actor, id string, in GroupInput) (storage.Group, error) {
+	return s.UpdateGroupIfMatch(ctx, actor, id, in, nil)
+}
+
+// UpdateGroupIfMatch is UpdateGroup for an editor that read the group at
+// some version (GroupVersion); see UpdateUserIfMatch.
+func (s *Service) UpdateGroupIfMatch(ctx context.Context, actor authz.Actor, id string, in GroupInput, match func(version string) bool) (storage.Group, error) {
 	if err := authz.MayManageDirectory(actor); err != nil {
 		return storage.Group{}, err
 	}
@@ -121,10 +127,17 @@ func (s *Service) UpdateGroup(ctx context.Context, actor authz.Actor, id string,
 	}
 	now := s.now()
 	g, err := s.Store.UpdateGroup(ctx, cur.ID, func(g storage.Group) (storage.Group, error) {
+		if v := GroupVersion(g); match != nil && !match(v) {
+			return g, &StaleError{Group: &g, Version: v}
+		}
 		g = applyGroup(g, in)
 		g.UpdatedAt = now
 		return g, nil
 	})
+	var stale *StaleError
+	if errors.As(err, &stale) {
+		return storage.Group{}, stale
+	}
 	if err != nil {
 		name := cur.DisplayName
 		if in.DisplayName != nil {

@@ -235,6 +235,14 @@ func (s *Service) GetUser(ctx context.Context, idOrUPN string) (storage.User, er
 // password alone is a password reset, which authentication administrators may
 // make too (authz.MayChangeMethods); every other field is global-admin's.
 func (s *Service) UpdateUser(ctx context.Context, actor authz.Actor, idOrUPN string, in UserInput) (storage.User, error) {
+	return s.UpdateUserIfMatch(ctx, actor, idOrUPN, in, nil)
+}
+
+// UpdateUserIfMatch is UpdateUser for an editor that read the user at some
+// version: match says whether the stored version (UserVersion) is one it
+// accepts (nil = any). A mismatch, checked inside the compare-and-swap
+// update, changes nothing and returns a *StaleError with the current user.
+func (s *Service) UpdateUserIfMatch(ctx context.Context, actor authz.Actor, idOrUPN string, in UserInput, match func(version string) bool) (storage.User, error) {
 	in, err := NormalizeUserInput(in)
 	if err != nil {
 		return storage.User{}, err
@@ -266,6 +274,9 @@ func (s *Service) UpdateUser(ctx context.Context, actor authz.Actor, idOrUPN str
 	}
 	now := s.now()
 	u, err := s.Store.UpdateUser(ctx, cur.ID, func(u storage.User) (storage.User, error) {
+		if v := UserVersion(u); match != nil && !match(v) {
+			return u, &StaleError{User: &u, Version: v}
+		}
 		u = applyUser(u, in)
 		if in.Password != nil {
 			u.PasswordHash = hash
@@ -273,6 +284,10 @@ func (s *Service) UpdateUser(ctx context.Context, actor authz.Actor, idOrUPN str
 		u.UpdatedAt = now
 		return u, nil
 	})
+	var stale *StaleError
+	if errors.As(err, &stale) {
+		return storage.User{}, stale
+	}
 	if err != nil {
 		upn := cur.UserPrincipalName
 		if in.UserPrincipalName != nil {

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -168,6 +170,7 @@ func (a *directoryAPI) getUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", ETag(directory.UserVersion(u)))
 	WriteJSON(w, http.StatusOK, newUserView(u))
 }
 
@@ -182,11 +185,18 @@ func (a *directoryAPI) updateUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	u, err := a.dir.UpdateUser(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in)
+	u, err := a.dir.UpdateUserIfMatch(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in, IfMatch(r))
+	var stale *directory.StaleError
+	if errors.As(err, &stale) {
+		WritePreconditionFailed(w, r, staleMessage(r, "user "+strconv.Quote(stale.User.UserPrincipalName), stale.Version),
+			stale.Version, newUserView(*stale.User))
+		return
+	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", ETag(directory.UserVersion(u)))
 	WriteJSON(w, http.StatusOK, newUserView(u))
 }
 
@@ -238,6 +248,7 @@ func (a *directoryAPI) getGroup(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", ETag(directory.GroupVersion(g)))
 	WriteJSON(w, http.StatusOK, newGroupView(g))
 }
 
@@ -247,12 +258,19 @@ func (a *directoryAPI) updateGroup(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	g, err := a.dir.UpdateGroup(r.Context(), actorFrom(r.Context()), r.PathValue("id"),
-		directory.GroupInput{DisplayName: body.DisplayName, Description: body.Description})
+	g, err := a.dir.UpdateGroupIfMatch(r.Context(), actorFrom(r.Context()), r.PathValue("id"),
+		directory.GroupInput{DisplayName: body.DisplayName, Description: body.Description}, IfMatch(r))
+	var stale *directory.StaleError
+	if errors.As(err, &stale) {
+		WritePreconditionFailed(w, r, staleMessage(r, "group "+strconv.Quote(stale.Group.DisplayName), stale.Version),
+			stale.Version, newGroupView(*stale.Group))
+		return
+	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", ETag(directory.GroupVersion(g)))
 	WriteJSON(w, http.StatusOK, newGroupView(g))
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -56,4 +57,11 @@ func WritePreconditionFailed(w http.ResponseWriter, r *http.Request, message str
 	body.Error.Code, body.Error.Message, body.Current = code, message, current
 	w.Header().Set("ETag", ETag(version))
 	WriteJSON(w, http.StatusPreconditionFailed, body)
+}
+
+// staleMessage explains a 412 for what (e.g. `user "alice@example.com"`).
+func staleMessage(r *http.Request, what, version string) string {
+	return fmt.Sprintf("%s was changed by someone else after you read it (If-Match %s; it is now %s), so nothing was saved; "+
+		"\"current\" is how it is now: make your change to it and send it again with If-Match: %s",
+		what, r.Header.Get("If-Match"), ETag(version), ETag(version))
 }
