@@ -6,6 +6,7 @@ import (
 
 	"github.com/chromedp/cdproto/webauthn"
 
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -24,7 +25,7 @@ func TestBrowserPolicyEditConflict(t *testing.T) {
 	ctx := context.Background()
 	otherAdmin := func(patch string) {
 		t.Helper()
-		if _, err := k.app.Policies.UpdateFido2(ctx, "token:other-admin", []byte(patch)); err != nil {
+		if _, err := k.app.Policies.UpdateFido2(ctx, authz.Token("other-admin", storage.RoleGlobalAdmin), []byte(patch)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -34,6 +35,7 @@ func TestBrowserPolicyEditConflict(t *testing.T) {
 	}
 
 	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
+	secondFactorForTheAdminCenter(t, admin, k, fido2Page)
 	admin.open(t, fido2Page)
 	admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
 
