@@ -20,6 +20,8 @@ var (
 		"this account is disabled; contact your administrator")
 	errPossibleClone = apperr.New(http.StatusUnauthorized, "possibleClonedKey",
 		"this security key's signature counter went backwards, which can mean the key was cloned; it has been flagged and the sign-in refused — contact your administrator")
+	errFlaggedClone = apperr.New(http.StatusUnauthorized, "possibleClonedKey",
+		"this security key is flagged as possibly cloned and cannot sign in until an administrator has checked it and cleared the flag — contact your administrator")
 	errCredentialExists = apperr.New(http.StatusConflict, "credentialExists",
 		"this passkey is already registered")
 )

@@ -110,7 +110,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 	// The credential, its owner and the owner's groups: one query.
 	owner, err := s.cfg.Store.GetCredentialOwner(ctx, parsed.RawID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return SignIn{}, s.fail(ctx, challengeID, event, errUnknownCredential, nil)
+		return SignIn{}, s.fail(ctx, challengeID, event, errUnknownCredential, "")
 	}
 	if err != nil {
 		return SignIn{}, fmt.Errorf("look up credential: %w", err)
@@ -120,25 +120,27 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 	event.UserID, event.UserPrincipalName = user.ID, user.UserPrincipalName
 
 	if err := s.checkOrigin(parsed.Response.CollectedClientData.Origin, http.StatusUnauthorized); err != nil {
-		return SignIn{}, s.fail(ctx, challengeID, event, err, nil)
+		return SignIn{}, s.fail(ctx, challengeID, event, err, "")
 	}
 	wc, err := s.verifyAssertion(user, cred, sd, parsed)
 	if err != nil {
-		return SignIn{}, s.fail(ctx, challengeID, event, err, nil)
+		return SignIn{}, s.fail(ctx, challengeID, event, err, "")
+	}
+	if cred.CloneWarning { // stays refused until an administrator clears the flag
+		return SignIn{}, s.fail(ctx, challengeID, event, errFlaggedClone, "")
 	}
 	if wc.Authenticator.CloneWarning {
-		cred.CloneWarning = true
-		return SignIn{}, s.fail(ctx, challengeID, event, errPossibleClone, &cred)
+		return SignIn{}, s.fail(ctx, challengeID, event, errPossibleClone, cred.ID)
 	}
 	if !user.AccountEnabled {
-		return SignIn{}, s.fail(ctx, challengeID, event, errAccountDisabled, nil)
+		return SignIn{}, s.fail(ctx, challengeID, event, errAccountDisabled, "")
 	}
 	pol, err := s.cfg.Policies.Fido2(ctx)
 	if err != nil {
 		return SignIn{}, err
 	}
 	if d := pol.CheckSignIn(owner.GroupIDs, policy.Key{AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible}); !d.Allowed {
-		return SignIn{}, s.fail(ctx, challengeID, event, s.refusal(ctx, d), nil)
+		return SignIn{}, s.fail(ctx, challengeID, event, s.refusal(ctx, d), "")
 	}
 
 	now := s.now()
@@ -153,9 +155,17 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 		IP: ci.IP, UserAgent: ci.UserAgent,
 	}
 	event.Result = storage.ResultSuccess
-	err = s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{ChallengeID: challengeID, Credential: &cred, Session: &sess, Event: event})
+	// The counter update is conditional: a sign-in with this key that stored
+	// a later counter meanwhile makes this one a possible clone.
+	err = s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{ChallengeID: challengeID, Credential: &cred,
+		Session: &sess, Event: event, CloneReason: errPossibleClone.Message})
 	if errors.Is(err, storage.ErrNotFound) { // a concurrent request used the challenge first
 		return SignIn{}, errChallenge
+	}
+	if errors.Is(err, storage.ErrPossibleClone) {
+		s.cfg.Logger.InfoContext(ctx, "passkey sign-in refused", "user", event.UserPrincipalName,
+			"aaguid", event.AAGUID, "code", errPossibleClone.Code, "reason", "counter lost a race or went back")
+		return SignIn{}, errPossibleClone
 	}
 	if err != nil {
 		return SignIn{}, fmt.Errorf("record sign-in: %w", err)
@@ -198,13 +208,14 @@ func (s *Service) verifyAssertion(user storage.User, cred storage.Credential, sd
 	return wc, nil
 }
 
-// fail records a refused sign-in (and a flagged credential), using up the
-// challenge, and returns cause. When the challenge was already used by a
-// concurrent request, that request's outcome stands and nothing is recorded.
-func (s *Service) fail(ctx context.Context, challengeID string, event storage.SignInEvent, cause error, flagged *storage.Credential) error {
+// fail records a refused sign-in (and flags the credential flagID, when
+// set, as a possible clone), using up the challenge, and returns cause. When
+// the challenge was already used by a concurrent request, that request's
+// outcome stands and nothing is recorded.
+func (s *Service) fail(ctx context.Context, challengeID string, event storage.SignInEvent, cause error, flagID string) error {
 	ae := apperr.As(cause)
 	event.Result, event.FailureReason = storage.ResultFailure, ae.Message
-	err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{ChallengeID: challengeID, Credential: flagged, Event: event})
+	err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{ChallengeID: challengeID, FlagCredential: flagID, Event: event})
 	if errors.Is(err, storage.ErrNotFound) {
 		return errChallenge
 	}

@@ -20,6 +20,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrBadCursor: Page.After is not a cursor this backend returned (bad client input).
 	ErrBadCursor = errors.New("invalid page cursor")
+	// ErrPossibleClone: a sign-in's signature counter is not above the stored
+	// one (or the key is flagged), so the key may have been cloned.
+	ErrPossibleClone = errors.New("signature counter did not increase: possible cloned authenticator")
 )
 
 // Page asks for one page of a list ordered by the list's natural key.
@@ -141,10 +144,19 @@ type Storage interface {
 
 	// RecordSignIn stores the outcome of a sign-in in one transaction: the
 	// challenge used up (when ChallengeID is set), the credential's new
-	// counter/flags/last use (when Credential is non-nil), the new session (when
-	// Session is non-nil) and the sign-in log event. A challenge that is already
-	// gone makes it ErrNotFound and writes nothing, so of two sign-ins racing
-	// with one challenge exactly one is recorded.
+	// counter/flags/last use (when Credential is non-nil), a credential flagged
+	// (FlagCredential), the new session (when Session is non-nil) and the
+	// sign-in log event. A challenge that is already gone makes it ErrNotFound
+	// and writes nothing, so of two sign-ins racing with one challenge exactly
+	// one is recorded.
+	//
+	// The credential's update is conditional, in the same statement: its
+	// stored counter must be below the new one (or both 0: an authenticator
+	// without a counter, WebAuthn §6.1.1) and it must not be flagged. When it
+	// is not — a sign-in with a later counter won a race, or the key was
+	// cloned — the key is flagged instead, the challenge is still used up, no
+	// session is stored, Event is logged as a failure with CloneReason, and
+	// RecordSignIn returns ErrPossibleClone.
 	RecordSignIn(ctx context.Context, r SignInRecord) error
 	ListSignInEvents(ctx context.Context, f EventFilter) ([]SignInEvent, error)
 
@@ -389,10 +401,18 @@ type CredentialOwner struct {
 
 // SignInRecord is what one sign-in writes (see Storage.RecordSignIn).
 type SignInRecord struct {
-	ChallengeID string      // the ceremony's challenge, consumed with the record
-	Credential  *Credential // updated fields: SignCount, BackupState, CloneWarning, LastUsedAt
-	Session     *Session
-	Event       SignInEvent
+	ChallengeID string // the ceremony's challenge, consumed with the record
+	// Credential is the key that signed in; its SignCount, BackupState and
+	// LastUsedAt are stored when the counter went up (see RecordSignIn).
+	Credential *Credential
+	// FlagCredential is the ID of a credential to flag as a possible clone
+	// (a refused sign-in); nothing else of it changes.
+	FlagCredential string
+	Session        *Session
+	Event          SignInEvent
+	// CloneReason is the FailureReason logged when Credential's counter did
+	// not go up.
+	CloneReason string
 }
 
 // Sign-in results.

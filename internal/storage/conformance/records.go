@@ -31,6 +31,60 @@ func failure(userID string, when time.Time) storage.SignInEvent {
 		Result: storage.ResultFailure, FailureReason: "key model blocked"}
 }
 
+// raced is how racing sign-ins ended: which signed in, and a tally.
+type raced struct {
+	won   []bool
+	tally map[string]int // "signed in", "possible clone"
+}
+
+// raceSignIns records racers passkey sign-ins of u with c at once, each with
+// its own challenge and the counter count(i).
+func raceSignIns(t *testing.T, s storage.Storage, u storage.User, c storage.Credential, count func(i int) uint32) raced {
+	t.Helper()
+	records := make([]storage.SignInRecord, racers)
+	for i := range records {
+		ch := newChallenge("")
+		ok(t, s.CreateChallenge(t.Context(), ch))
+		records[i] = signIn(u, c, at(time.Minute))
+		records[i].ChallengeID, records[i].CloneReason = ch.ID, "possible clone"
+		records[i].Credential.SignCount = count(i)
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, racers)
+	for i := range records {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.RecordSignIn(t.Context(), records[i])
+		})
+	}
+	close(start)
+	wg.Wait()
+	out := raced{won: make([]bool, racers), tally: map[string]int{}}
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			out.won[i] = true
+			out.tally["signed in"]++
+		case errors.Is(err, storage.ErrPossibleClone):
+			out.tally["possible clone"]++
+		default:
+			t.Fatalf("a racing sign-in got %v", err)
+		}
+	}
+	return out
+}
+
+// unflag clears a credential's clone flag, as an administrator does.
+func unflag(t *testing.T, s storage.Storage, id string) {
+	t.Helper()
+	_, err := s.UpdateCredential(t.Context(), id, func(c storage.Credential) (storage.Credential, error) {
+		c.CloneWarning = false
+		return c, nil
+	})
+	ok(t, err)
+}
+
 var signInTests = []test{
 	{"record_updates_credential_creates_session_and_logs_event", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "a@x.org")
@@ -146,6 +200,111 @@ var signInTests = []test{
 		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{Limit: 100})
 		ok(t, err)
 		equal(t, "events of the records that succeeded", len(events), want)
+	}},
+	{"counter_that_does_not_go_up_flags_the_key_and_records_a_failure", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		c := mustCredential(t, s, u.ID) // counter 7
+		ch := newChallenge("")
+		ok(t, s.CreateChallenge(t.Context(), ch))
+		r := signIn(u, c, at(time.Minute))
+		r.Credential.SignCount = c.SignCount // not above the stored counter
+		r.ChallengeID, r.CloneReason = ch.ID, "possible clone"
+		is(t, s.RecordSignIn(t.Context(), r), storage.ErrPossibleClone)
+		got, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		want := c
+		want.CloneWarning = true
+		equal(t, "credential flagged, counter and last use unchanged", got, want)
+		_, err = s.GetSession(t.Context(), r.Session.ID)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.GetChallenge(t.Context(), ch.ID, t0)
+		is(t, err, storage.ErrNotFound) // used up
+		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
+		ok(t, err)
+		logged := r.Event
+		logged.Result, logged.FailureReason = storage.ResultFailure, "possible clone"
+		equal(t, "events", events, []storage.SignInEvent{logged})
+
+		// Flagged, the key is refused even with a counter that goes up.
+		later := signIn(u, c, at(2*time.Minute))
+		later.Credential.SignCount = 100
+		is(t, s.RecordSignIn(t.Context(), later), storage.ErrPossibleClone)
+		got, err = s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "still flagged", got, want)
+	}},
+	{"zero_counters_mean_no_counter_and_are_allowed", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		c := newCredential(u.ID)
+		c.SignCount = 0
+		ok(t, s.CreateCredential(t.Context(), c))
+		for i := range 2 {
+			r := signIn(u, c, at(time.Duration(i)*time.Minute))
+			r.Credential.SignCount = 0
+			ok(t, s.RecordSignIn(t.Context(), r))
+		}
+		r := signIn(u, c, at(time.Hour))
+		r.Credential.SignCount = 5
+		ok(t, s.RecordSignIn(t.Context(), r))
+		back := signIn(u, c, at(2*time.Hour))
+		back.Credential.SignCount = 0 // a counter that fell back to 0
+		is(t, s.RecordSignIn(t.Context(), back), storage.ErrPossibleClone)
+	}},
+	{"flag_credential_flags_it_and_logs", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		c := mustCredential(t, s, u.ID)
+		ch := newChallenge("")
+		ok(t, s.CreateChallenge(t.Context(), ch))
+		ok(t, s.RecordSignIn(t.Context(), storage.SignInRecord{ChallengeID: ch.ID, FlagCredential: c.ID, Event: failure(u.ID, t0)}))
+		got, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		want := c
+		want.CloneWarning = true
+		equal(t, "credential", got, want)
+		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
+		ok(t, err)
+		equal(t, "events", len(events), 1)
+		is(t, s.RecordSignIn(t.Context(), storage.SignInRecord{FlagCredential: "missing", Event: failure(u.ID, t0)}), storage.ErrNotFound)
+	}},
+	{"racing_sign_ins_with_one_counter_have_one_winner", func(t *testing.T, s storage.Storage) {
+		// A cloned key: every copy signs with the same next counter.
+		u := mustUser(t, s, "a@x.org")
+		c := mustCredential(t, s, u.ID)
+		for round := range 5 {
+			cur, err := s.GetCredential(t.Context(), c.ID)
+			ok(t, err)
+			outcomes := raceSignIns(t, s, u, cur, func(int) uint32 { return cur.SignCount + 1 })
+			equal(t, fmt.Sprintf("round %d: outcomes", round), outcomes.tally, map[string]int{"signed in": 1, "possible clone": racers - 1})
+			got, err := s.GetCredential(t.Context(), c.ID)
+			ok(t, err)
+			equal(t, "counter", got.SignCount, cur.SignCount+1)
+			equal(t, "flagged", got.CloneWarning, true)
+			unflag(t, s, c.ID)
+		}
+	}},
+	{"racing_sign_ins_never_move_the_counter_back", func(t *testing.T, s storage.Storage) {
+		// One key signing in from several tabs: counters n+1 … n+racers. The
+		// stored counter ends at the highest one that signed in; each that
+		// arrived after a higher one was refused and flagged the key, and a
+		// flagged key refuses the rest.
+		u := mustUser(t, s, "a@x.org")
+		c := mustCredential(t, s, u.ID)
+		for round := range 15 {
+			cur, err := s.GetCredential(t.Context(), c.ID)
+			ok(t, err)
+			outcomes := raceSignIns(t, s, u, cur, func(i int) uint32 { return cur.SignCount + 1 + uint32(i) })
+			got, err := s.GetCredential(t.Context(), c.ID)
+			ok(t, err)
+			highest := uint32(0)
+			for i, won := range outcomes.won {
+				if won {
+					highest = max(highest, cur.SignCount+1+uint32(i))
+				}
+			}
+			equal(t, fmt.Sprintf("round %d: counter after %v", round, outcomes.tally), got.SignCount, highest)
+			equal(t, "flagged when one was refused", got.CloneWarning, outcomes.tally["possible clone"] > 0)
+			unflag(t, s, c.ID)
+		}
 	}},
 	{"get_challenge_skips_expired", func(t *testing.T, s storage.Storage) {
 		ch := newChallenge("u")

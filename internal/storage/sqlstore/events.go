@@ -14,21 +14,42 @@ import (
 // session and the log event commit together or not at all. A credential that
 // no longer exists is ErrNotFound; a taken session ID is ErrAlreadyExists.
 func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error {
-	if s.d.WritableCTE {
+	if s.d.WritableCTE && r.FlagCredential == "" { // the hot path: one statement
 		return s.recordSignInStatement(ctx, r)
 	}
-	return s.batched(ctx, func(c conn) error {
+	cloned := false
+	err := s.batched(ctx, func(c conn) error {
+		cloned = false
 		if r.ChallengeID != "" {
 			if err := c.execOne(ctx, `DELETE FROM challenges WHERE id = ?`, r.ChallengeID); err != nil {
 				return s.fail("record sign-in: consume challenge", err, nil)
 			}
 		}
+		if r.FlagCredential != "" {
+			if err := c.execOne(ctx, `UPDATE credentials SET clone_warning = ? WHERE id = ?`, true, r.FlagCredential); err != nil {
+				return s.fail(fmt.Sprintf("record sign-in: flag credential %q", r.FlagCredential), err, nil)
+			}
+		}
 		if cr := r.Credential; cr != nil {
-			err := c.execOne(ctx, `UPDATE credentials SET sign_count = ?, backup_state = ?, clone_warning = ?,
-				last_used_at = ? WHERE id = ?`,
-				int64(cr.SignCount), cr.BackupState, cr.CloneWarning, s.tvNull(cr.LastUsedAt), cr.ID)
+			op := fmt.Sprintf("record sign-in: update credential %q", cr.ID)
+			n := int64(cr.SignCount)
+			res, err := c.exec(ctx, `UPDATE credentials SET sign_count = ?, backup_state = ?, last_used_at = ?
+				WHERE id = ? AND NOT clone_warning AND (sign_count < ? OR (sign_count = 0 AND ? = 0))`,
+				n, cr.BackupState, s.tvNull(cr.LastUsedAt), cr.ID, n, n)
 			if err != nil {
-				return s.fail(fmt.Sprintf("record sign-in: update credential %q", cr.ID), err, nil)
+				return s.fail(op, err, nil)
+			}
+			if updated, err := res.RowsAffected(); err != nil {
+				return s.fail(op, err, nil)
+			} else if updated == 0 {
+				// Gone (ErrNotFound), or the counter did not go up: a possible clone.
+				if err := c.execOne(ctx, `UPDATE credentials SET clone_warning = ? WHERE id = ?`, true, cr.ID); err != nil {
+					return s.fail(op, err, nil)
+				}
+				cloned = true
+				e := r.Event
+				e.Result, e.FailureReason = storage.ResultFailure, r.CloneReason
+				return s.insertSignInEvent(ctx, c, e)
 			}
 		}
 		if r.Session != nil {
@@ -38,32 +59,50 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 		}
 		return s.insertSignInEvent(ctx, c, r.Event)
 	})
+	if err == nil && cloned {
+		return fmt.Errorf("record sign-in with credential %q: %w", r.Credential.ID, storage.ErrPossibleClone)
+	}
+	return err
 }
 
 // recordSignInStatement is RecordSignIn as one statement: a statement is
-// atomic, and the inserts only happen when the credential update found its
+// atomic, and each write only happens when the ones it depends on found their
 // row. The casts are PostgreSQL's: parameters in a SELECT list are untyped.
 func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecord) error {
 	var q strings.Builder
 	var args []any
 	// Every write is gated on the ones before it having found their row: the
 	// challenge first (so a used one writes nothing), then the credential.
-	gate, chResult, credResult := "", "1", "1"
+	gate, evtGate, chResult, credResult, flagResult := "", "", "1", "1", "0"
+	result, reason := "?::text", "?::text"
 	q.WriteString("WITH ")
 	if r.ChallengeID != "" {
 		q.WriteString(`ch AS (DELETE FROM challenges WHERE id = ? RETURNING 1), `)
 		args = append(args, r.ChallengeID)
 		gate, chResult = " WHERE EXISTS (SELECT 1 FROM ch)", "(SELECT COUNT(*) FROM ch)"
+		evtGate = gate
 	}
 	if cr := r.Credential; cr != nil {
 		cond := ""
 		if r.ChallengeID != "" {
 			cond = " AND EXISTS (SELECT 1 FROM ch)"
 		}
-		q.WriteString(`cred AS (UPDATE credentials SET sign_count = ?, backup_state = ?, clone_warning = ?,
-			last_used_at = ? WHERE id = ?` + cond + ` RETURNING 1), `)
-		args = append(args, int64(cr.SignCount), cr.BackupState, cr.CloneWarning, s.tvNull(cr.LastUsedAt), cr.ID)
-		gate, credResult = " WHERE EXISTS (SELECT 1 FROM cred)", "(SELECT COUNT(*) FROM cred)"
+		// The counter must go up; a racing sign-in that stored a later one
+		// first holds the row until it commits, and this update then sees
+		// that counter. When it does not apply, flag takes the row instead:
+		// the two never change it both.
+		n := int64(cr.SignCount)
+		q.WriteString(`cred AS (UPDATE credentials SET sign_count = ?, backup_state = ?, last_used_at = ?
+			WHERE id = ? AND NOT clone_warning AND (sign_count < ?::bigint OR (sign_count = 0 AND ?::bigint = 0))` +
+			cond + ` RETURNING 1), `)
+		args = append(args, n, cr.BackupState, s.tvNull(cr.LastUsedAt), cr.ID, n, n)
+		q.WriteString(`flag AS (UPDATE credentials SET clone_warning = TRUE
+			WHERE id = ?` + cond + ` AND NOT EXISTS (SELECT 1 FROM cred) RETURNING 1), `)
+		args = append(args, cr.ID)
+		gate, credResult, flagResult = " WHERE EXISTS (SELECT 1 FROM cred)", "(SELECT COUNT(*) FROM cred)", "(SELECT COUNT(*) FROM flag)"
+		evtGate = " WHERE EXISTS (SELECT 1 FROM cred) OR EXISTS (SELECT 1 FROM flag)"
+		result = "CASE WHEN EXISTS (SELECT 1 FROM cred) THEN ?::text ELSE '" + storage.ResultFailure + "' END"
+		reason = "CASE WHEN EXISTS (SELECT 1 FROM cred) THEN ?::text ELSE ?::text END"
 	}
 	if ss := r.Session; ss != nil {
 		if err := requireKey("session ID", ss.ID); err != nil {
@@ -79,18 +118,24 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 		e.ID = uuid.NewString()
 	}
 	q.WriteString(`evt AS (INSERT INTO sign_in_events (` + signInCols + `) SELECT ?::text, ?::timestamptz,
-		?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text` + gate + `) SELECT ` +
-		chResult + `, ` + credResult)
+		?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ` + result + `, ` + reason + `, ?::text, ?::text` +
+		evtGate + `) SELECT ` + chResult + `, ` + credResult + `, ` + flagResult)
 	args = append(args, e.ID, s.tv(e.Time), e.UserID, e.UserPrincipalName, e.Method, e.CredentialID, e.AAGUID,
-		e.Model, e.Result, e.FailureReason, e.IP, e.UserAgent)
-	var chFound, credFound int
-	if err := s.write().row(ctx, q.String(), args...).Scan(&chFound, &credFound); err != nil {
+		e.Model, e.Result, e.FailureReason)
+	if r.Credential != nil {
+		args = append(args, r.CloneReason)
+	}
+	args = append(args, e.IP, e.UserAgent)
+	var chFound, credFound, flagged int
+	if err := s.write().row(ctx, q.String(), args...).Scan(&chFound, &credFound, &flagged); err != nil {
 		return s.fail("record sign-in", err, storage.ErrConflict)
 	}
-	if chFound == 0 {
+	switch {
+	case chFound == 0:
 		return fmt.Errorf("record sign-in: challenge already used: %w", storage.ErrNotFound)
-	}
-	if credFound == 0 {
+	case credFound == 0 && flagged > 0:
+		return fmt.Errorf("record sign-in with credential %q: %w", r.Credential.ID, storage.ErrPossibleClone)
+	case credFound == 0:
 		return fmt.Errorf("record sign-in: update credential %q: %w", r.Credential.ID, storage.ErrNotFound)
 	}
 	return nil
