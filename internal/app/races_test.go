@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,6 +192,140 @@ func TestPassesIssuedAtOnceLeaveOne(t *testing.T) {
 		}
 		if signedIn != 1 {
 			t.Fatalf("%d of the last 8 passes signed in, want 1", signedIn)
+		}
+	})
+}
+
+// assertions signs in with k twice: a for the first options, b for the
+// second; counters as k makes them (b's after a's) unless same is set, when
+// both carry the same counter — as two copies of one cloned key would.
+func (w *world) twoAssertions(k *softkey.Authenticator, same bool) (a, b []byte) {
+	w.t.Helper()
+	sign := func() []byte {
+		opts := w.mustStatus(w.do("POST", "/api/v1/auth/passkey/options", cred{}, nil), http.StatusOK)
+		resp, err := k.Assert(opts.body, w.origin())
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		return resp
+	}
+	c := k.Credentials()[0]
+	a = sign()
+	if same {
+		if err := k.SetSignCount(c.ID, c.SignCount); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return a, sign()
+}
+
+// storedCounter reads a passkey's counter and flag as stored.
+func (w *world) storedCounter(methodID string) (uint32, bool) {
+	w.t.Helper()
+	c, err := w.store.GetCredential(context.Background(), methodID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return c.SignCount, c.CloneWarning
+}
+
+// Two assertions of one key racing: the stored counter never moves back,
+// and an assertion whose counter is not above the stored one — a clone, or
+// the loser of a race with a later counter — is refused as a possible clone
+// and flags the key, which stays refused until an administrator clears it.
+func TestSignatureCounterRaces(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		k := w.key(goodAAGUID, softkey.FormatPacked)
+		alice := registered(t, w, k)
+		methods := "/api/v1/users/" + alice + "/authentication/fido2Methods/"
+		m := w.mustStatus(w.do("GET", strings.TrimSuffix(methods, "/"), bearer(w.reader), nil), http.StatusOK).json(t)["value"].([]any)[0].(map[string]any)
+		method := m["id"].(string)
+		clear := func() {
+			t.Helper()
+			r := w.mustStatus(w.do("PATCH", methods+method, bearer(w.admin), map[string]any{"cloneWarning": false}), http.StatusOK).json(t)
+			if r["cloneWarning"] != false {
+				t.Fatalf("after clearing: %v", r)
+			}
+		}
+
+		// A cloned key: both copies sign the same next counter; one signs in.
+		for round := range 8 {
+			before, _ := w.storedCounter(method)
+			a, b := w.twoAssertions(k, true)
+			rs := atOnce(2, func(i int) reply { return w.do("POST", "/api/v1/auth/passkey", cred{}, [][]byte{a, b}[i]) })
+			if got := statusCounts(rs); got[http.StatusOK] != 1 || got[http.StatusUnauthorized] != 1 {
+				t.Fatalf("round %d: two assertions with one counter: statuses %v, want one 200 and one 401", round, got)
+			}
+			loser := rs[0]
+			if rs[0].status == http.StatusOK {
+				loser = rs[1]
+			}
+			wantError(t, loser, http.StatusUnauthorized, "possibleClonedKey", "cloned")
+			if sessionCookie(loser) != "" {
+				t.Fatal("the refused sign-in set a session cookie")
+			}
+			if n, flagged := w.storedCounter(method); n != before+1 || !flagged {
+				t.Fatalf("round %d: stored counter %d flagged %v, want %d and flagged", round, n, flagged, before+1)
+			}
+			clear()
+		}
+
+		// One key, two tabs: counters n+1 and n+2 at once. Whatever the
+		// order, the stored counter ends at n+2; n+1 arriving last is refused.
+		for round := range 15 {
+			before, _ := w.storedCounter(method)
+			a, b := w.twoAssertions(k, false)
+			rs := atOnce(2, func(i int) reply { return w.do("POST", "/api/v1/auth/passkey", cred{}, [][]byte{a, b}[i]) })
+			if rs[1].status != http.StatusOK {
+				t.Fatalf("round %d: the later counter was refused: %d %s", round, rs[1].status, rs[1].body)
+			}
+			n, flagged := w.storedCounter(method)
+			if n != before+2 {
+				t.Fatalf("round %d: stored counter %d, want %d: it moved back", round, n, before+2)
+			}
+			if rs[0].status != http.StatusOK {
+				wantError(t, rs[0], http.StatusUnauthorized, "possibleClonedKey", "")
+				if !flagged {
+					t.Fatalf("round %d: refused as a clone but not flagged", round)
+				}
+				clear()
+			}
+		}
+
+		// Flagged, the key stays refused — even with a counter that goes
+		// up — until an administrator clears the flag; clearing is audited.
+		a, b := w.twoAssertions(k, true)
+		w.mustStatus(w.do("POST", "/api/v1/auth/passkey", cred{}, a), http.StatusOK)
+		wantError(t, w.do("POST", "/api/v1/auth/passkey", cred{}, b), http.StatusUnauthorized, "possibleClonedKey", "")
+		wantError(t, w.do("POST", "/api/v1/auth/passkey", cred{}, b), http.StatusBadRequest, "challengeNotFound", "") // used up
+		wantError(t, w.login(k, ""), http.StatusUnauthorized, "possibleClonedKey", "until an administrator")
+		wantError(t, w.login(k, "alice@contoso.com"), http.StatusUnauthorized, "possibleClonedKey", "until an administrator")
+		if m := w.mustStatus(w.do("GET", methods+method, bearer(w.reader), nil), http.StatusOK).json(t); m["cloneWarning"] != true {
+			t.Fatalf("method = %v, want cloneWarning true", m)
+		}
+		wantError(t, w.do("PATCH", methods+method, bearer(w.reader), map[string]any{"cloneWarning": false}), http.StatusForbidden, "forbidden", "")
+		wantError(t, w.do("PATCH", methods+method, bearer(w.admin), map[string]any{"cloneWarning": true}), http.StatusBadRequest, "invalidRequest", `{"cloneWarning": false}`)
+		wantError(t, w.do("PATCH", methods+method, bearer(w.admin), map[string]any{"displayName": "x"}), http.StatusBadRequest, "invalidRequest", "")
+		wantError(t, w.do("PATCH", methods+"not-a-method", bearer(w.admin), map[string]any{"cloneWarning": false}), http.StatusNotFound, "notFound", "")
+		before := len(w.audit("user.fido2Method.update"))
+		clear()
+		if a := w.audit("user.fido2Method.update"); len(a) != before+1 || a[0].Actor != "token:automation" {
+			t.Fatalf("audit = %+v, want the clearing recorded", a)
+		}
+		w.mustStatus(w.login(k, ""), http.StatusOK)
+
+		refusals := 0
+		events, err := w.store.ListSignInEvents(context.Background(), storage.EventFilter{UserID: alice, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.Result == storage.ResultFailure && strings.Contains(e.FailureReason, "cloned") {
+				refusals++
+			}
+		}
+		if refusals < 8+3 {
+			t.Fatalf("%d refusals logged with a reason, want at least one per flagged round", refusals)
 		}
 	})
 }

@@ -43,6 +43,30 @@ func (s *Service) DeleteCredential(ctx context.Context, actor authz.Actor, c sto
 	return nil
 }
 
+// ClearCloneWarning lifts a passkey's possible-clone flag, once an
+// administrator has checked the key, so it signs in again. The stored
+// counter stays: the key's next assertion must still go above it. Clearing
+// an unflagged key changes nothing and is not audited.
+func (s *Service) ClearCloneWarning(ctx context.Context, actor string, c storage.Credential) (storage.Credential, error) {
+	was := false
+	updated, err := s.cfg.Store.UpdateCredential(ctx, c.ID, func(old storage.Credential) (storage.Credential, error) {
+		was, old.CloneWarning = old.CloneWarning, false
+		return old, nil
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Credential{}, apperr.NotFound("the passkey %s no longer exists", c.ID)
+	}
+	if err != nil {
+		return storage.Credential{}, fmt.Errorf("clear clone warning: %w", err)
+	}
+	if was {
+		s.audit(ctx, actor, "user.fido2Method.update", c.UserID, map[string]any{
+			"methodId": c.ID, "cloneWarning": false, "signCount": updated.SignCount,
+		})
+	}
+	return updated, nil
+}
+
 // RenameCredential changes a passkey's display name.
 func (s *Service) RenameCredential(ctx context.Context, actor authz.Actor, c storage.Credential, name string) (storage.Credential, error) {
 	name = strings.TrimSpace(name)

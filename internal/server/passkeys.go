@@ -57,6 +57,7 @@ func (a *PasskeyAPI) Mount(s *Server) {
 	s.Handle("GET "+methods+"/creationOptions", write(http.HandlerFunc(a.creationOptions)))
 	s.Handle("POST "+methods, write(http.HandlerFunc(a.provision)))
 	s.Handle("GET "+methods+"/{methodId}", read(http.HandlerFunc(a.getMethod)))
+	s.Handle("PATCH "+methods+"/{methodId}", write(http.HandlerFunc(a.patchMethod)))
 	s.Handle("DELETE "+methods+"/{methodId}", write(http.HandlerFunc(a.deleteMethod)))
 
 	s.HandleFunc("GET /api/v1/me/passkeys", a.listMine)
@@ -220,7 +221,7 @@ type fido2Method struct {
 	AttestationFormat       string     `json:"attestationFormat"`
 	Transports              []string   `json:"transports"`
 	BackupState             bool       `json:"backupState"`
-	CloneWarning            bool       `json:"cloneWarning,omitempty"`
+	CloneWarning            bool       `json:"cloneWarning"`
 }
 
 func methodJSON(c storage.Credential) fido2Method {
@@ -284,6 +285,29 @@ func (a *PasskeyAPI) method(r *http.Request) (storage.Credential, error) {
 
 func (a *PasskeyAPI) getMethod(w http.ResponseWriter, r *http.Request) {
 	c, err := a.method(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, methodJSON(c))
+}
+
+// patchMethod clears a passkey's possible-clone flag: {"cloneWarning": false}
+// is the one change an administrator can make to someone's passkey.
+func (a *PasskeyAPI) patchMethod(w http.ResponseWriter, r *http.Request) {
+	c, err := a.method(r)
+	var body struct {
+		CloneWarning *bool `json:"cloneWarning"`
+	}
+	if err == nil {
+		err = DecodeJSON(w, r, &body)
+	}
+	if err == nil && (body.CloneWarning == nil || *body.CloneWarning) {
+		err = apperr.BadRequest(`send {"cloneWarning": false} to clear the possible-clone flag; it is the only change an administrator can make to a passkey (a sign-in sets the flag)`)
+	}
+	if err == nil {
+		c, err = a.Passkeys.ClearCloneWarning(r.Context(), actorFrom(r.Context()), c)
+	}
 	if err != nil {
 		WriteError(w, r, err)
 		return

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
+	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/mfa"
 	"github.com/keyward/keyward/internal/policy"
@@ -55,6 +57,9 @@ func TestBrowserAdminCenterActions(t *testing.T) {
 		}},
 		{"delete_a_temporary_access_pass", func(t *testing.T) {
 			deleteTAP(t, admin, k, bobID)
+		}},
+		{"clear_a_possible_clone_flag", func(t *testing.T) {
+			clearCloneFlag(t, admin, k, bobID)
 		}},
 		{"delete_a_user_after_cancelling_once", func(t *testing.T) {
 			deleteUser(t, admin, k, erinID)
@@ -194,6 +199,32 @@ func deleteTAP(t *testing.T, admin *tab, k *keyward, bobID string) {
 	admin.waitText(t, "#keys .empty", "No sign-in methods besides a password yet")
 	if taps, err := k.store.ListUserTAPs(context.Background(), bobID); err != nil || len(taps) != 0 {
 		t.Fatalf("passes after deleting it: %+v, %v", taps, err)
+	}
+}
+
+// clearCloneFlag: a key flagged as a possible clone shows the flag and why
+// on the user's page, and "Clear flag" lifts it after a confirmation.
+func clearCloneFlag(t *testing.T, admin *tab, k *keyward, bobID string) {
+	t.Helper()
+	flagged := storage.Credential{ID: uuid.NewString(), UserID: bobID, CredentialID: []byte("bob's flagged key"),
+		PublicKey: []byte{1}, DisplayName: "Bob's key", AttestationLevel: storage.AttestationNotAttested,
+		SignCount: 41, CloneWarning: true, CreatedAt: time.Now().UTC()}
+	if err := k.store.CreateCredential(context.Background(), flagged); err != nil {
+		t.Fatal(err)
+	}
+	openUser(t, admin, bobID, "Bob Franco")
+	admin.waitText(t, "#keys-table", "Possible clone")
+	admin.waitText(t, "#keys-table", "signature counter went backwards")
+	admin.click(t, `#keys-table button[aria-label="Clear the possible-clone flag of Bob's key"]`)
+	admin.waitText(t, "#confirm-title", "Clear the flag of “Bob's key”?")
+	admin.click(t, "#confirm-ok")
+	admin.waitText(t, "#toasts", "Cleared the flag of “Bob's key”.")
+	admin.waitText(t, "#keys-table", "Not attested")
+	if c, err := k.store.GetCredential(context.Background(), flagged.ID); err != nil || c.CloneWarning || c.SignCount != 41 {
+		t.Fatalf("stored key after clearing = %+v, %v; want unflagged, counter kept", c, err)
+	}
+	if err := k.store.DeleteCredential(context.Background(), flagged.ID); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -98,17 +98,37 @@ function deleteButton(label, onclick) {
 function keyRow(k) {
   const type = k.passkeyType === "synced" ? "Synced passkey"
     : (k.transports || []).includes("internal") ? "Passkey on a device (device-bound)" : "Security key (device-bound)";
-  const attested = k.attestationLevel === "attested" ? badge("Attested", "success") : badge("Not attested");
+  const attested = k.cloneWarning ? badge("Possible clone", "danger")
+    : k.attestationLevel === "attested" ? badge("Attested", "success") : badge("Not attested");
+  const actions = [deleteButton(`Delete ${k.displayName}`, () => deleteMethod(
+    k.displayName, "/fido2Methods/" + encodeURIComponent(k.id),
+    `${userName()} will no longer be able to sign in with this key.`))];
+  if (k.cloneWarning) actions.unshift(clearFlagButton(k));
   return h("tr", { dataset: { methodId: k.id } },
     h("td", {}, h("div", { class: "method-cell" }, methodIcon("passkey"), h("div", {},
       h("div", { class: "cell-main" }, k.displayName), h("div", { class: "cell-sub" }, `${k.model || "Unknown model"} · ${type}`),
-      h("div", { class: "cell-sub mono" }, k.aaGuid)))),
+      h("div", { class: "cell-sub mono" }, k.aaGuid),
+      k.cloneWarning ? h("div", { class: "cell-sub danger" }, "Refused at sign-in: its signature counter went backwards, which can mean the key was cloned.") : null))),
     h("td", { class: "hide-sm" }, attested),
     h("td", { class: "hide-sm" }, formatDate(k.createdDateTime, "—")),
     h("td", { class: "hide-sm" }, formatDate(k.lastUsedDateTime)),
-    h("td", { class: "actions" }, deleteButton(`Delete ${k.displayName}`, () => deleteMethod(
-      k.displayName, "/fido2Methods/" + encodeURIComponent(k.id),
-      `${userName()} will no longer be able to sign in with this key.`))));
+    h("td", { class: "actions" }, ...actions));
+}
+
+// clearFlagButton lifts a key's possible-clone flag after the admin checked it.
+function clearFlagButton(k) {
+  return h("button", { type: "button", class: "btn btn-link", "aria-label": `Clear the possible-clone flag of ${k.displayName}`, onclick: async () => {
+    const ok = await confirmDialog({ title: `Clear the flag of “${k.displayName}”?`,
+      message: `Only if you have checked that ${userName()} still holds this key and nobody copied it: the key signs in again.`, confirmLabel: "Clear flag" });
+    if (!ok) return;
+    try {
+      await patch(base + "/authentication/fido2Methods/" + encodeURIComponent(k.id), { cloneWarning: false });
+      toast(`Cleared the flag of “${k.displayName}”.`);
+      await loadKeys();
+    } catch (e) {
+      setAlert(pageError, e.message);
+    }
+  } }, "Clear flag");
 }
 
 function appRow(app) {
