@@ -97,6 +97,8 @@ const (
 	DeletePasskey
 	ResetPassword
 	RemoveAuthenticatorApp
+	// ClearCloneWarning lets a passkey flagged as a possible clone sign in again.
+	ClearCloneWarning
 )
 
 // phrase is the change as a sentence says it: "issue a Temporary Access Pass for" …
@@ -114,13 +116,18 @@ func (c MethodChange) phrase() string {
 		return "reset the password of"
 	case RemoveAuthenticatorApp:
 		return "remove the authenticator app of"
+	case ClearCloneWarning:
+		return "clear the possible-clone flag of a passkey of"
 	}
 	return "change the sign-in methods of"
 }
 
 // addsMethod reports whether the change gives someone a way to sign in as
-// the target (rather than taking one away).
-func (c MethodChange) addsMethod() bool { return c == IssueTAP || c == ProvisionPasskey }
+// the target (rather than taking one away). Clearing a clone flag does: it
+// lets a key that may be in someone else's hands sign in again.
+func (c MethodChange) addsMethod() bool {
+	return c == IssueTAP || c == ProvisionPasskey || c == ClearCloneWarning
+}
 
 // forbidden is the refusal of every rule here.
 func forbidden(format string, args ...any) error {
@@ -152,6 +159,8 @@ func MayChangeMethods(a Actor, c MethodChange, target storage.User) error {
 			return forbidden("nobody may issue a Temporary Access Pass for their own account; ask another administrator to issue it")
 		case ProvisionPasskey:
 			return forbidden("an administrator cannot register a passkey for their own account on their behalf; add it yourself in My security info (/my/security-info)")
+		case ClearCloneWarning:
+			return forbidden("nobody may clear the possible-clone flag of their own passkey; ask another administrator to check the key and clear it")
 		}
 		return nil
 	}

@@ -46,8 +46,19 @@ func (s *Service) DeleteCredential(ctx context.Context, actor authz.Actor, c sto
 // ClearCloneWarning lifts a passkey's possible-clone flag, once an
 // administrator has checked the key, so it signs in again. The stored
 // counter stays: the key's next assertion must still go above it. Clearing
-// an unflagged key changes nothing and is not audited.
-func (s *Service) ClearCloneWarning(ctx context.Context, actor string, c storage.Credential) (storage.Credential, error) {
+// an unflagged key changes nothing and is not audited. Whether actor may is
+// authz.MayChangeMethods's decision: clearing gives a way back in.
+func (s *Service) ClearCloneWarning(ctx context.Context, actor authz.Actor, c storage.Credential) (storage.Credential, error) {
+	owner, err := s.cfg.Store.GetUser(ctx, c.UserID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Credential{}, apperr.NotFound("the passkey %s no longer exists", c.ID)
+	}
+	if err != nil {
+		return storage.Credential{}, fmt.Errorf("load passkey owner: %w", err)
+	}
+	if err := authz.MayChangeMethods(actor, authz.ClearCloneWarning, owner); err != nil {
+		return storage.Credential{}, err
+	}
 	was := false
 	updated, err := s.cfg.Store.UpdateCredential(ctx, c.ID, func(old storage.Credential) (storage.Credential, error) {
 		was, old.CloneWarning = old.CloneWarning, false
