@@ -87,6 +87,9 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := kw.OIDC.CheckKeys(ctx); err != nil {
+		return fmt.Errorf("OpenID Connect signing keys: %w", err)
+	}
 	cert, err := newCertificate(cfg, log)
 	if err != nil {
 		return err
@@ -158,6 +161,13 @@ func (a *app) wire(st store) (*kwapp.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	kek, err := cfg.OIDCKeyEncryptionKeyBytes()
+	if err != nil {
+		return nil, err
+	}
+	if kek == nil {
+		log.Warn("no oidc_key_encryption_key: the OpenID Connect signing keys are stored unencrypted in the database")
+	}
 	// The registry is created here so every flow can add its metrics to it.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -177,6 +187,7 @@ func (a *app) wire(st store) (*kwapp.App, error) {
 		TrustedProxies:         proxies,
 		// Entra's security defaults: admin work with a session needs two factors.
 		AllowSingleFactorAdmins: !cfg.RequireMFAForAdmins,
+		OIDCKeyEncryptionKey:    kek,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wiring the server: %w", err)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -427,4 +428,10 @@ func TestOIDCRefusals(t *testing.T) {
 			oauthErr(t, err, "invalid_client")
 		})
 	})
+}
+
+// jwtHeader decodes a compact JWS's protected header.
+func jwtHeader(jws string) ([]byte, error) {
+	h, _, _ := strings.Cut(jws, ".")
+	return base64.RawURLEncoding.DecodeString(h)
 }

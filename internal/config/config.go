@@ -42,6 +42,7 @@ type Config struct {
 	IdleTimeout            time.Duration // longest a kept-alive connection may wait for its next request
 	TrustedProxies         string        // comma-separated IPs/CIDRs whose X-Forwarded-For names the client
 	RequireMFAForAdmins    bool          // admin work with a session needs a multi-factor sign-in
+	OIDCKeyEncryptionKey   string        // base64 of 32 bytes sealing the OIDC signing keys; "" = stored unencrypted
 }
 
 // ProductionMDSURL is the FIDO Alliance's MDS3 endpoint.

@@ -122,6 +122,8 @@ var fields = []field{
 		func(c *Config) *string { return &c.TrustedProxies }),
 	boolField("require_mfa_for_admins", "require-mfa-for-admins", "admin center and admin API with a session need a multi-factor sign-in (API tokens are unaffected)",
 		func(c *Config) *bool { return &c.RequireMFAForAdmins }),
+	stringField("oidc_key_encryption_key", "oidc-key-encryption-key", `base64 of 32 random bytes that encrypt the OpenID Connect signing keys in the database; "" = stored unencrypted`,
+		func(c *Config) *string { return &c.OIDCKeyEncryptionKey }),
 }
 
 func fieldByKey(key string) (field, bool) {

@@ -46,6 +46,9 @@ func (c Config) Validate() error {
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		add(err)
 	}
+	if _, err := c.OIDCKeyEncryptionKeyBytes(); err != nil {
+		add(err)
+	}
 	add(positive("shutdown_timeout", c.ShutdownTimeout))
 	add(positive("read_timeout", c.ReadTimeout))
 	add(positive("idle_timeout", c.IdleTimeout))

@@ -280,6 +280,14 @@ func (p *Provider) errorStep(a *authRequest, e *oidc.Error) (Step, error) {
 	return Step{Kind: StepRedirect, URL: u}, nil
 }
 
+// CheckKeys loads the signing keys, creating them on first start, so that a
+// key that cannot be opened (a missing or wrong oidc_key_encryption_key)
+// stops the start instead of every sign-in.
+func (p *Provider) CheckKeys(ctx context.Context) error {
+	_, err := p.keys.all(ctx)
+	return err
+}
+
 // Cleanup removes expired authorization requests and tokens.
 func (p *Provider) Cleanup(ctx context.Context) (requests, tokens int, err error) {
 	now := p.now()

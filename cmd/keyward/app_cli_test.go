@@ -1,0 +1,66 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAppCLIOnSQLite(t *testing.T) {
+	testAppCLI(t, sqliteEnv(t))
+}
+
+func TestAppCLIOnPostgres(t *testing.T) {
+	testAppCLI(t, []string{"KEYWARD_DATABASE_URL=" + postgresDSN(t), "KEYWARD_LOG_LEVEL=warn"})
+}
+
+// testAppCLI registers an application the way an administrator would, from
+// the command line: add, a secret shown once, show, update, remove, delete.
+func testAppCLI(t *testing.T, env []string) {
+	c := cli{t: t, env: append(env, "KEYWARD_PUBLIC_URL=https://id.example.com")}
+	var app appJSON
+	c.json(&app, "app", "add", "--name", "Grafana", "--web-redirect-uri", "https://grafana.example.com/login/generic_oauth")
+	if app.AppID == "" || app.DisplayName != "Grafana" || len(app.Web.RedirectURIs) != 1 || len(app.PublicClient.RedirectURIs) != 0 ||
+		app.TokenSigningAlgorithm != "ES256" {
+		t.Fatalf("added %+v", app)
+	}
+	c.fails("http:// is allowed only for localhost", "app", "add", "--name", "Plain", "--web-redirect-uri", "http://grafana.example.com/cb")
+	c.fails("wildcards", "app", "add", "--name", "Wild", "--web-redirect-uri", "https://*.example.com/cb")
+	c.fails("redirect URIs", "app", "add", "--name", "Nowhere")
+
+	var pw passwordJSON
+	c.json(&pw, "app", "add-secret", "Grafana", "--name", "prod")
+	if !strings.HasPrefix(pw.SecretText, "kwcs_") || pw.KeyID == "" {
+		t.Fatalf("add-secret printed %+v", pw)
+	}
+	show := c.ok("app", "show", app.AppID)
+	for _, want := range []string{app.ID, app.AppID, "https://id.example.com", "/.well-known/openid-configuration", pw.KeyID} {
+		if !strings.Contains(show, want) {
+			t.Errorf("app show lacks %q:\n%s", want, show)
+		}
+	}
+	if strings.Contains(show, pw.SecretText) {
+		t.Fatal("app show prints the secret; it must be shown only when added")
+	}
+	if out := c.ok("app", "list"); !strings.Contains(out, "Grafana") || !strings.Contains(out, app.AppID) {
+		t.Fatalf("app list:\n%s", out)
+	}
+
+	var cli appJSON
+	c.json(&cli, "app", "add", "--name", "Deploy CLI", "--public-redirect-uri", "http://127.0.0.1/callback")
+	c.fails("public client", "app", "add-secret", "Deploy CLI")
+	c.json(&app, "app", "update", "Grafana", "--name", "Grafana Prod", "--signing-alg", "RS256")
+	if app.DisplayName != "Grafana Prod" || app.TokenSigningAlgorithm != "RS256" || len(app.PasswordCredentials) != 1 {
+		t.Fatalf("updated %+v", app)
+	}
+	c.fails("ES256 or RS256", "app", "update", app.ID, "--signing-alg", "HS256")
+	c.fails("nothing to change", "app", "update", app.ID)
+
+	c.ok("app", "remove-secret", app.ID, pw.KeyID)
+	c.json(&app, "app", "show", app.ID)
+	if len(app.PasswordCredentials) != 0 {
+		t.Fatalf("the secret is still there: %+v", app.PasswordCredentials)
+	}
+	c.fails("no secret", "app", "remove-secret", app.ID, pw.KeyID)
+	c.ok("app", "delete", "Grafana Prod")
+	c.fails("no application", "app", "show", "Grafana Prod")
+}
