@@ -122,7 +122,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.StringVar(&a.configFile, "config", "", "YAML configuration file (env KEYWARD_CONFIG)")
 	mustAddFlags(pf, "data-dir", "database-url", "log-level", "log-format")
 	root.AddCommand(a.serveCmd(), a.migrateCmd(), a.backupCmd(), a.restoreCmd(), a.tokenCmd(), a.userCmd(), a.groupCmd(),
-		a.appCmd(), a.policyCmd(), a.mdsCmd(), a.attestationCmd(), a.benchCmd(), a.versionCmd())
+		a.appCmd(), a.keysCmd(), a.policyCmd(), a.mdsCmd(), a.attestationCmd(), a.benchCmd(), a.versionCmd())
 	return root
 }
 

@@ -64,3 +64,32 @@ func testAppCLI(t *testing.T, env []string) {
 	c.ok("app", "delete", "Grafana Prod")
 	c.fails("no application", "app", "show", "Grafana Prod")
 }
+
+// TestKeysCLI: keyward keys list shows the keys serve would create, and
+// keys rotate adds new ones that sign after the overlap while the old ones
+// stay published.
+func TestKeysCLI(t *testing.T) {
+	c := cli{t: t, env: append(sqliteEnv(t), "KEYWARD_OIDC_KEY_ENCRYPTION_KEY=BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")}
+	var keys []signingKeyJSON
+	c.json(&keys, "keys", "list")
+	if len(keys) != 2 || !keys[0].Encrypted || keys[0].Retired != nil {
+		t.Fatalf("first list: %+v", keys)
+	}
+	out := c.ok("keys", "rotate", "--overlap", "15m")
+	if !strings.Contains(out, "Published new signing keys") {
+		t.Fatalf("rotate said:\n%s", out)
+	}
+	c.json(&keys, "keys", "list")
+	retired := 0
+	for _, k := range keys {
+		if k.Retired != nil && k.Expires != nil {
+			retired++
+		}
+	}
+	if len(keys) != 4 || retired != 2 {
+		t.Fatalf("after rotation: %+v", keys)
+	}
+	c.fails("at least", "keys", "rotate", "--overlap", "1s")
+	bad := cli{t: t, env: append(c.env[:len(c.env):len(c.env)], "KEYWARD_OIDC_KEY_ENCRYPTION_KEY=")}
+	bad.fails("oidc_key_encryption_key", "keys", "list")
+}

@@ -25,7 +25,7 @@ import (
 // ID token verification, x/oauth2 for the code flow, each request sent to
 // the node of the test's choosing (as a load balancer would).
 type rp struct {
-	t        *testing.T
+	t        testing.TB
 	w        *world
 	appID    string
 	objectID string
@@ -57,7 +57,7 @@ func (p *rp) ctx() context.Context {
 
 // newApp registers an application through the admin API and points a
 // relying party at it. body is the POST body without displayName.
-func (w *world) newApp(t *testing.T, name string, body map[string]any, secret bool, scopes ...string) *rp {
+func (w *world) newApp(t testing.TB, name string, body map[string]any, secret bool, scopes ...string) *rp {
 	t.Helper()
 	body["displayName"] = name
 	app := w.mustStatus(w.do("POST", "/api/v1/applications", bearer(w.admin), body), http.StatusCreated).json(t)
@@ -90,12 +90,12 @@ func (w *world) newApp(t *testing.T, name string, body map[string]any, secret bo
 // browser is a person's browser: cookies, and redirects followed on
 // Keyward's origin but not onto the app's redirect URI.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	w      *world
 	client *http.Client
 }
 
-func (w *world) browser(t *testing.T) *browser {
+func (w *world) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	b := &browser{t: t, w: w}
 	b.client = &http.Client{Jar: jar, Transport: toNode{w, new(int)},
@@ -166,7 +166,7 @@ func (p *rp) start(opts ...oauth2.AuthCodeOption) flow {
 }
 
 // landed returns the query the app's redirect URI received.
-func landed(t *testing.T, res *http.Response, redirect string) url.Values {
+func landed(t testing.TB, res *http.Response, redirect string) url.Values {
 	t.Helper()
 	loc := res.Header.Get("Location")
 	if res.StatusCode != http.StatusFound && res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, strings.Split(redirect, "?")[0]) {
@@ -231,7 +231,7 @@ func (p *rp) verifyID(tok *oauth2.Token) (*gooidc.IDToken, idClaims) {
 	return id, c
 }
 
-func oauthErr(t *testing.T, err error, code string) {
+func oauthErr(t testing.TB, err error, code string) {
 	t.Helper()
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.ErrorCode != code {

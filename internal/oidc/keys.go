@@ -110,20 +110,75 @@ func hasAlg(recs []storage.SigningKey, alg string) bool {
 	return false
 }
 
-// signer returns the key to sign with for alg: the oldest key of that
-// algorithm that is not retired and whose SignFrom has come.
+// signs reports whether k may sign at now: its SignFrom has come and a
+// newer key has not taken over.
+func signs(k storage.SigningKey, now time.Time) bool {
+	return !now.Before(k.SignFrom) && (k.RetiredAt == nil || now.Before(*k.RetiredAt))
+}
+
+// signer returns the key to sign with for alg: of the keys that may sign
+// now, the one that began signing last (every node picks the same one).
 func (r *keyRing) signer(ctx context.Context, alg string) (signingKey, error) {
 	keys, err := r.all(ctx)
 	if err != nil {
 		return signingKey{}, err
 	}
 	now := r.now()
-	for _, k := range keys {
-		if k.rec.Alg == alg && k.rec.RetiredAt == nil && !now.Before(k.rec.SignFrom) {
-			return signingKey{k}, nil
+	var best *loadedKey
+	for i, k := range keys {
+		if k.rec.Alg == alg && signs(k.rec, now) && (best == nil || !k.rec.SignFrom.Before(best.rec.SignFrom)) {
+			best = &keys[i]
 		}
 	}
-	return signingKey{}, fmt.Errorf("no %s signing key is active", alg)
+	if best == nil {
+		return signingKey{}, fmt.Errorf("no %s signing key is active", alg)
+	}
+	return signingKey{*best}, nil
+}
+
+// rotate publishes a new key for every algorithm now, signs with it from
+// now+overlap (relying parties refresh their copy of the key set in
+// between), and retires the previous ones then; they stay published until
+// every token they signed has expired (maxTokenLife later).
+func (r *keyRing) rotate(ctx context.Context, overlap, maxTokenLife time.Duration) ([]storage.SigningKey, error) {
+	if _, err := r.all(ctx); err != nil { // first start: there is something to rotate
+		return nil, err
+	}
+	old, err := r.store.ListSigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now()
+	from := now.Add(overlap)
+	expires := from.Add(maxTokenLife)
+	var made []storage.SigningKey
+	for _, alg := range []string{AlgES256, AlgRS256} {
+		rec, err := r.generate(alg, now)
+		if err != nil {
+			return nil, err
+		}
+		rec.SignFrom = from
+		if err := r.store.CreateSigningKey(ctx, rec); err != nil {
+			return nil, err
+		}
+		made = append(made, rec)
+	}
+	for _, k := range old {
+		if k.RetiredAt != nil {
+			continue
+		}
+		_, err := r.store.UpdateSigningKey(ctx, k.ID, func(k storage.SigningKey) (storage.SigningKey, error) {
+			k.RetiredAt, k.ExpiresAt = &from, &expires
+			return k, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
+	r.keys = nil // this node sees the change at once; the others within keyCacheTTL
+	r.mu.Unlock()
+	return made, nil
 }
 
 // published returns the keys of the JWKS: all but the expired ones.

@@ -288,6 +288,27 @@ func (p *Provider) CheckKeys(ctx context.Context) error {
 	return err
 }
 
+// MinRotationOverlap is the shortest overlap RotateKeys accepts: every node
+// must have seen the new key before any signs with it.
+const MinRotationOverlap = keyCacheTTL
+
+// RotateKeys publishes new signing keys, signs with them after overlap, and
+// keeps the old ones published until the tokens they signed have expired.
+func (p *Provider) RotateKeys(ctx context.Context, overlap time.Duration) ([]storage.SigningKey, error) {
+	if overlap < MinRotationOverlap {
+		return nil, fmt.Errorf("the overlap must be at least %s, so that every node and app has the new key before it is used", MinRotationOverlap)
+	}
+	return p.keys.rotate(ctx, overlap, max(p.cfg.IDTokenTTL, p.cfg.AccessTokenTTL))
+}
+
+// SigningKeys lists the stored keys, oldest first.
+func (p *Provider) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
+	if _, err := p.keys.all(ctx); err != nil {
+		return nil, err
+	}
+	return p.store.ListSigningKeys(ctx)
+}
+
 // Cleanup removes expired authorization requests and tokens.
 func (p *Provider) Cleanup(ctx context.Context) (requests, tokens int, err error) {
 	now := p.now()

@@ -25,6 +25,9 @@ type OIDCStorage interface {
 	// Signing keys, oldest first. Every node signs with the same key set.
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// UpdateSigningKey is a CAS update of SignFrom, RetiredAt and ExpiresAt
+	// (the key material and ID are kept).
+	UpdateSigningKey(ctx context.Context, id string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
 
 	// Authorization requests. UpdateAuthRequest is a CAS update (ID,
 	// ClientID and CreatedAt are kept); CodeHash, once set, is unique.

@@ -139,6 +139,23 @@ var signingKeyTests = []test{
 		keys, err = s.ListSigningKeys(t.Context())
 		ok(t, err)
 		equal(t, "keys", keys, []storage.SigningKey{k1, k2})
+		upd, err := s.UpdateSigningKey(t.Context(), "k1", func(k storage.SigningKey) (storage.SigningKey, error) {
+			equal(t, "fn input", k, k1)
+			k.PrivateKey, k.Alg = nil, "none" // not changeable
+			k.SignFrom, k.RetiredAt, k.ExpiresAt = at(time.Minute), ptr(at(time.Hour)), ptr(at(2*time.Hour))
+			return k, nil
+		})
+		ok(t, err)
+		want := k1
+		want.SignFrom, want.RetiredAt, want.ExpiresAt = at(time.Minute), ptr(at(time.Hour)), ptr(at(2*time.Hour))
+		equal(t, "returned", upd, want)
+		keys, err = s.ListSigningKeys(t.Context())
+		ok(t, err)
+		equal(t, "stored", keys[0], want)
+		_, err = s.UpdateSigningKey(t.Context(), "missing", func(k storage.SigningKey) (storage.SigningKey, error) { return k, nil })
+		is(t, err, storage.ErrNotFound)
+		_, err = s.UpdateSigningKey(t.Context(), "k2", func(k storage.SigningKey) (storage.SigningKey, error) { return k, errFn })
+		is(t, err, errFn)
 	}},
 }
 

@@ -235,6 +235,32 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, erro
 	return out, nil
 }
 
+// UpdateSigningKey implements storage.Storage.
+func (s *Store) UpdateSigningKey(ctx context.Context, id string, fn func(storage.SigningKey) (storage.SigningKey, error)) (storage.SigningKey, error) {
+	op := fmt.Sprintf("update signing key %q", id)
+	var out storage.SigningKey
+	err := s.inTx(ctx, func(c conn) error {
+		old, err := scanSigningKey(c.row(ctx, `SELECT `+signingKeyCols+` FROM oidc_signing_keys WHERE id = ?`+s.d.LockRow, id))
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		k, err := fn(old)
+		if err != nil {
+			return err
+		}
+		k.ID, k.Alg, k.PublicKey, k.PrivateKey, k.Sealed, k.CreatedAt = old.ID, old.Alg, old.PublicKey, old.PrivateKey, old.Sealed, old.CreatedAt
+		_, err = c.exec(ctx, `UPDATE oidc_signing_keys SET sign_from = ?, retired_at = ?, expires_at = ? WHERE id = ?`,
+			s.tv(k.SignFrom), s.tvNull(k.RetiredAt), s.tvNull(k.ExpiresAt), id)
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		k.SignFrom, k.RetiredAt, k.ExpiresAt = norm(k.SignFrom), normPtr(k.RetiredAt), normPtr(k.ExpiresAt)
+		out = k
+		return nil
+	})
+	return out, err
+}
+
 const authRequestCols = `id, client_id, request, user_id, session_id, auth_time, amr, acr, done,
 	code_hash, code_expires_at, code_used_at, created_at, expires_at`
 
