@@ -253,6 +253,20 @@ func TestOIDCCodeFlowConfidentialClient(t *testing.T) {
 		if p.provider.Endpoint().AuthURL != w.origin()+"/oauth2/authorize" {
 			t.Fatalf("discovery's endpoints are not on the public URL: %s", p.provider.Endpoint().AuthURL)
 		}
+		var disc struct {
+			ResponseTypes []string `json:"response_types_supported"`
+			Grants        []string `json:"grant_types_supported"`
+			PKCE          []string `json:"code_challenge_methods_supported"`
+			ACR           []string `json:"acr_values_supported"`
+			Device        string   `json:"device_authorization_endpoint"`
+		}
+		if err := p.provider.Claims(&disc); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(disc.ResponseTypes, []string{"code"}) || !slices.Equal(disc.PKCE, []string{"S256"}) ||
+			slices.Contains(disc.Grants, "implicit") || disc.Device != "" || !slices.Contains(disc.ACR, "phrh") {
+			t.Fatalf("discovery promises what Keyward does not do, or hides what it does: %+v", disc)
+		}
 
 		b := w.browser(t)
 		f := p.start()
@@ -415,6 +429,13 @@ func TestOIDCRefusals(t *testing.T) {
 				t.Fatal("the access token of a reused code still works")
 			}
 			_, err = p.conf.TokenSource(p.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+			oauthErr(t, err, "invalid_grant")
+		})
+		t.Run("a_code_older_than_60_seconds_is_invalid_grant", func(t *testing.T) {
+			f4 := p.start()
+			code4 := p.signInAtApp(w.browser(t), k, "alice@contoso.com", f4)
+			w.clock.Advance(61 * time.Second)
+			_, err := p.conf.Exchange(p.ctx(), code4, oauth2.VerifierOption(f4.verifier))
 			oauthErr(t, err, "invalid_grant")
 		})
 		t.Run("client_credentials", func(t *testing.T) {

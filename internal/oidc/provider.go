@@ -150,6 +150,21 @@ func (p *Provider) Handler() http.Handler {
 	})
 }
 
+// ServeDiscovery is /.well-known/openid-configuration: the library's
+// document, narrowed to what Keyward does (no implicit flow, no device
+// flow, no session iframe, no JWT grants) and with its acr values.
+func (p *Provider) ServeDiscovery(w http.ResponseWriter, r *http.Request) {
+	r = p.ctx(r)
+	d := op.CreateDiscoveryConfig(r.Context(), p.op, opStorage{p})
+	d.DeviceAuthorizationEndpoint, d.CheckSessionIframe = "", ""
+	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+	d.ACRValuesSupported = []string{ACRPhishingResistantHardware, ACRPhishingResistant, ACRMultiFactor, ACRSingleFactor}
+	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	op.Discover(w, d)
+}
+
 // ServeAuthorize is the authorization endpoint. r's context carries the
 // browser's session (WithBrowserSession), if any.
 func (p *Provider) ServeAuthorize(w http.ResponseWriter, r *http.Request) {

@@ -16,9 +16,9 @@ type OIDCEndpoints struct {
 
 // Mount implements Mounter.
 func (o *OIDCEndpoints) Mount(s *Server) {
+	s.HandlePublic("GET "+oidc.DiscoveryPath, http.HandlerFunc(o.Provider.ServeDiscovery))
 	h := o.Provider.Handler()
 	for _, p := range []string{
-		"GET " + oidc.DiscoveryPath,
 		"GET " + oidc.KeysPath,
 		"POST " + oidc.TokenPath,
 		"GET " + oidc.UserinfoPath,
