@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyward/keyward/internal/passkey/softkey"
 	"github.com/keyward/keyward/internal/storage/storagetest"
@@ -39,15 +37,6 @@ func oauth2ProxyBinary(t *testing.T) string {
 	return ""
 }
 
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestOAuth2ProxyInFrontOfAService: a stock oauth2-proxy, configured with
 // Keyward as its OIDC provider and none of its --insecure-oidc-* flags,
 // protects a small service; a passkey user signs in through it.
@@ -61,68 +50,53 @@ func TestOAuth2ProxyInFrontOfAService(t *testing.T) {
 		fmt.Fprintf(rw, "payroll for %s", r.Header.Get("X-Forwarded-Email"))
 	}))
 	t.Cleanup(upstream.Close)
-	addr := freePort(t)
-	proxyURL := "http://" + addr
+	// The test listens and hands the socket to oauth2-proxy (systemd socket
+	// activation, --http-address=fd:3): requests wait in the socket's
+	// queue until the proxy serves them, so nothing polls for it to start.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	proxyURL := "http://" + ln.Addr().String()
 	p := w.newApp(t, "Payroll", map[string]any{"web": map[string]any{"redirectUris": []string{proxyURL + "/oauth2/callback"}}}, true,
 		"openid", "email", "profile")
 
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin,
+	// systemd's protocol: LISTEN_PID names the process the socket is for,
+	// which sh knows as $$ and keeps through exec.
+	cmd := exec.CommandContext(ctx, "sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"`, bin,
 		"--provider=oidc", "--oidc-issuer-url="+w.origin(),
 		"--client-id="+p.appID, "--client-secret="+p.secret,
-		"--redirect-url="+proxyURL+"/oauth2/callback", "--http-address="+addr,
+		"--redirect-url="+proxyURL+"/oauth2/callback", "--http-address=fd:3",
 		"--upstream="+upstream.URL, "--email-domain=*", "--code-challenge-method=S256",
 		"--cookie-secret="+base64.RawURLEncoding.EncodeToString(secret), "--cookie-secure=false",
 		"--skip-provider-button=true", "--pass-user-headers=true")
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = cmd.Stderr
+	cmd.ExtraFiles = []*os.File{sock}
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// oauth2-proxy fetches discovery first, then says it listens.
-	var logs strings.Builder
-	listening, done := make(chan bool, 1), make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(out)
-		said := false
-		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
-			if !said && strings.Contains(sc.Text(), "listening on") {
-				said = true
-				listening <- true
-			}
-		}
-		if !said {
-			listening <- false
-		}
-	}()
+	sock.Close()
 	t.Cleanup(func() {
 		cancel()
-		<-done // the pipe is read to its end before Wait closes it
-		_ = cmd.Wait()
+		_ = cmd.Wait() // also waits for the copy into logs
 		if t.Failed() {
 			t.Logf("oauth2-proxy said:\n%s", logs.String())
 		}
 	})
-	select {
-	case ok := <-listening:
-		if !ok {
-			t.Fatal("oauth2-proxy exited without listening")
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("oauth2-proxy did not start within a minute")
-	}
 
 	jar, _ := cookiejar.New(nil)
 	b := &browser{t: t, w: w, client: &http.Client{Jar: jar, Transport: toNode{w, new(int)}}}
 	res, _ := b.get(proxyURL + "/")
-	if res.Request.URL.Host != w.public.Host || res.Request.URL.Path != "/login" {
+	if res.Request.URL.Path != "/login" || res.Request.URL.Query().Get("next") == "" {
 		t.Fatalf("the proxy did not send the browser to Keyward's sign-in page: ended on %s (%d)", res.Request.URL, res.StatusCode)
 	}
 	b.passkeySignIn(k, "alice@contoso.com")
