@@ -16,6 +16,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/session"
@@ -90,7 +91,7 @@ func TestBrowserSignInToAnApp(t *testing.T) {
 	chromium := chromiumPath(t)
 	k := startKeyward(t)
 	ctx := context.Background()
-	if _, err := k.app.Policies.UpdateFido2(ctx, "test", []byte(`{"state":"enabled"}`)); err != nil {
+	if _, err := k.app.Policies.UpdateFido2(ctx, authz.CLI(), []byte(`{"state":"enabled"}`)); err != nil {
 		t.Fatal(err)
 	}
 	alexID := k.user(t, alexUPN, "Alex Wilber", alexPassword, "")
