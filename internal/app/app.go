@@ -90,10 +90,6 @@ func New(o Options) (*App, error) {
 		IdleTimeout: o.SessionIdleTimeout, AbsoluteTimeout: o.SessionAbsoluteTimeout,
 		Secure: o.PublicURL.Scheme == "https", // and so the __Host- cookie
 	}
-	absolute := o.SessionAbsoluteTimeout
-	if absolute <= 0 {
-		absolute = session.DefaultAbsoluteTimeout
-	}
 	md := &mds.Service{
 		Store: o.Store, Options: mds.Options{Roots: o.MDSRoots}, URL: o.MDSURL,
 		HTTPClient: o.MDSHTTPClient, Logger: o.Logger, Now: o.Now,
@@ -101,7 +97,7 @@ func New(o Options) (*App, error) {
 	policies := &passkey.Policies{Store: o.Store, Now: o.Now}
 	pk, err := passkey.New(passkey.Config{
 		Store: o.Store, Policies: policies, Metadata: md, Logger: o.Logger, Now: o.Now,
-		PublicURL: o.PublicURL, ChallengeTTL: o.ChallengeTTL, SessionLifetime: absolute,
+		PublicURL: o.PublicURL, ChallengeTTL: o.ChallengeTTL, Sessions: sessions,
 	})
 	if err != nil {
 		return nil, err

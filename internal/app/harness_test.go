@@ -168,6 +168,8 @@ type cred struct {
 	token  string
 	cookie string
 	noCSRF bool // leave the CSRF header out, as a forged cross-site request would
+	// userAgent, when set, is the request's User-Agent header.
+	userAgent string
 }
 
 func bearer(t string) cred { return cred{token: t} }
@@ -223,6 +225,9 @@ func (w *world) call(i int, method, path string, c cred, body any) reply {
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

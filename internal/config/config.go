@@ -18,6 +18,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/keyward/keyward/internal/session"
 )
 
 // Config is Keyward's resolved configuration.
@@ -59,8 +61,8 @@ func Defaults() Config {
 		SQLiteSynchronous:      "normal",
 		LogLevel:               "info",
 		LogFormat:              "text",
-		SessionIdleTimeout:     8 * time.Hour,
-		SessionAbsoluteTimeout: 24 * time.Hour,
+		SessionIdleTimeout:     session.DefaultIdleTimeout,
+		SessionAbsoluteTimeout: session.DefaultAbsoluteTimeout,
 		MDSURL:                 ProductionMDSURL,
 		ShutdownTimeout:        30 * time.Second,
 		MaxBodyBytes:           1 << 20,

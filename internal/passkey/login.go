@@ -15,7 +15,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/policy"
-	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -23,12 +23,6 @@ import (
 type Assertion struct {
 	Options   *protocol.CredentialAssertion
 	ExpiresAt time.Time
-}
-
-// ClientInfo describes where a sign-in came from, for the sign-in log.
-type ClientInfo struct {
-	IP        string
-	UserAgent string
 }
 
 // SignIn is a successful passkey sign-in: the session is already stored; the
@@ -95,7 +89,7 @@ func (s *Service) BeginLogin(ctx context.Context, username string) (Assertion, e
 // restrictions hold at every sign-in), refuses a counter that went backwards,
 // and stores the counter, the session and the sign-in log line in one
 // transaction. Refusals are logged too.
-func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInfo) (SignIn, error) {
+func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Client) (SignIn, error) {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
 	if err != nil {
 		return SignIn{}, responseError("sign-in response", err)
@@ -105,7 +99,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 	if err != nil {
 		return SignIn{}, err
 	}
-	event := storage.SignInEvent{ID: uuid.NewString(), Time: s.now(), Method: "passkey", IP: ci.IP, UserAgent: ci.UserAgent}
+	event := storage.SignInEvent{ID: uuid.NewString(), Time: s.now(), Method: "passkey", IP: c.IP, UserAgent: c.UserAgent}
 
 	// The credential, its owner and the owner's groups: one query.
 	owner, err := s.cfg.Store.GetCredentialOwner(ctx, parsed.RawID)
@@ -148,12 +142,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, ci ClientInf
 	cred.BackupState = wc.Flags.BackupState
 	cred.UserVerified = cred.UserVerified || wc.Flags.UserVerified
 	cred.LastUsedAt = &now
-	sessionSecret := secret.New("kws_")
-	sess := storage.Session{
-		ID: secret.HashHex(sessionSecret), UserID: user.ID, AuthMethods: amr(cred),
-		MFAAt: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.SessionLifetime),
-		IP: ci.IP, UserAgent: ci.UserAgent,
-	}
+	sessionSecret, sess := s.cfg.Sessions.NewSession(user.ID, c, amr(cred), true)
 	event.Result = storage.ResultSuccess
 	// The counter update is conditional: a sign-in with this key that stored
 	// a later counter meanwhile makes this one a possible clone.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -44,8 +45,8 @@ type Config struct {
 	PublicURL     *url.URL
 	RPDisplayName string
 	ChallengeTTL  time.Duration
-	// SessionLifetime is the absolute lifetime of sessions created by sign-in.
-	SessionLifetime time.Duration
+	// Sessions builds the session of a sign-in (its lifetime, its client).
+	Sessions *session.Manager
 }
 
 // Service runs the ceremonies.
@@ -57,8 +58,8 @@ type Service struct {
 
 // New validates the configuration and builds the WebAuthn relying party.
 func New(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Policies == nil || cfg.PublicURL == nil {
-		return nil, fmt.Errorf("passkey: Store, Policies and PublicURL are required")
+	if cfg.Store == nil || cfg.Policies == nil || cfg.Sessions == nil || cfg.PublicURL == nil {
+		return nil, fmt.Errorf("passkey: Store, Policies, Sessions and PublicURL are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -68,9 +69,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.ChallengeTTL <= 0 {
 		cfg.ChallengeTTL = DefaultChallengeTTL
-	}
-	if cfg.SessionLifetime <= 0 {
-		cfg.SessionLifetime = 24 * time.Hour
 	}
 	if cfg.RPDisplayName == "" {
 		cfg.RPDisplayName = "Keyward"

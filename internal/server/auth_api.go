@@ -86,7 +86,7 @@ func (a *AuthAPI) password(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := a.SignIn.Password(r.Context(), signin.ClientFrom(r), body.Username, body.Password)
+	res, err := a.SignIn.Password(r.Context(), session.ClientFrom(r), body.Username, body.Password)
 	a.finish(w, r, res, err)
 }
 
@@ -105,7 +105,7 @@ func (a *AuthAPI) totp(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, apperr.Internal(err))
 		return
 	}
-	res, err := a.SignIn.TOTP(r.Context(), signin.ClientFrom(r), pending, body.Code)
+	res, err := a.SignIn.TOTP(r.Context(), session.ClientFrom(r), pending, body.Code)
 	a.finish(w, r, res, err)
 }
 
@@ -118,7 +118,7 @@ func (a *AuthAPI) tap(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := a.SignIn.TAP(r.Context(), signin.ClientFrom(r), body.Username, body.TemporaryAccessPass)
+	res, err := a.SignIn.TAP(r.Context(), session.ClientFrom(r), body.Username, body.TemporaryAccessPass)
 	a.finish(w, r, res, err)
 }
 
@@ -177,7 +177,7 @@ func (a *AuthAPI) setup(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := a.SignIn.Setup(r.Context(), signin.ClientFrom(r), signin.SetupInput{
+	res, err := a.SignIn.Setup(r.Context(), session.ClientFrom(r), signin.SetupInput{
 		Token: body.Token, UserPrincipalName: body.UserPrincipalName, DisplayName: body.DisplayName, Password: body.Password,
 		EnablePasskeys: body.EnablePasskeys,
 	})

@@ -158,7 +158,7 @@ func (a *MeAPI) verifyApp(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	app, sess, err := a.SignIn.ConfirmTOTP(r.Context(), p.Actor(), signin.ClientFrom(r), u, *p.Session, body.Code)
+	app, sess, err := a.SignIn.ConfirmTOTP(r.Context(), p.Actor(), session.ClientFrom(r), u, *p.Session, body.Code)
 	if err != nil {
 		a.srv.writeSignInError(w, r, err)
 		return

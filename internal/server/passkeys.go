@@ -15,7 +15,6 @@ import (
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
-	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -500,7 +499,7 @@ func (a *PasskeyAPI) login(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := a.Passkeys.FinishLogin(r.Context(), body, passkey.ClientInfo(signin.ClientFrom(r)))
+	res, err := a.Passkeys.FinishLogin(r.Context(), body, session.ClientFrom(r))
 	if err != nil {
 		WriteError(w, r, err)
 		return

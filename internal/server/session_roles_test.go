@@ -36,7 +36,7 @@ func TestSessionPrincipalsOfSignInFlows(t *testing.T) {
 		if mfa {
 			amr = []string{"pwd", "otp", "mfa"}
 		}
-		sec, s := mgr.NewSession(alice.ID, amr, mfa, nil)
+		sec, s := mgr.NewSession(alice.ID, session.Client{}, amr, mfa)
 		s.SecondFactorPending = pending
 		if err := e.store.CreateSession(context.Background(), s); err != nil {
 			t.Fatal(err)

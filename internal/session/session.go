@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/textlimit"
 )
 
 // Defaults for a zero Manager field.
@@ -30,8 +30,9 @@ const (
 	// touchInterval bounds LastSeenAt writes to one a minute per session, so
 	// a busy page does not turn every request into a database write.
 	touchInterval = time.Minute
-	// maxUserAgent keeps a hostile header from bloating the sessions table.
-	maxUserAgent = 512
+	// MaxUserAgent (bytes) keeps a hostile header from bloating the sign-in
+	// log and the sessions table.
+	MaxUserAgent = 512
 	// SecretPrefix marks session secrets so a leaked one is recognisable.
 	SecretPrefix = "kws_"
 )
@@ -92,33 +93,59 @@ func (m *Manager) Name() string {
 	return DefaultCookieName
 }
 
-// NewSession builds (but does not store) a session for userID and returns it
-// with its cookie secret. Sign-in stores it inside Storage.RecordSignIn and
-// then calls SetCookie; Create does both in one call.
-func (m *Manager) NewSession(userID string, amr []string, mfa bool, r *http.Request) (secretValue string, s storage.Session) {
+// Client is who is signing in, for the sign-in log, the session and the
+// per-address rate limit. Build it with ClientFrom or NewClient, which cap
+// the User-Agent, so no sign-in path can store a hostile header whole.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// NewClient is the client at ip sending userAgent, capped at MaxUserAgent bytes.
+func NewClient(ip, userAgent string) Client {
+	return Client{IP: ip, UserAgent: textlimit.Truncate(userAgent, MaxUserAgent)}
+}
+
+// ClientFrom reads the client of a request at the HTTP edge: the peer
+// address without port and the User-Agent. Proxy headers are not read here:
+// the server has already replaced RemoteAddr with the client's address when
+// the request came through a trusted proxy.
+func ClientFrom(r *http.Request) Client {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return NewClient(host, r.UserAgent())
+}
+
+// NewSession builds (but does not store) a session for userID signed in from
+// c with the methods amr (which the session keeps; callers pass a fresh
+// slice), and returns it with its cookie secret; mfa marks a multi-factor
+// proof made now. Every sign-in — passkey, password (+ code), Temporary
+// Access Pass, setup — builds its session here and stores it inside
+// Storage.RecordSignIn, then calls SetCookie; Create does both in one call.
+func (m *Manager) NewSession(userID string, c Client, amr []string, mfa bool) (secretValue string, s storage.Session) {
 	secretValue, id := NewSecret()
 	now := m.now()
 	s = storage.Session{
 		ID:          id,
 		UserID:      userID,
-		AuthMethods: slices.Clone(amr),
+		AuthMethods: amr,
 		CreatedAt:   now,
 		LastSeenAt:  now,
 		ExpiresAt:   now.Add(m.absolute()),
+		IP:          c.IP,
+		UserAgent:   c.UserAgent,
 	}
 	if mfa {
 		s.MFAAt = now
-	}
-	if r != nil {
-		s.IP = clientIP(r)
-		s.UserAgent = truncate(r.UserAgent(), maxUserAgent)
 	}
 	return secretValue, s
 }
 
 // Create stores a new session for userID and sets its cookie on w.
 func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string, mfa bool) (storage.Session, error) {
-	secretValue, s := m.NewSession(userID, amr, mfa, r)
+	secretValue, s := m.NewSession(userID, ClientFrom(r), amr, mfa)
 	if err := m.Store.CreateSession(ctx, s); err != nil {
 		return storage.Session{}, fmt.Errorf("create session for user %s: %w", userID, err)
 	}
@@ -219,27 +246,6 @@ func (m *Manager) Destroy(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
-}
-
-// clientIP is the peer address without port. Proxy headers are not trusted
-// here: which proxies to trust is a deployment decision made elsewhere.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut on a rune boundary so the stored text stays valid UTF-8.
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n]
 }
 
 // CSRFHeader carries the CSRF token on state-changing requests that a

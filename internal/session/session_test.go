@@ -208,7 +208,7 @@ func TestDestroyDeletesSessionAndClearsCookie(t *testing.T) {
 
 func TestNewSessionForRecordSignIn(t *testing.T) {
 	m, c, userID := setup(t)
-	sec, s := m.NewSession(userID, []string{"swk"}, false, nil)
+	sec, s := m.NewSession(userID, session.Client{}, []string{"swk"}, false)
 	if s.ID != secret.HashHex(sec) || !s.MFAAt.IsZero() || !s.ExpiresAt.Equal(c.t.Add(4*time.Hour)) {
 		t.Fatalf("unexpected session %+v", s)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/mfa"
 	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -163,7 +164,7 @@ func (s *Service) checkAppEnrollment(ctx context.Context, u storage.User, sess s
 // ConfirmTOTP finishes adding an authenticator app with a code from it. The
 // user has now shown a second factor in this session, so the session counts
 // as multi-factor from now: it gains "otp" and "mfa" and a fresh MFAAt.
-func (s *Service) ConfirmTOTP(ctx context.Context, actor authz.Actor, c Client, u storage.User, sess storage.Session, code string) (storage.TOTPMethod, storage.Session, error) {
+func (s *Service) ConfirmTOTP(ctx context.Context, actor authz.Actor, c session.Client, u storage.User, sess storage.Session, code string) (storage.TOTPMethod, storage.Session, error) {
 	if err := s.checkAppEnrollment(ctx, u, sess); err != nil { // a passkey added since the app was begun
 		return storage.TOTPMethod{}, sess, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -20,7 +21,7 @@ var errCodeRefused = errors.New("code refused")
 // TOTP accepts; anyone else a single-factor session. An unknown user, a
 // wrong password, a disabled account and an account without a password all
 // get errInvalidCredentials after the same argon2id work.
-func (s *Service) Password(ctx context.Context, c Client, username, password string) (Result, error) {
+func (s *Service) Password(ctx context.Context, c session.Client, username, password string) (Result, error) {
 	if err := errors.Join(required("username", username), required("password", password)); err != nil {
 		return Result{}, err
 	}
@@ -65,18 +66,18 @@ func (s *Service) Password(ctx context.Context, c Client, username, password str
 }
 
 // afterPassword opens the session a correct password earns.
-func (s *Service) afterPassword(ctx context.Context, u storage.User, c Client, e storage.SignInEvent) (Result, error) {
+func (s *Service) afterPassword(ctx context.Context, u storage.User, c session.Client, e storage.SignInEvent) (Result, error) {
 	app, err := s.Store.GetTOTP(ctx, u.ID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound) || (err == nil && !app.Confirmed):
-		sec, sess := s.newSession(u, c, []string{"pwd"}, false)
+		sec, sess := s.Sessions.NewSession(u.ID, c, []string{"pwd"}, false)
 		return s.complete(ctx, u, e, sec, sess)
 	case err != nil:
 		return Result{}, apperr.Internal(fmt.Errorf("load authenticator app: %w", err))
 	}
 	// The password step is not logged as a sign-in: the TOTP step logs the
 	// outcome of the whole sign-in.
-	sec, sess := s.newSession(u, c, []string{"pwd"}, false)
+	sec, sess := s.Sessions.NewSession(u.ID, c, []string{"pwd"}, false)
 	sess.SecondFactorPending = true
 	if limit := sess.CreatedAt.Add(PendingLifetime); limit.Before(sess.ExpiresAt) {
 		sess.ExpiresAt = limit
@@ -92,7 +93,7 @@ func (s *Service) afterPassword(ctx context.Context, u storage.User, c Client, e
 // one (a new ID, so the pending cookie cannot ride the new session). Each
 // code works once, across nodes: its time step must be after the last one
 // used, checked and stored in one CAS update.
-func (s *Service) TOTP(ctx context.Context, c Client, pending storage.Session, code string) (Result, error) {
+func (s *Service) TOTP(ctx context.Context, c session.Client, pending storage.Session, code string) (Result, error) {
 	if !pending.SecondFactorPending {
 		return Result{}, errNoPendingSignIn
 	}
@@ -120,7 +121,7 @@ func (s *Service) TOTP(ctx context.Context, c Client, pending storage.Session, c
 	} else if err != nil {
 		return Result{}, apperr.Internal(fmt.Errorf("check authenticator app code: %w", err))
 	}
-	sec, sess := s.newSession(u, c, []string{"pwd", "otp", "mfa"}, true)
+	sec, sess := s.Sessions.NewSession(u.ID, c, []string{"pwd", "otp", "mfa"}, true)
 	res, err := s.complete(ctx, u, e, sec, sess)
 	if err != nil {
 		return Result{}, err

@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward/internal/mfa"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -77,7 +78,7 @@ func (s *Service) requireNoUsers(ctx context.Context) error {
 // so they can register a passkey right away. Input is validated before the
 // link is used, so a typo does not burn it. With EnablePasskeys, the
 // administrator also turns the FIDO2 method on (see enablePasskeys).
-func (s *Service) Setup(ctx context.Context, c Client, in SetupInput) (Result, error) {
+func (s *Service) Setup(ctx context.Context, c session.Client, in SetupInput) (Result, error) {
 	if err := required("token", in.Token); err != nil {
 		return Result{}, err
 	}
@@ -112,7 +113,7 @@ func (s *Service) Setup(ctx context.Context, c Client, in SetupInput) (Result, e
 		s.enablePasskeys(ctx, u)
 	}
 	e := s.event("setup", u.UserPrincipalName, c)
-	sec, sess := s.newSession(u, c, []string{"pwd", "mfa"}, true)
+	sec, sess := s.Sessions.NewSession(u.ID, c, []string{"pwd", "mfa"}, true)
 	return s.complete(ctx, u, e, sec, sess)
 }
 

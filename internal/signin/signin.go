@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/textlimit"
 )
 
 // PendingLifetime is how long a password sign-in waits for its second factor.
@@ -64,21 +65,6 @@ type Service struct {
 	Logger    *slog.Logger     // nil = slog.Default()
 	Now       func() time.Time // nil = time.Now
 	Limits    Limits
-}
-
-// Client is who is signing in, for the sign-in log and the per-address limit.
-type Client struct {
-	IP        string
-	UserAgent string
-}
-
-// ClientFrom reads the client of a request. Proxy headers are not trusted.
-func ClientFrom(r *http.Request) Client {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return Client{IP: host, UserAgent: r.UserAgent()}
 }
 
 // Result is a successful step: the user, the new session and its cookie
@@ -128,11 +114,8 @@ func (e RetryAfter) Error() string { return "rate limited until " + e.At.Format(
 // limitKeys are the rate-limit counters one attempt counts against.
 type limitKeys struct{ account, ip string }
 
-func keysFor(username string, c Client) limitKeys {
-	name := strings.ToLower(strings.TrimSpace(username))
-	if len(name) > 300 {
-		name = name[:300]
-	}
+func keysFor(username string, c session.Client) limitKeys {
+	name := textlimit.Truncate(strings.ToLower(strings.TrimSpace(username)), 300)
 	return limitKeys{account: "signin:account:" + name, ip: "signin:ip:" + ipBucket(c.IP)}
 }
 
@@ -221,20 +204,11 @@ func (s *Service) record(ctx context.Context, r storage.SignInRecord) {
 	}
 }
 
-func (s *Service) event(method, upn string, c Client) storage.SignInEvent {
-	if len(upn) > 300 {
-		upn = upn[:300]
-	}
-	return storage.SignInEvent{ID: uuid.NewString(), Time: s.now(), UserPrincipalName: upn, Method: method,
-		IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
-}
-
-// newSession builds a session for u with the given methods; mfa marks a
-// multi-factor proof made now.
-func (s *Service) newSession(u storage.User, c Client, amr []string, mfa bool) (string, storage.Session) {
-	sec, sess := s.Sessions.NewSession(u.ID, amr, mfa, nil)
-	sess.IP, sess.UserAgent = c.IP, truncate(c.UserAgent, 512)
-	return sec, sess
+// event starts the sign-in log line of an attempt; its address and
+// User-Agent are the client's, as the session's are.
+func (s *Service) event(method, upn string, c session.Client) storage.SignInEvent {
+	return storage.SignInEvent{ID: uuid.NewString(), Time: s.now(), UserPrincipalName: textlimit.Truncate(upn, 300),
+		Method: method, IP: c.IP, UserAgent: c.UserAgent}
 }
 
 // complete stores a successful sign-in (session and log line in one
@@ -262,16 +236,6 @@ func (s *Service) lookup(ctx context.Context, username string) (storage.User, bo
 		return storage.User{}, false, apperr.Internal(fmt.Errorf("look up user: %w", err))
 	}
 	return u, u.AccountEnabled, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n]
 }
 
 // required refuses an empty field before anything is looked up.

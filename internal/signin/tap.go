@@ -14,13 +14,15 @@ import (
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/textlimit"
 )
 
 // TAP signs a user in with a Temporary Access Pass. The session counts as
 // multi-factor (the admin vouched for the person when issuing the pass), so
 // the user can register a passkey at once.
-func (s *Service) TAP(ctx context.Context, c Client, username, pass string) (Result, error) {
+func (s *Service) TAP(ctx context.Context, c session.Client, username, pass string) (Result, error) {
 	if err := errors.Join(required("username", username), required("temporaryAccessPass", pass)); err != nil {
 		return Result{}, err
 	}
@@ -50,7 +52,7 @@ func (s *Service) TAP(ctx context.Context, c Client, username, pass string) (Res
 	} else if reason != "" {
 		return Result{}, s.failed(ctx, a, e, reason, errInvalidTAP)
 	}
-	sec, sess := s.newSession(u, c, []string{"tap", "mfa"}, true)
+	sec, sess := s.Sessions.NewSession(u.ID, c, []string{"tap", "mfa"}, true)
 	return s.complete(ctx, u, e, sec, sess)
 }
 
@@ -179,7 +181,7 @@ func (s *Service) DeleteTAP(ctx context.Context, actor authz.Actor, u storage.Us
 		s.audit(ctx, actor, "user.temporaryAccessPassMethod.delete", u.ID, map[string]any{"methodId": id})
 		return nil
 	}
-	return apperr.New(http.StatusNotFound, "notFound", "user %s has no Temporary Access Pass %q", u.UserPrincipalName, truncate(id, 80))
+	return apperr.New(http.StatusNotFound, "notFound", "user %s has no Temporary Access Pass %q", u.UserPrincipalName, textlimit.Truncate(id, 80))
 }
 
 // audit records a change to someone's sign-in methods. A failure to record
