@@ -67,10 +67,13 @@ var b64 = base64.RawStdEncoding
 // HashPassword returns the PHC string of password with DefaultArgon2:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (unpadded standard base64).
 func HashPassword(password string) (string, error) {
-	return hashWith(password, DefaultArgon2)
+	return HashPasswordWith(password, DefaultArgon2)
 }
 
-func hashWith(password string, p Argon2Params) (string, error) {
+// HashPasswordWith returns the PHC string of password with the parameters p.
+// Keyward hashes with DefaultArgon2; other parameters are for hashes made
+// before they changed (and for tests of their upgrade, see NeedsRehash).
+func HashPasswordWith(password string, p Argon2Params) (string, error) {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password salt: %w", err)
@@ -110,7 +113,7 @@ var (
 func VerifyDummy(password string) {
 	dummyOnce.Do(func() {
 		// A random password nobody knows; an error here only costs timing parity.
-		dummyPHC, _ = hashWith(base64.RawURLEncoding.EncodeToString(randomBytes(16)), DefaultArgon2)
+		dummyPHC, _ = HashPasswordWith(base64.RawURLEncoding.EncodeToString(randomBytes(16)), DefaultArgon2)
 	})
 	_, _ = VerifyPassword(dummyPHC, password)
 }

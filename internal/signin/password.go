@@ -62,7 +62,40 @@ func (s *Service) Password(ctx context.Context, c session.Client, username, pass
 	if reason != "" {
 		return Result{}, s.failed(ctx, a, e, reason, errInvalidCredentials)
 	}
-	return s.afterPassword(ctx, u, c, e)
+	res, err := s.afterPassword(ctx, u, c, e)
+	if err == nil {
+		s.rehash(ctx, u, password)
+	}
+	return res, err
+}
+
+// errPasswordChanged stops a rehash whose user got another password meanwhile.
+var errPasswordChanged = errors.New("password changed since it was checked")
+
+// rehash replaces the user's stored hash with one of the current argon2id
+// parameters when it was made with older ones, now that the password is known
+// to be right. It replaces only the hash that was checked, so a password set
+// meanwhile stays. A failure is logged, not returned: the sign-in stands, and
+// the next one tries again. UpdatedAt is kept: nothing a person changed.
+func (s *Service) rehash(ctx context.Context, u storage.User, password string) {
+	if !mfa.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	hash, err := mfa.HashPassword(password)
+	if err == nil {
+		_, err = s.Store.UpdateUser(ctx, u.ID, func(cur storage.User) (storage.User, error) {
+			if cur.PasswordHash != u.PasswordHash {
+				return cur, errPasswordChanged
+			}
+			cur.PasswordHash = hash
+			return cur, nil
+		})
+	}
+	switch {
+	case errors.Is(err, errPasswordChanged) || errors.Is(err, storage.ErrNotFound):
+	case err != nil:
+		s.log().ErrorContext(ctx, "rehash password with current parameters", "user", u.ID, "err", err)
+	}
 }
 
 // afterPassword opens the session a correct password earns.
