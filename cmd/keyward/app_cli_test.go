@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/internal/server"
 )
 
 func TestAppCLIOnSQLite(t *testing.T) {
@@ -17,7 +19,7 @@ func TestAppCLIOnPostgres(t *testing.T) {
 // the command line: add, a secret shown once, show, update, remove, delete.
 func testAppCLI(t *testing.T, env []string) {
 	c := cli{t: t, env: append(env, "KEYWARD_PUBLIC_URL=https://id.example.com")}
-	var app appJSON
+	var app server.ApplicationView
 	c.json(&app, "app", "add", "--name", "Grafana", "--web-redirect-uri", "https://grafana.example.com/login/generic_oauth")
 	if app.AppID == "" || app.DisplayName != "Grafana" || len(app.Web.RedirectURIs) != 1 || len(app.PublicClient.RedirectURIs) != 0 ||
 		app.TokenSigningAlgorithm != "ES256" {
@@ -27,7 +29,7 @@ func testAppCLI(t *testing.T, env []string) {
 	c.fails("wildcards", "app", "add", "--name", "Wild", "--web-redirect-uri", "https://*.example.com/cb")
 	c.fails("redirect URIs", "app", "add", "--name", "Nowhere")
 
-	var pw passwordJSON
+	var pw server.PasswordView
 	c.json(&pw, "app", "add-secret", "Grafana", "--name", "prod")
 	if !strings.HasPrefix(pw.SecretText, "kwcs_") || pw.KeyID == "" {
 		t.Fatalf("add-secret printed %+v", pw)
@@ -45,7 +47,7 @@ func testAppCLI(t *testing.T, env []string) {
 		t.Fatalf("app list:\n%s", out)
 	}
 
-	var cli appJSON
+	var cli server.ApplicationView
 	c.json(&cli, "app", "add", "--name", "Deploy CLI", "--public-redirect-uri", "http://127.0.0.1/callback")
 	c.fails("public client", "app", "add-secret", "Deploy CLI")
 	c.json(&app, "app", "update", "Grafana", "--name", "Grafana Prod", "--signing-alg", "RS256")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/oidc"
+	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -129,9 +130,9 @@ func (a *app) appListCmd() *cobra.Command {
 				return nil
 			}
 			if a.jsonOut {
-				out := make([]appJSON, 0, len(apps))
+				out := make([]server.ApplicationView, 0, len(apps))
 				for _, x := range apps {
-					out = append(out, toAppJSON(x))
+					out = append(out, server.NewApplicationView(x))
 				}
 				return writeJSON(a.stdout, out)
 			}
@@ -218,7 +219,7 @@ func (a *app) appShowCmd() *cobra.Command {
 
 func (a *app) printApp(x storage.Application) error {
 	if a.jsonOut {
-		return writeJSON(a.stdout, toAppJSON(x))
+		return writeJSON(a.stdout, server.NewApplicationView(x))
 	}
 	kind, uris := appKind(x)
 	issuer := strings.TrimSuffix(a.cfg.PublicURL, "/")
@@ -242,55 +243,6 @@ func (a *app) printApp(x storage.Application) error {
 	t.row("discovery", issuer+oidc.DiscoveryPath)
 	t.row("createdDateTime", timestamp(x.CreatedAt))
 	return t.flush()
-}
-
-type appJSON struct {
-	ID                    string         `json:"id"`
-	AppID                 string         `json:"appId"`
-	DisplayName           string         `json:"displayName"`
-	Web                   redirectsJSON  `json:"web"`
-	PublicClient          redirectsJSON  `json:"publicClient"`
-	PasswordCredentials   []passwordJSON `json:"passwordCredentials"`
-	AssignedGroups        []string       `json:"assignedGroups"`
-	GroupMembershipClaims bool           `json:"groupMembershipClaims"`
-	TokenSigningAlgorithm string         `json:"tokenSigningAlgorithm"`
-	CreatedDateTime       string         `json:"createdDateTime"`
-}
-
-type redirectsJSON struct {
-	RedirectURIs []string `json:"redirectUris"`
-}
-
-type passwordJSON struct {
-	KeyID         string `json:"keyId"`
-	DisplayName   string `json:"displayName"`
-	Hint          string `json:"hint"`
-	StartDateTime string `json:"startDateTime"`
-	EndDateTime   string `json:"endDateTime"`
-	SecretText    string `json:"secretText,omitempty"`
-}
-
-func nonNil(v []string) []string {
-	if v == nil {
-		return []string{}
-	}
-	return v
-}
-
-func toPasswordJSON(p storage.PasswordCredential) passwordJSON {
-	return passwordJSON{KeyID: p.KeyID, DisplayName: p.DisplayName, Hint: p.Hint,
-		StartDateTime: timestamp(p.StartAt), EndDateTime: timestamp(p.EndAt)}
-}
-
-func toAppJSON(x storage.Application) appJSON {
-	j := appJSON{ID: x.ID, AppID: x.AppID, DisplayName: x.DisplayName,
-		Web: redirectsJSON{nonNil(x.WebRedirectURIs)}, PublicClient: redirectsJSON{nonNil(x.PublicClientRedirectURIs)},
-		PasswordCredentials: []passwordJSON{}, AssignedGroups: nonNil(x.AssignedGroups),
-		GroupMembershipClaims: x.GroupsClaim, TokenSigningAlgorithm: x.SigningAlg, CreatedDateTime: timestamp(x.CreatedAt)}
-	for _, p := range x.PasswordCredentials {
-		j.PasswordCredentials = append(j.PasswordCredentials, toPasswordJSON(p))
-	}
-	return j
 }
 
 func (a *app) appUpdateCmd() *cobra.Command {
@@ -366,7 +318,7 @@ func (a *app) appAddSecretCmd() *cobra.Command {
 				return err
 			}
 			if a.jsonOut {
-				j := toPasswordJSON(pc)
+				j := server.NewPasswordView(pc)
 				j.SecretText = text
 				return writeJSON(a.stdout, j)
 			}

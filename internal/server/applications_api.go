@@ -43,7 +43,9 @@ type redirectsView struct {
 	RedirectURIs []string `json:"redirectUris"`
 }
 
-type passwordView struct {
+// PasswordView is Graph's passwordCredential: a client secret's metadata
+// (the secret itself only in addPassword's answer).
+type PasswordView struct {
 	KeyID         string `json:"keyId"`
 	DisplayName   string `json:"displayName"`
 	Hint          string `json:"hint"`
@@ -52,13 +54,15 @@ type passwordView struct {
 	SecretText    string `json:"secretText,omitempty"` // only in addPassword's answer
 }
 
-type applicationView struct {
+// ApplicationView is Graph's application as the admin API and the CLI's
+// --json output show it.
+type ApplicationView struct {
 	ID                    string         `json:"id"`
 	AppID                 string         `json:"appId"`
 	DisplayName           string         `json:"displayName"`
 	Web                   redirectsView  `json:"web"`
 	PublicClient          redirectsView  `json:"publicClient"`
-	PasswordCredentials   []passwordView `json:"passwordCredentials"`
+	PasswordCredentials   []PasswordView `json:"passwordCredentials"`
 	AssignedGroups        []string       `json:"assignedGroups"`
 	GroupMembershipClaims bool           `json:"groupMembershipClaims"`
 	TokenSigningAlgorithm string         `json:"tokenSigningAlgorithm"`
@@ -72,18 +76,20 @@ func orEmpty(v []string) []string {
 	return v
 }
 
-func newPasswordView(p storage.PasswordCredential) passwordView {
-	return passwordView{KeyID: p.KeyID, DisplayName: p.DisplayName, Hint: p.Hint,
+// NewPasswordView shows a stored client secret's metadata.
+func NewPasswordView(p storage.PasswordCredential) PasswordView {
+	return PasswordView{KeyID: p.KeyID, DisplayName: p.DisplayName, Hint: p.Hint,
 		StartDateTime: graphTime(p.StartAt), EndDateTime: graphTime(p.EndAt)}
 }
 
-func newApplicationView(a storage.Application) applicationView {
-	v := applicationView{ID: a.ID, AppID: a.AppID, DisplayName: a.DisplayName,
+// NewApplicationView shows a stored application.
+func NewApplicationView(a storage.Application) ApplicationView {
+	v := ApplicationView{ID: a.ID, AppID: a.AppID, DisplayName: a.DisplayName,
 		Web: redirectsView{orEmpty(a.WebRedirectURIs)}, PublicClient: redirectsView{orEmpty(a.PublicClientRedirectURIs)},
-		PasswordCredentials: []passwordView{}, AssignedGroups: orEmpty(a.AssignedGroups),
+		PasswordCredentials: []PasswordView{}, AssignedGroups: orEmpty(a.AssignedGroups),
 		GroupMembershipClaims: a.GroupsClaim, TokenSigningAlgorithm: a.SigningAlg, CreatedDateTime: graphTime(a.CreatedAt)}
 	for _, p := range a.PasswordCredentials {
-		v.PasswordCredentials = append(v.PasswordCredentials, newPasswordView(p))
+		v.PasswordCredentials = append(v.PasswordCredentials, NewPasswordView(p))
 	}
 	return v
 }
@@ -131,9 +137,9 @@ func (a *ApplicationsAPI) list(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	body := listBody[applicationView]{Value: make([]applicationView, 0, len(apps)), NextLink: a.srv.nextLink(r, lp, next)}
+	body := listBody[ApplicationView]{Value: make([]ApplicationView, 0, len(apps)), NextLink: a.srv.nextLink(r, lp, next)}
 	for _, app := range apps {
-		body.Value = append(body.Value, newApplicationView(app))
+		body.Value = append(body.Value, NewApplicationView(app))
 	}
 	WriteJSON(w, http.StatusOK, body)
 }
@@ -150,7 +156,7 @@ func (a *ApplicationsAPI) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", a.srv.BaseURL(r)+"/api/v1/applications/"+app.ID)
-	WriteJSON(w, http.StatusCreated, newApplicationView(app))
+	WriteJSON(w, http.StatusCreated, NewApplicationView(app))
 }
 
 func (a *ApplicationsAPI) get(w http.ResponseWriter, r *http.Request) {
@@ -159,7 +165,7 @@ func (a *ApplicationsAPI) get(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, newApplicationView(app))
+	WriteJSON(w, http.StatusOK, NewApplicationView(app))
 }
 
 func (a *ApplicationsAPI) update(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +184,7 @@ func (a *ApplicationsAPI) update(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, newApplicationView(app))
+	WriteJSON(w, http.StatusOK, NewApplicationView(app))
 }
 
 func (a *ApplicationsAPI) delete(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +218,7 @@ func (a *ApplicationsAPI) addPassword(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	v := newPasswordView(pc)
+	v := NewPasswordView(pc)
 	v.SecretText = text
 	WriteJSON(w, http.StatusOK, v)
 }
