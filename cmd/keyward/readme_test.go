@@ -35,6 +35,20 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 	}
 }
 
+// Every setting the README's table documents as a flag is one that keyward
+// serve (the command that reads them all) accepts.
+func TestServeTakesEverySettingAsAFlag(t *testing.T) {
+	serve, _, err := (&app{}).rootCmd().Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range config.Settings() {
+		if serve.Flags().Lookup(s.Flag) == nil && serve.InheritedFlags().Lookup(s.Flag) == nil {
+			t.Errorf("keyward serve has no flag --%s for the setting %s", s.Flag, s.Key)
+		}
+	}
+}
+
 func TestReadmeDocumentsEveryCommand(t *testing.T) {
 	doc := readme(t)
 	var walk func(c *cobra.Command)

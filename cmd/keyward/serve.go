@@ -63,7 +63,7 @@ func (a *app) serveCmd() *cobra.Command {
 	}
 	mustAddFlags(cmd.Flags(), "listen", "public-url", "tls-cert-file", "tls-key-file", "database-max-conns", "sqlite-synchronous",
 		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
-		"read-timeout", "idle-timeout", "require-mfa-for-admins")
+		"read-timeout", "idle-timeout", "trusted-proxies", "mds-roots", "require-mfa-for-admins", "oidc-key-encryption-key")
 	return cmd
 }
 
