@@ -53,7 +53,7 @@ func (a *app) benchCmd() *cobra.Command {
 	o := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure passkey sign-in end to end over HTTP against DESIGN.md's targets",
+		Short: "Measure passkey sign-in end to end over HTTP against docs/design.md's targets",
 		Long: "Measure passkey sign-in end to end over real HTTP. By default it starts its own\n" +
 			"'keyward serve' as a child process on 127.0.0.1 with a temporary SQLite database (or the\n" +
 			"PostgreSQL database of --database-url), creates --users users with one software passkey each,\n" +
@@ -641,7 +641,7 @@ func (ch *benchChild) logTail() string {
 	return "  " + strings.Join(lines, "\n  ")
 }
 
-// DESIGN.md's targets for passkey sign-in, end to end over HTTP.
+// docs/design.md's targets for passkey sign-in, end to end over HTTP.
 const (
 	targetShareOfBare = 0.25                   // of go-webauthn's bare verify rate
 	targetP99         = 20 * time.Millisecond  // at concurrency targetP99At
@@ -706,7 +706,7 @@ type levelJSON struct {
 	ErrorSample  []string `json:"errorSamples"`
 }
 
-// designTarget is one of DESIGN.md's targets and how the run did.
+// designTarget is one of docs/design.md's targets and how the run did.
 type designTarget struct {
 	Name     string `json:"name"`
 	Measured string `json:"measured"`
@@ -769,7 +769,7 @@ func metOrMissed(ok bool) string {
 	return statusMissed
 }
 
-// evaluate compares the run with DESIGN.md's targets.
+// evaluate compares the run with docs/design.md's targets.
 func (r *benchReport) evaluate() {
 	r.BareJSON = bareJSON{PerSecond: r.Bare.PerSecond, Verifications: r.Bare.Verifications,
 		Workers: r.Bare.Workers, Seconds: r.Bare.Elapsed.Seconds()}
@@ -897,7 +897,7 @@ func (a *app) printBenchReport(r *benchReport, asJSON bool) error {
 	if r.ServerResidentMB > 0 {
 		fmt.Fprintf(w, "Server resident memory after the run: %.0f MB.\n", r.ServerResidentMB)
 	}
-	fmt.Fprintln(w, "\nTargets (DESIGN.md, \"Speed it must reach\"):")
+	fmt.Fprintln(w, "\nTargets (docs/design.md, \"Speed targets\"):")
 	tt := newTable(w, "  TARGET", "MEASURED", "STATUS")
 	for _, x := range r.Targets {
 		tt.row("  "+x.Name, x.Measured, x.Status)

@@ -17,7 +17,7 @@ import (
 // verification with the session, counter update and sign-in log written.
 // The authenticator's signing is excluded from the timer where it can be;
 // compare with BenchmarkBareAssertionVerify, go-webauthn alone, in the same
-// run (DESIGN.md: at least 25% of the bare rate).
+// run (docs/design.md: at least 25% of the bare rate).
 func BenchmarkPasskeySignIn(b *testing.B) {
 	w := newWorld(b, storagetest.NewSQLite(b))
 	alice := w.user("alice@contoso.com")

@@ -44,7 +44,7 @@ func (br *browser) code(b *testing.B, p *rp, f flow) string {
 }
 
 // BenchmarkOIDCCodeExchange is the token endpoint redeeming a code with PKCE
-// and a client secret over real HTTP on SQLite: the request DESIGN.md wants
+// and a client secret over real HTTP on SQLite: the request docs/design.md wants
 // to cost less server CPU than a passkey sign-in (BenchmarkPasskeySignIn).
 func BenchmarkOIDCCodeExchange(b *testing.B) {
 	_, p, br := oidcBenchWorld(b)

@@ -1,5 +1,5 @@
 // Package bench measures Keyward's passkey sign-in: go-webauthn's bare
-// assertion verification (the ceiling DESIGN.md's targets are relative to),
+// assertion verification (the ceiling docs/design.md's targets are relative to),
 // and the whole sign-in over real HTTP against a running server, the way
 // `keyward bench` reports it. The in-process benchmarks in internal/app use
 // the same bare verifier, so both measure the same thing.

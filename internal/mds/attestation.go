@@ -18,7 +18,7 @@ var (
 )
 
 // CheckAttestation decides whether a key is attested in Keyward's sense
-// (DESIGN.md): its AAGUID is in MDS, no status report in effect marks the
+// (docs/design.md): its AAGUID is in MDS, no status report in effect marks the
 // model untrustworthy, and its attestation certificate chain (x5c: the
 // attestation certificate, then any intermediates, as the attestation
 // statement carries them) verifies at now to an attestation root MDS lists

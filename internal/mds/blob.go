@@ -65,7 +65,7 @@ type StatusReport struct {
 }
 
 // UndesiredStatuses are the status codes that make a model untrustworthy
-// (DESIGN.md, "The passkey method policy"). RETIRED is not among them: it
+// (docs/design.md, "Passkey policy semantics"). RETIRED is not among them: it
 // means the vendor no longer sells or certifies the model, not that it is unsafe.
 var UndesiredStatuses = []metadata.AuthenticatorStatus{
 	metadata.Revoked,
