@@ -171,6 +171,19 @@ func allApps(ctx context.Context, svc *oidc.Apps, prefix string) ([]storage.Appl
 	}
 }
 
+// withApp runs fn with the store open and the application that args[0]
+// names (ID, appId or display name) loaded.
+func (a *app) withApp(fn func(cmd *cobra.Command, args []string, st store, svc *oidc.Apps, x storage.Application) error) func(*cobra.Command, []string) error {
+	return a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+		svc := a.apps(st)
+		x, err := resolveApp(cmd.Context(), svc, args[0])
+		if err != nil {
+			return err
+		}
+		return fn(cmd, args, st, svc, x)
+	})
+}
+
 // resolveApp finds an app by object ID, appId or display name.
 func resolveApp(ctx context.Context, svc *oidc.Apps, ref string) (storage.Application, error) {
 	x, err := svc.Get(ctx, ref)
@@ -251,12 +264,7 @@ func (a *app) appUpdateCmd() *cobra.Command {
 		Use:   "update APP [--name NAME] [--web-redirect-uri URI...] [--public-redirect-uri URI...] [--assigned-group GROUP...] [--groups-claim=true|false] [--signing-alg ALG]",
 		Short: "Change an application's settings",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
-			svc := a.apps(st)
-			x, err := resolveApp(cmd.Context(), svc, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withApp(func(cmd *cobra.Command, args []string, st store, svc *oidc.Apps, x storage.Application) error {
 			in, err := f.input(cmd.Context(), cmd, a, st)
 			if err != nil {
 				return err
@@ -280,12 +288,7 @@ func (a *app) appDeleteCmd() *cobra.Command {
 		Use:   "delete APP",
 		Short: "Delete an application; every token issued to it stops working at once",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
-			svc := a.apps(st)
-			x, err := resolveApp(cmd.Context(), svc, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withApp(func(cmd *cobra.Command, args []string, st store, svc *oidc.Apps, x storage.Application) error {
 			if err := svc.Delete(cmd.Context(), cliActor.String(), x.ID); err != nil {
 				return err
 			}
@@ -302,12 +305,7 @@ func (a *app) appAddSecretCmd() *cobra.Command {
 		Use:   "add-secret APP [--name NAME] [--valid-for DURATION]",
 		Short: "Add a client secret to a web app and print it (shown only this once)",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
-			svc := a.apps(st)
-			x, err := resolveApp(cmd.Context(), svc, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withApp(func(cmd *cobra.Command, args []string, st store, svc *oidc.Apps, x storage.Application) error {
 			var end *time.Time
 			if cmd.Flags().Changed("valid-for") {
 				e := a.now().Add(valid)
@@ -337,12 +335,7 @@ func (a *app) appRemoveSecretCmd() *cobra.Command {
 		Use:   "remove-secret APP KEY_ID",
 		Short: "Remove a client secret (see keyward app show for the key IDs)",
 		Args:  cobra.ExactArgs(2),
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
-			svc := a.apps(st)
-			x, err := resolveApp(cmd.Context(), svc, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withApp(func(cmd *cobra.Command, args []string, st store, svc *oidc.Apps, x storage.Application) error {
 			if err := svc.RemovePassword(cmd.Context(), cliActor.String(), x.ID, args[1]); err != nil {
 				return err
 			}
