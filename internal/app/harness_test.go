@@ -170,6 +170,8 @@ type cred struct {
 	noCSRF bool // leave the CSRF header out, as a forged cross-site request would
 	// userAgent, when set, is the request's User-Agent header.
 	userAgent string
+	// ifMatch, when set, is the request's If-Match header (a version the edit expects).
+	ifMatch string
 }
 
 func bearer(t string) cred { return cred{token: t} }
@@ -228,6 +230,9 @@ func (w *world) call(i int, method, path string, c cred, body any) reply {
 	}
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
+	}
+	if c.ifMatch != "" {
+		req.Header.Set("If-Match", c.ifMatch)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

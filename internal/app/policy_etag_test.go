@@ -3,7 +3,6 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -99,23 +98,7 @@ func TestConcurrentPolicyEditsLoseNothing(t *testing.T) {
 // sendIfMatch sends a PATCH with If-Match as the global admin.
 func (w *world) sendIfMatch(path, etag, body string) reply {
 	w.t.Helper()
-	req, err := http.NewRequest("PATCH", w.nodes[0].URL+path, strings.NewReader(body))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+w.admin)
-	req.Header.Set("If-Match", etag)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return reply{status: res.StatusCode, body: data, header: res.Header}
+	return w.call(0, "PATCH", path, cred{token: w.admin, ifMatch: etag}, body)
 }
 
 // Users and groups, which pages also edit whole, carry a version too.
