@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -416,7 +417,10 @@ var groupTests = []test{
 		for _, e := range audit {
 			actions = append(actions, e.Action)
 		}
-		equal(t, "audit", actions, []string{"policy.update", "group.delete", "group.delete"})
+		// The deletions' records share a time, truncated, with no order among
+		// them: what counts is that every one was stored with its change.
+		slices.Sort(actions)
+		equal(t, "audit", actions, []string{"group.delete", "group.delete", "policy.update"})
 	}},
 	{"delete_with_refused_by_edit_changes_nothing", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "m@x.org")
