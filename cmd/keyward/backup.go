@@ -20,10 +20,10 @@ import (
 var (
 	errPostgresBackup = errors.New("keyward backup copies the SQLite database only; with PostgreSQL, back up the database " +
 		"with PostgreSQL's pg_dump (e.g. pg_dump --format=custom --file keyward.dump DBNAME), which takes a consistent " +
-		"snapshot while Keyward serves; see Backup and restore in the README")
+		"snapshot while Keyward serves; see Backup and restore in docs/operations.md")
 	errPostgresRestore = errors.New("keyward restore creates a SQLite database only; with PostgreSQL, restore a pg_dump " +
 		"backup with pg_restore into an empty database (e.g. pg_restore --no-owner --dbname NEWDB keyward.dump), " +
-		"then run keyward migrate; see Backup and restore in the README")
+		"then run keyward migrate; see Backup and restore in docs/operations.md")
 )
 
 func (a *app) backupCmd() *cobra.Command {

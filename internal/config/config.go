@@ -2,7 +2,7 @@
 // built-in defaults, a YAML file, KEYWARD_* environment variables and the
 // command-line flags a user actually set. Every setting is described once, in
 // the fields table, so the file keys, variable names, flag names and the
-// README's reference table cannot drift apart.
+// reference table in docs/configuration.md cannot drift apart.
 package config
 
 import (

@@ -80,7 +80,7 @@ func boolField(key, flag, usage string, p func(*Config) *bool) field {
 	}
 }
 
-// fields lists every setting, in the order of the README's reference table.
+// fields lists every setting, in the order of the reference table in docs/configuration.md.
 var fields = []field{
 	stringField("listen", "listen", "address to listen on, host:port",
 		func(c *Config) *string { return &c.Listen }),
