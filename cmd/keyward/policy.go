@@ -17,7 +17,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/directory"
-	"github.com/keyward/keyward/internal/passkey"
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -45,8 +45,8 @@ func (a *app) policyPasskeyCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) policies(st store) *passkey.Policies {
-	return &passkey.Policies{Store: st, Now: a.now}
+func (a *app) policies(st store) *methodpolicy.Service {
+	return &methodpolicy.Service{Store: st, Now: a.now}
 }
 
 func (a *app) policyPasskeyShowCmd() *cobra.Command {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/mfa"
-	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
@@ -73,7 +73,7 @@ func (a *app) issueTAP(cmd *cobra.Command, st store, idOrUPN string, req signin.
 	svc := &signin.Service{
 		Store: st, Directory: dir, Logger: a.logger, Now: a.now,
 		Sessions: &session.Manager{Store: st, Now: a.now},
-		Policies: &passkey.Policies{Store: st, Now: a.now},
+		Policies: &methodpolicy.Service{Store: st, Now: a.now},
 	}
 	t, err := svc.IssueTAP(ctx, cliActor, u, req)
 	if err != nil {

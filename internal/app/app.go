@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/server"
@@ -66,7 +67,7 @@ type Options struct {
 type App struct {
 	Server   *server.Server
 	Sessions *session.Manager
-	Policies *passkey.Policies
+	Policies *methodpolicy.Service
 	Passkeys *passkey.Service
 	MDS      *mds.Service
 	SignIn   *signin.Service
@@ -94,7 +95,7 @@ func New(o Options) (*App, error) {
 		Store: o.Store, Options: mds.Options{Roots: o.MDSRoots}, URL: o.MDSURL,
 		HTTPClient: o.MDSHTTPClient, Logger: o.Logger, Now: o.Now,
 	}
-	policies := &passkey.Policies{Store: o.Store, Now: o.Now}
+	policies := &methodpolicy.Service{Store: o.Store, Now: o.Now}
 	pk, err := passkey.New(passkey.Config{
 		Store: o.Store, Policies: policies, Metadata: md, Logger: o.Logger, Now: o.Now,
 		PublicURL: o.PublicURL, ChallengeTTL: o.ChallengeTTL, Sessions: sessions,

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/passkey/softkey"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
@@ -235,7 +235,7 @@ func (w *world) state() string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	s := fmt.Sprintf("users %+v groups %+v audit %d sign-ins %d policy v%d", users, groups, len(audit), len(events), versions[passkey.PolicyName])
+	s := fmt.Sprintf("users %+v groups %+v audit %d sign-ins %d policy v%d", users, groups, len(audit), len(events), versions[policy.StorageName])
 	for _, u := range users {
 		creds, _ := w.store.ListUserCredentials(ctx, u.ID)
 		taps, _ := w.store.ListUserTAPs(ctx, u.ID)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/policy"
 )
 
@@ -91,7 +90,7 @@ func TestPolicyNamingADeletedGroupIsEditableAgain(t *testing.T) {
 		// A change that names a missing group itself is still refused.
 		r := w.do("PATCH", policyPath, bearer(w.admin), `{"excludeTargets":[{"targetType":"group","id":"`+gone+`"}]}`)
 		wantError(t, r, http.StatusBadRequest, "invalidRequest", "do not exist")
-		stored, err := w.store.GetPolicy(context.Background(), passkey.PolicyName)
+		stored, err := w.store.GetPolicy(context.Background(), policy.StorageName)
 		if err != nil {
 			t.Fatal(err)
 		}

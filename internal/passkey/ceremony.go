@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 
-	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
@@ -84,28 +82,10 @@ func (s *Service) readChallenge(ctx context.Context, id string) (webauthn.Sessio
 	return sd, nil
 }
 
-// policyFor returns the FIDO2 policy and the user's group IDs.
-func (s *Service) policyFor(ctx context.Context, userID string) (policy.Fido2, []string, error) {
-	pol, err := s.cfg.Policies.Fido2(ctx)
-	if err != nil {
-		return policy.Fido2{}, nil, err
-	}
-	groups, err := s.cfg.Store.UserGroupIDs(ctx, userID)
-	if err != nil {
-		return policy.Fido2{}, nil, fmt.Errorf("load groups: %w", err)
-	}
-	return pol, groups, nil
-}
-
 // refusal turns a policy decision into the error shown to the person,
 // naming an excluding group by its display name.
-func (s *Service) refusal(ctx context.Context, d policy.Decision) *apperr.Error {
-	if d.Code == policy.CodeExcludedByGroup && d.Group != "" {
-		if g, err := s.cfg.Store.GetGroup(ctx, d.Group); err == nil {
-			d = d.WithGroupName(g.DisplayName)
-		}
-	}
-	return apperr.New(http.StatusForbidden, d.Code, "%s", d.Reason)
+func (s *Service) refusal(ctx context.Context, d policy.Decision) error {
+	return s.cfg.Policies.Explain(ctx, d).Err()
 }
 
 // audit records an administrative or security-relevant change. A failure to

@@ -71,7 +71,7 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 	if !reg.User.AccountEnabled {
 		return Creation{}, errAccountDisabled
 	}
-	pol, groups, err := s.policyFor(ctx, reg.User.ID)
+	pol, groups, err := s.cfg.Policies.ForUser(ctx, reg.User.ID)
 	if err != nil {
 		return Creation{}, err
 	}
@@ -144,7 +144,7 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	}
 	cred := s.newCredential(ctx, reg.User.ID, wc, parsed)
 
-	pol, groups, err := s.policyFor(ctx, reg.User.ID)
+	pol, groups, err := s.cfg.Policies.ForUser(ctx, reg.User.ID)
 	if err != nil {
 		return storage.Credential{}, err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -35,7 +36,7 @@ type Metadata interface {
 // Config configures a Service.
 type Config struct {
 	Store    storage.Storage
-	Policies *Policies
+	Policies *methodpolicy.Service
 	Metadata Metadata // optional: without it no key counts as attested
 	Logger   *slog.Logger
 	Now      func() time.Time

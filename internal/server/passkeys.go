@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
@@ -29,7 +30,7 @@ const fido2PolicyPath = "/api/v1/policies/authenticationMethodsPolicy/authentica
 // registration (signed-in user), and passkey sign-in (anyone).
 type PasskeyAPI struct {
 	Passkeys *passkey.Service
-	Policies *passkey.Policies
+	Policies *methodpolicy.Service
 	Sessions *session.Manager
 	// Metadata gives the stored FIDO MDS blob, the first source of model
 	// names; optional (nil, or a nil blob, leaves the built-in names).
@@ -90,7 +91,7 @@ func (a *PasskeyAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
 		match = func(v int64) bool { return m(strconv.FormatInt(v, 10)) }
 	}
 	p, v, err := a.Policies.UpdateFido2IfVersion(r.Context(), actorFrom(r.Context()), match, patch)
-	var stale *passkey.StaleError
+	var stale *methodpolicy.StaleError
 	if errors.As(err, &stale) {
 		cur := ETag(strconv.FormatInt(stale.Version, 10))
 		WritePreconditionFailed(w, r, fmt.Sprintf("the passkey (FIDO2) policy was changed by someone else after you read it "+

@@ -10,7 +10,6 @@ import (
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/mfa"
-	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -42,7 +41,7 @@ func (s *Service) OptionsFor(ctx context.Context, username string) (Options, err
 	if len(creds) == 0 {
 		return unknownOptions, nil
 	}
-	pol, groups, err := s.policyFor(ctx, u.ID)
+	pol, groups, err := s.Policies.ForUser(ctx, u.ID)
 	if err != nil {
 		return Options{}, err
 	}
@@ -52,22 +51,10 @@ func (s *Service) OptionsFor(ctx context.Context, username string) (Options, err
 	return Options{Passkey: true, Password: u.PasswordHash != "", TemporaryAccessPass: true}, nil
 }
 
-func (s *Service) policyFor(ctx context.Context, userID string) (policy.Fido2, []string, error) {
-	pol, err := s.Policies.Fido2(ctx)
-	if err != nil {
-		return policy.Fido2{}, nil, apperr.Internal(fmt.Errorf("load FIDO2 policy: %w", err))
-	}
-	groups, err := s.Store.UserGroupIDs(ctx, userID)
-	if err != nil {
-		return policy.Fido2{}, nil, apperr.Internal(fmt.Errorf("load groups: %w", err))
-	}
-	return pol, groups, nil
-}
-
 // PasskeyRegistration says whether the policy lets the user start adding a
 // passkey themselves, and the reason when not (naming an excluding group).
 func (s *Service) PasskeyRegistration(ctx context.Context, userID string) (bool, string, error) {
-	pol, groups, err := s.policyFor(ctx, userID)
+	pol, groups, err := s.Policies.ForUser(ctx, userID)
 	if err != nil {
 		return false, "", err
 	}
@@ -75,12 +62,7 @@ func (s *Service) PasskeyRegistration(ctx context.Context, userID string) (bool,
 	if d.Allowed {
 		return true, "", nil
 	}
-	if d.Code == policy.CodeExcludedByGroup && d.Group != "" {
-		if g, err := s.Store.GetGroup(ctx, d.Group); err == nil {
-			d = d.WithGroupName(g.DisplayName)
-		}
-	}
-	return false, d.Reason, nil
+	return false, s.Policies.Explain(ctx, d).Reason, nil
 }
 
 // MFARecent reports whether the session proved multi-factor recently enough

@@ -20,7 +20,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/directory"
-	"github.com/keyward/keyward/internal/passkey"
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 	"github.com/keyward/keyward/internal/textlimit"
@@ -61,7 +61,7 @@ type Service struct {
 	Store     storage.Storage
 	Sessions  *session.Manager
 	Directory *directory.Service
-	Policies  *passkey.Policies
+	Policies  *methodpolicy.Service
 	Logger    *slog.Logger     // nil = slog.Default()
 	Now       func() time.Time // nil = time.Now
 	Limits    Limits

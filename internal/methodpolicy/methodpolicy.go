@@ -1,4 +1,8 @@
-package passkey
+// Package methodpolicy serves the stored authentication methods policy: it
+// reads it through the validating policy.Load, caches it behind a cheap
+// version check, and saves changes with a compare-and-swap update. The
+// policy package decides; this one loads, stores and explains.
+package methodpolicy
 
 import (
 	"context"
@@ -16,13 +20,10 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// PolicyName is the storage name of the FIDO2 method configuration.
-const PolicyName = policy.StorageName
-
-// Policies serves the FIDO2 method policy from memory. Each read costs one
+// Service serves the FIDO2 method policy from memory. Each read costs one
 // cheap version query, so a change saved on any node takes effect on every
 // node at its next request, and the JSON is decoded only when it changed.
-type Policies struct {
+type Service struct {
 	Store storage.Storage
 	Now   func() time.Time
 
@@ -33,7 +34,7 @@ type Policies struct {
 }
 
 // Fido2 returns the current policy (the defaults when none was ever saved).
-func (p *Policies) Fido2(ctx context.Context) (policy.Fido2, error) {
+func (p *Service) Fido2(ctx context.Context) (policy.Fido2, error) {
 	f, _, err := p.Fido2Version(ctx)
 	return f, err
 }
@@ -41,12 +42,12 @@ func (p *Policies) Fido2(ctx context.Context) (policy.Fido2, error) {
 // Fido2Version returns the current policy and its version: 0 while none was
 // ever saved, then one more with every change. Editors send it back (the
 // API's ETag and If-Match) so a change made meanwhile is not overwritten.
-func (p *Policies) Fido2Version(ctx context.Context) (policy.Fido2, int64, error) {
+func (p *Service) Fido2Version(ctx context.Context) (policy.Fido2, int64, error) {
 	versions, err := p.Store.PolicyVersions(ctx)
 	if err != nil {
 		return policy.Fido2{}, 0, fmt.Errorf("read policy versions: %w", err)
 	}
-	v := versions[PolicyName]
+	v := versions[policy.StorageName]
 	p.mu.RLock()
 	if p.loaded && p.version == v {
 		f := p.fido2
@@ -81,39 +82,28 @@ func (e *StaleError) Error() string {
 // accepts (nil = any). A mismatch changes nothing and returns a *StaleError.
 // The check is made inside the compare-and-swap update, so of two editors
 // who read the same version only the first one's change is saved.
-func (p *Policies) UpdateFido2IfVersion(ctx context.Context, actor authz.Actor, match func(version int64) bool, patch []byte) (policy.Fido2, int64, error) {
+func (p *Service) UpdateFido2IfVersion(ctx context.Context, actor authz.Actor, match func(version int64) bool, patch []byte) (policy.Fido2, int64, error) {
 	return p.update(ctx, actor, match, func(policy.Fido2) ([]byte, error) { return patch, nil })
 }
 
-func (p *Policies) load(ctx context.Context) (policy.Fido2, int64, error) {
-	stored, err := p.Store.GetPolicy(ctx, PolicyName)
+func (p *Service) load(ctx context.Context) (policy.Fido2, int64, error) {
+	stored, err := p.Store.GetPolicy(ctx, policy.StorageName)
 	if errors.Is(err, storage.ErrNotFound) {
 		return policy.Default(), 0, nil
 	}
 	if err != nil {
 		return policy.Fido2{}, 0, fmt.Errorf("load fido2 policy: %w", err)
 	}
-	f, err := decodeFido2(stored.Data)
+	f, err := policy.Load(stored.Data)
 	if err != nil {
 		return policy.Fido2{}, 0, err
 	}
 	return f, stored.Version, nil
 }
 
-func decodeFido2(data []byte) (policy.Fido2, error) {
-	if len(data) == 0 {
-		return policy.Default(), nil
-	}
-	var f policy.Fido2
-	if err := json.Unmarshal(data, &f); err != nil {
-		return policy.Fido2{}, fmt.Errorf("decode stored fido2 policy: %w", err)
-	}
-	return f, nil
-}
-
 // UpdateFido2 applies a PATCH document to the stored policy, checks that the
 // groups it names exist, saves it with a new version and records who did it.
-func (p *Policies) UpdateFido2(ctx context.Context, actor authz.Actor, patch []byte) (policy.Fido2, error) {
+func (p *Service) UpdateFido2(ctx context.Context, actor authz.Actor, patch []byte) (policy.Fido2, error) {
 	return p.UpdateFido2With(ctx, actor, func(policy.Fido2) ([]byte, error) { return patch, nil })
 }
 
@@ -121,18 +111,18 @@ func (p *Policies) UpdateFido2(ctx context.Context, actor authz.Actor, patch []b
 // changes (such as "add this AAGUID to the list"): build gets the current
 // policy inside the compare-and-swap update, so a change saved meanwhile by
 // someone else is neither lost nor overwritten. build must not write.
-func (p *Policies) UpdateFido2With(ctx context.Context, actor authz.Actor, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, error) {
+func (p *Service) UpdateFido2With(ctx context.Context, actor authz.Actor, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, error) {
 	f, _, err := p.update(ctx, actor, nil, build)
 	return f, err
 }
 
-func (p *Policies) update(ctx context.Context, actor authz.Actor, match func(int64) bool, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, int64, error) {
+func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int64) bool, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, int64, error) {
 	if err := authz.MayEditMethodPolicies(actor); err != nil {
 		return policy.Fido2{}, 0, err
 	}
 	var next policy.Fido2
-	stored, err := p.Store.UpdatePolicy(ctx, PolicyName, func(old storage.Policy) (storage.Policy, error) {
-		cur, err := decodeFido2(old.Data)
+	stored, err := p.Store.UpdatePolicy(ctx, policy.StorageName, func(old storage.Policy) (storage.Policy, error) {
+		cur, err := policy.Load(old.Data)
 		if err != nil {
 			return old, err
 		}
@@ -177,7 +167,7 @@ func (p *Policies) update(ctx context.Context, actor authz.Actor, match func(int
 // group deleted before deletions kept the policy in step would otherwise make
 // every later change fail the group check — even turning passkeys off. This
 // changes no decision: a deleted group has no members to include or exclude.
-func (p *Policies) withoutMissingGroups(ctx context.Context, cur policy.Fido2) (policy.Fido2, error) {
+func (p *Service) withoutMissingGroups(ctx context.Context, cur policy.Fido2) (policy.Fido2, error) {
 	var missing []string
 	for _, id := range cur.GroupIDs() {
 		_, err := p.Store.GetGroup(ctx, id)
@@ -194,7 +184,7 @@ func (p *Policies) withoutMissingGroups(ctx context.Context, cur policy.Fido2) (
 	return cur.WithoutGroups(missing), nil
 }
 
-func (p *Policies) checkGroups(ctx context.Context, ids []string) error {
+func (p *Service) checkGroups(ctx context.Context, ids []string) error {
 	var missing []string
 	for _, id := range ids {
 		if _, err := uuid.Parse(id); err != nil {
@@ -211,4 +201,30 @@ func (p *Policies) checkGroups(ctx context.Context, ids []string) error {
 		return apperr.BadRequest("the policy names groups that do not exist: %v", missing)
 	}
 	return nil
+}
+
+// ForUser returns the FIDO2 policy and the IDs of the groups the user
+// belongs to: what every per-user decision of the policy takes.
+func (p *Service) ForUser(ctx context.Context, userID string) (policy.Fido2, []string, error) {
+	pol, err := p.Fido2(ctx)
+	if err != nil {
+		return policy.Fido2{}, nil, apperr.Internal(fmt.Errorf("load FIDO2 policy: %w", err))
+	}
+	groups, err := p.Store.UserGroupIDs(ctx, userID)
+	if err != nil {
+		return policy.Fido2{}, nil, apperr.Internal(fmt.Errorf("load groups: %w", err))
+	}
+	return pol, groups, nil
+}
+
+// Explain rewrites a refusal for the person who reads it: an excluding
+// group is named by its display name rather than its ID. The name is looked
+// up only on refusal; when it cannot be read the ID stays.
+func (p *Service) Explain(ctx context.Context, d policy.Decision) policy.Decision {
+	if d.Code == policy.CodeExcludedByGroup && d.Group != "" {
+		if g, err := p.Store.GetGroup(ctx, d.Group); err == nil {
+			d = d.WithGroupName(g.DisplayName)
+		}
+	}
+	return d
 }
