@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/oidc"
@@ -65,14 +66,15 @@ type Options struct {
 
 // App is a wired Keyward.
 type App struct {
-	Server   *server.Server
-	Sessions *session.Manager
-	Policies *methodpolicy.Service
-	Passkeys *passkey.Service
-	MDS      *mds.Service
-	SignIn   *signin.Service
-	OIDC     *oidc.Provider
-	Apps     *oidc.Apps
+	Server    *server.Server
+	Directory *directory.Service
+	Sessions  *session.Manager
+	Policies  *methodpolicy.Service
+	Passkeys  *passkey.Service
+	MDS       *mds.Service
+	SignIn    *signin.Service
+	OIDC      *oidc.Provider
+	Apps      *oidc.Apps
 }
 
 // New wires the services and routes.
@@ -103,21 +105,11 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := server.New(server.Deps{
-		Store: o.Store, Logger: o.Logger, Registry: o.Registry, Now: o.Now, PublicURL: o.PublicURL,
-		Sessions: sessions, MaxBodyBytes: o.MaxBodyBytes, Ready: o.Ready,
-		TrustedProxies: o.TrustedProxies, AllowSingleFactorAdmins: o.AllowSingleFactorAdmins,
-	})
+	dir := &directory.Service{Store: o.Store, Now: o.Now}
 	signIn := &signin.Service{
-		Store: o.Store, Sessions: sessions, Directory: srv.Directory(), Policies: policies,
+		Store: o.Store, Sessions: sessions, Directory: dir, Policies: policies,
 		Logger: o.Logger, Now: o.Now, Limits: o.SignInLimits,
 	}
-	srv.Mount(
-		&server.PasskeyAPI{Passkeys: pk, Policies: policies, Metadata: md, Sessions: sessions, Now: o.Now},
-		&server.AuthAPI{SignIn: signIn, Sessions: sessions},
-		&server.MeAPI{SignIn: signIn, Passkeys: pk},
-		&server.MethodsAdminAPI{SignIn: signIn},
-	)
 	// The issuer is the public URL exactly: relying parties compare it byte for byte.
 	provider, err := oidc.New(oidc.Config{
 		Store: o.Store, Now: o.Now, Logger: o.Logger, Issuer: strings.TrimSuffix(o.PublicURL.String(), "/"),
@@ -127,9 +119,30 @@ func New(o Options) (*App, error) {
 		return nil, err
 	}
 	apps := &oidc.Apps{Store: o.Store, Now: o.Now}
-	srv.Mount(&server.OIDCEndpoints{Provider: provider}, &server.ApplicationsAPI{Apps: apps})
-	srv.Mount(&webui.UI{OIDC: provider}) // the web pages, after the API they call
-	return &App{Server: srv, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, SignIn: signIn,
+
+	srv := server.New(server.Deps{
+		Store: o.Store, Logger: o.Logger, Registry: o.Registry, Now: o.Now, PublicURL: o.PublicURL,
+		Sessions: sessions, MaxBodyBytes: o.MaxBodyBytes, Ready: o.Ready,
+		TrustedProxies: o.TrustedProxies, AllowSingleFactorAdmins: o.AllowSingleFactorAdmins,
+	})
+	srv.Mount(
+		// Sign-in: what the sign-in page calls.
+		&server.SignInAPI{Store: o.Store, SignIn: signIn, Passkeys: pk, Sessions: sessions, Logger: o.Logger, Now: o.Now},
+		// Self-service: the signed-in user.
+		&server.MeAPI{Store: o.Store, SignIn: signIn, Now: o.Now},
+		&server.MyPasskeysAPI{Store: o.Store, Passkeys: pk, SignIn: signIn, Now: o.Now},
+		// The admin API.
+		&server.DirectoryAPI{Directory: dir, PublicURL: o.PublicURL},
+		&server.PasskeyAdminAPI{Store: o.Store, Directory: dir, Passkeys: pk, Policies: policies, Metadata: md,
+			Logger: o.Logger, PublicURL: o.PublicURL},
+		&server.MethodsAdminAPI{Directory: dir, SignIn: signIn, Now: o.Now, PublicURL: o.PublicURL},
+		&server.ApplicationsAPI{Apps: apps, PublicURL: o.PublicURL},
+		// OpenID Connect's machine-facing endpoints.
+		&server.OIDCEndpoints{Provider: provider},
+		// The web pages, after the API they call.
+		&webui.UI{Logger: o.Logger, OIDC: provider},
+	)
+	return &App{Server: srv, Directory: dir, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, SignIn: signIn,
 		OIDC: provider, Apps: apps}, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/storage"
@@ -41,6 +42,7 @@ func FuzzCreateUser(f *testing.F) {
 	st := openStore(f)
 	s := server.New(server.Deps{Store: st, Registry: prometheus.NewRegistry(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return testNow }})
+	s.Mount(&server.DirectoryAPI{Directory: &directory.Service{Store: st, Now: func() time.Time { return testNow }}})
 	h := s.Handler()
 	sec := secret.New("kw_")
 	if err := st.CreateAPIToken(f.Context(), storage.APIToken{ID: uuid.NewString(), Name: "fuzz",

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/storage"
@@ -62,6 +63,7 @@ func newEnv(t *testing.T, adjust ...func(*server.Deps)) *env {
 		f(&d)
 	}
 	s := server.New(d)
+	s.Mount(&server.DirectoryAPI{Directory: &directory.Service{Store: st, Now: d.Now}, PublicURL: d.PublicURL})
 	e := &env{t: t, store: st, server: s, tokens: map[string]string{}}
 	for _, role := range []string{storage.RoleGlobalAdmin, storage.RoleAuthenticationAdmin, storage.RoleReader} {
 		e.tokens[role] = e.createToken(role, role, false)
@@ -100,6 +102,7 @@ type req struct {
 	Body         any
 	ContentType  string // default application/json when there is a body
 	Cookie       *http.Cookie
+	Header       http.Header // more request headers
 }
 
 func (e *env) do(r req) response {
@@ -130,6 +133,9 @@ func (e *env) do(r req) response {
 			ct = "application/json"
 		}
 		hr.Header.Set("Content-Type", ct)
+	}
+	for k, vs := range r.Header {
+		hr.Header[k] = vs
 	}
 	switch {
 	case strings.Contains(r.Token, " "):

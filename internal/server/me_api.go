@@ -1,52 +1,41 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
-	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// MeAPI is "My security info": the signed-in user, their sign-in methods,
-// adding an authenticator app, renaming and removing passkeys.
+// MeAPI is "My security info": the signed-in user, their sign-in methods
+// and their authenticator app. Their passkeys are MyPasskeysAPI's.
 type MeAPI struct {
-	SignIn   *signin.Service
-	Passkeys *passkey.Service
-	srv      *Server
+	Store  storage.Storage
+	SignIn *signin.Service
+	Now    func() time.Time
 }
 
-// Mount registers the routes.
-func (a *MeAPI) Mount(s *Server) {
-	a.srv = s
-	s.HandleFunc("GET /api/v1/me", a.me)
-	s.HandleFunc("GET /api/v1/me/methods", a.methods)
-	s.HandleFunc("POST /api/v1/me/authenticatorApp", a.enrollApp)
-	s.HandleFunc("POST /api/v1/me/authenticatorApp/verify", a.verifyApp)
-	s.HandleFunc("DELETE /api/v1/me/authenticatorApp", a.deleteApp)
-	s.HandleFunc("PATCH /api/v1/me/passkeys/{id}", a.renamePasskey)
-	s.HandleFunc("DELETE /api/v1/me/passkeys/{id}", a.deletePasskey)
+// Mount implements Mounter.
+func (a *MeAPI) Mount(rt Router) {
+	rt.Handle("GET /api/v1/me", http.HandlerFunc(a.me))
+	rt.Handle("GET /api/v1/me/methods", http.HandlerFunc(a.methods))
+	rt.Handle("POST /api/v1/me/authenticatorApp", http.HandlerFunc(a.enrollApp))
+	rt.Handle("POST /api/v1/me/authenticatorApp/verify", http.HandlerFunc(a.verifyApp))
+	rt.Handle("DELETE /api/v1/me/authenticatorApp", http.HandlerFunc(a.deleteApp))
 }
 
 // currentUser is the signed-in person: a session principal (never an API
-// token: these calls act for a person) and their current record.
-func (s *Server) currentUser(r *http.Request) (storage.User, Principal, error) {
+// token: these calls act for a person) and their record as the middleware
+// loaded it with the session.
+func currentUser(r *http.Request) (storage.User, Principal, error) {
 	p, ok := PrincipalFrom(r.Context())
-	if !ok || p.Kind != PrincipalUser || p.Session == nil {
+	if !ok || p.Kind != PrincipalUser || p.Session == nil || p.User == nil {
 		return storage.User{}, p, apperr.Unauthorized("sign in first: this call acts for a signed-in user (session cookie)")
 	}
-	if p.User != nil { // loaded when the session was checked: no second query
-		return *p.User, p, nil
-	}
-	u, err := s.store.GetUser(r.Context(), p.UserID)
-	if err != nil {
-		return storage.User{}, p, apperr.Unauthorized("your session no longer matches an account; sign in again").Wrap(err)
-	}
-	return u, p, nil
+	return *p.User, p, nil
 }
 
 type meView struct {
@@ -61,7 +50,7 @@ type meView struct {
 }
 
 func (a *MeAPI) me(w http.ResponseWriter, r *http.Request) {
-	u, p, err := a.srv.currentUser(r)
+	u, p, err := currentUser(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -98,7 +87,7 @@ type methodsView struct {
 }
 
 func (a *MeAPI) methods(w http.ResponseWriter, r *http.Request) {
-	u, _, err := a.srv.currentUser(r)
+	u, _, err := currentUser(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -115,7 +104,7 @@ func (a *MeAPI) methods(w http.ResponseWriter, r *http.Request) {
 		v.AuthenticatorApp = &appView{Registered: true, CreatedDateTime: app.CreatedAt, LastUsedDateTime: app.LastUsedAt}
 	}
 	v.CanAdd.AuthenticatorApp = !ok
-	creds, err := a.srv.store.ListUserCredentials(ctx, u.ID)
+	creds, err := a.Store.ListUserCredentials(ctx, u.ID)
 	if err != nil {
 		WriteError(w, r, apperr.Internal(err))
 		return
@@ -133,7 +122,7 @@ func (a *MeAPI) methods(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *MeAPI) enrollApp(w http.ResponseWriter, r *http.Request) {
-	u, p, err := a.srv.currentUser(r)
+	u, p, err := currentUser(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -147,7 +136,7 @@ func (a *MeAPI) enrollApp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *MeAPI) verifyApp(w http.ResponseWriter, r *http.Request) {
-	u, p, err := a.srv.currentUser(r)
+	u, p, err := currentUser(r)
 	var body struct {
 		Code string `json:"code"`
 	}
@@ -160,7 +149,7 @@ func (a *MeAPI) verifyApp(w http.ResponseWriter, r *http.Request) {
 	}
 	app, sess, err := a.SignIn.ConfirmTOTP(r.Context(), p.Actor(), session.ClientFrom(r), u, *p.Session, body.Code)
 	if err != nil {
-		a.srv.writeSignInError(w, r, err)
+		writeSignInError(w, r, err, a.Now())
 		return
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{
@@ -172,60 +161,9 @@ func (a *MeAPI) verifyApp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *MeAPI) deleteApp(w http.ResponseWriter, r *http.Request) {
-	u, p, err := a.srv.currentUser(r)
+	u, p, err := currentUser(r)
 	if err == nil {
 		err = a.SignIn.DeleteTOTP(r.Context(), p.Actor(), u)
-	}
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// myPasskey is the signed-in user's passkey named in the path; another
-// user's passkey is "not found", as an unknown one is.
-func (a *MeAPI) myPasskey(r *http.Request) (storage.User, Principal, storage.Credential, error) {
-	u, p, err := a.srv.currentUser(r)
-	if err != nil {
-		return u, p, storage.Credential{}, err
-	}
-	id := r.PathValue("id")
-	c, err := a.srv.store.GetCredential(r.Context(), id)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && c.UserID != u.ID) {
-		return u, p, c, apperr.NotFound("you have no passkey %s", quoteShort(id))
-	}
-	if err != nil {
-		return u, p, c, apperr.Internal(err)
-	}
-	return u, p, c, nil
-}
-
-func (a *MeAPI) renamePasskey(w http.ResponseWriter, r *http.Request) {
-	_, p, c, err := a.myPasskey(r)
-	var body struct {
-		DisplayName *string `json:"displayName"`
-	}
-	if err == nil {
-		err = DecodeJSON(w, r, &body)
-	}
-	if err == nil && body.DisplayName == nil {
-		err = apperr.BadRequest(`displayName is required: {"displayName": "Work key"}`)
-	}
-	if err == nil {
-		c, err = a.Passkeys.RenameCredential(r.Context(), p.Actor(), c, *body.DisplayName)
-	}
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, methodJSON(c))
-}
-
-func (a *MeAPI) deletePasskey(w http.ResponseWriter, r *http.Request) {
-	_, p, c, err := a.myPasskey(r)
-	if err == nil {
-		err = a.Passkeys.DeleteCredential(r.Context(), p.Actor(), c, a.SignIn.PasskeyRemovalCheck(c.ID))
 	}
 	if err != nil {
 		WriteError(w, r, err)

@@ -26,6 +26,7 @@ type reqInfo struct {
 	errMessage string
 	log        *slog.Logger
 	maxBody    int64
+	quiet      bool // the route logs successes at debug level
 }
 
 type infoKey struct{}
@@ -125,7 +126,7 @@ func (s *Server) logRequest(r *http.Request, info *reqInfo, route string, status
 	switch {
 	case status >= 500:
 		level = slog.LevelError
-	case status < 400 && (route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics"):
+	case status < 400 && info.quiet:
 		level = slog.LevelDebug // probes every few seconds would drown the log
 	}
 	ctx := r.Context()
@@ -150,13 +151,13 @@ func (s *Server) logRequest(r *http.Request, info *reqInfo, route string, status
 	s.log.LogAttrs(ctx, level, "http request", attrs...)
 }
 
-// route records the matched pattern for logs and metrics. ServeMux sets
-// r.Pattern only on the request it passes down, so the outer layer learns it
-// through reqInfo.
-func (s *Server) route(h http.Handler) http.Handler {
+// route records the matched pattern (and how the route logs) for logs and
+// metrics. ServeMux sets r.Pattern only on the request it passes down, so
+// the outer layer learns it through reqInfo.
+func (s *Server) route(h http.Handler, rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := infoFrom(r.Context()); info != nil {
-			info.route = r.Pattern
+			info.route, info.quiet = r.Pattern, rt.quiet
 		}
 		if err := checkRequestText(r); err != nil {
 			WriteError(w, r, err)

@@ -107,8 +107,9 @@ func decodeSkipToken(tok string) (string, error) {
 	return string(b), nil
 }
 
-// nextLink is the absolute URL of the next page, or "" when there is none.
-func (s *Server) nextLink(r *http.Request, lp listParams, next string) string {
+// nextLink is the absolute URL of the next page, under base, or "" when
+// there is none.
+func nextLink(r *http.Request, base string, lp listParams, next string) string {
 	if next == "" {
 		return ""
 	}
@@ -121,7 +122,7 @@ func (s *Server) nextLink(r *http.Request, lp listParams, next string) string {
 		q = append(q, "$filter="+url.QueryEscape(lp.filter))
 	}
 	q = append(q, "$skiptoken="+encodeSkipToken(next))
-	return s.BaseURL(r) + r.URL.EscapedPath() + "?" + strings.Join(q, "&")
+	return base + r.URL.EscapedPath() + "?" + strings.Join(q, "&")
 }
 
 // listBody is Graph's collection shape.

@@ -15,8 +15,8 @@ type OIDCEndpoints struct {
 }
 
 // Mount implements Mounter.
-func (o *OIDCEndpoints) Mount(s *Server) {
-	s.HandlePublic("GET "+oidc.DiscoveryPath, http.HandlerFunc(o.Provider.ServeDiscovery))
+func (o *OIDCEndpoints) Mount(rt Router) {
+	rt.HandlePublic("GET "+oidc.DiscoveryPath, http.HandlerFunc(o.Provider.ServeDiscovery))
 	h := o.Provider.Handler()
 	for _, p := range []string{
 		"GET " + oidc.KeysPath,
@@ -27,13 +27,6 @@ func (o *OIDCEndpoints) Mount(s *Server) {
 		"POST " + oidc.IntrospectionPath,
 		"OPTIONS /oauth2/", // CORS preflight for browser apps
 	} {
-		s.HandlePublic(p, h)
+		rt.HandlePublic(p, h)
 	}
-}
-
-// HandlePublic registers h for pattern without Keyward's authentication: for
-// endpoints that authenticate their callers by another protocol.
-func (s *Server) HandlePublic(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, s.route(h))
-	s.patterns = append(s.patterns, pattern)
 }

@@ -18,10 +18,9 @@ const readyTimeout = 5 * time.Second
 // mountOps registers the probes, the metrics endpoint and the JSON 404/405
 // fallback. They skip authentication: probes and scrapers carry no token.
 func (s *Server) mountOps() {
-	s.mux.Handle("GET /healthz", s.route(http.HandlerFunc(healthz)))
-	s.mux.Handle("GET /readyz", s.route(http.HandlerFunc(s.readyz)))
-	s.mux.Handle("GET /metrics", s.route(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
-	s.patterns = append(s.patterns, "GET /healthz", "GET /readyz", "GET /metrics")
+	s.register("GET /healthz", http.HandlerFunc(healthz), probe)
+	s.register("GET /readyz", http.HandlerFunc(s.readyz), probe)
+	s.register("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}), probe)
 	s.mux.Handle("/", http.HandlerFunc(s.fallback))
 }
 

@@ -87,7 +87,7 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 
 func TestPanicInHandlerBecomesJSON500(t *testing.T) {
 	e := newEnv(t)
-	e.server.HandleFunc("GET /test/boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	e.server.Handle("GET /test/boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	r := e.do(req{Method: "GET", Path: "/test/boom"})
 	r.wantError(t, http.StatusInternalServerError, "internalError", "details are in the server log")
 	if strings.Contains(string(r.Body), "boom") {

@@ -12,13 +12,13 @@ import (
 func TestClientAddressBehindTrustedProxies(t *testing.T) {
 	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
 	e := newEnv(t, func(d *server.Deps) { d.TrustedProxies = proxies })
-	e.server.HandleFunc("GET /test/peer", func(w http.ResponseWriter, r *http.Request) {
+	e.server.Handle("GET /test/peer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(r.RemoteAddr))
-	})
+	}))
 	untrusting := newEnv(t)
-	untrusting.server.HandleFunc("GET /test/peer", func(w http.ResponseWriter, r *http.Request) {
+	untrusting.server.Handle("GET /test/peer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(r.RemoteAddr))
-	})
+	}))
 	tests := []struct {
 		name, peer string
 		xff        []string

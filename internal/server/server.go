@@ -1,11 +1,16 @@
 // Package server is Keyward's HTTP edge: one ServeMux with Go 1.22 method
 // and wildcard patterns, the middleware every request passes (request ID,
 // panic recovery, logging, metrics, body limit, authentication), the JSON
-// rendering helpers every handler uses, and the admin API of the directory.
+// rendering helpers every handler uses, and the handler groups of the JSON
+// API, in files named for who calls them: signin_api.go (/api/v1/auth/*,
+// /api/v1/setup), me_*.go (the signed-in user, /api/v1/me/*) and admin_*.go
+// (the admin API).
 //
-// Handlers follow one shape: read → validate → call the domain → render, and
-// errors become responses only in WriteError. Later flows (passkeys, web
-// pages, OIDC) register their routes through Handle or Mount.
+// A handler group is a struct whose fields are its dependencies; it mounts
+// itself on a Router, whose methods say how a route is authenticated.
+// package app builds the groups and mounts them. Handlers follow one shape:
+// read → validate → call the domain → render, and errors become responses
+// only in WriteError.
 package server
 
 import (
@@ -20,7 +25,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -65,16 +69,11 @@ type Server struct {
 	trustedProxies          []netip.Prefix
 	allowSingleFactorAdmins bool
 	metrics                 *httpMetrics
-	dir                     *directory.Service
 	patterns                []string
 }
 
-// Mounter is a group of routes (one flow) that registers itself on a Server.
-type Mounter interface {
-	Mount(s *Server)
-}
-
-// New builds the server with the operational routes and the admin API.
+// New builds the server with the operational routes (probes, metrics, the
+// JSON 404/405); handler groups are added with Mount.
 func New(d Deps) *Server {
 	s := &Server{
 		store:     d.Store,
@@ -107,68 +106,12 @@ func New(d Deps) *Server {
 		s.ready = func(ctx context.Context) error { return s.store.Ping(ctx) }
 	}
 	s.metrics = newHTTPMetrics(s.registry, s.store)
-	s.dir = &directory.Service{Store: s.store, Now: s.now}
 	s.mountOps()
-	(&directoryAPI{dir: s.dir, srv: s}).Mount(s)
 	return s
 }
 
 // Handler is the server's root handler, with all middleware applied.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Handle registers h for a net/http ServeMux pattern such as
-// "GET /api/v1/users/{id}". The pattern becomes the route label in logs and
-// metrics. Before h runs, the request is authenticated: a bad or revoked
-// Bearer token is refused with 401, a valid token or session cookie puts a
-// Principal in the context (see PrincipalFrom, RequireRole). The pattern "/"
-// is taken by the JSON 404/405 handler: a home page registers "GET /{$}",
-// not "GET /", which would swallow every unknown GET. Handle panics on a
-// conflicting pattern, as ServeMux does.
-func (s *Server) Handle(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, s.route(s.authenticate(h)))
-	s.patterns = append(s.patterns, pattern)
-}
-
 // Routes lists the patterns of every registered route, in registration order.
 func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
-
-// HandleFunc is Handle for a function.
-func (s *Server) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
-	s.Handle(pattern, http.HandlerFunc(f))
-}
-
-// Mount lets each flow register its routes in one call.
-func (s *Server) Mount(ms ...Mounter) {
-	for _, m := range ms {
-		m.Mount(s)
-	}
-}
-
-// Directory is the directory service the admin API uses, for flows that need
-// users and groups with the same validation and audit trail.
-func (s *Server) Directory() *directory.Service { return s.dir }
-
-// Logger is the server's logger.
-func (s *Server) Logger() *slog.Logger { return s.log }
-
-// BaseURL is the absolute URL prefix links are built from: PublicURL without
-// a trailing slash, or the request's own scheme and host.
-func (s *Server) BaseURL(r *http.Request) string {
-	if s.publicURL != nil {
-		u := *s.publicURL
-		u.RawQuery, u.Fragment = "", ""
-		return trimSlash(u.String())
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
-
-func trimSlash(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '/' {
-		s = s[:len(s)-1]
-	}
-	return s
-}

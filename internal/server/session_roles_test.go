@@ -19,14 +19,14 @@ func TestSessionPrincipalsOfSignInFlows(t *testing.T) {
 		mgr = &session.Manager{Store: d.Store, Now: d.Now}
 		d.Sessions = mgr
 	})
-	e.server.HandleFunc("GET /test/whoami", func(w http.ResponseWriter, r *http.Request) {
+	e.server.Handle("GET /test/whoami", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := server.PrincipalFrom(r.Context())
 		if !ok {
 			server.WriteJSON(w, http.StatusOK, map[string]any{"anonymous": true})
 			return
 		}
 		server.WriteJSON(w, http.StatusOK, map[string]any{"name": p.Name, "role": p.Role})
-	})
+	}))
 	alice := e.createUser("alice@example.com", "Alice")
 	e.admin("PATCH", "/api/v1/users/"+alice.ID, map[string]any{"adminRole": storage.RoleReader}).wantStatus(t, http.StatusOK)
 

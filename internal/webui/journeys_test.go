@@ -198,7 +198,7 @@ func (k *keyward) user(t *testing.T, upn, name, password, role string) string {
 	if role != "" {
 		in.AdminRole = &role
 	}
-	u, err := k.app.Server.Directory().CreateUser(context.Background(), authz.CLI(), in)
+	u, err := k.app.Directory.CreateUser(context.Background(), authz.CLI(), in)
 	if err != nil {
 		t.Fatalf("create %s: %v", upn, err)
 	}
@@ -342,7 +342,7 @@ func enablePasskeysForGroup(t *testing.T, admin *tab, k *keyward) {
 
 func (k *keyward) groupID(t *testing.T, name string) string {
 	t.Helper()
-	groups, _, err := k.app.Server.Directory().ListGroups(context.Background(), storage.Page{Limit: 100, Prefix: name})
+	groups, _, err := k.app.Directory.ListGroups(context.Background(), storage.Page{Limit: 100, Prefix: name})
 	if err != nil || len(groups) != 1 {
 		t.Fatalf("find group %q: %v (%d found)", name, err, len(groups))
 	}
@@ -545,7 +545,7 @@ func tapOnboarding(t *testing.T, b *browser, admin *tab, k *keyward) {
 
 func (k *keyward) userID(t *testing.T, upn string) string {
 	t.Helper()
-	u, err := k.app.Server.Directory().GetUser(context.Background(), upn)
+	u, err := k.app.Directory.GetUser(context.Background(), upn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,18 +7,18 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/internal/oidc"
+	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/storage"
 )
 
 // mountOIDC registers the browser-facing OpenID Connect endpoints: the
 // authorization request, the hand-off to and from the sign-in page, and
 // RP-initiated logout. They run with the browser's session.
-func (u *UI) mountOIDC() {
-	s := u.srv
-	s.HandleFunc("GET "+oidc.AuthorizePath, u.withOIDC(u.OIDC.ServeAuthorize))
-	s.HandleFunc("GET "+oidc.CallbackPath, u.withOIDC(u.OIDC.ServeCallback))
-	s.HandleFunc("GET "+oidc.EndSessionPath, u.withOIDC(u.OIDC.ServeEndSession))
-	s.HandleFunc("GET "+oidc.ContinuePath, u.oidcContinue)
+func (u *UI) mountOIDC(rt server.Router) {
+	rt.Handle("GET "+oidc.AuthorizePath, u.withOIDC(u.OIDC.ServeAuthorize))
+	rt.Handle("GET "+oidc.CallbackPath, u.withOIDC(u.OIDC.ServeCallback))
+	rt.Handle("GET "+oidc.EndSessionPath, u.withOIDC(u.OIDC.ServeEndSession))
+	rt.Handle("GET "+oidc.ContinuePath, http.HandlerFunc(u.oidcContinue))
 }
 
 func browserSession(r *http.Request) *storage.Session {
@@ -91,7 +91,7 @@ func (u *UI) oidcContinue(w http.ResponseWriter, r *http.Request) {
 	}
 	step, err := u.OIDC.Continue(r.Context(), id, browserSession(r))
 	if err != nil {
-		u.log.ErrorContext(r.Context(), "oidc: continue an authorization request", "error", err)
+		u.Logger.ErrorContext(r.Context(), "oidc: continue an authorization request", "error", err)
 		u.renderMessage(w, r, http.StatusInternalServerError, message{Title: "Something went wrong",
 			Text: "Keyward could not finish signing you in. Go back to the application and try again."})
 		return

@@ -27,43 +27,46 @@ const (
 	adminHome = "/admin/users"
 )
 
-// UI is the web interface, a server.Mounter: srv.Mount(&webui.UI{}).
+// UI is the web interface, a server.Mounter: srv.Mount(&webui.UI{Logger: l}).
 type UI struct {
+	Logger *slog.Logger
 	// OIDC, when set, is the OpenID Connect provider whose browser-facing
 	// endpoints (authorize, the sign-in hand-off, logout) the UI serves.
 	OIDC *oidc.Provider
 
-	srv    *server.Server
-	log    *slog.Logger
 	assets *assets
 	pages  map[string]*template.Template
 }
 
 // Mount registers the page and asset routes. The templates and assets are
 // embedded, so a failure to load them is a build defect: Mount panics, and
-// the package tests catch it first.
-func (u *UI) Mount(s *server.Server) {
-	u.srv, u.log = s, s.Logger()
+// the package tests catch it first. Every page is a GET that reads the
+// browser's session (rt.Handle); what a page changes, it changes through the
+// JSON API with the CSRF token the page carries.
+func (u *UI) Mount(rt server.Router) {
+	if u.Logger == nil {
+		u.Logger = slog.Default()
+	}
 	u.assets = mustLoadAssets()
 	u.pages = mustParsePages(u.assets)
 
-	s.HandleFunc("GET /{$}", u.home)
-	s.HandleFunc("GET /login", u.login)
-	s.HandleFunc("GET /setup", u.setup)
-	s.HandleFunc("GET /my", redirectTo(homePath))
-	s.HandleFunc("GET /my/security-info", u.signedIn(u.page("security-info", "Security info", "my", "")))
-	s.HandleFunc("GET /admin", redirectTo(adminHome))
-	s.HandleFunc("GET /admin/users", u.admin(u.page("admin-users", "Users", "admin", "users")))
-	s.HandleFunc("GET /admin/users/{id}", u.admin(u.page("admin-user", "User", "admin", "users")))
-	s.HandleFunc("GET /admin/groups", u.admin(u.page("admin-groups", "Groups", "admin", "groups")))
-	s.HandleFunc("GET /admin/groups/{id}", u.admin(u.page("admin-group", "Group", "admin", "groups")))
-	s.HandleFunc("GET /admin/authentication-methods", u.admin(u.page("admin-methods", "Authentication methods", "admin", "methods")))
-	s.HandleFunc("GET /admin/authentication-methods/fido2", u.admin(u.page("admin-fido2", "Passkey (FIDO2) settings", "admin", "methods")))
-	s.HandleFunc("GET /my/{rest...}", u.signedIn(u.notFound))
-	s.HandleFunc("GET /admin/{rest...}", u.admin(u.notFound))
-	s.Handle("GET /static/{path...}", u.assets)
+	rt.Handle("GET /{$}", http.HandlerFunc(u.home))
+	rt.Handle("GET /login", http.HandlerFunc(u.login))
+	rt.Handle("GET /setup", http.HandlerFunc(u.setup))
+	rt.Handle("GET /my", redirectTo(homePath))
+	rt.Handle("GET /my/security-info", u.signedIn(u.page("security-info", "Security info", "my", "")))
+	rt.Handle("GET /admin", redirectTo(adminHome))
+	rt.Handle("GET /admin/users", u.admin(u.page("admin-users", "Users", "admin", "users")))
+	rt.Handle("GET /admin/users/{id}", u.admin(u.page("admin-user", "User", "admin", "users")))
+	rt.Handle("GET /admin/groups", u.admin(u.page("admin-groups", "Groups", "admin", "groups")))
+	rt.Handle("GET /admin/groups/{id}", u.admin(u.page("admin-group", "Group", "admin", "groups")))
+	rt.Handle("GET /admin/authentication-methods", u.admin(u.page("admin-methods", "Authentication methods", "admin", "methods")))
+	rt.Handle("GET /admin/authentication-methods/fido2", u.admin(u.page("admin-fido2", "Passkey (FIDO2) settings", "admin", "methods")))
+	rt.Handle("GET /my/{rest...}", u.signedIn(u.notFound))
+	rt.Handle("GET /admin/{rest...}", u.admin(u.notFound))
+	rt.Handle("GET /static/{path...}", u.assets)
 	if u.OIDC != nil {
-		u.mountOIDC()
+		u.mountOIDC(rt)
 	}
 }
 
@@ -133,8 +136,8 @@ func (u *UI) baseView(r *http.Request, name, title string) view {
 	v.Admin = p.Role != ""
 	v.AdminMFANotice = p.MFAMissing
 	who := &viewer{UserPrincipalName: p.Name, DisplayName: p.Name}
-	if usr, err := u.srv.Directory().GetUser(r.Context(), p.UserID); err == nil && usr.DisplayName != "" {
-		who.DisplayName = usr.DisplayName
+	if p.User != nil && p.User.DisplayName != "" { // as loaded with the session
+		who.DisplayName = p.User.DisplayName
 	}
 	who.Initials = initials(who.DisplayName)
 	v.User = who
@@ -146,13 +149,13 @@ func (u *UI) baseView(r *http.Request, name, title string) view {
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, v view) {
 	t, ok := u.pages[v.Name]
 	if !ok {
-		u.log.ErrorContext(r.Context(), "web page template missing", "page", v.Name)
+		u.Logger.ErrorContext(r.Context(), "web page template missing", "page", v.Name)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
-		u.log.ErrorContext(r.Context(), "render web page", "page", v.Name, "error", err)
+		u.Logger.ErrorContext(r.Context(), "render web page", "page", v.Name, "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

@@ -1,35 +1,43 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// AuthAPI is sign-in without passkeys (password, authenticator app,
-// Temporary Access Pass), sign-out and first-run setup.
-type AuthAPI struct {
+// SignInAPI is what the sign-in page calls: passkey, password, authenticator
+// app and Temporary Access Pass sign-in, sign-out and first-run setup.
+type SignInAPI struct {
+	Store    storage.Storage
 	SignIn   *signin.Service
+	Passkeys *passkey.Service
 	Sessions *session.Manager
-	srv      *Server
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
-// Mount registers the routes.
-func (a *AuthAPI) Mount(s *Server) {
-	a.srv = s
-	s.HandleFunc("POST /api/v1/auth/methods", a.methods)
-	s.HandleFunc("POST /api/v1/auth/password", a.password)
-	s.HandleFunc("POST /api/v1/auth/totp", a.totp)
-	s.HandleFunc("POST /api/v1/auth/tap", a.tap)
-	s.HandleFunc("POST /api/v1/auth/signout", a.signout)
-	s.HandleFunc("GET /api/v1/setup", a.checkSetup)
-	s.HandleFunc("POST /api/v1/setup", a.setup)
+// Mount implements Mounter. Sign-out changes the browser's own session, so
+// it needs the page's CSRF token; the sign-in steps do not.
+func (a *SignInAPI) Mount(rt Router) {
+	rt.HandleSignIn("POST /api/v1/auth/methods", http.HandlerFunc(a.methods))
+	rt.HandleSignIn("POST /api/v1/auth/passkey/options", http.HandlerFunc(a.passkeyOptions))
+	rt.HandleSignIn("POST /api/v1/auth/passkey", http.HandlerFunc(a.passkey))
+	rt.HandleSignIn("POST /api/v1/auth/password", http.HandlerFunc(a.password))
+	rt.HandleSignIn("POST /api/v1/auth/totp", http.HandlerFunc(a.totp))
+	rt.HandleSignIn("POST /api/v1/auth/tap", http.HandlerFunc(a.tap))
+	rt.Handle("POST /api/v1/auth/signout", http.HandlerFunc(a.signout))
+	rt.HandleSignIn("GET /api/v1/setup", http.HandlerFunc(a.checkSetup))
+	rt.HandleSignIn("POST /api/v1/setup", http.HandlerFunc(a.setup))
 }
 
 // userRef is the user in a sign-in answer.
@@ -44,14 +52,14 @@ func newUserRef(u storage.User) userRef {
 }
 
 // replaceSession hands the browser its new session and ends the one it held
-// before: one browser, one session.
-func replaceSession(w http.ResponseWriter, r *http.Request, m *session.Manager, store storage.Storage, secret string, s storage.Session) {
-	if prev, err := m.Load(r); err == nil && prev.ID != s.ID {
-		if err := store.DeleteSession(r.Context(), prev.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			loggerFrom(r.Context()).WarnContext(r.Context(), "end previous session", "err", err)
+// before, as the middleware loaded it: one browser, one session.
+func (a *SignInAPI) replaceSession(w http.ResponseWriter, r *http.Request, secret string, s storage.Session) {
+	if prev, ok := loadedSession(r); ok && prev.ID != s.ID {
+		if err := a.Store.DeleteSession(r.Context(), prev.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			a.Logger.WarnContext(r.Context(), "end previous session", "err", err)
 		}
 	}
-	m.SetCookie(w, secret, s.ExpiresAt)
+	a.Sessions.SetCookie(w, secret, s.ExpiresAt)
 }
 
 // signInReply is the body of every sign-in step.
@@ -61,7 +69,7 @@ type signInReply struct {
 	Methods []string `json:"methods,omitempty"` // the second factors accepted next
 }
 
-func (a *AuthAPI) methods(w http.ResponseWriter, r *http.Request) {
+func (a *SignInAPI) methods(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Username string `json:"username"`
 	}
@@ -77,7 +85,43 @@ func (a *AuthAPI) methods(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, opts)
 }
 
-func (a *AuthAPI) password(w http.ResponseWriter, r *http.Request) {
+type passkeyOptionsBody struct {
+	Username string `json:"username"`
+}
+
+func (a *SignInAPI) passkeyOptions(w http.ResponseWriter, r *http.Request) {
+	var body passkeyOptionsBody
+	if r.ContentLength != 0 {
+		if err := DecodeJSON(w, r, &body); err != nil {
+			WriteError(w, r, err)
+			return
+		}
+	}
+	as, err := a.Passkeys.BeginLogin(r.Context(), body.Username)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, as.Options)
+}
+
+func (a *SignInAPI) passkey(w http.ResponseWriter, r *http.Request) {
+	var body json.RawMessage
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	res, err := a.Passkeys.FinishLogin(r.Context(), body, session.ClientFrom(r))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	a.replaceSession(w, r, res.SessionSecret, res.Session)
+	user := newUserRef(res.User)
+	WriteJSON(w, http.StatusOK, signInReply{Status: "signedIn", User: &user})
+}
+
+func (a *SignInAPI) password(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
@@ -90,7 +134,7 @@ func (a *AuthAPI) password(w http.ResponseWriter, r *http.Request) {
 	a.finish(w, r, res, err)
 }
 
-func (a *AuthAPI) totp(w http.ResponseWriter, r *http.Request) {
+func (a *SignInAPI) totp(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Code string `json:"code"`
 	}
@@ -98,18 +142,12 @@ func (a *AuthAPI) totp(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	pending, err := a.Sessions.Load(r)
-	if errors.Is(err, session.ErrNoSession) {
-		pending = storage.Session{} // not pending: TOTP answers signInExpired
-	} else if err != nil {
-		WriteError(w, r, apperr.Internal(err))
-		return
-	}
+	pending, _ := loadedSession(r) // none is not pending: TOTP answers signInExpired
 	res, err := a.SignIn.TOTP(r.Context(), session.ClientFrom(r), pending, body.Code)
 	a.finish(w, r, res, err)
 }
 
-func (a *AuthAPI) tap(w http.ResponseWriter, r *http.Request) {
+func (a *SignInAPI) tap(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Username            string `json:"username"`
 		TemporaryAccessPass string `json:"temporaryAccessPass"`
@@ -125,12 +163,12 @@ func (a *AuthAPI) tap(w http.ResponseWriter, r *http.Request) {
 // finish answers a sign-in step: the error, or the new session's cookie and
 // the reply. A session the browser held before is ended: one browser, one
 // session.
-func (a *AuthAPI) finish(w http.ResponseWriter, r *http.Request, res signin.Result, err error) {
+func (a *SignInAPI) finish(w http.ResponseWriter, r *http.Request, res signin.Result, err error) {
 	if err != nil {
-		a.srv.writeSignInError(w, r, err)
+		writeSignInError(w, r, err, a.Now())
 		return
 	}
-	replaceSession(w, r, a.Sessions, a.srv.store, res.Secret, res.Session)
+	a.replaceSession(w, r, res.Secret, res.Session)
 	if res.SecondFactorRequired {
 		WriteJSON(w, http.StatusOK, signInReply{Status: "secondFactorRequired", Methods: []string{"totp"}})
 		return
@@ -140,16 +178,16 @@ func (a *AuthAPI) finish(w http.ResponseWriter, r *http.Request, res signin.Resu
 }
 
 // writeSignInError renders err, with Retry-After on a rate-limit refusal.
-func (s *Server) writeSignInError(w http.ResponseWriter, r *http.Request, err error) {
+func writeSignInError(w http.ResponseWriter, r *http.Request, err error, now time.Time) {
 	var ra signin.RetryAfter
 	if errors.As(err, &ra) {
-		secs := int(ra.At.Sub(s.now()) / time.Second)
+		secs := int(ra.At.Sub(now) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	}
 	WriteError(w, r, err)
 }
 
-func (a *AuthAPI) signout(w http.ResponseWriter, r *http.Request) {
+func (a *SignInAPI) signout(w http.ResponseWriter, r *http.Request) {
 	if err := a.Sessions.Destroy(r.Context(), w, r); err != nil {
 		WriteError(w, r, apperr.Internal(err))
 		return
@@ -157,7 +195,7 @@ func (a *AuthAPI) signout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *AuthAPI) checkSetup(w http.ResponseWriter, r *http.Request) {
+func (a *SignInAPI) checkSetup(w http.ResponseWriter, r *http.Request) {
 	if err := a.SignIn.CheckSetupToken(r.Context(), r.URL.Query().Get("token")); err != nil {
 		WriteError(w, r, err)
 		return
@@ -165,7 +203,7 @@ func (a *AuthAPI) checkSetup(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]bool{"valid": true})
 }
 
-func (a *AuthAPI) setup(w http.ResponseWriter, r *http.Request) {
+func (a *SignInAPI) setup(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Token             string `json:"token"`
 		UserPrincipalName string `json:"userPrincipalName"`

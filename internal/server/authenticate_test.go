@@ -99,14 +99,14 @@ func TestSessionCookiePrincipal(t *testing.T) {
 		mgr = &session.Manager{Store: d.Store, Now: d.Now}
 		d.Sessions = mgr
 	})
-	e.server.HandleFunc("GET /test/whoami", func(w http.ResponseWriter, r *http.Request) {
+	e.server.Handle("GET /test/whoami", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := server.PrincipalFrom(r.Context())
 		if !ok {
 			server.WriteJSON(w, http.StatusOK, map[string]any{"anonymous": true})
 			return
 		}
 		server.WriteJSON(w, http.StatusOK, map[string]any{"kind": p.Kind, "name": p.Name, "userId": p.UserID, "session": p.Session != nil})
-	})
+	}))
 	alice := e.createUser("alice@example.com", "Alice")
 
 	w := httptest.NewRecorder()
@@ -146,4 +146,36 @@ func TestTokenPrincipalIsTheAuditActor(t *testing.T) {
 	if err != nil || len(audit) != 1 || audit[0].Actor != "token:global-admin" || !audit[0].Time.Equal(testNow) {
 		t.Fatalf("audit = %+v, %v", audit, err)
 	}
+}
+
+// TestRouteBehaviourIsDeclaredAtRegistration: a route registered with Handle
+// refuses a browser's change without the session's CSRF token, one
+// registered with HandleSignIn takes it, and one registered with
+// HandlePublic does not even look at the Authorization header.
+func TestRouteBehaviourIsDeclaredAtRegistration(t *testing.T) {
+	var mgr *session.Manager
+	e := newEnv(t, func(d *server.Deps) {
+		mgr = &session.Manager{Store: d.Store, Now: d.Now}
+		d.Sessions = mgr
+	})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	e.server.Handle("POST /test/change", ok)
+	e.server.HandleSignIn("POST /test/signin", ok)
+	e.server.HandlePublic("POST /test/public", ok)
+	alice := e.createUser("alice@example.com", "Alice")
+	w := httptest.NewRecorder()
+	sess, err := mgr.Create(context.Background(), w, httptest.NewRequest("POST", "/", nil), alice.ID, []string{"pwd"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := w.Result().Cookies()[0]
+
+	e.do(req{Method: "POST", Path: "/test/change", Cookie: cookie}).
+		wantError(t, http.StatusForbidden, "csrfTokenInvalid", session.CSRFHeader)
+	r := e.do(req{Method: "POST", Path: "/test/change", Cookie: cookie, Header: http.Header{session.CSRFHeader: {session.CSRFToken(sess.ID)}}})
+	r.wantStatus(t, http.StatusNoContent)
+	e.do(req{Method: "POST", Path: "/test/signin", Cookie: cookie}).wantStatus(t, http.StatusNoContent)
+	e.do(req{Method: "POST", Path: "/test/signin", Token: "Bearer kw_forged"}).
+		wantError(t, http.StatusUnauthorized, "unauthenticated", "not valid")
+	e.do(req{Method: "POST", Path: "/test/public", Token: "Bearer kw_forged"}).wantStatus(t, http.StatusNoContent)
 }

@@ -2,9 +2,11 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -13,22 +15,23 @@ import (
 // than passkeys, under Graph's names: Temporary Access Passes and the
 // authenticator app (softwareOathMethods).
 type MethodsAdminAPI struct {
-	SignIn *signin.Service
-	srv    *Server
+	Directory *directory.Service
+	SignIn    *signin.Service
+	Now       func() time.Time
+	PublicURL *url.URL // nil = links from the request's host
 }
 
-// Mount registers the routes.
-func (a *MethodsAdminAPI) Mount(s *Server) {
-	a.srv = s
+// Mount implements Mounter.
+func (a *MethodsAdminAPI) Mount(rt Router) {
 	read, write := anyAdminRole, methodAdmins
 	taps := "/api/v1/users/{id}/authentication/temporaryAccessPassMethods"
-	s.Handle("POST "+taps, write(http.HandlerFunc(a.issueTAP)))
-	s.Handle("GET "+taps, read(http.HandlerFunc(a.listTAPs)))
-	s.Handle("GET "+taps+"/{tapId}", read(http.HandlerFunc(a.getTAP)))
-	s.Handle("DELETE "+taps+"/{tapId}", write(http.HandlerFunc(a.deleteTAP)))
+	rt.Handle("POST "+taps, write(http.HandlerFunc(a.issueTAP)))
+	rt.Handle("GET "+taps, read(http.HandlerFunc(a.listTAPs)))
+	rt.Handle("GET "+taps+"/{tapId}", read(http.HandlerFunc(a.getTAP)))
+	rt.Handle("DELETE "+taps+"/{tapId}", write(http.HandlerFunc(a.deleteTAP)))
 	apps := "/api/v1/users/{id}/authentication/softwareOathMethods"
-	s.Handle("GET "+apps, read(http.HandlerFunc(a.listApps)))
-	s.Handle("DELETE "+apps+"/{methodId}", write(http.HandlerFunc(a.deleteApp)))
+	rt.Handle("GET "+apps, read(http.HandlerFunc(a.listApps)))
+	rt.Handle("DELETE "+apps+"/{methodId}", write(http.HandlerFunc(a.deleteApp)))
 }
 
 // tapView is Graph's temporaryAccessPassAuthenticationMethod. The pass
@@ -45,14 +48,14 @@ type tapView struct {
 }
 
 func (a *MethodsAdminAPI) tapView(t storage.TemporaryAccessPass) tapView {
-	usable, why := signin.TAPUsability(t, a.srv.now())
+	usable, why := signin.TAPUsability(t, a.Now())
 	return tapView{ID: t.ID, CreatedDateTime: t.CreatedAt, StartDateTime: t.StartAt,
 		LifetimeInMinutes: int(t.ExpiresAt.Sub(t.StartAt) / time.Minute), IsUsableOnce: t.IsUsableOnce,
 		IsUsable: usable, MethodUsabilityReason: why}
 }
 
 func (a *MethodsAdminAPI) issueTAP(w http.ResponseWriter, r *http.Request) {
-	u, err := a.srv.Directory().GetUser(r.Context(), r.PathValue("id"))
+	u, err := a.Directory.GetUser(r.Context(), r.PathValue("id"))
 	var body struct {
 		LifetimeInMinutes *int    `json:"lifetimeInMinutes"`
 		IsUsableOnce      *bool   `json:"isUsableOnce"`
@@ -76,12 +79,12 @@ func (a *MethodsAdminAPI) issueTAP(w http.ResponseWriter, r *http.Request) {
 	}
 	v := a.tapView(t.TemporaryAccessPass)
 	v.TemporaryAccessPass = &t.Pass
-	w.Header().Set("Location", a.srv.BaseURL(r)+"/api/v1/users/"+u.ID+"/authentication/temporaryAccessPassMethods/"+t.ID)
+	w.Header().Set("Location", BaseURL(a.PublicURL, r)+"/api/v1/users/"+u.ID+"/authentication/temporaryAccessPassMethods/"+t.ID)
 	WriteJSON(w, http.StatusCreated, v)
 }
 
 func (a *MethodsAdminAPI) userTAPs(r *http.Request) (storage.User, []storage.TemporaryAccessPass, error) {
-	u, err := a.srv.Directory().GetUser(r.Context(), r.PathValue("id"))
+	u, err := a.Directory.GetUser(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return u, nil, err
 	}
@@ -118,7 +121,7 @@ func (a *MethodsAdminAPI) getTAP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *MethodsAdminAPI) deleteTAP(w http.ResponseWriter, r *http.Request) {
-	u, err := a.srv.Directory().GetUser(r.Context(), r.PathValue("id"))
+	u, err := a.Directory.GetUser(r.Context(), r.PathValue("id"))
 	if err == nil {
 		err = a.SignIn.DeleteTAP(r.Context(), actorFrom(r.Context()), u, r.PathValue("tapId"))
 	}
@@ -154,7 +157,7 @@ type softwareOathView struct {
 const softwareOathID = "authenticatorApp"
 
 func (a *MethodsAdminAPI) listApps(w http.ResponseWriter, r *http.Request) {
-	u, err := a.srv.Directory().GetUser(r.Context(), r.PathValue("id"))
+	u, err := a.Directory.GetUser(r.Context(), r.PathValue("id"))
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -172,7 +175,7 @@ func (a *MethodsAdminAPI) listApps(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *MethodsAdminAPI) deleteApp(w http.ResponseWriter, r *http.Request) {
-	u, err := a.srv.Directory().GetUser(r.Context(), r.PathValue("id"))
+	u, err := a.Directory.GetUser(r.Context(), r.PathValue("id"))
 	if err == nil && r.PathValue("methodId") != softwareOathID {
 		err = apperr.NotFound("user %s has no authenticator app %s; its id is %q", u.UserPrincipalName, quoteShort(r.PathValue("methodId")), softwareOathID)
 	}

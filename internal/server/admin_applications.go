@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
@@ -12,13 +13,12 @@ import (
 // ApplicationsAPI serves /api/v1/applications: app registrations shaped like
 // Microsoft Graph's application. Readers may read; global admins write.
 type ApplicationsAPI struct {
-	Apps *oidc.Apps
-	srv  *Server
+	Apps      *oidc.Apps
+	PublicURL *url.URL // nil = links from the request's host
 }
 
 // Mount implements Mounter.
-func (a *ApplicationsAPI) Mount(s *Server) {
-	a.srv = s
+func (a *ApplicationsAPI) Mount(rt Router) {
 	read := anyAdminRole
 	write := RequireRole(storage.RoleGlobalAdmin)
 	routes := []struct {
@@ -34,8 +34,8 @@ func (a *ApplicationsAPI) Mount(s *Server) {
 		{"POST /api/v1/applications/{id}/addPassword", write, a.addPassword},
 		{"POST /api/v1/applications/{id}/removePassword", write, a.removePassword},
 	}
-	for _, rt := range routes {
-		s.Handle(rt.pattern, rt.guard(rt.h))
+	for _, route := range routes {
+		rt.Handle(route.pattern, route.guard(route.h))
 	}
 }
 
@@ -137,7 +137,7 @@ func (a *ApplicationsAPI) list(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	body := listBody[ApplicationView]{Value: make([]ApplicationView, 0, len(apps)), NextLink: a.srv.nextLink(r, lp, next)}
+	body := listBody[ApplicationView]{Value: make([]ApplicationView, 0, len(apps)), NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)}
 	for _, app := range apps {
 		body.Value = append(body.Value, NewApplicationView(app))
 	}
@@ -155,7 +155,7 @@ func (a *ApplicationsAPI) create(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", a.srv.BaseURL(r)+"/api/v1/applications/"+app.ID)
+	w.Header().Set("Location", BaseURL(a.PublicURL, r)+"/api/v1/applications/"+app.ID)
 	WriteJSON(w, http.StatusCreated, NewApplicationView(app))
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,66 +12,52 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/policy"
-	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// SelfServiceMFAWindow is how recent a multi-factor sign-in must be for a
-// user to add a passkey themselves.
-const SelfServiceMFAWindow = 10 * time.Minute
-
 const fido2PolicyPath = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2"
 
-// PasskeyAPI is the passkey flows: the FIDO2 method policy, a user's FIDO2
-// methods and provisioning on their behalf (admin), self-service
-// registration (signed-in user), and passkey sign-in (anyone).
-type PasskeyAPI struct {
-	Passkeys *passkey.Service
-	Policies *methodpolicy.Service
-	Sessions *session.Manager
+// PasskeyAdminAPI is the administrators' side of passkeys: the FIDO2 method
+// policy, key model names, a user's FIDO2 methods and provisioning a key on
+// their behalf.
+type PasskeyAdminAPI struct {
+	Store     storage.Storage
+	Directory *directory.Service
+	Passkeys  *passkey.Service
+	Policies  *methodpolicy.Service
 	// Metadata gives the stored FIDO MDS blob, the first source of model
 	// names; optional (nil, or a nil blob, leaves the built-in names).
-	Metadata passkey.Metadata
-	Now      func() time.Time
-	srv      *Server
+	Metadata  passkey.Metadata
+	Logger    *slog.Logger
+	PublicURL *url.URL // nil = links from the request's host
 }
 
-// Mount registers the passkey routes.
-func (a *PasskeyAPI) Mount(s *Server) {
-	a.srv = s
-	if a.Now == nil {
-		a.Now = time.Now
-	}
+// Mount implements Mounter.
+func (a *PasskeyAdminAPI) Mount(rt Router) {
 	read, write := anyAdminRole, methodAdmins
 
-	s.Handle("GET "+fido2PolicyPath, read(http.HandlerFunc(a.getPolicy)))
-	s.Handle("PATCH "+fido2PolicyPath, policyAdmins(http.HandlerFunc(a.patchPolicy)))
-	s.Handle("GET "+fido2PolicyPath+"/wellKnownProviders", read(http.HandlerFunc(a.wellKnown)))
-	s.Handle("GET "+fido2PolicyPath+"/models", read(http.HandlerFunc(a.models)))
+	rt.Handle("GET "+fido2PolicyPath, read(http.HandlerFunc(a.getPolicy)))
+	rt.Handle("PATCH "+fido2PolicyPath, policyAdmins(http.HandlerFunc(a.patchPolicy)))
+	rt.Handle("GET "+fido2PolicyPath+"/wellKnownProviders", read(http.HandlerFunc(a.wellKnown)))
+	rt.Handle("GET "+fido2PolicyPath+"/models", read(http.HandlerFunc(a.models)))
 
 	methods := "/api/v1/users/{id}/authentication/fido2Methods"
-	s.Handle("GET "+methods, read(http.HandlerFunc(a.listMethods)))
-	s.Handle("GET "+methods+"/creationOptions", write(http.HandlerFunc(a.creationOptions)))
-	s.Handle("POST "+methods, write(http.HandlerFunc(a.provision)))
-	s.Handle("GET "+methods+"/{methodId}", read(http.HandlerFunc(a.getMethod)))
-	s.Handle("PATCH "+methods+"/{methodId}", write(http.HandlerFunc(a.patchMethod)))
-	s.Handle("DELETE "+methods+"/{methodId}", write(http.HandlerFunc(a.deleteMethod)))
-
-	s.HandleFunc("GET /api/v1/me/passkeys", a.listMine)
-	s.HandleFunc("POST /api/v1/me/passkeys/registration/options", a.registrationOptions)
-	s.HandleFunc("POST /api/v1/me/passkeys", a.register)
-
-	s.HandleFunc("POST /api/v1/auth/passkey/options", a.loginOptions)
-	s.HandleFunc("POST /api/v1/auth/passkey", a.login)
+	rt.Handle("GET "+methods, read(http.HandlerFunc(a.listMethods)))
+	rt.Handle("GET "+methods+"/creationOptions", write(http.HandlerFunc(a.creationOptions)))
+	rt.Handle("POST "+methods, write(http.HandlerFunc(a.provision)))
+	rt.Handle("GET "+methods+"/{methodId}", read(http.HandlerFunc(a.getMethod)))
+	rt.Handle("PATCH "+methods+"/{methodId}", write(http.HandlerFunc(a.patchMethod)))
+	rt.Handle("DELETE "+methods+"/{methodId}", write(http.HandlerFunc(a.deleteMethod)))
 }
 
 // --- policy ---
 
-func (a *PasskeyAPI) getPolicy(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) getPolicy(w http.ResponseWriter, r *http.Request) {
 	p, v, err := a.Policies.Fido2Version(r.Context())
 	if err != nil {
 		WriteError(w, r, err)
@@ -80,7 +67,7 @@ func (a *PasskeyAPI) getPolicy(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, p)
 }
 
-func (a *PasskeyAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
 	var patch json.RawMessage
 	if err := DecodeJSON(w, r, &patch); err != nil {
 		WriteError(w, r, err)
@@ -108,7 +95,7 @@ func (a *PasskeyAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, p)
 }
 
-func (a *PasskeyAPI) wellKnown(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) wellKnown(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]any{"value": policy.WellKnownProviders()})
 }
 
@@ -129,7 +116,7 @@ type keyModel struct {
 // models names the key models of the AAGUIDs given as repeated aaGuid
 // parameters, so the admin pages can label an allow or block list. Each
 // AAGUID is answered once, normalised, in the order first asked.
-func (a *PasskeyAPI) models(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) models(w http.ResponseWriter, r *http.Request) {
 	ids, err := requestedAAGUIDs(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -193,13 +180,13 @@ func parseAAGUIDs(raw []string) ([]string, error) {
 
 // metadata returns the stored MDS blob, or nil when there is none or it
 // cannot be read: names are a convenience, so the built-in list serves then.
-func (a *PasskeyAPI) metadata(r *http.Request) *mds.Blob {
+func (a *PasskeyAdminAPI) metadata(r *http.Request) *mds.Blob {
 	if a.Metadata == nil {
 		return nil
 	}
 	b, err := a.Metadata.Current(r.Context())
 	if err != nil {
-		loggerFrom(r.Context()).WarnContext(r.Context(), "load MDS blob for model names", "err", err)
+		a.Logger.WarnContext(r.Context(), "load MDS blob for model names", "err", err)
 		return nil
 	}
 	return b
@@ -253,17 +240,17 @@ func methodsJSON(creds []storage.Credential) map[string]any {
 	return map[string]any{"value": out}
 }
 
-func (a *PasskeyAPI) user(r *http.Request) (storage.User, error) {
-	return a.srv.Directory().GetUser(r.Context(), r.PathValue("id"))
+func (a *PasskeyAdminAPI) user(r *http.Request) (storage.User, error) {
+	return a.Directory.GetUser(r.Context(), r.PathValue("id"))
 }
 
-func (a *PasskeyAPI) listMethods(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) listMethods(w http.ResponseWriter, r *http.Request) {
 	u, err := a.user(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	creds, err := a.srv.store.ListUserCredentials(r.Context(), u.ID)
+	creds, err := a.Store.ListUserCredentials(r.Context(), u.ID)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -271,19 +258,19 @@ func (a *PasskeyAPI) listMethods(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, methodsJSON(creds))
 }
 
-func (a *PasskeyAPI) method(r *http.Request) (storage.Credential, error) {
+func (a *PasskeyAdminAPI) method(r *http.Request) (storage.Credential, error) {
 	u, err := a.user(r)
 	if err != nil {
 		return storage.Credential{}, err
 	}
-	c, err := a.srv.store.GetCredential(r.Context(), r.PathValue("methodId"))
+	c, err := a.Store.GetCredential(r.Context(), r.PathValue("methodId"))
 	if errors.Is(err, storage.ErrNotFound) || (err == nil && c.UserID != u.ID) {
 		return storage.Credential{}, apperr.NotFound("user %s has no FIDO2 method %q", u.UserPrincipalName, r.PathValue("methodId"))
 	}
 	return c, err
 }
 
-func (a *PasskeyAPI) getMethod(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) getMethod(w http.ResponseWriter, r *http.Request) {
 	c, err := a.method(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -294,7 +281,7 @@ func (a *PasskeyAPI) getMethod(w http.ResponseWriter, r *http.Request) {
 
 // patchMethod clears a passkey's possible-clone flag: {"cloneWarning": false}
 // is the one change an administrator can make to someone's passkey.
-func (a *PasskeyAPI) patchMethod(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) patchMethod(w http.ResponseWriter, r *http.Request) {
 	c, err := a.method(r)
 	var body struct {
 		CloneWarning *bool `json:"cloneWarning"`
@@ -315,7 +302,7 @@ func (a *PasskeyAPI) patchMethod(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, methodJSON(c))
 }
 
-func (a *PasskeyAPI) deleteMethod(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) deleteMethod(w http.ResponseWriter, r *http.Request) {
 	c, err := a.method(r)
 	if err == nil {
 		err = a.Passkeys.DeleteCredential(r.Context(), actorFrom(r.Context()), c, nil)
@@ -327,7 +314,7 @@ func (a *PasskeyAPI) deleteMethod(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *PasskeyAPI) creationOptions(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) creationOptions(w http.ResponseWriter, r *http.Request) {
 	u, err := a.user(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -368,7 +355,7 @@ func (b registrationBody) validate() error {
 	return nil
 }
 
-func (a *PasskeyAPI) provision(w http.ResponseWriter, r *http.Request) {
+func (a *PasskeyAdminAPI) provision(w http.ResponseWriter, r *http.Request) {
 	u, err := a.user(r)
 	if err != nil {
 		WriteError(w, r, err)
@@ -390,122 +377,6 @@ func (a *PasskeyAPI) provision(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", a.srv.BaseURL(r)+"/api/v1/users/"+u.ID+"/authentication/fido2Methods/"+c.ID)
+	w.Header().Set("Location", BaseURL(a.PublicURL, r)+"/api/v1/users/"+u.ID+"/authentication/fido2Methods/"+c.ID)
 	WriteJSON(w, http.StatusCreated, methodJSON(c))
-}
-
-// --- self-service (signed-in user) ---
-
-// requireRecentMFA enforces that adding a passkey follows a multi-factor
-// sign-in within the last ten minutes.
-func (a *PasskeyAPI) requireRecentMFA(p Principal) error {
-	if p.Session == nil || p.Session.MFAAt.IsZero() || a.Now().Sub(p.Session.MFAAt) > SelfServiceMFAWindow {
-		return apperr.New(http.StatusForbidden, "mfaRequired",
-			"adding a passkey needs a multi-factor sign-in within the last 10 minutes; sign in again with a second factor (or set one up) first")
-	}
-	return nil
-}
-
-func (a *PasskeyAPI) listMine(w http.ResponseWriter, r *http.Request) {
-	u, _, err := a.srv.currentUser(r)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	creds, err := a.srv.store.ListUserCredentials(r.Context(), u.ID)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, methodsJSON(creds))
-}
-
-type registrationOptionsBody struct {
-	Hints []string `json:"hints"`
-}
-
-func (a *PasskeyAPI) registrationOptions(w http.ResponseWriter, r *http.Request) {
-	u, p, err := a.srv.currentUser(r)
-	if err == nil {
-		err = a.requireRecentMFA(p)
-	}
-	var body registrationOptionsBody
-	if err == nil && r.ContentLength != 0 {
-		err = DecodeJSON(w, r, &body)
-	}
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	c, err := a.Passkeys.BeginRegistration(r.Context(), passkey.Registration{
-		User: u, Actor: p.Actor(), Hints: body.Hints,
-	})
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, c.Options)
-}
-
-func (a *PasskeyAPI) register(w http.ResponseWriter, r *http.Request) {
-	u, p, err := a.srv.currentUser(r)
-	if err == nil {
-		err = a.requireRecentMFA(p)
-	}
-	var body registrationBody
-	if err == nil {
-		err = DecodeJSON(w, r, &body)
-	}
-	if err == nil {
-		err = body.validate()
-	}
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{User: u, Actor: p.Actor()},
-		body.DisplayName, body.PublicKeyCredential)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusCreated, methodJSON(c))
-}
-
-// --- sign-in ---
-
-type loginOptionsBody struct {
-	Username string `json:"username"`
-}
-
-func (a *PasskeyAPI) loginOptions(w http.ResponseWriter, r *http.Request) {
-	var body loginOptionsBody
-	if r.ContentLength != 0 {
-		if err := DecodeJSON(w, r, &body); err != nil {
-			WriteError(w, r, err)
-			return
-		}
-	}
-	as, err := a.Passkeys.BeginLogin(r.Context(), body.Username)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, as.Options)
-}
-
-func (a *PasskeyAPI) login(w http.ResponseWriter, r *http.Request) {
-	var body json.RawMessage
-	if err := DecodeJSON(w, r, &body); err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	res, err := a.Passkeys.FinishLogin(r.Context(), body, session.ClientFrom(r))
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	replaceSession(w, r, a.Sessions, a.srv.store, res.SessionSecret, res.Session)
-	user := newUserRef(res.User)
-	WriteJSON(w, http.StatusOK, signInReply{Status: "signedIn", User: &user})
 }

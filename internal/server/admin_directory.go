@@ -13,16 +13,17 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// directoryAPI serves /api/v1/users and /api/v1/groups, shaped like Microsoft
+// DirectoryAPI serves /api/v1/users and /api/v1/groups, shaped like Microsoft
 // Graph. Every admin role may read; only global admins write, except that a
 // PATCH setting only passwordProfile is a password reset, which the method
 // administrators may make too (the domain decides for whom).
-type directoryAPI struct {
-	dir *directory.Service
-	srv *Server
+type DirectoryAPI struct {
+	Directory *directory.Service
+	PublicURL *url.URL // nil = links from the request's host
 }
 
-func (a *directoryAPI) Mount(s *Server) {
+// Mount implements Mounter.
+func (a *DirectoryAPI) Mount(rt Router) {
 	read, write := anyAdminRole, directoryAdmins
 	routes := []struct {
 		pattern string
@@ -46,8 +47,8 @@ func (a *directoryAPI) Mount(s *Server) {
 		{"POST /api/v1/groups/{id}/members/$ref", write, a.addMember},
 		{"DELETE /api/v1/groups/{id}/members/{userId}/$ref", write, a.removeMember},
 	}
-	for _, rt := range routes {
-		s.Handle(rt.pattern, rt.guard(rt.h))
+	for _, route := range routes {
+		rt.Handle(route.pattern, route.guard(route.h))
 	}
 }
 
@@ -122,13 +123,13 @@ type memberRef struct {
 // graphTime renders times as Graph does: UTC, RFC 3339, whole seconds.
 func graphTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-func (a *directoryAPI) listUsers(w http.ResponseWriter, r *http.Request) {
+func (a *DirectoryAPI) listUsers(w http.ResponseWriter, r *http.Request) {
 	lp, err := parseList(r, "userPrincipalName")
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	users, next, err := a.dir.ListUsers(r.Context(), lp.page)
+	users, next, err := a.Directory.ListUsers(r.Context(), lp.page)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -136,15 +137,15 @@ func (a *directoryAPI) listUsers(w http.ResponseWriter, r *http.Request) {
 	a.writeUsers(w, r, lp, users, next)
 }
 
-func (a *directoryAPI) writeUsers(w http.ResponseWriter, r *http.Request, lp listParams, users []storage.User, next string) {
-	body := listBody[userView]{Value: make([]userView, 0, len(users)), NextLink: a.srv.nextLink(r, lp, next)}
+func (a *DirectoryAPI) writeUsers(w http.ResponseWriter, r *http.Request, lp listParams, users []storage.User, next string) {
+	body := listBody[userView]{Value: make([]userView, 0, len(users)), NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)}
 	for _, u := range users {
 		body.Value = append(body.Value, newUserView(u))
 	}
 	WriteJSON(w, http.StatusOK, body)
 }
 
-func (a *directoryAPI) createUser(w http.ResponseWriter, r *http.Request) {
+func (a *DirectoryAPI) createUser(w http.ResponseWriter, r *http.Request) {
 	var body userBody
 	if err := DecodeJSON(w, r, &body); err != nil {
 		WriteError(w, r, err)
@@ -155,17 +156,17 @@ func (a *directoryAPI) createUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	u, err := a.dir.CreateUser(r.Context(), actorFrom(r.Context()), in)
+	u, err := a.Directory.CreateUser(r.Context(), actorFrom(r.Context()), in)
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", a.srv.BaseURL(r)+"/api/v1/users/"+u.ID)
+	w.Header().Set("Location", BaseURL(a.PublicURL, r)+"/api/v1/users/"+u.ID)
 	WriteJSON(w, http.StatusCreated, newUserView(u))
 }
 
-func (a *directoryAPI) getUser(w http.ResponseWriter, r *http.Request) {
-	u, err := a.dir.GetUser(r.Context(), r.PathValue("id"))
+func (a *DirectoryAPI) getUser(w http.ResponseWriter, r *http.Request) {
+	u, err := a.Directory.GetUser(r.Context(), r.PathValue("id"))
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -174,7 +175,7 @@ func (a *directoryAPI) getUser(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, newUserView(u))
 }
 
-func (a *directoryAPI) updateUser(w http.ResponseWriter, r *http.Request) {
+func (a *DirectoryAPI) updateUser(w http.ResponseWriter, r *http.Request) {
 	var body userBody
 	if err := DecodeJSON(w, r, &body); err != nil {
 		WriteError(w, r, err)
@@ -185,7 +186,7 @@ func (a *directoryAPI) updateUser(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	u, err := a.dir.UpdateUserIfMatch(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in, IfMatch(r))
+	u, err := a.Directory.UpdateUserIfMatch(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in, IfMatch(r))
 	var stale *directory.StaleError
 	if errors.As(err, &stale) {
 		WritePreconditionFailed(w, r, staleMessage(r, "user "+strconv.Quote(stale.User.UserPrincipalName), stale.Version),
@@ -200,50 +201,50 @@ func (a *directoryAPI) updateUser(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, newUserView(u))
 }
 
-func (a *directoryAPI) deleteUser(w http.ResponseWriter, r *http.Request) {
-	if err := a.dir.DeleteUser(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
+func (a *DirectoryAPI) deleteUser(w http.ResponseWriter, r *http.Request) {
+	if err := a.Directory.DeleteUser(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
 		WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *directoryAPI) listGroups(w http.ResponseWriter, r *http.Request) {
+func (a *DirectoryAPI) listGroups(w http.ResponseWriter, r *http.Request) {
 	lp, err := parseList(r, "displayName")
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	groups, next, err := a.dir.ListGroups(r.Context(), lp.page)
+	groups, next, err := a.Directory.ListGroups(r.Context(), lp.page)
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	body := listBody[groupView]{Value: make([]groupView, 0, len(groups)), NextLink: a.srv.nextLink(r, lp, next)}
+	body := listBody[groupView]{Value: make([]groupView, 0, len(groups)), NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)}
 	for _, g := range groups {
 		body.Value = append(body.Value, newGroupView(g))
 	}
 	WriteJSON(w, http.StatusOK, body)
 }
 
-func (a *directoryAPI) createGroup(w http.ResponseWriter, r *http.Request) {
+func (a *DirectoryAPI) createGroup(w http.ResponseWriter, r *http.Request) {
 	var body groupBody
 	if err := DecodeJSON(w, r, &body); err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	g, err := a.dir.CreateGroup(r.Context(), actorFrom(r.Context()),
+	g, err := a.Directory.CreateGroup(r.Context(), actorFrom(r.Context()),
 		directory.GroupInput{DisplayName: body.DisplayName, Description: body.Description})
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", a.srv.BaseURL(r)+"/api/v1/groups/"+g.ID)
+	w.Header().Set("Location", BaseURL(a.PublicURL, r)+"/api/v1/groups/"+g.ID)
 	WriteJSON(w, http.StatusCreated, newGroupView(g))
 }
 
-func (a *directoryAPI) getGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := a.dir.GetGroup(r.Context(), r.PathValue("id"))
+func (a *DirectoryAPI) getGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := a.Directory.GetGroup(r.Context(), r.PathValue("id"))
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -252,13 +253,13 @@ func (a *directoryAPI) getGroup(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, newGroupView(g))
 }
 
-func (a *directoryAPI) updateGroup(w http.ResponseWriter, r *http.Request) {
+func (a *DirectoryAPI) updateGroup(w http.ResponseWriter, r *http.Request) {
 	var body groupBody
 	if err := DecodeJSON(w, r, &body); err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	g, err := a.dir.UpdateGroupIfMatch(r.Context(), actorFrom(r.Context()), r.PathValue("id"),
+	g, err := a.Directory.UpdateGroupIfMatch(r.Context(), actorFrom(r.Context()), r.PathValue("id"),
 		directory.GroupInput{DisplayName: body.DisplayName, Description: body.Description}, IfMatch(r))
 	var stale *directory.StaleError
 	if errors.As(err, &stale) {
@@ -274,21 +275,21 @@ func (a *directoryAPI) updateGroup(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, newGroupView(g))
 }
 
-func (a *directoryAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	if err := a.dir.DeleteGroup(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
+func (a *DirectoryAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
+	if err := a.Directory.DeleteGroup(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
 		WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *directoryAPI) listMembers(w http.ResponseWriter, r *http.Request) {
+func (a *DirectoryAPI) listMembers(w http.ResponseWriter, r *http.Request) {
 	lp, err := parseList(r, "userPrincipalName")
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	users, next, err := a.dir.ListMembers(r.Context(), r.PathValue("id"), lp.page)
+	users, next, err := a.Directory.ListMembers(r.Context(), r.PathValue("id"), lp.page)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -296,7 +297,7 @@ func (a *directoryAPI) listMembers(w http.ResponseWriter, r *http.Request) {
 	a.writeUsers(w, r, lp, users, next)
 }
 
-func (a *directoryAPI) addMember(w http.ResponseWriter, r *http.Request) {
+func (a *DirectoryAPI) addMember(w http.ResponseWriter, r *http.Request) {
 	var ref memberRef
 	if err := DecodeJSON(w, r, &ref); err != nil {
 		WriteError(w, r, err)
@@ -307,15 +308,15 @@ func (a *directoryAPI) addMember(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	if err := a.dir.AddMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), userID); err != nil {
+	if err := a.Directory.AddMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), userID); err != nil {
 		WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *directoryAPI) removeMember(w http.ResponseWriter, r *http.Request) {
-	err := a.dir.RemoveMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), r.PathValue("userId"))
+func (a *DirectoryAPI) removeMember(w http.ResponseWriter, r *http.Request) {
+	err := a.Directory.RemoveMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), r.PathValue("userId"))
 	if err != nil {
 		WriteError(w, r, err)
 		return

@@ -72,10 +72,13 @@ func actorFrom(ctx context.Context) authz.Actor {
 // presents a Bearer token must present a valid one (401 otherwise); a session
 // cookie that no longer works is simply ignored, so a stale cookie never
 // locks anyone out of public pages. Neither is required here: RequireRole
-// (or the handler) decides whether a principal is needed.
-func (s *Server) authenticate(next http.Handler) http.Handler {
+// (or the handler) decides whether a principal is needed. With csrf, a
+// browser request that changes something must carry its session's CSRF
+// token. The session the cookie names, if any, is kept in the context for
+// the sign-in steps (see loadedSession), signed in or half signed in.
+func (s *Server) authenticate(next http.Handler, csrf bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok, err := s.principal(r)
+		p, ok, loaded, err := s.principal(r)
 		if err != nil {
 			if apperr.As(err).Status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="keyward", error="invalid_token"`)
@@ -83,34 +86,38 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			WriteError(w, r, err)
 			return
 		}
-		if ok && p.Kind == PrincipalUser && !safeMethod(r.Method) && !csrfExempt[r.URL.Path] &&
+		if ok && csrf && p.Kind == PrincipalUser && !safeMethod(r.Method) &&
 			subtle.ConstantTimeCompare([]byte(r.Header.Get(session.CSRFHeader)), []byte(session.CSRFToken(p.Session.ID))) != 1 {
 			WriteError(w, r, apperr.New(http.StatusForbidden, "csrfTokenInvalid",
 				"this request changes something but lacks the page's CSRF token (header %s); reload the page and try again", session.CSRFHeader))
 			return
 		}
+		ctx := r.Context()
+		if loaded != nil {
+			ctx = context.WithValue(ctx, loadedSessionKey{}, *loaded)
+		}
 		if ok {
-			if info := infoFrom(r.Context()); info != nil {
+			if info := infoFrom(ctx); info != nil {
 				info.actor = p.Actor().String()
 			}
-			r = r.WithContext(WithPrincipal(r.Context(), p))
+			ctx = WithPrincipal(ctx, p)
+		}
+		if ctx != r.Context() {
+			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// csrfExempt are the sign-in steps: they act for whoever proves who they are
-// in the request itself, never with the session a cookie already holds, so a
-// signed-in browser may sign in again without the page's CSRF token. (A
-// cross-site form still cannot reach them: they take only application/json.)
-var csrfExempt = map[string]bool{
-	"/api/v1/auth/methods":         true,
-	"/api/v1/auth/password":        true,
-	"/api/v1/auth/totp":            true,
-	"/api/v1/auth/tap":             true,
-	"/api/v1/auth/passkey/options": true,
-	"/api/v1/auth/passkey":         true,
-	"/api/v1/setup":                true,
+type loadedSessionKey struct{}
+
+// loadedSession is the session the request's cookie named when the
+// middleware loaded it, whether or not it authenticates anyone (a half
+// finished sign-in, a disabled user's): the sign-in steps end it or finish
+// it without loading it again.
+func loadedSession(r *http.Request) (storage.Session, bool) {
+	s, ok := r.Context().Value(loadedSessionKey{}).(storage.Session)
+	return s, ok
 }
 
 // safeMethod reports whether a method only reads.
@@ -118,15 +125,17 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-func (s *Server) principal(r *http.Request) (Principal, bool, error) {
+// principal resolves the caller, and returns the session the cookie named
+// (nil when none was loaded).
+func (s *Server) principal(r *http.Request) (Principal, bool, *storage.Session, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		p, err := s.tokenPrincipal(r.Context(), h)
-		return p, err == nil, err
+		return p, err == nil, nil, err
 	}
 	if s.sessions != nil {
 		return s.sessionPrincipal(r)
 	}
-	return Principal{}, false, nil
+	return Principal{}, false, nil, nil
 }
 
 const tokenHint = "create one with: keyward token create --name NAME --role ROLE"
@@ -157,30 +166,30 @@ func (s *Server) tokenPrincipal(ctx context.Context, header string) (Principal, 
 // session stops working at once, not when it expires. The principal's role is
 // the user's admin role, so a person signed in with a session can use the
 // admin API their role allows.
-func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, error) {
+func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, *storage.Session, error) {
 	sess, err := s.sessions.Load(r)
 	if errors.Is(err, session.ErrNoSession) {
-		return Principal{}, false, nil
+		return Principal{}, false, nil, nil
 	}
 	if err != nil {
-		return Principal{}, false, apperr.Internal(err)
+		return Principal{}, false, nil, apperr.Internal(err)
 	}
 	if sess.SecondFactorPending {
 		// Half a sign-in authenticates nothing; only the TOTP step reads it.
-		return Principal{}, false, nil
+		return Principal{}, false, &sess, nil
 	}
 	u, err := s.store.GetUser(r.Context(), sess.UserID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return Principal{}, false, nil
+		return Principal{}, false, &sess, nil
 	}
 	if err != nil {
-		return Principal{}, false, apperr.Internal(fmt.Errorf("load session user: %w", err))
+		return Principal{}, false, nil, apperr.Internal(fmt.Errorf("load session user: %w", err))
 	}
 	if !u.AccountEnabled {
-		return Principal{}, false, nil
+		return Principal{}, false, &sess, nil
 	}
 	return Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, Role: u.AdminRole, UserID: u.ID, Session: &sess, User: &u,
-		MFAMissing: u.AdminRole != "" && authz.MayAdministerWith(!s.allowSingleFactorAdmins, sess) != nil}, true, nil
+		MFAMissing: u.AdminRole != "" && authz.MayAdministerWith(!s.allowSingleFactorAdmins, sess) != nil}, true, &sess, nil
 }
 
 // RequireRole lets a request through only when its principal holds one of

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/passkey"
+	"github.com/keyward/keyward/internal/signin"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// SelfServiceMFAWindow is how recent a multi-factor sign-in must be for a
+// user to add a passkey themselves.
+const SelfServiceMFAWindow = 10 * time.Minute
+
+// MyPasskeysAPI is the signed-in user's own passkeys: list, register, rename
+// and remove (/api/v1/me/passkeys).
+type MyPasskeysAPI struct {
+	Store    storage.Storage
+	Passkeys *passkey.Service
+	SignIn   *signin.Service
+	Now      func() time.Time
+}
+
+// Mount implements Mounter.
+func (a *MyPasskeysAPI) Mount(rt Router) {
+	rt.Handle("GET /api/v1/me/passkeys", http.HandlerFunc(a.list))
+	rt.Handle("POST /api/v1/me/passkeys/registration/options", http.HandlerFunc(a.registrationOptions))
+	rt.Handle("POST /api/v1/me/passkeys", http.HandlerFunc(a.register))
+	rt.Handle("PATCH /api/v1/me/passkeys/{id}", http.HandlerFunc(a.rename))
+	rt.Handle("DELETE /api/v1/me/passkeys/{id}", http.HandlerFunc(a.delete))
+}
+
+// requireRecentMFA enforces that adding a passkey follows a multi-factor
+// sign-in within the last ten minutes.
+func (a *MyPasskeysAPI) requireRecentMFA(p Principal) error {
+	if p.Session == nil || p.Session.MFAAt.IsZero() || a.Now().Sub(p.Session.MFAAt) > SelfServiceMFAWindow {
+		return apperr.New(http.StatusForbidden, "mfaRequired",
+			"adding a passkey needs a multi-factor sign-in within the last 10 minutes; sign in again with a second factor (or set one up) first")
+	}
+	return nil
+}
+
+func (a *MyPasskeysAPI) list(w http.ResponseWriter, r *http.Request) {
+	u, _, err := currentUser(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	creds, err := a.Store.ListUserCredentials(r.Context(), u.ID)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, methodsJSON(creds))
+}
+
+type registrationOptionsBody struct {
+	Hints []string `json:"hints"`
+}
+
+func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Request) {
+	u, p, err := currentUser(r)
+	if err == nil {
+		err = a.requireRecentMFA(p)
+	}
+	var body registrationOptionsBody
+	if err == nil && r.ContentLength != 0 {
+		err = DecodeJSON(w, r, &body)
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	c, err := a.Passkeys.BeginRegistration(r.Context(), passkey.Registration{
+		User: u, Actor: p.Actor(), Hints: body.Hints,
+	})
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, c.Options)
+}
+
+func (a *MyPasskeysAPI) register(w http.ResponseWriter, r *http.Request) {
+	u, p, err := currentUser(r)
+	if err == nil {
+		err = a.requireRecentMFA(p)
+	}
+	var body registrationBody
+	if err == nil {
+		err = DecodeJSON(w, r, &body)
+	}
+	if err == nil {
+		err = body.validate()
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{User: u, Actor: p.Actor()},
+		body.DisplayName, body.PublicKeyCredential)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusCreated, methodJSON(c))
+}
+
+// mine is the signed-in user's passkey named in the path; another user's
+// passkey is "not found", as an unknown one is.
+func (a *MyPasskeysAPI) mine(r *http.Request) (Principal, storage.Credential, error) {
+	u, p, err := currentUser(r)
+	if err != nil {
+		return p, storage.Credential{}, err
+	}
+	id := r.PathValue("id")
+	c, err := a.Store.GetCredential(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && c.UserID != u.ID) {
+		return p, c, apperr.NotFound("you have no passkey %s", quoteShort(id))
+	}
+	if err != nil {
+		return p, c, apperr.Internal(err)
+	}
+	return p, c, nil
+}
+
+func (a *MyPasskeysAPI) rename(w http.ResponseWriter, r *http.Request) {
+	p, c, err := a.mine(r)
+	var body struct {
+		DisplayName *string `json:"displayName"`
+	}
+	if err == nil {
+		err = DecodeJSON(w, r, &body)
+	}
+	if err == nil && body.DisplayName == nil {
+		err = apperr.BadRequest(`displayName is required: {"displayName": "Work key"}`)
+	}
+	if err == nil {
+		c, err = a.Passkeys.RenameCredential(r.Context(), p.Actor(), c, *body.DisplayName)
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, methodJSON(c))
+}
+
+func (a *MyPasskeysAPI) delete(w http.ResponseWriter, r *http.Request) {
+	p, c, err := a.mine(r)
+	if err == nil {
+		err = a.Passkeys.DeleteCredential(r.Context(), p.Actor(), c, a.SignIn.PasskeyRemovalCheck(c.ID))
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
