@@ -111,6 +111,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	}
 	cred, user := owner.Credential, owner.User
 	event.CredentialID, event.AAGUID, event.Model = cred.ID, cred.AAGUID, cred.Model
+	event.PasskeyType = policy.Key{BackupEligible: cred.BackupEligible}.Type().String()
 	event.UserID, event.UserPrincipalName = user.ID, user.UserPrincipalName
 
 	if err := s.checkOrigin(parsed.Response.CollectedClientData.Origin, http.StatusUnauthorized); err != nil {
@@ -203,7 +204,7 @@ func (s *Service) verifyAssertion(user storage.User, cred storage.Credential, sd
 // outcome stands and nothing is recorded.
 func (s *Service) fail(ctx context.Context, challengeID string, event storage.SignInEvent, cause error, flagID string) error {
 	ae := apperr.As(cause)
-	event.Result, event.FailureReason = storage.ResultFailure, ae.Message
+	event.Result, event.FailureReason, event.FailureCode = storage.ResultFailure, ae.Message, ae.Code
 	err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{ChallengeID: challengeID, FlagCredential: flagID, Event: event})
 	if errors.Is(err, storage.ErrNotFound) {
 		return errChallenge

@@ -69,6 +69,15 @@ type Key struct {
 	AttestationProblem string
 }
 
+// Type is the key's passkey type: Synced when it is backup-eligible,
+// DeviceBound otherwise.
+func (k Key) Type() PasskeyTypes {
+	if k.BackupEligible {
+		return Synced
+	}
+	return DeviceBound
+}
+
 // Scope returns the passkey profiles a member of groupIDs may use, in policy
 // order. The method must be enabled; an excluded group beats any inclusion;
 // all_users or a group the user belongs to includes the user, and the

@@ -190,7 +190,7 @@ func windowEnd(now time.Time, w time.Duration) time.Time {
 // failed keeps the attempt counted, logs it, and returns the person's answer.
 func (s *Service) failed(ctx context.Context, a *attempt, e storage.SignInEvent, reason string, answer error) error {
 	a.failed = true
-	e.Result, e.FailureReason = storage.ResultFailure, reason
+	e.Result, e.FailureReason, e.FailureCode = storage.ResultFailure, reason, apperr.As(answer).Code
 	s.record(ctx, storage.SignInRecord{Event: e})
 	s.log().InfoContext(ctx, "sign-in refused", "method", e.Method, "user", e.UserPrincipalName, "reason", reason, "ip", e.IP)
 	return answer

@@ -160,6 +160,12 @@ type Storage interface {
 	RecordSignIn(ctx context.Context, r SignInRecord) error
 	ListSignInEvents(ctx context.Context, f EventFilter) ([]SignInEvent, error)
 
+	// ListSignIns pages through the sign-in log, newest first (see SignInQuery).
+	ListSignIns(ctx context.Context, q SignInQuery) (events []SignInEvent, next string, err error)
+	// DeleteSignInsBefore deletes at most max sign-in records older than
+	// before, oldest first, and returns how many it deleted.
+	DeleteSignInsBefore(ctx context.Context, before time.Time, max int) (int, error)
+
 	// Named policy documents (e.g. "fido2"), stored as JSON with a version that
 	// every update increments, so nodes can cheaply see a change made elsewhere.
 	GetPolicy(ctx context.Context, name string) (Policy, error)
@@ -172,6 +178,11 @@ type Storage interface {
 	// Audit log of administrative changes.
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	ListAudit(ctx context.Context, f EventFilter) ([]AuditEvent, error)
+	// ListAuditEvents pages through the audit log, newest first (see AuditQuery).
+	ListAuditEvents(ctx context.Context, q AuditQuery) (events []AuditEvent, next string, err error)
+	// DeleteAuditBefore deletes at most max audit records older than before,
+	// oldest first, and returns how many it deleted.
+	DeleteAuditBefore(ctx context.Context, before time.Time, max int) (int, error)
 
 	// FIDO MDS3 blobs. PutMDSBlob keeps the newest by Number (an older or equal
 	// Number is ignored and returns ErrConflict). GetMDSBlob returns the newest.
@@ -421,6 +432,10 @@ const (
 	ResultFailure = "failure"
 )
 
+// FailureCodePossibleClone is the FailureCode RecordSignIn logs when a
+// credential's counter did not go up.
+const FailureCodePossibleClone = "possibleClonedKey"
+
 // SignInEvent is one line of the sign-in log.
 type SignInEvent struct {
 	ID                string
@@ -433,8 +448,16 @@ type SignInEvent struct {
 	Model             string
 	Result            string // success | failure
 	FailureReason     string
-	IP                string
-	UserAgent         string
+	// FailureCode is the refusal's stable code ("key_restricted", ...); "" on success.
+	FailureCode string
+	// PasskeyType is "deviceBound" or "synced" for a passkey sign-in, "" otherwise.
+	PasskeyType   string
+	IP            string
+	UserAgent     string
+	CorrelationID string // the request ID of the request that signed in
+	// UserDisplayName is read, not written: the user's current display name
+	// ("" once the user is deleted).
+	UserDisplayName string
 }
 
 // EventFilter selects log events, newest first.
@@ -461,6 +484,8 @@ type AuditEvent struct {
 	Action  string // e.g. "user.create", "policy.fido2.update"
 	Target  string
 	Details []byte // JSON, optional
+	// CorrelationID is the request ID of the request that made the change.
+	CorrelationID string
 }
 
 // MDSBlob is a verified FIDO MDS3 blob.

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"sign_in", signInTests},
 		{"policies", policyTests},
 		{"audit", auditTests},
+		{"logs", logTests},
 		{"mds", mdsTests},
 		{"people", personTests},
 		{"totp", totpTests},

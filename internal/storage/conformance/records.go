@@ -223,6 +223,7 @@ var signInTests = []test{
 		ok(t, err)
 		logged := r.Event
 		logged.Result, logged.FailureReason = storage.ResultFailure, "possible clone"
+		logged.FailureCode = storage.FailureCodePossibleClone
 		equal(t, "events", events, []storage.SignInEvent{logged})
 
 		// Flagged, the key is refused even with a counter that goes up.

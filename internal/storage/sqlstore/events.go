@@ -48,7 +48,7 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 				}
 				cloned = true
 				e := r.Event
-				e.Result, e.FailureReason = storage.ResultFailure, r.CloneReason
+				e.Result, e.FailureReason, e.FailureCode = storage.ResultFailure, r.CloneReason, storage.FailureCodePossibleClone
 				return s.insertSignInEvent(ctx, c, e)
 			}
 		}
@@ -74,7 +74,7 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 	// Every write is gated on the ones before it having found their row: the
 	// challenge first (so a used one writes nothing), then the credential.
 	gate, evtGate, chResult, credResult, flagResult := "", "", "1", "1", "0"
-	result, reason := "?::text", "?::text"
+	result, reason, code := "?::text", "?::text", "?::text"
 	q.WriteString("WITH ")
 	if r.ChallengeID != "" {
 		q.WriteString(`ch AS (DELETE FROM challenges WHERE id = ? RETURNING 1), `)
@@ -103,6 +103,7 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 		evtGate = " WHERE EXISTS (SELECT 1 FROM cred) OR EXISTS (SELECT 1 FROM flag)"
 		result = "CASE WHEN EXISTS (SELECT 1 FROM cred) THEN ?::text ELSE '" + storage.ResultFailure + "' END"
 		reason = "CASE WHEN EXISTS (SELECT 1 FROM cred) THEN ?::text ELSE ?::text END"
+		code = reason
 	}
 	if ss := r.Session; ss != nil {
 		if err := requireKey("session ID", ss.ID); err != nil {
@@ -118,14 +119,19 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 		e.ID = uuid.NewString()
 	}
 	q.WriteString(`evt AS (INSERT INTO sign_in_events (` + signInCols + `) SELECT ?::text, ?::timestamptz,
-		?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ` + result + `, ` + reason + `, ?::text, ?::text` +
+		?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ` + result + `, ` + reason + `, ?::text, ?::text,
+		?::text, ` + code + `, ?::text, ?::text` +
 		evtGate + `) SELECT ` + chResult + `, ` + credResult + `, ` + flagResult)
 	args = append(args, e.ID, s.tv(e.Time), e.UserID, e.UserPrincipalName, e.Method, e.CredentialID, e.AAGUID,
 		e.Model, e.Result, e.FailureReason)
 	if r.Credential != nil {
 		args = append(args, r.CloneReason)
 	}
-	args = append(args, e.IP, e.UserAgent)
+	args = append(args, e.IP, e.UserAgent, foldKey(e.UserPrincipalName), e.FailureCode)
+	if r.Credential != nil {
+		args = append(args, storage.FailureCodePossibleClone)
+	}
+	args = append(args, e.PasskeyType, e.CorrelationID)
 	var chFound, credFound, flagged int
 	if err := s.write().row(ctx, q.String(), args...).Scan(&chFound, &credFound, &flagged); err != nil {
 		return s.fail("record sign-in", err, storage.ErrConflict)
@@ -142,15 +148,17 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 }
 
 const signInCols = `id, occurred_at, user_id, upn, method, credential_id, aaguid, model, result,
-	failure_reason, ip, user_agent`
+	failure_reason, ip, user_agent, upn_key, failure_code, passkey_type, correlation_id`
 
 func (s *Store) insertSignInEvent(ctx context.Context, c conn, e storage.SignInEvent) error {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
-	_, err := c.exec(ctx, `INSERT INTO sign_in_events (`+signInCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO sign_in_events (`+signInCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, s.tv(e.Time), e.UserID, e.UserPrincipalName, e.Method, e.CredentialID, e.AAGUID, e.Model,
-		e.Result, e.FailureReason, e.IP, e.UserAgent)
+		e.Result, e.FailureReason, e.IP, e.UserAgent, foldKey(e.UserPrincipalName), e.FailureCode,
+		e.PasskeyType, e.CorrelationID)
 	if err != nil {
 		return s.fail("record sign-in event", err, nil)
 	}
@@ -171,8 +179,10 @@ func (s *Store) ListSignInEvents(ctx context.Context, f storage.EventFilter) ([]
 	for rows.Next() {
 		var e storage.SignInEvent
 		var at timeCol
+		var upnKey string
 		if err := rows.Scan(&e.ID, &at, &e.UserID, &e.UserPrincipalName, &e.Method, &e.CredentialID,
-			&e.AAGUID, &e.Model, &e.Result, &e.FailureReason, &e.IP, &e.UserAgent); err != nil {
+			&e.AAGUID, &e.Model, &e.Result, &e.FailureReason, &e.IP, &e.UserAgent, &upnKey, &e.FailureCode,
+			&e.PasskeyType, &e.CorrelationID); err != nil {
 			return nil, s.fail("list sign-in events", err, nil)
 		}
 		e.Time = at.T
@@ -202,24 +212,30 @@ func (s *Store) eventFilter(f storage.EventFilter, userCol string) (string, []an
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
+const auditCols = `id, occurred_at, actor, action, target, details, correlation_id`
+
 // AppendAudit implements storage.Storage. An empty ID gets a new UUID.
 func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
-	if e.ID == "" {
-		e.ID = uuid.NewString()
-	}
-	_, err := s.write().exec(ctx, `INSERT INTO audit_events (id, occurred_at, actor, action, target, details)
-		VALUES (?, ?, ?, ?, ?, ?)`, e.ID, s.tv(e.Time), e.Actor, e.Action, e.Target, blob(e.Details))
-	if err != nil {
+	if err := s.insertAudit(ctx, s.write(), e); err != nil {
 		return s.fail(fmt.Sprintf("append audit %q", e.Action), err, nil)
 	}
 	return nil
+}
+
+func (s *Store) insertAudit(ctx context.Context, c conn, e storage.AuditEvent) error {
+	if e.ID == "" {
+		e.ID = uuid.NewString()
+	}
+	_, err := c.exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, s.tv(e.Time), e.Actor, e.Action, e.Target, blob(e.Details), e.CorrelationID)
+	return err
 }
 
 // ListAudit implements storage.Storage: newest first. EventFilter.UserID
 // matches the event's Target (the record that was changed).
 func (s *Store) ListAudit(ctx context.Context, f storage.EventFilter) ([]storage.AuditEvent, error) {
 	where, args := s.eventFilter(f, "target")
-	rows, err := s.read().rows(ctx, `SELECT id, occurred_at, actor, action, target, details
+	rows, err := s.read().rows(ctx, `SELECT `+auditCols+`
 		FROM audit_events`+where+` ORDER BY occurred_at DESC, seq DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, s.fail("list audit events", err, nil)
@@ -230,7 +246,7 @@ func (s *Store) ListAudit(ctx context.Context, f storage.EventFilter) ([]storage
 		var e storage.AuditEvent
 		var at timeCol
 		var details bytesCol
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &details); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &details, &e.CorrelationID); err != nil {
 			return nil, s.fail("list audit events", err, nil)
 		}
 		e.Time, e.Details = at.T, details.V

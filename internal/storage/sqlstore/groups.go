@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -122,12 +120,7 @@ func (s *Store) DeleteGroupWith(ctx context.Context, id, policyName string, edit
 			}
 		}
 		for _, e := range d.Audit {
-			if e.ID == "" {
-				e.ID = uuid.NewString()
-			}
-			_, err := c.exec(ctx, `INSERT INTO audit_events (id, occurred_at, actor, action, target, details)
-				VALUES (?, ?, ?, ?, ?, ?)`, e.ID, s.tv(e.Time), e.Actor, e.Action, e.Target, blob(e.Details))
-			if err != nil {
+			if err := s.insertAudit(ctx, c, e); err != nil {
 				return s.fail(op, err, nil)
 			}
 		}
