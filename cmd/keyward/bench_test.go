@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/bench"
 )
 
 // tinyBench are settings that exercise every part of keyward bench in a
@@ -27,7 +29,7 @@ func benchArgs(t *testing.T, extra ...string) []string {
 func TestBenchAgainstItsOwnServerReportsEverySignIn(t *testing.T) {
 	env := sqliteEnv(t) // bench must ignore KEYWARD_DATA_DIR: nothing may appear there
 	c := cli{t: t, env: env}
-	var rep benchReport
+	var rep bench.Report
 	c.json(&rep, benchArgs(t)...)
 
 	if rep.Server.Kind != "child" || rep.Server.Database != "sqlite" || rep.Server.PID <= 0 ||
@@ -108,7 +110,7 @@ func TestBenchAgainstARunningServerLeavesItAsItWas(t *testing.T) {
 
 func TestBenchOnPostgresCleansUpItsUsersAndToken(t *testing.T) {
 	dsn := postgresDSN(t)
-	var rep benchReport
+	var rep bench.Report
 	cli{t: t}.json(&rep, benchArgs(t, "--database-url", dsn)...)
 	if rep.Server.Database != "postgres" || rep.Succeeded != 40 || rep.Failed != 0 {
 		t.Fatalf("report: server %+v, %d succeeded, %d failed", rep.Server, rep.Succeeded, rep.Failed)

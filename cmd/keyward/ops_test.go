@@ -102,7 +102,7 @@ func TestBackupUnderSignInLoadRestoresEverythingAcknowledgedBeforeIt(t *testing.
 	}
 	const signers, registrars, opsBefore = 6, 2, 8
 	newKey := func() *softkey.Authenticator {
-		return softkey.New(softkey.Options{AAGUID: benchAAGUID, Attestation: softkey.FormatPackedSelf})
+		return softkey.New(softkey.Options{AAGUID: bench.AAGUID, Attestation: softkey.FormatPackedSelf})
 	}
 	userIDs, keys := make([]string, signers), make([]*softkey.Authenticator, signers)
 	for i := range signers {

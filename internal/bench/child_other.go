@@ -4,6 +4,6 @@ package bench
 
 import "syscall"
 
-// ChildProcAttr has nothing to add outside Linux: the benchmark stops its
+// childProcAttr has nothing to add outside Linux: the benchmark stops its
 // server itself, also on Ctrl-C.
-func ChildProcAttr() *syscall.SysProcAttr { return nil }
+func childProcAttr() *syscall.SysProcAttr { return nil }

@@ -1,0 +1,71 @@
+package bench
+
+import (
+	"testing"
+	"time"
+)
+
+func dur(d time.Duration) *time.Duration { return &d }
+
+func level(conc int, perSecond float64, p99, serverCPU, perSignIn time.Duration) LevelResult {
+	return LevelResult{Concurrency: conc, SignIns: 100, PerSecond: perSecond, P99: p99,
+		ServerCPU: dur(serverCPU), ServerCPUPerSignIn: dur(perSignIn)}
+}
+
+func statuses(r *Report) map[string]string {
+	out := map[string]string{}
+	for _, t := range r.Targets {
+		out[t.Name] = t.Status
+	}
+	return out
+}
+
+func TestReportHoldsTheRunToTheDesignTargets(t *testing.T) {
+	t.Parallel()
+	t.Run("met_when_every_figure_is_within_its_target", func(t *testing.T) {
+		t.Parallel()
+		r := NewReport(64, 0, 5*time.Second)
+		r.CPUs = 2
+		r.Bare = BareResult{PerSecond: 1000}
+		r.Add(level(1, 200, 5*time.Millisecond, time.Second, 250*time.Microsecond))
+		r.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond))
+		r.Add(level(32, 300, 19*time.Millisecond, time.Second, 290*time.Microsecond))
+		r.Evaluate()
+		for name, s := range statuses(r) {
+			if s != statusMet {
+				t.Errorf("%s: %s, want met", name, s)
+			}
+		}
+		if r.Succeeded != 300 || r.Levels[1].OfBare != 0.3 {
+			t.Errorf("succeeded %d, share at 2 %.2f; want 300 and 0.30", r.Succeeded, r.Levels[1].OfBare)
+		}
+	})
+	t.Run("missed_by_the_worst_level", func(t *testing.T) {
+		t.Parallel()
+		r := NewReport(64, 0, 5*time.Second)
+		r.CPUs = 2
+		r.Bare = BareResult{PerSecond: 1000}
+		r.Add(level(1, 200, 5*time.Millisecond, time.Second, 250*time.Microsecond))
+		r.Add(level(2, 190, 6*time.Millisecond, time.Second, 250*time.Microsecond))
+		r.Add(level(32, 240, 21*time.Millisecond, time.Second, 310*time.Microsecond))
+		r.Evaluate()
+		for name, s := range statuses(r) {
+			if s != statusMissed {
+				t.Errorf("%s: %s, want MISSED", name, s)
+			}
+		}
+	})
+	t.Run("not_measured_when_levels_are_too_short_for_the_cpu_clock", func(t *testing.T) {
+		t.Parallel()
+		r := NewReport(8, 10, 0)
+		r.Bare = BareResult{PerSecond: 1000}
+		r.Add(level(1, 200, 5*time.Millisecond, 50*time.Millisecond, 250*time.Microsecond))
+		r.Evaluate()
+		if got := r.Targets[3].Status; got != statusNotMeasured {
+			t.Errorf("cpu target %s, want not measured", got)
+		}
+		if r.Count != 10 || r.DurationSec != 0 {
+			t.Errorf("count %d duration %g; a counted run reports its count only", r.Count, r.DurationSec)
+		}
+	})
+}

@@ -1,0 +1,312 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/passkey/softkey"
+)
+
+// AAGUID names the software authenticators' model in the sign-in log
+// ("keywardbench" in ASCII).
+var AAGUID = uuid.MustParse("6b657977-6172-6462-656e-636800000000")
+
+// CleanupTimeout bounds the work done after the run or a Ctrl-C: deleting
+// the benchmark's users, stopping the server, revoking its token.
+const CleanupTimeout = 20 * time.Second
+
+// Options say what to measure; keyward bench's flags, checked.
+type Options struct {
+	// URL, Origin and Token name a running Keyward; with URL empty, a
+	// child server is started instead.
+	URL, Origin, Token string
+	// The started server: PostgreSQL at DatabaseURL (a temporary SQLite
+	// database when empty), the binary to start, its log level and
+	// sqlite_synchronous ("" for its default).
+	DatabaseURL, ServerBinary, ServerLogLevel, SQLiteSynchronous string
+	Users                                                        int
+	Concurrency                                                  []int
+	Duration                                                     time.Duration
+	Count                                                        int // sign-ins per level instead of Duration
+	BareDuration                                                 time.Duration
+}
+
+// Runner runs one benchmark. The token functions create and revoke a
+// global-admin API token in the started server's database with the CLI's
+// own code path (env names that database); Progress tells the person at
+// the terminal what is happening.
+type Runner struct {
+	Options
+	Env         []string // the caller's environment, passed on without KEYWARD_*
+	Progress    func(format string, args ...any)
+	CreateToken func(ctx context.Context, env []string, name string) (string, error)
+	RevokeToken func(ctx context.Context, env []string, name string) error
+}
+
+// target is the Keyward being measured and how to let go of it.
+type target struct {
+	client    *Client
+	server    ServerInfo
+	serverCPU func(context.Context) (float64, error) // nil: the server's CPU is unknown
+	// persistent: the database outlives the run, so the benchmark's users
+	// are deleted at the end.
+	persistent bool
+	close      func(context.Context) error
+	// alive reports a started server that has exited; nil with a URL.
+	alive func() error
+}
+
+// Run measures and returns the report. Every exit path, Ctrl-C included,
+// deletes what the run created where it outlives the run, stops the child
+// server and removes the temporary directory. A run interrupted after
+// some levels returns both the report of those levels and the error.
+func (r *Runner) Run(ctx context.Context) (rep *Report, err error) {
+	rep = NewReport(r.Users, r.Count, r.Duration)
+	r.Progress("measuring go-webauthn's bare assertion verification for %s on %d cores…", r.BareDuration, runtime.GOMAXPROCS(0))
+	rep.Bare, err = MeasureBare(ctx, r.BareDuration, runtime.GOMAXPROCS(0))
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return nil, interrupted(ctx, err)
+	}
+	tgt, err := r.connect(ctx)
+	if err != nil {
+		return nil, interrupted(ctx, err)
+	}
+	defer func() { err = errors.Join(err, cleanup(ctx, tgt.close)) }()
+	rep.Server = tgt.server
+
+	keys, release, err := r.setup(ctx, tgt)
+	defer func() { err = errors.Join(err, cleanup(ctx, release)) }()
+	if err != nil {
+		return nil, interrupted(ctx, err)
+	}
+	levelsErr := r.levels(ctx, tgt, keys, rep)
+	stopped := errors.Is(levelsErr, context.Canceled) && ctx.Err() != nil
+	if levelsErr != nil && (!stopped || len(rep.Levels) == 0) {
+		return nil, interrupted(ctx, levelsErr)
+	}
+	if tgt.serverCPU != nil && !stopped {
+		if m, err := tgt.client.ServerProcess(ctx); err == nil {
+			rep.ServerResidentMB = m.ResidentBytes / (1 << 20)
+		}
+	}
+	rep.Evaluate()
+	if stopped {
+		return rep, interrupted(ctx, levelsErr)
+	}
+	return rep, nil
+}
+
+// cleanup runs f with a context that outlives a Ctrl-C by CleanupTimeout.
+func cleanup(ctx context.Context, f func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+	defer cancel()
+	return f(cctx)
+}
+
+// ErrInterrupted is a run stopped by a Ctrl-C (SIGINT/SIGTERM).
+var ErrInterrupted = errors.New("interrupted")
+
+// interrupted words a Ctrl-C as what it is.
+func interrupted(ctx context.Context, err error) error {
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return ErrInterrupted
+	}
+	return err
+}
+
+// connect connects to the URL, or starts the child server.
+func (r *Runner) connect(ctx context.Context) (*target, error) {
+	if r.URL == "" {
+		return r.startServer(ctx)
+	}
+	c := &Client{BaseURL: strings.TrimSuffix(r.URL, "/"), Origin: strings.TrimSuffix(r.Origin, "/"),
+		Token: r.Token, HTTP: NewHTTPClient(slices.Max(r.Concurrency) + 8)}
+	tgt := &target{client: c, persistent: true, close: func(context.Context) error { return nil },
+		server: ServerInfo{Kind: "url", URL: c.BaseURL, Origin: c.Origin}}
+	// A server whose /metrics lacks process metrics (or is not exposed) is
+	// still measured, without its CPU.
+	if _, err := c.ServerProcess(ctx); err == nil {
+		tgt.serverCPU = cpuReader(c)
+	} else {
+		r.Progress("the server's CPU is not reported: %v", err)
+	}
+	return tgt, nil
+}
+
+func cpuReader(c *Client) func(context.Context) (float64, error) {
+	return func(ctx context.Context) (float64, error) {
+		m, err := c.ServerProcess(ctx)
+		return m.CPUSeconds, err
+	}
+}
+
+// startServer starts `keyward serve` as a child process on a free loopback
+// port with a temporary directory for its SQLite database and log (or on
+// DatabaseURL), creates a global-admin token for it, and waits until it is
+// ready. close stops it with SIGTERM, revokes the token where the database
+// outlives the run, and removes the directory.
+func (r *Runner) startServer(ctx context.Context) (*target, error) {
+	dir, err := os.MkdirTemp("", "keyward-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary directory: %w", err)
+	}
+	removeDir := func() error {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("removing the temporary directory: %w", err)
+		}
+		return nil
+	}
+	db := []string{"KEYWARD_DATA_DIR=" + filepath.Join(dir, "data")}
+	info := ServerInfo{Kind: "child", Database: "sqlite", TempDir: dir}
+	if r.SQLiteSynchronous != "" {
+		db = append(db, "KEYWARD_SQLITE_SYNCHRONOUS="+r.SQLiteSynchronous)
+		info.Database = "sqlite (synchronous " + r.SQLiteSynchronous + ")"
+	}
+	if r.DatabaseURL != "" {
+		db, info.Database = []string{"KEYWARD_DATABASE_URL=" + r.DatabaseURL}, "postgres"
+	}
+	env := ChildEnv(r.Env, db...)
+	tokenName := "keyward-bench-" + randomHex(4)
+	revoke := func(ctx context.Context) error {
+		if r.DatabaseURL == "" { // a temporary SQLite database is simply removed
+			return nil
+		}
+		return r.RevokeToken(ctx, env, tokenName)
+	}
+	token, err := r.CreateToken(ctx, env, tokenName)
+	if err != nil {
+		return nil, errors.Join(err, removeDir())
+	}
+	exe := r.ServerBinary
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			err = fmt.Errorf("finding this keyward binary to start as the server: %w", err)
+			return nil, errors.Join(err, cleanup(ctx, revoke), removeDir())
+		}
+	}
+	child, err := StartChild(exe, r.ServerLogLevel, dir, env)
+	if err != nil {
+		return nil, errors.Join(err, cleanup(ctx, revoke), removeDir())
+	}
+	info.URL, info.Origin, info.PID, info.Binary = child.BaseURL, child.Origin, child.PID(), child.Binary()
+	c := &Client{BaseURL: child.BaseURL, Origin: child.Origin, Token: token,
+		HTTP: NewHTTPClient(slices.Max(r.Concurrency) + 8)}
+	tgt := &target{client: c, server: info, serverCPU: cpuReader(c), persistent: r.DatabaseURL != "", alive: child.Alive}
+	tgt.close = func(ctx context.Context) error {
+		return errors.Join(child.Stop(ctx), revoke(ctx), removeDir())
+	}
+	r.Progress("started keyward serve (pid %d) at %s, %s database, temporary directory %s",
+		info.PID, child.BaseURL, info.Database, dir)
+	if err := child.WaitReady(ctx, c); err != nil {
+		return nil, errors.Join(err, cleanup(ctx, tgt.close))
+	}
+	return tgt, nil
+}
+
+// setup turns passkeys on, creates the users and provisions one software
+// passkey each, then signs each in once, so a setup problem (an origin
+// mismatch, a policy refusing the keys) stops the run before any
+// measurement. release deletes the users (where the database outlives the
+// run) and restores the policy; it is never nil.
+func (r *Runner) setup(ctx context.Context, tgt *target) (keys Keys, release func(context.Context) error, err error) {
+	c := tgt.client
+	var (
+		restorePolicy func(context.Context) error
+		userIDs       []string
+	)
+	release = func(ctx context.Context) error {
+		var errs []error
+		if tgt.persistent && len(userIDs) > 0 {
+			r.Progress("deleting the %d benchmark users…", len(userIDs))
+			for _, id := range userIDs {
+				if err := c.DeleteUser(ctx, id); err != nil {
+					errs = append(errs, fmt.Errorf("deleting benchmark user %s: %w", id, err))
+				}
+			}
+		}
+		if restorePolicy != nil && tgt.persistent {
+			if err := restorePolicy(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("turning passkeys off again: %w", err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	if restorePolicy, err = c.EnablePasskeys(ctx); err != nil {
+		return nil, release, err
+	}
+	r.Progress("creating %d users with one software passkey each…", r.Users)
+	run := randomHex(4)
+	list := make([]*softkey.Authenticator, 0, r.Users)
+	for i := range r.Users {
+		id, err := c.CreateUser(ctx, fmt.Sprintf("bench-%s-%04d@bench.example.com", run, i),
+			fmt.Sprintf("Keyward bench %s %d", run, i))
+		if err != nil {
+			return nil, release, err
+		}
+		userIDs = append(userIDs, id)
+		k := softkey.New(softkey.Options{AAGUID: AAGUID, Attestation: softkey.FormatPackedSelf})
+		if err := c.Provision(ctx, id, k); err != nil {
+			return nil, release, originHint(tgt, err)
+		}
+		if _, err := c.SignIn(ctx, k); err != nil {
+			return nil, release, originHint(tgt, fmt.Errorf("the first sign-in with a provisioned passkey failed, so no level was run: %w", err))
+		}
+		list = append(list, k)
+	}
+	return NewKeys(list), release, nil
+}
+
+// originHint adds what most often goes wrong with a URL: the WebAuthn
+// origin is the server's public URL, which need not be the URL reached.
+func originHint(tgt *target, err error) error {
+	if tgt.server.Kind != "url" {
+		return err
+	}
+	return fmt.Errorf("%w\n(the WebAuthn origin used was %s: set --origin to the server's public_url if it differs)", err, tgt.client.Origin)
+}
+
+// levels runs every level and adds it to the report.
+func (r *Runner) levels(ctx context.Context, tgt *target, keys Keys, rep *Report) error {
+	for _, conc := range r.Concurrency {
+		if tgt.alive != nil {
+			if err := tgt.alive(); err != nil {
+				return err
+			}
+		}
+		lv := Level{Concurrency: conc, Count: r.Count, Duration: r.Duration}
+		if r.Count > 0 {
+			r.Progress("concurrency %d: %d sign-ins…", conc, r.Count)
+		} else {
+			r.Progress("concurrency %d: %s…", conc, r.Duration)
+		}
+		res, err := RunLevel(ctx, tgt.client, keys, lv, tgt.serverCPU)
+		if err != nil {
+			return fmt.Errorf("at concurrency %d: %w", conc, err)
+		}
+		rep.Add(res)
+		if res.Errors > 0 {
+			r.Progress("concurrency %d: %d sign-ins failed, e.g. %s", conc, res.Errors, res.ErrorSamples[0])
+		}
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
