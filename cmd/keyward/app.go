@@ -108,13 +108,25 @@ func (a *app) printError(err error) {
 	}
 }
 
+// The commands are listed in the order they are added (serve first), in
+// --help and in docs/cli.md alike, not alphabetically.
+func init() { cobra.EnableCommandSorting = false }
+
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "keyward",
 		Short: "Keyward is a self-hosted identity provider built around passkeys",
 		Long: "Keyward is a self-hosted identity provider built around passkeys.\n\n" +
-			"Start it with 'keyward serve'. The other commands work directly on the configured\n" +
-			"database (SQLite in --data-dir, or PostgreSQL with --database-url).",
+			"Start it with 'keyward serve'. The administration commands work directly on the\n" +
+			"configured database (SQLite in --data-dir, or PostgreSQL with --database-url), so they\n" +
+			"also serve for bootstrap and scripts before (or while) the server runs; each brings the\n" +
+			"database schema up to date first. Changes made from the command line are recorded in\n" +
+			"the audit log with the actor 'cli'. Every command accepts --config, --data-dir,\n" +
+			"--database-url, --log-level and --log-format (settings: docs/configuration.md), and --help.\n\n" +
+			"Output is an aligned table by default. With --json, the user, group, token and app\n" +
+			"commands print JSON with the admin API's field names: a list is a JSON array, a single\n" +
+			"record an object. Errors go to standard error as one line, 'keyward: <what is wrong>',\n" +
+			"with exit status 1; nothing is changed.",
 		SilenceErrors: true, // run prints errors once, in its own format
 		SilenceUsage:  true,
 	}
@@ -122,7 +134,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.StringVar(&a.configFile, "config", "", "YAML configuration file (env KEYWARD_CONFIG)")
 	mustAddFlags(pf, "data-dir", "database-url", "log-level", "log-format")
 	root.AddCommand(a.serveCmd(), a.migrateCmd(), a.backupCmd(), a.restoreCmd(), a.tokenCmd(), a.userCmd(), a.groupCmd(),
-		a.appCmd(), a.keysCmd(), a.policyCmd(), a.mdsCmd(), a.attestationCmd(), a.benchCmd(), a.versionCmd())
+		a.appCmd(), a.keysCmd(), a.policyCmd(), a.mdsCmd(), a.attestationCmd(), a.benchCmd(), a.versionCmd(), a.docsCmd())
 	return root
 }
 

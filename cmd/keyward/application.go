@@ -20,7 +20,7 @@ func (a *app) appCmd() *cobra.Command {
 		Use:   "app",
 		Short: "Register applications that sign in with OpenID Connect",
 		Long: "Manage app registrations (OpenID Connect clients). APP is an application's object ID,\n" +
-			"its appId (the client_id) or its display name.",
+			"its appId (the client_id) or its display name. See docs/oidc.md.",
 	}
 	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON (the admin API's field names) instead of a table")
 	cmd.AddCommand(a.appAddCmd(), a.appListCmd(), a.appShowCmd(), a.appUpdateCmd(), a.appDeleteCmd(),

@@ -42,7 +42,8 @@ func (a *app) attestationInspectCmd() *cobra.Command {
 			"would, look its model up in the stored FIDO Metadata Service blob, and judge it against\n" +
 			"the stored policy's default passkey profile, or against a profile made of --allow,\n" +
 			"--block and --enforce-attestation when any of them is given. Nothing is stored.\n\n" +
-			"Prints JSON. Exit status: 0 allowed, 2 refused (the reasons say why), 1 error.",
+			"Prints JSON. Exit status: 0 allowed, 2 refused (the reasons say why), 1 error.\n" +
+			"See docs/mds.md, Inspecting a registration offline.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.loadConfig(cmd); err != nil {

@@ -33,7 +33,8 @@ func (a *app) backupCmd() *cobra.Command {
 		Long: "Write a consistent copy of the SQLite database in the data directory to FILE, which must\n" +
 			"not exist. It may run while 'keyward serve' is serving: the copy is one snapshot, holding every\n" +
 			"write acknowledged before the backup began, and nobody waits for it. The file appears only\n" +
-			"once it is complete, synced to disk and checked. With PostgreSQL use pg_dump instead.",
+			"once it is complete, synced to disk and checked. With PostgreSQL use pg_dump instead.\n" +
+			"See docs/operations.md, Backup and restore.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.loadConfig(cmd); err != nil {
@@ -75,7 +76,8 @@ func (a *app) restoreCmd() *cobra.Command {
 		Long: "Create the SQLite database in the data directory from FILE, a backup written by\n" +
 			"'keyward backup'. The data directory must be empty or not exist: restore never overwrites a\n" +
 			"database. FILE must be an undamaged Keyward database at a schema version this binary knows;\n" +
-			"an older one is migrated up. FILE itself is not changed. With PostgreSQL use pg_restore.",
+			"an older one is migrated up. FILE itself is not changed. With PostgreSQL use pg_restore.\n" +
+			"See docs/operations.md, Backup and restore.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.loadConfig(cmd); err != nil {

@@ -33,7 +33,7 @@ func (a *app) benchCmd() *cobra.Command {
 			"--duration (or --count sign-ins). It reports sign-ins/s, p50/p95/p99 latency, errors and the\n" +
 			"server's CPU per sign-in (from its /metrics), next to go-webauthn's bare verification rate\n" +
 			"measured in the same run. With --url and --token it measures a running Keyward instead.\n" +
-			"It ignores the configuration file and KEYWARD_* variables.",
+			"It ignores the configuration file and KEYWARD_* variables. See docs/performance.md.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.resolve(cmd); err != nil {

@@ -17,7 +17,7 @@ func (a *app) groupCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "group",
 		Short: "Manage security groups and their members",
-		Long:  "Manage security groups. GROUP is a group's ID or its display name.",
+		Long:  "Manage security groups. GROUP is a group's ID or its display name (unique, case-insensitive).",
 	}
 	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON (the admin API's field names) instead of a table")
 	cmd.AddCommand(a.groupAddCmd(), a.groupListCmd(), a.groupDeleteCmd(),

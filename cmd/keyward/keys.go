@@ -15,6 +15,8 @@ func (a *app) keysCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Manage the OpenID Connect token signing keys",
+		Long: "Manage the OpenID Connect token signing keys (one ES256, one RS256), which every node\n" +
+			"shares through the database. See docs/oidc.md, Signing keys.",
 	}
 	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON instead of a table")
 	cmd.AddCommand(a.keysListCmd(), a.keysRotateCmd())

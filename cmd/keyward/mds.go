@@ -28,7 +28,7 @@ func (a *app) mdsCmd() *cobra.Command {
 			"roots and status reports; Keyward uses it to tell attested keys and model names.\n" +
 			"The verified blob is stored in the database, shared by every node. Blobs are\n" +
 			"verified against the FIDO Alliance's production root, or the roots named by\n" +
-			"mds_roots (--mds-roots) for a private metadata service.",
+			"mds_roots (--mds-roots) for a private metadata service. See docs/mds.md.",
 	}
 	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON instead of a summary")
 	mustAddFlags(cmd.PersistentFlags(), "mds-url", "mds-roots")

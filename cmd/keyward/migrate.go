@@ -11,7 +11,8 @@ func (a *app) migrateCmd() *cobra.Command {
 		Use:   "migrate",
 		Short: "Apply database schema migrations and print the schema version",
 		Long: "Apply the database schema migrations embedded in this binary. 'keyward serve'\n" +
-			"does this at every start; run it alone to upgrade the schema before rolling out nodes.",
+			"does this at every start; run it alone to upgrade the schema before rolling out nodes.\n" +
+			"It prints 'database schema at version N (latest N)'.",
 		Args: cobra.NoArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
 			cur, latest, err := st.MigrationVersion(cmd.Context())

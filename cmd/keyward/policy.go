@@ -38,7 +38,8 @@ func (a *app) policyPasskeyCmd() *cobra.Command {
 		Long: "Show and change the passkey (FIDO2) method policy: who may use passkeys, whether\n" +
 			"they may register their own, and the passkey profiles (passkey types, attestation,\n" +
 			"allowed or blocked key models). The same policy as the admin API's\n" +
-			"/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2.",
+			"/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2;\n" +
+			"docs/passkey-policy.md describes it, with examples of both commands.",
 	}
 	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print the policy as the admin API's JSON instead of a summary")
 	cmd.AddCommand(a.policyPasskeyShowCmd(), a.policyPasskeySetCmd())

@@ -43,9 +43,15 @@ func (a *app) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Keyward server",
-		Long: "Run the Keyward server. It migrates the database, prints a one-time setup link\n" +
-			"while there are no users, and stops gracefully on SIGTERM or Ctrl-C. With --tls-cert-file\n" +
-			"and --tls-key-file it serves HTTPS and reloads the certificate pair on SIGHUP.",
+		Long: "Run the Keyward server. It applies the migrations, prints a one-time setup link while\n" +
+			"there are no users, and logs the address it listens on. On SIGTERM or Ctrl-C it stops\n" +
+			"accepting connections and lets in-flight requests finish within shutdown_timeout (exit\n" +
+			"status 0). With --tls-cert-file and --tls-key-file it serves HTTPS and reloads the\n" +
+			"certificate pair on SIGHUP (docs/operations.md, HTTPS). At start and then every five\n" +
+			"minutes it deletes what has expired (sessions, sign-in challenges, Temporary Access\n" +
+			"Passes, sign-in rate-limit counters), and it refreshes the FIDO Metadata Service blob\n" +
+			"from mds_url in the background (docs/mds.md). Every setting is a flag; docs/configuration.md\n" +
+			"describes them with their environment variables and YAML keys.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.loadConfig(cmd); err != nil {

@@ -35,7 +35,16 @@ func (a *app) userTAPCmd() *cobra.Command {
 		Long: "Issue a Temporary Access Pass for a user, e.g. to set up their first passkey without\n" +
 			"the web admin center. The pass is printed alone on standard output, so a script can\n" +
 			"capture it: PASS=$(keyward user tap alice@example.com --once); the details go to\n" +
-			"standard error. A user holds one pass at a time: a new pass replaces the old one.",
+			"standard error. A user holds one pass at a time: a new pass replaces the old one.\n\n" +
+			"--lifetime is whole minutes from 10m to 720h (30 days), default 60m; --once makes it sign\n" +
+			"in once only (otherwise any number of times until it expires). With --json it prints the\n" +
+			"pass as the admin API does when it creates one (with temporaryAccessPass). The person signs\n" +
+			"in with it and adds a passkey (docs/api/signin.md, Temporary Access Pass).",
+		Example: `  $ PASS=$(keyward user tap alice@example.com --once)
+  Temporary Access Pass for alice@example.com (method 0622c517-…): signs in once, from 2026-11-25T16:23:02Z until 2026-11-25T17:23:02Z.
+  It replaces any earlier pass of this user, and is shown only now: give it to the person securely.
+  $ echo "$PASS"
+  GP44QHZTRJ5T6GZ3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			minutes, err := tapMinutes(lifetime)

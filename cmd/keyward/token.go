@@ -26,6 +26,9 @@ func (a *app) tokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Manage admin API tokens",
+		Long: "Manage the tokens scripts and other programs call the admin API with\n" +
+			"(Authorization: Bearer <token>). A token is not a person: audit records name it\n" +
+			"token:<name>.",
 	}
 	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON instead of a table")
 	cmd.AddCommand(a.tokenCreateCmd(), a.tokenListCmd(), a.tokenRevokeCmd())
@@ -39,7 +42,8 @@ func (a *app) tokenCreateCmd() *cobra.Command {
 		Short: "Create an admin API token and print its secret",
 		Long: "Create an admin API token. The secret is printed once, alone on standard output,\n" +
 			"so a script can capture it: TOKEN=$(keyward token create --name ci --role reader).\n" +
-			"Only its hash is stored. Roles: " + strings.Join(roles, ", ") + ".",
+			"Only its hash is stored. Names are unique. Roles: " + strings.Join(roles, ", ") + "\n" +
+			"(docs/api/admin.md, Roles).",
 		Args: cobra.NoArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
 			return a.createToken(cmd.Context(), st, strings.TrimSpace(name), role)
@@ -92,6 +96,7 @@ func (a *app) tokenListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List admin API tokens (never their secrets)",
+		Long:  "List admin API tokens: ID, name, role, created, revoked. Secrets are never shown.",
 		Args:  cobra.NoArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
 			toks, err := st.ListAPITokens(cmd.Context())

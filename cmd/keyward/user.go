@@ -20,6 +20,23 @@ func (a *app) userCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",
 		Short: "Manage directory users",
+		Long: "Manage directory users. ID|UPN is a user's ID or user principal name (UPN,\n" +
+			"local@domain, matched case-insensitively). A bad role, an empty or refused password,\n" +
+			"or any other bad flag changes nothing.",
+		Example: `  $ keyward user list
+  ID                                    USER PRINCIPAL NAME  DISPLAY NAME   ENABLED  EMERGENCY ACCESS  ADMIN ROLE    CREATED
+  0193…                                 admin@example.com    Admin          yes      no                global-admin  2026-11-25T15:30:00Z
+  0193…                                 alice@example.com    Alice Liddell  yes      no                none          2026-11-25T15:35:00Z
+  $ keyward user show alice@example.com --json
+  {
+    "id": "0193…",
+    "userPrincipalName": "alice@example.com",
+    "displayName": "Alice Liddell",
+    "accountEnabled": true,
+    "isEmergencyAccess": false,
+    "adminRole": "",
+    "createdDateTime": "2026-11-25T15:35:00Z"
+  }`,
 	}
 	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON (the admin API's field names) instead of a table")
 	cmd.AddCommand(a.userAddCmd(), a.userListCmd(), a.userShowCmd(), a.userUpdateCmd(),
@@ -27,16 +44,28 @@ func (a *app) userCmd() *cobra.Command {
 	return cmd
 }
 
+// adminRoleHelp and passwordStdinHelp describe the flags user add and user
+// update share.
+var (
+	adminRoleHelp = "--admin-role gives the person an admin role for the admin center and the admin API\n" +
+		"with their own sign-in (docs/api/admin.md, Administrators): " + strings.Join(roles, ", ") + ";\n" +
+		"none (on update) removes it. show and list print it (adminRole with --json)."
+	passwordStdinHelp = "--password-stdin sets the user's password, read from the first line of standard input\n" +
+		"(its line ending, \\n or \\r\\n, is not part of it; anything after it is ignored). It is never a\n" +
+		"flag value, so it stays out of shell history and process lists. On a terminal it asks twice,\n" +
+		"without showing what you type. The password must have 8 to 256 characters and must not be\n" +
+		"the UPN or the part before the @; it is stored as an argon2id hash and never printed."
+)
+
 func (a *app) userAddCmd() *cobra.Command {
 	var upn, name, role string
 	var emergency, disabled, passwordStdin bool
 	cmd := &cobra.Command{
-		Use:   "add --upn UPN --display-name NAME [--admin-role ROLE] [--password-stdin]",
-		Short: "Create a user",
-		Long: "Create a user. --admin-role gives the person an admin role for the admin center and\n" +
-			"the admin API (" + strings.Join(roles, ", ") + "). --password-stdin sets a password\n" +
-			"read from the first line of standard input (on a terminal: asked twice, not shown).",
-		Args: cobra.NoArgs,
+		Use:     "add --upn UPN --display-name NAME [--admin-role ROLE] [--password-stdin]",
+		Short:   "Create a user",
+		Long:    "Create a user.\n\n" + adminRoleHelp + "\n\n" + passwordStdinHelp,
+		Example: `  printf '%s\n' "$ALICE_PASSWORD" | keyward user add --upn alice@example.com --display-name "Alice Liddell" --password-stdin`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			enabled := !disabled
 			in := directory.UserInput{UserPrincipalName: &upn, DisplayName: &name,
@@ -148,7 +177,10 @@ func (a *app) userUpdateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "update ID|UPN [--upn UPN] [--display-name NAME] [--emergency-access=true|false] [--admin-role ROLE|none] [--password-stdin]",
 		Short: "Change a user's name, emergency-access flag, admin role or password",
-		Args:  cobra.ExactArgs(1),
+		Long: "Change a user's name, emergency-access flag, admin role or password; only what the\n" +
+			"flags name changes.\n\n" + adminRoleHelp + "\n\n" + passwordStdinHelp,
+		Example: `  keyward user update bob@example.com --admin-role authentication-admin --password-stdin < bob-password.txt`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var in directory.UserInput
 			f := cmd.Flags()
@@ -186,7 +218,7 @@ func (a *app) userUpdateCmd() *cobra.Command {
 
 // userEnableCmd builds "enable" (enable=true) or "disable".
 func (a *app) userEnableCmd(enable bool) *cobra.Command {
-	verb, done, short := "disable", "Disabled", "Disable a user's account: no new sign-ins"
+	verb, done, short := "disable", "Disabled", "Disable a user's account: no sign-in, and their sessions stop working at once"
 	if enable {
 		verb, done, short = "enable", "Enabled", "Enable a user's account"
 	}
