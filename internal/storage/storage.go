@@ -237,6 +237,8 @@ type Storage interface {
 
 	// OpenID Connect provider (see oidc.go).
 	OIDCStorage
+	// Conditional access (see access.go).
+	AccessStorage
 }
 
 // RateLimit is one counter an attempt counts against, and how many attempts

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"signing_keys", signingKeyTests},
 		{"auth_requests", authRequestTests},
 		{"oidc_tokens", oidcTokenTests},
+		{"conditional_access", accessTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
