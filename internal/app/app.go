@@ -130,7 +130,7 @@ func New(o Options) (*App, error) {
 		&server.SignInAPI{Store: o.Store, SignIn: signIn, Passkeys: pk, Sessions: sessions, Logger: o.Logger, Now: o.Now},
 		// Self-service: the signed-in user.
 		&server.MeAPI{Store: o.Store, SignIn: signIn, Now: o.Now},
-		&server.MyPasskeysAPI{Store: o.Store, Passkeys: pk, SignIn: signIn, Now: o.Now},
+		&server.MyPasskeysAPI{Store: o.Store, Passkeys: pk, SignIn: signIn},
 		// The admin API.
 		&server.DirectoryAPI{Directory: dir, PublicURL: o.PublicURL},
 		&server.PasskeyAdminAPI{Store: o.Store, Directory: dir, Passkeys: pk, Policies: policies, Metadata: md,

@@ -199,6 +199,16 @@ func TestCeremonyIntegrity(t *testing.T) {
 			w.clock.Advance(11 * time.Minute)
 			wantError(t, w.do("POST", "/api/v1/me/passkeys/registration/options", cookie(s), nil), http.StatusForbidden, "mfaRequired", "10 minutes")
 			wantError(t, w.do("POST", "/api/v1/me/passkeys/registration/options", bearer(w.admin), nil), http.StatusUnauthorized, "unauthenticated", "sign in")
+			// The proof is checked again when the ceremony finishes.
+			s = w.session(alice, true)
+			opts := w.mustStatus(w.do("POST", "/api/v1/me/passkeys/registration/options", cookie(s), nil), http.StatusOK)
+			resp, err := w.key(goodAAGUID, softkey.FormatPacked).Register(opts.body, w.origin())
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.clock.Advance(11 * time.Minute)
+			wantError(t, w.do("POST", "/api/v1/me/passkeys", cookie(s), map[string]any{"publicKeyCredential": json.RawMessage(resp)}),
+				http.StatusForbidden, "mfaRequired", "10 minutes")
 		})
 		t.Run("unknown_credential", func(t *testing.T) {
 			other := w.key(goodAAGUID, softkey.FormatPacked)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/storage"
@@ -229,3 +230,19 @@ func MayAdministerWith(requireMFA bool, s storage.Session) error {
 	}
 	return nil
 }
+
+// RecentMFAWindow is how recent a multi-factor proof must be for a person to
+// add a sign-in method to their own account (and for "mfaRecent" on the
+// pages, which offer to sign in again when it is not).
+const RecentMFAWindow = 10 * time.Minute
+
+// RecentMFA reports whether session s proved a second factor within
+// RecentMFAWindow before now.
+func RecentMFA(s storage.Session, now time.Time) bool {
+	return !s.MFAAt.IsZero() && now.Sub(s.MFAAt) <= RecentMFAWindow
+}
+
+// ErrRecentMFARequired refuses to add a passkey in self-service from a
+// session without a recent multi-factor proof.
+var ErrRecentMFARequired = apperr.New(http.StatusForbidden, "mfaRequired",
+	"adding a passkey needs a multi-factor sign-in within the last 10 minutes; sign in again with a second factor (or set one up) first")

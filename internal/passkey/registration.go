@@ -32,6 +32,10 @@ type Registration struct {
 	Hints []string
 	// TTL overrides the challenge lifetime (provisioning allows long ones).
 	TTL time.Duration
+	// Session is the owner's session in self-service: adding a passkey to
+	// one's own account needs a recent multi-factor sign-in
+	// (authz.RecentMFA), at the start of the ceremony and at its end.
+	Session storage.Session
 }
 
 // Creation is what a registration ceremony starts with.
@@ -47,16 +51,21 @@ func (r Registration) kind() string {
 	return storage.ChallengeRegistration
 }
 
-// permitted decides whether the actor may register this key: an
-// administrator provisioning on behalf passes authz.MayChangeMethods (checked
-// again when the ceremony finishes, so a role taken away meanwhile counts);
-// self-service registration is for the signed-in user's own account only.
-func (r Registration) permitted() error {
+// permitted decides whether the actor may register this key at now: an
+// administrator provisioning on behalf passes authz.MayChangeMethods;
+// self-service registration is for the signed-in user's own account only,
+// from a session with a recent multi-factor sign-in. Both are checked again
+// when the ceremony finishes, so a role taken away or a proof grown stale
+// meanwhile counts.
+func (r Registration) permitted(now time.Time) error {
 	if r.ByAdmin {
 		return authz.MayChangeMethods(r.Actor, authz.ProvisionPasskey, r.User)
 	}
 	if r.Actor.Kind != authz.KindUser || r.Actor.UserID != r.User.ID {
 		return apperr.Forbidden("a passkey is added in self-service by its owner only; administrators provision one on the user's behalf")
+	}
+	if !authz.RecentMFA(r.Session, now) {
+		return authz.ErrRecentMFARequired
 	}
 	return nil
 }
@@ -65,7 +74,7 @@ func (r Registration) permitted() error {
 // returns creation options that ask for direct attestation, a discoverable
 // credential and user verification, excluding the user's existing keys.
 func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Creation, error) {
-	if err := reg.permitted(); err != nil {
+	if err := reg.permitted(s.now()); err != nil {
 		return Creation{}, err
 	}
 	if !reg.User.AccountEnabled {
@@ -117,6 +126,9 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 // FinishRegistration verifies the browser's response, judges its attestation,
 // applies the policy to the key and stores it.
 func (s *Service) FinishRegistration(ctx context.Context, reg Registration, displayName string, response []byte) (storage.Credential, error) {
+	if err := reg.permitted(s.now()); err != nil {
+		return storage.Credential{}, err
+	}
 	displayName = strings.TrimSpace(displayName)
 	if utf8.RuneCountInString(displayName) > MaxDisplayNameLength {
 		return storage.Credential{}, apperr.BadRequest("displayName must be at most %d characters", MaxDisplayNameLength)
@@ -124,9 +136,6 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
 	if err != nil {
 		return storage.Credential{}, responseError("registration response", err)
-	}
-	if err := reg.permitted(); err != nil {
-		return storage.Credential{}, err
 	}
 	sd, err := s.consumeChallenge(ctx, parsed.Response.CollectedClientData.Challenge, reg.kind(), reg.User.ID)
 	if err != nil {

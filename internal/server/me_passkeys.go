@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/passkey"
@@ -11,17 +10,13 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// SelfServiceMFAWindow is how recent a multi-factor sign-in must be for a
-// user to add a passkey themselves.
-const SelfServiceMFAWindow = 10 * time.Minute
-
 // MyPasskeysAPI is the signed-in user's own passkeys: list, register, rename
-// and remove (/api/v1/me/passkeys).
+// and remove (/api/v1/me/passkeys). Adding one needs a recent multi-factor
+// sign-in, which passkey.Service decides from the session passed on.
 type MyPasskeysAPI struct {
 	Store    storage.Storage
 	Passkeys *passkey.Service
 	SignIn   *signin.Service
-	Now      func() time.Time
 }
 
 // Mount implements Mounter.
@@ -31,16 +26,6 @@ func (a *MyPasskeysAPI) Mount(rt Router) {
 	rt.Handle("POST /api/v1/me/passkeys", http.HandlerFunc(a.register))
 	rt.Handle("PATCH /api/v1/me/passkeys/{id}", http.HandlerFunc(a.rename))
 	rt.Handle("DELETE /api/v1/me/passkeys/{id}", http.HandlerFunc(a.delete))
-}
-
-// requireRecentMFA enforces that adding a passkey follows a multi-factor
-// sign-in within the last ten minutes.
-func (a *MyPasskeysAPI) requireRecentMFA(p Principal) error {
-	if p.Session == nil || p.Session.MFAAt.IsZero() || a.Now().Sub(p.Session.MFAAt) > SelfServiceMFAWindow {
-		return apperr.New(http.StatusForbidden, "mfaRequired",
-			"adding a passkey needs a multi-factor sign-in within the last 10 minutes; sign in again with a second factor (or set one up) first")
-	}
-	return nil
 }
 
 func (a *MyPasskeysAPI) list(w http.ResponseWriter, r *http.Request) {
@@ -63,9 +48,6 @@ type registrationOptionsBody struct {
 
 func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Request) {
 	u, p, err := currentUser(r)
-	if err == nil {
-		err = a.requireRecentMFA(p)
-	}
 	var body registrationOptionsBody
 	if err == nil && r.ContentLength != 0 {
 		err = DecodeJSON(w, r, &body)
@@ -75,7 +57,7 @@ func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	c, err := a.Passkeys.BeginRegistration(r.Context(), passkey.Registration{
-		User: u, Actor: p.Actor(), Hints: body.Hints,
+		User: u, Actor: p.Actor(), Session: *p.Session, Hints: body.Hints,
 	})
 	if err != nil {
 		WriteError(w, r, err)
@@ -86,9 +68,6 @@ func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Reque
 
 func (a *MyPasskeysAPI) register(w http.ResponseWriter, r *http.Request) {
 	u, p, err := currentUser(r)
-	if err == nil {
-		err = a.requireRecentMFA(p)
-	}
 	var body registrationBody
 	if err == nil {
 		err = DecodeJSON(w, r, &body)
@@ -100,7 +79,7 @@ func (a *MyPasskeysAPI) register(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{User: u, Actor: p.Actor()},
+	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{User: u, Actor: p.Actor(), Session: *p.Session},
 		body.DisplayName, body.PublicKeyCredential)
 	if err != nil {
 		WriteError(w, r, err)

@@ -66,9 +66,9 @@ func (s *Service) PasskeyRegistration(ctx context.Context, userID string) (bool,
 }
 
 // MFARecent reports whether the session proved multi-factor recently enough
-// to add a passkey.
+// to add a sign-in method (authz.RecentMFA, at the service's time).
 func (s *Service) MFARecent(sess storage.Session) bool {
-	return !sess.MFAAt.IsZero() && s.now().Sub(sess.MFAAt) <= MFAWindow
+	return authz.RecentMFA(sess, s.now())
 }
 
 // --- authenticator app (self-service) ---

@@ -29,10 +29,6 @@ import (
 // PendingLifetime is how long a password sign-in waits for its second factor.
 const PendingLifetime = 10 * time.Minute
 
-// MFAWindow is how recent a multi-factor proof must be to count as recent
-// (adding a passkey; the "mfaRecent" the pages show).
-const MFAWindow = 10 * time.Minute
-
 // Limits bound failed sign-in attempts in fixed windows. A failure counts
 // against the account (the username as typed, so unknown names count too
 // and answers do not reveal which accounts exist) and against the client's
