@@ -120,6 +120,31 @@ func testCLI(t *testing.T, env []string) {
 		}
 		c.fails("nothing to change", "user", "update", "alice@example.com")
 	})
+	t.Run("user_mail_is_set_shown_and_cleared", func(t *testing.T) {
+		c.t = t
+		var u userJSON
+		c.json(&u, "user", "add", "--upn", "dora@example.com", "--display-name", "Dora", "--mail", "dora.e@mail.example.com")
+		if u.Mail == nil || *u.Mail != "dora.e@mail.example.com" {
+			t.Fatalf("created %+v", u)
+		}
+		if out := c.ok("user", "show", "dora@example.com"); !strings.Contains(out, "Mail:") || !strings.Contains(out, "dora.e@mail.example.com") {
+			t.Fatalf("show:\n%s", out)
+		}
+		c.fails("mail", "user", "update", "dora@example.com", "--mail", "Dora <dora@example.com>")
+		c.fails("at most 254", "user", "update", "dora@example.com", "--mail", strings.Repeat("d", 250)+"@x.io")
+		c.json(&u, "user", "show", "dora@example.com")
+		if u.Mail == nil || *u.Mail != "dora.e@mail.example.com" {
+			t.Fatalf("a refused update changed the mail: %+v", u)
+		}
+		c.json(&u, "user", "update", "dora@example.com", "--mail", "")
+		if u.Mail != nil {
+			t.Fatalf("mail not cleared: %+v", u)
+		}
+		if out := c.ok("user", "show", "dora@example.com"); !strings.Contains(out, "applications get the user principal name") {
+			t.Fatalf("show without mail:\n%s", out)
+		}
+		c.ok("user", "delete", "dora@example.com")
+	})
 
 	var admins groupJSON
 	t.Run("group_add_and_list", func(t *testing.T) {

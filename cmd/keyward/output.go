@@ -23,7 +23,9 @@ type userJSON struct {
 	AccountEnabled    bool   `json:"accountEnabled"`
 	IsEmergencyAccess bool   `json:"isEmergencyAccess"`
 	AdminRole         string `json:"adminRole"` // "" = none; never the password hash
-	CreatedDateTime   string `json:"createdDateTime"`
+	// Mail is null when not set, as in Graph.
+	Mail            *string `json:"mail"`
+	CreatedDateTime string  `json:"createdDateTime"`
 }
 
 type groupJSON struct {
@@ -44,7 +46,15 @@ type tokenJSON struct {
 func toUserJSON(u storage.User) userJSON {
 	return userJSON{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName,
 		AccountEnabled: u.AccountEnabled, IsEmergencyAccess: u.IsEmergencyAccess, AdminRole: u.AdminRole,
-		CreatedDateTime: timestamp(u.CreatedAt)}
+		Mail: nullable(u.Mail), CreatedDateTime: timestamp(u.CreatedAt)}
+}
+
+// nullable is nil for "" (Graph shows an unset string property as null).
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func toGroupJSON(g storage.Group) groupJSON {

@@ -58,18 +58,22 @@ var (
 )
 
 func (a *app) userAddCmd() *cobra.Command {
-	var upn, name, role string
+	var upn, name, role, mail string
 	var emergency, disabled, passwordStdin bool
 	cmd := &cobra.Command{
-		Use:     "add --upn UPN --display-name NAME [--admin-role ROLE] [--password-stdin]",
-		Short:   "Create a user",
-		Long:    "Create a user.\n\n" + adminRoleHelp + "\n\n" + passwordStdinHelp,
+		Use:   "add --upn UPN --display-name NAME [--mail ADDRESS] [--admin-role ROLE] [--password-stdin]",
+		Short: "Create a user",
+		Long: "Create a user. --mail sets the e-mail address applications get in the email claim\n" +
+			"(without it they get the UPN).\n\n" + adminRoleHelp + "\n\n" + passwordStdinHelp,
 		Example: `  printf '%s\n' "$ALICE_PASSWORD" | keyward user add --upn alice@example.com --display-name "Alice Liddell" --password-stdin`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			enabled := !disabled
 			in := directory.UserInput{UserPrincipalName: &upn, DisplayName: &name,
 				AccountEnabled: &enabled, IsEmergencyAccess: &emergency}
+			if cmd.Flags().Changed("mail") {
+				in.Mail = &mail
+			}
 			// Flags and the password are checked before the database is opened,
 			// so a bad value changes nothing at all.
 			if err := a.userFlags(cmd, &in, role, passwordStdin); err != nil {
@@ -87,6 +91,7 @@ func (a *app) userAddCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&upn, "upn", "", "user principal name, local@domain (required)")
 	f.StringVar(&name, "display-name", "", "display name (required)")
+	f.StringVar(&mail, "mail", "", "e-mail address (applications get it in the email claim; without it they get the UPN)")
 	f.BoolVar(&emergency, "emergency-access", false, "mark as an emergency-access (break-glass) account")
 	f.BoolVar(&disabled, "disabled", false, "create the account disabled")
 	addUserSecretFlags(f, &role, &passwordStdin)
@@ -172,13 +177,14 @@ func (a *app) userShowCmd() *cobra.Command {
 }
 
 func (a *app) userUpdateCmd() *cobra.Command {
-	var upn, name, role string
+	var upn, name, role, mail string
 	var emergency, passwordStdin bool
 	cmd := &cobra.Command{
-		Use:   "update ID|UPN [--upn UPN] [--display-name NAME] [--emergency-access=true|false] [--admin-role ROLE|none] [--password-stdin]",
-		Short: "Change a user's name, emergency-access flag, admin role or password",
-		Long: "Change a user's name, emergency-access flag, admin role or password; only what the\n" +
-			"flags name changes.\n\n" + adminRoleHelp + "\n\n" + passwordStdinHelp,
+		Use:   "update ID|UPN [--upn UPN] [--display-name NAME] [--mail ADDRESS|\"\"] [--emergency-access=true|false] [--admin-role ROLE|none] [--password-stdin]",
+		Short: "Change a user's name, e-mail address, emergency-access flag, admin role or password",
+		Long: "Change a user's name, e-mail address, emergency-access flag, admin role or password; only\n" +
+			"what the flags name changes. --mail \"\" removes the address (the email claim is then the UPN).\n\n" +
+			adminRoleHelp + "\n\n" + passwordStdinHelp,
 		Example: `  keyward user update bob@example.com --admin-role authentication-admin --password-stdin < bob-password.txt`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -190,6 +196,9 @@ func (a *app) userUpdateCmd() *cobra.Command {
 			if f.Changed("display-name") {
 				in.DisplayName = &name
 			}
+			if f.Changed("mail") {
+				in.Mail = &mail
+			}
 			if f.Changed("emergency-access") {
 				in.IsEmergencyAccess = &emergency
 			}
@@ -197,7 +206,7 @@ func (a *app) userUpdateCmd() *cobra.Command {
 				return err
 			}
 			if in == (directory.UserInput{}) {
-				return fmt.Errorf("nothing to change: give --upn, --display-name, --emergency-access, --admin-role or --password-stdin")
+				return fmt.Errorf("nothing to change: give --upn, --display-name, --mail, --emergency-access, --admin-role or --password-stdin")
 			}
 			return a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 				u, err := a.directory(st).UpdateUser(cmd.Context(), cliActor, args[0], in)
@@ -211,6 +220,7 @@ func (a *app) userUpdateCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&upn, "upn", "", "new user principal name")
 	f.StringVar(&name, "display-name", "", "new display name")
+	f.StringVar(&mail, "mail", "", `new e-mail address; "" removes it (the email claim is then the UPN)`)
 	f.BoolVar(&emergency, "emergency-access", false, "whether this is an emergency-access (break-glass) account")
 	addUserSecretFlags(f, &role, &passwordStdin)
 	return cmd
@@ -269,6 +279,7 @@ func (a *app) printUser(u storage.User) error {
 		"ID", u.ID,
 		"User principal name", u.UserPrincipalName,
 		"Display name", u.DisplayName,
+		"Mail", mailOrNone(u.Mail),
 		"Account enabled", yesNo(u.AccountEnabled),
 		"Emergency access", yesNo(u.IsEmergencyAccess),
 		"Admin role", orNone(u.AdminRole),
@@ -302,4 +313,12 @@ func orNone(role string) string {
 		return "none"
 	}
 	return role
+}
+
+// mailOrNone shows an unset address as what applications get instead.
+func mailOrNone(mail string) string {
+	if mail == "" {
+		return "none (applications get the user principal name)"
+	}
+	return mail
 }

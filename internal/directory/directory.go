@@ -40,6 +40,8 @@ type UserInput struct {
 	// AdminRole is "" (none) or one of storage.Role*. The edges decide who may
 	// set it (the API: global admins only).
 	AdminRole *string
+	// Mail is the user's e-mail address (Graph's mail property); "" clears it.
+	Mail *string
 }
 
 // GroupInput carries the group fields to set (nil = unchanged; DisplayName is

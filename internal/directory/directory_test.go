@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +145,30 @@ func TestServiceUpdates(t *testing.T) {
 	gg, err := s.UpdateGroup(ctx, cli, g.ID, directory.GroupInput{Description: ptr("  d  ")})
 	if err != nil || gg.Description != "d" || gg.DisplayName != "Keys" {
 		t.Fatalf("UpdateGroup = %+v, %v", gg, err)
+	}
+}
+
+func TestServiceUserMail(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	u, err := s.CreateUser(ctx, cli, directory.UserInput{UserPrincipalName: ptr("ann@example.com"),
+		DisplayName: ptr("Ann"), Mail: ptr(" Ann.Lee@mail.example.com ")})
+	if err != nil || u.Mail != "Ann.Lee@mail.example.com" {
+		t.Fatalf("created %+v, %v", u, err)
+	}
+	_, err = s.UpdateUser(ctx, cli, u.ID, directory.UserInput{DisplayName: ptr("Changed"), Mail: ptr("not an address")})
+	wantAppErr(t, err, http.StatusBadRequest, "invalidRequest")
+	got, _ := s.GetUser(ctx, u.ID)
+	if got.Mail != "Ann.Lee@mail.example.com" || got.DisplayName != "Ann" {
+		t.Fatalf("a refused update changed the user: %+v", got)
+	}
+	u, err = s.UpdateUser(ctx, cli, u.ID, directory.UserInput{Mail: ptr("")})
+	if err != nil || u.Mail != "" {
+		t.Fatalf("clearing mail: %+v, %v", u, err)
+	}
+	audit, err := s.Store.ListAudit(ctx, storage.EventFilter{})
+	if err != nil || len(audit) != 2 || !strings.Contains(string(audit[0].Details), `"mail":""`) ||
+		!strings.Contains(string(audit[1].Details), `"mail":"Ann.Lee@mail.example.com"`) {
+		t.Fatalf("audit = %+v, %v", audit, err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // userFields lists the settable fields, for "nothing to change" messages.
-const userFields = "userPrincipalName, displayName, accountEnabled, isEmergencyAccess, passwordProfile, adminRole"
+const userFields = "userPrincipalName, displayName, accountEnabled, isEmergencyAccess, passwordProfile, adminRole, mail"
 
 // NormalizeUserInput validates the fields that are set and returns them
 // trimmed. It touches nothing, so callers can validate before any write.
@@ -32,6 +32,13 @@ func NormalizeUserInput(in UserInput) (UserInput, error) {
 			return UserInput{}, err
 		}
 		out.DisplayName = &name
+	}
+	if in.Mail != nil {
+		mail, err := NormalizeMail(*in.Mail)
+		if err != nil {
+			return UserInput{}, err
+		}
+		out.Mail = &mail
 	}
 	if in.AdminRole != nil {
 		role, err := NormalizeAdminRole(*in.AdminRole)
@@ -109,6 +116,9 @@ func applyUser(u storage.User, in UserInput) storage.User {
 	if in.AdminRole != nil {
 		u.AdminRole = *in.AdminRole
 	}
+	if in.Mail != nil {
+		u.Mail = *in.Mail
+	}
 	return u
 }
 
@@ -135,6 +145,9 @@ func userDetails(in UserInput) map[string]any {
 	}
 	if in.AdminRole != nil {
 		d["adminRole"] = *in.AdminRole
+	}
+	if in.Mail != nil {
+		d["mail"] = *in.Mail
 	}
 	if in.Password != nil {
 		d["passwordChanged"] = true // never the password itself
@@ -206,7 +219,7 @@ func (s *Service) newUser(in UserInput) (storage.User, error) {
 func (s *Service) auditCreate(ctx context.Context, actor authz.Actor, u storage.User, in UserInput) error {
 	details := userDetails(UserInput{UserPrincipalName: &u.UserPrincipalName, DisplayName: &u.DisplayName,
 		AccountEnabled: &u.AccountEnabled, IsEmergencyAccess: &u.IsEmergencyAccess, AdminRole: &u.AdminRole,
-		Password: in.Password})
+		Mail: &u.Mail, Password: in.Password})
 	return s.audit(ctx, actor, "user.create", "user:"+u.ID, details)
 }
 

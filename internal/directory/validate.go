@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"net/mail"
 	"strconv"
 	"strings"
 	"unicode"
@@ -17,6 +18,8 @@ const (
 	MaxUPNDomainLength   = 253
 	MaxDisplayNameLength = 256
 	MaxDescriptionLength = 1024
+	// MaxMailLength is the longest address SMTP carries (RFC 5321 §4.5.3.1.3).
+	MaxMailLength = 254
 )
 
 // localPunct is the punctuation Entra ID allows in the part before the @, plus
@@ -92,6 +95,33 @@ func checkUPNDomain(upn, domain string) error {
 		}
 	}
 	return nil
+}
+
+// NormalizeMail trims s and checks that it is "" (no address) or one bare
+// e-mail address (local@domain, no display name or angle brackets) of at
+// most 254 characters. Unlike a UPN it may use every character RFC 5322
+// allows in an address, since it names a mailbox that exists elsewhere.
+func NormalizeMail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if err := checkText("mail", s); err != nil {
+		return "", err
+	}
+	if s == "" {
+		return "", nil
+	}
+	if n := utf8.RuneCountInString(s); n > MaxMailLength {
+		return "", apperr.BadRequest("mail is %d characters long; it must be at most %d", n, MaxMailLength)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return "", apperr.BadRequest("mail %s contains %s; an address is one word such as alice@example.com", quote(s), describeRune(r))
+		}
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "", apperr.BadRequest("mail %s is not an e-mail address; use the form name@domain, for example alice@example.com", quote(s))
+	}
+	return s, nil
 }
 
 // NormalizeDisplayName trims s and checks it is 1–256 characters of text

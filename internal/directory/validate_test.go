@@ -166,3 +166,71 @@ func TestCanonicalID(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizeMail(t *testing.T) {
+	ok := []struct{ name, in, want string }{
+		{"plain", "alice@example.com", "alice@example.com"},
+		{"trims_spaces", " alice@example.com\t", "alice@example.com"},
+		{"empty_clears", "", ""},
+		{"spaces_clear", "   ", ""},
+		{"keeps_case", "Alice.Smith@Example.COM", "Alice.Smith@Example.COM"},
+		{"plus_and_punctuation_a_upn_refuses", "a/b=c%d+tag@example.com", "a/b=c%d+tag@example.com"},
+		{"unicode", "zoë@bücher.example", "zoë@bücher.example"},
+		{"at_limit", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com"},
+	}
+	for _, tc := range ok {
+		t.Run("accepts_"+tc.name, func(t *testing.T) {
+			got, err := NormalizeMail(tc.in)
+			if err != nil || got != tc.want {
+				t.Fatalf("NormalizeMail(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			}
+		})
+	}
+	bad := []struct{ name, in, want string }{
+		{"no_at", "alice", "not an e-mail address"},
+		{"two_ats", "a@b@example.com", "not an e-mail address"},
+		{"nothing_before_at", "@example.com", "not an e-mail address"},
+		{"no_domain", "alice@", "not an e-mail address"},
+		{"display_name_form", "Alice <alice@example.com>", "a space"},
+		{"angle_brackets", "<alice@example.com>", "not an e-mail address"},
+		{"two_addresses", "a@example.com,b@example.com", "not an e-mail address"},
+		{"space_inside", "alice smith@example.com", "a space"},
+		{"newline_header_injection", "alice@example.com\nBcc: eve@example.com", "control"},
+		{"control", "ali\x01ce@example.com", "control"},
+		{"invalid_utf8", "ali\xffce@example.com", "not valid UTF-8"},
+		{"too_long", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com", "255 characters long; it must be at most 254"},
+	}
+	for _, tc := range bad {
+		t.Run("refuses_"+tc.name, func(t *testing.T) {
+			got, err := NormalizeMail(tc.in)
+			if got != "" {
+				t.Errorf("returned %q with the error", got)
+			}
+			wantBadRequest(t, err, tc.want)
+		})
+	}
+}
+
+// FuzzNormalizeMail: any input gives a clear 400 or an address that is
+// already normal, short enough, and one word.
+func FuzzNormalizeMail(f *testing.F) {
+	for _, s := range []string{"alice@example.com", "", "a@b", `"a b"@example.com`, "a@[127.0.0.1]", "A <a@b.c>", "a@b@c", "\xff@x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := NormalizeMail(s)
+		if err != nil {
+			var ae *apperr.Error
+			if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+				t.Fatalf("NormalizeMail(%q): %v is not a 400", s, err)
+			}
+			return
+		}
+		if again, err := NormalizeMail(got); err != nil || again != got {
+			t.Fatalf("NormalizeMail(%q) = %q, which normalizes to %q, %v", s, got, again, err)
+		}
+		if len([]rune(got)) > MaxMailLength || strings.ContainsAny(got, " \t\r\n<>,") {
+			t.Fatalf("NormalizeMail(%q) = %q", s, got)
+		}
+	})
+}

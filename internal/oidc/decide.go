@@ -3,6 +3,8 @@ package oidc
 import (
 	"slices"
 	"time"
+
+	"github.com/keyward/keyward/internal/storage"
 )
 
 // ACR values. phr and phrh are the OpenID Enhanced Authentication Profile's
@@ -67,4 +69,16 @@ func FreshEnough(authTime, requested, now time.Time, maxAge *uint) bool {
 		return !authTime.Before(requested)
 	}
 	return now.Sub(authTime) <= time.Duration(*maxAge)*time.Second
+}
+
+// EmailClaim is the user's email claim: the mail property an administrator
+// set, which is verified (email_verified true), or else the UPN, about which
+// Keyward claims nothing: a UPN need not be a mailbox, and an app that links
+// accounts by a verified address must not trust one that nobody checked.
+// false leaves email_verified out of the token (it is omitted when false).
+func EmailClaim(u storage.User) (email string, verified bool) {
+	if u.Mail != "" {
+		return u.Mail, true
+	}
+	return u.UserPrincipalName, false
 }

@@ -573,7 +573,8 @@ func (s opStorage) userinfo(ctx context.Context, ui *oidc.UserInfo, userID strin
 		ui.UpdatedAt = oidc.FromTime(u.UpdatedAt)
 	}
 	if slices.Contains(scopes, oidc.ScopeEmail) {
-		ui.Email, ui.EmailVerified = u.UserPrincipalName, false
+		email, verified := EmailClaim(u)
+		ui.Email, ui.EmailVerified = email, oidc.Bool(verified)
 	}
 	if a := stateFrom(ctx).app; a != nil && a.GroupsClaim && slices.Contains(scopes, ScopeGroups) {
 		ids, err := s.p.store.UserGroupIDs(ctx, u.ID)

@@ -293,6 +293,9 @@ type User struct {
 	// AdminRole lets a person use the admin center and admin API with their
 	// session: "" (none) or one of the Role* constants.
 	AdminRole string
+	// Mail is the user's e-mail address as an administrator set it (Graph's
+	// mail property), "" when not set. Applications get it in the email claim.
+	Mail      string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

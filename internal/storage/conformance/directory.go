@@ -13,6 +13,7 @@ var userTests = []test{
 	{"create_then_get_by_id_and_by_upn_in_any_case", func(t *testing.T, s storage.Storage) {
 		u := newUser("Alice.Smith@Example.com")
 		u.IsEmergencyAccess, u.PasswordHash = true, "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
+		u.Mail = "alice@mail.example.com"
 		ok(t, s.CreateUser(t.Context(), u))
 		got, err := s.GetUser(t.Context(), u.ID)
 		ok(t, err)
@@ -70,12 +71,13 @@ var userTests = []test{
 			equal(t, "fn input", old, u)
 			old.ID, old.CreatedAt = "other", at(time.Hour)
 			old.UserPrincipalName, old.DisplayName = "Carol.New@example.com", "Carol New"
-			old.AccountEnabled, old.UpdatedAt = false, at(time.Minute)
+			old.AccountEnabled, old.UpdatedAt, old.Mail = false, at(time.Minute), "carol@mail.example.com"
 			return old, nil
 		})
 		ok(t, err)
 		want := u
 		want.UserPrincipalName, want.DisplayName, want.AccountEnabled = "Carol.New@example.com", "Carol New", false
+		want.Mail = "carol@mail.example.com"
 		want.UpdatedAt = at(time.Minute)
 		equal(t, "returned", got, want)
 		stored, err := s.GetUserByUPN(t.Context(), "carol.new@example.com")

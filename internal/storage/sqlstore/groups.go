@@ -184,8 +184,7 @@ func (s *Store) ListMembers(ctx context.Context, groupID string, p storage.Page)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", op, err)
 	}
-	rows, err := s.read().rows(ctx, `SELECT u.id, u.upn, u.display_name, u.account_enabled,
-		u.is_emergency_access, u.password_hash, u.created_at, u.updated_at, u.admin_role, u.upn_key
+	rows, err := s.read().rows(ctx, `SELECT `+prefixed("u", userCols)+`, u.upn_key
 		FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.group_id = ? AND u.upn_key > ? AND u.upn_key >= ? AND u.upn_key < ?
 		ORDER BY u.upn_key LIMIT ?`, append([]any{groupID}, pq.args()...)...)

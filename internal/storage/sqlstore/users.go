@@ -9,13 +9,13 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-const userCols = `id, upn, display_name, account_enabled, is_emergency_access, password_hash, created_at, updated_at, admin_role`
+const userCols = `id, upn, display_name, account_enabled, is_emergency_access, password_hash, created_at, updated_at, admin_role, mail`
 
 func scanUser(sc scanner, extra ...any) (storage.User, error) {
 	var u storage.User
 	var created, updated timeCol
 	dest := append([]any{&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.AccountEnabled,
-		&u.IsEmergencyAccess, &u.PasswordHash, &created, &updated, &u.AdminRole}, extra...)
+		&u.IsEmergencyAccess, &u.PasswordHash, &created, &updated, &u.AdminRole, &u.Mail}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return storage.User{}, err
 	}
@@ -48,9 +48,9 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 }
 
 func (s *Store) insertUser(ctx context.Context, c conn, u storage.User) error {
-	_, err := c.exec(ctx, `INSERT INTO users (`+userCols+`, upn_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO users (`+userCols+`, upn_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.UserPrincipalName, u.DisplayName, u.AccountEnabled, u.IsEmergencyAccess,
-		u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), u.AdminRole, foldKey(u.UserPrincipalName))
+		u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), u.AdminRole, u.Mail, foldKey(u.UserPrincipalName))
 	return err
 }
 
@@ -125,9 +125,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User)
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		_, err = c.exec(ctx, `UPDATE users SET upn = ?, upn_key = ?, display_name = ?, account_enabled = ?,
-			is_emergency_access = ?, password_hash = ?, admin_role = ?, updated_at = ? WHERE id = ?`,
+			is_emergency_access = ?, password_hash = ?, admin_role = ?, mail = ?, updated_at = ? WHERE id = ?`,
 			u.UserPrincipalName, foldKey(u.UserPrincipalName), u.DisplayName, u.AccountEnabled,
-			u.IsEmergencyAccess, u.PasswordHash, u.AdminRole, s.tv(u.UpdatedAt), id)
+			u.IsEmergencyAccess, u.PasswordHash, u.AdminRole, u.Mail, s.tv(u.UpdatedAt), id)
 		if err != nil {
 			return s.fail(op, err, nil)
 		}

@@ -1,0 +1,75 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/keyward/keyward/internal/passkey/softkey"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// emailClaims are the email scope's claims; Verified is nil when the
+// token leaves email_verified out.
+type emailClaims struct {
+	Email    string `json:"email"`
+	Verified *bool  `json:"email_verified"`
+}
+
+// TestOIDCEmailClaim: the email claim is the user's mail when an
+// administrator set one (verified), and the UPN otherwise, about which
+// Keyward claims nothing (email_verified left out).
+func TestOIDCEmailClaim(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		k := w.key(goodAAGUID, softkey.FormatPacked)
+		alice := registered(t, w, k)
+		p := w.newApp(t, "Wiki", map[string]any{"web": map[string]any{"redirectUris": []string{"https://wiki.example/cb"}}}, true,
+			gooidc.ScopeOpenID, "email")
+		b := w.browser(t)
+		claims := func(f flow, code string) (id, ui emailClaims) {
+			t.Helper()
+			tok, err := p.conf.Exchange(p.ctx(), code, oauth2.VerifierOption(f.verifier))
+			if err != nil {
+				t.Fatalf("exchange: %v", err)
+			}
+			idt, _ := p.verifyID(tok)
+			if err := idt.Claims(&id); err != nil {
+				t.Fatal(err)
+			}
+			info, err := p.provider.UserInfo(p.ctx(), oauth2.StaticTokenSource(tok))
+			if err != nil {
+				t.Fatalf("userinfo: %v", err)
+			}
+			if err := info.Claims(&ui); err != nil {
+				t.Fatal(err)
+			}
+			return id, ui
+		}
+
+		f := p.start()
+		id, ui := claims(f, p.signInAtApp(b, k, "alice@contoso.com", f))
+		for _, c := range []emailClaims{id, ui} {
+			if c.Email != "alice@contoso.com" || c.Verified != nil {
+				t.Fatalf("without mail: %+v, want the UPN and no email_verified", c)
+			}
+		}
+
+		_, err := w.store.UpdateUser(context.Background(), alice, func(u storage.User) (storage.User, error) {
+			u.Mail = "alice.lee@mail.contoso.com"
+			return u, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f = p.start()
+		res, _ := b.get(f.url) // signed in already: straight back with a code
+		id, ui = claims(f, landed(t, res, p.conf.RedirectURL).Get("code"))
+		for _, c := range []emailClaims{id, ui} {
+			if c.Email != "alice.lee@mail.contoso.com" || c.Verified == nil || !*c.Verified {
+				t.Fatalf("with mail: %+v, want the mail, verified", c)
+			}
+		}
+	})
+}
