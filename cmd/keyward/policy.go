@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,8 +160,8 @@ func (a *app) passkeyPatch(ctx context.Context, st store, cur policy.Fido2, fs *
 		return nil, fmt.Errorf("nothing to change: give --state, --self-service, --include-all, --include-group, " +
 			"--exclude-group, --clear-exclusions, a profile flag or --from-file (see keyward policy passkey set --help)")
 	}
-	b := patchBuilder{ctx: ctx, dir: a.directory(st), cur: cur, fs: fs, v: v, patch: map[string]any{}}
-	if err := b.build(); err != nil {
+	b := patchBuilder{dir: a.directory(st), cur: cur, fs: fs, v: v}
+	if err := b.build(ctx); err != nil {
 		return nil, err
 	}
 	if len(b.problems) > 0 {
@@ -169,13 +170,14 @@ func (a *app) passkeyPatch(ctx context.Context, st store, cur policy.Fido2, fs *
 	return json.Marshal(b.patch)
 }
 
+// patchBuilder turns the flags into a policy.Patch against the current
+// policy, collecting every problem the flags reveal.
 type patchBuilder struct {
-	ctx      context.Context
 	dir      *directory.Service
 	cur      policy.Fido2
 	fs       *pflag.FlagSet
 	v        passkeySetFlags
-	patch    map[string]any
+	patch    policy.Patch
 	problems []string
 }
 
@@ -183,20 +185,20 @@ func (b *patchBuilder) problem(format string, args ...any) {
 	b.problems = append(b.problems, fmt.Sprintf(format, args...))
 }
 
-func (b *patchBuilder) build() error {
+func (b *patchBuilder) build(ctx context.Context) error {
 	if b.fs.Changed("state") {
 		if b.v.state != policy.StateEnabled && b.v.state != policy.StateDisabled {
 			b.problem("--state: %q is not %s or %s", b.v.state, policy.StateEnabled, policy.StateDisabled)
 		}
-		b.patch["state"] = b.v.state
+		b.patch.State = &b.v.state
 	}
 	if b.fs.Changed("self-service") {
-		b.patch["isSelfServiceRegistrationAllowed"] = b.v.selfService
+		b.patch.IsSelfServiceRegistrationAllowed = &b.v.selfService
 	}
-	if err := b.includes(); err != nil {
+	if err := b.includes(ctx); err != nil {
 		return err
 	}
-	if err := b.excludes(); err != nil {
+	if err := b.excludes(ctx); err != nil {
 		return err
 	}
 	b.profiles()
@@ -204,10 +206,10 @@ func (b *patchBuilder) build() error {
 }
 
 // groupIDs resolves groups named by ID or display name, recording unknown ones.
-func (b *patchBuilder) groupIDs(flag string, names []string) ([]string, error) {
+func (b *patchBuilder) groupIDs(ctx context.Context, flag string, names []string) ([]string, error) {
 	var ids []string
 	for _, n := range names {
-		g, err := resolveGroup(b.ctx, b.dir, n)
+		g, err := resolveGroup(ctx, b.dir, n)
 		if err != nil {
 			if ae := apperr.As(err); ae.Status == http.StatusNotFound || ae.Status == http.StatusBadRequest {
 				b.problem("--%s: %s", flag, ae.Message)
@@ -222,37 +224,37 @@ func (b *patchBuilder) groupIDs(flag string, names []string) ([]string, error) {
 	return ids, nil
 }
 
-func (b *patchBuilder) includes() error {
+func (b *patchBuilder) includes(ctx context.Context) error {
 	if !b.fs.Changed("include-all") && !b.fs.Changed("include-group") {
 		return nil
 	}
-	ids, err := b.groupIDs("include-group", b.v.includeGroups)
+	ids, err := b.groupIDs(ctx, "include-group", b.v.includeGroups)
 	if err != nil {
 		return err
 	}
 	if b.v.includeAll {
 		ids = append([]string{policy.AllUsers}, ids...)
 	}
-	targets := make([]map[string]any, 0, len(ids))
+	targets := make([]policy.IncludeTarget, 0, len(ids))
 	for _, id := range ids {
-		t := map[string]any{"targetType": policy.TargetTypeGroup, "id": id}
+		t := policy.IncludeTarget{TargetType: policy.TargetTypeGroup, ID: id}
 		// A target that stays keeps its profiles; a new one gets the default.
 		for _, old := range b.cur.IncludeTargets {
 			if old.ID == id {
-				t["allowedPasskeyProfiles"] = old.AllowedPasskeyProfiles
+				t.AllowedPasskeyProfiles = old.AllowedPasskeyProfiles
 			}
 		}
 		targets = append(targets, t)
 	}
-	b.patch["includeTargets"] = targets
+	b.patch.IncludeTargets = &targets
 	return nil
 }
 
-func (b *patchBuilder) excludes() error {
+func (b *patchBuilder) excludes(ctx context.Context) error {
 	if !b.fs.Changed("exclude-group") && !b.v.clearExclusions {
 		return nil
 	}
-	ids, err := b.groupIDs("exclude-group", b.v.excludeGroups)
+	ids, err := b.groupIDs(ctx, "exclude-group", b.v.excludeGroups)
 	if err != nil {
 		return err
 	}
@@ -263,11 +265,11 @@ func (b *patchBuilder) excludes() error {
 		}
 		ids = append(kept, ids...)
 	}
-	targets := make([]map[string]any, 0, len(ids))
+	targets := make([]policy.ExcludeTarget, 0, len(ids))
 	for _, id := range ids {
-		targets = append(targets, map[string]any{"targetType": policy.TargetTypeGroup, "id": id})
+		targets = append(targets, policy.ExcludeTarget{TargetType: policy.TargetTypeGroup, ID: id})
 	}
-	b.patch["excludeTargets"] = targets
+	b.patch.ExcludeTargets = &targets
 	return nil
 }
 
@@ -290,15 +292,15 @@ func (b *patchBuilder) profiles() {
 		b.problem("--profile: no passkey profile with ID or name %q; the profiles are %s", b.v.profile, strings.Join(names, ", "))
 		return
 	}
-	list := make([]map[string]any, 0, len(b.cur.PasskeyProfiles))
+	list := make([]policy.ProfilePatch, 0, len(b.cur.PasskeyProfiles))
 	for _, p := range b.cur.PasskeyProfiles {
-		entry := map[string]any{"id": p.ID}
+		entry := policy.ProfilePatch{ID: p.ID}
 		if p.ID == target.ID {
-			b.profileChanges(entry, p)
+			b.profileChanges(&entry, p)
 		}
 		list = append(list, entry)
 	}
-	b.patch["passkeyProfiles"] = list
+	b.patch.PasskeyProfiles = &list
 }
 
 func findProfile(f policy.Fido2, idOrName string) (policy.PasskeyProfile, bool) {
@@ -313,37 +315,37 @@ func findProfile(f policy.Fido2, idOrName string) (policy.PasskeyProfile, bool) 
 	return policy.PasskeyProfile{}, false
 }
 
-func (b *patchBuilder) profileChanges(entry map[string]any, p policy.PasskeyProfile) {
+func (b *patchBuilder) profileChanges(entry *policy.ProfilePatch, p policy.PasskeyProfile) {
 	if b.fs.Changed("passkey-types") {
 		if t, err := policy.ParsePasskeyTypes(b.v.passkeyTypes); err != nil {
 			b.problem("--passkey-types: %v", err)
 		} else {
-			entry["passkeyTypes"] = t.String()
+			entry.PasskeyTypes = &t
 		}
 	}
 	if b.fs.Changed("enforce-attestation") {
-		entry["attestationEnforcement"] = policy.AttestationDisabled
+		enforcement := policy.AttestationDisabled
 		if b.v.enforceAttestation {
-			entry["attestationEnforcement"] = policy.AttestationRegistrationOnly
+			enforcement = policy.AttestationRegistrationOnly
 		}
+		entry.AttestationEnforcement = &enforcement
 	}
-	kr := map[string]any{}
+	var kr policy.KeyRestrictionsPatch
 	if b.fs.Changed("key-restrictions") {
 		switch b.v.keyRestrictions {
 		case "off":
-			kr["isEnforced"] = false
+			kr.IsEnforced = new(false)
 		case policy.EnforcementAllow, policy.EnforcementBlock:
-			kr["isEnforced"] = true
-			kr["enforcementType"] = b.v.keyRestrictions
+			kr.IsEnforced, kr.EnforcementType = new(true), &b.v.keyRestrictions
 		default:
 			b.problem("--key-restrictions: %q is not off, allow or block", b.v.keyRestrictions)
 		}
 	}
 	if list, ok := b.aaguidList(p.KeyRestrictions.AAGUIDs); ok {
-		kr["aaGuids"] = list
+		kr.AAGUIDs = &list
 	}
-	if len(kr) > 0 {
-		entry["keyRestrictions"] = kr
+	if kr != (policy.KeyRestrictionsPatch{}) {
+		entry.KeyRestrictions = &kr
 	}
 }
 
@@ -443,7 +445,7 @@ func (a *app) printFido2(ctx context.Context, st store, f policy.Fido2) error {
 	for _, it := range f.IncludeTargets {
 		var names []string
 		for _, id := range it.AllowedPasskeyProfiles {
-			names = append(names, cmp(profileNames[id], id))
+			names = append(names, cmp.Or(profileNames[id], id))
 		}
 		t.row("  "+targetName(it.ID, groups), "profiles: "+strings.Join(names, ", "))
 	}
@@ -470,13 +472,6 @@ func (a *app) printFido2(ctx context.Context, st store, f policy.Fido2) error {
 		}
 	}
 	return nil
-}
-
-func cmp(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }
 
 // newIndented is a table without a header, indented under a heading.
@@ -557,6 +552,6 @@ func (a *app) modelNamer(ctx context.Context, st store) func(aaguid string) stri
 		if e, ok := blob.Lookup(aaguid); ok && e.Description != "" {
 			return e.Description
 		}
-		return cmp(policy.ModelName(aaguid), "(model unknown)")
+		return cmp.Or(policy.ModelName(aaguid), "(model unknown)")
 	}
 }
