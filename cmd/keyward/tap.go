@@ -6,9 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/mfa"
-	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -79,12 +77,8 @@ func (a *app) issueTAP(cmd *cobra.Command, st store, idOrUPN string, req signin.
 	if err != nil {
 		return err
 	}
-	svc := &signin.Service{
-		Store: st, Directory: dir, Logger: a.logger, Now: a.now,
-		Sessions: &session.Manager{Store: st, Now: a.now},
-		Policies: &methodpolicy.Service{Store: st, Now: a.now},
-	}
-	t, err := svc.IssueTAP(ctx, cliActor, u, req)
+	passes := &signin.Passes{Store: st, Logger: a.logger, Now: a.now}
+	t, err := passes.Issue(ctx, cliActor, u, req)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -121,16 +122,44 @@ type IssuedTAP struct {
 	Pass string
 }
 
-// IssueTAP makes a pass for the user. A user holds one pass at a time, as in
+// Passes administers Temporary Access Passes: issuing, listing and deleting
+// them needs the store alone, so the CLI uses Passes without a sign-in
+// service (and its session manager and policy).
+type Passes struct {
+	Store  storage.Storage
+	Logger *slog.Logger     // nil = slog.Default()
+	Now    func() time.Time // nil = time.Now
+}
+
+func (s *Service) passes() *Passes {
+	return &Passes{Store: s.Store, Logger: s.Logger, Now: s.Now}
+}
+
+// IssueTAP is Passes.Issue.
+func (s *Service) IssueTAP(ctx context.Context, actor authz.Actor, u storage.User, req TAPRequest) (IssuedTAP, error) {
+	return s.passes().Issue(ctx, actor, u, req)
+}
+
+// UserTAPs is Passes.List.
+func (s *Service) UserTAPs(ctx context.Context, userID string) ([]storage.TemporaryAccessPass, error) {
+	return s.passes().List(ctx, userID)
+}
+
+// DeleteTAP is Passes.Delete.
+func (s *Service) DeleteTAP(ctx context.Context, actor authz.Actor, u storage.User, id string) error {
+	return s.passes().Delete(ctx, actor, u, id)
+}
+
+// Issue makes a pass for the user. A user holds one pass at a time, as in
 // Entra ID: issuing a new one replaces any other, in the same transaction,
 // so passes issued at once still leave exactly one. Who may issue one for
 // whom is authz.MayChangeMethods's decision: never for oneself, and for
 // another administrator only as a global administrator.
-func (s *Service) IssueTAP(ctx context.Context, actor authz.Actor, u storage.User, req TAPRequest) (IssuedTAP, error) {
+func (s *Passes) Issue(ctx context.Context, actor authz.Actor, u storage.User, req TAPRequest) (IssuedTAP, error) {
 	if err := authz.MayChangeMethods(actor, authz.IssueTAP, u); err != nil {
 		return IssuedTAP{}, err
 	}
-	now := s.now()
+	now := clock(s.Now)
 	start, expires, err := mfa.TAPWindow(now, req.LifetimeInMinutes, req.StartDateTime)
 	if err != nil {
 		return IssuedTAP{}, err
@@ -146,15 +175,15 @@ func (s *Service) IssueTAP(ctx context.Context, actor authz.Actor, u storage.Use
 	if err != nil {
 		return IssuedTAP{}, apperr.Internal(fmt.Errorf("store temporary access pass: %w", err))
 	}
-	s.audit(ctx, actor, "user.temporaryAccessPassMethod.create", u.ID, map[string]any{
+	recordAudit(ctx, s.Store, logger(s.Logger), now, actor, "user.temporaryAccessPassMethod.create", u.ID, map[string]any{
 		"methodId": t.ID, "startDateTime": start, "lifetimeInMinutes": int(expires.Sub(start) / time.Minute),
 		"isUsableOnce": t.IsUsableOnce, "replaced": replaced,
 	})
 	return IssuedTAP{TemporaryAccessPass: t, Pass: pass}, nil
 }
 
-// UserTAPs lists the user's passes (without the pass itself).
-func (s *Service) UserTAPs(ctx context.Context, userID string) ([]storage.TemporaryAccessPass, error) {
+// List lists the user's passes (without the pass itself).
+func (s *Passes) List(ctx context.Context, userID string) ([]storage.TemporaryAccessPass, error) {
 	taps, err := s.Store.ListUserTAPs(ctx, userID)
 	if err != nil {
 		return nil, apperr.Internal(fmt.Errorf("list temporary access passes: %w", err))
@@ -162,12 +191,12 @@ func (s *Service) UserTAPs(ctx context.Context, userID string) ([]storage.Tempor
 	return taps, nil
 }
 
-// DeleteTAP removes one of the user's passes.
-func (s *Service) DeleteTAP(ctx context.Context, actor authz.Actor, u storage.User, id string) error {
+// Delete removes one of the user's passes.
+func (s *Passes) Delete(ctx context.Context, actor authz.Actor, u storage.User, id string) error {
 	if err := authz.MayChangeMethods(actor, authz.DeleteTAP, u); err != nil {
 		return err
 	}
-	taps, err := s.UserTAPs(ctx, u.ID)
+	taps, err := s.List(ctx, u.ID)
 	if err != nil {
 		return err
 	}
@@ -178,7 +207,7 @@ func (s *Service) DeleteTAP(ctx context.Context, actor authz.Actor, u storage.Us
 		if err := s.Store.DeleteTAP(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return apperr.Internal(fmt.Errorf("delete temporary access pass: %w", err))
 		}
-		s.audit(ctx, actor, "user.temporaryAccessPassMethod.delete", u.ID, map[string]any{"methodId": id})
+		recordAudit(ctx, s.Store, logger(s.Logger), clock(s.Now), actor, "user.temporaryAccessPassMethod.delete", u.ID, map[string]any{"methodId": id})
 		return nil
 	}
 	return apperr.New(http.StatusNotFound, "notFound", "user %s has no Temporary Access Pass %q", u.UserPrincipalName, textlimit.Truncate(id, 80))
@@ -187,11 +216,30 @@ func (s *Service) DeleteTAP(ctx context.Context, actor authz.Actor, u storage.Us
 // audit records a change to someone's sign-in methods. A failure to record
 // is logged, not returned: the change itself has happened.
 func (s *Service) audit(ctx context.Context, actor authz.Actor, action, target string, details map[string]any) {
+	recordAudit(ctx, s.Store, s.log(), s.now(), actor, action, target, details)
+}
+
+func recordAudit(ctx context.Context, st storage.Storage, log *slog.Logger, at time.Time, actor authz.Actor, action, target string, details map[string]any) {
 	data, _ := json.Marshal(details)
-	err := s.Store.AppendAudit(ctx, storage.AuditEvent{
-		ID: uuid.NewString(), Time: s.now(), Actor: actor.String(), Action: action, Target: target, Details: data,
+	err := st.AppendAudit(ctx, storage.AuditEvent{
+		ID: uuid.NewString(), Time: at, Actor: actor.String(), Action: action, Target: target, Details: data,
 	})
 	if err != nil {
-		s.log().ErrorContext(ctx, "record audit event", "action", action, "err", err)
+		log.ErrorContext(ctx, "record audit event", "action", action, "err", err)
 	}
+}
+
+// clock is now (nil = time.Now) in UTC.
+func clock(now func() time.Time) time.Time {
+	if now != nil {
+		return now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l != nil {
+		return l
+	}
+	return slog.Default()
 }
