@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/methodpolicy"
@@ -75,6 +76,7 @@ type App struct {
 	SignIn    *signin.Service
 	OIDC      *oidc.Provider
 	Apps      *oidc.Apps
+	Access    *conditionalaccess.Service
 }
 
 // New wires the services and routes.
@@ -119,6 +121,7 @@ func New(o Options) (*App, error) {
 		return nil, err
 	}
 	apps := &oidc.Apps{Store: o.Store, Now: o.Now}
+	ca := &conditionalaccess.Service{Store: o.Store, Now: o.Now}
 
 	srv := server.New(server.Deps{
 		Store: o.Store, Logger: o.Logger, Registry: o.Registry, Now: o.Now, PublicURL: o.PublicURL,
@@ -137,13 +140,14 @@ func New(o Options) (*App, error) {
 			Logger: o.Logger, PublicURL: o.PublicURL},
 		&server.MethodsAdminAPI{Directory: dir, SignIn: signIn, Now: o.Now, PublicURL: o.PublicURL},
 		&server.ApplicationsAPI{Apps: apps, PublicURL: o.PublicURL},
+		&server.AccessAPI{Access: ca, PublicURL: o.PublicURL},
 		// OpenID Connect's machine-facing endpoints.
 		&server.OIDCEndpoints{Provider: provider},
 		// The web pages, after the API they call.
 		&webui.UI{Logger: o.Logger, OIDC: provider},
 	)
 	return &App{Server: srv, Directory: dir, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, SignIn: signIn,
-		OIDC: provider, Apps: apps}, nil
+		OIDC: provider, Apps: apps, Access: ca}, nil
 }
 
 // Handler is the root HTTP handler.

@@ -28,6 +28,9 @@ type AccessStorage interface {
 	// ordered by kind, lower(DisplayName), then ID.
 	ListAccessObjects(ctx context.Context, kind string) ([]AccessObject, error)
 	GetAccessObject(ctx context.Context, kind, id string) (AccessObject, error)
+	// ListEmergencyAccounts lists the users marked IsEmergencyAccess with
+	// their groups, ordered by lower(UPN).
+	ListEmergencyAccounts(ctx context.Context) ([]EmergencyAccount, error)
 	// ChangeAccess locks the configuration (a row lock on PostgreSQL, the
 	// single writer on SQLite), reads it with the emergency-access accounts,
 	// calls fn, and applies what fn returns in the same transaction with the

@@ -141,7 +141,11 @@ func testAccessEmergency(t *testing.T, s storage.Storage) {
 		return storage.AccessChange{}, nil
 	})
 	ok(t, err)
-	equal(t, "emergency accounts", seen, []storage.EmergencyAccount{{User: bg1, GroupIDs: groups}, {User: bg2}})
+	want := []storage.EmergencyAccount{{User: bg1, GroupIDs: groups}, {User: bg2}}
+	equal(t, "emergency accounts in a change", seen, want)
+	listed, err := s.ListEmergencyAccounts(ctx)
+	ok(t, err)
+	equal(t, "emergency accounts listed", listed, want)
 }
 
 func testAccessAudit(t *testing.T, s storage.Storage) {

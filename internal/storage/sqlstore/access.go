@@ -153,6 +153,11 @@ func (s *Store) applyAccess(ctx context.Context, c conn, ch storage.AccessChange
 	return nil
 }
 
+// ListEmergencyAccounts implements storage.Storage.
+func (s *Store) ListEmergencyAccounts(ctx context.Context) ([]storage.EmergencyAccount, error) {
+	return s.emergencyAccounts(ctx, s.read())
+}
+
 // emergencyAccounts reads the emergency-access users with their groups.
 func (s *Store) emergencyAccounts(ctx context.Context, c conn) ([]storage.EmergencyAccount, error) {
 	const op = "list emergency accounts"
