@@ -85,9 +85,11 @@ func (a *app) serve(ctx context.Context) error {
 	if err := a.migrate(ctx, st); err != nil {
 		return err
 	}
-	if err := a.offerSetup(ctx, st); err != nil {
-		return err
+	users, err := st.CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("counting users: %w", err)
 	}
+	firstStart := users == 0
 
 	kw, err := a.wire(st)
 	if err != nil {
@@ -110,6 +112,8 @@ func (a *app) serve(ctx context.Context) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	mdsWait := a.firstMDSUpdate(ctx, kw.MDS, firstStart)
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
@@ -129,7 +133,7 @@ func (a *app) serve(ctx context.Context) error {
 	cleanupTicker := time.NewTicker(cleanupEvery)
 	defer cleanupTicker.Stop()
 	bg.Go(func() { a.cleanupLoop(bgCtx, st, cleanupTicker.C) })
-	bg.Go(func() { a.refreshMDS(bgCtx, kw.MDS) })
+	bg.Go(func() { a.refreshMDS(bgCtx, kw.MDS, mdsWait) })
 	bg.Go(func() { a.reloadOnHUP(bgCtx, hup, cert) })
 	defer func() { stopBg(); bg.Wait() }()
 
@@ -140,8 +144,18 @@ func (a *app) serve(ctx context.Context) error {
 	} else {
 		go func() { served <- hs.Serve(ln) }()
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "tls", cert != nil, "public_url", cfg.PublicURL,
+	// The public URL is the address to open: passkeys are bound to its host,
+	// so the listen address (127.0.0.1 where the URL says localhost) is not.
+	log.Info("listening", "open", cfg.PublicURL, "addr", ln.Addr().String(), "tls", cert != nil,
 		"database", a.databaseKind(), "rp_id", cfg.RPID())
+	// The setup link comes last, so that nothing logged at start buries it.
+	if firstStart {
+		if err := a.offerSetup(ctx, st); err != nil {
+			stopBg()
+			_ = hs.Close()
+			return err
+		}
+	}
 
 	select {
 	case err := <-served:
@@ -217,15 +231,47 @@ func (a *app) reloadOnHUP(ctx context.Context, hup <-chan os.Signal, cert *certi
 	}
 }
 
-// refreshMDS keeps the stored MDS blob current: it downloads from mds_url at
-// once when there is no blob or it is past nextUpdate, then at each
-// nextUpdate. Every node does it; the database keeps the newest blob, so
-// nodes racing for the same one are harmless. Without mds_url it returns.
-func (a *app) refreshMDS(ctx context.Context, svc *mds.Service) {
+// firstMDSTimeout bounds the download serve waits for on a first start.
+const firstMDSTimeout = 15 * time.Second
+
+// firstMDSUpdate says, before the server listens, what a newcomer needs to
+// know about the FIDO Metadata Service: without mds_url, that it is not
+// downloaded; on a first start (no users), it tries the download in the
+// foreground, so that a machine without internet gets one short line before
+// the setup link instead of warnings after it. It returns when refreshMDS
+// should try next, or -1 to let the stored blob decide.
+func (a *app) firstMDSUpdate(ctx context.Context, svc *mds.Service, firstStart bool) time.Duration {
 	if a.cfg.MDSURL == "" {
 		a.logger.Info("no mds_url: the FIDO Metadata Service blob is not downloaded; import it with keyward mds import")
+		return -1
 	}
-	if err := svc.Run(ctx); err != nil && ctx.Err() == nil {
+	if !firstStart {
+		return -1
+	}
+	dl, cancel := context.WithTimeout(ctx, firstMDSTimeout)
+	defer cancel()
+	next, err := svc.UpdateIfDue(dl)
+	if err != nil && ctx.Err() == nil {
+		a.logger.Warn("FIDO metadata (MDS) could not be downloaded: until it is, key models are unnamed and "+
+			"attestation cannot be required; retrying hourly (offline: --mds-url \"\" and keyward mds import, see docs/mds.md)",
+			"reason", mds.Reason(err))
+	}
+	return next
+}
+
+// refreshMDS keeps the stored MDS blob current: it downloads from mds_url at
+// once when there is no blob or it is past nextUpdate (or after wait, when
+// firstMDSUpdate has just tried), then at each nextUpdate. Every node does
+// it; the database keeps the newest blob, so nodes racing for the same one
+// are harmless. Without mds_url it returns.
+func (a *app) refreshMDS(ctx context.Context, svc *mds.Service, wait time.Duration) {
+	var err error
+	if wait < 0 {
+		err = svc.Run(ctx)
+	} else {
+		err = svc.RunAfter(ctx, wait)
+	}
+	if err != nil && ctx.Err() == nil {
 		a.logger.Error("the scheduled MDS refresh stopped", "err", err)
 	}
 }
@@ -260,20 +306,13 @@ func (a *app) migrate(ctx context.Context, st store) error {
 	return nil
 }
 
-// offerSetup prints a one-time link for creating the first administrator
-// while the directory is empty. Each start prints a fresh link; older ones
-// stay valid until they expire or one of them is used.
+// offerSetup prints a one-time link for creating the first administrator;
+// serve calls it while the directory is empty. Each start prints a fresh
+// link; older ones stay valid until they expire or one of them is used.
 func (a *app) offerSetup(ctx context.Context, st store) error {
-	n, err := st.CountUsers(ctx)
-	if err != nil {
-		return fmt.Errorf("counting users: %w", err)
-	}
-	if n > 0 {
-		return nil
-	}
 	tok := secret.New("kwsetup_")
 	now := a.now().UTC()
-	err = st.CreateOneTimeToken(ctx, storage.OneTimeToken{
+	err := st.CreateOneTimeToken(ctx, storage.OneTimeToken{
 		Hash: secret.Hash(tok), Purpose: setupPurpose, CreatedAt: now, ExpiresAt: now.Add(setupValidFor),
 	})
 	if err != nil {

@@ -434,11 +434,14 @@ func TestServeDownloadsTheMDSBlob(t *testing.T) {
 	mdsSrv := httptest.NewServer(src)
 	t.Cleanup(mdsSrv.Close)
 	env := []string{"KEYWARD_DATA_DIR=" + t.TempDir(), "KEYWARD_MDS_URL=" + mdsSrv.URL, "KEYWARD_MDS_ROOTS=" + f.rootFile}
-	n := startServe(t, env)
+	// A first start downloads before it listens, so that the outcome is
+	// logged before the setup link.
+	n := launchServe(t, env)
 	l := n.waitLog("MDS blob imported")
 	if l["number"] != float64(3) || l["source"] != mdsSrv.URL {
 		t.Errorf("import log line %v", l)
 	}
+	n.waitListening()
 	if code := n.stop(); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}

@@ -167,7 +167,8 @@ func (s *Service) updateFailed(ctx context.Context, cause error) error {
 	if ae, ok := errors.AsType[*apperr.Error](cause); ok && (ae.Status < 500 || ae.Code == codeUpdateFailed) {
 		msg = ae.Message
 	}
-	s.logger().Warn("MDS update failed", "url", s.URL, "err", cause)
+	// Not logged here: the caller reports it once (Run in the log, the CLI
+	// and the API to the person who asked).
 	return apperr.New(http.StatusBadGateway, codeUpdateFailed, "updating the MDS blob from %s failed: %s; %s", s.URL, msg, kept).Wrap(cause)
 }
 
@@ -299,7 +300,32 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.URL == "" {
 		return nil
 	}
-	wait := s.firstWait(ctx)
+	return s.RunAfter(ctx, s.firstWait(ctx))
+}
+
+// UpdateIfDue is Run's first step on its own, for a caller that wants its
+// outcome before going on (serve's first start): when no blob is stored or
+// the stored one is past its nextUpdate, it updates now. It returns how long
+// to wait before the next attempt — what to give RunAfter — and the update's
+// error; nil when nothing was due or the update succeeded. Without a URL it
+// does nothing.
+func (s *Service) UpdateIfDue(ctx context.Context) (next time.Duration, err error) {
+	if s.URL == "" {
+		return 0, nil
+	}
+	if wait := s.firstWait(ctx); wait > 0 {
+		return wait, nil
+	}
+	b, err := s.Update(ctx)
+	return s.nextWait(b, err), err
+}
+
+// RunAfter is Run, with its first attempt after wait instead of when the
+// stored blob says. Each failed attempt is logged once, as one line.
+func (s *Service) RunAfter(ctx context.Context, wait time.Duration) error {
+	if s.URL == "" {
+		return nil
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -307,11 +333,24 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-s.after(wait):
 		}
 		b, err := s.Update(ctx)
-		if err != nil {
-			s.logger().Warn("scheduled MDS update failed", "err", err, "retryIn", s.retry())
+		if err != nil && ctx.Err() == nil {
+			s.logger().Warn("scheduled MDS update failed", "url", s.URL, "reason", Reason(err), "retryIn", s.retry())
 		}
 		wait = s.nextWait(b, err)
 	}
+}
+
+// Reason is the part of an update error a person reads in a log line: the
+// innermost message, such as "the download failed: …: no such host",
+// without error codes and without the cause repeated around it.
+func Reason(err error) string {
+	msg := err.Error()
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ae, ok := e.(*apperr.Error); ok {
+			msg = ae.Message
+		}
+	}
+	return msg
 }
 
 func (s *Service) firstWait(ctx context.Context) time.Duration {

@@ -424,3 +424,72 @@ func TestServiceWarnings(t *testing.T) {
 		}
 	})
 }
+
+// serve's first start tries the download in the foreground with
+// UpdateIfDue, then hands RunAfter the wait it returned: a failed first try
+// is retried after the retry interval, not at once, and each failed attempt
+// is one log line whose reason appears once.
+func TestServiceUpdateIfDueThenRunAfter(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	srv := newMDSServer(t)
+	srv.serve(http.StatusServiceUnavailable, nil)
+	var logs syncBuffer
+	svc := f.service()
+	svc.URL, svc.RetryInterval = srv.URL, 90*time.Minute
+	svc.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+
+	next, err := svc.UpdateIfDue(ctx)
+	if err == nil || next != 90*time.Minute || Reason(err) != "the server answered 503 Service Unavailable" {
+		t.Fatalf("UpdateIfDue = %v, %v (reason %q)", next, err, Reason(err))
+	}
+	if logs.String() != "" {
+		t.Errorf("UpdateIfDue logged; its caller reports the failure:\n%s", logs.String())
+	}
+
+	ft := newFakeTimer()
+	svc.After = ft.after
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- svc.RunAfter(runCtx, next) }()
+	ft.expect(t, 90*time.Minute)
+	ft.fire <- time.Now()
+	ft.expect(t, 90*time.Minute) // failed again: one more line, then wait again
+	cancel()
+	<-done
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "scheduled MDS update failed") ||
+		strings.Count(lines[0], "503 Service Unavailable") != 1 {
+		t.Errorf("want one log line naming the reason once, got:\n%s", logs.String())
+	}
+
+	srv.serve(0, f.blob(t, 5))
+	next, err = svc.UpdateIfDue(ctx)
+	if err != nil || next < 27*24*time.Hour { // until the blob's nextUpdate, next month
+		t.Fatalf("UpdateIfDue with a good blob = %v, %v", next, err)
+	}
+	if n, _ := f.store.MDSBlobNumber(ctx); n != 5 {
+		t.Errorf("stored number %d, want 5", n)
+	}
+	if next, err := (&Service{Store: f.store}).UpdateIfDue(ctx); next != 0 || err != nil {
+		t.Errorf("without a URL UpdateIfDue = %v, %v; want nothing done", next, err)
+	}
+}
+
+// syncBuffer is a strings.Builder that Run's goroutine and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
