@@ -25,7 +25,8 @@ type SignInQuery struct {
 type AuditQuery struct {
 	Since, Until time.Time // inclusive bounds (zero = open)
 	Actor        string    // exactly, as AuditEvent.Actor ("user:<upn>", "token:<name>", "cli")
-	Target       string    // exactly, as AuditEvent.Target
+	// Targets keeps records whose Target is any of these, exactly.
+	Targets []string
 	// ActionPrefix keeps actions that start with it ("policy.", "user.fido2Method.").
 	ActionPrefix string
 	Limit        int

@@ -189,7 +189,8 @@ var logTests = []test{
 		}
 		equal(t, "all", list(storage.AuditQuery{}), all)
 		equal(t, "actor", list(storage.AuditQuery{Actor: "token:ci"}), keep(func(e ev) bool { return e.Actor == "token:ci" }))
-		equal(t, "target", list(storage.AuditQuery{Target: "user:1"}), keep(func(e ev) bool { return e.Target == "user:1" }))
+		equal(t, "target", list(storage.AuditQuery{Targets: []string{"user:1"}}), keep(func(e ev) bool { return e.Target == "user:1" }))
+		equal(t, "targets", list(storage.AuditQuery{Targets: []string{"user:1", "user:0"}}), all)
 		equal(t, "action prefix", list(storage.AuditQuery{ActionPrefix: "user."}),
 			keep(func(e ev) bool { return e.Action[:5] == "user." }))
 		equal(t, "period", list(storage.AuditQuery{Since: at(time.Minute), Until: at(2 * time.Minute)}),

@@ -141,7 +141,12 @@ func (s *Store) ListAuditEvents(ctx context.Context, q storage.AuditQuery) ([]st
 	const op = "list audit events"
 	w := &logWhere{s: s}
 	w.eq("actor", q.Actor)
-	w.eq("target", q.Target)
+	if len(q.Targets) > 0 {
+		w.conds = append(w.conds, "target IN (?"+strings.Repeat(", ?", len(q.Targets)-1)+")")
+		for _, t := range q.Targets {
+			w.args = append(w.args, t)
+		}
+	}
 	if q.ActionPrefix != "" {
 		// A range, not LIKE: it reads the action index on every dialect and
 		// treats % and _ as the letters they are.
