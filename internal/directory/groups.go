@@ -190,7 +190,8 @@ func (s *Service) DeleteGroup(ctx context.Context, actor authz.Actor, id string)
 		stored.Data, stored.UpdatedAt, stored.UpdatedBy = data, now, who
 		// The same action and details as any other change of the policy, so
 		// its history reads as one list.
-		changedEvent, err := event("policy.fido2.update", policy.AuditTarget, json.RawMessage(data))
+		changedEvent, err := event("policy.fido2.update", policy.AuditTarget,
+			map[string]policy.Fido2{"oldValue": cur, "newValue": next})
 		if err != nil {
 			return d, err
 		}

@@ -120,12 +120,13 @@ func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int6
 	if err := authz.MayEditMethodPolicies(actor); err != nil {
 		return policy.Fido2{}, 0, err
 	}
-	var next policy.Fido2
+	var prev, next policy.Fido2
 	stored, err := p.Store.UpdatePolicy(ctx, policy.StorageName, func(old storage.Policy) (storage.Policy, error) {
 		cur, err := policy.Load(old.Data)
 		if err != nil {
 			return old, err
 		}
+		prev = cur
 		if match != nil && !match(old.Version) {
 			return old, &StaleError{Current: cur, Version: old.Version}
 		}
@@ -153,7 +154,8 @@ func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int6
 	if err != nil {
 		return policy.Fido2{}, 0, err
 	}
-	details, _ := json.Marshal(next)
+	// Both values, so the audit log shows what changed (modifiedProperties).
+	details, _ := json.Marshal(map[string]policy.Fido2{"oldValue": prev, "newValue": next})
 	if err := p.Store.AppendAudit(ctx, storage.AuditEvent{
 		ID: uuid.NewString(), Time: p.Now().UTC(), Actor: actor.String(),
 		Action: "policy.fido2.update", Target: policy.AuditTarget, Details: details,

@@ -180,6 +180,7 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	s.audit(ctx, reg.Actor, "user.fido2Method.create", reg.User.ID, map[string]any{
 		"methodId": cred.ID, "aaGuid": cred.AAGUID, "model": cred.Model,
 		"attestationLevel": cred.AttestationLevel, "byAdmin": reg.ByAdmin,
+		"passkeyType": policy.Key{BackupEligible: cred.BackupEligible}.Type().String(),
 	})
 	return cred.Credential, nil
 }
