@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/mds"
@@ -141,6 +142,7 @@ func New(o Options) (*App, error) {
 		&server.MethodsAdminAPI{Directory: dir, SignIn: signIn, Now: o.Now, PublicURL: o.PublicURL},
 		&server.ApplicationsAPI{Apps: apps, PublicURL: o.PublicURL},
 		&server.AccessAPI{Access: ca, PublicURL: o.PublicURL},
+		&server.LogsAPI{Logs: &audit.Logs{Store: o.Store}, PublicURL: o.PublicURL},
 		// OpenID Connect's machine-facing endpoints.
 		&server.OIDCEndpoints{Provider: provider},
 		// The web pages, after the API they call.

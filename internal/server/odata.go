@@ -26,9 +26,10 @@ const (
 // listParams is what a list request asked for; top and filter are kept as
 // sent so nextLink can repeat them.
 type listParams struct {
-	page   storage.Page
-	top    string
-	filter string
+	page      storage.Page
+	top       string
+	filter    string
+	hasFilter bool
 }
 
 // startswithRE matches startswith(field,'value'). As in OData, a doubled
@@ -40,6 +41,21 @@ var startswithRE = regexp.MustCompile(`^\s*startswith\s*\(\s*([A-Za-z]+)\s*,\s*'
 // groups). Anything else in the query string is refused, so a typo such as
 // "top=5" is reported instead of silently ignored.
 func parseList(r *http.Request, filterField string) (listParams, error) {
+	lp, err := parseListQuery(r)
+	if err != nil {
+		return listParams{}, err
+	}
+	if lp.hasFilter {
+		if lp.page.Prefix, err = parseStartsWith(lp.filter, filterField); err != nil {
+			return listParams{}, err
+		}
+	}
+	return lp, nil
+}
+
+// parseListQuery reads $top and $skiptoken and keeps $filter as sent, for
+// lists whose domain reads the filter (the logs and reports).
+func parseListQuery(r *http.Request) (listParams, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return listParams{}, apperr.BadRequest("the query string is malformed: %v", err)
@@ -62,11 +78,7 @@ func parseList(r *http.Request, filterField string) (listParams, error) {
 		}
 		lp.page.Limit = n
 	}
-	if lp.filter = q.Get("$filter"); q.Has("$filter") {
-		if lp.page.Prefix, err = parseStartsWith(lp.filter, filterField); err != nil {
-			return listParams{}, err
-		}
-	}
+	lp.filter, lp.hasFilter = q.Get("$filter"), q.Has("$filter")
 	if q.Has("$skiptoken") {
 		if lp.page.After, err = decodeSkipToken(q.Get("$skiptoken")); err != nil {
 			return listParams{}, err
