@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -94,7 +95,7 @@ func (s *Service) save(ctx context.Context, actor authz.Actor, kind, id string, 
 	}
 	var saved storage.AccessObject
 	err := s.change(ctx, actor, func(st *state) (storage.AccessChange, error) {
-		now := s.Now().UTC()
+		now := s.Now().UTC().Truncate(time.Microsecond) // as stored
 		creating := id == ""
 		obj := storage.AccessObject{Kind: kind, ID: id, CreatedAt: now, ModifiedAt: now}
 		data := body
