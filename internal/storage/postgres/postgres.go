@@ -58,7 +58,7 @@ var dialect = sqlstore.Dialect{
 	// SHARE ROW EXCLUSIVE conflicts with itself and with every writer's ROW
 	// EXCLUSIVE: readers go on, writers of users wait until commit.
 	LockUsers:             "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
-	WritableCTE:           true,
+	SignInStatement:       signInStatement,
 	TimeValue:             func(t time.Time) any { return t },
 	IsUniqueViolation:     func(err error) bool { return code(err) == "23505" },
 	IsForeignKeyViolation: func(err error) bool { return code(err) == "23503" },

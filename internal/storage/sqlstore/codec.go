@@ -34,6 +34,29 @@ func normPtr(t *time.Time) *time.Time {
 	return &v
 }
 
+// Codec turns records into the parameters the store writes, for a dialect
+// that builds its own statements (Dialect.SignInStatement).
+type Codec struct{ s *Store }
+
+// Time is the parameter for a NOT NULL time column.
+func (c Codec) Time(t time.Time) any { return c.s.tv(t) }
+
+// NullTime is the parameter for a nullable time column; nil is NULL.
+func (c Codec) NullTime(t *time.Time) any { return c.s.tvNull(t) }
+
+// Session gives a session's values in SessionCols order.
+func (c Codec) Session(ss storage.Session) []any {
+	return []any{ss.ID, ss.UserID, strList(ss.AuthMethods), c.s.tvZeroNull(ss.MFAAt), c.s.tv(ss.CreatedAt),
+		c.s.tv(ss.LastSeenAt), c.s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent, ss.SecondFactorPending}
+}
+
+// SignInEvent gives a sign-in event's values in SignInCols order.
+func (c Codec) SignInEvent(e storage.SignInEvent) []any {
+	return []any{e.ID, c.s.tv(e.Time), e.UserID, e.UserPrincipalName, e.Method, e.CredentialID, e.AAGUID, e.Model,
+		e.Result, e.FailureReason, e.IP, e.UserAgent, foldKey(e.UserPrincipalName), e.FailureCode,
+		e.PasskeyType, e.CorrelationID}
+}
+
 // tv is the parameter for a NOT NULL time column.
 func (s *Store) tv(t time.Time) any { return s.d.TimeValue(norm(t)) }
 

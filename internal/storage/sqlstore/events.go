@@ -14,7 +14,7 @@ import (
 // session and the log event commit together or not at all. A credential that
 // no longer exists is ErrNotFound; a taken session ID is ErrAlreadyExists.
 func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error {
-	if s.d.WritableCTE && r.FlagCredential == "" { // the hot path: one statement
+	if s.d.SignInStatement != nil && r.FlagCredential == "" { // the hot path: one statement
 		return s.recordSignInStatement(ctx, r)
 	}
 	cloned := false
@@ -65,75 +65,21 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 	return err
 }
 
-// recordSignInStatement is RecordSignIn as one statement: a statement is
-// atomic, and each write only happens when the ones it depends on found their
-// row. The casts are PostgreSQL's: parameters in a SELECT list are untyped.
+// recordSignInStatement is RecordSignIn as the one statement the dialect
+// builds (see Dialect.SignInStatement): a statement is atomic, and its one
+// row says which of its writes found their row.
 func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecord) error {
-	var q strings.Builder
-	var args []any
-	// Every write is gated on the ones before it having found their row: the
-	// challenge first (so a used one writes nothing), then the credential.
-	gate, evtGate, chResult, credResult, flagResult := "", "", "1", "1", "0"
-	result, reason, code := "?::text", "?::text", "?::text"
-	q.WriteString("WITH ")
-	if r.ChallengeID != "" {
-		q.WriteString(`ch AS (DELETE FROM challenges WHERE id = ? RETURNING 1), `)
-		args = append(args, r.ChallengeID)
-		gate, chResult = " WHERE EXISTS (SELECT 1 FROM ch)", "(SELECT COUNT(*) FROM ch)"
-		evtGate = gate
-	}
-	if cr := r.Credential; cr != nil {
-		cond := ""
-		if r.ChallengeID != "" {
-			cond = " AND EXISTS (SELECT 1 FROM ch)"
-		}
-		// The counter must go up; a racing sign-in that stored a later one
-		// first holds the row until it commits, and this update then sees
-		// that counter. When it does not apply, flag takes the row instead:
-		// the two never change it both.
-		n := int64(cr.SignCount)
-		q.WriteString(`cred AS (UPDATE credentials SET sign_count = ?, backup_state = ?, last_used_at = ?
-			WHERE id = ? AND NOT clone_warning AND (sign_count < ?::bigint OR (sign_count = 0 AND ?::bigint = 0))` +
-			cond + ` RETURNING 1), `)
-		args = append(args, n, cr.BackupState, s.tvNull(cr.LastUsedAt), cr.ID, n, n)
-		q.WriteString(`flag AS (UPDATE credentials SET clone_warning = TRUE
-			WHERE id = ?` + cond + ` AND NOT EXISTS (SELECT 1 FROM cred) RETURNING 1), `)
-		args = append(args, cr.ID)
-		gate, credResult, flagResult = " WHERE EXISTS (SELECT 1 FROM cred)", "(SELECT COUNT(*) FROM cred)", "(SELECT COUNT(*) FROM flag)"
-		evtGate = " WHERE EXISTS (SELECT 1 FROM cred) OR EXISTS (SELECT 1 FROM flag)"
-		result = "CASE WHEN EXISTS (SELECT 1 FROM cred) THEN ?::text ELSE '" + storage.ResultFailure + "' END"
-		reason = "CASE WHEN EXISTS (SELECT 1 FROM cred) THEN ?::text ELSE ?::text END"
-		code = reason
-	}
 	if ss := r.Session; ss != nil {
 		if err := requireKey("session ID", ss.ID); err != nil {
 			return fmt.Errorf("record sign-in: create session: %w", err)
 		}
-		q.WriteString(`sess AS (INSERT INTO sessions (` + sessionCols + `) SELECT ?::text, ?::text, ?::text,
-			?::timestamptz, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?::text, ?::text, ?::boolean` + gate + `), `)
-		args = append(args, ss.ID, ss.UserID, strList(ss.AuthMethods), s.tvZeroNull(ss.MFAAt), s.tv(ss.CreatedAt),
-			s.tv(ss.LastSeenAt), s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent, ss.SecondFactorPending)
 	}
-	e := r.Event
-	if e.ID == "" {
-		e.ID = uuid.NewString()
+	if r.Event.ID == "" {
+		r.Event.ID = uuid.NewString()
 	}
-	q.WriteString(`evt AS (INSERT INTO sign_in_events (` + signInCols + `) SELECT ?::text, ?::timestamptz,
-		?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ` + result + `, ` + reason + `, ?::text, ?::text,
-		?::text, ` + code + `, ?::text, ?::text` +
-		evtGate + `) SELECT ` + chResult + `, ` + credResult + `, ` + flagResult)
-	args = append(args, e.ID, s.tv(e.Time), e.UserID, e.UserPrincipalName, e.Method, e.CredentialID, e.AAGUID,
-		e.Model, e.Result, e.FailureReason)
-	if r.Credential != nil {
-		args = append(args, r.CloneReason)
-	}
-	args = append(args, e.IP, e.UserAgent, foldKey(e.UserPrincipalName), e.FailureCode)
-	if r.Credential != nil {
-		args = append(args, storage.FailureCodePossibleClone)
-	}
-	args = append(args, e.PasskeyType, e.CorrelationID)
+	q, args := s.d.SignInStatement(r, Codec{s})
 	var chFound, credFound, flagged int
-	if err := s.write().row(ctx, q.String(), args...).Scan(&chFound, &credFound, &flagged); err != nil {
+	if err := s.write().row(ctx, q, args...).Scan(&chFound, &credFound, &flagged); err != nil {
 		return s.fail("record sign-in", err, storage.ErrConflict)
 	}
 	switch {
@@ -147,18 +93,17 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 	return nil
 }
 
-const signInCols = `id, occurred_at, user_id, upn, method, credential_id, aaguid, model, result,
+// SignInCols are the columns of sign_in_events in the order Codec.SignInEvent
+// gives their values.
+const SignInCols = `id, occurred_at, user_id, upn, method, credential_id, aaguid, model, result,
 	failure_reason, ip, user_agent, upn_key, failure_code, passkey_type, correlation_id`
 
 func (s *Store) insertSignInEvent(ctx context.Context, c conn, e storage.SignInEvent) error {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
-	_, err := c.exec(ctx, `INSERT INTO sign_in_events (`+signInCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, s.tv(e.Time), e.UserID, e.UserPrincipalName, e.Method, e.CredentialID, e.AAGUID, e.Model,
-		e.Result, e.FailureReason, e.IP, e.UserAgent, foldKey(e.UserPrincipalName), e.FailureCode,
-		e.PasskeyType, e.CorrelationID)
+	_, err := c.exec(ctx, `INSERT INTO sign_in_events (`+SignInCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Codec{s}.SignInEvent(e)...)
 	if err != nil {
 		return s.fail("record sign-in event", err, nil)
 	}
@@ -169,7 +114,7 @@ func (s *Store) insertSignInEvent(ctx context.Context, c conn, e storage.SignInE
 // same instant in reverse insertion order.
 func (s *Store) ListSignInEvents(ctx context.Context, f storage.EventFilter) ([]storage.SignInEvent, error) {
 	where, args := s.eventFilter(f, "user_id")
-	rows, err := s.read().rows(ctx, `SELECT `+signInCols+` FROM sign_in_events`+where+`
+	rows, err := s.read().rows(ctx, `SELECT `+SignInCols+` FROM sign_in_events`+where+`
 		ORDER BY occurred_at DESC, seq DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, s.fail("list sign-in events", err, nil)

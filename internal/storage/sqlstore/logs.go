@@ -105,7 +105,7 @@ func (s *Store) ListSignIns(ctx context.Context, q storage.SignInQuery) ([]stora
 	}
 	n := limit(q.Limit)
 	tail, args := w.sql(n)
-	cols := "e." + strings.ReplaceAll(strings.Join(strings.Fields(signInCols), " "), ", ", ", e.")
+	cols := "e." + strings.ReplaceAll(strings.Join(strings.Fields(SignInCols), " "), ", ", ", e.")
 	rows, err := s.read().rows(ctx, `SELECT `+cols+`, e.seq, COALESCE(u.display_name, '')
 		FROM sign_in_events e LEFT JOIN users u ON u.id = e.user_id`+tail, args...)
 	if err != nil {

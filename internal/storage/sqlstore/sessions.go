@@ -8,7 +8,9 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-const sessionCols = `id, user_id, auth_methods, mfa_at, created_at, last_seen_at, expires_at, ip, user_agent,
+// SessionCols are the columns of sessions in the order Codec.Session gives
+// their values.
+const SessionCols = `id, user_id, auth_methods, mfa_at, created_at, last_seen_at, expires_at, ip, user_agent,
 	second_factor_pending`
 
 func scanSession(sc scanner) (storage.Session, error) {
@@ -39,9 +41,8 @@ func (s *Store) insertSession(ctx context.Context, c conn, ss storage.Session) e
 	if err := requireKey("session ID", ss.ID); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	_, err := c.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ss.ID, ss.UserID, strList(ss.AuthMethods), s.tvZeroNull(ss.MFAAt), s.tv(ss.CreatedAt),
-		s.tv(ss.LastSeenAt), s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent, ss.SecondFactorPending)
+	_, err := c.exec(ctx, `INSERT INTO sessions (`+SessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		Codec{s}.Session(ss)...)
 	if err != nil {
 		return s.fail(op, err, storage.ErrConflict)
 	}
@@ -56,7 +57,7 @@ func (s *Store) CreateSession(ctx context.Context, ss storage.Session) error {
 // GetSession implements storage.Storage. Expired sessions are returned too;
 // the session manager decides.
 func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, error) {
-	ss, err := scanSession(s.read().row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
+	ss, err := scanSession(s.read().row(ctx, `SELECT `+SessionCols+` FROM sessions WHERE id = ?`, id))
 	if err != nil {
 		return ss, s.fail("get session", err, nil)
 	}
@@ -67,7 +68,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, err
 func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Session) (storage.Session, error)) (storage.Session, error) {
 	var out storage.Session
 	err := s.inTx(ctx, func(c conn) error {
-		old, err := scanSession(c.row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`+s.d.LockRow, id))
+		old, err := scanSession(c.row(ctx, `SELECT `+SessionCols+` FROM sessions WHERE id = ?`+s.d.LockRow, id))
 		if err != nil {
 			return s.fail("update session", err, nil)
 		}

@@ -44,9 +44,13 @@ type Dialect struct {
 	// GroupCommit lets the hot writes (challenges, sign-in records) share
 	// commits (see batch.go): for SQLite's single writer.
 	GroupCommit bool
-	// WritableCTE: the database runs INSERT/UPDATE inside WITH (PostgreSQL), so
-	// RecordSignIn can be one statement, one round trip, instead of five.
-	WritableCTE bool
+	// SignInStatement, where set, writes a sign-in record with no credential
+	// to flag as one statement, one round trip instead of five (PostgreSQL's
+	// writable CTEs). It returns the statement, with ? placeholders, and its
+	// arguments; the statement's one row counts the challenges consumed, the
+	// credentials updated and the credentials flagged, and each write happens
+	// only when the ones it depends on found their row.
+	SignInStatement func(r storage.SignInRecord, c Codec) (query string, args []any)
 	// TimeValue turns a UTC time, already truncated to microseconds, into the
 	// parameter the database stores (SQLite: unix microseconds; PostgreSQL: the time).
 	TimeValue func(time.Time) any

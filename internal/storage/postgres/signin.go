@@ -1,0 +1,101 @@
+package postgres
+
+import (
+	"strings"
+
+	"github.com/keyward/keyward/internal/storage"
+	"github.com/keyward/keyward/internal/storage/sqlstore"
+)
+
+// columnTypes are the PostgreSQL types of the columns signInStatement
+// writes that are not text: parameters in a SELECT list are untyped, so
+// each is cast.
+var columnTypes = map[string]string{
+	"occurred_at": "timestamptz", "mfa_at": "timestamptz", "created_at": "timestamptz",
+	"last_seen_at": "timestamptz", "expires_at": "timestamptz", "second_factor_pending": "boolean",
+}
+
+// cast is a placeholder cast to the column's type.
+func cast(col string) string {
+	if t, ok := columnTypes[col]; ok {
+		return "?::" + t
+	}
+	return "?::text"
+}
+
+func columns(list string) []string {
+	cols := strings.Split(list, ",")
+	for i, c := range cols {
+		cols[i] = strings.TrimSpace(c)
+	}
+	return cols
+}
+
+// signInStatement is sqlstore.Dialect.SignInStatement on PostgreSQL: the
+// record as one statement of writable CTEs. A statement is atomic, and
+// every write is gated on the ones before it having found their row: the
+// challenge first (so a used one writes nothing), then the credential.
+func signInStatement(r storage.SignInRecord, c sqlstore.Codec) (string, []any) {
+	var q strings.Builder
+	var args []any
+	gate, evtGate, chResult, credResult, flagResult := "", "", "1", "1", "0"
+	q.WriteString("WITH ")
+	if r.ChallengeID != "" {
+		q.WriteString(`ch AS (DELETE FROM challenges WHERE id = ? RETURNING 1), `)
+		args = append(args, r.ChallengeID)
+		gate, chResult = " WHERE EXISTS (SELECT 1 FROM ch)", "(SELECT COUNT(*) FROM ch)"
+		evtGate = gate
+	}
+	if cr := r.Credential; cr != nil {
+		cond := ""
+		if r.ChallengeID != "" {
+			cond = " AND EXISTS (SELECT 1 FROM ch)"
+		}
+		// The counter must go up; a racing sign-in that stored a later one
+		// first holds the row until it commits, and this update then sees
+		// that counter. When it does not apply, flag takes the row instead:
+		// the two never change it both.
+		n := int64(cr.SignCount)
+		q.WriteString(`cred AS (UPDATE credentials SET sign_count = ?, backup_state = ?, last_used_at = ?
+			WHERE id = ? AND NOT clone_warning AND (sign_count < ?::bigint OR (sign_count = 0 AND ?::bigint = 0))` +
+			cond + ` RETURNING 1), `)
+		args = append(args, n, cr.BackupState, c.NullTime(cr.LastUsedAt), cr.ID, n, n)
+		q.WriteString(`flag AS (UPDATE credentials SET clone_warning = TRUE
+			WHERE id = ?` + cond + ` AND NOT EXISTS (SELECT 1 FROM cred) RETURNING 1), `)
+		args = append(args, cr.ID)
+		gate, credResult, flagResult = " WHERE EXISTS (SELECT 1 FROM cred)", "(SELECT COUNT(*) FROM cred)", "(SELECT COUNT(*) FROM flag)"
+		evtGate = " WHERE EXISTS (SELECT 1 FROM cred) OR EXISTS (SELECT 1 FROM flag)"
+	}
+	if ss := r.Session; ss != nil {
+		var exprs []string
+		for _, col := range columns(sqlstore.SessionCols) {
+			exprs = append(exprs, cast(col))
+		}
+		q.WriteString(`sess AS (INSERT INTO sessions (` + sqlstore.SessionCols + `) SELECT ` +
+			strings.Join(exprs, ", ") + gate + `), `)
+		args = append(args, c.Session(*ss)...)
+	}
+	values := c.SignInEvent(r.Event)
+	var exprs []string
+	for i, col := range columns(sqlstore.SignInCols) {
+		expr := cast(col)
+		args = append(args, values[i])
+		if r.Credential != nil {
+			// A counter that did not go up records the refusal instead.
+			switch col {
+			case "result":
+				expr = "CASE WHEN EXISTS (SELECT 1 FROM cred) THEN ?::text ELSE '" + storage.ResultFailure + "' END"
+			case "failure_reason":
+				expr = "CASE WHEN EXISTS (SELECT 1 FROM cred) THEN ?::text ELSE ?::text END"
+				args = append(args, r.CloneReason)
+			case "failure_code":
+				expr = "CASE WHEN EXISTS (SELECT 1 FROM cred) THEN ?::text ELSE ?::text END"
+				args = append(args, storage.FailureCodePossibleClone)
+			}
+		}
+		exprs = append(exprs, expr)
+	}
+	q.WriteString(`evt AS (INSERT INTO sign_in_events (` + sqlstore.SignInCols + `) SELECT ` +
+		strings.Join(exprs, ", ") + evtGate + `) SELECT ` + chResult + `, ` + credResult + `, ` + flagResult)
+	return q.String(), args
+}
