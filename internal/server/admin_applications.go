@@ -127,7 +127,7 @@ func (b applicationBody) input() oidc.AppInput {
 }
 
 func (a *ApplicationsAPI) list(w http.ResponseWriter, r *http.Request) {
-	lp, err := parseList(r, "displayName")
+	lp, err := parseList(r, "displayName", nil)
 	if err != nil {
 		WriteError(w, r, err)
 		return

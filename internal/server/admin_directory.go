@@ -60,14 +60,20 @@ type userView struct {
 	AccountEnabled    bool   `json:"accountEnabled"`
 	IsEmergencyAccess bool   `json:"isEmergencyAccess"`
 	// AdminRole is "" or the role the person holds; never the password hash.
-	AdminRole       string `json:"adminRole"`
-	CreatedDateTime string `json:"createdDateTime"`
+	AdminRole string `json:"adminRole"`
+	// Mail is the e-mail address an administrator set, null when none.
+	Mail            *string `json:"mail"`
+	CreatedDateTime string  `json:"createdDateTime"`
 }
 
 func newUserView(u storage.User) userView {
-	return userView{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName,
+	v := userView{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName,
 		AccountEnabled: u.AccountEnabled, IsEmergencyAccess: u.IsEmergencyAccess, AdminRole: u.AdminRole,
 		CreatedDateTime: graphTime(u.CreatedAt)}
+	if u.Mail != "" {
+		v.Mail = &u.Mail
+	}
+	return v
 }
 
 // userBody is a POST or PATCH body; a missing (or null) field is unchanged.
@@ -79,6 +85,8 @@ type userBody struct {
 	// PasswordProfile sets or resets the password, as in Graph.
 	PasswordProfile *passwordProfile `json:"passwordProfile"`
 	AdminRole       *string          `json:"adminRole"`
+	// Mail sets the e-mail address; "" removes it.
+	Mail *string `json:"mail"`
 }
 
 type passwordProfile struct {
@@ -87,7 +95,8 @@ type passwordProfile struct {
 
 func (b userBody) input() (directory.UserInput, error) {
 	in := directory.UserInput{UserPrincipalName: b.UserPrincipalName, DisplayName: b.DisplayName,
-		AccountEnabled: b.AccountEnabled, IsEmergencyAccess: b.IsEmergencyAccess, AdminRole: b.AdminRole}
+		AccountEnabled: b.AccountEnabled, IsEmergencyAccess: b.IsEmergencyAccess, AdminRole: b.AdminRole,
+		Mail: b.Mail}
 	if b.PasswordProfile != nil {
 		if b.PasswordProfile.Password == nil {
 			return in, apperr.BadRequest(`passwordProfile needs a password: {"passwordProfile": {"password": "…"}}`)
@@ -124,7 +133,7 @@ type memberRef struct {
 func graphTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func (a *DirectoryAPI) listUsers(w http.ResponseWriter, r *http.Request) {
-	lp, err := parseList(r, "userPrincipalName")
+	lp, err := parseList(r, "userPrincipalName", userView{})
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -138,9 +147,9 @@ func (a *DirectoryAPI) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *DirectoryAPI) writeUsers(w http.ResponseWriter, r *http.Request, lp listParams, users []storage.User, next string) {
-	body := listBody[userView]{Value: make([]userView, 0, len(users)), NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)}
+	body := listBody[any]{Value: make([]any, 0, len(users)), NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)}
 	for _, u := range users {
-		body.Value = append(body.Value, newUserView(u))
+		body.Value = append(body.Value, selected(newUserView(u), lp.sel))
 	}
 	WriteJSON(w, http.StatusOK, body)
 }
@@ -166,13 +175,18 @@ func (a *DirectoryAPI) createUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *DirectoryAPI) getUser(w http.ResponseWriter, r *http.Request) {
+	sel, err := parseGetSelect(r, userView{})
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
 	u, err := a.Directory.GetUser(r.Context(), r.PathValue("id"))
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
 	w.Header().Set("ETag", ETag(directory.UserVersion(u)))
-	WriteJSON(w, http.StatusOK, newUserView(u))
+	WriteJSON(w, http.StatusOK, selected(newUserView(u), sel))
 }
 
 func (a *DirectoryAPI) updateUser(w http.ResponseWriter, r *http.Request) {
@@ -210,7 +224,7 @@ func (a *DirectoryAPI) deleteUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *DirectoryAPI) listGroups(w http.ResponseWriter, r *http.Request) {
-	lp, err := parseList(r, "displayName")
+	lp, err := parseList(r, "displayName", groupView{})
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -220,9 +234,9 @@ func (a *DirectoryAPI) listGroups(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	body := listBody[groupView]{Value: make([]groupView, 0, len(groups)), NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)}
+	body := listBody[any]{Value: make([]any, 0, len(groups)), NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)}
 	for _, g := range groups {
-		body.Value = append(body.Value, newGroupView(g))
+		body.Value = append(body.Value, selected(newGroupView(g), lp.sel))
 	}
 	WriteJSON(w, http.StatusOK, body)
 }
@@ -284,7 +298,7 @@ func (a *DirectoryAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *DirectoryAPI) listMembers(w http.ResponseWriter, r *http.Request) {
-	lp, err := parseList(r, "userPrincipalName")
+	lp, err := parseList(r, "userPrincipalName", userView{})
 	if err != nil {
 		WriteError(w, r, err)
 		return

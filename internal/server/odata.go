@@ -2,9 +2,11 @@ package server
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -30,18 +32,22 @@ type listParams struct {
 	top       string
 	filter    string
 	hasFilter bool
+	// sel is $select: the view's properties to return (nil = all); selRaw as sent.
+	sel    []string
+	selRaw string
 }
 
 // startswithRE matches startswith(field,'value'). As in OData, a doubled
 // single quote inside the value stands for one quote.
 var startswithRE = regexp.MustCompile(`^\s*startswith\s*\(\s*([A-Za-z]+)\s*,\s*'((?:[^']|'')*)'\s*\)\s*$`)
 
-// parseList reads $top, $filter and $skiptoken. filterField is the one
+// parseList reads $top, $filter and $skiptoken, and $select when view (a
+// zero value of the list's item view) is not nil. filterField is the one
 // property startswith may name (userPrincipalName for users, displayName for
 // groups). Anything else in the query string is refused, so a typo such as
 // "top=5" is reported instead of silently ignored.
-func parseList(r *http.Request, filterField string) (listParams, error) {
-	lp, err := parseListQuery(r)
+func parseList(r *http.Request, filterField string, view any) (listParams, error) {
+	lp, err := readListQuery(r, view)
 	if err != nil {
 		return listParams{}, err
 	}
@@ -55,17 +61,25 @@ func parseList(r *http.Request, filterField string) (listParams, error) {
 
 // parseListQuery reads $top and $skiptoken and keeps $filter as sent, for
 // lists whose domain reads the filter (the logs and reports).
-func parseListQuery(r *http.Request) (listParams, error) {
+func parseListQuery(r *http.Request) (listParams, error) { return readListQuery(r, nil) }
+
+// readListQuery is parseListQuery with $select when view is not nil.
+func readListQuery(r *http.Request, view any) (listParams, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return listParams{}, apperr.BadRequest("the query string is malformed: %v", err)
 	}
 	lp := listParams{page: storage.Page{Limit: defaultTop}}
+	supported := "$top, $filter or $skiptoken"
+	if view != nil {
+		supported = "$top, $filter, $skiptoken or $select"
+	}
 	for key, vals := range q {
-		switch key {
-		case "$top", "$filter", "$skiptoken":
+		switch {
+		case key == "$top" || key == "$filter" || key == "$skiptoken":
+		case key == "$select" && view != nil:
 		default:
-			return listParams{}, apperr.BadRequest("query parameter %s is not supported; use $top, $filter or $skiptoken", quoteShort(key))
+			return listParams{}, apperr.BadRequest("query parameter %s is not supported; use %s", quoteShort(key), supported)
 		}
 		if len(vals) > 1 {
 			return listParams{}, apperr.BadRequest("query parameter %s is given %d times; give it once", key, len(vals))
@@ -79,6 +93,11 @@ func parseListQuery(r *http.Request) (listParams, error) {
 		lp.page.Limit = n
 	}
 	lp.filter, lp.hasFilter = q.Get("$filter"), q.Has("$filter")
+	if lp.selRaw = q.Get("$select"); q.Has("$select") {
+		if lp.sel, err = parseSelect(lp.selRaw, view); err != nil {
+			return listParams{}, err
+		}
+	}
 	if q.Has("$skiptoken") {
 		if lp.page.After, err = decodeSkipToken(q.Get("$skiptoken")); err != nil {
 			return listParams{}, err
@@ -133,6 +152,9 @@ func nextLink(r *http.Request, base string, lp listParams, next string) string {
 	if lp.filter != "" {
 		q = append(q, "$filter="+url.QueryEscape(lp.filter))
 	}
+	if lp.selRaw != "" {
+		q = append(q, "$select="+url.QueryEscape(lp.selRaw))
+	}
 	q = append(q, "$skiptoken="+encodeSkipToken(next))
 	return base + r.URL.EscapedPath() + "?" + strings.Join(q, "&")
 }
@@ -141,4 +163,78 @@ func nextLink(r *http.Request, base string, lp listParams, next string) string {
 type listBody[T any] struct {
 	Value    []T    `json:"value"`
 	NextLink string `json:"@odata.nextLink,omitempty"`
+}
+
+// parseSelect reads a $select list (Graph's: property names separated by
+// commas, matched case-insensitively) against the properties view has, and
+// returns their names as the view spells them.
+func parseSelect(raw string, view any) ([]string, error) {
+	props := viewProperties(view)
+	var sel []string
+	for name := range strings.SplitSeq(raw, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return nil, apperr.BadRequest("$select has an empty name; use a comma-separated list of %s", strings.Join(props, ", "))
+		}
+		i := slices.IndexFunc(props, func(p string) bool { return strings.EqualFold(p, name) })
+		if i < 0 {
+			return nil, apperr.BadRequest("$select names %s, which is not a property here; use a comma-separated list of %s",
+				quoteShort(name), strings.Join(props, ", "))
+		}
+		if !slices.Contains(sel, props[i]) {
+			sel = append(sel, props[i])
+		}
+	}
+	return sel, nil
+}
+
+// viewProperties lists the JSON properties of a view, in its order.
+func viewProperties(view any) []string {
+	b, _ := json.Marshal(view) // views are plain structs: cannot fail
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	var props []string
+	_, _ = dec.Token() // {
+	for dec.More() {
+		tok, _ := dec.Token()
+		props = append(props, tok.(string))
+		var skip json.RawMessage
+		_ = dec.Decode(&skip)
+	}
+	return props
+}
+
+// selected is v with only the properties sel names (all of them when sel is nil).
+func selected(v any, sel []string) any {
+	if sel == nil {
+		return v
+	}
+	b, _ := json.Marshal(v)
+	var all map[string]json.RawMessage
+	_ = json.Unmarshal(b, &all)
+	out := make(map[string]json.RawMessage, len(sel))
+	for _, p := range sel {
+		out[p] = all[p]
+	}
+	return out
+}
+
+// parseGetSelect reads the $select of a request for one record; a GET of one
+// record takes no other query parameter.
+func parseGetSelect(r *http.Request, view any) ([]string, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, apperr.BadRequest("the query string is malformed: %v", err)
+	}
+	for key, vals := range q {
+		if key != "$select" {
+			return nil, apperr.BadRequest("query parameter %s is not supported here; use $select", quoteShort(key))
+		}
+		if len(vals) > 1 {
+			return nil, apperr.BadRequest("query parameter %s is given %d times; give it once", key, len(vals))
+		}
+	}
+	if !q.Has("$select") {
+		return nil, nil
+	}
+	return parseSelect(q.Get("$select"), view)
 }

@@ -52,6 +52,9 @@ func TestBrowserAdminCenterActions(t *testing.T) {
 			secondFactorForTheAdminCenter(t, admin, k, "/admin/users")
 			resetPassword(t, admin, bob, k, bobID)
 		}},
+		{"set_and_clear_an_email_address", func(t *testing.T) {
+			setMail(t, admin, k, bobID)
+		}},
 		{"disable_refuses_sign_in_and_enable_restores_it", func(t *testing.T) {
 			disableAndEnable(t, admin, bob, k, bobID)
 		}},
@@ -348,5 +351,41 @@ func removeMemberAndDeleteGroup(t *testing.T, admin *tab, k *keyward, groupID st
 	admin.waitText(t, "#groups .empty", "No groups yet")
 	if _, err := k.store.GetGroup(ctx, groupID); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("the deleted group is still stored: %v", err)
+	}
+}
+
+// setMail gives Bob an e-mail address on his page, is told why a bad one is
+// refused (nothing stored), and clears it again.
+func setMail(t *testing.T, admin *tab, k *keyward, bobID string) {
+	t.Helper()
+	stored := func() string {
+		u, err := k.store.GetUser(context.Background(), bobID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Mail
+	}
+	openUser(t, admin, bobID, "Bob Franco")
+	admin.fill(t, "#edit-mail", "Bob <bob@mail.contoso.example>")
+	admin.click(t, `#profile-form [type="submit"]`)
+	admin.waitText(t, "#page-error", "an address is one word")
+	if m := stored(); m != "" {
+		t.Fatalf("a refused address was stored: %q", m)
+	}
+	admin.fill(t, "#edit-mail", "bob.franco@mail.contoso.example")
+	admin.click(t, `#profile-form [type="submit"]`)
+	admin.waitText(t, "#toasts", "Profile saved")
+	if m := stored(); m != "bob.franco@mail.contoso.example" {
+		t.Fatalf("stored mail %q", m)
+	}
+	openUser(t, admin, bobID, "Bob Franco")
+	if v := admin.inputValue(t, "#edit-mail"); v != "bob.franco@mail.contoso.example" {
+		admin.fail(t, "the page shows mail %q after a reload", v)
+	}
+	admin.fill(t, "#edit-mail", "")
+	admin.click(t, `#profile-form [type="submit"]`)
+	admin.waitText(t, "#toasts", "Profile saved")
+	if m := stored(); m != "" {
+		t.Fatalf("mail not cleared: %q", m)
 	}
 }

@@ -1,5 +1,5 @@
-// Admin center — one user: profile (name, enabled, emergency access, admin
-// role), password reset, Temporary Access Pass, their passkeys (list,
+// Admin center — one user: profile (name, email, enabled, emergency access,
+// admin role), password reset, Temporary Access Pass, their passkeys (list,
 // delete, register a key on their behalf from this browser), deletion.
 import { get, post, patch, del } from "./api.js";
 import { supported, creationOptions, credentialJSON, explain } from "./webauthn.js";
@@ -21,6 +21,7 @@ function render() {
   if (user.adminRole) badges.push(badge($(`#edit-role option[value="${CSS.escape(user.adminRole)}"]`)?.textContent || user.adminRole, "info"));
   $("#user-badges").replaceChildren(...badges);
   $("#edit-display-name").value = user.displayName || "";
+  $("#edit-mail").value = user.mail || "";
   $("#edit-enabled").checked = !!user.accountEnabled;
   $("#edit-emergency").checked = !!user.isEmergencyAccess;
   $("#edit-role").value = user.adminRole || "";
@@ -38,6 +39,8 @@ onSubmit($("#profile-form"), async () => {
   const changes = {};
   const name = $("#edit-display-name").value.trim();
   if (name !== (user.displayName || "")) changes.displayName = name;
+  const mail = $("#edit-mail").value.trim();
+  if (mail !== (user.mail || "")) changes.mail = mail;
   if ($("#edit-enabled").checked !== !!user.accountEnabled) changes.accountEnabled = $("#edit-enabled").checked;
   if ($("#edit-emergency").checked !== !!user.isEmergencyAccess) changes.isEmergencyAccess = $("#edit-emergency").checked;
   if ($("#edit-role").value !== (user.adminRole || "")) changes.adminRole = $("#edit-role").value;
