@@ -437,25 +437,38 @@ func signInWithKey(t *testing.T, alex *tab) {
 	alex.waitText(t, "#methods-table", "Alex's blue key")
 }
 
-// otherOrigin is journey 5: the same browser and key on http://127.0.0.1.
+// otherOrigin is journey 5: the same browser on http://127.0.0.1, where the
+// key would be refused without a word (WebAuthn binds it to localhost). The
+// page load there gets a page that names the right address and links to the
+// same page at it; nothing of Keyward's sign-in runs on 127.0.0.1.
 func otherOrigin(t *testing.T, alex *tab, k *keyward) {
 	t.Helper()
 	other := "http://127.0.0.1:" + k.port
 	alex.step(t, "open the other origin", chromedp.Navigate(other+"/login"))
-	alex.waitFor(t, "the sign-in page", `document.querySelector("#passkey-discoverable") !== null && document.readyState === "complete"`)
-	alex.click(t, "#passkey-discoverable")
-	alex.waitFor(t, "an error", `document.querySelector("#login-error").checkVisibility()`)
-	msg := alex.text(t, "#login-error")
-	if msg == "" {
-		alex.fail(t, "the error box is empty")
+	alex.waitFor(t, "the page naming the public URL", `document.querySelector("#public-url") !== null && document.readyState === "complete"`)
+	if h := alex.text(t, "h1"); h != "Open Keyward at localhost:"+k.port {
+		alex.fail(t, "the heading says %q", h)
 	}
-	if loc := alex.location(); !strings.HasPrefix(loc, other+"/login") {
-		alex.fail(t, "the page left the sign-in page: %s", loc)
+	if p := alex.text(t, "main p"); !strings.Contains(p, "127.0.0.1:"+k.port) || !strings.Contains(p, "Passkeys work only there") {
+		alex.fail(t, "the page does not say why: %q", p)
 	}
 	if c := alex.cookies(t, other+"/"); slices.Contains(c, "keyward_session") {
 		alex.fail(t, "a session cookie was set for %s: %v", other, c)
 	}
-	t.Logf("on %s the page says: %s", other, msg)
+	alex.screenshot(t, "wrong-host")
+	// The page is a 400, which Chromium logs; that is the answer, not a defect.
+	for _, p := range alex.takeProblems() {
+		if !strings.Contains(p, other+"/login") || !strings.Contains(p, "400") {
+			alex.fail(t, "the page logged: %s", p)
+		}
+	}
+	// The link leads to the same page at the public URL; Alex, signed in
+	// there, is taken on from the sign-in page to My security info.
+	alex.click(t, "#public-url")
+	alex.waitPath(t, "/my/security-info")
+	if loc := alex.location(); !strings.HasPrefix(loc, k.url+"/") {
+		alex.fail(t, "the link led to %s, want a page of %s", loc, k.url)
+	}
 }
 
 // tapOnboarding is journey 6: the admin creates Dana, adds her to the pilot
