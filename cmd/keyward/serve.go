@@ -43,8 +43,9 @@ func (a *app) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Keyward server",
-		Long: "Run the Keyward server. It applies the migrations, prints a one-time setup link while\n" +
-			"there are no users, and logs the address it listens on. On SIGTERM or Ctrl-C it stops\n" +
+		Long: "Run the Keyward server. It applies the migrations, logs the address to open (the public\n" +
+			"URL: passkeys work only there) beside the one it listens on, and, while there are no users,\n" +
+			"prints a one-time setup link. On SIGTERM or Ctrl-C it stops\n" +
 			"accepting connections and lets in-flight requests finish within shutdown_timeout (exit\n" +
 			"status 0). With --tls-cert-file and --tls-key-file it serves HTTPS and reloads the\n" +
 			"certificate pair on SIGHUP (docs/operations.md, HTTPS). At start and then every five\n" +

@@ -91,11 +91,18 @@ func startServe(t *testing.T, env []string, args ...string) *node {
 func launchServe(t *testing.T, env []string, args ...string) *node {
 	t.Helper()
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
-	n := &node{t: t, logs: make(chan logLine, 1000), exited: make(chan struct{})}
-	n.cmd = exec.Command(keywardBinary(t), args...)
+	cmd := exec.Command(keywardBinary(t), args...)
 	// Tests never reach the real FIDO Metadata Service; a test that wants a
 	// download names its own server (the last value of a variable wins).
-	n.cmd.Env = append(append(os.Environ(), "KEYWARD_MDS_URL="), env...)
+	cmd.Env = append(append(os.Environ(), "KEYWARD_MDS_URL="), env...)
+	return launch(t, cmd)
+}
+
+// launch starts cmd, a serve process logging JSON, without waiting for it;
+// it is killed at the end of the test if it is still running.
+func launch(t *testing.T, cmd *exec.Cmd) *node {
+	t.Helper()
+	n := &node{t: t, cmd: cmd, logs: make(chan logLine, 1000), exited: make(chan struct{})}
 	n.cmd.Stdout = &n.stdout
 	pipe, err := n.cmd.StderrPipe()
 	if err != nil {
