@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	kwapp "github.com/keyward/keyward/internal/app"
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/signin"
@@ -70,7 +71,8 @@ func (a *app) serveCmd() *cobra.Command {
 	}
 	mustAddFlags(cmd.Flags(), "listen", "public-url", "tls-cert-file", "tls-key-file", "database-max-conns", "sqlite-synchronous",
 		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
-		"read-timeout", "idle-timeout", "trusted-proxies", "mds-roots", "require-mfa-for-admins", "oidc-key-encryption-key")
+		"read-timeout", "idle-timeout", "trusted-proxies", "mds-roots", "require-mfa-for-admins", "oidc-key-encryption-key",
+		"signin-log-retention", "audit-log-retention")
 	return cmd
 }
 
@@ -346,9 +348,10 @@ func (a *app) cleanupLoop(ctx context.Context, st storage.Storage, ticks <-chan 
 }
 
 // cleanup deletes what has expired at a.now(): sessions, WebAuthn challenges,
-// Temporary Access Passes, sign-in rate-limit counters, and OpenID Connect
-// authorization requests and tokens. A failure is
-// logged and the other kinds are still cleaned.
+// Temporary Access Passes, sign-in rate-limit counters, OpenID Connect
+// authorization requests and tokens, and sign-in and audit log records past
+// their retention (in bounded batches). A failure is logged and the other
+// kinds are still cleaned.
 func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 	now := a.now()
 	for _, c := range []struct {
@@ -369,6 +372,14 @@ func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 		case n > 0:
 			a.logger.Debug("deleted expired "+c.what, "count", n)
 		}
+	}
+	r := audit.Retention{Store: st, SignIn: a.cfg.SignInLogRetention, Audit: a.cfg.AuditLogRetention, Now: a.now}
+	signIns, audits, err := r.Sweep(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.logger.Warn("deleting log records past their retention", "err", err)
+	case signIns+audits > 0:
+		a.logger.Info("deleted log records past their retention", "signIns", signIns, "auditRecords", audits)
 	}
 }
 

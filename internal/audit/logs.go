@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
@@ -130,7 +129,6 @@ type Retention struct {
 	Audit  time.Duration // keep audit records this long (0 = forever)
 	Batch  int           // records per delete (0 = 1000)
 	Now    func() time.Time
-	Logger *slog.Logger
 }
 
 // Sweep deletes everything past retention, batch by batch, and returns how
@@ -161,25 +159,4 @@ func (r *Retention) Sweep(ctx context.Context) (signIns, audits int, err error) 
 		return signIns, audits, fmt.Errorf("sweep the audit log: %w", err)
 	}
 	return signIns, audits, nil
-}
-
-// Run sweeps now and then every interval until ctx ends, logging what it
-// deleted and any failure (the next sweep tries again).
-func (r *Retention) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		s, a, err := r.Sweep(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			r.Logger.ErrorContext(ctx, "log retention sweep failed", "err", err)
-		case s+a > 0:
-			r.Logger.InfoContext(ctx, "log retention sweep", "signInsDeleted", s, "auditRecordsDeleted", a)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

@@ -45,6 +45,8 @@ type Config struct {
 	TrustedProxies         string        // comma-separated IPs/CIDRs whose X-Forwarded-For names the client
 	RequireMFAForAdmins    bool          // admin work with a session needs a multi-factor sign-in
 	OIDCKeyEncryptionKey   string        // base64 of 32 bytes sealing the OIDC signing keys; "" = stored unencrypted
+	SignInLogRetention     time.Duration // sign-in log records older than this are deleted; 0 = kept forever
+	AuditLogRetention      time.Duration // audit log records older than this are deleted; 0 = kept forever
 }
 
 // ProductionMDSURL is the FIDO Alliance's MDS3 endpoint.
@@ -69,6 +71,8 @@ func Defaults() Config {
 		ReadTimeout:            30 * time.Second,
 		IdleTimeout:            2 * time.Minute,
 		RequireMFAForAdmins:    true,
+		SignInLogRetention:     30 * 24 * time.Hour,
+		AuditLogRetention:      365 * 24 * time.Hour,
 	}
 }
 

@@ -58,6 +58,15 @@ func TestLoadPrecedence(t *testing.T) {
 			},
 		},
 		{
+			name: "log_retention_in_days_or_as_a_duration",
+			file: "signin_log_retention: 7d\naudit_log_retention: 0\n",
+			env:  []string{"KEYWARD_AUDIT_LOG_RETENTION=36h"},
+			want: func(c *Config) {
+				c.SignInLogRetention = 7 * 24 * time.Hour
+				c.AuditLogRetention = 36 * time.Hour
+			},
+		},
+		{
 			name: "env_overrides_file",
 			file: "listen: 0.0.0.0:9000\nlog_level: debug\n",
 			env:  []string{"KEYWARD_LISTEN=10.0.0.1:7000", "KEYWARD_DATABASE_URL=postgres://db/keyward", "PATH=/bin"},
@@ -115,7 +124,7 @@ func TestLoadPrecedence(t *testing.T) {
 
 func TestLoadReportsEveryReadingProblem(t *testing.T) {
 	file := writeFile(t, "listen: :9000\nbogus: 1\nsession_idle_timeout: soon\nlog_level: [a, b]\n")
-	env := []string{"KEYWARD_SHUTDOWN_TIMEOUT=forever", "KEYWARD_MAX_BODY_BYTES=lots"}
+	env := []string{"KEYWARD_SHUTDOWN_TIMEOUT=forever", "KEYWARD_MAX_BODY_BYTES=lots", "KEYWARD_SIGNIN_LOG_RETENTION=30days"}
 	got, err := Load(file, env, newFlags(t, "--database-max-conns", "4"))
 	if err == nil {
 		t.Fatal("Load succeeded, want errors")
@@ -126,13 +135,14 @@ func TestLoadReportsEveryReadingProblem(t *testing.T) {
 		`line 4: log_level must be a single value`,
 		`KEYWARD_SHUTDOWN_TIMEOUT: "forever" is not a duration`,
 		`KEYWARD_MAX_BODY_BYTES: "lots" is not a whole number`,
+		`KEYWARD_SIGNIN_LOG_RETENTION: "30days" is not a duration (use e.g. 30d or 12h`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 5 {
-		t.Errorf("got %d lines, want 5 (one per problem):\n%v", n, err)
+	if n := strings.Count(err.Error(), "\n") + 1; n != 6 {
+		t.Errorf("got %d lines, want 6 (one per problem):\n%v", n, err)
 	}
 	// What could be read is kept, so Validate can add its own findings.
 	if got.Listen != ":9000" || got.DatabaseMaxConns != 4 {

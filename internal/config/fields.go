@@ -52,6 +52,36 @@ func durationField(key, flag, usage string, p func(*Config) *time.Duration) fiel
 	}
 }
 
+// retentionField is a duration that may also be written in days ("30d"),
+// as log retention is; "0" keeps records forever.
+func retentionField(key, flag, usage string, p func(*Config) *time.Duration) field {
+	return field{Key: key, Flag: flag, Usage: usage, kind: kindDuration,
+		set: func(c *Config, v string) error {
+			v = strings.TrimSpace(v)
+			if days, ok := strings.CutSuffix(v, "d"); ok {
+				n, err := strconv.Atoi(days)
+				if err != nil || n < 0 || n > 100*365 {
+					return fmt.Errorf("%q is not a number of days (use e.g. 30d)", v)
+				}
+				*p(c) = time.Duration(n) * 24 * time.Hour
+				return nil
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration (use e.g. 30d or 12h; 0 keeps records forever)", v)
+			}
+			*p(c) = d
+			return nil
+		},
+		get: func(c Config) string {
+			if d := *p(&c); d > 0 && d%(24*time.Hour) == 0 {
+				return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+			}
+			return formatDuration(*p(&c))
+		},
+	}
+}
+
 func intField[T int | int64](key, flag, usage string, p func(*Config) *T) field {
 	return field{Key: key, Flag: flag, Usage: usage, kind: kindInt,
 		set: func(c *Config, v string) error {
@@ -112,6 +142,10 @@ var fields = []field{
 		func(c *Config) *string { return &c.MDSRoots }),
 	durationField("shutdown_timeout", "shutdown-timeout", "on SIGTERM, how long to wait for in-flight requests",
 		func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	retentionField("signin_log_retention", "signin-log-retention", "how long sign-in log records are kept (e.g. 30d); older ones are deleted in the background; 0 = forever",
+		func(c *Config) *time.Duration { return &c.SignInLogRetention }),
+	retentionField("audit_log_retention", "audit-log-retention", "how long audit log records are kept (e.g. 365d); older ones are deleted in the background; 0 = forever",
+		func(c *Config) *time.Duration { return &c.AuditLogRetention }),
 	intField("max_body_bytes", "max-body-bytes", "largest request body accepted, in bytes",
 		func(c *Config) *int64 { return &c.MaxBodyBytes }),
 	durationField("read_timeout", "read-timeout", "longest a client may take to send a request (headers and body); slower ones are cut off",

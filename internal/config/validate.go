@@ -52,6 +52,14 @@ func (c Config) Validate() error {
 	add(positive("shutdown_timeout", c.ShutdownTimeout))
 	add(positive("read_timeout", c.ReadTimeout))
 	add(positive("idle_timeout", c.IdleTimeout))
+	for _, r := range []struct {
+		key string
+		d   time.Duration
+	}{{"signin_log_retention", c.SignInLogRetention}, {"audit_log_retention", c.AuditLogRetention}} {
+		if r.d < 0 || r.d > 0 && r.d < time.Hour {
+			add(fmt.Errorf("%s: must be 0 (keep forever) or at least 1h, got %s", r.key, r.d))
+		}
+	}
 	if c.MaxBodyBytes <= 0 {
 		add(fmt.Errorf("max_body_bytes: must be positive, got %d", c.MaxBodyBytes))
 	}

@@ -64,6 +64,8 @@ func TestValidateRejects(t *testing.T) {
 		{"mds_url_not_http", func(c *Config) { c.MDSURL = "file:///tmp/blob.jwt" }, "mds_url:"},
 		{"zero_shutdown_timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown_timeout"},
 		{"zero_body_limit", func(c *Config) { c.MaxBodyBytes = 0 }, "max_body_bytes"},
+		{"negative_signin_retention", func(c *Config) { c.SignInLogRetention = -time.Hour }, "signin_log_retention: must be 0 (keep forever) or at least 1h"},
+		{"audit_retention_of_minutes", func(c *Config) { c.AuditLogRetention = time.Minute }, "audit_log_retention: must be 0 (keep forever) or at least 1h, got 1m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
