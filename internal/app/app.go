@@ -113,16 +113,16 @@ func New(o Options) (*App, error) {
 		Store: o.Store, Sessions: sessions, Directory: dir, Policies: policies,
 		Logger: o.Logger, Now: o.Now, Limits: o.SignInLimits,
 	}
+	ca := &conditionalaccess.Service{Store: o.Store, Now: o.Now}
 	// The issuer is the public URL exactly: relying parties compare it byte for byte.
 	provider, err := oidc.New(oidc.Config{
 		Store: o.Store, Now: o.Now, Logger: o.Logger, Issuer: strings.TrimSuffix(o.PublicURL.String(), "/"),
-		KeyEncryptionKey: o.OIDCKeyEncryptionKey,
+		KeyEncryptionKey: o.OIDCKeyEncryptionKey, Access: ca.OIDCVerdict,
 	})
 	if err != nil {
 		return nil, err
 	}
 	apps := &oidc.Apps{Store: o.Store, Now: o.Now}
-	ca := &conditionalaccess.Service{Store: o.Store, Now: o.Now}
 
 	srv := server.New(server.Deps{
 		Store: o.Store, Logger: o.Logger, Registry: o.Registry, Now: o.Now, PublicURL: o.PublicURL,

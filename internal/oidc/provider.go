@@ -57,6 +57,24 @@ type Config struct {
 	// Wrong client secrets allowed per app and window (10 per 15 minutes).
 	SecretFailureLimit  int
 	SecretFailureWindow time.Duration
+
+	// Access is conditional access, asked at every sign-in to an app
+	// (Continue) and every refresh of its tokens; nil grants everything.
+	Access func(ctx context.Context, sess storage.Session, appID string) (AccessVerdict, error)
+}
+
+// Conditional access decisions, as AccessVerdict.Decision.
+const (
+	AccessGrant  = "grant"
+	AccessBlock  = "block"
+	AccessStepUp = "stepUp"
+)
+
+// AccessVerdict is conditional access's answer for one sign-in to an app.
+type AccessVerdict struct {
+	Decision string // AccessGrant, AccessBlock or AccessStepUp
+	Text     string // what the person is told when not granted
+	Passkey  bool   // only a passkey satisfies the step-up
 }
 
 // Provider is the OpenID Connect provider.
@@ -269,6 +287,21 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 		if !slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(app.AssignedGroups, g) }) {
 			return Step{Kind: StepRefuse, Title: "You are not assigned to " + app.DisplayName,
 				Text: "Your account cannot sign in to this application. Ask your administrator to assign you to it."}, nil
+		}
+	}
+	if p.cfg.Access != nil {
+		v, err := p.cfg.Access(ctx, *sess, app.AppID)
+		if err != nil {
+			return Step{}, err
+		}
+		switch v.Decision {
+		case AccessBlock:
+			return Step{Kind: StepRefuse, Title: "You cannot sign in to " + app.DisplayName + " this way", Text: v.Text}, nil
+		case AccessStepUp:
+			if slices.Contains(a.req.Prompt, oidc.PromptNone) {
+				return p.errorStep(a, oidc.ErrInteractionRequired().WithDescription("conditional access requires the user to sign in again"))
+			}
+			return Step{Kind: StepSignIn, Fresh: true, Passkey: passkey || v.Passkey, Text: v.Text}, nil
 		}
 	}
 	_, err = p.store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {

@@ -382,7 +382,31 @@ func (s opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	if err := s.userMaySignIn(ctx, t.UserID, t.ApplicationID); err != nil {
 		return nil, err
 	}
+	if err := s.accessAtRefresh(ctx, t); err != nil {
+		return nil, err
+	}
 	return &refreshRequest{tok: t, scopes: t.Scopes}, nil
+}
+
+// accessAtRefresh asks conditional access again, with the sign-in the
+// grant came from: a policy made or tightened since, or a sign-in frequency
+// run out, stops the refresh, and the app must send the person through
+// authorize again. The token does not keep the passkey's model or the
+// person's address, so a strength restricted to key models, or a policy for
+// named locations only, also sends them back through authorize, where the
+// browser's session has both.
+func (s opStorage) accessAtRefresh(ctx context.Context, t storage.OIDCToken) error {
+	if s.p.cfg.Access == nil {
+		return nil
+	}
+	v, err := s.p.cfg.Access(ctx, storage.Session{UserID: t.UserID, AuthMethods: t.AMR, CreatedAt: t.AuthTime}, t.ClientID)
+	if err != nil {
+		return err
+	}
+	if v.Decision != AccessGrant {
+		return oidc.ErrInvalidGrant().WithDescription("conditional access requires the user to sign in again")
+	}
+	return nil
 }
 
 // userMaySignIn refuses disabled (or deleted) users: their tokens stop at once.

@@ -144,6 +144,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	cred.UserVerified = cred.UserVerified || wc.Flags.UserVerified
 	cred.LastUsedAt = &now
 	sessionSecret, sess := s.cfg.Sessions.NewSession(user.ID, c, amr(cred), true)
+	sess.AAGUID = cred.AAGUID // conditional access strengths may name key models
 	event.Result = storage.ResultSuccess
 	// The counter update is conditional: a sign-in with this key that stored
 	// a later counter meanwhile makes this one a possible clone.

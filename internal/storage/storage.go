@@ -353,6 +353,9 @@ type Session struct {
 	// SecondFactorPending marks a session that proved a password and still
 	// owes its second factor: it authenticates nothing but that step.
 	SecondFactorPending bool
+	// AAGUID is the model of the passkey the session signed in with ("" when
+	// none), for authentication strengths restricted to some models.
+	AAGUID string
 }
 
 // Challenge kinds.

@@ -156,6 +156,7 @@ func newSession(userID string) storage.Session {
 		ExpiresAt:   at(12 * time.Hour),
 		IP:          "192.0.2.7",
 		UserAgent:   "Firefox",
+		AAGUID:      "cb69481e-8ff7-4039-93ec-0a2729a154a8",
 	}
 }
 

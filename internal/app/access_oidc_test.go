@@ -1,0 +1,90 @@
+package app_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/keyward/keyward/internal/access"
+	"github.com/keyward/keyward/internal/passkey/softkey"
+)
+
+// caPolicy creates a policy requiring strength for one app through the API.
+func (w *world) caPolicy(name, state, appID, strength string) string {
+	w.t.Helper()
+	return w.mustStatus(w.do("POST", caPolicies, bearer(w.admin), fmt.Sprintf(`{"displayName":%q,"state":%q,
+		"conditions":{"users":{"includeUsers":["All"]},"applications":{"includeApplications":[%q]}},
+		"grantControls":{"authenticationStrength":{"id":%q}}}`, name, state, appID, strength)), http.StatusCreated).json(w.t)["id"].(string)
+}
+
+// A policy requiring Phishing-resistant MFA for an app makes a password +
+// authenticator-app session step up to a passkey before a code is issued; a
+// strength allowing one key model refuses another; report-only records
+// without blocking; a policy made later stops the refresh.
+func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		const pw = "correct horse battery"
+		bob := w.pwUser("bob@contoso.com", pw)
+		w.enableForAll()
+		sec := w.addApp(w.session(bob, true))
+		k := w.key(goodAAGUID, softkey.FormatPacked)
+		w.mustStatus(w.register(k, w.session(bob, true), "Work key"), http.StatusCreated)
+
+		redirect := "https://app.example/cb"
+		wiki := w.newApp(t, "Wiki", map[string]any{"web": map[string]any{"redirectUris": []string{redirect}}}, true)
+		payroll := w.newApp(t, "Payroll", map[string]any{"web": map[string]any{"redirectUris": []string{redirect}}}, true)
+		chat := w.newApp(t, "Chat", map[string]any{"web": map[string]any{"redirectUris": []string{redirect}}}, true)
+		w.caPolicy("Phishing-resistant MFA for the wiki", access.StateEnabled, wiki.appID, access.StrengthPhishingResistant)
+		onlyOther := w.mustStatus(w.do("POST", caStrengths, bearer(w.admin), `{"displayName":"Only the other model","allowedCombinations":["fido2"],
+			"combinationConfigurations":[{"appliesToCombinations":["fido2"],"allowedAAGUIDs":["`+onlyModelKey+`"]}]}`), http.StatusCreated).json(t)["id"].(string)
+		w.caPolicy("Other model for payroll", access.StateEnabled, payroll.appID, onlyOther)
+		w.caPolicy("Trying phishing-resistant for chat", access.StateReportOnly, chat.appID, access.StrengthPhishingResistant)
+
+		b := w.browser(t)
+		b.passwordSignIn("bob@contoso.com", pw)
+		code, _ := json.Marshal(map[string]any{"code": w.code(sec)})
+		b.post("/api/v1/auth/totp", code)
+
+		// Report-only: the password + code session gets its code.
+		f := chat.start()
+		res, _ := b.get(f.url)
+		if q := landed(t, res, redirect); q.Get("code") == "" {
+			t.Fatalf("report-only policy blocked: %v", q)
+		}
+
+		// The wiki: no code for password + code; the sign-in page asks again.
+		f = wiki.start(oauth2.AccessTypeOffline)
+		res, _ = b.get(f.url)
+		next := wantLogin(t, res, true)
+		b.passkeySignIn(k, "bob@contoso.com")
+		res, _ = b.get(next)
+		q := landed(t, res, redirect)
+		tok, err := wiki.conf.Exchange(wiki.ctx(), q.Get("code"), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, c := wiki.verifyID(tok); !slices.Contains(c.AMR, "hwk") || !strings.HasPrefix(c.ACR, "phr") {
+			t.Fatalf("after the step-up: amr %v acr %q", c.AMR, c.ACR)
+		}
+
+		// Payroll allows only another key model: this passkey session steps up again.
+		res, _ = b.get(payroll.start().url)
+		wantLogin(t, res, true)
+
+		// A policy blocking the wiki, made after the tokens were issued, stops the refresh.
+		w.mustStatus(w.do("POST", caPolicies, bearer(w.admin), fmt.Sprintf(`{"displayName":"Wiki closed","state":"enabled",
+			"conditions":{"users":{"includeUsers":["All"]},"applications":{"includeApplications":[%q]}},
+			"grantControls":{"builtInControls":["block"]}}`, wiki.appID)), http.StatusCreated)
+		_, err = wiki.conf.TokenSource(wiki.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		oauthErr(t, err, "invalid_grant")
+		res, body := b.get(wiki.start().url)
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Wiki closed") {
+			t.Fatalf("blocked app: %d %s", res.StatusCode, body)
+		}
+	})
+}
