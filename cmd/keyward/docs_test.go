@@ -174,3 +174,22 @@ func anchors(md string) []string {
 	}
 	return out
 }
+
+// Every page of the manual is reachable from its index, docs/README.md.
+func TestDocsIndexLinksEveryPage(t *testing.T) {
+	index := doc(t, "docs/README.md")
+	root := filepath.Join("..", "..", "docs")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".md") || d.Name() == "README.md" {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if !strings.Contains(index, "]("+filepath.ToSlash(rel)+")") {
+			t.Errorf("docs/README.md has no link to %s; add a line for it", filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
