@@ -146,7 +146,7 @@ func TestKeyModelNamesWithoutMDS(t *testing.T) {
 	}
 	got := decodeModels(t, reply{status: res.StatusCode, body: body})
 	want := []keyModel{
-		{goodAAGUID, "YubiKey 5 Series with NFC (firmware 5.2, 5.4)", "wellKnown"},
+		{goodAAGUID, "YubiKey 5 Series with NFC", "wellKnown"},
 		{msAndroid, msAndroidModel, "wellKnown"},
 		{unknownAAGUID, "", ""},
 	}

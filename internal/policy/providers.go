@@ -1,5 +1,7 @@
 package policy
 
+import "github.com/keyward/keyward/internal/keymodels"
+
 // Provider is a well-known passkey provider or key family, offered by the UI
 // as a quick way to add its AAGUIDs to a key restriction list.
 type Provider struct {
@@ -54,12 +56,17 @@ func WellKnownProviders() []Provider {
 	return out
 }
 
-// ModelName names a key model from the built-in list, "" when unknown. The
-// FIDO Metadata Service's description takes precedence; callers ask MDS first.
+// ModelName names a key model offline, "" when unknown: the embedded table
+// of known AAGUIDs (keymodels) first, then the quick-add list for the models
+// that table lacks (Microsoft Authenticator). The FIDO Metadata Service's
+// description takes precedence; callers ask MDS first.
 func ModelName(aaguid string) string {
 	n, err := NormalizeAAGUID(aaguid)
 	if err != nil {
 		return ""
+	}
+	if name := keymodels.Name(n); name != "" {
+		return name
 	}
 	return modelNames[n]
 }

@@ -48,7 +48,8 @@ func TestModelName(t *testing.T) {
 	tests := map[string]string{
 		"de1e552d-db1d-4423-a619-566b625cdc84":   "Microsoft Authenticator (Android)",
 		"90A3CCDF-635C-4729-A248-9B709135078F":   "Microsoft Authenticator (iOS)",
-		"{ee882879-721c-4913-9775-3dfcce97072a}": "YubiKey 5 Series (firmware 5.2, 5.4)",
+		"{ee882879-721c-4913-9775-3dfcce97072a}": "YubiKey 5 Series",                  // the embedded table names it
+		"de1e552d-db1d-4423-a619-566b625cdc84 ":  "Microsoft Authenticator (Android)", // only the quick-add list does
 		"ea9b8d664d011d213ce4b6b48cb575d4":       "Google Password Manager",
 		ZeroAAGUID:                               "",
 		"not an aaguid":                          "",

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -226,7 +227,7 @@ func methodJSON(c storage.Credential) fido2Method {
 	}
 	return fido2Method{
 		ID: c.ID, DisplayName: c.DisplayName, CreatedDateTime: c.CreatedAt, LastUsedDateTime: c.LastUsedAt,
-		AAGUID: c.AAGUID, Model: c.Model, AttestationCertificates: certs, AttestationLevel: c.AttestationLevel,
+		AAGUID: c.AAGUID, Model: cmp.Or(c.Model, policy.ModelName(c.AAGUID)), AttestationCertificates: certs, AttestationLevel: c.AttestationLevel,
 		PasskeyType: kind, AttestationFormat: c.AttestationFormat, Transports: transports,
 		BackupState: c.BackupState, CloneWarning: c.CloneWarning,
 	}
