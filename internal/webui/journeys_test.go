@@ -111,7 +111,7 @@ func TestBrowserSetup(t *testing.T) {
 		tb.fill(t, "#setup-name", "Ada Lovelace")
 		tb.fill(t, "#setup-password", "short")
 		tb.click(t, "#setup-submit")
-		tb.waitText(t, "#setup-error", "at least 12 characters")
+		tb.waitText(t, "#setup-error", "at least 8 characters")
 		tb.fill(t, "#setup-password", adminPassword)
 		tb.fill(t, "#setup-password2", adminPassword)
 		tb.click(t, "#setup-submit")

@@ -6,12 +6,12 @@
 // show model names the server looks up (FIDO Metadata Service first, then
 // the built-in list of well-known providers).
 import { get, getVersioned, patchIfMatch, listAll } from "./api.js";
-import { $, $$, h, show, setAlert, onSubmit } from "./ui.js";
+import { $, $$, h, show, setAlert, onSubmit, limit } from "./ui.js";
 
 const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
 const ALL = "all_users";
-const MAX_PROFILES = 3;
-const MAX_LOOKUP = 1000; // AAGUIDs per models request, as the API allows
+const MAX_PROFILES = limit("maxProfiles");
+const MAX_LOOKUP = limit("maxAaguidsPerRequest"); // AAGUIDs per models request, as the API allows
 const AAGUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const form = $("#policy-form");
@@ -282,7 +282,7 @@ function sourceLabel(a) {
 }
 
 // lookupModels asks the server for the names of the AAGUIDs it was not yet
-// asked about (one request per 1000), then relabels every list.
+// asked about (one request per MAX_LOOKUP), then relabels every list.
 async function lookupModels(aaguids) {
   const todo = [...new Set(aaguids)].filter((a) => !modelOf[a]);
   for (let i = 0; i < todo.length; i += MAX_LOOKUP) {

@@ -76,10 +76,10 @@ async function search() {
   try {
     res = await get("/api/v1/users?$top=8&$filter=" + encodeURIComponent(`startswith(userPrincipalName,${odataString(q)})`));
   } catch (e) {
-    list.replaceChildren(h("li", { class: "empty" }, e.message));
+    if (gen === generation) list.replaceChildren(h("li", { class: "empty" }, e.message));
     return;
   }
-  if (gen !== generation) return;
+  if (gen !== generation) return; // a later search's answer wins, whenever this one arrives
   if (!res.value.length) {
     list.replaceChildren(h("li", { class: "empty" }, `No user's name starts with “${q}”.`));
     return;

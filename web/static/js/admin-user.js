@@ -4,6 +4,7 @@
 import { get, post, patch, del } from "./api.js";
 import { supported, creationOptions, credentialJSON, explain } from "./webauthn.js";
 import { $, h, show, setAlert, toast, confirmDialog, formatDate, onSubmit, badge, flash, takeFlash, methodIcon } from "./ui.js";
+import { passkeyKind } from "./passkeys.js";
 
 const id = document.getElementById("main").dataset.id;
 const base = "/api/v1/users/" + encodeURIComponent(id);
@@ -99,8 +100,7 @@ function deleteButton(label, onclick) {
 }
 
 function keyRow(k) {
-  const type = k.passkeyType === "synced" ? "Synced passkey"
-    : (k.transports || []).includes("internal") ? "Passkey on a device (device-bound)" : "Security key (device-bound)";
+  const type = passkeyKind(k);
   const attested = k.cloneWarning ? badge("Possible clone", "danger")
     : k.attestationLevel === "attested" ? badge("Attested", "success") : badge("Not attested");
   const actions = [deleteButton(`Delete ${k.displayName}`, () => deleteMethod(

@@ -19,9 +19,11 @@ export function pagedList({ collection, field, search, table, more, tableId, hea
     try {
       page = await get(path);
     } catch (e) {
-      table.replaceChildren(h("div", { class: "alert alert-error", role: "alert" }, e.message));
+      if (gen === generation) table.replaceChildren(h("div", { class: "alert alert-error", role: "alert" }, e.message));
       return;
     }
+    // A later search (or page) has been asked for: this answer, even when
+    // it arrives last, is no longer what the person is looking at.
     if (gen !== generation) return;
     nextLink = page["@odata.nextLink"] || "";
     show(more, !!nextLink);

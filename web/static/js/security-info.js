@@ -2,7 +2,8 @@
 // or a security key / passkey, renaming and deleting.
 import { get, post, patch, del, ApiError, sentence } from "./api.js";
 import { supported, creationOptions, credentialJSON, explain, isAbort } from "./webauthn.js";
-import { $, $$, h, show, setAlert, toast, confirmDialog, modal, formatDate, onSubmit, methodIcon } from "./ui.js";
+import { $, $$, h, show, setAlert, toast, confirmDialog, modal, formatDate, onSubmit, methodIcon, limit } from "./ui.js";
+import { passkeyKind } from "./passkeys.js";
 
 const params = new URLSearchParams(location.search);
 const panel = $("#add-panel");
@@ -22,11 +23,6 @@ async function load() {
   [me, methods] = await Promise.all([get("/api/v1/me"), get("/api/v1/me/methods")]);
   renderMethods();
   addButton.disabled = false;
-}
-
-function passkeyKind(p) {
-  if (p.passkeyType === "synced") return "Synced passkey";
-  return (p.transports || []).includes("internal") ? "Passkey on this device (device-bound)" : "Security key (device-bound)";
 }
 
 function row(icon, title, sub, created, lastUsed, actions) {
@@ -212,7 +208,7 @@ function startPasskey() {
   if (!mfaFresh()) {
     const hasSecond = !!methods.authenticatorApp || (methods.passkeys || []).length > 0;
     showMFANeeded(hasSecond
-      ? "To add a security key, you need to have signed in with multi-factor authentication in the last 10 minutes. Sign in again with your password and authenticator app code, or with an existing key."
+      ? `To add a security key, you need to have signed in with multi-factor authentication in the last ${limit("recentMfaMinutes")} minutes. Sign in again with your password and authenticator app code, or with an existing key.`
       : "To add a security key, first set up multi-factor authentication: add an authenticator app, then come back to add your key.");
     return;
   }

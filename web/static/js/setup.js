@@ -2,7 +2,7 @@
 // administrator (who is then signed in, and by default turns passkeys on
 // for all users), and send them to add a passkey.
 import { get, post } from "./api.js";
-import { $, show, setAlert, onSubmit } from "./ui.js";
+import { $, show, setAlert, onSubmit, limit } from "./ui.js";
 
 const token = document.getElementById("main").dataset.token || "";
 const form = $("#setup-form");
@@ -35,7 +35,7 @@ onSubmit(form, async () => {
   const problems = [];
   if (!/^[^@\s]+@[^@\s]+$/.test(upn)) problems.push("Enter a username written like name@your-domain.");
   if (!name) problems.push("Enter a display name.");
-  if (password.length < 12) problems.push("Choose a password of at least 12 characters.");
+  if ([...password].length < limit("minPassword")) problems.push(`Choose a password of at least ${limit("minPassword")} characters.`);
   else if (password !== $("#setup-password2").value) problems.push("The two passwords differ.");
   if (problems.length) {
     setAlert(errorBox, problems.join(" "));

@@ -22,6 +22,12 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// limit reads one of the server's limits that the page carries as a data-*
+// attribute on <main> (data-max-profiles → limit("maxProfiles")).
+export function limit(name) {
+  return Number(document.getElementById("main").dataset[name]);
+}
+
 export function show(el, on = true) {
   if (el) el.hidden = !on;
 }
