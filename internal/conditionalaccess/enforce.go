@@ -3,10 +3,12 @@ package conditionalaccess
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"strings"
 
 	"github.com/keyward/keyward/internal/access"
+	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -86,4 +88,21 @@ func (s *Service) OIDCVerdict(ctx context.Context, sess storage.Session, appID s
 		v.Passkey = v.Passkey || st.NeedsFido2()
 	}
 	return v, nil
+}
+
+// Surface is Check for Keyward's own surfaces (the admin API and My
+// security info with a session), as the HTTP edge answers it: nil, or a 403
+// *apperr.Error saying what the person must do.
+func (s *Service) Surface(ctx context.Context, sess storage.Session, user storage.User, appID, userAction, ip string) error {
+	d, err := s.Check(ctx, sess, &user, Target{AppID: appID, UserAction: userAction}, ip)
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	switch d.Decision {
+	case access.Block:
+		return apperr.New(http.StatusForbidden, CodeBlocked, "%s", Explain(d))
+	case access.StepUp:
+		return apperr.New(http.StatusForbidden, CodeStepUp, "%s", Explain(d))
+	}
+	return nil
 }

@@ -31,6 +31,10 @@ const (
 	CodeInUse            = "inUse"
 	CodeLimit            = "limitReached"
 	CodeReadOnly         = "readOnly"
+	// CodeStepUp: the session must sign in again with a stronger method.
+	CodeStepUp = "stepUpRequired"
+	// CodeBlocked: a conditional access policy blocks the session here.
+	CodeBlocked = "conditionalAccessBlocked"
 )
 
 // Service serves conditional access. Its zero value is not usable: set

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyward/keyward/internal/access"
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/secret"
@@ -35,6 +36,19 @@ type Principal struct {
 	// RequireRole refuses them with mfaRequired, the admin pages send them to
 	// My security info to add a second method.
 	MFAMissing bool
+	// checkAccess asks conditional access whether the session may be used
+	// for an app or a user action (nil: no conditional access).
+	checkAccess func(ctx context.Context, appID, userAction string) error
+}
+
+// CheckAccess asks conditional access whether the person's session may be
+// used for Keyward's surface appID (or, with userAction, for that action).
+// API tokens are not sessions and are never asked.
+func (p Principal) CheckAccess(ctx context.Context, appID, userAction string) error {
+	if p.Kind != PrincipalUser || p.checkAccess == nil {
+		return nil
+	}
+	return p.checkAccess(ctx, appID, userAction)
 }
 
 // Actor is the principal as the domain judges it and audit records name it
@@ -188,8 +202,15 @@ func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, *storage.Se
 	if !u.AccountEnabled {
 		return Principal{}, false, &sess, nil
 	}
-	return Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, Role: u.AdminRole, UserID: u.ID, Session: &sess, User: &u,
-		MFAMissing: u.AdminRole != "" && authz.MayAdministerWith(!s.allowSingleFactorAdmins, sess) != nil}, true, &sess, nil
+	p := Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, Role: u.AdminRole, UserID: u.ID, Session: &sess, User: &u,
+		MFAMissing: u.AdminRole != "" && authz.MayAdministerWith(!s.allowSingleFactorAdmins, sess) != nil}
+	if s.access != nil {
+		ip := session.ClientFrom(r).IP
+		p.checkAccess = func(ctx context.Context, appID, userAction string) error {
+			return s.access(ctx, sess, u, appID, userAction, ip)
+		}
+	}
+	return p, true, &sess, nil
 }
 
 // RequireRole lets a request through only when its principal holds one of
@@ -221,6 +242,10 @@ func RequireRole(roles ...string) func(http.Handler) http.Handler {
 			}
 			if p.MFAMissing {
 				WriteError(w, r, authz.ErrMFARequired)
+				return
+			}
+			if err := p.CheckAccess(r.Context(), access.AppAdmin, ""); err != nil {
+				WriteError(w, r, err)
 				return
 			}
 			next.ServeHTTP(w, r)

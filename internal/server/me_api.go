@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keyward/keyward/internal/access"
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/signin"
@@ -35,7 +36,20 @@ func currentUser(r *http.Request) (storage.User, Principal, error) {
 	if !ok || p.Kind != PrincipalUser || p.Session == nil || p.User == nil {
 		return storage.User{}, p, apperr.Unauthorized("sign in first: this call acts for a signed-in user (session cookie)")
 	}
+	if err := p.CheckAccess(r.Context(), access.AppMySecurityInfo, ""); err != nil {
+		return storage.User{}, p, err
+	}
 	return *p.User, p, nil
+}
+
+// registeringUser is currentUser for a call that adds a sign-in method:
+// conditional access may ask more of that (urn:user:registersecurityinfo).
+func registeringUser(r *http.Request) (storage.User, Principal, error) {
+	u, p, err := currentUser(r)
+	if err == nil {
+		err = p.CheckAccess(r.Context(), "", access.UserActionRegisterSecurityInfo)
+	}
+	return u, p, err
 }
 
 type meView struct {
@@ -122,7 +136,7 @@ func (a *MeAPI) methods(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *MeAPI) enrollApp(w http.ResponseWriter, r *http.Request) {
-	u, p, err := currentUser(r)
+	u, p, err := registeringUser(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -136,7 +150,7 @@ func (a *MeAPI) enrollApp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *MeAPI) verifyApp(w http.ResponseWriter, r *http.Request) {
-	u, p, err := currentUser(r)
+	u, p, err := registeringUser(r)
 	var body struct {
 		Code string `json:"code"`
 	}

@@ -47,7 +47,7 @@ type registrationOptionsBody struct {
 }
 
 func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Request) {
-	u, p, err := currentUser(r)
+	u, p, err := registeringUser(r)
 	var body registrationOptionsBody
 	if err == nil && r.ContentLength != 0 {
 		err = DecodeJSON(w, r, &body)
@@ -67,7 +67,7 @@ func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Reque
 }
 
 func (a *MyPasskeysAPI) register(w http.ResponseWriter, r *http.Request) {
-	u, p, err := currentUser(r)
+	u, p, err := registeringUser(r)
 	var body registrationBody
 	if err == nil {
 		err = DecodeJSON(w, r, &body)

@@ -52,6 +52,10 @@ type Deps struct {
 	// session signed in with one factor (require_mfa_for_admins: false).
 	// false = admin work with a session needs a multi-factor sign-in.
 	AllowSingleFactorAdmins bool
+	// Access is conditional access for Keyward's own surfaces (the admin
+	// API and My security info used with a session): nil = none. It returns
+	// nil or the *apperr.Error to answer.
+	Access func(ctx context.Context, sess storage.Session, user storage.User, appID, userAction, ip string) error
 }
 
 // Server routes requests. Build it with New.
@@ -68,6 +72,7 @@ type Server struct {
 
 	trustedProxies          []netip.Prefix
 	allowSingleFactorAdmins bool
+	access                  func(ctx context.Context, sess storage.Session, user storage.User, appID, userAction, ip string) error
 	metrics                 *httpMetrics
 	patterns                []string
 }
@@ -88,6 +93,7 @@ func New(d Deps) *Server {
 
 		trustedProxies:          d.TrustedProxies,
 		allowSingleFactorAdmins: d.AllowSingleFactorAdmins,
+		access:                  d.Access,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

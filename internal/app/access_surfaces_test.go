@@ -1,0 +1,57 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/internal/access"
+	"github.com/keyward/keyward/internal/passkey/softkey"
+)
+
+// Keyward's own surfaces are applications: "phishing-resistant MFA for
+// administrators" guards the admin API used with a session (not API
+// tokens), and registering a method can require a strength of its own.
+func TestConditionalAccessOnKeywardSurfaces(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		admin := w.mustStatus(w.do("POST", "/api/v1/users", bearer(w.admin), map[string]any{
+			"userPrincipalName": "admin@contoso.com", "displayName": "Admin", "adminRole": "global-admin"}), http.StatusCreated).json(t)["id"].(string)
+		w.enableForAll()
+		k := w.key(goodAAGUID, softkey.FormatPacked)
+		w.mustStatus(w.register(k, w.session(admin, true), "Admin key"), http.StatusCreated)
+
+		w.mustStatus(w.do("POST", caPolicies, bearer(w.admin), `{"displayName":"Phishing-resistant MFA for administrators","state":"enabled",
+			"conditions":{"users":{"includeRoles":["62e90394-69f5-4237-9190-012177145e10"]},"applications":{"includeApplications":["`+access.AppAdmin+`"]}},
+			"grantControls":{"authenticationStrength":{"id":"`+access.StrengthPhishingResistant+`"}}}`), http.StatusCreated)
+
+		pwCode := w.session(admin, true)
+		r := w.mustStatus(w.do("GET", "/api/v1/users", cookie(pwCode), nil), http.StatusForbidden)
+		if code, msg := r.err(t); code != "stepUpRequired" || !strings.Contains(msg, "Phishing-resistant MFA") {
+			t.Fatalf("admin API with password + code: %s %s", code, msg)
+		}
+		// My security info is another application: the policy does not apply there.
+		w.mustStatus(w.do("GET", "/api/v1/me", cookie(pwCode), nil), http.StatusOK)
+		// API tokens are not sessions.
+		w.mustStatus(w.do("GET", "/api/v1/users", bearer(w.reader), nil), http.StatusOK)
+		// A passkey session passes.
+		passkey := w.signedIn(w.login(k, "admin@contoso.com"), "admin@contoso.com")
+		w.mustStatus(w.do("GET", "/api/v1/users", cookie(passkey), nil), http.StatusOK)
+
+		// Registering security info from outside the office is blocked.
+		loc := w.mustStatus(w.do("POST", caLocations, bearer(w.admin), `{"displayName":"Office","ipRanges":[{"cidrAddress":"203.0.113.0/24"}]}`), http.StatusCreated).json(t)["id"].(string)
+		w.mustStatus(w.do("POST", caPolicies, bearer(w.admin), fmt.Sprintf(`{"displayName":"Register only at the office","state":"enabled",
+			"conditions":{"users":{"includeUsers":["All"]},"applications":{"includeUserActions":["urn:user:registersecurityinfo"]},
+				"locations":{"includeLocations":["All"],"excludeLocations":[%q]}},
+			"grantControls":{"builtInControls":["block"]}}`, loc)), http.StatusCreated)
+		r = w.register(w.key(goodAAGUID, softkey.FormatPacked), passkey, "Second key")
+		if r.status != http.StatusForbidden {
+			t.Fatalf("registering from outside the office: %d %s", r.status, r.body)
+		}
+		if code, msg := r.err(t); code != "conditionalAccessBlocked" || !strings.Contains(msg, "Register only at the office") {
+			t.Fatalf("registering: %s %s", code, msg)
+		}
+		// Reading My security info is not registering.
+		w.mustStatus(w.do("GET", "/api/v1/me/passkeys", cookie(passkey), nil), http.StatusOK)
+	})
+}
