@@ -22,6 +22,7 @@ import (
 	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/passkey"
+	"github.com/keyward/keyward/internal/reports"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/signin"
@@ -144,6 +145,7 @@ func New(o Options) (*App, error) {
 		&server.ApplicationsAPI{Apps: apps, PublicURL: o.PublicURL},
 		&server.AccessAPI{Access: ca, PublicURL: o.PublicURL},
 		&server.LogsAPI{Logs: &audit.Logs{Store: o.Store}, PublicURL: o.PublicURL},
+		&server.ReportsAPI{Reports: &reports.Service{Store: o.Store, Metadata: md, Now: o.Now}, Policies: policies},
 		// OpenID Connect's machine-facing endpoints.
 		&server.OIDCEndpoints{Provider: provider},
 		// The web pages, after the API they call.

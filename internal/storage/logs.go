@@ -32,3 +32,29 @@ type AuditQuery struct {
 	Limit        int
 	After        string
 }
+
+// PasskeyModelQuery selects what the key-models report counts.
+type PasskeyModelQuery struct {
+	// GroupID, when set, counts only passkeys and sign-ins of the group's members.
+	GroupID string
+	// Windows are the starts of the periods sign-ins are counted in (such as
+	// now-7d, now-30d, now-90d); each period ends now.
+	Windows []time.Time
+}
+
+// PasskeyModelUsage is one key model (AAGUID) in the report.
+type PasskeyModelUsage struct {
+	AAGUID      string
+	Model       string // a model name stored with its passkeys ("" when none had one)
+	Passkeys    int
+	Users       int // distinct users holding one
+	DeviceBound int
+	Synced      int
+	Attested    int
+	NotAttested int
+	// SignIns and SignInUsers count successful passkey sign-ins and their
+	// distinct users in each of the query's windows, in its order.
+	SignIns     []int
+	SignInUsers []int
+	LastUsed    *time.Time
+}

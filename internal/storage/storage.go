@@ -166,6 +166,15 @@ type Storage interface {
 	// before, oldest first, and returns how many it deleted.
 	DeleteSignInsBefore(ctx context.Context, before time.Time, max int) (int, error)
 
+	// PasskeyModels counts registered passkeys and their sign-ins per AAGUID,
+	// ordered by AAGUID: every model with a registered passkey (of the group's
+	// members, when GroupID is set).
+	PasskeyModels(ctx context.Context, q PasskeyModelQuery) ([]PasskeyModelUsage, error)
+
+	// ListCredentialOwners reads every credential with its user and the
+	// user's group IDs (sorted), ordered by UPN: what a policy preview judges.
+	ListCredentialOwners(ctx context.Context) ([]CredentialOwner, error)
+
 	// Named policy documents (e.g. "fido2"), stored as JSON with a version that
 	// every update increments, so nodes can cheaply see a change made elsewhere.
 	GetPolicy(ctx context.Context, name string) (Policy, error)

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"policies", policyTests},
 		{"audit", auditTests},
 		{"logs", logTests},
+		{"reports", reportTests},
 		{"mds", mdsTests},
 		{"people", personTests},
 		{"totp", totpTests},

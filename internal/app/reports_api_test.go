@@ -1,0 +1,155 @@
+package app_test
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/internal/passkey/softkey"
+)
+
+const thirdAAGUID = "9c835346-796b-4c27-8898-d6032f515cc5"
+
+// keyModelsWorld has four people with keys of three models, and their sign-ins.
+func keyModelsWorld(t *testing.T, w *world) (ids map[string]string, pilots string) {
+	ids = map[string]string{}
+	for _, n := range []string{"ann", "bob", "eve", "carol"} {
+		ids[n] = w.user(n + "@contoso.com")
+	}
+	w.mustStatus(w.do("PATCH", "/api/v1/users/"+ids["ann"], bearer(w.admin), map[string]any{"adminRole": "global-admin"}), http.StatusOK)
+	w.mustStatus(w.do("PATCH", "/api/v1/users/"+ids["eve"], bearer(w.admin), map[string]any{"isEmergencyAccess": true}), http.StatusOK)
+	pilots = w.group("Pilots", ids["carol"])
+	w.enableForAll()
+	keys := map[string]*softkey.Authenticator{
+		"ann": w.key(goodAAGUID, softkey.FormatPacked), "bob": w.key(unknownAAGUID, softkey.FormatNone),
+		"eve": w.key(unknownAAGUID, softkey.FormatNone), "carol": w.key(thirdAAGUID, softkey.FormatNone),
+	}
+	for n, k := range keys {
+		w.mustStatus(w.register(k, w.session(ids[n], true), n+"'s key"), http.StatusCreated)
+	}
+	for _, n := range []string{"ann", "ann", "bob", "eve", "carol"} {
+		w.mustStatus(w.login(keys[n], n+"@contoso.com"), http.StatusOK)
+	}
+	return ids, pilots
+}
+
+func TestPasskeyModelsReport(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		_, pilots := keyModelsWorld(t, w)
+		path := "/api/v1/reports/authenticationMethods/passkeyModels"
+		var all struct{ Value []map[string]any }
+		if err := json.Unmarshal(w.mustStatus(w.do("GET", path, bearer(w.reader), nil), http.StatusOK).body, &all); err != nil {
+			t.Fatal(err)
+		}
+		byAAGUID := map[string]map[string]any{}
+		for _, row := range all.Value {
+			byAAGUID[row["aaGuid"].(string)] = row
+		}
+		want := map[string]map[string]any{
+			goodAAGUID: {"model": goodModel, "mdsStatus": "FIDO_CERTIFIED_L1", "attestationLevel": "attested",
+				"passkeyType": "deviceBound", "registeredPasskeys": 1.0, "users": 1.0, "signIns7Days": 2.0, "signInUsers90Days": 1.0},
+			unknownAAGUID: {"mdsStatus": "", "inMds": false, "attestationLevel": "notAttested", "registeredPasskeys": 2.0,
+				"users": 2.0, "signIns30Days": 2.0, "signInUsers7Days": 2.0},
+			thirdAAGUID: {"registeredPasskeys": 1.0, "signIns90Days": 1.0},
+		}
+		if len(byAAGUID) != 3 {
+			t.Fatalf("%d rows, want one per model: %v", len(all.Value), all.Value)
+		}
+		for aaguid, fields := range want {
+			for k, v := range fields {
+				if got := byAAGUID[aaguid][k]; got != v {
+					t.Errorf("%s %s = %v, want %v", aaguid, k, got, v)
+				}
+			}
+			if byAAGUID[aaguid]["lastUsedDateTime"] == "" {
+				t.Errorf("%s: no lastUsedDateTime", aaguid)
+			}
+		}
+
+		var group struct{ Value []map[string]any }
+		_ = json.Unmarshal(w.mustStatus(w.do("GET", path+"?groupId="+pilots, bearer(w.reader), nil), http.StatusOK).body, &group)
+		if len(group.Value) != 1 || group.Value[0]["aaGuid"] != thirdAAGUID {
+			t.Fatalf("Pilots' models: %v", group.Value)
+		}
+
+		r := w.mustStatus(w.do("GET", path+"?$format=csv", bearer(w.reader), nil), http.StatusOK)
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+			t.Fatalf("Content-Type %q", ct)
+		}
+		records, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+		if err != nil || len(records) != 4 || records[0][0] != "aaGuid" {
+			t.Fatalf("CSV: %v %q", err, r.body)
+		}
+
+		for q, status := range map[string]int{"?groupId=nope": http.StatusNotFound, "?$format=xml": http.StatusBadRequest,
+			"?group=x": http.StatusBadRequest} {
+			if r := w.do("GET", path+q, bearer(w.reader), nil); r.status != status {
+				t.Errorf("%s: status %d, want %d: %s", q, r.status, status, r.body)
+			}
+		}
+	})
+}
+
+func TestPolicyPreviewNamesExactlyWhoAndWhatAProposedAllowListCutsOff(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		ids, _ := keyModelsWorld(t, w)
+		before := w.mustStatus(w.do("GET", policyPath, bearer(w.reader), nil), http.StatusOK)
+		audits := len(w.audit("policy.fido2.update"))
+		proposal := `{"passkeyProfiles":[{"id":"default","name":"Default passkey profile","passkeyTypes":"deviceBound,synced",` +
+			`"attestationEnforcement":"disabled","keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + goodAAGUID + `"]}}]}`
+		r := w.mustStatus(w.do("POST", policyPath+"/preview", bearer(w.reader), proposal), http.StatusOK)
+		var p struct {
+			Summary                          map[string]float64
+			UsersLosingPasskeySignIn         []map[string]any
+			KeysThatStopWorking              []map[string]any
+			UsersInScopeWithoutAcceptableKey []map[string]any
+			PrivilegedUsersAffected          []map[string]any
+		}
+		if err := json.Unmarshal(r.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		names := func(list []map[string]any, key string) string {
+			var out []string
+			for _, m := range list {
+				out = append(out, m[key].(string))
+			}
+			sort.Strings(out)
+			return strings.Join(out, ",")
+		}
+		if got := names(p.UsersLosingPasskeySignIn, "userPrincipalName"); got != "bob@contoso.com,carol@contoso.com,eve@contoso.com" {
+			t.Errorf("users losing passkey sign-in: %s", got)
+		}
+		if got := names(p.KeysThatStopWorking, "userId"); got != strings.Join(sortedOf(ids["bob"], ids["carol"], ids["eve"]), ",") {
+			t.Errorf("keys that stop working belong to %s", got)
+		}
+		for _, k := range p.KeysThatStopWorking {
+			if k["code"] != "keyRestricted" || !strings.Contains(k["reason"].(string), "allowed") {
+				t.Errorf("key %v: no readable reason", k)
+			}
+		}
+		if got := names(p.UsersInScopeWithoutAcceptableKey, "userPrincipalName"); got != "bob@contoso.com,carol@contoso.com,eve@contoso.com" {
+			t.Errorf("in scope without an acceptable key: %s", got)
+		}
+		if got := names(p.PrivilegedUsersAffected, "userPrincipalName"); got != "eve@contoso.com" ||
+			p.PrivilegedUsersAffected[0]["isEmergencyAccess"] != true {
+			t.Errorf("privileged users affected: %v (the global admin ann keeps her allowed key)", p.PrivilegedUsersAffected)
+		}
+		if p.Summary["keysThatStopWorking"] != 3 || p.Summary["privilegedUsersAffected"] != 1 {
+			t.Errorf("summary %v", p.Summary)
+		}
+
+		after := w.mustStatus(w.do("GET", policyPath, bearer(w.reader), nil), http.StatusOK)
+		if after.header.Get("ETag") != before.header.Get("ETag") || len(w.audit("policy.fido2.update")) != audits {
+			t.Fatal("the preview changed the policy or audited a change")
+		}
+		bad := w.do("POST", policyPath+"/preview", bearer(w.reader), `{"state":"sometimes"}`)
+		if bad.status != http.StatusBadRequest {
+			t.Fatalf("a proposal PATCH refuses: status %d: %s", bad.status, bad.body)
+		}
+	})
+}
+
+func sortedOf(s ...string) []string { sort.Strings(s); return s }

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/reports"
+)
+
+// ReportsAPI serves the reports an administrator reads before tightening the
+// passkey policy: the key models in use and the impact of a proposed policy.
+// Every admin role may read them; a preview saves nothing.
+type ReportsAPI struct {
+	Reports  *reports.Service
+	Policies reports.Fido2Source
+}
+
+// Mount implements Mounter.
+func (a *ReportsAPI) Mount(rt Router) {
+	rt.Handle("GET /api/v1/reports/authenticationMethods/passkeyModels", anyAdminRole(http.HandlerFunc(a.passkeyModels)))
+	rt.Handle("POST "+fido2PolicyPath+"/preview", anyAdminRole(http.HandlerFunc(a.preview)))
+}
+
+// passkeyModels takes groupId (only the group's members) and $format=csv.
+func (a *ReportsAPI) passkeyModels(w http.ResponseWriter, r *http.Request) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		WriteError(w, r, apperr.BadRequest("the query string is malformed: %v", err))
+		return
+	}
+	for key, vals := range q {
+		if key != "groupId" && key != "$format" {
+			WriteError(w, r, apperr.BadRequest("query parameter %s is not supported; use groupId or $format=csv", quoteShort(key)))
+			return
+		}
+		if len(vals) > 1 {
+			WriteError(w, r, apperr.BadRequest("query parameter %s is given %d times; give it once", key, len(vals)))
+			return
+		}
+	}
+	format := q.Get("$format")
+	if format != "" && format != "csv" && format != "json" {
+		WriteError(w, r, apperr.BadRequest("$format must be csv or json, not %s", quoteShort(format)))
+		return
+	}
+	rows, err := a.Reports.PasskeyModels(r.Context(), q.Get("groupId"))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="passkey-models.csv"`)
+		_ = reports.WriteCSV(w, rows) // the status is sent; a broken connection is the client's
+		return
+	}
+	WriteJSON(w, http.StatusOK, listBody[reports.PasskeyModel]{Value: rows})
+}
+
+func (a *ReportsAPI) preview(w http.ResponseWriter, r *http.Request) {
+	var patch json.RawMessage
+	if err := DecodeJSON(w, r, &patch); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	p, err := a.Reports.PreviewFido2(r.Context(), a.Policies, patch)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, p)
+}

@@ -1,0 +1,80 @@
+package conformance
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+const zeroAAGUID = "00000000-0000-0000-0000-000000000000"
+
+var reportTests = []test{
+	{"passkey_models_count_keys_holders_and_sign_ins_per_window", func(t *testing.T, s storage.Storage) {
+		ann, bob, carol := mustUser(t, s, "ann@x.org"), mustUser(t, s, "bob@x.org"), mustUser(t, s, "carol@x.org")
+		pilots := mustGroup(t, s, "Pilots")
+		ok(t, s.AddMember(t.Context(), pilots.ID, ann.ID))
+		key := func(u storage.User, aaguid string, synced, attested bool, lastUsed *time.Time) {
+			c := newCredential(u.ID)
+			c.AAGUID, c.Model, c.BackupEligible, c.LastUsedAt = aaguid, "Model "+aaguid[:4], synced, lastUsed
+			c.AttestationLevel = storage.AttestationNotAttested
+			if attested {
+				c.AttestationLevel = storage.AttestationAttested
+			}
+			ok(t, s.CreateCredential(t.Context(), c))
+		}
+		now := at(200 * 24 * time.Hour)
+		day := func(n int) time.Time { return now.Add(-time.Duration(n) * 24 * time.Hour) }
+		key(ann, aaguidA, false, true, ptr(day(1)))
+		key(bob, aaguidA, true, false, ptr(day(40)))
+		key(bob, aaguidB, false, true, nil)
+		key(carol, zeroAAGUID, true, false, nil)
+		for _, e := range []storage.SignInEvent{
+			logEvent(ann, day(1), storage.ResultSuccess, aaguidA),
+			logEvent(ann, day(2), storage.ResultFailure, aaguidA), // refusals are not uses
+			logEvent(ann, day(10), storage.ResultSuccess, aaguidA),
+			logEvent(ann, day(11), storage.ResultSuccess, aaguidA),
+			logEvent(bob, day(40), storage.ResultSuccess, aaguidA),
+			logEvent(bob, day(100), storage.ResultSuccess, aaguidB), // before every window
+		} {
+			mustLog(t, s, e)
+		}
+		windows := []time.Time{day(7), day(30), day(90)}
+		got, err := s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{Windows: windows})
+		ok(t, err)
+		equal(t, "all users", got, []storage.PasskeyModelUsage{
+			{AAGUID: zeroAAGUID, Model: "Model 0000", Passkeys: 1, Users: 1, Synced: 1, NotAttested: 1,
+				SignIns: []int{0, 0, 0}, SignInUsers: []int{0, 0, 0}},
+			{AAGUID: aaguidA, Model: "Model cb69", Passkeys: 2, Users: 2, DeviceBound: 1, Synced: 1, Attested: 1, NotAttested: 1,
+				SignIns: []int{1, 3, 4}, SignInUsers: []int{1, 1, 2}, LastUsed: ptr(day(1))},
+			{AAGUID: aaguidB, Model: "Model ee88", Passkeys: 1, Users: 1, DeviceBound: 1, Attested: 1,
+				SignIns: []int{0, 0, 0}, SignInUsers: []int{0, 0, 0}},
+		})
+		got, err = s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{GroupID: pilots.ID, Windows: windows})
+		ok(t, err)
+		equal(t, "the group's members", got, []storage.PasskeyModelUsage{
+			{AAGUID: aaguidA, Model: "Model cb69", Passkeys: 1, Users: 1, DeviceBound: 1, Attested: 1,
+				SignIns: []int{1, 3, 3}, SignInUsers: []int{1, 1, 1}, LastUsed: ptr(day(1))},
+		})
+		got, err = s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{GroupID: "no-such-group"})
+		ok(t, err)
+		equal(t, "an unknown group", len(got), 0)
+	}},
+	{"credential_owners_come_with_their_groups_ordered_by_upn", func(t *testing.T, s storage.Storage) {
+		bob, ann := mustUser(t, s, "bob@x.org"), mustUser(t, s, "Ann@x.org")
+		g1, g2 := mustGroup(t, s, "One"), mustGroup(t, s, "Two")
+		ok(t, s.AddMember(t.Context(), g1.ID, ann.ID))
+		ok(t, s.AddMember(t.Context(), g2.ID, ann.ID))
+		c1, c2 := mustCredential(t, s, bob.ID), mustCredential(t, s, ann.ID)
+		got, err := s.ListCredentialOwners(t.Context())
+		ok(t, err)
+		groups := []string{g1.ID, g2.ID}
+		if groups[0] > groups[1] {
+			groups[0], groups[1] = groups[1], groups[0]
+		}
+		equal(t, "owners", got, []storage.CredentialOwner{
+			{Credential: c2, User: ann, GroupIDs: groups},
+			{Credential: c1, User: bob},
+		})
+	}},
+}
