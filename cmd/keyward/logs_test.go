@@ -29,8 +29,9 @@ func testLogs(t *testing.T, env []string) {
 		if err := st.RecordSignIn(ctx, storage.SignInRecord{Event: e}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.AppendAudit(ctx, storage.AuditEvent{ID: "audit-" + string(rune('a'+i)), Time: now.Add(-age),
-			Actor: "cli", Action: "user.update", Target: "user:u1", Details: []byte(`{"displayName":"Ann"}`)}); err != nil {
+		e2 := storage.AuditEvent{ID: "audit-" + string(rune('a'+i)), Time: now.Add(-age),
+			Actor: "cli", Action: "user.update", Target: "user:u1", Details: []byte(`{"displayName":"Ann"}`)}
+		if err := st.Audited(ctx, func(context.Context) ([]storage.AuditEvent, error) { return []storage.AuditEvent{e2}, nil }); err != nil {
 			t.Fatal(err)
 		}
 	}

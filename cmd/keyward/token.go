@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -78,17 +77,15 @@ func (a *app) createToken(ctx context.Context, st store, name, role string) erro
 	sec := secret.New("kw_")
 	tok := storage.APIToken{ID: newID(), Name: name, Role: role,
 		SecretHash: secret.Hash(sec), CreatedAt: a.now().UTC()}
-	if err := st.CreateAPIToken(ctx, tok); err != nil {
-		if errors.Is(err, storage.ErrAlreadyExists) {
-			return fmt.Errorf("a token named %q already exists; choose another name or revoke it first", name)
-		}
+	err := a.audited(ctx, st, "token.create", "token:"+tok.ID, map[string]string{"name": name, "role": role},
+		func(ctx context.Context) error { return st.CreateAPIToken(ctx, tok) })
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return fmt.Errorf("a token named %q already exists; choose another name or revoke it first", name)
+	}
+	if err != nil {
 		return fmt.Errorf("creating the token: %w", err)
 	}
 	fmt.Fprintln(a.stdout, sec)
-	details, _ := json.Marshal(map[string]string{"name": name, "role": role})
-	if err := a.audit(ctx, st, "token.create", "token:"+tok.ID, details); err != nil {
-		return fmt.Errorf("the token was created, but writing its audit record failed: %w", err)
-	}
 	return nil
 }
 
@@ -134,26 +131,27 @@ func (a *app) tokenRevokeCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
 			ctx := cmd.Context()
-			if err := st.RevokeAPIToken(ctx, args[0], a.now().UTC()); err != nil {
-				if errors.Is(err, storage.ErrNotFound) {
-					return fmt.Errorf("no token with ID or name %q (see keyward token list)", args[0])
-				}
+			err := a.audited(ctx, st, "token.revoke", "token:"+args[0], nil, func(ctx context.Context) error {
+				return st.RevokeAPIToken(ctx, args[0], a.now().UTC())
+			})
+			if errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("no token with ID or name %q (see keyward token list)", args[0])
+			}
+			if err != nil {
 				return fmt.Errorf("revoking the token: %w", err)
 			}
 			fmt.Fprintf(a.stdout, "Revoked token %s.\n", args[0])
-			if err := a.audit(ctx, st, "token.revoke", "token:"+args[0], nil); err != nil {
-				return fmt.Errorf("the token was revoked, but writing its audit record failed: %w", err)
-			}
 			return nil
 		}),
 	}
 }
 
-// audit records a change made from the CLI; directory changes are audited by
-// the directory service itself.
-func (a *app) audit(ctx context.Context, st storage.Storage, action, target string, details []byte) error {
-	return st.AppendAudit(ctx, storage.AuditEvent{ID: newID(), Time: a.now().UTC(),
-		Actor: cliActor.String(), Action: action, Target: target, Details: details})
+// audited makes a change from the CLI and its audit record in one
+// transaction (storage.Record); directory changes are audited by the
+// directory service itself.
+func (a *app) audited(ctx context.Context, st storage.Storage, action, target string, details any, change func(ctx context.Context) error) error {
+	e := storage.AuditEvent{ID: newID(), Time: a.now().UTC(), Actor: cliActor.String(), Action: action, Target: target}
+	return storage.Record(ctx, st, e, details, change)
 }
 
 // cliActor is the CLI: the local operator, who may do everything (whoever

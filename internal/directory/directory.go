@@ -6,7 +6,6 @@ package directory
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,22 +96,12 @@ func storeErr(err error, what string, notFound, exists *apperr.Error) error {
 	}
 }
 
-// audit appends one event. The Storage interface has no way to write it in the
-// same transaction as the change, so it follows the change; a failure is
-// reported as an internal error so it is never silently lost.
-func (s *Service) audit(ctx context.Context, actor authz.Actor, action, target string, details any) error {
+// audited makes change and its audit record in one transaction
+// (storage.Record): a change is never stored without its record, nor a
+// record without its change.
+func (s *Service) audited(ctx context.Context, actor authz.Actor, action, target string, details any, change func(ctx context.Context) error) error {
 	e := storage.AuditEvent{ID: newID(), Time: s.now(), Actor: actor.String(), Action: action, Target: target}
-	if details != nil {
-		b, err := json.Marshal(details)
-		if err != nil {
-			return apperr.Internal(fmt.Errorf("audit %s: encode details: %w", action, err))
-		}
-		e.Details = b
-	}
-	if err := s.Store.AppendAudit(ctx, e); err != nil {
-		return apperr.Internal(fmt.Errorf("audit %s %s: %w", action, target, err))
-	}
-	return nil
+	return storage.Record(ctx, s.Store, e, details, change)
 }
 
 func userNotFound(idOrUPN string) *apperr.Error {

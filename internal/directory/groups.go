@@ -80,11 +80,14 @@ func (s *Service) CreateGroup(ctx context.Context, actor authz.Actor, in GroupIn
 	g.ID = newID()
 	g.CreatedAt = s.now()
 	g.UpdatedAt = g.CreatedAt
-	if err := s.Store.CreateGroup(ctx, g); err != nil {
-		return storage.Group{}, storeErr(err, "create group", nil, groupNameTaken(g.DisplayName))
-	}
 	details := groupDetails(GroupInput{DisplayName: &g.DisplayName, Description: &g.Description})
-	if err := s.audit(ctx, actor, "group.create", "group:"+g.ID, details); err != nil {
+	err = s.audited(ctx, actor, "group.create", "group:"+g.ID, details, func(ctx context.Context) error {
+		if err := s.Store.CreateGroup(ctx, g); err != nil {
+			return storeErr(err, "create group", nil, groupNameTaken(g.DisplayName))
+		}
+		return nil
+	})
+	if err != nil {
 		return storage.Group{}, err
 	}
 	return g, nil
@@ -126,26 +129,31 @@ func (s *Service) UpdateGroupIfMatch(ctx context.Context, actor authz.Actor, id 
 		return storage.Group{}, err
 	}
 	now := s.now()
-	g, err := s.Store.UpdateGroup(ctx, cur.ID, func(g storage.Group) (storage.Group, error) {
-		if v := GroupVersion(g); match != nil && !match(v) {
-			return g, &StaleError{Group: &g, Version: v}
+	var g storage.Group
+	err = s.audited(ctx, actor, "group.update", "group:"+cur.ID, groupDetails(in), func(ctx context.Context) error {
+		var err error
+		g, err = s.Store.UpdateGroup(ctx, cur.ID, func(g storage.Group) (storage.Group, error) {
+			if v := GroupVersion(g); match != nil && !match(v) {
+				return g, &StaleError{Group: &g, Version: v}
+			}
+			g = applyGroup(g, in)
+			g.UpdatedAt = now
+			return g, nil
+		})
+		var stale *StaleError
+		if errors.As(err, &stale) {
+			return stale
 		}
-		g = applyGroup(g, in)
-		g.UpdatedAt = now
-		return g, nil
+		if err != nil {
+			name := cur.DisplayName
+			if in.DisplayName != nil {
+				name = *in.DisplayName
+			}
+			return storeErr(err, "update group "+cur.ID, groupNotFound(id), groupNameTaken(name))
+		}
+		return nil
 	})
-	var stale *StaleError
-	if errors.As(err, &stale) {
-		return storage.Group{}, stale
-	}
 	if err != nil {
-		name := cur.DisplayName
-		if in.DisplayName != nil {
-			name = *in.DisplayName
-		}
-		return storage.Group{}, storeErr(err, "update group "+cur.ID, groupNotFound(id), groupNameTaken(name))
-	}
-	if err := s.audit(ctx, actor, "group.update", "group:"+g.ID, groupDetails(in)); err != nil {
 		return storage.Group{}, err
 	}
 	return g, nil
@@ -169,34 +177,37 @@ func (s *Service) DeleteGroup(ctx context.Context, actor authz.Actor, id string)
 		b, err := json.Marshal(details)
 		return storage.AuditEvent{ID: newID(), Time: now, Actor: who, Action: action, Target: target, Details: b}, err
 	}
-	err = s.Store.DeleteGroupWith(ctx, g.ID, policy.StorageName, func(stored storage.Policy) (storage.GroupDeletion, error) {
+	err = s.Store.Audited(ctx, func(ctx context.Context) ([]storage.AuditEvent, error) {
 		deleted, err := event("group.delete", "group:"+g.ID, map[string]any{"displayName": g.DisplayName})
 		if err != nil {
-			return storage.GroupDeletion{}, err
+			return nil, err
 		}
-		d := storage.GroupDeletion{Audit: []storage.AuditEvent{deleted}}
-		cur, err := policy.Load(stored.Data)
-		if err != nil {
-			return d, err
-		}
-		next, changed, err := cur.WithoutDeletedGroup(g.ID, g.DisplayName)
-		if err != nil || !changed {
-			return d, err
-		}
-		data, err := json.Marshal(next)
-		if err != nil {
-			return d, err
-		}
-		stored.Data, stored.UpdatedAt, stored.UpdatedBy = data, now, who
-		// The same action and details as any other change of the policy, so
-		// its history reads as one list.
-		changedEvent, err := event("policy.fido2.update", policy.AuditTarget,
-			map[string]policy.Fido2{"oldValue": cur, "newValue": next})
-		if err != nil {
-			return d, err
-		}
-		d.Policy, d.Audit = &stored, append(d.Audit, changedEvent)
-		return d, nil
+		events := []storage.AuditEvent{deleted}
+		err = s.Store.DeleteGroupWith(ctx, g.ID, policy.StorageName, func(stored storage.Policy) (storage.GroupDeletion, error) {
+			cur, err := policy.Load(stored.Data)
+			if err != nil {
+				return storage.GroupDeletion{}, err
+			}
+			next, changed, err := cur.WithoutDeletedGroup(g.ID, g.DisplayName)
+			if err != nil || !changed {
+				return storage.GroupDeletion{}, err
+			}
+			data, err := json.Marshal(next)
+			if err != nil {
+				return storage.GroupDeletion{}, err
+			}
+			stored.Data, stored.UpdatedAt, stored.UpdatedBy = data, now, who
+			// The same action and details as any other change of the policy, so
+			// its history reads as one list.
+			changedEvent, err := event("policy.fido2.update", policy.AuditTarget,
+				map[string]policy.Fido2{"oldValue": cur, "newValue": next})
+			if err != nil {
+				return storage.GroupDeletion{}, err
+			}
+			events = append(events, changedEvent)
+			return storage.GroupDeletion{Policy: &stored}, nil
+		})
+		return events, err
 	})
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
@@ -231,12 +242,14 @@ func (s *Service) AddMember(ctx context.Context, actor authz.Actor, groupID, use
 	if err != nil {
 		return err
 	}
-	if err := s.Store.AddMember(ctx, g.ID, u.ID); err != nil {
-		return storeErr(err, "add member", groupNotFound(groupID),
-			apperr.Conflict("user %s is already a member of group %s", quote(u.UserPrincipalName), quote(g.DisplayName)))
-	}
-	return s.audit(ctx, actor, "group.member.add", "group:"+g.ID,
-		map[string]any{"userId": u.ID, "userPrincipalName": u.UserPrincipalName})
+	return s.audited(ctx, actor, "group.member.add", "group:"+g.ID,
+		map[string]any{"userId": u.ID, "userPrincipalName": u.UserPrincipalName}, func(ctx context.Context) error {
+			if err := s.Store.AddMember(ctx, g.ID, u.ID); err != nil {
+				return storeErr(err, "add member", groupNotFound(groupID),
+					apperr.Conflict("user %s is already a member of group %s", quote(u.UserPrincipalName), quote(g.DisplayName)))
+			}
+			return nil
+		})
 }
 
 // RemoveMember takes a user (by ID or userPrincipalName) out of a group and
@@ -253,12 +266,14 @@ func (s *Service) RemoveMember(ctx context.Context, actor authz.Actor, groupID, 
 	if err != nil {
 		return err
 	}
-	if err := s.Store.RemoveMember(ctx, g.ID, u.ID); err != nil {
-		return storeErr(err, "remove member", apperr.NotFound("user %s is not a member of group %s",
-			quote(u.UserPrincipalName), quote(g.DisplayName)), nil)
-	}
-	return s.audit(ctx, actor, "group.member.remove", "group:"+g.ID,
-		map[string]any{"userId": u.ID, "userPrincipalName": u.UserPrincipalName})
+	return s.audited(ctx, actor, "group.member.remove", "group:"+g.ID,
+		map[string]any{"userId": u.ID, "userPrincipalName": u.UserPrincipalName}, func(ctx context.Context) error {
+			if err := s.Store.RemoveMember(ctx, g.ID, u.ID); err != nil {
+				return storeErr(err, "remove member", apperr.NotFound("user %s is not a member of group %s",
+					quote(u.UserPrincipalName), quote(g.DisplayName)), nil)
+			}
+			return nil
+		})
 }
 
 // ListMembers returns one page of a group's members ordered by userPrincipalName.

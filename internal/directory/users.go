@@ -168,10 +168,13 @@ func (s *Service) CreateUser(ctx context.Context, actor authz.Actor, in UserInpu
 	if err != nil {
 		return storage.User{}, err
 	}
-	if err := s.Store.CreateUser(ctx, u); err != nil {
-		return storage.User{}, storeErr(err, "create user", nil, upnTaken(u.UserPrincipalName))
-	}
-	if err := s.auditCreate(ctx, actor, u, in); err != nil {
+	err = s.auditedCreate(ctx, actor, u, in, func(ctx context.Context) error {
+		if err := s.Store.CreateUser(ctx, u); err != nil {
+			return storeErr(err, "create user", nil, upnTaken(u.UserPrincipalName))
+		}
+		return nil
+	})
+	if err != nil {
 		return storage.User{}, err
 	}
 	return u, nil
@@ -187,14 +190,14 @@ func (s *Service) CreateFirstUser(ctx context.Context, actor authz.Actor, in Use
 	if err != nil {
 		return storage.User{}, err
 	}
-	err = s.Store.CreateFirstUser(ctx, u, purpose, tokenHash, u.CreatedAt)
-	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
-		return storage.User{}, err
-	}
+	err = s.auditedCreate(ctx, actor, u, in, func(ctx context.Context) error {
+		err := s.Store.CreateFirstUser(ctx, u, purpose, tokenHash, u.CreatedAt)
+		if err != nil && !errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
+			return storeErr(err, "create first user", nil, upnTaken(u.UserPrincipalName))
+		}
+		return err
+	})
 	if err != nil {
-		return storage.User{}, storeErr(err, "create first user", nil, upnTaken(u.UserPrincipalName))
-	}
-	if err := s.auditCreate(ctx, actor, u, in); err != nil {
 		return storage.User{}, err
 	}
 	return u, nil
@@ -215,12 +218,12 @@ func (s *Service) newUser(in UserInput) (storage.User, error) {
 	return u, nil
 }
 
-// auditCreate records "user.create" for a user just stored.
-func (s *Service) auditCreate(ctx context.Context, actor authz.Actor, u storage.User, in UserInput) error {
+// auditedCreate stores user u with create and records "user.create".
+func (s *Service) auditedCreate(ctx context.Context, actor authz.Actor, u storage.User, in UserInput, create func(ctx context.Context) error) error {
 	details := userDetails(UserInput{UserPrincipalName: &u.UserPrincipalName, DisplayName: &u.DisplayName,
 		AccountEnabled: &u.AccountEnabled, IsEmergencyAccess: &u.IsEmergencyAccess, AdminRole: &u.AdminRole,
 		Mail: &u.Mail, Password: in.Password})
-	return s.audit(ctx, actor, "user.create", "user:"+u.ID, details)
+	return s.audited(ctx, actor, "user.create", "user:"+u.ID, details, create)
 }
 
 // GetUser finds a user by ID (a UUID) or by userPrincipalName
@@ -286,36 +289,37 @@ func (s *Service) UpdateUserIfMatch(ctx context.Context, actor authz.Actor, idOr
 		return storage.User{}, err
 	}
 	now := s.now()
-	u, err := s.Store.UpdateUser(ctx, cur.ID, func(u storage.User) (storage.User, error) {
-		if v := UserVersion(u); match != nil && !match(v) {
-			return u, &StaleError{User: &u, Version: v}
+	var u storage.User
+	err = s.audited(ctx, actor, "user.update", "user:"+cur.ID, userDetails(in), func(ctx context.Context) error {
+		var err error
+		u, err = s.Store.UpdateUser(ctx, cur.ID, func(u storage.User) (storage.User, error) {
+			if v := UserVersion(u); match != nil && !match(v) {
+				return u, &StaleError{User: &u, Version: v}
+			}
+			u = applyUser(u, in)
+			if in.Password != nil {
+				u.PasswordHash = hash
+			}
+			u.UpdatedAt = now
+			return u, nil
+		})
+		var stale *StaleError
+		if errors.As(err, &stale) {
+			return stale
 		}
-		u = applyUser(u, in)
-		if in.Password != nil {
-			u.PasswordHash = hash
+		if err != nil {
+			return storeErr(err, "update user "+cur.ID, userNotFound(idOrUPN), upnTaken(upn))
 		}
-		u.UpdatedAt = now
-		return u, nil
+		// A disabled account, or one whose password an administrator reset, is
+		// signed out everywhere at once — re-enabling it must not revive them.
+		if (cur.AccountEnabled && !u.AccountEnabled) || in.Password != nil {
+			if _, err := s.Store.DeleteUserSessions(ctx, u.ID); err != nil {
+				return apperr.Internal(fmt.Errorf("end sessions of user %s: %w", u.ID, err))
+			}
+		}
+		return nil
 	})
-	var stale *StaleError
-	if errors.As(err, &stale) {
-		return storage.User{}, stale
-	}
 	if err != nil {
-		upn := cur.UserPrincipalName
-		if in.UserPrincipalName != nil {
-			upn = *in.UserPrincipalName
-		}
-		return storage.User{}, storeErr(err, "update user "+cur.ID, userNotFound(idOrUPN), upnTaken(upn))
-	}
-	// A disabled account, or one whose password an administrator reset, is
-	// signed out everywhere at once — re-enabling it must not revive them.
-	if (cur.AccountEnabled && !u.AccountEnabled) || in.Password != nil {
-		if _, err := s.Store.DeleteUserSessions(ctx, u.ID); err != nil {
-			return storage.User{}, apperr.Internal(fmt.Errorf("end sessions of user %s: %w", u.ID, err))
-		}
-	}
-	if err := s.audit(ctx, actor, "user.update", "user:"+u.ID, userDetails(in)); err != nil {
 		return storage.User{}, err
 	}
 	return u, nil
@@ -331,11 +335,13 @@ func (s *Service) DeleteUser(ctx context.Context, actor authz.Actor, idOrUPN str
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteUser(ctx, u.ID); err != nil {
-		return storeErr(err, "delete user "+u.ID, userNotFound(idOrUPN), nil)
-	}
-	return s.audit(ctx, actor, "user.delete", "user:"+u.ID,
-		map[string]any{"userPrincipalName": u.UserPrincipalName})
+	return s.audited(ctx, actor, "user.delete", "user:"+u.ID, map[string]any{"userPrincipalName": u.UserPrincipalName},
+		func(ctx context.Context) error {
+			if err := s.Store.DeleteUser(ctx, u.ID); err != nil {
+				return storeErr(err, "delete user "+u.ID, userNotFound(idOrUPN), nil)
+			}
+			return nil
+		})
 }
 
 // ListUsers returns one page of users ordered by userPrincipalName and the

@@ -121,46 +121,47 @@ func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int6
 		return policy.Fido2{}, 0, err
 	}
 	var prev, next policy.Fido2
-	stored, err := p.Store.UpdatePolicy(ctx, policy.StorageName, func(old storage.Policy) (storage.Policy, error) {
-		cur, err := policy.Load(old.Data)
-		if err != nil {
-			return old, err
-		}
-		prev = cur
-		if match != nil && !match(old.Version) {
-			return old, &StaleError{Current: cur, Version: old.Version}
-		}
-		if cur, err = p.withoutMissingGroups(ctx, cur); err != nil {
-			return old, err
-		}
-		patch, err := build(cur)
-		if err != nil {
-			return old, err
-		}
-		next, err = policy.Apply(cur, patch)
-		if err != nil {
-			return old, err
-		}
-		if err := p.checkGroups(ctx, next.GroupIDs()); err != nil {
-			return old, err
-		}
-		data, err := json.Marshal(next)
-		if err != nil {
-			return old, fmt.Errorf("encode fido2 policy: %w", err)
-		}
-		old.Data, old.UpdatedAt, old.UpdatedBy = data, p.Now().UTC(), actor.String()
-		return old, nil
+	var stored storage.Policy
+	e := storage.AuditEvent{ID: uuid.NewString(), Time: p.Now().UTC(), Actor: actor.String(),
+		Action: "policy.fido2.update", Target: policy.AuditTarget}
+	// Both values, so the audit log shows what changed (modifiedProperties);
+	// read when the record is written, after the change.
+	details := map[string]*policy.Fido2{"oldValue": &prev, "newValue": &next}
+	err := storage.Record(ctx, p.Store, e, details, func(ctx context.Context) (err error) {
+		stored, err = p.Store.UpdatePolicy(ctx, policy.StorageName, func(old storage.Policy) (storage.Policy, error) {
+			cur, err := policy.Load(old.Data)
+			if err != nil {
+				return old, err
+			}
+			prev = cur
+			if match != nil && !match(old.Version) {
+				return old, &StaleError{Current: cur, Version: old.Version}
+			}
+			if cur, err = p.withoutMissingGroups(ctx, cur); err != nil {
+				return old, err
+			}
+			patch, err := build(cur)
+			if err != nil {
+				return old, err
+			}
+			next, err = policy.Apply(cur, patch)
+			if err != nil {
+				return old, err
+			}
+			if err := p.checkGroups(ctx, next.GroupIDs()); err != nil {
+				return old, err
+			}
+			data, err := json.Marshal(next)
+			if err != nil {
+				return old, fmt.Errorf("encode fido2 policy: %w", err)
+			}
+			old.Data, old.UpdatedAt, old.UpdatedBy = data, p.Now().UTC(), actor.String()
+			return old, nil
+		})
+		return err
 	})
 	if err != nil {
 		return policy.Fido2{}, 0, err
-	}
-	// Both values, so the audit log shows what changed (modifiedProperties).
-	details, _ := json.Marshal(map[string]policy.Fido2{"oldValue": prev, "newValue": next})
-	if err := p.Store.AppendAudit(ctx, storage.AuditEvent{
-		ID: uuid.NewString(), Time: p.Now().UTC(), Actor: actor.String(),
-		Action: "policy.fido2.update", Target: policy.AuditTarget, Details: details,
-	}); err != nil {
-		return policy.Fido2{}, 0, fmt.Errorf("record policy change: %w", err)
 	}
 	return next, stored.Version, nil
 }

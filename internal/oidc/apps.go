@@ -2,7 +2,6 @@ package oidc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -69,10 +68,12 @@ func (s *Apps) Create(ctx context.Context, actor string, in AppInput) (storage.A
 	if err != nil {
 		return a, err
 	}
-	if err := s.Store.CreateApplication(ctx, a); err != nil {
-		return a, apperr.Internal(fmt.Errorf("create application: %w", err))
-	}
-	return a, s.audit(ctx, actor, "application.create", a, in)
+	return a, s.audited(ctx, actor, "application.create", a.ID, in, func(ctx context.Context) error {
+		if err := s.Store.CreateApplication(ctx, a); err != nil {
+			return apperr.Internal(fmt.Errorf("create application: %w", err))
+		}
+		return nil
+	})
 }
 
 // Get finds an application by its object ID.
@@ -108,15 +109,16 @@ func (s *Apps) Update(ctx context.Context, actor, id string, in AppInput) (stora
 	if err != nil {
 		return cur, err
 	}
-	a, err := s.Store.UpdateApplication(ctx, cur.ID, func(old storage.Application) (storage.Application, error) {
-		n, err := apply(ctx, s.Store, old, in)
-		n.UpdatedAt = s.now()
-		return n, err
+	var a storage.Application
+	err = s.audited(ctx, actor, "application.update", cur.ID, in, func(ctx context.Context) (err error) {
+		a, err = s.Store.UpdateApplication(ctx, cur.ID, func(old storage.Application) (storage.Application, error) {
+			n, err := apply(ctx, s.Store, old, in)
+			n.UpdatedAt = s.now()
+			return n, err
+		})
+		return asAppErr(err, id)
 	})
-	if err != nil {
-		return a, asAppErr(err, id)
-	}
-	return a, s.audit(ctx, actor, "application.update", a, in)
+	return a, err
 }
 
 // Delete removes an application; every token issued to it stops working.
@@ -125,10 +127,9 @@ func (s *Apps) Delete(ctx context.Context, actor, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteApplication(ctx, cur.ID); err != nil {
-		return asAppErr(err, id)
-	}
-	return s.audit(ctx, actor, "application.delete", cur, nil)
+	return s.audited(ctx, actor, "application.delete", cur.ID, nil, func(ctx context.Context) error {
+		return asAppErr(s.Store.DeleteApplication(ctx, cur.ID), id)
+	})
 }
 
 // AddPassword adds a client secret and returns it with the secret text,
@@ -156,18 +157,21 @@ func (s *Apps) AddPassword(ctx context.Context, actor, id, displayName string, e
 	text := secret.New("kwcs_")
 	pc := storage.PasswordCredential{KeyID: uuid.NewString(), DisplayName: displayName, Hint: text[:8],
 		SecretHash: secret.Hash(text), StartAt: now, EndAt: endAt}
-	_, err = s.Store.UpdateApplication(ctx, cur.ID, func(a storage.Application) (storage.Application, error) {
-		if len(a.PasswordCredentials) >= MaxPasswords {
-			return a, apperr.BadRequest("an application has at most %d secrets; remove one first", MaxPasswords)
-		}
-		a.PasswordCredentials = append(a.PasswordCredentials, pc)
-		a.UpdatedAt = now
-		return a, nil
+	err = s.audited(ctx, actor, "application.addPassword", cur.ID, map[string]string{"keyId": pc.KeyID}, func(ctx context.Context) error {
+		_, err := s.Store.UpdateApplication(ctx, cur.ID, func(a storage.Application) (storage.Application, error) {
+			if len(a.PasswordCredentials) >= MaxPasswords {
+				return a, apperr.BadRequest("an application has at most %d secrets; remove one first", MaxPasswords)
+			}
+			a.PasswordCredentials = append(a.PasswordCredentials, pc)
+			a.UpdatedAt = now
+			return a, nil
+		})
+		return asAppErr(err, id)
 	})
 	if err != nil {
-		return pc, "", asAppErr(err, id)
+		return pc, "", err
 	}
-	return pc, text, s.audit(ctx, actor, "application.addPassword", cur, map[string]string{"keyId": pc.KeyID})
+	return pc, text, nil
 }
 
 // RemovePassword removes the client secret with keyID.
@@ -176,21 +180,23 @@ func (s *Apps) RemovePassword(ctx context.Context, actor, id, keyID string) erro
 	if err != nil {
 		return err
 	}
-	_, err = s.Store.UpdateApplication(ctx, cur.ID, func(a storage.Application) (storage.Application, error) {
-		n := slices.DeleteFunc(slices.Clone(a.PasswordCredentials), func(p storage.PasswordCredential) bool { return p.KeyID == keyID })
-		if len(n) == len(a.PasswordCredentials) {
-			return a, apperr.NotFound("application %s has no secret with keyId %q", a.DisplayName, keyID)
-		}
-		a.PasswordCredentials, a.UpdatedAt = n, s.now()
-		return a, nil
-	})
-	if err != nil {
+	return s.audited(ctx, actor, "application.removePassword", cur.ID, map[string]string{"keyId": keyID}, func(ctx context.Context) error {
+		_, err := s.Store.UpdateApplication(ctx, cur.ID, func(a storage.Application) (storage.Application, error) {
+			n := slices.DeleteFunc(slices.Clone(a.PasswordCredentials), func(p storage.PasswordCredential) bool { return p.KeyID == keyID })
+			if len(n) == len(a.PasswordCredentials) {
+				return a, apperr.NotFound("application %s has no secret with keyId %q", a.DisplayName, keyID)
+			}
+			a.PasswordCredentials, a.UpdatedAt = n, s.now()
+			return a, nil
+		})
 		return asAppErr(err, id)
-	}
-	return s.audit(ctx, actor, "application.removePassword", cur, map[string]string{"keyId": keyID})
+	})
 }
 
 func asAppErr(err error, id string) error {
+	if err == nil {
+		return nil
+	}
 	var ae *apperr.Error
 	switch {
 	case errors.As(err, &ae):
@@ -201,20 +207,14 @@ func asAppErr(err error, id string) error {
 	return apperr.Internal(err)
 }
 
-func (s *Apps) audit(ctx context.Context, actor, action string, a storage.Application, in any) error {
-	var details []byte
-	if in != nil {
-		details, _ = json.Marshal(in)
-	}
+// audited makes change to application appID and its audit record in one
+// transaction (storage.Record).
+func (s *Apps) audited(ctx context.Context, actor, action, appID string, details any, change func(ctx context.Context) error) error {
 	if actor == "" {
 		actor = "unknown"
 	}
-	err := s.Store.AppendAudit(ctx, storage.AuditEvent{ID: uuid.NewString(), Time: s.now(), Actor: actor,
-		Action: action, Target: "application:" + a.ID, Details: details})
-	if err != nil {
-		return apperr.Internal(fmt.Errorf("audit %s: %w", action, err))
-	}
-	return nil
+	e := storage.AuditEvent{ID: uuid.NewString(), Time: s.now(), Actor: actor, Action: action, Target: "application:" + appID}
+	return storage.Record(ctx, s.Store, e, details, change)
 }
 
 // apply validates in and sets it on a.

@@ -2,7 +2,6 @@ package passkey
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -88,14 +87,13 @@ func (s *Service) refusal(ctx context.Context, d policy.Decision) error {
 	return s.cfg.Policies.Explain(ctx, d).Err()
 }
 
-// audit records an administrative or security-relevant change. A failure to
-// record is logged, not returned: the change itself has happened.
-func (s *Service) audit(ctx context.Context, actor authz.Actor, action, target string, details map[string]any) {
-	data, _ := json.Marshal(details)
-	err := s.cfg.Store.AppendAudit(ctx, storage.AuditEvent{
-		ID: uuid.NewString(), Time: s.now(), Actor: actor.String(), Action: action, Target: target, Details: data,
-	})
-	if err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "record audit event", "action", action, "err", err)
-	}
+// auditEvent is the record of a change by actor to the passkeys of user target.
+func (s *Service) auditEvent(actor authz.Actor, action, target string) storage.AuditEvent {
+	return storage.AuditEvent{ID: uuid.NewString(), Time: s.now(), Actor: actor.String(), Action: action, Target: target}
+}
+
+// audited makes change and its audit record in one transaction
+// (storage.Record): a change is never stored without its record.
+func (s *Service) audited(ctx context.Context, actor authz.Actor, action, target string, details map[string]any, change func(ctx context.Context) error) error {
+	return storage.Record(ctx, s.cfg.Store, s.auditEvent(actor, action, target), details, change)
 }

@@ -27,7 +27,10 @@ func (s *Service) DeleteCredential(ctx context.Context, actor authz.Actor, c sto
 	if err := authz.MayChangeMethods(actor, authz.DeletePasskey, owner); err != nil {
 		return err
 	}
-	if err := s.cfg.Store.DeleteUserCredential(ctx, c.UserID, c.ID, check); err != nil {
+	return s.audited(ctx, actor, "user.fido2Method.delete", c.UserID, map[string]any{
+		"methodId": c.ID, "aaGuid": c.AAGUID, "model": c.Model, "displayName": c.DisplayName,
+	}, func(ctx context.Context) error {
+		err := s.cfg.Store.DeleteUserCredential(ctx, c.UserID, c.ID, check)
 		if errors.Is(err, storage.ErrNotFound) {
 			return apperr.NotFound("the passkey %s no longer exists", c.ID)
 		}
@@ -35,12 +38,11 @@ func (s *Service) DeleteCredential(ctx context.Context, actor authz.Actor, c sto
 		if errors.As(err, &refused) {
 			return refused
 		}
-		return fmt.Errorf("delete credential: %w", err)
-	}
-	s.audit(ctx, actor, "user.fido2Method.delete", c.UserID, map[string]any{
-		"methodId": c.ID, "aaGuid": c.AAGUID, "model": c.Model, "displayName": c.DisplayName,
+		if err != nil {
+			return fmt.Errorf("delete credential: %w", err)
+		}
+		return nil
 	})
-	return nil
 }
 
 // ClearCloneWarning lifts a passkey's possible-clone flag, once an
@@ -59,21 +61,30 @@ func (s *Service) ClearCloneWarning(ctx context.Context, actor authz.Actor, c st
 	if err := authz.MayChangeMethods(actor, authz.ClearCloneWarning, owner); err != nil {
 		return storage.Credential{}, err
 	}
-	was := false
-	updated, err := s.cfg.Store.UpdateCredential(ctx, c.ID, func(old storage.Credential) (storage.Credential, error) {
-		was, old.CloneWarning = old.CloneWarning, false
-		return old, nil
-	})
-	if errors.Is(err, storage.ErrNotFound) {
-		return storage.Credential{}, apperr.NotFound("the passkey %s no longer exists", c.ID)
-	}
-	if err != nil {
-		return storage.Credential{}, fmt.Errorf("clear clone warning: %w", err)
-	}
-	if was {
-		s.audit(ctx, actor, "user.fido2Method.update", c.UserID, map[string]any{
-			"methodId": c.ID, "cloneWarning": false, "signCount": updated.SignCount,
+	var updated storage.Credential
+	err = s.cfg.Store.Audited(ctx, func(ctx context.Context) ([]storage.AuditEvent, error) {
+		was := false
+		var err error
+		updated, err = s.cfg.Store.UpdateCredential(ctx, c.ID, func(old storage.Credential) (storage.Credential, error) {
+			was, old.CloneWarning = old.CloneWarning, false
+			return old, nil
 		})
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, apperr.NotFound("the passkey %s no longer exists", c.ID)
+		}
+		if err != nil || !was {
+			return nil, err
+		}
+		e, err := storage.WithDetails(s.auditEvent(actor, "user.fido2Method.update", c.UserID),
+			map[string]any{"methodId": c.ID, "cloneWarning": false, "signCount": updated.SignCount})
+		return []storage.AuditEvent{e}, err
+	})
+	if err != nil {
+		var ae *apperr.Error
+		if errors.As(err, &ae) {
+			return storage.Credential{}, ae
+		}
+		return storage.Credential{}, fmt.Errorf("clear clone warning: %w", err)
 	}
 	return updated, nil
 }
@@ -84,16 +95,23 @@ func (s *Service) RenameCredential(ctx context.Context, actor authz.Actor, c sto
 	if name == "" || utf8.RuneCountInString(name) > MaxDisplayNameLength {
 		return storage.Credential{}, apperr.BadRequest("displayName must be 1 to %d characters", MaxDisplayNameLength)
 	}
-	updated, err := s.cfg.Store.UpdateCredential(ctx, c.ID, func(old storage.Credential) (storage.Credential, error) {
-		old.DisplayName = name
-		return old, nil
-	})
-	if errors.Is(err, storage.ErrNotFound) {
-		return storage.Credential{}, apperr.NotFound("the passkey %s no longer exists", c.ID)
-	}
+	var updated storage.Credential
+	err := s.audited(ctx, actor, "user.fido2Method.update", c.UserID, map[string]any{"methodId": c.ID, "displayName": name},
+		func(ctx context.Context) (err error) {
+			updated, err = s.cfg.Store.UpdateCredential(ctx, c.ID, func(old storage.Credential) (storage.Credential, error) {
+				old.DisplayName = name
+				return old, nil
+			})
+			if errors.Is(err, storage.ErrNotFound) {
+				return apperr.NotFound("the passkey %s no longer exists", c.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("rename credential: %w", err)
+			}
+			return nil
+		})
 	if err != nil {
-		return storage.Credential{}, fmt.Errorf("rename credential: %w", err)
+		return storage.Credential{}, err
 	}
-	s.audit(ctx, actor, "user.fido2Method.update", c.UserID, map[string]any{"methodId": c.ID, "displayName": name})
 	return updated, nil
 }

@@ -171,17 +171,23 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 		displayName = "Passkey"
 	}
 	cred.DisplayName = displayName
-	if err := s.cfg.Store.CreateCredential(ctx, cred.Credential); err != nil {
-		if errors.Is(err, storage.ErrAlreadyExists) {
-			return storage.Credential{}, errCredentialExists
-		}
-		return storage.Credential{}, fmt.Errorf("store credential: %w", err)
-	}
-	s.audit(ctx, reg.Actor, "user.fido2Method.create", reg.User.ID, map[string]any{
+	err = s.audited(ctx, reg.Actor, "user.fido2Method.create", reg.User.ID, map[string]any{
 		"methodId": cred.ID, "aaGuid": cred.AAGUID, "model": cred.Model,
 		"attestationLevel": cred.AttestationLevel, "byAdmin": reg.ByAdmin,
 		"passkeyType": policy.Key{BackupEligible: cred.BackupEligible}.Type().String(),
+	}, func(ctx context.Context) error {
+		err := s.cfg.Store.CreateCredential(ctx, cred.Credential)
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			return errCredentialExists
+		}
+		if err != nil {
+			return fmt.Errorf("store credential: %w", err)
+		}
+		return nil
 	})
+	if err != nil {
+		return storage.Credential{}, err
+	}
 	return cred.Credential, nil
 }
 

@@ -160,16 +160,20 @@ func (s *Service) ConfirmTOTP(ctx context.Context, actor authz.Actor, c session.
 		return storage.TOTPMethod{}, sess, errBadCodeFormat
 	}
 	now := s.now()
-	m, err := s.Store.UpdateTOTP(ctx, u.ID, func(m storage.TOTPMethod) (storage.TOTPMethod, error) {
-		if m.Confirmed {
-			return m, errAppExists
-		}
-		step, ok := mfa.ValidateTOTP(m.Secret, code, now, m.LastUsedStep)
-		if !ok {
-			return m, errCodeRefused
-		}
-		m.Confirmed, m.LastUsedStep, m.LastUsedAt = true, step, &now
-		return m, nil
+	var m storage.TOTPMethod
+	err = s.audited(ctx, actor, "user.softwareOathMethod.create", u.ID, nil, func(ctx context.Context) (err error) {
+		m, err = s.Store.UpdateTOTP(ctx, u.ID, func(m storage.TOTPMethod) (storage.TOTPMethod, error) {
+			if m.Confirmed {
+				return m, errAppExists
+			}
+			step, ok := mfa.ValidateTOTP(m.Secret, code, now, m.LastUsedStep)
+			if !ok {
+				return m, errCodeRefused
+			}
+			m.Confirmed, m.LastUsedStep, m.LastUsedAt = true, step, &now
+			return m, nil
+		})
+		return err
 	})
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -182,7 +186,6 @@ func (s *Service) ConfirmTOTP(ctx context.Context, actor authz.Actor, c session.
 	case err != nil:
 		return storage.TOTPMethod{}, sess, apperr.As(err)
 	}
-	s.audit(ctx, actor, "user.softwareOathMethod.create", u.ID, nil)
 	sess, err = s.Store.UpdateSession(ctx, sess.ID, func(ss storage.Session) (storage.Session, error) {
 		ss.AuthMethods, ss.MFAAt = withMethods(ss.AuthMethods, "otp", "mfa"), now
 		return ss, nil
@@ -199,15 +202,16 @@ func (s *Service) DeleteTOTP(ctx context.Context, actor authz.Actor, u storage.U
 	if err := authz.MayChangeMethods(actor, authz.RemoveAuthenticatorApp, u); err != nil {
 		return err
 	}
-	err := s.Store.DeleteTOTP(ctx, u.ID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return apperr.NotFound("%s has no authenticator app", u.UserPrincipalName)
-	}
-	if err != nil {
-		return apperr.Internal(fmt.Errorf("delete authenticator app: %w", err))
-	}
-	s.audit(ctx, actor, "user.softwareOathMethod.delete", u.ID, nil)
-	return nil
+	return s.audited(ctx, actor, "user.softwareOathMethod.delete", u.ID, nil, func(ctx context.Context) error {
+		err := s.Store.DeleteTOTP(ctx, u.ID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return apperr.NotFound("%s has no authenticator app", u.UserPrincipalName)
+		}
+		if err != nil {
+			return apperr.Internal(fmt.Errorf("delete authenticator app: %w", err))
+		}
+		return nil
+	})
 }
 
 // PasskeyRemovalCheck is the check for storage.DeleteUserCredential that

@@ -3,7 +3,6 @@ package signin
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -168,17 +167,23 @@ func (s *Passes) Issue(ctx context.Context, actor authz.Actor, u storage.User, r
 	t := storage.TemporaryAccessPass{ID: uuid.NewString(), UserID: u.ID, Hash: hash,
 		IsUsableOnce: req.IsUsableOnce != nil && *req.IsUsableOnce,
 		CreatedAt:    now, StartAt: start, ExpiresAt: expires, CreatedBy: actor.String()}
-	replaced, err := s.Store.ReplaceTAP(ctx, t)
-	if errors.Is(err, storage.ErrConflict) {
-		return IssuedTAP{}, apperr.NotFound("user %s no longer exists", u.UserPrincipalName).Wrap(err)
-	}
-	if err != nil {
-		return IssuedTAP{}, apperr.Internal(fmt.Errorf("store temporary access pass: %w", err))
-	}
-	recordAudit(ctx, s.Store, logger(s.Logger), now, actor, "user.temporaryAccessPassMethod.create", u.ID, map[string]any{
-		"methodId": t.ID, "startDateTime": start, "lifetimeInMinutes": int(expires.Sub(start) / time.Minute),
-		"isUsableOnce": t.IsUsableOnce, "replaced": replaced,
+	err = s.Store.Audited(ctx, func(ctx context.Context) ([]storage.AuditEvent, error) {
+		replaced, err := s.Store.ReplaceTAP(ctx, t)
+		if errors.Is(err, storage.ErrConflict) {
+			return nil, apperr.NotFound("user %s no longer exists", u.UserPrincipalName).Wrap(err)
+		}
+		if err != nil {
+			return nil, apperr.Internal(fmt.Errorf("store temporary access pass: %w", err))
+		}
+		e, err := storage.WithDetails(auditEvent(now, actor, "user.temporaryAccessPassMethod.create", u.ID), map[string]any{
+			"methodId": t.ID, "startDateTime": start, "lifetimeInMinutes": int(expires.Sub(start) / time.Minute),
+			"isUsableOnce": t.IsUsableOnce, "replaced": replaced,
+		})
+		return []storage.AuditEvent{e}, err
 	})
+	if err != nil {
+		return IssuedTAP{}, err
+	}
 	return IssuedTAP{TemporaryAccessPass: t, Pass: pass}, nil
 }
 
@@ -204,29 +209,31 @@ func (s *Passes) Delete(ctx context.Context, actor authz.Actor, u storage.User, 
 		if t.ID != id {
 			continue
 		}
-		if err := s.Store.DeleteTAP(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return apperr.Internal(fmt.Errorf("delete temporary access pass: %w", err))
-		}
-		recordAudit(ctx, s.Store, logger(s.Logger), clock(s.Now), actor, "user.temporaryAccessPassMethod.delete", u.ID, map[string]any{"methodId": id})
-		return nil
+		return audited(ctx, s.Store, clock(s.Now), actor, "user.temporaryAccessPassMethod.delete", u.ID, map[string]any{"methodId": id},
+			func(ctx context.Context) error {
+				if err := s.Store.DeleteTAP(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
+					return apperr.Internal(fmt.Errorf("delete temporary access pass: %w", err))
+				}
+				return nil
+			})
 	}
 	return apperr.New(http.StatusNotFound, "notFound", "user %s has no Temporary Access Pass %q", u.UserPrincipalName, textlimit.Truncate(id, 80))
 }
 
-// audit records a change to someone's sign-in methods. A failure to record
-// is logged, not returned: the change itself has happened.
-func (s *Service) audit(ctx context.Context, actor authz.Actor, action, target string, details map[string]any) {
-	recordAudit(ctx, s.Store, s.log(), s.now(), actor, action, target, details)
+// auditEvent is the record of a change made at by actor to the sign-in
+// methods of user target.
+func auditEvent(at time.Time, actor authz.Actor, action, target string) storage.AuditEvent {
+	return storage.AuditEvent{ID: uuid.NewString(), Time: at, Actor: actor.String(), Action: action, Target: target}
 }
 
-func recordAudit(ctx context.Context, st storage.Storage, log *slog.Logger, at time.Time, actor authz.Actor, action, target string, details map[string]any) {
-	data, _ := json.Marshal(details)
-	err := st.AppendAudit(ctx, storage.AuditEvent{
-		ID: uuid.NewString(), Time: at, Actor: actor.String(), Action: action, Target: target, Details: data,
-	})
-	if err != nil {
-		log.ErrorContext(ctx, "record audit event", "action", action, "err", err)
-	}
+// audited makes change and its audit record in one transaction
+// (storage.Record): a change is never stored without its record.
+func audited(ctx context.Context, st storage.Storage, at time.Time, actor authz.Actor, action, target string, details any, change func(ctx context.Context) error) error {
+	return storage.Record(ctx, st, auditEvent(at, actor, action, target), details, change)
+}
+
+func (s *Service) audited(ctx context.Context, actor authz.Actor, action, target string, details any, change func(ctx context.Context) error) error {
+	return audited(ctx, s.Store, s.now(), actor, action, target, details, change)
 }
 
 // clock is now (nil = time.Now) in UTC.
@@ -235,11 +242,4 @@ func clock(now func() time.Time) time.Time {
 		return now().UTC()
 	}
 	return time.Now().UTC()
-}
-
-func logger(l *slog.Logger) *slog.Logger {
-	if l != nil {
-		return l
-	}
-	return slog.Default()
 }

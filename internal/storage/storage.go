@@ -6,7 +6,9 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -72,8 +74,8 @@ type Storage interface {
 	// one transaction with what the deletion implies for the named policy:
 	// edit gets the policy, locked against concurrent updates (a zero Policy
 	// with Name set when none is stored), and returns the new policy, if it
-	// changes, and the audit events to append. An error from edit rolls the
-	// deletion back and is returned as is.
+	// changes. An error from edit rolls the deletion back and is returned as
+	// is. (Its audit records: call it inside Audited.)
 	DeleteGroupWith(ctx context.Context, id, policyName string, edit func(Policy) (GroupDeletion, error)) error
 	// ListGroups orders by lower(DisplayName).
 	ListGroups(ctx context.Context, p Page) (groups []Group, next string, err error)
@@ -184,8 +186,18 @@ type Storage interface {
 	// Name set) or updates it; the stored version is incremented atomically.
 	UpdatePolicy(ctx context.Context, name string, fn func(Policy) (Policy, error)) (Policy, error)
 
-	// Audit log of administrative changes.
-	AppendAudit(ctx context.Context, e AuditEvent) error
+	// Audit log of administrative changes. Audited is its one writer: it
+	// makes a change and the change's audit records in one transaction.
+	// change runs with a ctx that it must pass to every call on this store:
+	// the writes made with it join the transaction (each method's in a
+	// savepoint of its own, so an error a method returns undoes only its own
+	// writes) and the reads see them. The records change returns are
+	// appended before the commit. An error from change, or a record that
+	// cannot be appended, rolls everything back and is returned: a change
+	// cannot be committed without its audit record, nor a record without its
+	// change. change must not use ctx after it returns, nor call the store
+	// with another ctx (on SQLite that would wait for the writer it holds).
+	Audited(ctx context.Context, change func(ctx context.Context) ([]AuditEvent, error)) error
 	ListAudit(ctx context.Context, f EventFilter) ([]AuditEvent, error)
 	// ListAuditEvents pages through the audit log, newest first (see AuditQuery).
 	ListAuditEvents(ctx context.Context, q AuditQuery) (events []AuditEvent, next string, err error)
@@ -262,8 +274,6 @@ type GroupDeletion struct {
 	// Policy, when non-nil, is stored in place of the policy edit was given,
 	// with its version incremented.
 	Policy *Policy
-	// Audit is appended in the deleting transaction.
-	Audit []AuditEvent
 }
 
 // TOTPMethod is a user's authenticator app (RFC 6238, SHA-1, 6 digits, 30 s).
@@ -512,4 +522,30 @@ type MDSBlob struct {
 	Raw        []byte // the JWT as downloaded
 	Source     string // file path or URL
 	ImportedAt time.Time
+}
+
+// Record makes change and one audit record e of it in one transaction (see
+// Storage.Audited): details, unless nil, become e's Details as JSON. An error
+// from change is returned as is and nothing is stored.
+func Record(ctx context.Context, s Storage, e AuditEvent, details any, change func(ctx context.Context) error) error {
+	return s.Audited(ctx, func(ctx context.Context) ([]AuditEvent, error) {
+		if err := change(ctx); err != nil {
+			return nil, err
+		}
+		e, err := WithDetails(e, details)
+		return []AuditEvent{e}, err
+	})
+}
+
+// WithDetails returns e with details, unless nil, as its JSON Details.
+func WithDetails(e AuditEvent, details any) (AuditEvent, error) {
+	if details == nil {
+		return e, nil
+	}
+	b, err := json.Marshal(details)
+	if err != nil {
+		return e, fmt.Errorf("audit %s: encode details: %w", e.Action, err)
+	}
+	e.Details = b
+	return e, nil
 }

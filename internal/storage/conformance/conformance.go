@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"sign_in", signInTests},
 		{"policies", policyTests},
 		{"audit", auditTests},
+		{"audited_changes", auditedTests},
 		{"logs", logTests},
 		{"reports", reportTests},
 		{"mds", mdsTests},

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -388,9 +389,12 @@ var groupTests = []test{
 	{"delete_with_edits_the_policy_and_audits_in_one_transaction", func(t *testing.T, s storage.Storage) {
 		g, keep := mustGroup(t, s, "Gone"), mustGroup(t, s, "Kept")
 		var seen storage.Policy
-		is(t, s.DeleteGroupWith(t.Context(), g.ID, "nothing-stored", func(p storage.Policy) (storage.GroupDeletion, error) {
-			seen = p
-			return storage.GroupDeletion{Audit: []storage.AuditEvent{{Time: time.Now(), Actor: "t", Action: "group.delete", Target: "group:" + g.ID}}}, nil
+		is(t, s.Audited(t.Context(), func(ctx context.Context) ([]storage.AuditEvent, error) {
+			return []storage.AuditEvent{{Time: time.Now(), Actor: "t", Action: "group.delete", Target: "group:" + g.ID}},
+				s.DeleteGroupWith(ctx, g.ID, "nothing-stored", func(p storage.Policy) (storage.GroupDeletion, error) {
+					seen = p
+					return storage.GroupDeletion{}, nil
+				})
 		}), nil)
 		equal(t, "policy given when none is stored", seen, storage.Policy{Name: "nothing-stored"})
 		_, err := s.GetGroup(t.Context(), g.ID)
@@ -402,13 +406,18 @@ var groupTests = []test{
 		})
 		ok(t, err)
 		at := time.Now().UTC().Truncate(time.Millisecond)
-		ok(t, s.DeleteGroupWith(t.Context(), keep.ID, "p", func(p storage.Policy) (storage.GroupDeletion, error) {
-			equal(t, "policy given", string(p.Data), `{"v":1}`)
-			p.Data, p.UpdatedBy, p.UpdatedAt = []byte(`{"v":2}`), "deleter", at
-			return storage.GroupDeletion{Policy: &p, Audit: []storage.AuditEvent{
-				{Time: at, Actor: "deleter", Action: "group.delete", Target: "group:" + keep.ID},
-				{Time: at, Actor: "deleter", Action: "policy.update", Target: "p"},
-			}}, nil
+		ok(t, s.Audited(t.Context(), func(ctx context.Context) ([]storage.AuditEvent, error) {
+			var events []storage.AuditEvent
+			err := s.DeleteGroupWith(ctx, keep.ID, "p", func(p storage.Policy) (storage.GroupDeletion, error) {
+				equal(t, "policy given", string(p.Data), `{"v":1}`)
+				p.Data, p.UpdatedBy, p.UpdatedAt = []byte(`{"v":2}`), "deleter", at
+				events = []storage.AuditEvent{
+					{Time: at, Actor: "deleter", Action: "group.delete", Target: "group:" + keep.ID},
+					{Time: at, Actor: "deleter", Action: "policy.update", Target: "p"},
+				}
+				return storage.GroupDeletion{Policy: &p}, nil
+			})
+			return events, err
 		}))
 		got, err := s.GetPolicy(t.Context(), "p")
 		ok(t, err)
@@ -435,7 +444,7 @@ var groupTests = []test{
 		ok(t, err)
 		is(t, s.DeleteGroupWith(t.Context(), g.ID, "p", func(p storage.Policy) (storage.GroupDeletion, error) {
 			p.Data = []byte(`{"v":2}`)
-			return storage.GroupDeletion{Policy: &p, Audit: []storage.AuditEvent{{Time: time.Now(), Action: "x"}}}, errFn
+			return storage.GroupDeletion{Policy: &p}, errFn
 		}), errFn)
 		_, err = s.GetGroup(t.Context(), g.ID)
 		ok(t, err)

@@ -480,7 +480,7 @@ var auditTests = []test{
 			{ID: "3", Time: at(2 * time.Minute), Actor: "cli", Action: "user.update", Target: "u1"},
 		}
 		for _, e := range events {
-			ok(t, s.AppendAudit(t.Context(), e))
+			ok(t, appendAudit(t, s, e))
 		}
 		got, err := s.ListAudit(t.Context(), storage.EventFilter{})
 		ok(t, err)
@@ -493,8 +493,8 @@ var auditTests = []test{
 		equal(t, "limit", got, []storage.AuditEvent{events[2]})
 	}},
 	{"empty_id_gets_one", func(t *testing.T, s storage.Storage) {
-		ok(t, s.AppendAudit(t.Context(), storage.AuditEvent{Time: t0, Actor: "cli", Action: "x"}))
-		ok(t, s.AppendAudit(t.Context(), storage.AuditEvent{Time: t0, Actor: "cli", Action: "x"}))
+		ok(t, appendAudit(t, s, storage.AuditEvent{Time: t0, Actor: "cli", Action: "x"}))
+		ok(t, appendAudit(t, s, storage.AuditEvent{Time: t0, Actor: "cli", Action: "x"}))
 		got, err := s.ListAudit(t.Context(), storage.EventFilter{})
 		ok(t, err)
 		if len(got) != 2 || got[0].ID == "" || got[0].ID == got[1].ID {

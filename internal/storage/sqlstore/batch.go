@@ -46,7 +46,7 @@ func (c *committer) stop() {
 // batched runs fn like inTx, sharing the commit with other batched writes
 // where the dialect asks for group commit.
 func (s *Store) batched(ctx context.Context, fn func(c conn) error) error {
-	if !s.d.GroupCommit {
+	if _, ok := s.ambient(ctx); !s.d.GroupCommit || ok {
 		return s.inTx(ctx, fn)
 	}
 	s.batch.once.Do(func() {

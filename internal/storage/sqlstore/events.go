@@ -159,14 +159,8 @@ func (s *Store) eventFilter(f storage.EventFilter, userCol string) (string, []an
 
 const auditCols = `id, occurred_at, actor, action, target, details, correlation_id`
 
-// AppendAudit implements storage.Storage. An empty ID gets a new UUID.
-func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
-	if err := s.insertAudit(ctx, s.write(), e); err != nil {
-		return s.fail(fmt.Sprintf("append audit %q", e.Action), err, nil)
-	}
-	return nil
-}
-
+// insertAudit appends one audit record on c (see Audited). An empty ID gets
+// a new UUID.
 func (s *Store) insertAudit(ctx context.Context, c conn, e storage.AuditEvent) error {
 	if e.ID == "" {
 		e.ID = uuid.NewString()

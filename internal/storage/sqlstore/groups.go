@@ -119,11 +119,6 @@ func (s *Store) DeleteGroupWith(ctx context.Context, id, policyName string, edit
 				return s.fail(op, err, nil)
 			}
 		}
-		for _, e := range d.Audit {
-			if err := s.insertAudit(ctx, c, e); err != nil {
-				return s.fail(op, err, nil)
-			}
-		}
 		return nil
 	})
 }

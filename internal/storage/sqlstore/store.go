@@ -220,7 +220,21 @@ func (c conn) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return c.tx.PrepareContext(ctx, c.s.sql(q))
 }
 
+// joins returns the transaction of the Audited change ctx belongs to, when
+// c is not in a transaction of its own: the statement runs there instead, so
+// the change's reads see its writes and its writes commit with its audit
+// record. A write runs in a savepoint of its own (see savepoint).
+func (c conn) joins(ctx context.Context) (conn, bool) {
+	if c.tx != nil {
+		return conn{}, false
+	}
+	return c.s.ambient(ctx)
+}
+
 func (c conn) row(ctx context.Context, q string, args ...any) scanner {
+	if a, ok := c.joins(ctx); ok {
+		return a.savepointRow(ctx, q, args...)
+	}
 	st, err := c.stmt(ctx, q)
 	switch {
 	case err != nil:
@@ -235,6 +249,9 @@ func (c conn) row(ctx context.Context, q string, args ...any) scanner {
 }
 
 func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if a, ok := c.joins(ctx); ok {
+		c = a // a read: nothing to undo
+	}
 	st, err := c.stmt(ctx, q)
 	switch {
 	case err != nil:
@@ -249,6 +266,14 @@ func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error
 }
 
 func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if a, ok := c.joins(ctx); ok {
+		var res sql.Result
+		err := a.s.savepoint(ctx, a, func(a conn) (err error) {
+			res, err = a.exec(ctx, q, args...)
+			return err
+		})
+		return res, err
+	}
 	st, err := c.stmt(ctx, q)
 	switch {
 	case err != nil:
@@ -280,7 +305,12 @@ func (c conn) execOne(ctx context.Context, q string, args ...any) error {
 
 // inTx runs fn in one transaction on the writer. An error from fn (including
 // one returned by a caller's CAS function) rolls back and is returned as is.
+// Inside an Audited change, fn runs in a savepoint of the change's
+// transaction instead, and its error undoes its own writes only.
 func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
+	if a, ok := s.ambient(ctx); ok {
+		return s.savepoint(ctx, a, fn)
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
