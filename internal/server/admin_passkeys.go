@@ -251,7 +251,12 @@ func (a *PasskeyAdminAPI) listMethods(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	creds, err := a.Store.ListUserCredentials(r.Context(), u.ID)
+	writeMethods(w, r, a.Store, u.ID)
+}
+
+// writeMethods answers the user's passkeys as Graph's fido2Methods list.
+func writeMethods(w http.ResponseWriter, r *http.Request, store storage.Storage, userID string) {
+	creds, err := store.ListUserCredentials(r.Context(), userID)
 	if err != nil {
 		WriteError(w, r, err)
 		return

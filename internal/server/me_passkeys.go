@@ -34,12 +34,7 @@ func (a *MyPasskeysAPI) list(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	creds, err := a.Store.ListUserCredentials(r.Context(), u.ID)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, methodsJSON(creds))
+	writeMethods(w, r, a.Store, u.ID)
 }
 
 type registrationOptionsBody struct {
