@@ -69,7 +69,7 @@ func (a *app) serveCmd() *cobra.Command {
 			return err
 		},
 	}
-	mustAddFlags(cmd.Flags(), "listen", "public-url", "tls-cert-file", "tls-key-file", "database-max-conns", "sqlite-synchronous",
+	mustAddFlags(cmd.Flags(), "listen", "public-url", "related-origins", "tls-cert-file", "tls-key-file", "database-max-conns", "sqlite-synchronous",
 		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
 		"read-timeout", "idle-timeout", "trusted-proxies", "mds-roots", "require-mfa-for-admins", "oidc-key-encryption-key",
 		"signin-log-retention", "audit-log-retention")
@@ -180,6 +180,10 @@ func (a *app) wire(st store) (*kwapp.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	related, err := cfg.RelatedOriginsList()
+	if err != nil {
+		return nil, err
+	}
 	proxies, err := cfg.TrustedProxyPrefixes()
 	if err != nil {
 		return nil, err
@@ -201,6 +205,7 @@ func (a *app) wire(st store) (*kwapp.App, error) {
 		Registry:               reg,
 		Now:                    a.now,
 		PublicURL:              publicURL,
+		RelatedOrigins:         related,
 		SessionIdleTimeout:     cfg.SessionIdleTimeout,
 		SessionAbsoluteTimeout: cfg.SessionAbsoluteTimeout,
 		MaxBodyBytes:           cfg.MaxBodyBytes,

@@ -37,6 +37,9 @@ type Options struct {
 	Registry  *prometheus.Registry
 	Now       func() time.Time
 	PublicURL *url.URL // required: gives the WebAuthn RP ID and origin
+	// RelatedOrigins are other origins accepted in WebAuthn ceremonies and
+	// served at /.well-known/webauthn (config.RelatedOriginsList).
+	RelatedOrigins []string
 
 	SessionIdleTimeout     time.Duration
 	SessionAbsoluteTimeout time.Duration
@@ -104,7 +107,7 @@ func New(o Options) (*App, error) {
 	policies := &methodpolicy.Service{Store: o.Store, Now: o.Now}
 	pk, err := passkey.New(passkey.Config{
 		Store: o.Store, Policies: policies, Metadata: md, Logger: o.Logger, Now: o.Now,
-		PublicURL: o.PublicURL, ChallengeTTL: o.ChallengeTTL, Sessions: sessions,
+		PublicURL: o.PublicURL, RelatedOrigins: o.RelatedOrigins, ChallengeTTL: o.ChallengeTTL, Sessions: sessions,
 	})
 	if err != nil {
 		return nil, err
@@ -148,6 +151,8 @@ func New(o Options) (*App, error) {
 		&server.ReportsAPI{Reports: &reports.Service{Store: o.Store, Metadata: md, Now: o.Now}, Policies: policies},
 		// OpenID Connect's machine-facing endpoints.
 		&server.OIDCEndpoints{Provider: provider},
+		// The origins besides the public URL's that may use Keyward's passkeys.
+		&server.WebAuthnWellKnown{Origins: o.RelatedOrigins},
 		// The web pages, after the API they call.
 		&webui.UI{Logger: o.Logger, OIDC: provider},
 	)

@@ -238,7 +238,11 @@ func (w *world) call(i int, method, path string, c cred, body any) reply {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	if c.cookie != "" {
-		req.AddCookie(&http.Cookie{Name: "keyward_session", Value: c.cookie})
+		name := session.DefaultCookieName
+		if w.public.Scheme == "https" {
+			name = session.SecureCookieName
+		}
+		req.AddCookie(&http.Cookie{Name: name, Value: c.cookie})
 		if !c.noCSRF {
 			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.HashHex(c.cookie)))
 		}

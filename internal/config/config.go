@@ -26,6 +26,7 @@ import (
 type Config struct {
 	Listen                 string        // address serve listens on, host:port
 	PublicURL              string        // URL users and browsers reach Keyward at
+	RelatedOrigins         string        // comma-separated https origins that may run WebAuthn ceremonies for the public URL's RP ID
 	TLSCertFile            string        // PEM certificate chain serve answers HTTPS with; "" = plain HTTP
 	TLSKeyFile             string        // PEM private key of TLSCertFile
 	DataDir                string        // directory for the SQLite database and other local state

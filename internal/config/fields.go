@@ -116,6 +116,8 @@ var fields = []field{
 		func(c *Config) *string { return &c.Listen }),
 	stringField("public_url", "public-url", "URL users reach Keyward at; the WebAuthn RP ID and origin follow from it",
 		func(c *Config) *string { return &c.PublicURL }),
+	stringField("related_origins", "related-origins", `other https origins (comma-separated) where passkeys of the public URL's RP ID may be used; served at /.well-known/webauthn; "" = none`,
+		func(c *Config) *string { return &c.RelatedOrigins }),
 	stringField("tls_cert_file", "tls-cert-file", `PEM certificate (chain) to serve HTTPS with, reloaded on SIGHUP; "" = plain HTTP (TLS ends at a proxy)`,
 		func(c *Config) *string { return &c.TLSCertFile }),
 	stringField("tls_key_file", "tls-key-file", "PEM private key of tls_cert_file",

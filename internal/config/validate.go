@@ -43,6 +43,9 @@ func (c Config) Validate() error {
 	if _, err := c.ReadMDSRoots(); err != nil {
 		add(err)
 	}
+	if _, err := c.RelatedOriginsList(); err != nil {
+		add(err)
+	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		add(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,19 +43,23 @@ type Config struct {
 	Now      func() time.Time
 
 	// PublicURL gives the relying party: its host is the RP ID and its origin
-	// the only origin accepted.
-	PublicURL     *url.URL
-	RPDisplayName string
-	ChallengeTTL  time.Duration
+	// the first origin accepted.
+	PublicURL *url.URL
+	// RelatedOrigins are the other origins accepted, exactly as browsers
+	// serialise them (WebAuthn Level 3 related origins; config.RelatedOriginsList).
+	RelatedOrigins []string
+	RPDisplayName  string
+	ChallengeTTL   time.Duration
 	// Sessions builds the session of a sign-in (its lifetime, its client).
 	Sessions *session.Manager
 }
 
 // Service runs the ceremonies.
 type Service struct {
-	cfg    Config
-	wa     *webauthn.WebAuthn
-	origin string // scheme://host[:port], exactly as browsers send it
+	cfg     Config
+	wa      *webauthn.WebAuthn
+	origin  string   // scheme://host[:port], exactly as browsers send it
+	origins []string // origin, then the related origins
 }
 
 // New validates the configuration and builds the WebAuthn relying party.
@@ -75,10 +80,11 @@ func New(cfg Config) (*Service, error) {
 		cfg.RPDisplayName = "Keyward"
 	}
 	origin := cfg.PublicURL.Scheme + "://" + cfg.PublicURL.Host
+	origins := append([]string{origin}, cfg.RelatedOrigins...)
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:          cfg.PublicURL.Hostname(),
 		RPDisplayName: cfg.RPDisplayName,
-		RPOrigins:     []string{origin},
+		RPOrigins:     origins,
 		// Keyward requests no extensions and reads none; some platforms
 		// report credProps unasked, which must not fail a registration.
 		ExtensionsUnsolicitedOutputPolicy: protocol.UnsolicitedOutputPolicyIgnore,
@@ -86,22 +92,31 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("passkey: relying party: %w", err)
 	}
-	return &Service{cfg: cfg, wa: wa, origin: origin}, nil
+	return &Service{cfg: cfg, wa: wa, origin: origin, origins: origins}, nil
 }
+
+// RelatedOrigins are the origins besides the public URL's that may run
+// ceremonies, as served at /.well-known/webauthn.
+func (s *Service) RelatedOrigins() []string { return slices.Clone(s.origins[1:]) }
 
 // RPID is the relying party ID in use.
 func (s *Service) RPID() string { return s.wa.Config.RPID }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// checkOrigin compares the clientData origin with Keyward's own, byte for
-// byte. go-webauthn reduces the origin to scheme and host before comparing,
+// checkOrigin compares the clientData origin with Keyward's own and its
+// related origins, byte for byte. go-webauthn reduces the origin to scheme and host before comparing,
 // so it accepts "https://id.example.com/" and "https://id.example.com/x",
 // which no browser sends (WebAuthn §7.1 step 9 and §7.2 step 13 compare the
 // serialised origin); such a response is refused with the origin named.
 func (s *Service) checkOrigin(origin string, status int) error {
-	if origin == s.origin {
+	if slices.Contains(s.origins, origin) {
 		return nil
+	}
+	if len(s.origins) > 1 {
+		return apperr.New(status, "verificationFailed",
+			"the passkey response failed verification: it was made for the origin %s, but this sign-in service is %s (related origins: %s)",
+			strconv.Quote(truncateOrigin(origin)), s.origin, strings.Join(s.origins[1:], ", "))
 	}
 	return apperr.New(status, "verificationFailed",
 		"the passkey response failed verification: it was made for the origin %s, but this sign-in service is %s",

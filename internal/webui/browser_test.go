@@ -138,7 +138,7 @@ type browser struct {
 // clearFailures removes the failure screenshots of earlier runs, once.
 var clearFailures sync.Once
 
-func startBrowser(t *testing.T, path string) *browser {
+func startBrowser(t *testing.T, path string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	clearFailures.Do(func() {
 		old, _ := filepath.Glob(filepath.Join(screenshotDir, "failure-*.png"))
@@ -158,6 +158,7 @@ func startBrowser(t *testing.T, path string) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
