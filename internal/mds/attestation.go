@@ -24,7 +24,10 @@ var (
 // statement carries them) verifies at now to an attestation root MDS lists
 // for that AAGUID. The caller must already have verified the attestation
 // statement itself with go-webauthn. When not attested, reason says why in
-// plain words.
+// plain words. This is WebAuthn Level 2 §7.1 steps 20 and 21 with the FIDO
+// Metadata Service as the trusted source: the trust anchors are the entry's
+// attestationRootCertificates, and an entry whose status reports are
+// undesired (FIDO MDS 3.0, the AuthenticatorStatus enum) is not trustworthy.
 func (b *Blob) CheckAttestation(aaguid string, x5c []*x509.Certificate, now time.Time) (attested bool, reason string) {
 	if b == nil {
 		return false, "no FIDO Metadata Service blob is loaded, so no key can be verified as genuine"
@@ -50,6 +53,8 @@ func (b *Blob) CheckAttestation(aaguid string, x5c []*x509.Certificate, now time
 		return false, "the FIDO Metadata Service lists no attestation root certificate for this model"
 	}
 	leaf := x5c[0]
+	// WebAuthn Level 2 §8.2.1: an attestation certificate's
+	// id-fido-gen-ce-aaguid extension must match the AAGUID in authData.
 	if other, ok := certAAGUID(leaf); ok && other != u {
 		return false, fmt.Sprintf("the attestation certificate is for AAGUID %s, not %s", other, u)
 	}

@@ -90,7 +90,12 @@ func decodeCerts(s string) ([]*x509.Certificate, error) {
 	return []*x509.Certificate{c}, nil
 }
 
-// Parse verifies an MDS3 blob and reads its entries.
+// Parse verifies an MDS3 blob and reads its entries, following FIDO MDS 3.0
+// §3.2 (Metadata BLOB object processing rules): the signing chain comes from
+// the JWT header's x5c (without x5c, the trust anchor itself is the signer),
+// must chain to the trusted root and not be revoked, and the signature must
+// verify. That a blob is newer than the stored one is checked when it is
+// stored (Service.store).
 //
 // A blob is refused when it is not a JWT, its signing chain does not lead to
 // one of the trusted roots, a chain certificate is revoked, or its signature
@@ -194,7 +199,8 @@ type chain struct {
 }
 
 // verifyChain finds the trusted root x5c leads to. Without x5c the root
-// itself must be the signer (the MDS3 rule), so its key must verify token.
+// itself must be the signer (FIDO MDS 3.0 §3.2: the trust anchor is then the
+// signing certificate chain), so its key must verify token.
 func verifyChain(token string, x5c, roots []*x509.Certificate, now time.Time) (chain, error) {
 	if len(x5c) == 0 {
 		for _, r := range roots {

@@ -119,6 +119,9 @@ func (s *Service) store(ctx context.Context, b *Blob, raw []byte, source string)
 	return b, nil
 }
 
+// notNewer refuses a blob whose number is not above the stored one's (FIDO
+// MDS 3.0 §3.2: a BLOB whose no is less than or equal to the cached one's is
+// ignored).
 func notNewer(source string, number, stored int) *apperr.Error {
 	return apperr.Conflict("the MDS blob from %s has number %d, which is not newer than the stored blob (number %d); nothing was changed",
 		source, number, stored)

@@ -61,6 +61,8 @@ func WantsPasskey(requested []string) bool {
 // FreshEnough reports whether a sign-in at authTime is recent enough for a
 // request made at requested with max_age maxAge (nil = no limit). prompt=login
 // arrives here as max_age 0: only a sign-in made after the request counts.
+// OpenID Connect Core §3.1.2.1 (max_age, prompt=login) and §3.1.2.3 (the
+// server must authenticate the person again when the sign-in is too old).
 func FreshEnough(authTime, requested, now time.Time, maxAge *uint) bool {
 	if maxAge == nil {
 		return true

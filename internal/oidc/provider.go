@@ -200,7 +200,9 @@ func (p *Provider) ServeEndSession(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorizer adds Keyward's rules to the library's request validation:
-// PKCE is S256 or nothing (never plain).
+// PKCE is S256 or nothing, never plain (RFC 7636 §4.2 and §4.3 allow plain;
+// RFC 9700 §2.1.1 says not to), and a public client must use it (RFC 9700
+// §2.1.1).
 type authorizer struct{ *op.Provider }
 
 func (a authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, s op.Storage, v *op.IDTokenHintVerifier) (string, error) {

@@ -318,7 +318,8 @@ func (s opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (
 // CreateAccessAndRefreshTokens implements op.AuthStorage. A refresh token is
 // rotated: the presented one is used up in the same transaction that stores
 // its successor, so of two uses exactly one succeeds and the other revokes
-// the chain.
+// the chain (RFC 9700 §4.14.2, refresh token rotation; RFC 6749 §6 allows
+// issuing a new refresh token on every use).
 func (s opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
 	g, err := s.grant(req)
 	if err != nil {

@@ -63,6 +63,8 @@ func (s *Service) BeginLogin(ctx context.Context, username string) (Assertion, e
 			return Assertion{}, fmt.Errorf("look up user: %w", err)
 		}
 	}
+	// WebAuthn Level 2 §5.5 userVerification "required", which §7.2 step 17
+	// then holds the response to (the UV flag must be set).
 	uv := webauthn.WithUserVerification(protocol.VerificationRequired)
 	var (
 		assertion *protocol.CredentialAssertion
@@ -114,6 +116,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	event.PasskeyType = policy.Key{BackupEligible: cred.BackupEligible}.Type().String()
 	event.UserID, event.UserPrincipalName = user.ID, user.UserPrincipalName
 
+	// WebAuthn Level 2 §7.2 step 13: C.origin must be Keyward's origin.
 	if err := s.checkOrigin(parsed.Response.CollectedClientData.Origin, http.StatusUnauthorized); err != nil {
 		return SignIn{}, s.fail(ctx, challengeID, event, err, "")
 	}
@@ -124,6 +127,10 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	if cred.CloneWarning { // stays refused until an administrator clears the flag
 		return SignIn{}, s.fail(ctx, challengeID, event, errFlaggedClone, "")
 	}
+	// WebAuthn Level 2 §7.2 step 21 and §6.1.1 (Signature Counter
+	// Considerations): a counter that did not go up signals a possible clone,
+	// and the step leaves the consequence to the relying party. Keyward
+	// refuses the sign-in and flags the key.
 	if wc.Authenticator.CloneWarning {
 		return SignIn{}, s.fail(ctx, challengeID, event, errPossibleClone, cred.ID)
 	}
@@ -140,7 +147,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 
 	now := s.now()
 	cred.SignCount = wc.Authenticator.SignCount
-	cred.BackupState = wc.Flags.BackupState
+	cred.BackupState = wc.Flags.BackupState // may change between ceremonies (WebAuthn Level 3 §6.1.3)
 	cred.UserVerified = cred.UserVerified || wc.Flags.UserVerified
 	cred.LastUsedAt = &now
 	sessionSecret, sess := s.cfg.Sessions.NewSession(user.ID, c, amr(cred), true)
@@ -165,10 +172,13 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 }
 
 // verifyAssertion runs go-webauthn's checks (challenge, origin, RP ID, user
-// presence and verification, signature, counter) for one stored credential.
+// presence and verification, signature, counter: WebAuthn Level 2 §7.2 steps
+// 11 to 21) for one stored credential, after Keyward's own steps 5 and 6.
 func (s *Service) verifyAssertion(user storage.User, cred storage.Credential, sd webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData) (*webauthn.Credential, error) {
 	wu := newWAUser(user, []storage.Credential{cred})
 	if len(sd.UserID) == 0 {
+		// §7.2 step 6, no user identified before the ceremony: the
+		// userHandle must be present and name the credential's owner.
 		_, wc, err := s.wa.ValidatePasskeyLogin(func(rawID, handle []byte) (webauthn.User, error) {
 			if !bytes.Equal(handle, wu.WebAuthnID()) {
 				return nil, fmt.Errorf("user handle does not belong to the credential's owner")
@@ -180,10 +190,13 @@ func (s *Service) verifyAssertion(user storage.User, cred storage.Credential, sd
 		}
 		return wc, nil
 	}
+	// §7.2 step 6, the user identified before the ceremony: the credential
+	// must be theirs.
 	if !bytes.Equal(sd.UserID, wu.WebAuthnID()) {
 		return nil, verifyError(http.StatusUnauthorized, protocol.ErrBadRequest.WithDetails("this passkey belongs to another account"))
 	}
-	// The challenge listed all of the user's keys; only the one used is loaded.
+	// §7.2 step 5: the credential must be one of allowCredentials. The
+	// challenge listed all of the user's keys; only the one used is loaded.
 	allowed := false
 	for _, id := range sd.AllowedCredentialIDs {
 		allowed = allowed || bytes.Equal(id, cred.CredentialID)

@@ -99,6 +99,10 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 	if ttl <= 0 {
 		ttl = s.cfg.ChallengeTTL
 	}
+	// WebAuthn Level 2 §5.4.4 (Authenticator Selection Criteria): a
+	// discoverable credential and user verification; §5.4.7: direct
+	// attestation, under which browsers keep the AAGUID (under "none" they
+	// zero it); §5.4 excludeCredentials: no second registration of a key.
 	opts := []webauthn.RegistrationOption{
 		webauthn.WithExclusions(descriptors(existing)),
 		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
@@ -144,6 +148,7 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	if !reg.User.AccountEnabled {
 		return storage.Credential{}, errAccountDisabled
 	}
+	// WebAuthn Level 2 §7.1 step 9: C.origin must be Keyward's origin.
 	if err := s.checkOrigin(parsed.Response.CollectedClientData.Origin, http.StatusBadRequest); err != nil {
 		return storage.Credential{}, err
 	}
@@ -239,7 +244,12 @@ func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn
 }
 
 // judgeAttestation decides attested/notAttested against the MDS blob and
-// returns the MDS model name when the AAGUID is listed.
+// returns the MDS model name when the AAGUID is listed. It is WebAuthn
+// Level 2 §7.1 steps 20 and 21: the trust anchors come from the FIDO
+// Metadata Service by the AAGUID, and the chain is assessed against them.
+// An untrustworthy statement does not fail the ceremony here (step 24's
+// note: register it, treated as self attestation); the passkey policy
+// decides whether notAttested is acceptable.
 func (s *Service) judgeAttestation(ctx context.Context, aaguid string, chain []*x509.Certificate) (level, problem, model string) {
 	if s.cfg.Metadata == nil {
 		return storage.AttestationNotAttested, "no FIDO Metadata Service blob is loaded, so no key can be verified as genuine", ""

@@ -107,8 +107,9 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 // checkOrigin compares the clientData origin with Keyward's own and its
 // related origins, byte for byte. go-webauthn reduces the origin to scheme and host before comparing,
 // so it accepts "https://id.example.com/" and "https://id.example.com/x",
-// which no browser sends (WebAuthn §7.1 step 9 and §7.2 step 13 compare the
-// serialised origin); such a response is refused with the origin named.
+// which no browser sends (WebAuthn Level 2 §7.1 step 9 and §7.2 step 13
+// compare the serialised origin); such a response is refused with the origin
+// named.
 func (s *Service) checkOrigin(origin string, status int) error {
 	if slices.Contains(s.origins, origin) {
 		return nil
