@@ -57,7 +57,7 @@ func TestSignInRules(t *testing.T) {
 			w.setProfile(`"keyRestrictions":{"isEnforced":true,"enforcementType":"block","aaGuids":["` + goodAAGUID + `"]}`)
 			wantError(t, w.login(k, "alice@contoso.com"), http.StatusForbidden, "keyRestricted", "is blocked by your organisation's policy")
 			w.setProfile(`"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + unknownAAGUID + `"]}`)
-			wantError(t, w.login(k, ""), http.StatusForbidden, "keyRestricted", "is not on your organisation's list of allowed keys")
+			wantError(t, w.login(k, ""), http.StatusForbidden, "keyRestricted", "is not on the list of allowed keys")
 			w.resetProfile()
 			w.mustStatus(w.login(k, ""), http.StatusOK)
 		})

@@ -115,7 +115,7 @@ func TestPolicyRefusals(t *testing.T) {
 		t.Run("allow_list_without_the_model", func(t *testing.T) {
 			w.setProfile(`"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + revokedAAGUID + `"]}`)
 			defer w.resetProfile()
-			refused(t, register(alice, good()), "keyRestricted", "("+goodModel+", AAGUID "+goodAAGUID+") is not on your organisation's list")
+			refused(t, register(alice, good()), "keyRestricted", goodModel+" (AAGUID "+goodAAGUID+"), is not on your organisation's list")
 		})
 		t.Run("zero_aaguid_never_passes_an_allow_list", func(t *testing.T) {
 			w.setProfile(`"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["00000000-0000-0000-0000-000000000000","` + goodAAGUID + `"]}`)
@@ -126,7 +126,7 @@ func TestPolicyRefusals(t *testing.T) {
 		t.Run("block_list_with_the_model", func(t *testing.T) {
 			w.setProfile(`"keyRestrictions":{"isEnforced":true,"enforcementType":"block","aaGuids":["` + strings.ToUpper(goodAAGUID) + `"]}`)
 			defer w.resetProfile()
-			refused(t, register(alice, good()), "keyRestricted", "("+goodModel+", AAGUID "+goodAAGUID+") is blocked by your organisation's policy")
+			refused(t, register(alice, good()), "keyRestricted", goodModel+" (AAGUID "+goodAAGUID+"): it is blocked by your organisation's policy")
 		})
 		creds, err := w.store.ListUserCredentials(context.Background(), alice)
 		if err != nil || len(creds) != 2 {

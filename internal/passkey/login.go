@@ -142,7 +142,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 		return SignIn{}, err
 	}
 	if d := pol.CheckSignIn(owner.GroupIDs, policy.Key{AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible}); !d.Allowed {
-		return SignIn{}, s.fail(ctx, challengeID, event, s.refusal(ctx, d), "")
+		return SignIn{}, s.fail(ctx, challengeID, event, s.wayForward(ctx, s.refusal(ctx, d), pol, owner), "")
 	}
 
 	now := s.now()

@@ -155,7 +155,7 @@ func (f Fido2) CheckRegistration(groupIDs []string, byAdmin bool, k Key) Decisio
 		if fl, ok := checkAttestation(p, k); !ok {
 			fs = append(fs, fl)
 		}
-		if fl, ok := checkRestrictions(p, k); !ok {
+		if fl, ok := checkRestrictions(p, k, false); !ok {
 			fs = append(fs, fl)
 		}
 		return fs
@@ -172,7 +172,7 @@ func (f Fido2) CheckSignIn(groupIDs []string, k Key) Decision {
 		return d
 	}
 	return bestOf(profiles, func(p PasskeyProfile) []failure {
-		if fl, ok := checkRestrictions(p, k); !ok {
+		if fl, ok := checkRestrictions(p, k, true); !ok {
 			return []failure{fl}
 		}
 		return nil
@@ -226,7 +226,11 @@ func checkAttestation(p PasskeyProfile, k Key) (failure, bool) {
 		"this key could not be verified as genuine" + why + ": your organisation requires attested keys; use a security key model listed in the FIDO Metadata Service"}, false
 }
 
-func checkRestrictions(p PasskeyProfile, k Key) (failure, bool) {
+// checkRestrictions applies a profile's allow or block list. At sign-in the
+// key was accepted once, so a refusal says the organisation no longer
+// accepts its model; what to do instead is the caller's to add, since only
+// it knows the account's other methods.
+func checkRestrictions(p PasskeyProfile, k Key, atSignIn bool) (failure, bool) {
 	kr := p.KeyRestrictions
 	if !kr.IsEnforced {
 		return failure{}, true
@@ -243,29 +247,38 @@ func checkRestrictions(p PasskeyProfile, k Key) (failure, bool) {
 			return failure{CodeKeyRestricted,
 				"this key did not say which model it is" + why + " and your organisation allows only listed key models; use one of the allowed security keys"}, false
 		}
+		if !listed && atSignIn {
+			return failure{CodeKeyRestricted,
+				"your organisation no longer accepts this key model, " + describeModel(k, aaguid) + ": it is not on the list of allowed keys"}, false
+		}
 		if !listed {
 			return failure{CodeKeyRestricted,
-				"this key model (" + describeModel(k, aaguid) + ") is not on your organisation's list of allowed keys; use an allowed model or ask an administrator to allow this one"}, false
+				"this key model, " + describeModel(k, aaguid) + ", is not on your organisation's list of allowed keys; use an allowed model or ask an administrator to allow this one"}, false
 		}
 	case EnforcementBlock:
+		if listed && atSignIn {
+			return failure{CodeKeyRestricted,
+				"your organisation no longer accepts this key model, " + describeModel(k, aaguid) + ": it is blocked by your organisation's policy"}, false
+		}
 		if listed {
 			return failure{CodeKeyRestricted,
-				"this key model (" + describeModel(k, aaguid) + ") is blocked by your organisation's policy; use a different security key"}, false
+				"your organisation does not accept this key model, " + describeModel(k, aaguid) + ": it is blocked by your organisation's policy; use a passkey or security key of another model"}, false
 		}
 	}
 	return failure{}, true
 }
 
-// describeModel gives "YubiKey 5 NFC, AAGUID ee88…" or "AAGUID ee88…".
+// describeModel gives "YubiKey 5 NFC (AAGUID ee88…)" or "an unnamed model
+// (AAGUID ee88…)".
 func describeModel(k Key, aaguid string) string {
 	name := k.Model
 	if name == "" {
 		name = ModelName(aaguid)
 	}
 	if name == "" {
-		return "AAGUID " + aaguid
+		name = "an unnamed model"
 	}
-	return name + ", AAGUID " + aaguid
+	return name + " (AAGUID " + aaguid + ")"
 }
 
 func contains(list []string, s string) bool {

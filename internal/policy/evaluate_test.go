@@ -148,13 +148,13 @@ func TestCheckRegistration(t *testing.T) {
 		{"rejects_zero_aaguid_under_allow_list", withProfile(t, `"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["`+yubi52+`","`+ZeroAAGUID+`"]}`), false, zeroKey, CodeKeyRestricted, "its AAGUID is all zeros"},
 		{"rejects_malformed_aaguid_under_allow_list", withProfile(t, allowYubi), false, Key{AAGUID: "garbage"}, CodeKeyRestricted, "did not say which model it is and"},
 		{"rejects_unlisted_model_under_allow_list", withProfile(t, allowYubi), false, syncedKey, CodeKeyRestricted,
-			"this key model (Apple Passwords, AAGUID " + icloud + ") is not on your organisation's list of allowed keys"},
+			"this key model, Apple Passwords (AAGUID " + icloud + "), is not on your organisation's list of allowed keys"},
 		{"block_list_refuses_listed_model_naming_it", withProfile(t, blockYubi), false, Key{AAGUID: yubi52, Model: "YubiKey 5 NFC"}, CodeKeyRestricted,
-			"this key model (YubiKey 5 NFC, AAGUID " + yubi52 + ") is blocked by your organisation's policy"},
+			"your organisation does not accept this key model, YubiKey 5 NFC (AAGUID " + yubi52 + "): it is blocked by your organisation's policy; use a passkey or security key of another model"},
 		{"block_list_names_model_from_builtin_list_when_mds_has_none", withProfile(t, blockYubi), false, Key{AAGUID: yubi52}, CodeKeyRestricted,
-			"(YubiKey 5 Series, AAGUID " + yubi52 + ")"},
+			"YubiKey 5 Series (AAGUID " + yubi52 + ")"},
 		{"block_list_names_unknown_model_by_aaguid", withProfile(t, `"keyRestrictions":{"isEnforced":true,"enforcementType":"block","aaGuids":["`+unknownModel+`"]}`), false, unknownKey, CodeKeyRestricted,
-			"this key model (AAGUID " + unknownModel + ") is blocked"},
+			"an unnamed model (AAGUID " + unknownModel + "): it is blocked"},
 		{"block_list_allows_unlisted_model", withProfile(t, blockYubi), false, syncedKey, "", ""},
 		{"block_list_allows_zero_aaguid", withProfile(t, blockYubi), false, zeroKey, "", ""},
 		{"restrictions_not_enforced_ignore_the_list", withProfile(t, `"keyRestrictions":{"isEnforced":false,"enforcementType":"allow","aaGuids":["`+yubi52+`"]}`), false, syncedKey, "", ""},
@@ -219,7 +219,7 @@ func TestCheckRegistrationWithSeveralProfiles(t *testing.T) {
 		{"ties_go_to_the_first_profile_in_policy_order", []string{groupEng, groupAdmins}, Key{AAGUID: yubi52}, CodePasskeyTypeNotAllowed, "default", "device-bound security keys are not allowed"},
 		{"attestation_reason_when_only_attestation_fails", []string{groupAdmins}, Key{AAGUID: yubi52}, CodeAttestationRequired, "hw", "could not be verified as genuine"},
 		{"profile_of_other_group_does_not_apply", []string{groupEng}, yubiKey, CodePasskeyTypeNotAllowed, "default", "device-bound security keys are not allowed"},
-		{"best_matching_profile_breaking_one_rule_wins", []string{groupEng, groupAdmins}, Key{AAGUID: unknownModel, BackupEligible: true}, CodeKeyRestricted, "default", "(AAGUID " + unknownModel + ") is blocked"},
+		{"best_matching_profile_breaking_one_rule_wins", []string{groupEng, groupAdmins}, Key{AAGUID: unknownModel, BackupEligible: true}, CodeKeyRestricted, "default", "(AAGUID " + unknownModel + "): it is blocked"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,6 +257,11 @@ func TestCheckSignIn(t *testing.T) {
 			checkDecision(t, tt.policy.CheckSignIn(tt.groups, tt.key), tt.code, "")
 		})
 	}
+	// A key that signed in before says, by name, that it is no longer accepted.
+	checkDecision(t, blockYubi.CheckSignIn(nil, yubiKey), CodeKeyRestricted,
+		"your organisation no longer accepts this key model, YubiKey 5 Series (AAGUID "+yubi52+"): it is blocked by your organisation's policy")
+	checkDecision(t, withProfile(t, `"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["`+yubi51+`"]}`).CheckSignIn(nil, yubiKey), CodeKeyRestricted,
+		"your organisation no longer accepts this key model, YubiKey 5 Series (AAGUID "+yubi52+"): it is not on the list of allowed keys")
 }
 
 func TestDecisionErr(t *testing.T) {

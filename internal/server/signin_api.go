@@ -112,6 +112,10 @@ func (a *SignInAPI) passkey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := a.Passkeys.FinishLogin(r.Context(), body, session.ClientFrom(r))
+	if kr, ok := errors.AsType[*passkey.KeyRefused](err); ok {
+		writeKeyRefused(w, r, kr)
+		return
+	}
 	if err != nil {
 		WriteError(w, r, err)
 		return

@@ -172,10 +172,30 @@ async function passkeySignIn(button, user) {
     finish(false);
   } catch (e) {
     setStatus("");
+    offerInstead(e);
     setError(messageOf(e));
   } finally {
     busy(button, false);
   }
+}
+
+// offerInstead shows, after a key whose model is no longer accepted, the
+// account's other ways in right there: the password form, another passkey,
+// or the Temporary Access Pass link the refusal tells the user to ask for.
+function offerInstead(e) {
+  const instead = e instanceof ApiError && e.data && e.data.error && e.data.error.signInInstead;
+  if (!instead || !instead.username) return;
+  const methods = instead.methods || [];
+  username = instead.username;
+  for (const el of $$(".identity-name")) el.textContent = username;
+  const password = methods.includes("password");
+  show($("#password-fields"), password);
+  show($("#password-submit"), password);
+  show($("#passkey-for-user"), methods.includes("passkey") && supported());
+  show($("#no-password-note"), false);
+  show($("#tap-for-user"), true);
+  $("#password").value = "";
+  showStep("step-password", password ? "#password" : methods.length ? "#passkey-for-user" : "#tap-for-user");
 }
 
 $("#passkey-for-user").addEventListener("click", (ev) => passkeySignIn(ev.currentTarget, username));
@@ -208,6 +228,7 @@ async function startConditional() {
   } catch (e) {
     if (!isAbort(e) && !ctrl.signal.aborted) {
       setStatus("");
+      offerInstead(e);
       setError(messageOf(e));
     }
   } finally {
