@@ -148,7 +148,8 @@ func New(o Options) (*App, error) {
 		&server.ApplicationsAPI{Apps: apps, PublicURL: o.PublicURL},
 		&server.AccessAPI{Access: ca, PublicURL: o.PublicURL},
 		&server.LogsAPI{Logs: &audit.Logs{Store: o.Store}, PublicURL: o.PublicURL},
-		&server.ReportsAPI{Reports: &reports.Service{Store: o.Store, Metadata: md, Now: o.Now}, Policies: policies},
+		&server.ReportsAPI{Reports: &reports.Service{Store: o.Store, Metadata: md, Now: o.Now}, Policies: policies,
+			PublicURL: o.PublicURL},
 		// OpenID Connect's machine-facing endpoints.
 		&server.OIDCEndpoints{Provider: provider},
 		// The origins besides the public URL's that may use Keyward's passkeys.

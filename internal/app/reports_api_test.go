@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -153,3 +154,76 @@ func TestPolicyPreviewNamesExactlyWhoAndWhatAProposedAllowListCutsOff(t *testing
 }
 
 func sortedOf(s ...string) []string { sort.Strings(s); return s }
+
+func TestRegistrationDetailsReport(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		ids, _ := keyModelsWorld(t, w)
+		dave := w.user("dave@contoso.com") // nothing registered
+		w.mustStatus(w.do("POST", "/api/v1/users/"+dave+"/authentication/temporaryAccessPassMethods", bearer(w.admin),
+			map[string]any{"lifetimeInMinutes": 60}), http.StatusCreated)
+		// Allow only the good model: bob, eve and carol keep their keys but cannot sign in with them.
+		w.setProfile(`"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + goodAAGUID + `"]}`)
+
+		base := "/api/v1/reports/authenticationMethods/userRegistrationDetails"
+		all, pages := w.logList(base, "", 2)
+		if len(all) != 5 || pages != 3 {
+			t.Fatalf("%d users in %d pages, want 5 in 3", len(all), pages)
+		}
+		byUPN := map[string]map[string]any{}
+		for _, d := range all {
+			byUPN[d["userPrincipalName"].(string)] = d
+		}
+		ann := byUPN["ann@contoso.com"]
+		if ann["id"] != ids["ann"] || ann["isAdmin"] != true || ann["isPasswordlessCapable"] != true || ann["isMfaRegistered"] != true {
+			t.Errorf("ann: %v", ann)
+		}
+		if bob := byUPN["bob@contoso.com"]; bob["isPasswordlessCapable"] != false || bob["isMfaRegistered"] != true {
+			t.Errorf("bob, whose model the allow list leaves out: %v", bob)
+		}
+		if d := byUPN["dave@contoso.com"]; strings.Join(toStrings(d["methodsRegistered"]), ",") != "temporaryAccessPass" || d["isMfaRegistered"] != false {
+			t.Errorf("dave: %v", d)
+		}
+		for filter, want := range map[string]string{
+			"isPasswordlessCapable eq true":                                                           "ann@contoso.com",
+			"methodsRegistered/any(m: m eq 'passKeyDeviceBound')":                                     "ann@contoso.com,bob@contoso.com,carol@contoso.com,eve@contoso.com",
+			"methodsRegistered/any(m: m eq 'temporaryAccessPass') and isPasswordlessCapable eq false": "dave@contoso.com",
+		} {
+			got, _ := w.logList(base, filter, 0)
+			var upns []string
+			for _, d := range got {
+				upns = append(upns, d["userPrincipalName"].(string))
+			}
+			if strings.Join(upns, ",") != want {
+				t.Errorf("%s: %v, want %s", filter, upns, want)
+			}
+		}
+		for _, bad := range []string{"isAdmin eq true", "methodsRegistered/any(m: m eq 'fax')", "isPasswordlessCapable eq 'yes'"} {
+			if r := w.do("GET", base+"?$filter="+urlEscape(bad), bearer(w.reader), nil); r.status != http.StatusBadRequest {
+				t.Errorf("%s: status %d", bad, r.status)
+			}
+		}
+
+		var counts struct {
+			TotalUserCount               int
+			PasswordlessCapableUserCount int
+			UserRegistrationMethodCounts []struct {
+				AuthenticationMethod string
+				UserCount            int
+			}
+		}
+		r := w.mustStatus(w.do("GET", "/api/v1/reports/authenticationMethods/usersRegisteredByMethod", bearer(w.reader), nil), http.StatusOK)
+		if err := json.Unmarshal(r.body, &counts); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, c := range counts.UserRegistrationMethodCounts {
+			got[c.AuthenticationMethod] = c.UserCount
+		}
+		if counts.TotalUserCount != 5 || counts.PasswordlessCapableUserCount != 1 || got["passKeyDeviceBound"] != 4 ||
+			got["temporaryAccessPass"] != 1 || got["passKeySynced"] != 0 || len(got) != 5 {
+			t.Fatalf("usersRegisteredByMethod %+v", counts)
+		}
+	})
+}
+
+func urlEscape(s string) string { return url.QueryEscape(s) }

@@ -7,6 +7,7 @@ package reports
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -165,4 +166,13 @@ func csvText(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func pageError(err error) error {
+	if errors.Is(err, storage.ErrBadCursor) {
+		return apperr.BadRequest("$skiptoken is not valid; follow @odata.nextLink from the previous page instead of editing it")
+	}
+	return apperr.Internal(err)
 }

@@ -13,14 +13,45 @@ import (
 // passkey policy: the key models in use and the impact of a proposed policy.
 // Every admin role may read them; a preview saves nothing.
 type ReportsAPI struct {
-	Reports  *reports.Service
-	Policies reports.Fido2Source
+	Reports   *reports.Service
+	Policies  reports.Fido2Source
+	PublicURL *url.URL // nil = links from the request's host
 }
 
 // Mount implements Mounter.
 func (a *ReportsAPI) Mount(rt Router) {
 	rt.Handle("GET /api/v1/reports/authenticationMethods/passkeyModels", anyAdminRole(http.HandlerFunc(a.passkeyModels)))
 	rt.Handle("POST "+fido2PolicyPath+"/preview", anyAdminRole(http.HandlerFunc(a.preview)))
+	rt.Handle("GET /api/v1/reports/authenticationMethods/userRegistrationDetails", anyAdminRole(http.HandlerFunc(a.registrationDetails)))
+	rt.Handle("GET /api/v1/reports/authenticationMethods/usersRegisteredByMethod", anyAdminRole(http.HandlerFunc(a.registeredByMethod)))
+}
+
+func (a *ReportsAPI) registrationDetails(w http.ResponseWriter, r *http.Request) {
+	lp, err := parseListQuery(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	page, next, err := a.Reports.RegistrationDetails(r.Context(), a.Policies, lp.filter, lp.page.Limit, lp.page.After)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, listBody[reports.UserRegistrationDetails]{Value: page,
+		NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)})
+}
+
+func (a *ReportsAPI) registeredByMethod(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" {
+		WriteError(w, r, apperr.BadRequest("usersRegisteredByMethod takes no query parameters"))
+		return
+	}
+	c, err := a.Reports.UsersRegisteredByMethod(r.Context(), a.Policies)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, c)
 }
 
 // passkeyModels takes groupId (only the group's members) and $format=csv.

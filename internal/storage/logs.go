@@ -58,3 +58,16 @@ type PasskeyModelUsage struct {
 	SignInUsers []int
 	LastUsed    *time.Time
 }
+
+// UserRegistration is a user with what they have registered to sign in
+// with, for the registration-details report.
+type UserRegistration struct {
+	User User
+	// Credentials are the user's passkeys (ID, AAGUID, Model, BackupEligible,
+	// CloneWarning and CreatedAt are read), oldest first.
+	Credentials []Credential
+	GroupIDs    []string   // sorted
+	TOTPAt      *time.Time // when a confirmed authenticator app was added; nil = none
+	// TAPAt is when the newest pass usable at the query's time was issued; nil = none.
+	TAPAt *time.Time
+}

@@ -177,6 +177,11 @@ type Storage interface {
 	// user's group IDs (sorted), ordered by UPN: what a policy preview judges.
 	ListCredentialOwners(ctx context.Context) ([]CredentialOwner, error)
 
+	// ListUserRegistrations pages through users as ListUsers does, each with
+	// their passkeys, groups, confirmed authenticator app and the passes
+	// usable at now.
+	ListUserRegistrations(ctx context.Context, p Page, now time.Time) (regs []UserRegistration, next string, err error)
+
 	// Named policy documents (e.g. "fido2"), stored as JSON with a version that
 	// every update increments, so nodes can cheaply see a change made elsewhere.
 	GetPolicy(ctx context.Context, name string) (Policy, error)

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"audited_changes", auditedTests},
 		{"logs", logTests},
 		{"reports", reportTests},
+		{"registrations", registrationTests},
 		{"mds", mdsTests},
 		{"people", personTests},
 		{"totp", totpTests},

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -75,6 +77,50 @@ var reportTests = []test{
 		equal(t, "owners", got, []storage.CredentialOwner{
 			{Credential: c2, User: ann, GroupIDs: groups},
 			{Credential: c1, User: bob},
+		})
+	}},
+}
+
+var registrationTests = []test{
+	{"user_registrations_page_with_keys_groups_app_and_usable_passes", func(t *testing.T, s storage.Storage) {
+		ann, bob, carol := mustUser(t, s, "ann@x.org"), mustUser(t, s, "bob@x.org"), mustUser(t, s, "carol@x.org")
+		g := mustGroup(t, s, "Pilots")
+		ok(t, s.AddMember(t.Context(), g.ID, bob.ID))
+		k1 := mustCredential(t, s, ann.ID)
+		k2 := newCredential(ann.ID)
+		k2.BackupEligible, k2.CreatedAt = true, at(time.Hour)
+		ok(t, s.CreateCredential(t.Context(), k2))
+		ok(t, s.CreateTOTP(t.Context(), storage.TOTPMethod{UserID: bob.ID, Secret: "JBSWY3DPEHPK3PXP", Confirmed: true, CreatedAt: at(time.Minute)}))
+		ok(t, s.CreateTOTP(t.Context(), storage.TOTPMethod{UserID: carol.ID, Secret: "JBSWY3DPEHPK3PXP", CreatedAt: t0})) // unconfirmed
+		pass := func(u storage.User, created time.Time, expires time.Duration, used bool) {
+			p := storage.TemporaryAccessPass{ID: uuid.NewString(), UserID: u.ID, Hash: randomBytes(32), IsUsableOnce: true,
+				CreatedAt: created, StartAt: created, ExpiresAt: at(expires), CreatedBy: "cli"}
+			if used {
+				p.UsedAt = ptr(created)
+			}
+			ok(t, s.CreateTAP(t.Context(), p))
+		}
+		pass(carol, t0, 2*time.Hour, false)
+		pass(bob, t0, 2*time.Hour, true)  // spent
+		pass(ann, t0, time.Minute, false) // expired at the query's time
+		now := at(30 * time.Minute)
+
+		page, next, err := s.ListUserRegistrations(t.Context(), storage.Page{Limit: 2}, now)
+		ok(t, err)
+		if next == "" || len(page) != 2 {
+			t.Fatalf("first page: %d registrations, next %q", len(page), next)
+		}
+		trim := func(c storage.Credential) storage.Credential {
+			return storage.Credential{ID: c.ID, UserID: c.UserID, AAGUID: c.AAGUID, Model: c.Model,
+				BackupEligible: c.BackupEligible, CloneWarning: c.CloneWarning, CreatedAt: c.CreatedAt}
+		}
+		rest, last, err := s.ListUserRegistrations(t.Context(), storage.Page{Limit: 2, After: next}, now)
+		ok(t, err)
+		equal(t, "last page", last, "")
+		equal(t, "registrations", append(page, rest...), []storage.UserRegistration{
+			{User: ann, Credentials: []storage.Credential{trim(k1), trim(k2)}},
+			{User: bob, GroupIDs: []string{g.ID}, TOTPAt: ptr(at(time.Minute))},
+			{User: carol, TAPAt: ptr(t0)},
 		})
 	}},
 }

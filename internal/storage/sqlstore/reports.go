@@ -145,3 +145,88 @@ func (s *Store) ListCredentialOwners(ctx context.Context) ([]storage.CredentialO
 	}
 	return out, nil
 }
+
+// ListUserRegistrations implements storage.Storage: the page of users, then
+// one read each of their credentials, memberships, apps and passes.
+func (s *Store) ListUserRegistrations(ctx context.Context, p storage.Page, now time.Time) ([]storage.UserRegistration, string, error) {
+	const op = "list user registrations"
+	users, next, err := s.ListUsers(ctx, p)
+	if err != nil || len(users) == 0 {
+		return nil, next, err
+	}
+	regs := make([]storage.UserRegistration, len(users))
+	index := map[string]*storage.UserRegistration{}
+	ids := make([]any, len(users))
+	for i, u := range users {
+		regs[i].User, ids[i] = u, u.ID
+		index[u.ID] = &regs[i]
+	}
+	in := "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
+	reads := []struct {
+		q    string
+		args []any
+		scan func(rows scanner) error
+	}{
+		{`SELECT user_id, id, aaguid, model, backup_eligible, clone_warning, created_at FROM credentials
+			WHERE user_id IN ` + in + ` ORDER BY user_id, created_at, id`, ids,
+			func(rows scanner) error {
+				var c storage.Credential
+				var created timeCol
+				if err := rows.Scan(&c.UserID, &c.ID, &c.AAGUID, &c.Model, &c.BackupEligible, &c.CloneWarning, &created); err != nil {
+					return err
+				}
+				c.CreatedAt = created.T
+				r := index[c.UserID]
+				r.Credentials = append(r.Credentials, c)
+				return nil
+			}},
+		{`SELECT user_id, group_id FROM memberships WHERE user_id IN ` + in + ` ORDER BY user_id, group_id`, ids,
+			func(rows scanner) error {
+				var u, g string
+				if err := rows.Scan(&u, &g); err != nil {
+					return err
+				}
+				index[u].GroupIDs = append(index[u].GroupIDs, g)
+				return nil
+			}},
+		{`SELECT user_id, created_at FROM totp_methods WHERE confirmed AND user_id IN ` + in, ids,
+			func(rows scanner) error {
+				var u string
+				var at timeCol
+				if err := rows.Scan(&u, &at); err != nil {
+					return err
+				}
+				index[u].TOTPAt = at.ptr()
+				return nil
+			}},
+		{`SELECT user_id, MAX(created_at) FROM temporary_access_passes WHERE start_at <= ? AND expires_at > ?
+			AND (NOT is_usable_once OR used_at IS NULL) AND user_id IN ` + in + ` GROUP BY user_id`,
+			append([]any{s.tv(now), s.tv(now)}, ids...),
+			func(rows scanner) error {
+				var u string
+				var at timeCol
+				if err := rows.Scan(&u, &at); err != nil {
+					return err
+				}
+				index[u].TAPAt = at.ptr()
+				return nil
+			}},
+	}
+	for _, rd := range reads {
+		rows, err := s.read().rows(ctx, rd.q, rd.args...)
+		if err != nil {
+			return nil, "", s.fail(op, err, nil)
+		}
+		for rows.Next() {
+			if err := rd.scan(rows); err != nil {
+				rows.Close()
+				return nil, "", s.fail(op, err, nil)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, "", s.fail(op, err, nil)
+		}
+	}
+	return regs, next, nil
+}
