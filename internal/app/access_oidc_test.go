@@ -57,11 +57,12 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 			t.Fatalf("report-only policy blocked: %v", q)
 		}
 
-		// The wiki: no code for password + code; the sign-in page asks again.
+		// The wiki: no code for password + code; any passkey meets the
+		// strength, so the passkey step-up page asks for one.
 		f = wiki.start(oauth2.AccessTypeOffline)
-		res, _ = b.get(f.url)
-		next := wantLogin(t, res, true)
-		b.passkeySignIn(k, "bob@contoso.com")
+		res, body := b.get(f.url)
+		next := wantStepUp(t, res, body, "phr", http.StatusOK)
+		b.stepUp(k, "phr")
 		res, _ = b.get(next)
 		q := landed(t, res, redirect)
 		tok, err := wiki.conf.Exchange(wiki.ctx(), q.Get("code"), oauth2.VerifierOption(f.verifier))
@@ -82,7 +83,7 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 			"grantControls":{"builtInControls":["block"]}}`, wiki.appID)), http.StatusCreated)
 		_, err = wiki.conf.TokenSource(wiki.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 		oauthErr(t, err, "invalid_grant")
-		res, body := b.get(wiki.start().url)
+		res, body = b.get(wiki.start().url)
 		if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Wiki closed") {
 			t.Fatalf("blocked app: %d %s", res.StatusCode, body)
 		}

@@ -84,8 +84,15 @@ func (s *Service) OIDCVerdict(ctx context.Context, sess storage.Session, appID s
 		return oidc.AccessVerdict{}, err
 	}
 	v := oidc.AccessVerdict{Decision: d.Decision, Text: Explain(d)}
+	anyPasskey := len(d.RequiredStrengths) > 0
 	for _, st := range d.RequiredStrengths {
 		v.Passkey = v.Passkey || st.NeedsFido2()
+		anyPasskey = anyPasskey && st.NeedsFido2() && len(st.AllowedAAGUIDs()) == 0
+	}
+	// Strengths that any passkey meets are what the passkey step-up page
+	// gives (phr); one restricted to key models goes to the sign-in page.
+	if d.Decision == access.StepUp && anyPasskey {
+		v.ACR = oidc.ACRPhishingResistant
 	}
 	return v, nil
 }

@@ -74,3 +74,29 @@ func TestFreshEnough(t *testing.T) {
 		})
 	}
 }
+
+func TestNeedsCombine(t *testing.T) {
+	if n := NeedOfACRValues([]string{"urn:other", "phrh", "phr"}); n.ACR != "phr" {
+		t.Fatalf("acr_values phrh phr: need %q, want phr (any listed value will do)", n.ACR)
+	}
+	if n := NeedOfACRValues([]string{"urn:other"}); n != (Need{}) {
+		t.Fatalf("unknown acr_values ask for %+v", n)
+	}
+	if got := Combine(Need{ACR: ACRMultiFactor}, Need{ACR: ACRPhishingResistantHardware}); got.ACR != ACRPhishingResistantHardware {
+		t.Fatalf("Combine keeps the stronger acr: %+v", got)
+	}
+	if got := Combine(Need{ACR: "phr"}, Need{}); got.ACR != "phr" {
+		t.Fatalf("Combine with nothing: %+v", got)
+	}
+	for _, tc := range []struct {
+		got, need string
+		want      bool
+	}{{"phrh", "phr", true}, {"phr", "phrh", false}, {ACRMultiFactor, "", true}, {ACRSingleFactor, ACRMultiFactor, false}} {
+		if MeetsACR(tc.got, tc.need) != tc.want {
+			t.Errorf("MeetsACR(%q, %q) != %v", tc.got, tc.need, tc.want)
+		}
+	}
+	if !IsPasskeyACR("phr") || !IsPasskeyACR("phrh") || IsPasskeyACR(ACRMultiFactor) || IsPasskeyACR("") {
+		t.Fatal("IsPasskeyACR")
+	}
+}

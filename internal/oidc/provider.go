@@ -75,6 +75,9 @@ type AccessVerdict struct {
 	Decision string // AccessGrant, AccessBlock or AccessStepUp
 	Text     string // what the person is told when not granted
 	Passkey  bool   // only a passkey satisfies the step-up
+	// ACR, when it is phr or phrh, is a strength the passkey step-up page
+	// can give: a step-up goes there instead of to the sign-in page.
+	ACR string
 }
 
 // Provider is the OpenID Connect provider.
@@ -233,6 +236,9 @@ const (
 	StepRedirect
 	// StepRefuse: show a page with Title and Text; never redirect.
 	StepRefuse
+	// StepStepUp: the user is signed in, but the request needs a stronger
+	// sign-in (ACR, phr or phrh): run a passkey step-up, then come back to Continue.
+	StepStepUp
 )
 
 // Step is Continue's answer.
@@ -243,9 +249,11 @@ type Step struct {
 	Fresh bool
 	// Passkey: only a passkey meets the app's acr_values.
 	Passkey bool
-	URL     string
-	Title   string
-	Text    string
+	// ACR is what a step-up must reach (StepStepUp).
+	ACR   string
+	URL   string
+	Title string
+	Text  string
 }
 
 // Continue decides what a pending authorization request needs, given the
@@ -270,16 +278,15 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 		return Step{}, err
 	}
 	now := p.now()
-	passkey := WantsPasskey(a.req.ACRValues)
-	ok := sess != nil && !sess.SecondFactorPending && FreshEnough(sess.CreatedAt, a.rec.CreatedAt, now, a.req.MaxAge) &&
-		ACRSatisfies(ACR(sess.AuthMethods), a.req.ACRValues)
+	promptNone := slices.Contains(a.req.Prompt, oidc.PromptNone)
+	ok := sess != nil && !sess.SecondFactorPending && FreshEnough(sess.CreatedAt, a.rec.CreatedAt, now, a.req.MaxAge)
 	if !ok {
-		if slices.Contains(a.req.Prompt, oidc.PromptNone) {
+		if promptNone {
 			return p.errorStep(a, oidc.ErrLoginRequired().WithDescription("the user is not signed in to Keyward"))
 		}
 		// With a session that will not do, the sign-in page must ask again
 		// rather than pass the same session straight back.
-		return Step{Kind: StepSignIn, Fresh: sess != nil, Passkey: passkey}, nil
+		return Step{Kind: StepSignIn, Fresh: sess != nil, Passkey: WantsPasskey(a.req.ACRValues)}, nil
 	}
 	if len(app.AssignedGroups) > 0 {
 		groups, err := p.store.UserGroupIDs(ctx, sess.UserID)
@@ -291,6 +298,9 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 				Text: "Your account cannot sign in to this application. Ask your administrator to assign you to it."}, nil
 		}
 	}
+	if need := NeedOfACRValues(a.req.ACRValues); !MeetsACR(ACR(sess.AuthMethods), need.ACR) {
+		return p.stepUp(a, need.ACR, "", promptNone)
+	}
 	if p.cfg.Access != nil {
 		v, err := p.cfg.Access(ctx, *sess, app.AppID)
 		if err != nil {
@@ -300,10 +310,13 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 		case AccessBlock:
 			return Step{Kind: StepRefuse, Title: "You cannot sign in to " + app.DisplayName + " this way", Text: v.Text}, nil
 		case AccessStepUp:
-			if slices.Contains(a.req.Prompt, oidc.PromptNone) {
+			if promptNone {
 				return p.errorStep(a, oidc.ErrInteractionRequired().WithDescription("conditional access requires the user to sign in again"))
 			}
-			return Step{Kind: StepSignIn, Fresh: true, Passkey: passkey || v.Passkey, Text: v.Text}, nil
+			if IsPasskeyACR(v.ACR) {
+				return Step{Kind: StepStepUp, ACR: v.ACR, Text: v.Text}, nil
+			}
+			return Step{Kind: StepSignIn, Fresh: true, Passkey: WantsPasskey(a.req.ACRValues) || v.Passkey, Text: v.Text}, nil
 		}
 	}
 	_, err = p.store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
@@ -318,6 +331,19 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 		return Step{}, err
 	}
 	return Step{Kind: StepRedirect, URL: CallbackPath + "?id=" + id}, nil
+}
+
+// stepUp is the step for a session whose acr does not reach acr: the
+// passkey step-up page for phr and phrh, the sign-in page again for the
+// rest, and interaction_required when the app asked for no page.
+func (p *Provider) stepUp(a *authRequest, acr, text string, promptNone bool) (Step, error) {
+	switch {
+	case promptNone:
+		return p.errorStep(a, oidc.ErrInteractionRequired().WithDescription("the app asks for a stronger sign-in (acr_values)"))
+	case IsPasskeyACR(acr):
+		return Step{Kind: StepStepUp, ACR: acr, Text: text}, nil
+	}
+	return Step{Kind: StepSignIn, Fresh: true, Text: text}, nil
 }
 
 // errorStep sends an OIDC error to the app's (already validated) redirect URI.

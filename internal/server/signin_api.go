@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/signin"
@@ -32,6 +33,7 @@ func (a *SignInAPI) Mount(rt Router) {
 	rt.HandleSignIn("POST /api/v1/auth/methods", http.HandlerFunc(a.methods))
 	rt.HandleSignIn("POST /api/v1/auth/passkey/options", http.HandlerFunc(a.passkeyOptions))
 	rt.HandleSignIn("POST /api/v1/auth/passkey", http.HandlerFunc(a.passkey))
+	rt.HandleSignIn("POST /api/v1/auth/passkey/step-up/options", http.HandlerFunc(a.stepUpOptions))
 	rt.HandleSignIn("POST /api/v1/auth/password", http.HandlerFunc(a.password))
 	rt.HandleSignIn("POST /api/v1/auth/totp", http.HandlerFunc(a.totp))
 	rt.HandleSignIn("POST /api/v1/auth/tap", http.HandlerFunc(a.tap))
@@ -98,6 +100,36 @@ func (a *SignInAPI) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	as, err := a.Passkeys.BeginLogin(r.Context(), body.Username)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, as.Options)
+}
+
+// stepUpOptions starts a step-up for the signed-in user: passkey options
+// listing only their keys that reach the acr asked for (phr: any passkey;
+// phrh: a device-bound one). The answer goes to POST /api/v1/auth/passkey,
+// which replaces the session with the stronger one.
+func (a *SignInAPI) stepUpOptions(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		ACR string `json:"acr"`
+	}
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if !oidc.IsPasskeyACR(body.ACR) {
+		WriteError(w, r, apperr.BadRequest("acr must be %q (any passkey) or %q (a device-bound passkey)",
+			oidc.ACRPhishingResistant, oidc.ACRPhishingResistantHardware))
+		return
+	}
+	u, _, err := currentUser(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	as, err := a.Passkeys.BeginStepUp(r.Context(), u, body.ACR == oidc.ACRPhishingResistantHardware)
 	if err != nil {
 		WriteError(w, r, err)
 		return

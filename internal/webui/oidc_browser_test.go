@@ -26,7 +26,8 @@ import (
 // relyingParty is a small web app that signs its users in with Keyward,
 // written the usual way: go-oidc and x/oauth2, PKCE, state and nonce in
 // cookies, the ID token verified on the way back.
-func relyingParty(t *testing.T, issuer string, register func(redirect string) (clientID, secret string)) *httptest.Server {
+// opts are added to its authorization requests (acr_values, for one).
+func relyingParty(t *testing.T, issuer string, register func(redirect string) (clientID, secret string), opts ...oauth2.AuthCodeOption) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
@@ -49,7 +50,7 @@ func relyingParty(t *testing.T, issuer string, register func(redirect string) (c
 		for name, v := range map[string]string{"state": state, "nonce": nonce, "pkce": pkce} {
 			http.SetCookie(w, &http.Cookie{Name: name, Value: v, Path: "/", HttpOnly: true})
 		}
-		http.Redirect(w, r, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(pkce), gooidc.Nonce(nonce)), http.StatusFound)
+		http.Redirect(w, r, conf.AuthCodeURL(state, append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(pkce), gooidc.Nonce(nonce)}, opts...)...), http.StatusFound)
 	})
 	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
 		cookie := func(n string) string { c, _ := r.Cookie(n); return c.Value }
@@ -88,6 +89,33 @@ func relyingParty(t *testing.T, issuer string, register func(redirect string) (c
 // signs in with a passkey (Chromium's virtual authenticator) and lands back
 // at the app, signed in, without another click.
 func TestBrowserSignInToAnApp(t *testing.T) {
+	app, alex := alexWithAKeyAndAnApp(t)
+	// The app sends Alex to Keyward; a passkey, and Alex is back, signed in.
+	alex.step(t, "open the app", chromedp.Navigate(app.URL+"/"))
+	alex.waitPath(t, "/login")
+	alex.screenshot(t, "login-for-an-app")
+	alex.fill(t, "#username", alexUPN)
+	alex.click(t, "#username-next")
+	alex.click(t, "#passkey-for-user")
+	alex.waitFor(t, "the app's page", `location.origin === `+fmt.Sprintf("%q", app.URL)+` && document.querySelector("#who") !== null`)
+	if got := alex.text(t, "#who"); got != "Signed in as Alex Wilber with hwk+user+mfa (phrh)" {
+		alex.fail(t, "the app says %q", got)
+	}
+
+	// Signed in to Keyward already: the next app sign-in needs no page at all.
+	if _, err := chromedp.Call(alex.ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "who", URL: app.URL}); err != nil {
+		t.Fatalf("sign out of the app: %v", err)
+	}
+	alex.step(t, "open the app again", chromedp.Navigate(app.URL+"/"))
+	alex.waitFor(t, "the app's page", `document.querySelector("#who") !== null`)
+}
+
+// alexWithAKeyAndAnApp starts Keyward, a Payroll app registered with it
+// (opts added to the app's authorization requests), and a browser tab in
+// which Alex has registered a security key in My security info and signed
+// out again.
+func alexWithAKeyAndAnApp(t *testing.T, opts ...oauth2.AuthCodeOption) (*httptest.Server, *tab) {
+	t.Helper()
 	chromium := chromiumPath(t)
 	k := startKeyward(t)
 	ctx := context.Background()
@@ -106,7 +134,7 @@ func TestBrowserSignInToAnApp(t *testing.T) {
 			t.Fatal(err)
 		}
 		return a.AppID, text
-	})
+	}, opts...)
 
 	b := startBrowser(t, chromium)
 	alex := b.newTab(t, "alex", k.url, webauthn.AuthenticatorTransportUsb)
@@ -135,24 +163,29 @@ func TestBrowserSignInToAnApp(t *testing.T) {
 	alex.waitText(t, "#methods-table", "Alex's key")
 	signOut(t, alex)
 
-	// The app sends Alex to Keyward; a passkey, and Alex is back, signed in.
+	return app, alex
+}
+
+// TestBrowserStepUpForAnApp: Alex, signed in with a password, opens an app
+// that asks for a phishing-resistant sign-in (acr_values=phr): Keyward shows
+// the step-up page, Alex uses the security key (the virtual authenticator),
+// and lands back at the app with a sign-in that says so.
+func TestBrowserStepUpForAnApp(t *testing.T) {
+	app, alex := alexWithAKeyAndAnApp(t, oauth2.SetAuthURLParam("acr_values", "phr"))
+	signInWithPassword(t, alex, alexUPN, alexPassword, "/my/security-info")
+
 	alex.step(t, "open the app", chromedp.Navigate(app.URL+"/"))
-	alex.waitPath(t, "/login")
-	alex.screenshot(t, "login-for-an-app")
-	alex.fill(t, "#username", alexUPN)
-	alex.click(t, "#username-next")
-	alex.click(t, "#passkey-for-user")
+	alex.waitPath(t, "/login/step-up")
+	alex.checkLabels(t)
+	if got := alex.text(t, "#stepup-subtitle"); !strings.Contains(got, "passkey or security key") {
+		alex.fail(t, "the step-up page says %q", got)
+	}
+	alex.screenshot(t, "step-up-for-an-app")
+	alex.click(t, "#stepup-passkey")
 	alex.waitFor(t, "the app's page", `location.origin === `+fmt.Sprintf("%q", app.URL)+` && document.querySelector("#who") !== null`)
 	if got := alex.text(t, "#who"); got != "Signed in as Alex Wilber with hwk+user+mfa (phrh)" {
 		alex.fail(t, "the app says %q", got)
 	}
-
-	// Signed in to Keyward already: the next app sign-in needs no page at all.
-	if _, err := chromedp.Call(alex.ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "who", URL: app.URL}); err != nil {
-		t.Fatalf("sign out of the app: %v", err)
-	}
-	alex.step(t, "open the app again", chromedp.Navigate(app.URL+"/"))
-	alex.waitFor(t, "the app's page", `document.querySelector("#who") !== null`)
 }
 
 func ptr[T any](v T) *T { return &v }

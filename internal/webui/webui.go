@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/oidc"
+	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/session"
 )
@@ -33,6 +34,8 @@ type UI struct {
 	// OIDC, when set, is the OpenID Connect provider whose browser-facing
 	// endpoints (authorize, the sign-in hand-off, logout) the UI serves.
 	OIDC *oidc.Provider
+	// Passkeys runs the step-up page's checks (which keys can step up).
+	Passkeys *passkey.Service
 
 	assets *assets
 	pages  map[string]*template.Template
@@ -52,6 +55,7 @@ func (u *UI) Mount(rt server.Router) {
 
 	rt.Handle("GET /{$}", http.HandlerFunc(u.home))
 	rt.Handle("GET /login", http.HandlerFunc(u.login))
+	rt.Handle("GET "+StepUpPath, http.HandlerFunc(u.stepUp))
 	rt.Handle("GET /setup", http.HandlerFunc(u.setup))
 	rt.Handle("GET /my", redirectTo(homePath))
 	rt.Handle("GET /my/security-info", u.signedIn(u.page("security-info", "Security info", "my", "")))
@@ -108,6 +112,7 @@ type pageData struct {
 	ID       string // the user or group an admin page is about
 	Token    string // the setup token
 	Username string // a username to prefill
+	ACR      string // the strength a step-up must reach
 }
 
 // message is the text of the simple message page (errors, no access).
