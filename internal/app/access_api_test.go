@@ -47,6 +47,7 @@ func results(t *testing.T, m map[string]any) []string {
 // through the API; the what-if shows who steps up, the rules that span
 // documents hold, and an emergency account is protected from it.
 func TestConditionalAccessAPI(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		alice := w.user("alice@contoso.com")
 		if n := w.caCount(caStrengths); n != 3 {

@@ -27,6 +27,7 @@ func (w *world) caPolicy(name, state, appID, strength string) string {
 // strength allowing one key model refuses another; report-only records
 // without blocking; a policy made later stops the refresh.
 func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		const pw = "correct horse battery"
 		bob := w.pwUser("bob@contoso.com", pw)

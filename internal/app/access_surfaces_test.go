@@ -14,6 +14,7 @@ import (
 // administrators" guards the admin API used with a session (not API
 // tokens), and registering a method can require a strength of its own.
 func TestConditionalAccessOnKeywardSurfaces(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		admin := w.mustStatus(w.do("POST", "/api/v1/users", bearer(w.admin), map[string]any{
 			"userPrincipalName": "admin@contoso.com", "displayName": "Admin", "adminRole": "global-admin"}), http.StatusCreated).json(t)["id"].(string)

@@ -32,6 +32,7 @@ var badText = []struct {
 // parameter, the User-Agent and (where the route reads one) a JSON body —
 // and expects a 400 naming the place, with nothing changed, on both backends.
 func TestBadTextIsRefusedOnEveryRoute(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		alice := registered(t, w, k)

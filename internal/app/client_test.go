@@ -21,6 +21,7 @@ var hugeUserAgent = "Mozilla/5.0 (" + strings.Repeat("é", 100_000)
 // in the sign-in log and in the session, on each backend: a hostile header
 // cannot bloat either table (the passkey sign-in used to store it whole).
 func TestUserAgentIsCappedOnEverySignIn(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.enableForAll()
 		huge := cred{userAgent: hugeUserAgent}

@@ -13,6 +13,7 @@ import (
 // cookie is a __Host- cookie: Secure, Path=/, no Domain, so a sibling
 // subdomain or a plain-http page cannot plant or overwrite it.
 func TestHTTPSDeploymentsPinTransportAndCookie(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		public, cookie string
 		hsts           bool

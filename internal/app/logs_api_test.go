@@ -65,6 +65,7 @@ func field(m map[string]any, path string) any {
 }
 
 func TestSignInLogAPI(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		ann, bob := w.user("ann@contoso.com"), w.user("bob@contoso.com")
 		w.enableForAll()
@@ -159,6 +160,7 @@ func TestSignInLogAPI(t *testing.T) {
 }
 
 func TestDirectoryAuditAPI(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		ann := w.user("ann@contoso.com")
 		w.enableForAll()

@@ -55,6 +55,7 @@ func decodeModels(t *testing.T, r reply) []keyModel {
 }
 
 func TestKeyModelNames(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		t.Run("mds_first_then_the_well_known_list_then_nothing", func(t *testing.T) {
 			// goodAAGUID is also on the built-in list (as a YubiKey): MDS wins.
@@ -115,6 +116,7 @@ func TestKeyModelNames(t *testing.T) {
 // TestKeyModelNamesWithoutMDS: before any MDS blob is imported the
 // built-in list still names the well-known models.
 func TestKeyModelNamesWithoutMDS(t *testing.T) {
+	t.Parallel()
 	store := storagetest.NewSQLite(t).Open(t)
 	srv := httptest.NewUnstartedServer(nil)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())

@@ -41,6 +41,7 @@ func oauth2ProxyBinary(t *testing.T) string {
 // Keyward as its OIDC provider and none of its --insecure-oidc-* flags,
 // protects a small service; a passkey user signs in through it.
 func TestOAuth2ProxyInFrontOfAService(t *testing.T) {
+	t.Parallel()
 	bin := oauth2ProxyBinary(t)
 	w := newWorld(t, storagetest.NewSQLite(t))
 	k := w.key(goodAAGUID, softkey.FormatPacked)

@@ -21,6 +21,7 @@ type emailClaims struct {
 // administrator set one (verified), and the UPN otherwise, about which
 // Keyward claims nothing (email_verified left out).
 func TestOIDCEmailClaim(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		alice := registered(t, w, k)

@@ -17,6 +17,7 @@ import (
 // window to end. (The token endpoint answers invalid_client either way, so
 // the count is read where the provider keeps it.)
 func TestOIDCConcurrentWrongSecretsStopAtTheLimit(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		p := w.newApp(t, "App", map[string]any{"web": map[string]any{"redirectUris": []string{"https://app.example/cb"}}}, true)
 		token := func(secret string) error {

@@ -37,6 +37,7 @@ func (b *browser) passwordSignIn(upn, password string) {
 // TestOIDCSessionRules: prompt=none, prompt=login, max_age and acr_values
 // decide between going straight back and asking to sign in (again).
 func TestOIDCSessionRules(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		registered(t, w, k)
@@ -108,6 +109,7 @@ func TestOIDCSessionRules(t *testing.T) {
 // TestOIDCEndSession: RP-initiated logout ends the Keyward session and
 // returns only to a registered URI.
 func TestOIDCEndSession(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		registered(t, w, k)
@@ -150,6 +152,7 @@ func TestOIDCEndSession(t *testing.T) {
 // TestOIDCAccessEnds: assignment, disabling a user and deleting an app
 // take effect on tokens at once; an app may choose RS256.
 func TestOIDCAccessEnds(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		alice := registered(t, w, k)

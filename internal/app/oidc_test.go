@@ -244,6 +244,7 @@ func oauthErr(t testing.TB, err error, code string) {
 // another; the ID token verifies with amr/acr/nonce/auth_time; userinfo,
 // refresh with rotation, and reuse detection revoking the chain.
 func TestOIDCCodeFlowConfidentialClient(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.addNode(w.mdsRootForNodes())
 		k := w.key(goodAAGUID, softkey.FormatPacked)
@@ -333,6 +334,7 @@ func TestOIDCCodeFlowConfidentialClient(t *testing.T) {
 // passkey gives swk and phr. A second authorization with the session goes
 // straight back to the app.
 func TestOIDCCodeFlowPublicClient(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatNone, func(o *softkey.Options) { o.BackupEligible, o.BackupState = true, true })
 		registered(t, w, k)
@@ -377,6 +379,7 @@ func TestOIDCCodeFlowPublicClient(t *testing.T) {
 
 // TestOIDCRefusals: what an app or an attacker can get wrong.
 func TestOIDCRefusals(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		registered(t, w, k)

@@ -13,6 +13,7 @@ import (
 // Passkey options for a disabled account look exactly like those for an
 // unknown one: no credential IDs, nothing that tells the account exists.
 func TestPasskeyOptionsDoNotRevealDisabledAccounts(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		alice := registered(t, w, k)
@@ -41,6 +42,7 @@ func TestPasskeyOptionsDoNotRevealDisabledAccounts(t *testing.T) {
 // The clientData origin must be exactly scheme://host[:port]: go-webauthn
 // alone accepts a trailing slash or a path.
 func TestCeremonyOriginMustMatchExactly(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		alice := registered(t, w, k)

@@ -39,6 +39,7 @@ func wantError(t *testing.T, r reply, status int, code, fragment string) {
 }
 
 func TestSignInRules(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPackedSelf)
 		alice := registered(t, w, k)
@@ -105,6 +106,7 @@ func TestSignInRules(t *testing.T) {
 }
 
 func TestCeremonyIntegrity(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		alice := registered(t, w, k)
@@ -225,6 +227,7 @@ func TestCeremonyIntegrity(t *testing.T) {
 
 // A ceremony begun on one node finishes on another sharing the database.
 func TestCeremonySpansNodes(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.addNode(w.mdsRootForNodes())
 		alice := w.user("alice@contoso.com")
@@ -258,6 +261,7 @@ func TestCeremonySpansNodes(t *testing.T) {
 }
 
 func TestProvisioningOnBehalf(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		alice := w.user("alice@contoso.com")
 		w.setPolicy(`{"state":"enabled","isSelfServiceRegistrationAllowed":false}`)
@@ -324,6 +328,7 @@ func TestProvisioningOnBehalf(t *testing.T) {
 // Malformed responses of every kind get a 400 naming the problem and
 // change nothing.
 func TestMalformedResponsesAreRefused(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		alice := registered(t, w, k)
@@ -393,6 +398,7 @@ func (w *world) counts(userID string) [2]int {
 // session's CSRF token: another site can make the browser send the cookie,
 // not the token.
 func TestCookieRequestsNeedTheCSRFToken(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storagetest.NewSQLite(t))
 	alice := w.user("alice@contoso.com")
 	w.enableForAll()

@@ -12,6 +12,7 @@ import (
 )
 
 func TestPasskeyRegistrationAndSignIn(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		alice := w.user("alice@contoso.com")
 		w.enableForAll()
@@ -50,6 +51,7 @@ func TestPasskeyRegistrationAndSignIn(t *testing.T) {
 }
 
 func TestPolicyRefusals(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		alice := w.user("alice@contoso.com")
 		bob := w.user("bob@contoso.com")

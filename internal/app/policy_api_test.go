@@ -10,6 +10,7 @@ import (
 )
 
 func TestFido2PolicyAPI(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		p := w.mustStatus(w.do("GET", policyPath, bearer(w.reader), nil), http.StatusOK).json(t)
 		profiles := p["passkeyProfiles"].([]any)

@@ -18,6 +18,7 @@ func (w *world) patchIfMatch(etag, body string) reply {
 // Two admins edit the policy from the same version: the second save is
 // refused with 412 and the current policy instead of undoing the first.
 func TestPolicyEditsCarryAVersion(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		get := w.mustStatus(w.do("GET", policyPath, bearer(w.reader), nil), http.StatusOK)
 		etag := get.header.Get("ETag")
@@ -63,6 +64,7 @@ func TestPolicyEditsCarryAVersion(t *testing.T) {
 
 // Admins racing from one version: exactly one save wins, on every backend.
 func TestConcurrentPolicyEditsLoseNothing(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		const editors, rounds = 6, 5
 		for round := range rounds {
@@ -103,6 +105,7 @@ func (w *world) sendIfMatch(path, etag, body string) reply {
 
 // Users and groups, which pages also edit whole, carry a version too.
 func TestUserAndGroupEditsCarryAVersion(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		for _, tc := range []struct{ path, first, second, field, want string }{
 			{"/api/v1/users/" + w.user("alice@contoso.com"), `{"displayName":"Alice L."}`, `{"accountEnabled":false}`, "displayName", "Alice L."},

@@ -26,6 +26,7 @@ func targetIDs(p map[string]any) (include, exclude []string) {
 // transaction (audited), an excluded one cannot be deleted while excluded —
 // that would silently let its members use passkeys.
 func TestDeletingAGroupThePolicyNames(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		alice := w.user("alice@contoso.com")
 		pilots, other := w.group("Passkey pilots", alice), w.group("Second wave")
@@ -78,6 +79,7 @@ func TestDeletingAGroupThePolicyNames(t *testing.T) {
 // before this fix allowed) gets an editable policy back: the next change
 // drops the missing groups instead of failing on them.
 func TestPolicyNamingADeletedGroupIsEditableAgain(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		kept, gone, goneToo := w.group("Kept"), w.group("Gone"), w.group("Gone too")
 		w.setPolicy(`{"state":"enabled","includeTargets":[{"targetType":"group","id":"` + kept + `"},{"targetType":"group","id":"` + gone + `"}],

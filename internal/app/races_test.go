@@ -58,6 +58,7 @@ func (w *world) failuresOf(userID string) int {
 // answered 401, every other one gets 429 without being checked — for
 // passwords, Temporary Access Passes and authenticator-app codes alike.
 func TestConcurrentGuessesStopAtTheLimit(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		wantLimit := func(what, userID string, rs []reply) {
 			t.Helper()
@@ -108,6 +109,7 @@ func TestConcurrentGuessesStopAtTheLimit(t *testing.T) {
 // others are told Keyward is already set up (or, for a link whose check came
 // after, that it is no longer valid), and only the winner is signed in.
 func TestSetupLinksUsedAtOnceMakeOneAdministrator(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		for round := range 3 {
 			tokens := make([]string, 6)
@@ -144,6 +146,7 @@ func TestSetupLinksUsedAtOnceMakeOneAdministrator(t *testing.T) {
 // A passkey-only user deleting both passkeys at once keeps one: the
 // last-method rule is judged inside the deleting transaction.
 func TestDeletingTwoPasskeysAtOnceKeepsOne(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.enableForAll()
 		alice := w.user("alice@contoso.com") // passkeys only, no password
@@ -167,6 +170,7 @@ func TestDeletingTwoPasskeysAtOnceKeepsOne(t *testing.T) {
 // Temporary Access Passes issued at once for one user leave exactly one
 // pass, and only that one signs in: a new pass replaces the old atomically.
 func TestPassesIssuedAtOnceLeaveOne(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		bob := w.user("bob@contoso.com")
 		var passes []string
@@ -234,6 +238,7 @@ func (w *world) storedCounter(methodID string) (uint32, bool) {
 // the loser of a race with a later counter — is refused as a possible clone
 // and flags the key, which stays refused until an administrator clears it.
 func TestSignatureCounterRaces(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
 		alice := registered(t, w, k)

@@ -13,6 +13,7 @@ import (
 // with the current parameters at the next successful password sign-in, and
 // the password still works; a wrong password leaves it alone.
 func TestPasswordSignInUpgradesAnOldHash(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		ctx := context.Background()
 		const password = "correct horse battery"

@@ -38,6 +38,7 @@ func keyModelsWorld(t *testing.T, w *world) (ids map[string]string, pilots strin
 }
 
 func TestPasskeyModelsReport(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		_, pilots := keyModelsWorld(t, w)
 		path := "/api/v1/reports/authenticationMethods/passkeyModels"
@@ -95,6 +96,7 @@ func TestPasskeyModelsReport(t *testing.T) {
 }
 
 func TestPolicyPreviewNamesExactlyWhoAndWhatAProposedAllowListCutsOff(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		ids, _ := keyModelsWorld(t, w)
 		before := w.mustStatus(w.do("GET", policyPath, bearer(w.reader), nil), http.StatusOK)

@@ -118,6 +118,7 @@ func (w *world) attempt(actor cred, op methodOp, target string) reply {
 // anyone's but only a global administrator gives another administrator a
 // new way in. A refusal is a 403 that says why and changes nothing.
 func TestWhoMayChangeWhoseMethods(t *testing.T) {
+	t.Parallel()
 	const (
 		ga, paa, aa, reader = storage.RoleGlobalAdmin, storage.RolePrivilegedAuthenticationAdmin, storage.RoleAuthenticationAdmin, storage.RoleReader
 	)
@@ -185,6 +186,7 @@ func TestWhoMayChangeWhoseMethods(t *testing.T) {
 // Pass for their own account or provisions a passkey to it, while people may
 // still remove their own methods.
 func TestMethodRulesHoldForTokensAndTheSelf(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.enableForAll()
 		boss := w.roleUser("boss@contoso.com", storage.RoleGlobalAdmin)
@@ -242,6 +244,7 @@ func TestMethodRulesHoldForTokensAndTheSelf(t *testing.T) {
 // unaffected. With require_mfa_for_admins off the session may administer,
 // and still cannot issue itself a pass.
 func TestAdminWorkNeedsAMultiFactorSession(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name           string
 		allowOneFactor bool
@@ -296,6 +299,7 @@ func TestAdminWorkNeedsAMultiFactorSession(t *testing.T) {
 // administrator's second factor); signed in with the passkey, it may. An
 // account without a passkey adds its first second factor with the password.
 func TestPasswordAloneCannotAddAnAppBesideAPasskey(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.enableForAll()
 		admin := w.pwUser("admin@contoso.com", "correct horse battery")

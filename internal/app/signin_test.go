@@ -89,6 +89,7 @@ func (w *world) mfaSignIn(upn, password, appSecret string) string {
 }
 
 func TestPasswordSignInSingleFactor(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.pwUser("alice@contoso.com", "correct horse battery")
 		c := w.signedIn(w.passwordSignIn("Alice@Contoso.com", "correct horse battery"), "alice@contoso.com")
@@ -107,6 +108,7 @@ func TestPasswordSignInSingleFactor(t *testing.T) {
 }
 
 func TestPasswordFailuresLookAlike(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.pwUser("alice@contoso.com", "correct horse battery")
 		disabled := w.pwUser("dave@contoso.com", "correct horse battery")
@@ -136,6 +138,7 @@ func TestPasswordFailuresLookAlike(t *testing.T) {
 }
 
 func TestPasswordWithAuthenticatorApp(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.enableForAll()
 		w.pwUser("alice@contoso.com", "correct horse battery")
@@ -210,6 +213,7 @@ func TestPasswordWithAuthenticatorApp(t *testing.T) {
 }
 
 func TestSignInRateLimits(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.pwUser("alice@contoso.com", "correct horse battery")
 		for i := range 10 {
@@ -235,6 +239,7 @@ func TestSignInRateLimits(t *testing.T) {
 }
 
 func TestSignOutEndsTheSessionServerSide(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.pwUser("alice@contoso.com", "correct horse battery")
 		c := w.signedIn(w.passwordSignIn("alice@contoso.com", "correct horse battery"), "alice@contoso.com")
@@ -256,6 +261,7 @@ func TestSignOutEndsTheSessionServerSide(t *testing.T) {
 }
 
 func TestAdminRolesForPeople(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		reader := w.pwUser("rita@contoso.com", "correct horse battery")
 		helpdesk := w.pwUser("hal@contoso.com", "correct horse battery")
@@ -300,6 +306,7 @@ func TestAdminRolesForPeople(t *testing.T) {
 }
 
 func TestSignInOptions(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		alice := w.user("alice@contoso.com")
 		bob := w.pwUser("bob@contoso.com", "correct horse battery")
@@ -342,6 +349,7 @@ func TestSignInOptions(t *testing.T) {
 // Disabling an account signs its person out everywhere: enabling it again
 // does not bring the old sessions back.
 func TestDisablingAUserEndsTheirSessions(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		id := w.pwUser("dora@contoso.com", "correct horse battery")
 		c := w.signedIn(w.passwordSignIn("dora@contoso.com", "correct horse battery"), "dora@contoso.com")

@@ -32,6 +32,7 @@ func (w *world) tapSignIn(username, pass string) reply {
 }
 
 func TestTemporaryAccessPass(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.enableForAll()
 		alice := w.user("alice@contoso.com")
@@ -147,6 +148,7 @@ func (w *world) setupToken() string {
 }
 
 func TestFirstRunSetup(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		tok, spare := w.setupToken(), w.setupToken()
 		check := func(token string) reply {
@@ -220,6 +222,7 @@ func TestFirstRunSetup(t *testing.T) {
 // turns a disabled FIDO2 method on in the new administrator's name, changes
 // nothing else, and leaves a method that is on (or the switch off) alone.
 func TestSetupEnablesPasskeys(t *testing.T) {
+	t.Parallel()
 	const admin = "admin@contoso.com"
 	allowList := `{"passkeyProfiles":[{"id":"default","keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + goodAAGUID + `"]}}]}`
 	for _, tt := range []struct {
@@ -288,6 +291,7 @@ func TestSetupEnablesPasskeys(t *testing.T) {
 // administrator their account: setup signs them in with passkeys still off,
 // and My security info then leads them to the policy page.
 func TestSetupSignsInWhenPasskeysCannotBeTurnedOn(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storagetest.NewSQLite(t))
 	if _, err := w.store.UpdatePolicy(context.Background(), "fido2", func(p storage.Policy) (storage.Policy, error) {
 		p.Data, p.UpdatedAt, p.UpdatedBy = []byte("{not json"), w.clock.Now(), "test"
@@ -325,6 +329,7 @@ func (w *world) getPolicy() map[string]any {
 }
 
 func TestSetupLinkExpires(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storagetest.NewSQLite(t))
 	tok := w.setupToken()
 	w.clock.Advance(time.Hour)
@@ -334,6 +339,7 @@ func TestSetupLinkExpires(t *testing.T) {
 }
 
 func TestSecurityInfoPasskeysAndTheLastMethodRule(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.enableForAll()
 		alice := w.user("alice@contoso.com") // passkeys only, no password

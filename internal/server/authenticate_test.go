@@ -15,6 +15,7 @@ import (
 // TestRoleMatrix: readers and authentication admins may read the directory,
 // only global admins may change it, and nobody gets in without a token.
 func TestRoleMatrix(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	alice := e.createUser("alice@example.com", "Alice")
 	bob := e.createUser("bob@example.com", "Bob")
@@ -94,6 +95,7 @@ func TestRoleMatrix(t *testing.T) {
 // without an admin role the admin API answers 403; a disabled user's session
 // stops working at once.
 func TestSessionCookiePrincipal(t *testing.T) {
+	t.Parallel()
 	var mgr *session.Manager
 	e := newEnv(t, func(d *server.Deps) {
 		mgr = &session.Manager{Store: d.Store, Now: d.Now}
@@ -140,6 +142,7 @@ func TestSessionCookiePrincipal(t *testing.T) {
 }
 
 func TestTokenPrincipalIsTheAuditActor(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.createUser("alice@example.com", "Alice")
 	audit, err := e.store.ListAudit(context.Background(), storage.EventFilter{})
@@ -153,6 +156,7 @@ func TestTokenPrincipalIsTheAuditActor(t *testing.T) {
 // registered with HandleSignIn takes it, and one registered with
 // HandlePublic does not even look at the Authorization header.
 func TestRouteBehaviourIsDeclaredAtRegistration(t *testing.T) {
+	t.Parallel()
 	var mgr *session.Manager
 	e := newEnv(t, func(d *server.Deps) {
 		mgr = &session.Manager{Store: d.Store, Now: d.Now}

@@ -12,6 +12,7 @@ import (
 // every case gets a 4xx JSON error naming the problem and leaves the store
 // exactly as it was.
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	alice := e.createUser("alice@example.com", "Alice")
 	bob := e.createUser("bob@example.com", "Bob")
@@ -121,6 +122,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 }
 
 func TestErrorResponsesCarryAuthHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do(req{Method: "GET", Path: "/api/v1/users"})
 	if got := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {

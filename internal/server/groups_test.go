@@ -11,6 +11,7 @@ import (
 )
 
 func TestGroupLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.admin("POST", "/api/v1/groups", map[string]any{"displayName": " Key users ", "description": "may use passkeys"})
 	r.wantStatus(t, http.StatusCreated)
@@ -51,6 +52,7 @@ func TestGroupLifecycle(t *testing.T) {
 }
 
 func TestGroupListFilterAndPaging(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, name := range []string{"Keys EU", "keys US", "Keys APAC", "Admins"} {
 		e.createGroup(name)
@@ -73,6 +75,7 @@ func TestGroupListFilterAndPaging(t *testing.T) {
 }
 
 func TestMembership(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	g := e.createGroup("Key users")
 	alice := e.createUser("alice@example.com", "Alice")

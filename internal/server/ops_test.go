@@ -17,6 +17,7 @@ import (
 )
 
 func TestHealthz(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do(req{Method: "GET", Path: "/healthz"})
 	if r.Status != http.StatusOK || strings.TrimSpace(string(r.Body)) != "ok" {
@@ -25,6 +26,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	t.Run("ready_on_a_migrated_store", func(t *testing.T) {
 		e := newEnv(t)
 		r := e.do(req{Method: "GET", Path: "/readyz"})
@@ -61,6 +63,7 @@ func TestReadyz(t *testing.T) {
 }
 
 func TestMetricsCountRequestsByRoute(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.do(req{Method: "GET", Path: "/api/v1/users", Token: storage.RoleReader}).wantStatus(t, http.StatusOK)
 	e.do(req{Method: "GET", Path: "/api/v1/users", Token: storage.RoleReader}).wantStatus(t, http.StatusOK)
@@ -86,6 +89,7 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 }
 
 func TestPanicInHandlerBecomesJSON500(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.server.Handle("GET /test/boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	r := e.do(req{Method: "GET", Path: "/test/boom"})
@@ -101,6 +105,7 @@ func TestPanicInHandlerBecomesJSON500(t *testing.T) {
 }
 
 func TestRequestIDIsKeptWhenPlain(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	hr, _ := http.NewRequest("GET", e.http.URL+"/healthz", nil)
 	hr.Header.Set("X-Request-Id", "trace-123")
@@ -124,6 +129,7 @@ func TestRequestIDIsKeptWhenPlain(t *testing.T) {
 }
 
 func TestTwoServersMayShareARegistry(t *testing.T) {
+	t.Parallel()
 	st := openStore(t)
 	reg := prometheus.NewRegistry()
 	server.New(server.Deps{Store: st, Registry: reg})

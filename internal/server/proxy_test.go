@@ -10,6 +10,7 @@ import (
 )
 
 func TestClientAddressBehindTrustedProxies(t *testing.T) {
+	t.Parallel()
 	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
 	e := newEnv(t, func(d *server.Deps) { d.TrustedProxies = proxies })
 	e.server.Handle("GET /test/peer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -14,6 +14,7 @@ import (
 // role, usable on the admin API from a multi-factor session only (by
 // default); a session still owing its second factor authenticates nothing.
 func TestSessionPrincipalsOfSignInFlows(t *testing.T) {
+	t.Parallel()
 	var mgr *session.Manager
 	e := newEnv(t, func(d *server.Deps) {
 		mgr = &session.Manager{Store: d.Store, Now: d.Now}

@@ -14,6 +14,7 @@ import (
 // TestUserMail: Graph's mail property is set on POST, changed and removed
 // by PATCH, shown as null when unset, and a bad address changes nothing.
 func TestUserMail(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var u map[string]any
 	r := e.admin("POST", "/api/v1/users", map[string]any{"userPrincipalName": "ann@example.com", "displayName": "Ann",
@@ -56,6 +57,7 @@ func TestUserMail(t *testing.T) {
 // one user and on lists, keeps them in nextLink, and names the properties
 // when it is given one that does not exist.
 func TestUserSelect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, upn := range []string{"a@example.com", "b@example.com", "c@example.com"} {
 		e.admin("POST", "/api/v1/users", map[string]any{"userPrincipalName": upn, "displayName": upn, "mail": "m." + upn}).

@@ -12,6 +12,7 @@ import (
 )
 
 func TestUserLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 
 	// POST → 201 with Location and the Graph-shaped body.
@@ -70,6 +71,7 @@ func TestUserLifecycle(t *testing.T) {
 }
 
 func TestUserListPagesWithNextLink(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	want := []string{"a1@example.com", "a2@example.com", "a3@example.com", "b1@example.com", "b2@example.com"}
 	for i := len(want) - 1; i >= 0; i-- { // created out of order: the list sorts
@@ -100,6 +102,7 @@ func TestUserListPagesWithNextLink(t *testing.T) {
 }
 
 func TestUserListFilterAndPublicURLInNextLink(t *testing.T) {
+	t.Parallel()
 	public, _ := url.Parse("https://id.example.org/")
 	e := newEnv(t, func(d *server.Deps) { d.PublicURL = public })
 	for _, upn := range []string{"alice@example.com", "albert@example.com", "alfred@example.com", "bob@example.com"} {
@@ -133,6 +136,7 @@ func TestUserListFilterAndPublicURLInNextLink(t *testing.T) {
 }
 
 func TestEmptyListIsAnEmptyArray(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.do(req{Method: "GET", Path: "/api/v1/users", Token: storage.RoleReader})
 	r.wantStatus(t, http.StatusOK)
