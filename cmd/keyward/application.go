@@ -156,19 +156,7 @@ func appKind(x storage.Application) (string, []string) {
 }
 
 func allApps(ctx context.Context, svc *oidc.Apps, prefix string) ([]storage.Application, error) {
-	var all []storage.Application
-	p := storage.Page{Limit: 1000, Prefix: prefix}
-	for {
-		apps, next, err := svc.List(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, apps...)
-		if next == "" {
-			return all, nil
-		}
-		p.After = next
-	}
+	return allPages(ctx, storage.Page{Prefix: prefix}, svc.List)
 }
 
 // withApp runs fn with the store open and the application that args[0]

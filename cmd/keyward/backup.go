@@ -26,6 +26,18 @@ var (
 		"then run keyward migrate; see Backup and restore in docs/operations.md")
 )
 
+// sqliteOnly loads the configuration and refuses a PostgreSQL one with
+// onPostgres, which says what to use instead.
+func (a *app) sqliteOnly(cmd *cobra.Command, onPostgres error) error {
+	if err := a.loadConfig(cmd); err != nil {
+		return err
+	}
+	if a.cfg.UsesPostgres() {
+		return onPostgres
+	}
+	return nil
+}
+
 func (a *app) backupCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "backup FILE",
@@ -37,11 +49,8 @@ func (a *app) backupCmd() *cobra.Command {
 			"See docs/operations.md, Backup and restore.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.loadConfig(cmd); err != nil {
+			if err := a.sqliteOnly(cmd, errPostgresBackup); err != nil {
 				return err
-			}
-			if a.cfg.UsesPostgres() {
-				return errPostgresBackup
 			}
 			path := a.cfg.SQLitePath()
 			if _, err := os.Stat(path); err != nil {
@@ -80,11 +89,8 @@ func (a *app) restoreCmd() *cobra.Command {
 			"See docs/operations.md, Backup and restore.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.loadConfig(cmd); err != nil {
+			if err := a.sqliteOnly(cmd, errPostgresRestore); err != nil {
 				return err
-			}
-			if a.cfg.UsesPostgres() {
-				return errPostgresRestore
 			}
 			if err := checkEmptyDir(a.cfg.DataDir); err != nil {
 				return err

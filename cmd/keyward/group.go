@@ -75,19 +75,7 @@ func (a *app) groupListCmd() *cobra.Command {
 }
 
 func allGroups(ctx context.Context, dir *directory.Service, prefix string) ([]storage.Group, error) {
-	var all []storage.Group
-	p := storage.Page{Limit: 1000, Prefix: prefix}
-	for {
-		groups, next, err := dir.ListGroups(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, groups...)
-		if next == "" {
-			return all, nil
-		}
-		p.After = next
-	}
+	return allPages(ctx, storage.Page{Prefix: prefix}, dir.ListGroups)
 }
 
 // resolveGroup finds a group by ID, or else by display name (unique,
@@ -112,17 +100,25 @@ func resolveGroup(ctx context.Context, dir *directory.Service, idOrName string) 
 	return storage.Group{}, apperr.NotFound("no group with ID or name %q (see keyward group list)", idOrName)
 }
 
+// withGroup runs fn with the store open and the group that args[0] names
+// (ID or display name) loaded.
+func (a *app) withGroup(fn func(cmd *cobra.Command, args []string, dir *directory.Service, g storage.Group) error) func(*cobra.Command, []string) error {
+	return a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+		dir := a.directory(st)
+		g, err := resolveGroup(cmd.Context(), dir, args[0])
+		if err != nil {
+			return err
+		}
+		return fn(cmd, args, dir, g)
+	})
+}
+
 func (a *app) groupDeleteCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete GROUP",
 		Short: "Delete a security group (its members stay in the directory)",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
-			dir := a.directory(st)
-			g, err := resolveGroup(cmd.Context(), dir, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: a.withGroup(func(cmd *cobra.Command, _ []string, dir *directory.Service, g storage.Group) error {
 			if err := dir.DeleteGroup(cmd.Context(), cliActor, g.ID); err != nil {
 				return err
 			}
@@ -137,25 +133,12 @@ func (a *app) groupMembersCmd() *cobra.Command {
 		Use:   "members GROUP",
 		Short: "List a group's members",
 		Args:  cobra.ExactArgs(1),
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
-			ctx := cmd.Context()
-			dir := a.directory(st)
-			g, err := resolveGroup(ctx, dir, args[0])
+		RunE: a.withGroup(func(cmd *cobra.Command, _ []string, dir *directory.Service, g storage.Group) error {
+			all, err := allPages(cmd.Context(), storage.Page{}, func(ctx context.Context, p storage.Page) ([]storage.User, string, error) {
+				return dir.ListMembers(ctx, g.ID, p)
+			})
 			if err != nil {
 				return err
-			}
-			var all []storage.User
-			p := storage.Page{Limit: 1000}
-			for {
-				users, next, err := dir.ListMembers(ctx, g.ID, p)
-				if err != nil {
-					return err
-				}
-				all = append(all, users...)
-				if next == "" {
-					break
-				}
-				p.After = next
 			}
 			return a.printUsers(all, "No members.")
 		}),
@@ -172,13 +155,8 @@ func (a *app) groupMemberCmd(add bool) *cobra.Command {
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(2),
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, st store) error {
+		RunE: a.withGroup(func(cmd *cobra.Command, args []string, dir *directory.Service, g storage.Group) error {
 			ctx := cmd.Context()
-			dir := a.directory(st)
-			g, err := resolveGroup(ctx, dir, args[0])
-			if err != nil {
-				return err
-			}
 			u, err := dir.GetUser(ctx, args[1])
 			if err != nil {
 				return err

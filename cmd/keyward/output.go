@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -201,4 +202,22 @@ func toMDSEntryJSON(b *mds.Blob, e mds.Entry, now time.Time) mdsEntryJSON {
 		})
 	}
 	return j
+}
+
+// allPages pages through a whole list, 1000 at a time, from p: the CLI
+// prints everything at once.
+func allPages[T any](ctx context.Context, p storage.Page, list func(context.Context, storage.Page) ([]T, string, error)) ([]T, error) {
+	var all []T
+	p.Limit = 1000
+	for {
+		items, next, err := list(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if next == "" {
+			return all, nil
+		}
+		p.After = next
+	}
 }

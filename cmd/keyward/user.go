@@ -144,21 +144,8 @@ func (a *app) userListCmd() *cobra.Command {
 	return cmd
 }
 
-// allUsers pages through the whole list; the CLI prints everything at once.
 func allUsers(ctx context.Context, dir *directory.Service, prefix string) ([]storage.User, error) {
-	var all []storage.User
-	p := storage.Page{Limit: 1000, Prefix: prefix}
-	for {
-		users, next, err := dir.ListUsers(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, users...)
-		if next == "" {
-			return all, nil
-		}
-		p.After = next
-	}
+	return allPages(ctx, storage.Page{Prefix: prefix}, dir.ListUsers)
 }
 
 func (a *app) userShowCmd() *cobra.Command {

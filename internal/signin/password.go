@@ -22,21 +22,11 @@ var errCodeRefused = errors.New("code refused")
 // wrong password, a disabled account and an account without a password all
 // get errInvalidCredentials after the same argon2id work.
 func (s *Service) Password(ctx context.Context, c session.Client, username, password string) (Result, error) {
-	if err := errors.Join(required("username", username), required("password", password)); err != nil {
-		return Result{}, err
-	}
-	k := keysFor(username, c)
-	a, err := s.reserve(ctx, k)
+	a, e, u, ok, err := s.start(ctx, c, "password", username, "password", password)
 	if err != nil {
 		return Result{}, err
 	}
 	defer s.settle(ctx, a)
-	e := s.event("password", username, c)
-	u, ok, err := s.lookup(ctx, username)
-	if err != nil {
-		return Result{}, err
-	}
-	e.UserID = u.ID
 	reason := ""
 	switch {
 	case len(password) > 4*mfa.MaxPasswordLength: // no valid password is this long; do not hash it

@@ -138,6 +138,28 @@ type attempt struct {
 // checked, so attempts sent at once cannot all be judged while the counters
 // still look low; it refuses the attempt when either counter is full. The
 // caller defers s.settle(ctx, a).
+// start begins a sign-in step that names a user and proves it with secret
+// (whose request field is secretField): both are required, the attempt is
+// reserved against the account and the address, and the user is looked up
+// (u.ID is "" for an unknown user, ok false for a disabled one). The caller
+// settles the attempt.
+func (s *Service) start(ctx context.Context, c session.Client, method, username, secretField, secret string) (
+	a *attempt, e storage.SignInEvent, u storage.User, ok bool, err error) {
+	if err := errors.Join(required("username", username), required(secretField, secret)); err != nil {
+		return nil, e, u, false, err
+	}
+	if a, err = s.reserve(ctx, keysFor(username, c)); err != nil {
+		return nil, e, u, false, err
+	}
+	e = s.event(method, username, c)
+	if u, ok, err = s.lookup(ctx, username); err != nil {
+		s.settle(ctx, a)
+		return nil, e, u, false, err
+	}
+	e.UserID = u.ID
+	return a, e, u, ok, nil
+}
+
 func (s *Service) reserve(ctx context.Context, k limitKeys) (*attempt, error) {
 	l := s.Limits.withDefaults()
 	now := s.now()

@@ -23,21 +23,11 @@ import (
 // multi-factor (the admin vouched for the person when issuing the pass), so
 // the user can register a passkey at once.
 func (s *Service) TAP(ctx context.Context, c session.Client, username, pass string) (Result, error) {
-	if err := errors.Join(required("username", username), required("temporaryAccessPass", pass)); err != nil {
-		return Result{}, err
-	}
-	k := keysFor(username, c)
-	a, err := s.reserve(ctx, k)
+	a, e, u, ok, err := s.start(ctx, c, "tap", username, "temporaryAccessPass", pass)
 	if err != nil {
 		return Result{}, err
 	}
 	defer s.settle(ctx, a)
-	e := s.event("tap", username, c)
-	u, ok, err := s.lookup(ctx, username)
-	if err != nil {
-		return Result{}, err
-	}
-	e.UserID = u.ID
 	norm := mfa.NormalizeTAP(pass)
 	switch {
 	case u.ID == "":
