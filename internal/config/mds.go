@@ -1,12 +1,12 @@
 package config
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/keyward/keyward/internal/mds"
 )
 
 // MDSRootFiles lists the files named by MDSRoots, in order, without blanks.
@@ -49,22 +49,11 @@ func ReadPEMCertificates(file string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading the root certificate file: %w", err)
 	}
-	n := 0
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return "", fmt.Errorf("%s: certificate %d cannot be read: %w", file, n+1, err)
-		}
-		n++
+	certs, err := mds.PEMCertificates(data)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
 	}
-	if n == 0 {
+	if len(certs) == 0 {
 		return "", fmt.Errorf("%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", file)
 	}
 	return string(data), nil

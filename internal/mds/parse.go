@@ -53,31 +53,36 @@ func (o Options) rootCerts() ([]*x509.Certificate, error) {
 	return out, nil
 }
 
+// PEMCertificates reads every CERTIFICATE block of PEM data (other blocks
+// are skipped); a block that is not a certificate is named by its number.
+func PEMCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return out, nil
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d cannot be read: %w", len(out)+1, err)
+		}
+		out = append(out, c)
+	}
+}
+
 // decodeCerts reads one or more PEM certificates, or one base64 DER certificate.
 func decodeCerts(s string) ([]*x509.Certificate, error) {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "-----BEGIN") {
-		var out []*x509.Certificate
-		rest := []byte(s)
-		for {
-			var block *pem.Block
-			block, rest = pem.Decode(rest)
-			if block == nil {
-				break
-			}
-			if block.Type != "CERTIFICATE" {
-				continue
-			}
-			c, err := x509.ParseCertificate(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("reading the PEM certificate: %w", err)
-			}
-			out = append(out, c)
+		out, err := PEMCertificates([]byte(s))
+		if err == nil && len(out) == 0 {
+			err = errors.New("the PEM text holds no CERTIFICATE block")
 		}
-		if len(out) == 0 {
-			return nil, errors.New("the PEM text holds no CERTIFICATE block")
-		}
-		return out, nil
+		return out, err
 	}
 	der, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {

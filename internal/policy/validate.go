@@ -145,17 +145,24 @@ func normalizeGroupID(id string) (string, bool) {
 	return u.String(), true
 }
 
+// validTargetType checks a target's type: group, the only kind (the
+// default when none is given).
+func validTargetType(ps *problems, at, targetType string) string {
+	if targetType == "" {
+		return TargetTypeGroup
+	}
+	if targetType != TargetTypeGroup {
+		ps.add(join(at, "targetType"), "must be %q, not %q", TargetTypeGroup, targetType)
+	}
+	return targetType
+}
+
 func validateIncludes(ps *problems, targets []IncludeTarget, profileIDs map[string]bool) {
 	seen := map[string]int{}
 	for i := range targets {
 		t := &targets[i]
 		at := index("includeTargets", i)
-		if t.TargetType == "" {
-			t.TargetType = TargetTypeGroup
-		}
-		if t.TargetType != TargetTypeGroup {
-			ps.add(join(at, "targetType"), "must be %q, not %q", TargetTypeGroup, t.TargetType)
-		}
+		t.TargetType = validTargetType(ps, at, t.TargetType)
 		id, ok := normalizeGroupID(t.ID)
 		switch {
 		case t.ID == "":
@@ -201,12 +208,7 @@ func validateExcludes(ps *problems, targets []ExcludeTarget) []ExcludeTarget {
 	seen := map[string]bool{}
 	for i, t := range targets {
 		at := index("excludeTargets", i)
-		if t.TargetType == "" {
-			t.TargetType = TargetTypeGroup
-		}
-		if t.TargetType != TargetTypeGroup {
-			ps.add(join(at, "targetType"), "must be %q, not %q", TargetTypeGroup, t.TargetType)
-		}
+		t.TargetType = validTargetType(ps, at, t.TargetType)
 		id, ok := normalizeGroupID(t.ID)
 		switch {
 		case t.ID == AllUsers:

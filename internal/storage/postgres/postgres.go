@@ -45,8 +45,7 @@ type Options struct {
 // Store is the PostgreSQL storage.Storage. Open does not migrate: call Migrate.
 type Store struct {
 	*sqlstore.Store
-	db       *sql.DB
-	migrator *sqlstore.Migrator
+	db *sql.DB
 }
 
 var _ storage.Storage = (*Store)(nil)
@@ -105,7 +104,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &Store{Store: sqlstore.New(dialect, db, db), db: db, migrator: m}, nil
+	return &Store{Store: sqlstore.New(dialect, db, db, m), db: db}, nil
 }
 
 // migrateLock keys the advisory lock by schema, so databases sharing a server
@@ -124,7 +123,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+migrateLock+`)`); err != nil {
 		return fmt.Errorf("postgres: migrate: take lock: %w", err)
 	}
-	return s.migrator.Up(ctx)
+	return s.Migrator().Up(ctx)
 }
 
 // unlock releases the migration lock and returns conn to the pool. A
@@ -136,18 +135,4 @@ func unlock(ctx context.Context, conn *sql.Conn) {
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
 	_ = conn.Close()
-}
-
-// MigrationVersion returns the applied schema version (0 when empty) and the
-// newest version this binary knows.
-func (s *Store) MigrationVersion(ctx context.Context) (current, latest int64, err error) {
-	return s.migrator.Versions(ctx)
-}
-
-// Ping checks the connection and that the schema is at the latest version.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.Store.Ping(ctx); err != nil {
-		return err
-	}
-	return s.migrator.Check(ctx)
 }

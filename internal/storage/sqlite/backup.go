@@ -135,7 +135,7 @@ func migrateRestored(ctx context.Context, o Options, from int64) (to int64, err 
 	switch {
 	case from > latest:
 		return 0, fmt.Errorf("its schema version %d is newer than this Keyward knows (%d): restore it with a newer Keyward", from, latest)
-	case !s.migrator.Known(from):
+	case !s.Migrator().Known(from):
 		return 0, fmt.Errorf("%w: its schema version %d is none that Keyward has had", ErrNotKeyward, from)
 	}
 	if err := s.Migrate(ctx); err != nil {

@@ -55,8 +55,7 @@ const (
 // Store is the SQLite storage.Storage. Open does not migrate: call Migrate.
 type Store struct {
 	*sqlstore.Store
-	migrator *sqlstore.Migrator
-	path     string
+	path string
 }
 
 var _ storage.Storage = (*Store)(nil)
@@ -139,7 +138,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_, _ = writer.Close(), reader.Close()
 		return nil, err
 	}
-	return &Store{Store: sqlstore.New(dialect, writer, reader), migrator: m, path: path}, nil
+	return &Store{Store: sqlstore.New(dialect, writer, reader, m), path: path}, nil
 }
 
 // createFile makes the directory and an empty database file readable by the
@@ -186,23 +185,9 @@ func openPool(ctx context.Context, path string, n int, sync string, params ...st
 // write lock); each migration is its own transaction, so nothing is left half
 // done, and if the schema is now current the work is simply finished.
 func (s *Store) Migrate(ctx context.Context) error {
-	err := s.migrator.Up(ctx)
-	if err != nil && s.migrator.Check(ctx) == nil {
+	err := s.Migrator().Up(ctx)
+	if err != nil && s.Migrator().Check(ctx) == nil {
 		return nil
 	}
 	return err
-}
-
-// MigrationVersion returns the applied schema version (0 when empty) and the
-// newest version this binary knows.
-func (s *Store) MigrationVersion(ctx context.Context) (current, latest int64, err error) {
-	return s.migrator.Versions(ctx)
-}
-
-// Ping checks the connections and that the schema is at the latest version.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.Store.Ping(ctx); err != nil {
-		return err
-	}
-	return s.migrator.Check(ctx)
 }

@@ -64,9 +64,10 @@ type Dialect struct {
 // read-modify-writes go to the writer pool, plain reads to the reader pool;
 // both may be the same *sql.DB.
 type Store struct {
-	d      Dialect
-	writer *sql.DB
-	reader *sql.DB
+	d        Dialect
+	writer   *sql.DB
+	reader   *sql.DB
+	migrator *Migrator
 
 	stmts   sync.Map // stmtKey → *sql.Stmt
 	rebound sync.Map // query → query with $n placeholders
@@ -80,13 +81,22 @@ type stmtKey struct {
 
 var _ storage.Storage = (*Store)(nil)
 
-// New returns a Store over the given pools. It does not take ownership of
-// anything but the pools, which Close closes.
-func New(d Dialect, writer, reader *sql.DB) *Store {
+// New returns a Store over the given pools, whose schema m migrates. It does
+// not take ownership of anything but the pools, which Close closes.
+func New(d Dialect, writer, reader *sql.DB, m *Migrator) *Store {
 	if reader == nil {
 		reader = writer
 	}
-	return &Store{d: d, writer: writer, reader: reader}
+	return &Store{d: d, writer: writer, reader: reader, migrator: m}
+}
+
+// Migrator is the store's schema migrator.
+func (s *Store) Migrator() *Migrator { return s.migrator }
+
+// MigrationVersion returns the applied schema version (0 when empty) and the
+// newest version this binary knows.
+func (s *Store) MigrationVersion(ctx context.Context) (current, latest int64, err error) {
+	return s.migrator.Versions(ctx)
 }
 
 // Writer returns the pool used for writes (for migrations and health checks).
@@ -114,8 +124,8 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that both pools reach the database. Backends add the schema
-// version check on top.
+// Ping checks that both pools reach the database and that the schema is at
+// the latest version.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.writer.PingContext(ctx); err != nil {
 		return fmt.Errorf("%s: ping: %w", s.d.Name, err)
@@ -125,7 +135,7 @@ func (s *Store) Ping(ctx context.Context) error {
 			return fmt.Errorf("%s: ping readers: %w", s.d.Name, err)
 		}
 	}
-	return nil
+	return s.migrator.Check(ctx)
 }
 
 // sql returns q in the dialect's placeholder style.
