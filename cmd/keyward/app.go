@@ -134,7 +134,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.StringVar(&a.configFile, "config", "", "YAML configuration file (env KEYWARD_CONFIG)")
 	mustAddFlags(pf, "data-dir", "database-url", "log-level", "log-format")
 	root.AddCommand(a.serveCmd(), a.migrateCmd(), a.backupCmd(), a.restoreCmd(), a.tokenCmd(), a.userCmd(), a.groupCmd(),
-		a.appCmd(), a.keysCmd(), a.policyCmd(), a.accessCmd(), a.mdsCmd(), a.attestationCmd(), a.logsCmd(), a.benchCmd(), a.versionCmd(), a.docsCmd())
+		a.appCmd(), a.keysCmd(), a.policyCmd(), a.accessCmd(), a.alertsCmd(), a.mdsCmd(), a.attestationCmd(), a.logsCmd(), a.benchCmd(), a.versionCmd(), a.docsCmd())
 	return root
 }
 

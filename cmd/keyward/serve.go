@@ -18,8 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/alerts"
 	kwapp "github.com/keyward/keyward/internal/app"
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/signin"
@@ -35,6 +37,9 @@ const (
 	// and rate-limit counters. Every node runs it; the deletes are idempotent,
 	// so overlapping runs are harmless.
 	cleanupEvery = 5 * time.Minute
+	// alertsEvery is how often the sign-in log is scanned for emergency-access
+	// sign-ins and due webhook deliveries are sent.
+	alertsEvery = 2 * time.Second
 	// maxHeaderWait bounds the request line and headers, which are small,
 	// more tightly than read_timeout bounds the whole request.
 	maxHeaderWait = 10 * time.Second
@@ -72,7 +77,7 @@ func (a *app) serveCmd() *cobra.Command {
 	mustAddFlags(cmd.Flags(), "listen", "public-url", "related-origins", "tls-cert-file", "tls-key-file", "database-max-conns", "sqlite-synchronous",
 		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
 		"read-timeout", "idle-timeout", "trusted-proxies", "mds-roots", "require-mfa-for-admins", "oidc-key-encryption-key",
-		"signin-log-retention", "audit-log-retention")
+		"signin-log-retention", "audit-log-retention", "alert-webhooks")
 	return cmd
 }
 
@@ -138,6 +143,7 @@ func (a *app) serve(ctx context.Context) error {
 	bg.Go(func() { a.cleanupLoop(bgCtx, st, cleanupTicker.C) })
 	bg.Go(func() { a.refreshMDS(bgCtx, kw.MDS, mdsWait) })
 	bg.Go(func() { a.reloadOnHUP(bgCtx, hup, cert) })
+	bg.Go(func() { kw.Alerts.Run(bgCtx, alertsEvery) })
 	defer func() { stopBg(); bg.Wait() }()
 
 	served := make(chan error, 1)
@@ -216,11 +222,20 @@ func (a *app) wire(st store) (*kwapp.App, error) {
 		// Entra's security defaults: admin work with a session needs two factors.
 		AllowSingleFactorAdmins: !cfg.RequireMFAForAdmins,
 		OIDCKeyEncryptionKey:    kek,
+		AlertWebhooks:           alertWebhooks(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wiring the server: %w", err)
 	}
 	return kw, nil
+}
+
+func alertWebhooks(cfg config.Config) []alerts.Webhook {
+	var out []alerts.Webhook
+	for _, w := range cfg.AlertWebhooks {
+		out = append(out, alerts.Webhook{URL: w.URL, Secret: w.Secret})
+	}
+	return out
 }
 
 // reloadOnHUP reloads the TLS certificate at each SIGHUP until ctx ends.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyward/keyward/internal/alerts"
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/directory"
@@ -68,6 +69,11 @@ type Options struct {
 	// OIDCKeyEncryptionKey (32 bytes) seals the OpenID Connect signing keys
 	// in the database; nil stores them unencrypted.
 	OIDCKeyEncryptionKey []byte
+
+	// AlertWebhooks receive emergency-access alerts (none = log and counter only).
+	AlertWebhooks []alerts.Webhook
+	// AlertClient posts them (nil = a client with a 10 s timeout).
+	AlertClient *http.Client
 }
 
 // App is a wired Keyward.
@@ -82,6 +88,9 @@ type App struct {
 	OIDC      *oidc.Provider
 	Apps      *oidc.Apps
 	Access    *conditionalaccess.Service
+	// Alerts scans for emergency-access sign-ins and delivers their alerts;
+	// serve runs it in the background.
+	Alerts *alerts.Service
 }
 
 // New wires the services and routes.
@@ -158,7 +167,9 @@ func New(o Options) (*App, error) {
 		&webui.UI{Logger: o.Logger, OIDC: provider, Passkeys: pk},
 	)
 	return &App{Server: srv, Directory: dir, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, SignIn: signIn,
-		OIDC: provider, Apps: apps, Access: ca}, nil
+		OIDC: provider, Apps: apps, Access: ca,
+		Alerts: &alerts.Service{Store: o.Store, Webhooks: o.AlertWebhooks, Client: o.AlertClient, Logger: o.Logger, Now: o.Now,
+			SignIns: alerts.NewSignInCounter(srv.Registry())}}, nil
 }
 
 // Handler is the root HTTP handler.

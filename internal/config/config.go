@@ -24,30 +24,31 @@ import (
 
 // Config is Keyward's resolved configuration.
 type Config struct {
-	Listen                 string        // address serve listens on, host:port
-	PublicURL              string        // URL users and browsers reach Keyward at
-	RelatedOrigins         string        // comma-separated https origins that may run WebAuthn ceremonies for the public URL's RP ID
-	TLSCertFile            string        // PEM certificate chain serve answers HTTPS with; "" = plain HTTP
-	TLSKeyFile             string        // PEM private key of TLSCertFile
-	DataDir                string        // directory for the SQLite database and other local state
-	DatabaseURL            string        // "" = SQLite in DataDir, postgres:// = PostgreSQL
-	DatabaseMaxConns       int           // PostgreSQL pool size per process
-	SQLiteSynchronous      string        // normal | full: SQLite's synchronous setting
-	LogLevel               string        // debug | info | warn | error
-	LogFormat              string        // text | json
-	SessionIdleTimeout     time.Duration // a session ends after this long without use
-	SessionAbsoluteTimeout time.Duration // and after this long in any case
-	MDSURL                 string        // FIDO Metadata Service blob URL; "" = never download
-	MDSRoots               string        // comma-separated PEM files of trusted MDS roots; "" = the FIDO production root
-	ShutdownTimeout        time.Duration // how long SIGTERM waits for in-flight requests
-	MaxBodyBytes           int64         // largest request body accepted
-	ReadTimeout            time.Duration // longest a client may take to send a whole request, headers and body
-	IdleTimeout            time.Duration // longest a kept-alive connection may wait for its next request
-	TrustedProxies         string        // comma-separated IPs/CIDRs whose X-Forwarded-For names the client
-	RequireMFAForAdmins    bool          // admin work with a session needs a multi-factor sign-in
-	OIDCKeyEncryptionKey   string        // base64 of 32 bytes sealing the OIDC signing keys; "" = stored unencrypted
-	SignInLogRetention     time.Duration // sign-in log records older than this are deleted; 0 = kept forever
-	AuditLogRetention      time.Duration // audit log records older than this are deleted; 0 = kept forever
+	Listen                 string         // address serve listens on, host:port
+	PublicURL              string         // URL users and browsers reach Keyward at
+	RelatedOrigins         string         // comma-separated https origins that may run WebAuthn ceremonies for the public URL's RP ID
+	TLSCertFile            string         // PEM certificate chain serve answers HTTPS with; "" = plain HTTP
+	TLSKeyFile             string         // PEM private key of TLSCertFile
+	DataDir                string         // directory for the SQLite database and other local state
+	DatabaseURL            string         // "" = SQLite in DataDir, postgres:// = PostgreSQL
+	DatabaseMaxConns       int            // PostgreSQL pool size per process
+	SQLiteSynchronous      string         // normal | full: SQLite's synchronous setting
+	LogLevel               string         // debug | info | warn | error
+	LogFormat              string         // text | json
+	SessionIdleTimeout     time.Duration  // a session ends after this long without use
+	SessionAbsoluteTimeout time.Duration  // and after this long in any case
+	MDSURL                 string         // FIDO Metadata Service blob URL; "" = never download
+	MDSRoots               string         // comma-separated PEM files of trusted MDS roots; "" = the FIDO production root
+	ShutdownTimeout        time.Duration  // how long SIGTERM waits for in-flight requests
+	MaxBodyBytes           int64          // largest request body accepted
+	ReadTimeout            time.Duration  // longest a client may take to send a whole request, headers and body
+	IdleTimeout            time.Duration  // longest a kept-alive connection may wait for its next request
+	TrustedProxies         string         // comma-separated IPs/CIDRs whose X-Forwarded-For names the client
+	RequireMFAForAdmins    bool           // admin work with a session needs a multi-factor sign-in
+	OIDCKeyEncryptionKey   string         // base64 of 32 bytes sealing the OIDC signing keys; "" = stored unencrypted
+	AlertWebhooks          []AlertWebhook // where emergency-access alerts are posted
+	SignInLogRetention     time.Duration  // sign-in log records older than this are deleted; 0 = kept forever
+	AuditLogRetention      time.Duration  // audit log records older than this are deleted; 0 = kept forever
 }
 
 // ProductionMDSURL is the FIDO Alliance's MDS3 endpoint.
@@ -121,6 +122,12 @@ func (c *Config) applyFile(file string) []error {
 		if !ok {
 			errs = append(errs, fmt.Errorf("config file %s: line %d: unknown key %q (known keys: %s)",
 				file, k.Line, k.Value, strings.Join(keys(), ", ")))
+			continue
+		}
+		if f.Key == alertWebhooksKey && v.Kind == yaml.SequenceNode {
+			if err := c.setAlertWebhooks(v); err != nil {
+				errs = append(errs, fmt.Errorf("config file %s: line %d: %s: %w", file, v.Line, f.Key, err))
+			}
 			continue
 		}
 		if v.Kind != yaml.ScalarNode {

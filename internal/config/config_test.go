@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,21 @@ func TestLoadPrecedence(t *testing.T) {
 			},
 		},
 		{
+			name: "alert_webhooks_from_yaml_with_secrets",
+			file: "alert_webhooks:\n  - url: https://hooks.example/a\n    secret: s3cret\n  - url: https://hooks.example/b\n",
+			want: func(c *Config) {
+				c.AlertWebhooks = []AlertWebhook{{URL: "https://hooks.example/a", Secret: "s3cret"}, {URL: "https://hooks.example/b"}}
+			},
+		},
+		{
+			name: "alert_webhooks_from_env_replace_the_file",
+			file: "alert_webhooks:\n  - url: https://hooks.example/a\n    secret: s3cret\n",
+			env:  []string{"KEYWARD_ALERT_WEBHOOKS=https://x.example/1, https://x.example/2"},
+			want: func(c *Config) {
+				c.AlertWebhooks = []AlertWebhook{{URL: "https://x.example/1"}, {URL: "https://x.example/2"}}
+			},
+		},
+		{
 			name: "empty_env_value_clears_a_setting",
 			file: "mds_url: https://mds.example/\n",
 			env:  []string{"KEYWARD_MDS_URL="},
@@ -115,7 +131,7 @@ func TestLoadPrecedence(t *testing.T) {
 			}
 			want := Defaults()
 			tt.want(&want)
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got, want)
 			}
 		})
@@ -159,7 +175,7 @@ func TestLoadFileEdgeCases(t *testing.T) {
 	})
 	t.Run("empty_file_means_defaults", func(t *testing.T) {
 		got, err := Load(writeFile(t, ""), nil, nil)
-		if err != nil || got != Defaults() {
+		if err != nil || !reflect.DeepEqual(got, Defaults()) {
 			t.Fatalf("got %+v, %v", got, err)
 		}
 	})

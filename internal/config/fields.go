@@ -160,6 +160,7 @@ var fields = []field{
 		func(c *Config) *bool { return &c.RequireMFAForAdmins }),
 	stringField("oidc_key_encryption_key", "oidc-key-encryption-key", `base64 of 32 random bytes that encrypt the OpenID Connect signing keys in the database; "" = stored unencrypted`,
 		func(c *Config) *string { return &c.OIDCKeyEncryptionKey }),
+	alertWebhooksField,
 }
 
 func fieldByKey(key string) (field, bool) {

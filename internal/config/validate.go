@@ -46,6 +46,9 @@ func (c Config) Validate() error {
 	if _, err := c.RelatedOriginsList(); err != nil {
 		add(err)
 	}
+	for _, err := range checkAlertWebhooks(c.AlertWebhooks) {
+		add(err)
+	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		add(err)
 	}

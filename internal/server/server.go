@@ -121,3 +121,6 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Routes lists the patterns of every registered route, in registration order.
 func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
+
+// Registry is where the server's metrics are, for flows that add their own.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }

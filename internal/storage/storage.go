@@ -265,6 +265,8 @@ type Storage interface {
 	OIDCStorage
 	// Conditional access (see access.go).
 	AccessStorage
+	// Emergency-access alerts (see alerts.go).
+	AlertStorage
 }
 
 // RateLimit is one counter an attempt counts against, and how many attempts

@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"auth_requests", authRequestTests},
 		{"oidc_tokens", oidcTokenTests},
 		{"conditional_access", accessTests},
+		{"alerts", alertTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
