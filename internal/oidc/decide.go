@@ -73,6 +73,26 @@ func FreshEnough(authTime, requested, now time.Time, maxAge *uint) bool {
 	return now.Sub(authTime) <= time.Duration(*maxAge)*time.Second
 }
 
+// The groups claims. groups holds group IDs, as Entra's does: they survive
+// a rename, so an app's rule written with one keeps meaning the same group.
+// group_names holds their display names, for apps whose rules are easier to
+// read with names (oauth2-proxy: --oidc-groups-claim=group_names).
+const (
+	ClaimGroups     = "groups"
+	ClaimGroupNames = "group_names"
+)
+
+// GroupClaims are the values of the groups and group_names claims, in the
+// same order (by name); never nil, so a user in no group gets [] rather
+// than no claim.
+func GroupClaims(groups []storage.Group) (ids, names []string) {
+	ids, names = make([]string, 0, len(groups)), make([]string, 0, len(groups))
+	for _, g := range groups {
+		ids, names = append(ids, g.ID), append(names, g.DisplayName)
+	}
+	return ids, names
+}
+
 // EmailClaim is the user's email claim: the mail property an administrator
 // set, which is verified (email_verified true), or else the UPN, about which
 // Keyward claims nothing: a UPN need not be a mailbox, and an app that links

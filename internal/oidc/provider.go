@@ -137,7 +137,7 @@ func New(c Config) (*Provider, error) {
 		SupportedScopes: []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail,
 			oidc.ScopeOfflineAccess, ScopeGroups},
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "auth_time", "nonce", "acr", "amr",
-			"at_hash", "c_hash", "azp", "name", "preferred_username", "email", "email_verified", "updated_at", "groups"},
+			"at_hash", "c_hash", "azp", "name", "preferred_username", "email", "email_verified", "updated_at", ClaimGroups, ClaimGroupNames},
 	}
 	opts := []op.Option{
 		op.WithCustomEndpoints(op.NewEndpoint(AuthorizePath), op.NewEndpoint(TokenPath),

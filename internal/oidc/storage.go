@@ -602,14 +602,13 @@ func (s opStorage) userinfo(ctx context.Context, ui *oidc.UserInfo, userID strin
 		ui.Email, ui.EmailVerified = email, oidc.Bool(verified)
 	}
 	if a := stateFrom(ctx).app; a != nil && a.GroupsClaim && slices.Contains(scopes, ScopeGroups) {
-		ids, err := s.p.store.UserGroupIDs(ctx, u.ID)
+		groups, err := s.p.store.UserGroups(ctx, u.ID)
 		if err != nil {
 			return err
 		}
-		if ids == nil {
-			ids = []string{}
-		}
-		ui.AppendClaims(ScopeGroups, ids)
+		ids, names := GroupClaims(groups)
+		ui.AppendClaims(ClaimGroups, ids)
+		ui.AppendClaims(ClaimGroupNames, names)
 	}
 	return nil
 }

@@ -88,6 +88,8 @@ type Storage interface {
 	ListMembers(ctx context.Context, groupID string, p Page) (users []User, next string, err error)
 	// UserGroupIDs lists the IDs of the groups the user belongs to (hot path: sign-in).
 	UserGroupIDs(ctx context.Context, userID string) ([]string, error)
+	// UserGroups lists the groups the user belongs to, ordered by lower(DisplayName).
+	UserGroups(ctx context.Context, userID string) ([]Group, error)
 
 	// Admin API tokens. The secret is never stored, only SecretHash.
 	CreateAPIToken(ctx context.Context, t APIToken) error

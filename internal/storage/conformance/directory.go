@@ -462,6 +462,19 @@ var groupTests = []test{
 			return storage.GroupDeletion{}, nil
 		}), storage.ErrNotFound)
 	}},
+	{"user_groups_lists_the_users_groups_by_name", func(t *testing.T, s storage.Storage) {
+		u, other := mustUser(t, s, "g@x.org"), mustUser(t, s, "o@x.org")
+		staff, admins, _ := mustGroup(t, s, "staff"), mustGroup(t, s, "Admins"), mustGroup(t, s, "Nobody's")
+		ok(t, s.AddMember(t.Context(), staff.ID, u.ID))
+		ok(t, s.AddMember(t.Context(), admins.ID, u.ID))
+		ok(t, s.AddMember(t.Context(), staff.ID, other.ID))
+		got, err := s.UserGroups(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "groups", got, []storage.Group{admins, staff})
+		got, err = s.UserGroups(t.Context(), "no-such-user")
+		ok(t, err)
+		equal(t, "groups of nobody", len(got), 0)
+	}},
 	{"delete_removes_memberships", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "m@x.org")
 		g, keep := mustGroup(t, s, "Temp"), mustGroup(t, s, "Keep")

@@ -201,6 +201,29 @@ func (s *Store) ListMembers(ctx context.Context, groupID string, p storage.Page)
 }
 
 // UserGroupIDs implements storage.Storage.
+// UserGroups implements storage.Storage.
+func (s *Store) UserGroups(ctx context.Context, userID string) ([]storage.Group, error) {
+	op := fmt.Sprintf("groups of user %q", userID)
+	rows, err := s.read().rows(ctx, `SELECT `+prefixed("g", groupCols)+` FROM memberships m
+		JOIN security_groups g ON g.id = m.group_id WHERE m.user_id = ? ORDER BY g.name_key`, userID)
+	if err != nil {
+		return nil, s.fail(op, err, nil)
+	}
+	defer rows.Close()
+	var groups []storage.Group
+	for rows.Next() {
+		g, err := scanGroup(rows)
+		if err != nil {
+			return nil, s.fail(op, err, nil)
+		}
+		groups = append(groups, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(op, err, nil)
+	}
+	return groups, nil
+}
+
 func (s *Store) UserGroupIDs(ctx context.Context, userID string) ([]string, error) {
 	op := fmt.Sprintf("groups of user %q", userID)
 	rows, err := s.read().rows(ctx, `SELECT group_id FROM memberships WHERE user_id = ? ORDER BY group_id`, userID)
