@@ -141,7 +141,7 @@ func New(o Options) (*App, error) {
 		Store: o.Store, Logger: o.Logger, Registry: o.Registry, Now: o.Now, PublicURL: o.PublicURL,
 		Sessions: sessions, MaxBodyBytes: o.MaxBodyBytes, Ready: o.Ready,
 		TrustedProxies: o.TrustedProxies, AllowSingleFactorAdmins: o.AllowSingleFactorAdmins,
-		Access: ca.Surface,
+		Access: ca.Surface, RelatedOrigins: o.RelatedOrigins,
 	})
 	srv.Mount(
 		// Sign-in: what the sign-in page calls.

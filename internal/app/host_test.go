@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/internal/app"
 	"github.com/keyward/keyward/internal/storage/storagetest"
 )
 
@@ -127,5 +128,33 @@ func TestHostCheckTrustsOnlyWhatReachesKeywardDirectly(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `href="https://id.example.com/login"`) {
 		t.Errorf("over Keyward's own TLS at an IP address: status %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// A related origin is another address where Keyward's passkeys work: a page
+// load there is served, not sent to the public URL.
+func TestHostCheckServesRelatedOrigins(t *testing.T) {
+	t.Parallel()
+	public := &url.URL{Scheme: "https", Host: "id.example.com"}
+	w := newWorldWith(t, storagetest.NewSQLite(t), func(o *app.Options) {
+		o.RelatedOrigins = []string{"https://login.example.co.uk"}
+	}, public)
+	tlsSrv := httptest.NewTLSServer(w.nodes[0].Config.Handler)
+	t.Cleanup(tlsSrv.Close)
+	for host, want := range map[string]int{
+		"id.example.com": 200, "login.example.co.uk": 200, "LOGIN.example.co.uk:443": 200,
+		"login.example.co.uk:8443": 400, "other.example.com": 400,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, tlsSrv.URL+"/login", nil)
+		req.Host = host
+		req.Header.Set("Sec-Fetch-Mode", "navigate")
+		resp, err := tlsSrv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("a page load at %s: %d, want %d", host, resp.StatusCode, want)
+		}
 	}
 }

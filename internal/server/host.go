@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -26,9 +27,27 @@ import (
 // the Host it forwards is its own business (nginx sends its upstream's name
 // unless told otherwise), so such requests are never turned away.
 
+// hosts is where a browser's page load is served: the public URL's host
+// and the hosts of the related origins, where Keyward's passkeys work too.
+type hosts struct {
+	public  *url.URL
+	related []string // host[:port] of each related origin (https)
+}
+
+func newHosts(public *url.URL, relatedOrigins []string) hosts {
+	h := hosts{public: public}
+	for _, o := range relatedOrigins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			h.related = append(h.related, withPort(u.Host, u.Scheme))
+		}
+	}
+	return h
+}
+
 // misdirected reports whether r is a browser's page load that names a host
-// other than the public URL's.
-func misdirected(public *url.URL, r *http.Request) bool {
+// other than the public URL's (or a related origin's).
+func (h hosts) misdirected(r *http.Request) bool {
+	public := h.public
 	if public == nil || public.Host == "" {
 		return false
 	}
@@ -45,7 +64,8 @@ func misdirected(public *url.URL, r *http.Request) bool {
 	if !pageLoad(r) {
 		return false
 	}
-	return !sameHost(r.Host, public)
+	host := withPort(r.Host, public.Scheme)
+	return host != withPort(public.Host, public.Scheme) && !slices.Contains(h.related, host)
 }
 
 // pageLoad tells a browser's navigation from a script's or program's request.
@@ -56,12 +76,8 @@ func pageLoad(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-// sameHost compares host[:port] with the public URL's, case-insensitively,
-// with the scheme's default port written or not.
-func sameHost(host string, public *url.URL) bool {
-	return strings.EqualFold(withPort(host, public.Scheme), withPort(public.Host, public.Scheme))
-}
-
+// withPort writes host[:port] one way for comparing: lower-case, without
+// IPv6 brackets when there is no port, and without the scheme's default port.
 func withPort(host, scheme string) string {
 	h, port, err := net.SplitHostPort(host)
 	switch {

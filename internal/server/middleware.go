@@ -81,7 +81,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info)) // a copy: safe to change below
 	r = s.fromTrustedProxy(r)
 	defer s.finish(rec, r, info, start)
-	if misdirected(s.publicURL, r) { // host.go
+	if s.hosts.misdirected(r) { // host.go
 		info.route = "misdirected host"
 		writeMisdirected(rec, r, s.publicURL)
 		return

@@ -56,6 +56,10 @@ type Deps struct {
 	// API and My security info used with a session): nil = none. It returns
 	// nil or the *apperr.Error to answer.
 	Access func(ctx context.Context, sess storage.Session, user storage.User, appID, userAction, ip string) error
+	// RelatedOrigins are the other origins where Keyward's passkeys work
+	// (related_origins); a browser's page load at one of their hosts is not
+	// sent to the public URL (see host.go).
+	RelatedOrigins []string
 }
 
 // Server routes requests. Build it with New.
@@ -75,6 +79,7 @@ type Server struct {
 	access                  func(ctx context.Context, sess storage.Session, user storage.User, appID, userAction, ip string) error
 	metrics                 *httpMetrics
 	patterns                []string
+	hosts                   hosts // where a browser's page load is answered (host.go)
 }
 
 // New builds the server with the operational routes (probes, metrics, the
@@ -95,6 +100,7 @@ func New(d Deps) *Server {
 		allowSingleFactorAdmins: d.AllowSingleFactorAdmins,
 		access:                  d.Access,
 	}
+	s.hosts = newHosts(d.PublicURL, d.RelatedOrigins)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
