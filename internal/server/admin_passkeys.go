@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/directory"
+	"github.com/keyward/keyward/internal/keymodels"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/passkey"
@@ -46,6 +47,7 @@ func (a *PasskeyAdminAPI) Mount(rt Router) {
 	rt.Handle("PATCH "+fido2PolicyPath, policyAdmins(http.HandlerFunc(a.patchPolicy)))
 	rt.Handle("GET "+fido2PolicyPath+"/wellKnownProviders", read(http.HandlerFunc(a.wellKnown)))
 	rt.Handle("GET "+fido2PolicyPath+"/models", read(http.HandlerFunc(a.models)))
+	rt.Handle("GET "+fido2PolicyPath+"/modelCatalog", read(http.HandlerFunc(a.modelCatalog)))
 
 	methods := "/api/v1/users/{id}/authentication/fido2Methods"
 	rt.Handle("GET "+methods, read(http.HandlerFunc(a.listMethods)))
@@ -103,7 +105,7 @@ func (a *PasskeyAdminAPI) wellKnown(w http.ResponseWriter, r *http.Request) {
 // Sources of a model name in the models answer.
 const (
 	modelSourceMDS       = "mds"       // the stored FIDO Metadata Service blob
-	modelSourceWellKnown = "wellKnown" // the built-in quick-add list
+	modelSourceWellKnown = "wellKnown" // the names built into Keyward (keymodels, the quick-add list)
 )
 
 // keyModel names the key model of one AAGUID; Model and Source are "" when
@@ -135,6 +137,44 @@ func (a *PasskeyAdminAPI) models(w http.ResponseWriter, r *http.Request) {
 		out = append(out, m)
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+// modelCatalog lists every key model Keyward can name — the stored MDS
+// blob's FIDO2 entries and the built-in names — sorted by name, for the
+// allow/block list editor's model picker. MDS names win.
+func (a *PasskeyAdminAPI) modelCatalog(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]any{"value": catalog(a.metadata(r))})
+}
+
+func catalog(blob *mds.Blob) []keyModel {
+	names := map[string]keyModel{}
+	for _, m := range keymodels.All() {
+		names[m.AAGUID] = keyModel{AAGUID: m.AAGUID, Model: m.Name, Source: modelSourceWellKnown}
+	}
+	for _, pr := range policy.WellKnownProviders() {
+		for _, id := range pr.AAGUIDs {
+			if _, ok := names[id]; !ok {
+				names[id] = keyModel{AAGUID: id, Model: policy.ModelName(id), Source: modelSourceWellKnown}
+			}
+		}
+	}
+	if blob != nil {
+		for _, id := range blob.AAGUIDs() {
+			if e, ok := blob.Lookup(id); ok && e.Description != "" {
+				names[id] = keyModel{AAGUID: id, Model: e.Description, Source: modelSourceMDS}
+			}
+		}
+	}
+	sorted := make([]keymodels.Model, 0, len(names))
+	for id, m := range names {
+		sorted = append(sorted, keymodels.Model{AAGUID: id, Name: m.Model})
+	}
+	keymodels.Sort(sorted)
+	out := make([]keyModel, 0, len(sorted))
+	for _, m := range sorted {
+		out = append(out, names[m.AAGUID])
+	}
+	return out
 }
 
 // requestedAAGUIDs reads the aaGuid parameters. The query is parsed

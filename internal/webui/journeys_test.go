@@ -78,6 +78,9 @@ func TestBrowserJourneys(t *testing.T) {
 		{"4_blocked_key_model_is_refused_and_users_outside_the_group_see_no_passkey", func(t *testing.T) {
 			blockTheKey(t, b, admin, alex, k, totpSecret)
 		}},
+		{"7_messages_are_in_view_beside_their_cause_and_models_are_picked_by_name", func(t *testing.T) {
+			messagesInView(t, admin)
+		}},
 	}
 	for _, j := range journeys {
 		if !t.Run(j.name, j.run) {
@@ -307,7 +310,7 @@ func enablePasskeysForGroup(t *testing.T, admin *tab, k *keyward) {
 	admin.click(t, "#p0-allow")
 	admin.fill(t, "#p0-aaguid", "not-an-aaguid")
 	admin.click(t, `[data-action="add-aaguid"]`)
-	admin.waitText(t, "#policy-error", "is not an AAGUID")
+	admin.waitText(t, "#p0-aaguid-error", "is not an AAGUID")
 	admin.fill(t, "#p0-aaguid", strings.ToUpper(virtualAAGUID))
 	admin.click(t, `[data-action="add-aaguid"]`)
 	// The server names the model: from the MDS blob, else the built-in list.

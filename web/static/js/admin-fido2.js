@@ -5,7 +5,7 @@
 // whole configuration with one PATCH, as the API takes it. The AAGUID lists
 // show model names the server looks up (FIDO Metadata Service first, then
 // the built-in list of well-known providers).
-import { get, getVersioned, patchIfMatch, listAll } from "./api.js";
+import { get, getVersioned, patchIfMatch, listAll, sentence } from "./api.js";
 import { $, $$, h, show, setAlert, onSubmit, limit } from "./ui.js";
 
 const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
@@ -17,6 +17,7 @@ const AAGUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const form = $("#policy-form");
 const errorBox = $("#policy-error");
 const savedBox = $("#policy-saved");
+const saveErrorBox = $("#policy-save-error");
 const conflictBox = $("#policy-conflict");
 
 let saved = null; // the policy as stored
@@ -25,6 +26,7 @@ let conflict = null; // {current, etag} after a save lost to someone else's
 let draft = null; // what the form shows
 let groups = []; // [{id, displayName}]
 let providers = []; // [{name, aaGuids}]
+let catalog = []; // [{aaGuid, model, source}]: every model the server can name, for the picker
 const modelOf = {}; // AAGUID → {model, source} from the models API ("" when unknown)
 let setAsideGroups = []; // group targets kept while "All users" is chosen
 
@@ -221,20 +223,51 @@ function renderProfile(p, index) {
   }
   renderAAGUIDs(kr, $(".aaguid-list", el));
 
+  const addAAGUIDs = (ids) => {
+    for (const v of ids) if (!kr.aaGuids.includes(v)) kr.aaGuids.push(v);
+    dirty();
+    renderAAGUIDs(kr, $(".aaguid-list", el));
+    lookupModels(ids);
+  };
+  // Errors of the two add fields sit beside the field that caused them.
+  const fieldError = (id, msg) => {
+    setAlert(q(id + "-error"), msg);
+    if (msg) q(id).setAttribute("aria-invalid", "true");
+    else q(id).removeAttribute("aria-invalid");
+    if (msg) q(id).focus();
+  };
   const addAAGUID = () => {
     const v = q("aaguid").value.trim().toLowerCase();
     if (!AAGUID_RE.test(v)) {
-      setAlert(errorBox, `“${q("aaguid").value.trim()}” is not an AAGUID: write it as 32 hexadecimal digits in the form 8-4-4-4-12, e.g. cb69481e-8ff7-4039-93ec-0a2729a154a8.`);
-      q("aaguid").focus();
+      fieldError("aaguid", `“${q("aaguid").value.trim()}” is not an AAGUID: write it as 32 hexadecimal digits in the form 8-4-4-4-12, e.g. cb69481e-8ff7-4039-93ec-0a2729a154a8.`);
       return;
     }
-    setAlert(errorBox, "");
-    if (!kr.aaGuids.includes(v)) kr.aaGuids.push(v);
+    fieldError("aaguid", "");
     q("aaguid").value = "";
-    dirty();
-    renderAAGUIDs(kr, $(".aaguid-list", el));
-    lookupModels([v]);
+    addAAGUIDs([v]);
   };
+  // addModel takes a model picked from the list ("Name · AAGUID"), or a
+  // name typed whole, which adds every AAGUID of that name.
+  const addModel = () => {
+    const typed = q("model").value.trim();
+    const picked = typed.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+    const ids = picked ? [picked[0].toLowerCase()] : catalog.filter((m) => m.model.toLowerCase() === typed.toLowerCase()).map((m) => m.aaGuid);
+    if (!typed || !ids.length) {
+      fieldError("model", typed ? `No known key model is called “${typed}”. Pick one from the list as you type, or paste its AAGUID below.`
+        : "Type part of a model's name, then pick it from the list.");
+      return;
+    }
+    fieldError("model", "");
+    q("model").value = "";
+    addAAGUIDs(ids);
+  };
+  $('[data-action="add-model"]', el).addEventListener("click", addModel);
+  q("model").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      addModel();
+    }
+  });
   $('[data-action="add-aaguid"]', el).addEventListener("click", addAAGUID);
   q("aaguid").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter") {
@@ -350,9 +383,53 @@ function showPolicy(p) {
   lookupModels(allAAGUIDs(draft)); // only those not looked up before
 }
 
+// The API names a problem by its JSON path (passkeyProfiles[0].keyRestrictions.aaGuids);
+// the page puts it beside the field of that name, under the field's label.
+const FIELDS = [
+  [/^passkeyProfiles\[(\d+)\]\.name$/, "name-error", "Profile name"],
+  [/^passkeyProfiles\[(\d+)\]\.passkeyTypes$/, "types-error", "Passkey types"],
+  [/^passkeyProfiles\[(\d+)\]\.keyRestrictions\.aaGuids(\[\d+\])?$/, "aaguid-error", "Key restrictions"],
+];
+
+// problemsOf splits "…; 2 problems: path: what; path: what" into its parts;
+// a "; " inside one problem's text is kept, as no JSON path follows it.
+function problemsOf(msg) {
+  const m = msg.match(/\d+ problems?: (.*?)\.?$/);
+  if (!m) return [];
+  return m[1].split(/; (?=[A-Za-z]+(?:\[\d+\])?(?:\.[A-Za-z]+(?:\[\d+\])?)*: )/).map((part) => {
+    const i = part.indexOf(": ");
+    return i < 0 ? { path: "", text: part } : { path: part.slice(0, i), text: part.slice(i + 2) };
+  });
+}
+
+function clearFieldErrors() {
+  for (const e of $$("#profiles .field-error")) setAlert(e, "");
+  for (const e of $$('#profiles [aria-invalid="true"]')) e.removeAttribute("aria-invalid");
+}
+
+// showFieldErrors puts each problem it can place beside its field and
+// returns how many it placed; the first placed is scrolled into view.
+function showFieldErrors(problems) {
+  let placed = 0;
+  for (const pr of problems) {
+    for (const [re, id, label] of FIELDS) {
+      const m = pr.path.match(re);
+      const box = m && $(`#p${m[1]}-${id}`);
+      if (!box) continue;
+      setAlert(box, sentence(`${label}: ${pr.text}`));
+      if (!placed) box.scrollIntoView({ block: "nearest" });
+      placed++;
+      break;
+    }
+  }
+  return placed;
+}
+
 onSubmit(form, async () => {
   setAlert(errorBox, "");
+  setAlert(saveErrorBox, "");
   setAlert(savedBox, "");
+  clearFieldErrors();
   const body = {
     state: draft.state,
     isSelfServiceRegistrationAllowed: draft.isSelfServiceRegistrationAllowed,
@@ -366,14 +443,17 @@ onSubmit(form, async () => {
     etag = res.etag;
     showPolicy(res.data);
     setAlert(savedBox, "Your changes to the Passkey (FIDO2) policy were saved. They apply to the next registration and sign-in.");
-    savedBox.scrollIntoView({ block: "nearest" });
   } catch (e) {
     if (e.status === 412 && e.data && e.data.current) {
       showConflict({ current: e.data.current, etag: e.etag });
       return;
     }
-    setAlert(errorBox, e.message);
-    errorBox.scrollIntoView({ block: "nearest" });
+    const problems = problemsOf(e.message);
+    const placed = showFieldErrors(problems);
+    // Each problem placed beside its field is the whole message; the rest
+    // stay beside the Save button.
+    if (placed && placed === problems.length) return;
+    setAlert(saveErrorBox, e.message);
   }
 });
 
@@ -433,13 +513,16 @@ $("#policy-discard").addEventListener("click", () => {
 });
 
 async function load() {
-  const [policy, gs, known] = await Promise.all([
+  const [policy, gs, known, models] = await Promise.all([
     getVersioned(path),
     listAll("/api/v1/groups?$top=999"),
     get(path + "/wellKnownProviders").catch(() => ({ value: [] })),
+    get(path + "/modelCatalog").catch(() => ({ value: [] })),
   ]);
   groups = gs;
   providers = known.value || [];
+  catalog = models.value || [];
+  $("#model-catalog").replaceChildren(...catalog.map((m) => h("option", { value: `${m.model} · ${m.aaGuid}` })));
   etag = policy.etag;
   showPolicy(policy.data);
   show(form, true);

@@ -44,3 +44,13 @@ document.addEventListener("click", async (ev) => {
     toast("Press Ctrl+C (or ⌘C) to copy the selected text.");
   }
 });
+
+// The sticky header's height, for html's scroll-padding-top: whatever is
+// scrolled into view (a save confirmation, an error) stops below the header,
+// at every width (at 390 px the header wraps to two rows).
+const header = document.querySelector(".site-header");
+if (header) {
+  const setHeight = () => document.documentElement.style.setProperty("--header-h", header.offsetHeight + "px");
+  setHeight();
+  new ResizeObserver(setHeight).observe(header);
+}

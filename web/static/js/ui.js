@@ -32,11 +32,22 @@ export function show(el, on = true) {
   if (el) el.hidden = !on;
 }
 
-// setAlert shows message in an alert element, or hides it for "".
+// setAlert shows message in an alert element, or hides it for "". A shown
+// message is brought into view if it is not: below the fold, or under the
+// sticky header (html's scroll-padding-top keeps it clear of that).
 export function setAlert(el, message) {
   if (!el) return;
   el.textContent = message || "";
   el.hidden = !message;
+  if (message) reveal(el);
+}
+
+// reveal scrolls el into view unless it is wholly visible already.
+export function reveal(el) {
+  const r = el.getBoundingClientRect();
+  const header = document.querySelector(".site-header");
+  const top = header ? header.getBoundingClientRect().bottom : 0;
+  if (r.top < top || r.bottom > window.innerHeight) el.scrollIntoView({ block: "nearest" });
 }
 
 // busy disables a button while work runs and shows a spinner in it; the

@@ -1,0 +1,88 @@
+package webui_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// inView waits until the element at sel shows want and its bounding box
+// lies wholly inside the viewport and below the sticky header, and checks
+// that it (or its container) is announced as a status or an alert.
+func (tb *tab) inView(t *testing.T, sel, want string) {
+	t.Helper()
+	tb.waitText(t, sel, want)
+	cond := fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		const r = e.getBoundingClientRect();
+		const header = document.querySelector(".site-header").getBoundingClientRect().bottom;
+		return r.top >= header - 1 && r.bottom <= window.innerHeight + 1 && r.height > 0; // a pixel for rounding
+	})()`, sel)
+	if ok, err := tb.evalErr(fmt.Sprintf(`String(%s)`, cond)); err != nil || ok != "true" {
+		box, _ := tb.evalErr(fmt.Sprintf(`(() => { const r = document.querySelector(%q).getBoundingClientRect();
+			return "top " + r.top + ", bottom " + r.bottom + "; header ends at " + document.querySelector(".site-header").getBoundingClientRect().bottom + ", viewport " + innerHeight; })()`, sel))
+		tb.fail(t, "%s is not visible without scrolling (%s, %v)", sel, box, err)
+	}
+	if role, _ := tb.evalErr(fmt.Sprintf(`(document.querySelector(%q).closest('[role="status"], [role="alert"]') || {getAttribute: () => ""}).getAttribute("role")`, sel)); role == "" {
+		tb.fail(t, "%s is not announced: neither it nor a container has role status or alert", sel)
+	}
+}
+
+// messagesInView is journey 7: on the Passkey (FIDO2) page every save
+// confirmation and error is visible without scrolling, beside what caused
+// it, at desktop and phone width; errors name the field by its label; the
+// model picker adds a model by its name.
+func messagesInView(t *testing.T, admin *tab) {
+	defer admin.step(t, "desktop width", chromedp.EmulateViewport(1280, 900))
+	for _, width := range []struct {
+		name string
+		set  chromedp.Action[chromedp.Void]
+	}{
+		{"desktop", chromedp.EmulateViewport(1280, 900)},
+		{"phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)},
+	} {
+		admin.step(t, width.name+" width", width.set)
+		admin.open(t, fido2Page)
+		admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+		admin.click(t, "#tab-configure")
+		admin.waitFor(t, "the key restrictions", `document.querySelector("#p0-model").checkVisibility()`)
+
+		// A pasted non-AAGUID: the error sits under the field.
+		admin.fill(t, "#p0-aaguid", "hello")
+		admin.click(t, `#profiles [data-action="add-aaguid"]`)
+		admin.inView(t, "#p0-aaguid-error", "“hello” is not an AAGUID")
+
+		// The picker: a model by its name, no AAGUID typed.
+		admin.fill(t, "#p0-model", "Google Password Manager")
+		admin.click(t, `#profiles [data-action="add-model"]`)
+		admin.waitText(t, `.aaguid-list li[data-aaguid="ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4"]`, "Google Password Manager")
+		admin.fill(t, "#p0-model", "No Such Key 9000")
+		admin.click(t, `#profiles [data-action="add-model"]`)
+		admin.inView(t, "#p0-model-error", "No known key model is called “No Such Key 9000”")
+
+		// Saved: the confirmation is beside the Save button, in view.
+		admin.click(t, "#policy-save")
+		admin.inView(t, "#policy-saved", "were saved")
+
+		// An allow list with nothing on it: the API's error, under the list,
+		// by the field's label rather than its JSON path.
+		if _, err := admin.evalErr(`(() => { let b; while ((b = document.querySelector("#profiles .aaguid-list li button"))) b.click(); return "" })()`); err != nil {
+			admin.fail(t, "empty the list: %v", err)
+		}
+		admin.click(t, "#p0-allow")
+		admin.click(t, "#policy-save")
+		admin.inView(t, "#p0-aaguid-error", "Key restrictions: an enforced allow list must name at least one AAGUID")
+		if txt := admin.text(t, "#p0-aaguid-error"); strings.Contains(txt, "passkeyProfiles") || strings.Contains(txt, "keyRestrictions.") {
+			admin.fail(t, "the page shows a JSON path: %q", txt)
+		}
+		if admin.visible(t, "#policy-save-error") {
+			admin.fail(t, "the problem is shown twice, beside the field and beside Save")
+		}
+		if width.name == "desktop" {
+			admin.screenshot(t, "admin-passkey-policy-field-error")
+		}
+		admin.click(t, "#policy-discard")
+	}
+}
