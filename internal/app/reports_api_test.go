@@ -229,3 +229,27 @@ func TestRegistrationDetailsReport(t *testing.T) {
 }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
+
+func TestChartsAreSVGDrawnOnTheServer(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		keyModelsWorld(t, w)
+		for _, name := range []string{"signInsByMethod", "phishingResistantShare", "passkeyRegistrations"} {
+			r := w.mustStatus(w.do("GET", "/api/v1/reports/charts/"+name, bearer(w.reader), nil), http.StatusOK)
+			if ct := r.header.Get("Content-Type"); ct != "image/svg+xml" || !strings.HasPrefix(string(r.body), "<svg") ||
+				strings.Contains(string(r.body), "<script") {
+				t.Fatalf("%s: %s %.80s", name, ct, r.body)
+			}
+		}
+		share := string(w.mustStatus(w.do("GET", "/api/v1/reports/charts/phishingResistantShare", bearer(w.reader), nil), http.StatusOK).body)
+		if !strings.Contains(share, "Phishing-resistant: 100") {
+			t.Errorf("every sign-in today was a passkey, the chart does not say 100%%: %s", share)
+		}
+		byMethod := string(w.mustStatus(w.do("GET", "/api/v1/reports/charts/signInsByMethod", bearer(w.reader), nil), http.StatusOK).body)
+		if !strings.Contains(byMethod, "Passkey (device-bound): 5") {
+			t.Errorf("five device-bound passkey sign-ins today are not drawn: %s", byMethod)
+		}
+		if r := w.do("GET", "/api/v1/reports/charts/pie", bearer(w.reader), nil); r.status != http.StatusNotFound {
+			t.Fatalf("unknown chart: %d", r.status)
+		}
+	})
+}

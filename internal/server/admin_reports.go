@@ -24,6 +24,20 @@ func (a *ReportsAPI) Mount(rt Router) {
 	rt.Handle("POST "+fido2PolicyPath+"/preview", anyAdminRole(http.HandlerFunc(a.preview)))
 	rt.Handle("GET /api/v1/reports/authenticationMethods/userRegistrationDetails", anyAdminRole(http.HandlerFunc(a.registrationDetails)))
 	rt.Handle("GET /api/v1/reports/authenticationMethods/usersRegisteredByMethod", anyAdminRole(http.HandlerFunc(a.registeredByMethod)))
+	rt.Handle("GET /api/v1/reports/charts/{name}", anyAdminRole(http.HandlerFunc(a.chart)))
+}
+
+// chart sends a chart as an SVG image, for an <img> of an admin page.
+func (a *ReportsAPI) chart(w http.ResponseWriter, r *http.Request) {
+	svg, err := a.Reports.Chart(r.Context(), r.PathValue("name"))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(svg)
 }
 
 func (a *ReportsAPI) registrationDetails(w http.ResponseWriter, r *http.Request) {

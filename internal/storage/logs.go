@@ -71,3 +71,10 @@ type UserRegistration struct {
 	// TAPAt is when the newest pass usable at the query's time was issued; nil = none.
 	TAPAt *time.Time
 }
+
+// DailyCount is how many records of one kind a UTC day holds.
+type DailyCount struct {
+	Day   time.Time // midnight UTC
+	Key   string    // what was counted: see the method that returns it
+	Count int
+}

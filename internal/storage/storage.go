@@ -184,6 +184,13 @@ type Storage interface {
 	// usable at now.
 	ListUserRegistrations(ctx context.Context, p Page, now time.Time) (regs []UserRegistration, next string, err error)
 
+	// SignInsPerDay counts successful sign-ins at or after since per UTC day;
+	// Key is the method, and for a passkey "passkey/<passkeyType>".
+	SignInsPerDay(ctx context.Context, since time.Time) ([]DailyCount, error)
+	// PasskeysRegisteredPerDay counts the passkeys registered at or after
+	// since that still exist, per UTC day; Key is deviceBound or synced.
+	PasskeysRegisteredPerDay(ctx context.Context, since time.Time) ([]DailyCount, error)
+
 	// Named policy documents (e.g. "fido2"), stored as JSON with a version that
 	// every update increments, so nodes can cheaply see a change made elsewhere.
 	GetPolicy(ctx context.Context, name string) (Policy, error)

@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"logs", logTests},
 		{"reports", reportTests},
 		{"registrations", registrationTests},
+		{"daily_counts", dailyTests},
 		{"mds", mdsTests},
 		{"people", personTests},
 		{"totp", totpTests},

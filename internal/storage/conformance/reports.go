@@ -124,3 +124,37 @@ var registrationTests = []test{
 		})
 	}},
 }
+
+var dailyTests = []test{
+	{"sign_ins_and_registrations_per_utc_day", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "ann@x.org")
+		day0 := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+		pw := logEvent(u, at(time.Hour), storage.ResultSuccess, aaguidA)
+		pw.Method, pw.PasskeyType = "password", ""
+		for _, e := range []storage.SignInEvent{
+			logEvent(u, t0, storage.ResultSuccess, aaguidA),
+			logEvent(u, at(time.Hour), storage.ResultSuccess, aaguidA),
+			logEvent(u, at(2*time.Hour), storage.ResultFailure, aaguidA),
+			pw,
+			logEvent(u, at(24*time.Hour), storage.ResultSuccess, aaguidA),
+			logEvent(u, at(-48*time.Hour), storage.ResultSuccess, aaguidA), // before since
+		} {
+			mustLog(t, s, e)
+		}
+		got, err := s.SignInsPerDay(t.Context(), day0)
+		ok(t, err)
+		equal(t, "sign-ins", got, []storage.DailyCount{
+			{Day: day0, Key: "passkey/deviceBound", Count: 2}, {Day: day0, Key: "password", Count: 1},
+			{Day: day0.AddDate(0, 0, 1), Key: "passkey/deviceBound", Count: 1},
+		})
+		k := newCredential(u.ID)
+		k.BackupEligible, k.CreatedAt = true, at(30*time.Hour)
+		ok(t, s.CreateCredential(t.Context(), k))
+		mustCredential(t, s, u.ID)
+		regs, err := s.PasskeysRegisteredPerDay(t.Context(), day0)
+		ok(t, err)
+		equal(t, "registrations", regs, []storage.DailyCount{
+			{Day: day0, Key: "deviceBound", Count: 1}, {Day: day0.AddDate(0, 0, 1), Key: "synced", Count: 1},
+		})
+	}},
+}

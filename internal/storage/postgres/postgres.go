@@ -59,6 +59,7 @@ var dialect = sqlstore.Dialect{
 	LockUsers:             "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
 	SignInStatement:       signInStatement,
 	TimeValue:             func(t time.Time) any { return t },
+	DayNumber:             func(col string) string { return "(" + col + "::date - DATE '1970-01-01')" },
 	IsUniqueViolation:     func(err error) bool { return code(err) == "23505" },
 	IsForeignKeyViolation: func(err error) bool { return code(err) == "23503" },
 }

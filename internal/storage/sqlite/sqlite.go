@@ -90,6 +90,7 @@ var dialect = sqlstore.Dialect{
 	CacheStatements: true,
 	GroupCommit:     true,
 	TimeValue:       func(t time.Time) any { return t.UnixMicro() },
+	DayNumber:       func(col string) string { return "(" + col + " / 86400000000)" },
 	IsUniqueViolation: func(err error) bool {
 		c := code(err)
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY

@@ -230,3 +230,45 @@ func (s *Store) ListUserRegistrations(ctx context.Context, p storage.Page, now t
 	}
 	return regs, next, nil
 }
+
+// SignInsPerDay implements storage.Storage: one read of the time range of
+// the log (sign_in_events_time).
+func (s *Store) SignInsPerDay(ctx context.Context, since time.Time) ([]storage.DailyCount, error) {
+	day := s.d.DayNumber("occurred_at")
+	return s.dailyCounts(ctx, "sign-ins per day", `SELECT `+day+`, method, passkey_type, COUNT(*) FROM sign_in_events
+		WHERE occurred_at >= ? AND result = '`+storage.ResultSuccess+`' GROUP BY `+day+`, method, passkey_type
+		ORDER BY 1, 2, 3`, s.tv(since))
+}
+
+// PasskeysRegisteredPerDay implements storage.Storage.
+func (s *Store) PasskeysRegisteredPerDay(ctx context.Context, since time.Time) ([]storage.DailyCount, error) {
+	day := s.d.DayNumber("created_at")
+	return s.dailyCounts(ctx, "passkeys registered per day", `SELECT `+day+`, CASE WHEN backup_eligible THEN 'synced'
+		ELSE 'deviceBound' END, '', COUNT(*) FROM credentials WHERE created_at >= ? GROUP BY 1, 2 ORDER BY 1, 2`, s.tv(since))
+}
+
+func (s *Store) dailyCounts(ctx context.Context, op, q string, args ...any) ([]storage.DailyCount, error) {
+	rows, err := s.read().rows(ctx, q, args...)
+	if err != nil {
+		return nil, s.fail(op, err, nil)
+	}
+	defer rows.Close()
+	var out []storage.DailyCount
+	for rows.Next() {
+		var day int64
+		var key, sub string
+		var c storage.DailyCount
+		if err := rows.Scan(&day, &key, &sub, &c.Count); err != nil {
+			return nil, s.fail(op, err, nil)
+		}
+		if sub != "" {
+			key += "/" + sub
+		}
+		c.Day, c.Key = time.Unix(day*86400, 0).UTC(), key
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(op, err, nil)
+	}
+	return out, nil
+}

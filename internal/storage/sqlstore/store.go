@@ -54,6 +54,9 @@ type Dialect struct {
 	// TimeValue turns a UTC time, already truncated to microseconds, into the
 	// parameter the database stores (SQLite: unix microseconds; PostgreSQL: the time).
 	TimeValue func(time.Time) any
+	// DayNumber is an SQL expression of the UTC day (days since 1970-01-01,
+	// an integer) of the time column col.
+	DayNumber func(col string) string
 	// IsUniqueViolation reports a UNIQUE or PRIMARY KEY violation.
 	IsUniqueViolation func(error) bool
 	// IsForeignKeyViolation reports a FOREIGN KEY violation.
