@@ -158,6 +158,12 @@ func TestPagesRender(t *testing.T) {
 			"Passkey (FIDO2)", "Authenticator app", "Password", "Temporary Access Pass"}},
 		{"admin_fido2", "/admin/authentication-methods/fido2", "", ada, 200, []string{
 			"Enable and target", "Configure", "Allow self-service set up", "Enforce attestation", "Enforce key restrictions", "Quick add"}},
+		{"admin_sign_ins", "/admin/sign-ins", "", ada, 200, []string{"Sign-in log", `id="filter-upn"`, `id="signin-detail"`}},
+		{"admin_audit_log", "/admin/audit-log", "", ada, 200, []string{"Audit log", `id="audit-category"`, `id="audit-detail"`}},
+		{"admin_key_models", "/admin/reports/key-models", "", ada, 200, []string{"Key models in use",
+			`src="/api/v1/reports/charts/signInsByMethod"`, "Download CSV", `id="models-preview"`}},
+		{"admin_user_links_to_its_logs", "/admin/users/u1", "", ada, 200, []string{
+			`href="/admin/sign-ins?userId=u1"`, `href="/admin/audit-log?targetId=u1"`}},
 		{"admin_refuses_users_without_a_role", "/admin/users", userCookie, nil, 403, []string{"You don&#39;t have access to the admin center"}},
 		{"setup", "/setup?token=kwsetup_abc%22%3E", "", nil, 200, []string{`data-token="kwsetup_abc&#34;&gt;"`, "Create administrator"}},
 		{"setup_without_token", "/setup", "", nil, 400, []string{"This setup link is incomplete"}},
