@@ -63,7 +63,7 @@ function openDetail(s) {
     h("tbody", {}, ...s.authenticationDetails.map((d) => h("tr", {},
       h("td", {}, when(d.authenticationStepDateTime)), h("td", {}, d.authenticationMethod),
       h("td", {}, d.authenticationMethodDetail || "—"),
-      h("td", {}, d.succeeded ? badge("Succeeded", "success") : badge("Failed", "danger"), " ", d.authenticationStepResultDetail))))));
+      h("td", {}, d.succeeded ? badge("Succeeded", "success") : [badge("Failed", "danger"), " ", d.authenticationStepResultDetail]))))));
   show(detail, true);
   detail.scrollIntoView({ block: "nearest" });
   $("#signin-detail-close").focus();
