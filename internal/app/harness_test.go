@@ -64,6 +64,7 @@ type world struct {
 	reader string
 	ca     *softkey.CA
 	pkiPEM string
+	pki    *mdstest.PKI
 	apps   []*app.App
 	// adjust changes the options of every node before it starts (nil = none).
 	adjust func(*app.Options)
@@ -98,21 +99,29 @@ func newWorldWith(t testing.TB, db storagetest.Database, adjust func(*app.Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.pkiPEM = pki.RootPEM()
-	n := w.addNode(w.pkiPEM)
-	blob, err := pki.Sign(mdstest.Payload{Number: 7, NextUpdate: w.clock.Now().Add(30 * 24 * time.Hour), Entries: []mdstest.EntryOptions{
-		{AAGUID: goodAAGUID, Description: goodModel, Statuses: []string{"FIDO_CERTIFIED_L1"}, AttestationRootPEMs: []string{ca.RootPEM()}},
-		{AAGUID: revokedAAGUID, Description: revokedModel, Statuses: []string{"FIDO_CERTIFIED_L1", "REVOKED"}, AttestationRootPEMs: []string{ca.RootPEM()}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.MDS.Import(context.Background(), blob, "test"); err != nil {
-		t.Fatalf("import MDS blob: %v", err)
-	}
+	w.pkiPEM, w.pki = pki.RootPEM(), pki
+	w.addNode(w.pkiPEM)
+	w.importBlob(7)
 	w.admin = w.token("automation", storage.RoleGlobalAdmin)
 	w.reader = w.token("auditor", storage.RoleReader)
 	return w
+}
+
+// importBlob imports MDS blob number n: the world's two models (goodModel,
+// revokedModel) and the extra entries given.
+func (w *world) importBlob(n int, extra ...mdstest.EntryOptions) {
+	w.t.Helper()
+	entries := append([]mdstest.EntryOptions{
+		{AAGUID: goodAAGUID, Description: goodModel, Statuses: []string{"FIDO_CERTIFIED_L1"}, AttestationRootPEMs: []string{w.ca.RootPEM()}},
+		{AAGUID: revokedAAGUID, Description: revokedModel, Statuses: []string{"FIDO_CERTIFIED_L1", "REVOKED"}, AttestationRootPEMs: []string{w.ca.RootPEM()}},
+	}, extra...)
+	blob, err := w.pki.Sign(mdstest.Payload{Number: n, NextUpdate: w.clock.Now().Add(30 * 24 * time.Hour), Entries: entries})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.apps[0].MDS.Import(context.Background(), blob, "test"); err != nil {
+		w.t.Fatalf("import MDS blob %d: %v", n, err)
+	}
 }
 
 // addNode starts another Keyward on the world's database.

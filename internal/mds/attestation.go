@@ -36,18 +36,31 @@ func (b *Blob) CheckAttestation(aaguid string, x5c []*x509.Certificate, now time
 	if err != nil {
 		return false, fmt.Sprintf("%q is not an AAGUID", aaguid)
 	}
+	var e *Entry
 	if u == uuid.Nil {
-		return false, "the key did not say which model it is (its AAGUID is all zeros), so it cannot be looked up in the FIDO Metadata Service"
-	}
-	e, ok := b.byAAGUID[u.String()]
-	if !ok {
-		return false, fmt.Sprintf("AAGUID %s is not in the FIDO Metadata Service", u)
+		// A U2F key: its model is named by its attestation certificate.
+		if len(x5c) == 0 || x5c[0] == nil {
+			return false, "the key did not say which model it is (its AAGUID is all zeros and it sent no attestation certificate), so it cannot be looked up in the FIDO Metadata Service"
+		}
+		keyID := KeyIdentifier(x5c[0])
+		if e = b.byKeyID[keyID]; e == nil {
+			return false, fmt.Sprintf("the key did not say which model it is (its AAGUID is all zeros), and its attestation certificate (key identifier %s) is not in the FIDO Metadata Service", keyID)
+		}
+	} else {
+		var ok bool
+		if e, ok = b.byAAGUID[u.String()]; !ok {
+			return false, fmt.Sprintf("AAGUID %s is not in the FIDO Metadata Service", u)
+		}
 	}
 	if bad, why := e.undesiredFor(now, x5c); bad {
 		return false, why
 	}
 	if len(x5c) == 0 || x5c[0] == nil {
 		return false, "the key sent no attestation certificate (self or none attestation)"
+	}
+	if !e.attestationTypeListed() {
+		return false, fmt.Sprintf("the key sent an attestation certificate, but the FIDO Metadata Service lists this model's attestation as %s only",
+			strings.Join(e.AttestationTypes, ", "))
 	}
 	if len(e.AttestationRoots) == 0 {
 		return false, "the FIDO Metadata Service lists no attestation root certificate for this model"

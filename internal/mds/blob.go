@@ -34,12 +34,15 @@ type Blob struct {
 	ImportedAt time.Time
 
 	byAAGUID map[string]*Entry
+	byKeyID  map[string]*Entry // U2F entries, by attestation certificate key identifier
 }
 
-// Entry is one authenticator model (a FIDO2 entry, keyed by AAGUID).
+// Entry is one authenticator model: a FIDO2 entry, keyed by AAGUID, or a
+// U2F entry, keyed by its attestation certificate key identifiers.
 type Entry struct {
-	AAGUID                 string // lower-case, hyphenated
-	Description            string // the model name
+	AAGUID                 string   // lower-case, hyphenated; the zero AAGUID for U2F entries
+	KeyIdentifiers         []string // U2F: lower-case hex attestation certificate key identifiers
+	Description            string   // the model name
 	AuthenticatorVersion   uint32
 	AttestationTypes       []string // basic_full, attca, self, ...
 	TimeOfLastStatusChange time.Time
@@ -163,6 +166,7 @@ func newEntry(m metadata.Entry) *Entry {
 	e := &Entry{
 		AAGUID:                 m.AaGUID.String(),
 		Description:            st.Description,
+		KeyIdentifiers:         keyIDs(m.AttestationCertificateKeyIdentifiers),
 		AuthenticatorVersion:   st.AuthenticatorVersion,
 		TimeOfLastStatusChange: m.TimeOfLastStatusChange,
 		AttestationRoots:       st.AttestationRootCertificates,
@@ -179,6 +183,19 @@ func newEntry(m metadata.Entry) *Entry {
 		e.Statuses = append(e.Statuses, newStatusReport(r))
 	}
 	return e
+}
+
+func keyIDs(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, k := range in {
+		out = append(out, strings.ToLower(k))
+	}
+	return out
+}
+
+func isZeroAAGUID(aaguid string) bool {
+	id, err := uuid.Parse(strings.TrimSpace(aaguid))
+	return err == nil && id == uuid.Nil
 }
 
 func newStatusReport(r metadata.StatusReport) StatusReport {

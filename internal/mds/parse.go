@@ -344,10 +344,23 @@ func newBlob(md *metadata.Metadata, ch chain) *Blob {
 		Warnings:    ch.warnings,
 		Signer:      ch.signer.Subject.String(),
 		byAAGUID:    make(map[string]*Entry, len(md.Parsed.Entries)),
+		byKeyID:     make(map[string]*Entry),
 	}
 	for _, m := range md.Parsed.Entries {
 		if m.AaGUID == uuid.Nil {
-			continue // U2F and UAF entries are keyed by key identifier or AAID
+			// U2F entries are keyed by attestation certificate key
+			// identifier; UAF entries (by AAID) are not for WebAuthn.
+			if len(m.AttestationCertificateKeyIdentifiers) > 0 {
+				e := newEntry(m)
+				for _, id := range e.KeyIdentifiers {
+					if _, dup := b.byKeyID[id]; dup {
+						b.Warnings = append(b.Warnings, fmt.Sprintf("attestation key identifier %s appears in more than one entry; the first is used", id))
+						continue
+					}
+					b.byKeyID[id] = e
+				}
+			}
+			continue
 		}
 		if _, dup := b.byAAGUID[m.AaGUID.String()]; dup {
 			b.Warnings = append(b.Warnings, fmt.Sprintf("AAGUID %s appears in more than one entry; the first is used", m.AaGUID))

@@ -79,7 +79,7 @@ func Inspect(in InspectInput) (InspectResult, error) {
 
 	level, problem, model := storage.AttestationNotAttested, "", ""
 	if in.Metadata != nil {
-		if e, ok := in.Metadata.Lookup(res.AAGUID); ok {
+		if e, _, ok := in.Metadata.Identify(res.AAGUID, chain); ok {
 			model = e.Description
 		}
 		var ok bool

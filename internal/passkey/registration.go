@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -216,7 +217,7 @@ func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn
 	for _, c := range chain {
 		subjects = append(subjects, c.Subject.String())
 	}
-	level, problem, model := s.judgeAttestation(ctx, aaguid.String(), chain)
+	level, problem, model, keyID := s.judgeAttestation(ctx, aaguid.String(), chain)
 	if model == "" {
 		model = policy.ModelName(aaguid.String())
 	}
@@ -232,6 +233,7 @@ func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn
 			AttestationType:         wc.AttestationType,
 			AttestationLevel:        level,
 			AttestationCertSubjects: subjects,
+			AttestationKeyID:        keyID,
 			Transports:              transports,
 			UserVerified:            wc.Flags.UserVerified,
 			BackupEligible:          wc.Flags.BackupEligible,
@@ -244,32 +246,37 @@ func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn
 }
 
 // judgeAttestation decides attested/notAttested against the MDS blob and
-// returns the MDS model name when the AAGUID is listed. It is WebAuthn
-// Level 2 §7.1 steps 20 and 21: the trust anchors come from the FIDO
-// Metadata Service by the AAGUID, and the chain is assessed against them.
-// An untrustworthy statement does not fail the ceremony here (step 24's
-// note: register it, treated as self attestation); the passkey policy
-// decides whether notAttested is acceptable.
-func (s *Service) judgeAttestation(ctx context.Context, aaguid string, chain []*x509.Certificate) (level, problem, model string) {
+// returns the MDS model name when MDS lists the key's model — by AAGUID, or
+// for a U2F key (zero AAGUID) by its attestation certificate's key
+// identifier, which is returned so later status reports reach the key. It
+// is WebAuthn Level 2 §7.1 steps 20 and 21: the trust anchors come from the
+// FIDO Metadata Service by the AAGUID (or key identifier), and the chain is
+// assessed against them. An untrustworthy statement does not fail the
+// ceremony here (step 24's note: register it, treated as self attestation);
+// the passkey policy decides whether notAttested is acceptable.
+func (s *Service) judgeAttestation(ctx context.Context, aaguid string, chain []*x509.Certificate) (level, problem, model, keyID string) {
+	if aaguid == policy.ZeroAAGUID && len(chain) > 0 {
+		keyID = mds.KeyIdentifier(chain[0])
+	}
 	if s.cfg.Metadata == nil {
-		return storage.AttestationNotAttested, "no FIDO Metadata Service blob is loaded, so no key can be verified as genuine", ""
+		return storage.AttestationNotAttested, "no FIDO Metadata Service blob is loaded, so no key can be verified as genuine", "", keyID
 	}
 	blob, err := s.cfg.Metadata.Current(ctx)
 	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "load MDS blob", "err", err)
-		return storage.AttestationNotAttested, "the FIDO Metadata Service blob could not be loaded", ""
+		return storage.AttestationNotAttested, "the FIDO Metadata Service blob could not be loaded", "", keyID
 	}
 	if blob == nil {
-		return storage.AttestationNotAttested, "no FIDO Metadata Service blob is loaded, so no key can be verified as genuine", ""
+		return storage.AttestationNotAttested, "no FIDO Metadata Service blob is loaded, so no key can be verified as genuine", "", keyID
 	}
-	if e, ok := blob.Lookup(aaguid); ok {
+	if e, _, ok := blob.Identify(aaguid, chain); ok {
 		model = e.Description
 	}
 	ok, reason := blob.CheckAttestation(aaguid, chain, s.now())
 	if ok {
-		return storage.AttestationAttested, "", model
+		return storage.AttestationAttested, "", model, keyID
 	}
-	return storage.AttestationNotAttested, reason, model
+	return storage.AttestationNotAttested, reason, model, keyID
 }
 
 // attestationChain returns the x5c certificates of an attestation statement

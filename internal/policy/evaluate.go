@@ -239,6 +239,12 @@ func checkRestrictions(p PasskeyProfile, k Key, atSignIn bool) (failure, bool) {
 	listed := err == nil && contains(kr.AAGUIDs, aaguid)
 	switch kr.EnforcementType {
 	case EnforcementAllow:
+		if aaguid == ZeroAAGUID && k.Model != "" {
+			// A U2F key named by its attestation certificate: an allow list
+			// names AAGUIDs, and this model has none.
+			return failure{CodeKeyRestricted,
+				"this key (" + k.Model + ") is an older U2F security key that has no AAGUID, so your organisation's list of allowed key models cannot include it; use one of the allowed security keys"}, false
+		}
 		if aaguid == ZeroAAGUID || err != nil {
 			why := ""
 			if aaguid == ZeroAAGUID {

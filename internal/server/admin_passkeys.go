@@ -247,9 +247,11 @@ type fido2Method struct {
 	AttestationLevel        string     `json:"attestationLevel"`
 	PasskeyType             string     `json:"passkeyType"`
 	AttestationFormat       string     `json:"attestationFormat"`
-	Transports              []string   `json:"transports"`
-	BackupState             bool       `json:"backupState"`
-	CloneWarning            bool       `json:"cloneWarning"`
+	// AttestationKeyID names a U2F key's model in MDS (it has no AAGUID).
+	AttestationKeyID string   `json:"attestationCertificateKeyIdentifier,omitempty"`
+	Transports       []string `json:"transports"`
+	BackupState      bool     `json:"backupState"`
+	CloneWarning     bool     `json:"cloneWarning"`
 }
 
 func methodJSON(c storage.Credential) fido2Method {
@@ -268,7 +270,7 @@ func methodJSON(c storage.Credential) fido2Method {
 	return fido2Method{
 		ID: c.ID, DisplayName: c.DisplayName, CreatedDateTime: c.CreatedAt, LastUsedDateTime: c.LastUsedAt,
 		AAGUID: c.AAGUID, Model: cmp.Or(c.Model, policy.ModelName(c.AAGUID)), AttestationCertificates: certs, AttestationLevel: c.AttestationLevel,
-		PasskeyType: kind, AttestationFormat: c.AttestationFormat, Transports: transports,
+		PasskeyType: kind, AttestationFormat: c.AttestationFormat, AttestationKeyID: c.AttestationKeyID, Transports: transports,
 		BackupState: c.BackupState, CloneWarning: c.CloneWarning,
 	}
 }

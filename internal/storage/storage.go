@@ -429,14 +429,18 @@ type Credential struct {
 	AttestationType         string // basic_full, self, attca, none, ...
 	AttestationLevel        string // attested | notAttested
 	AttestationCertSubjects []string
-	Transports              []string
-	UserVerified            bool
-	BackupEligible          bool
-	BackupState             bool
-	SignCount               uint32
-	CloneWarning            bool
-	CreatedAt               time.Time
-	LastUsedAt              *time.Time
+	// AttestationKeyID names a U2F key's model in MDS (the hex SHA-1 of its
+	// attestation certificate's public key; MDS3 attestationCertificateKeyIdentifiers);
+	// "" for keys that name their model by AAGUID.
+	AttestationKeyID string
+	Transports       []string
+	UserVerified     bool
+	BackupEligible   bool
+	BackupState      bool
+	SignCount        uint32
+	CloneWarning     bool
+	CreatedAt        time.Time
+	LastUsedAt       *time.Time
 }
 
 // UserMethods is a user with the sign-in methods they hold, read together.

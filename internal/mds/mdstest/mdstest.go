@@ -141,6 +141,11 @@ type EntryOptions struct {
 	AttestationRootPEMs []string
 	// Icon is a data: URL; real entries carry icons of a few KB.
 	Icon string
+	// KeyIdentifiers make a U2F entry (leave AAGUID ""): the hex key
+	// identifiers of its attestation certificates (mds.KeyIdentifier).
+	KeyIdentifiers []string
+	// AttestationTypes default to basic_full.
+	AttestationTypes []string
 }
 
 // Sign builds the MDS3 payload with go-webauthn's JSON types and signs it
@@ -196,18 +201,31 @@ func entryJSON(e EntryOptions) (metadata.EntryJSON, error) {
 		reports = append(reports, metadata.StatusReportJSON{Status: metadata.AuthenticatorStatus(s)})
 	}
 	reports = append(reports, e.StatusReports...)
+	family := "fido2"
+	if len(e.KeyIdentifiers) > 0 {
+		family = "u2f"
+	}
+	types := []metadata.AuthenticatorAttestationType{metadata.BasicFull}
+	if len(e.AttestationTypes) > 0 {
+		types = types[:0]
+		for _, t := range e.AttestationTypes {
+			types = append(types, metadata.AuthenticatorAttestationType(t))
+		}
+	}
 	return metadata.EntryJSON{
-		AaGUID: e.AAGUID,
+		AaGUID:                               e.AAGUID,
+		AttestationCertificateKeyIdentifiers: e.KeyIdentifiers,
 		MetadataStatement: metadata.StatementJSON{
-			AaGUID:                      e.AAGUID,
-			Description:                 e.Description,
-			AuthenticatorVersion:        1,
-			ProtocolFamily:              "fido2",
-			Schema:                      3,
-			Upv:                         []metadata.Version{{Major: 1, Minor: 1}},
-			AttestationTypes:            []metadata.AuthenticatorAttestationType{metadata.BasicFull},
-			AttestationRootCertificates: roots,
-			Icon:                        e.Icon,
+			AaGUID:                               e.AAGUID,
+			AttestationCertificateKeyIdentifiers: e.KeyIdentifiers,
+			Description:                          e.Description,
+			AuthenticatorVersion:                 1,
+			ProtocolFamily:                       family,
+			Schema:                               3,
+			Upv:                                  []metadata.Version{{Major: 1, Minor: 1}},
+			AttestationTypes:                     types,
+			AttestationRootCertificates:          roots,
+			Icon:                                 e.Icon,
 		},
 		StatusReports:          reports,
 		TimeOfLastStatusChange: "2024-01-01",

@@ -16,6 +16,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 	"slices"
 	"sync"
@@ -250,6 +251,18 @@ func (a *Authenticator) attestation(format string) (*attestationKey, error) {
 	}
 	a.attKeys[id] = k
 	return k, nil
+}
+
+// AttestationCertificate is the batch attestation certificate the
+// authenticator sends under format (packed or fido-u2f), issued on first
+// use — so a test can list it (or its key identifier) in an MDS blob before
+// the key registers.
+func (a *Authenticator) AttestationCertificate(format string) (*x509.Certificate, error) {
+	k, err := a.attestation(format)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(k.x5c[0])
 }
 
 func newCredentialKey() (*ecdsa.PrivateKey, error) {

@@ -297,6 +297,23 @@ var sessionTests = []test{
 		is(t, s.CreateSession(t.Context(), ss), storage.ErrAlreadyExists)
 		is(t, s.CreateSession(t.Context(), newSession("missing-user")), storage.ErrConflict)
 	}},
+	{"u2f_key_keeps_its_attestation_key_id", func(t *testing.T, s storage.Storage) {
+		c := newCredential(mustUser(t, s, "u2f@x.org").ID)
+		c.AAGUID, c.AttestationFormat, c.AttestationKeyID = "00000000-0000-0000-0000-000000000000", "fido-u2f", "bf7bcaa0d0c6187a8c6abbdd16a15640e7c7bde2"
+		ok(t, s.CreateCredential(t.Context(), c))
+		got, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "stored", got, c)
+		got, err = s.UpdateCredential(t.Context(), c.ID, func(old storage.Credential) (storage.Credential, error) {
+			old.AttestationKeyID = ""
+			return old, nil
+		})
+		ok(t, err)
+		equal(t, "updated key id", got.AttestationKeyID, "")
+		got, err = s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "stored after update", got.AttestationKeyID, "")
+	}},
 	{"update_fn_error_is_returned_and_writes_nothing", func(t *testing.T, s storage.Storage) {
 		ss := newSession(mustUser(t, s, "s@x.org").ID)
 		ok(t, s.CreateSession(t.Context(), ss))

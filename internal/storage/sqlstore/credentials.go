@@ -12,7 +12,8 @@ import (
 
 const credentialCols = `id, user_id, credential_id, public_key, aaguid, model, display_name,
 	attestation_format, attestation_type, attestation_level, attestation_cert_subjects, transports,
-	user_verified, backup_eligible, backup_state, sign_count, clone_warning, created_at, last_used_at`
+	user_verified, backup_eligible, backup_state, sign_count, clone_warning, created_at, last_used_at,
+	attestation_key_id`
 
 func scanCredential(sc scanner) (storage.Credential, error) {
 	var c storage.Credential
@@ -22,7 +23,8 @@ func scanCredential(sc scanner) (storage.Credential, error) {
 	var created, used timeCol
 	err := sc.Scan(&c.ID, &c.UserID, &credID, &pub, &c.AAGUID, &c.Model, &c.DisplayName,
 		&c.AttestationFormat, &c.AttestationType, &c.AttestationLevel, &subjects, &transports,
-		&c.UserVerified, &c.BackupEligible, &c.BackupState, &count, &c.CloneWarning, &created, &used)
+		&c.UserVerified, &c.BackupEligible, &c.BackupState, &count, &c.CloneWarning, &created, &used,
+		&c.AttestationKeyID)
 	if err != nil {
 		return storage.Credential{}, err
 	}
@@ -57,11 +59,11 @@ func (s *Store) CreateCredential(ctx context.Context, c storage.Credential) erro
 		return fmt.Errorf("%s: WebAuthn credential ID is empty", op)
 	}
 	_, err := s.write().exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.UserID, c.CredentialID, blob(c.PublicKey), c.AAGUID, c.Model, c.DisplayName,
 		c.AttestationFormat, c.AttestationType, c.AttestationLevel, strList(c.AttestationCertSubjects),
 		strList(c.Transports), c.UserVerified, c.BackupEligible, c.BackupState, int64(c.SignCount),
-		c.CloneWarning, s.tv(c.CreatedAt), s.tvNull(c.LastUsedAt))
+		c.CloneWarning, s.tv(c.CreatedAt), s.tvNull(c.LastUsedAt), c.AttestationKeyID)
 	if err != nil {
 		return s.fail(op, err, storage.ErrConflict)
 	}
@@ -187,10 +189,10 @@ func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(storage
 		_, err = cn.exec(ctx, `UPDATE credentials SET public_key = ?, aaguid = ?, model = ?, display_name = ?,
 			attestation_format = ?, attestation_type = ?, attestation_level = ?, attestation_cert_subjects = ?,
 			transports = ?, user_verified = ?, backup_eligible = ?, backup_state = ?, sign_count = ?,
-			clone_warning = ?, last_used_at = ? WHERE id = ?`,
+			clone_warning = ?, last_used_at = ?, attestation_key_id = ? WHERE id = ?`,
 			blob(c.PublicKey), c.AAGUID, c.Model, c.DisplayName, c.AttestationFormat, c.AttestationType,
 			c.AttestationLevel, strList(c.AttestationCertSubjects), strList(c.Transports), c.UserVerified,
-			c.BackupEligible, c.BackupState, int64(c.SignCount), c.CloneWarning, s.tvNull(c.LastUsedAt), id)
+			c.BackupEligible, c.BackupState, int64(c.SignCount), c.CloneWarning, s.tvNull(c.LastUsedAt), c.AttestationKeyID, id)
 		if err != nil {
 			return s.fail(op, err, nil)
 		}
