@@ -124,6 +124,9 @@ func (s *Service) save(ctx context.Context, actor authz.Actor, kind, id string, 
 			return storage.AccessChange{}, err
 		}
 		obj.DisplayName, obj.Data = name, stored
+		if err := keepsAnAdmin(st, obj, now); err != nil {
+			return storage.AccessChange{}, err
+		}
 		saved = obj
 		action := "access." + kind + ".update"
 		if creating {
@@ -246,4 +249,56 @@ func (c Config) StrengthName(id string) string {
 		return st.DisplayName
 	}
 	return ""
+}
+
+// keepsAnAdmin refuses a change after which no enabled global administrator
+// could use the admin center with the methods they hold, when one could
+// before (judged inside the saving transaction, on the configuration as it
+// would be). Administrators who hold no usable method yet are not locked out
+// by a policy, so they do not stop a change.
+func keepsAnAdmin(st *state, obj storage.AccessObject, now time.Time) error {
+	if len(st.raw.Admins) == 0 {
+		return nil
+	}
+	objs := make([]storage.AccessObject, 0, len(st.raw.Objects)+1)
+	replaced := false
+	for _, o := range st.raw.Objects {
+		if o.Kind == obj.Kind && o.ID == obj.ID {
+			o, replaced = obj, true
+		}
+		objs = append(objs, o)
+	}
+	if !replaced {
+		objs = append(objs, obj)
+	}
+	before, err := access.NewSet(st.policies, st.strengths, st.locations)
+	if err != nil {
+		return err
+	}
+	next, err := decodeState(storage.AccessState{Objects: objs})
+	if err != nil {
+		return err
+	}
+	after, err := access.NewSet(next.policies, next.strengths, next.locations)
+	if err != nil {
+		return err
+	}
+	var names []string
+	couldBefore := false
+	for _, a := range st.raw.Admins {
+		sub := access.Subject{ID: a.User.ID, GroupIDs: a.GroupIDs, Role: a.User.AdminRole, IsEmergencyAccess: a.User.IsEmergencyAccess}
+		means := access.Means{PasskeyAAGUIDs: a.PasskeyAAGUIDs, Password: a.HasPassword, AuthenticatorApp: a.HasAuthenticatorApp}
+		if after.CanReach(sub, means, access.AppAdmin, now) {
+			return nil
+		}
+		couldBefore = couldBefore || before.CanReach(sub, means, access.AppAdmin, now)
+		names = append(names, a.User.UserPrincipalName)
+	}
+	if !couldBefore {
+		return nil
+	}
+	return conflict(CodeAdminLockout, "this change was not saved: afterwards no global administrator (%s) could use the admin center, "+
+		"because none holds a sign-in method that the policies for Keyward admin (%s) accept; give one of them such a method first "+
+		"(for example a passkey of an allowed model), or exclude an account from the policy",
+		strings.Join(names, ", "), access.AppAdmin)
 }

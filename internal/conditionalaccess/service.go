@@ -31,6 +31,9 @@ const (
 	CodeInUse            = "inUse"
 	CodeLimit            = "limitReached"
 	CodeReadOnly         = "readOnly"
+	// CodeAdminLockout: the change would leave no global administrator able
+	// to use the admin center.
+	CodeAdminLockout = "lastAdminLockout"
 	// CodeStepUp: the session must sign in again with a stronger method.
 	CodeStepUp = "stepUpRequired"
 	// CodeBlocked: a conditional access policy blocks the session here.

@@ -57,11 +57,25 @@ type EmergencyAccount struct {
 	GroupIDs []string // sorted
 }
 
+// AccountMethods is an account with what it can sign in with.
+type AccountMethods struct {
+	User     User
+	GroupIDs []string // sorted
+	// PasskeyAAGUIDs are the models of its passkeys (not those flagged as
+	// possible clones, which cannot sign in).
+	PasskeyAAGUIDs      []string
+	HasPassword         bool
+	HasAuthenticatorApp bool // a confirmed one
+}
+
 // AccessState is what ChangeAccess reads under its lock.
 type AccessState struct {
 	Version   int64
 	Objects   []AccessObject // every kind, ordered as ListAccessObjects
 	Emergency []EmergencyAccount
+	// Admins are the enabled global administrators with their methods, so a
+	// change can be refused that would leave none able to use the admin center.
+	Admins []AccountMethods
 }
 
 // AccessKey names one object.

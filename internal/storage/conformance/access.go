@@ -18,6 +18,7 @@ var accessTests = []test{
 	{"replace_keeps_created_at", testAccessReplace},
 	{"failed_change_writes_nothing", testAccessRollback},
 	{"state_has_emergency_accounts", testAccessEmergency},
+	{"state_has_global_admins", testAccessAdmins},
 	{"audit_in_the_same_transaction", testAccessAudit},
 	{"race_limit_holds", testAccessRaceLimit},
 	{"race_delete_in_use", testAccessRaceInUse},
@@ -241,4 +242,41 @@ func testAccessRaceInUse(t *testing.T, s storage.Storage) {
 			t.Fatalf("round %d: a policy references strength %s, which was deleted", round, st.ID)
 		}
 	}
+}
+
+func testAccessAdmins(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	admin := newUser("admin@example.com")
+	admin.AdminRole, admin.PasswordHash = storage.RoleGlobalAdmin, "$argon2id$x"
+	ok(t, s.CreateUser(ctx, admin))
+	g := mustGroup(t, s, "admins")
+	ok(t, s.AddMember(ctx, g.ID, admin.ID))
+	mustCredential(t, s, admin.ID)
+	flagged := mustCredential(t, s, admin.ID)
+	_, err := s.UpdateCredential(ctx, flagged.ID, func(c storage.Credential) (storage.Credential, error) {
+		c.CloneWarning = true
+		return c, nil
+	})
+	ok(t, err)
+	ok(t, s.CreateTOTP(ctx, storage.TOTPMethod{UserID: admin.ID, Secret: "JBSWY3DPEHPK3PXP", Confirmed: true, CreatedAt: t0}))
+	other := newUser("other@example.com")
+	other.AdminRole = storage.RoleGlobalAdmin
+	ok(t, s.CreateUser(ctx, other))
+	off := newUser("off@example.com")
+	off.AdminRole, off.AccountEnabled = storage.RoleGlobalAdmin, false
+	ok(t, s.CreateUser(ctx, off))
+	reader := newUser("reader@example.com")
+	reader.AdminRole = storage.RoleReader
+	ok(t, s.CreateUser(ctx, reader))
+
+	var seen []storage.AccountMethods
+	_, err = s.ChangeAccess(ctx, func(st storage.AccessState) (storage.AccessChange, error) {
+		seen = st.Admins
+		return storage.AccessChange{}, nil
+	})
+	ok(t, err)
+	equal(t, "global admins", seen, []storage.AccountMethods{
+		{User: admin, GroupIDs: []string{g.ID}, PasskeyAAGUIDs: []string{newCredential("").AAGUID}, HasPassword: true, HasAuthenticatorApp: true},
+		{User: other},
+	})
 }

@@ -104,6 +104,9 @@ func (s *Store) ChangeAccess(ctx context.Context, fn func(storage.AccessState) (
 		if st.Emergency, err = s.emergencyAccounts(ctx, c); err != nil {
 			return err
 		}
+		if st.Admins, err = s.globalAdmins(ctx, c); err != nil {
+			return err
+		}
 		ch, err := fn(st)
 		if err != nil {
 			return err
@@ -190,4 +193,60 @@ func (s *Store) emergencyAccounts(ctx context.Context, c conn) ([]storage.Emerge
 		slices.Sort(out[i].GroupIDs)
 	}
 	return out, nil
+}
+
+// globalAdmins reads the enabled global administrators with their methods.
+func (s *Store) globalAdmins(ctx context.Context, c conn) ([]storage.AccountMethods, error) {
+	const op = "list global administrators"
+	rows, err := c.rows(ctx, `SELECT `+userCols+` FROM users WHERE admin_role = ? AND account_enabled ORDER BY upn_key`,
+		storage.RoleGlobalAdmin)
+	if err != nil {
+		return nil, s.fail(op, err, nil)
+	}
+	var out []storage.AccountMethods
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			rows.Close()
+			return nil, s.fail(op, err, nil)
+		}
+		out = append(out, storage.AccountMethods{User: u, HasPassword: u.PasswordHash != ""})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(op, err, nil)
+	}
+	for i := range out {
+		a := &out[i]
+		if a.GroupIDs, err = s.strings(ctx, c, `SELECT group_id FROM memberships WHERE user_id = ? ORDER BY group_id`, a.User.ID); err != nil {
+			return nil, s.fail(op, err, nil)
+		}
+		if a.PasskeyAAGUIDs, err = s.strings(ctx, c, `SELECT aaguid FROM credentials WHERE user_id = ? AND NOT clone_warning ORDER BY aaguid`, a.User.ID); err != nil {
+			return nil, s.fail(op, err, nil)
+		}
+		totp, err := s.strings(ctx, c, `SELECT user_id FROM totp_methods WHERE user_id = ? AND confirmed`, a.User.ID)
+		if err != nil {
+			return nil, s.fail(op, err, nil)
+		}
+		a.HasAuthenticatorApp = len(totp) > 0
+	}
+	return out, nil
+}
+
+// strings runs a query of one text column.
+func (s *Store) strings(ctx context.Context, c conn, q string, args ...any) ([]string, error) {
+	rows, err := c.rows(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
