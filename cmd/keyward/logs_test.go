@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -83,4 +84,43 @@ func testLogs(t *testing.T, env []string) {
 			t.Fatalf("audit records kept for 5 days: %s", got)
 		}
 	})
+}
+
+func TestPolicyDryRunOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	env := sqliteEnv(t)
+	c := cli{t: t, env: env}
+	c.ok("migrate")
+	c.ok("policy", "passkey", "set", "--state", "enabled")
+	st := openTestStore(t, env)
+	now := time.Now().UTC()
+	for i, who := range []struct{ upn, aaguid, model string }{
+		{"ann@x.org", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "YubiKey 5 Series"},
+		{"eve@x.org", "8876631b-d4a0-427f-5773-0ec71c9e0279", "Solo Secp256R1"},
+	} {
+		u := storage.User{ID: "01960000-0000-7000-8000-00000000000" + string(rune('1'+i)), UserPrincipalName: who.upn,
+			DisplayName: who.upn, AccountEnabled: true, IsEmergencyAccess: i == 1, CreatedAt: now, UpdatedAt: now}
+		cred := storage.Credential{ID: "01960000-0000-7000-8000-00000000010" + string(rune('1'+i)), UserID: u.ID,
+			CredentialID: []byte(who.upn), PublicKey: []byte{0xa0}, AAGUID: who.aaguid, Model: who.model,
+			DisplayName: "Key of " + who.upn, AttestationLevel: storage.AttestationNotAttested, CreatedAt: now}
+		if err := errors.Join(st.CreateUser(ctx, u), st.CreateCredential(ctx, cred)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := c.ok("policy", "passkey", "show", "--json")
+	out := c.ok("policy", "passkey", "set", "--key-restrictions", "allow", "--aaguid", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "--dry-run")
+	for _, want := range []string{"Dry run: nothing was saved.", "1 people would lose passkey sign-in, 1 keys would stop working",
+		"WARNING: eve@x.org (emergency access) is affected: Solo Secp256R1",
+		"eve@x.org  Key of eve@x.org (Solo Secp256R1, AAGUID 8876631b-d4a0-427f-5773-0ec71c9e0279): "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "ann@x.org") {
+		t.Errorf("ann keeps her allowed key but is listed:\n%s", out)
+	}
+	if after := c.ok("policy", "passkey", "show", "--json"); after != before {
+		t.Fatalf("--dry-run changed the policy:\n%s\n%s", before, after)
+	}
+	c.fails("--key-restrictions", "policy", "passkey", "set", "--key-restrictions", "sometimes", "--dry-run")
 }

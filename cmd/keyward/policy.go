@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/reports"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -72,6 +73,7 @@ type passkeySetFlags struct {
 	selfService, includeAll, clearExclusions, enforceAttestation bool
 	includeGroups, excludeGroups                                 []string
 	aaguids, addAAGUIDs, removeAAGUIDs, addProviders             []string
+	dryRun                                                       bool
 }
 
 // policyFlags are the flags of 'policy passkey set' other than the profile
@@ -99,6 +101,9 @@ func (a *app) policyPasskeySetCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
 			ctx := cmd.Context()
+			if v.dryRun {
+				return a.passkeyDryRun(ctx, st, cmd.Flags(), v)
+			}
 			// The patch is built from the policy inside the update, so an edit
 			// of a list (--add-aaguid, --exclude-group) made at the same time
 			// by another administrator is kept.
@@ -130,7 +135,53 @@ func (a *app) policyPasskeySetCmd() *cobra.Command {
 	f.StringArrayVar(&v.removeAAGUIDs, "remove-aaguid", nil, "remove an AAGUID from the key restriction list (repeatable)")
 	f.StringArrayVar(&v.addProviders, "add-provider", nil, `add a well-known provider's AAGUIDs, e.g. "Microsoft Authenticator" (repeatable)`)
 	f.StringVar(&v.fromFile, "from-file", "", "apply this file's JSON PATCH document (the admin API's fields) instead of flags")
+	f.BoolVar(&v.dryRun, "dry-run", false, "save nothing: print who would lose passkey sign-in and which keys would stop working")
 	return cmd
+}
+
+// passkeyDryRun prints the impact preview of the change the flags describe.
+func (a *app) passkeyDryRun(ctx context.Context, st store, fs *pflag.FlagSet, v passkeySetFlags) error {
+	pols := a.policies(st)
+	cur, err := pols.Fido2(ctx)
+	if err != nil {
+		return err
+	}
+	patch, err := a.passkeyPatch(ctx, st, cur, fs, v)
+	if err != nil {
+		return err
+	}
+	p, err := (&reports.Service{Store: st, Now: a.now}).PreviewFido2(ctx, pols, patch)
+	if ve, ok := errors.AsType[*policy.ValidationError](err); ok {
+		return &problemsError{heading: policyNotChanged, problems: ve.Problems}
+	}
+	if err != nil {
+		return err
+	}
+	if a.jsonOut {
+		return writeJSON(a.stdout, p)
+	}
+	w := a.stdout
+	fmt.Fprintln(w, "Dry run: nothing was saved.")
+	fmt.Fprintf(w, "%d people would lose passkey sign-in, %d keys would stop working, %d people in scope would hold no acceptable key.\n",
+		p.Summary.UsersLosingPasskeySignIn, p.Summary.KeysThatStopWorking, p.Summary.UsersInScopeWithoutAcceptableKey)
+	for _, u := range p.PrivilegedUsersAffected {
+		kind := "global administrator"
+		if u.IsEmergencyAccess {
+			kind = "emergency access"
+		}
+		fmt.Fprintf(w, "WARNING: %s (%s) is affected: %s\n", u.UserPrincipalName, kind, strings.Join(u.Models, ", "))
+	}
+	if len(p.KeysThatStopWorking) > 0 {
+		fmt.Fprintln(w, "Keys that would stop working:")
+	}
+	for _, k := range p.KeysThatStopWorking {
+		model := k.Model
+		if model == "" {
+			model = "unknown model"
+		}
+		fmt.Fprintf(w, "  %s  %s (%s, AAGUID %s): %s\n", k.UserPrincipalName, k.DisplayName, model, k.AAGUID, k.Reason)
+	}
+	return nil
 }
 
 const policyNotChanged = "the passkey (FIDO2) policy was not changed"
