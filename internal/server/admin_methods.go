@@ -32,6 +32,25 @@ func (a *MethodsAdminAPI) Mount(rt Router) {
 	apps := "/api/v1/users/{id}/authentication/softwareOathMethods"
 	rt.Handle("GET "+apps, read(http.HandlerFunc(a.listApps)))
 	rt.Handle("DELETE "+apps+"/{methodId}", write(http.HandlerFunc(a.deleteApp)))
+	rt.Handle("GET /api/v1/users/{id}/authentication/passwordMethods", read(http.HandlerFunc(a.listPasswords)))
+}
+
+// passwordMethodID is the one ID Graph gives every password method.
+const passwordMethodID = "28c10230-6103-485e-b985-444c60001490"
+
+// listPasswords is Graph's passwordMethods: one entry when the user has a
+// password, none when not; the password itself is never returned.
+func (a *MethodsAdminAPI) listPasswords(w http.ResponseWriter, r *http.Request) {
+	u, err := a.Directory.GetUser(r.Context(), r.PathValue("id"))
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	out := []map[string]any{}
+	if u.PasswordHash != "" {
+		out = append(out, map[string]any{"id": passwordMethodID, "password": nil})
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
 // tapView is Graph's temporaryAccessPassAuthenticationMethod. The pass

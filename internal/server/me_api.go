@@ -89,14 +89,17 @@ type appView struct {
 
 type methodsView struct {
 	Password struct {
-		Set bool `json:"set"`
+		Set    bool   `json:"set"`
+		Status string `json:"status"` // what the password does for this account, "" without one
 	} `json:"password"`
 	AuthenticatorApp *appView      `json:"authenticatorApp"`
 	Passkeys         []fido2Method `json:"passkeys"`
 	CanAdd           struct {
-		Passkey          bool   `json:"passkey"`
-		PasskeyReason    string `json:"passkeyReason,omitempty"`
-		AuthenticatorApp bool   `json:"authenticatorApp"`
+		Passkey       bool   `json:"passkey"`
+		PasskeyReason string `json:"passkeyReason,omitempty"`
+		// PasskeyCanTurnOn: passkeys are off and this user may turn them on.
+		PasskeyCanTurnOn bool `json:"passkeyCanTurnOn"`
+		AuthenticatorApp bool `json:"authenticatorApp"`
 	} `json:"canAdd"`
 }
 
@@ -127,7 +130,8 @@ func (a *MeAPI) methods(w http.ResponseWriter, r *http.Request) {
 	for _, c := range creds {
 		v.Passkeys = append(v.Passkeys, methodJSON(c))
 	}
-	v.CanAdd.Passkey, v.CanAdd.PasskeyReason, err = a.SignIn.PasskeyRegistration(ctx, u.ID)
+	v.Password.Status = signin.PasswordStatus(v.Password.Set, ok, len(creds))
+	v.CanAdd.Passkey, v.CanAdd.PasskeyReason, v.CanAdd.PasskeyCanTurnOn, err = a.SignIn.PasskeyRegistration(ctx, u)
 	if err != nil {
 		WriteError(w, r, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -53,16 +54,36 @@ func (s *Service) OptionsFor(ctx context.Context, username string) (Options, err
 
 // PasskeyRegistration says whether the policy lets the user start adding a
 // passkey themselves, and the reason when not (naming an excluding group).
-func (s *Service) PasskeyRegistration(ctx context.Context, userID string) (bool, string, error) {
-	pol, groups, err := s.Policies.ForUser(ctx, userID)
+// canTurnOn is true when passkeys are off and u is an administrator who may
+// turn them on: telling them to "ask an administrator" would send them to
+// themselves.
+func (s *Service) PasskeyRegistration(ctx context.Context, u storage.User) (allowed bool, reason string, canTurnOn bool, err error) {
+	pol, groups, err := s.Policies.ForUser(ctx, u.ID)
 	if err != nil {
-		return false, "", err
+		return false, "", false, err
 	}
 	d := pol.CheckRegistrationStart(groups, false)
 	if d.Allowed {
-		return true, "", nil
+		return true, "", false, nil
 	}
-	return false, s.Policies.Explain(ctx, d).Reason, nil
+	if d.Code == policy.CodeMethodDisabled && authz.MayEditMethodPolicies(authz.Person(u)) == nil {
+		return false, "passkeys (FIDO2) are turned off for your organisation; as an administrator you can turn them on in the admin center, under Authentication methods → Passkey (FIDO2)", true, nil
+	}
+	return false, s.Policies.Explain(ctx, d).Reason, false, nil
+}
+
+// PasswordStatus is the line under "Password" in a list of a user's
+// methods, from what the account really has.
+func PasswordStatus(hasPassword, hasApp bool, passkeys int) string {
+	switch {
+	case !hasPassword:
+		return ""
+	case hasApp:
+		return "Used together with a code from your authenticator app"
+	case passkeys > 0:
+		return "Used alone, without a second factor: add an authenticator app to protect it"
+	}
+	return "Used alone, without a second factor: add a passkey or an authenticator app"
 }
 
 // MFARecent reports whether the session proved multi-factor recently enough

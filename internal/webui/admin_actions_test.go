@@ -200,6 +200,7 @@ func deleteTAP(t *testing.T, admin *tab, k *keyward, bobID string) {
 	admin.click(t, "#confirm-ok")
 	admin.waitText(t, "#toasts", "Deleted the Temporary Access Pass.")
 	admin.waitText(t, "#keys .empty", "No sign-in methods besides a password yet")
+	admin.waitText(t, "#password-title", "Reset password")
 	if taps, err := k.store.ListUserTAPs(context.Background(), bobID); err != nil || len(taps) != 0 {
 		t.Fatalf("passes after deleting it: %+v, %v", taps, err)
 	}

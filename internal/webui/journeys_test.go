@@ -168,6 +168,10 @@ func TestBrowserSetup(t *testing.T) {
 		tb.click(t, "#setup-submit")
 		tb.waitPath(t, "/my/security-info")
 		tb.waitText(t, "#page-notice", "Passkeys are turned off")
+		tb.waitText(t, "#page-notice", "You can turn them on")
+		if txt := tb.text(t, "#page-notice"); strings.Contains(txt, "ask an administrator") || strings.Count(txt, "turned off") != 1 {
+			tb.fail(t, "the notice to the only administrator repeats itself or sends them to an administrator: %q", txt)
+		}
 		tb.click(t, "#enable-passkeys")
 		tb.waitPath(t, fido2Page)
 		tb.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
@@ -491,6 +495,10 @@ func tapOnboarding(t *testing.T, b *browser, admin *tab, k *keyward) {
 	admin.fill(t, "#new-display-name", "Dana Scully")
 	admin.click(t, `#create-user-form [type="submit"]`)
 	admin.waitText(t, "#user-title", "Dana Scully")
+	// Dana has no password and no method: the page says so, and offers to set one.
+	admin.waitText(t, "#keys .empty", "No sign-in methods yet: this user cannot sign in")
+	admin.waitText(t, "#password-title", "Set a password")
+	admin.waitText(t, "#password-state", "The user has no password.")
 
 	admin.click(t, "#edit-emergency")
 	admin.click(t, `#profile-form [type="submit"]`)
@@ -586,6 +594,7 @@ func blockTheKey(t *testing.T, b *browser, admin, alex *tab, k *keyward, totpSec
 	admin.waitText(t, "#policy-saved", "were saved")
 
 	alex.open(t, "/my/security-info") // still signed in from journey 3
+	alex.waitText(t, "#methods-table", "Used together with a code from your authenticator app")
 	signOut(t, alex)
 	alex.fill(t, "#username", alexUPN)
 	alex.click(t, "#username-next")
@@ -629,6 +638,7 @@ func blockTheKey(t *testing.T, b *browser, admin, alex *tab, k *keyward, totpSec
 	chris.fill(t, "#password", chrisPassword)
 	chris.press(t, "#password", kb.Enter)
 	chris.waitPath(t, "/my/security-info")
+	chris.waitText(t, "#methods-table", "Used alone, without a second factor: add an authenticator app to protect it")
 	chris.click(t, "#add-method")
 	chris.waitFor(t, "the method choice", `document.querySelector("#add-choose").checkVisibility()`)
 	if opts := chris.text(t, "#method-choice"); strings.Contains(opts, "Security key") {

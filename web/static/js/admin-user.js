@@ -69,6 +69,7 @@ onSubmit($("#password-form"), async () => {
     await patch(base, { passwordProfile: { password } });
     $("#reset-password").value = "";
     toast("Password set. Tell the user through a channel you trust.");
+    loadKeys();
   } catch (e) {
     setAlert(pageError, e.message);
   }
@@ -166,18 +167,30 @@ function tapRow(tap) {
 
 const userName = () => (user ? user.displayName || user.userPrincipalName : "The user");
 
+// showPasswordCard titles the password card by what it will do: reset a
+// password the user has, or give one to a user who has none.
+function showPasswordCard(hasPassword) {
+  $("#password-title").textContent = hasPassword ? "Reset password" : "Set a password";
+  $("#password-state").textContent = hasPassword ? "The user has a password. A new one replaces it." : "The user has no password.";
+}
+
 async function loadKeys() {
   const box = $("#keys");
   try {
     const auth = base + "/authentication";
-    const [keys, apps, taps] = await Promise.all([
+    const [keys, apps, taps, passwords] = await Promise.all([
       get(auth + "/fido2Methods"),
       get(auth + "/softwareOathMethods").catch(() => ({ value: [] })),
       get(auth + "/temporaryAccessPassMethods").catch(() => ({ value: [] })),
+      get(auth + "/passwordMethods").catch(() => ({ value: [] })),
     ]);
+    const hasPassword = (passwords.value || []).length > 0;
+    showPasswordCard(hasPassword);
     const rows = [...(apps.value || []).map(appRow), ...(taps.value || []).map(tapRow), ...keys.value.map(keyRow)];
     if (!rows.length) {
-      box.replaceChildren(h("p", { class: "empty" }, "No sign-in methods besides a password yet. Issue a Temporary Access Pass so the user can set up a passkey."));
+      box.replaceChildren(h("p", { class: "empty", id: "no-methods" }, hasPassword
+        ? "No sign-in methods besides a password yet. Issue a Temporary Access Pass so the user can set up a passkey."
+        : "No sign-in methods yet: this user cannot sign in. Issue a Temporary Access Pass so they can sign in and set up a passkey, or set a password."));
       return;
     }
     box.replaceChildren(h("table", { class: "table", id: "keys-table" },

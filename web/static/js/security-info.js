@@ -37,7 +37,7 @@ function row(icon, title, sub, created, lastUsed, actions) {
 function renderMethods() {
   const rows = [];
   if (methods.password && methods.password.set) {
-    rows.push(row("password", "Password", ["Used together with a second factor"], "—", "—", []));
+    rows.push(row("password", "Password", [methods.password.status], "—", "—", []));
   }
   const app = methods.authenticatorApp;
   if (app) {
@@ -346,15 +346,15 @@ load().then(() => {
     startPasskey();
     return;
   }
-  if (me.adminRole) {
+  if (methods.canAdd && methods.canAdd.passkeyCanTurnOn) {
     // A new install has passkeys turned off: the first administrator is the
-    // one who can turn them on.
+    // one who can turn them on, so the notice says so once, and how.
     notice.className = "alert alert-warning";
     notice.setAttribute("role", "status");
     notice.replaceChildren(h("div", {},
       params.get("welcome") ? h("p", {}, "Your administrator account is ready.") : null,
-      h("p", {}, h("strong", {}, "Passkeys are turned off for your organisation. "), sentence(methods.canAdd.passkeyReason)),
-      h("p", {}, "As an administrator, turn them on first, then come back here to add your passkey."),
+      h("p", {}, h("strong", {}, "Passkeys are turned off for your organisation.")),
+      h("p", {}, "You can turn them on: open the Passkey (FIDO2) settings, turn passkeys on, then come back here to add your passkey."),
       h("p", {}, h("a", { class: "btn btn-primary btn-sm", href: "/admin/authentication-methods/fido2", id: "enable-passkeys" }, "Open the Passkey (FIDO2) settings"))));
     show(notice, true);
     return;
