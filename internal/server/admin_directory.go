@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -133,45 +134,31 @@ type memberRef struct {
 func graphTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func (a *DirectoryAPI) listUsers(w http.ResponseWriter, r *http.Request) {
-	lp, err := parseList(r, "userPrincipalName", userView{})
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	users, next, err := a.Directory.ListUsers(r.Context(), lp.page)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	a.writeUsers(w, r, lp, users, next)
+	servePage(w, r, BaseURL(a.PublicURL, r), "userPrincipalName", newUserView, a.Directory.ListUsers)
 }
 
-func (a *DirectoryAPI) writeUsers(w http.ResponseWriter, r *http.Request, lp listParams, users []storage.User, next string) {
-	body := listBody[any]{Value: make([]any, 0, len(users)), NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)}
-	for _, u := range users {
-		body.Value = append(body.Value, selected(newUserView(u), lp.sel))
-	}
-	WriteJSON(w, http.StatusOK, body)
-}
-
-func (a *DirectoryAPI) createUser(w http.ResponseWriter, r *http.Request) {
+// readUserBody reads a user's JSON body; false when it answered an error.
+func readUserBody(w http.ResponseWriter, r *http.Request) (directory.UserInput, bool) {
 	var body userBody
 	if err := DecodeJSON(w, r, &body); err != nil {
 		WriteError(w, r, err)
-		return
+		return directory.UserInput{}, false
 	}
 	in, err := body.input()
 	if err != nil {
 		WriteError(w, r, err)
+		return directory.UserInput{}, false
+	}
+	return in, true
+}
+
+func (a *DirectoryAPI) createUser(w http.ResponseWriter, r *http.Request) {
+	in, ok := readUserBody(w, r)
+	if !ok {
 		return
 	}
 	u, err := a.Directory.CreateUser(r.Context(), actorFrom(r.Context()), in)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", BaseURL(a.PublicURL, r)+"/api/v1/users/"+u.ID)
-	WriteJSON(w, http.StatusCreated, newUserView(u))
+	writeCreated(w, r, err, BaseURL(a.PublicURL, r)+"/api/v1/users/"+u.ID, newUserView(u))
 }
 
 func (a *DirectoryAPI) getUser(w http.ResponseWriter, r *http.Request) {
@@ -190,55 +177,22 @@ func (a *DirectoryAPI) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *DirectoryAPI) updateUser(w http.ResponseWriter, r *http.Request) {
-	var body userBody
-	if err := DecodeJSON(w, r, &body); err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	in, err := body.input()
-	if err != nil {
-		WriteError(w, r, err)
+	in, ok := readUserBody(w, r)
+	if !ok {
 		return
 	}
 	u, err := a.Directory.UpdateUserIfMatch(r.Context(), actorFrom(r.Context()), r.PathValue("id"), in, IfMatch(r))
-	var stale *directory.StaleError
-	if errors.As(err, &stale) {
-		WritePreconditionFailed(w, r, staleMessage(r, "user "+strconv.Quote(stale.User.UserPrincipalName), stale.Version),
-			stale.Version, newUserView(*stale.User))
-		return
-	}
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", ETag(directory.UserVersion(u)))
-	WriteJSON(w, http.StatusOK, newUserView(u))
+	writeChanged(w, r, err, directory.UserVersion(u), newUserView(u), func(cur *directory.StaleError) (string, any) {
+		return "user " + strconv.Quote(cur.User.UserPrincipalName), newUserView(*cur.User)
+	})
 }
 
 func (a *DirectoryAPI) deleteUser(w http.ResponseWriter, r *http.Request) {
-	if err := a.Directory.DeleteUser(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeNoContent(w, r, a.Directory.DeleteUser(r.Context(), actorFrom(r.Context()), r.PathValue("id")))
 }
 
 func (a *DirectoryAPI) listGroups(w http.ResponseWriter, r *http.Request) {
-	lp, err := parseList(r, "displayName", groupView{})
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	groups, next, err := a.Directory.ListGroups(r.Context(), lp.page)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	body := listBody[any]{Value: make([]any, 0, len(groups)), NextLink: nextLink(r, BaseURL(a.PublicURL, r), lp, next)}
-	for _, g := range groups {
-		body.Value = append(body.Value, selected(newGroupView(g), lp.sel))
-	}
-	WriteJSON(w, http.StatusOK, body)
+	servePage(w, r, BaseURL(a.PublicURL, r), "displayName", newGroupView, a.Directory.ListGroups)
 }
 
 func (a *DirectoryAPI) createGroup(w http.ResponseWriter, r *http.Request) {
@@ -249,12 +203,7 @@ func (a *DirectoryAPI) createGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	g, err := a.Directory.CreateGroup(r.Context(), actorFrom(r.Context()),
 		directory.GroupInput{DisplayName: body.DisplayName, Description: body.Description})
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", BaseURL(a.PublicURL, r)+"/api/v1/groups/"+g.ID)
-	WriteJSON(w, http.StatusCreated, newGroupView(g))
+	writeCreated(w, r, err, BaseURL(a.PublicURL, r)+"/api/v1/groups/"+g.ID, newGroupView(g))
 }
 
 func (a *DirectoryAPI) getGroup(w http.ResponseWriter, r *http.Request) {
@@ -275,40 +224,60 @@ func (a *DirectoryAPI) updateGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	g, err := a.Directory.UpdateGroupIfMatch(r.Context(), actorFrom(r.Context()), r.PathValue("id"),
 		directory.GroupInput{DisplayName: body.DisplayName, Description: body.Description}, IfMatch(r))
+	writeChanged(w, r, err, directory.GroupVersion(g), newGroupView(g), func(cur *directory.StaleError) (string, any) {
+		return "group " + strconv.Quote(cur.Group.DisplayName), newGroupView(*cur.Group)
+	})
+}
+
+// writeChanged answers an If-Match update of a user or group: 412 with the
+// current record (and what names it) when it changed meanwhile, else the
+// error, else 200 with the record and its new ETag.
+func writeChanged(w http.ResponseWriter, r *http.Request, err error, version string, view any,
+	current func(*directory.StaleError) (what string, view any)) {
 	var stale *directory.StaleError
 	if errors.As(err, &stale) {
-		WritePreconditionFailed(w, r, staleMessage(r, "group "+strconv.Quote(stale.Group.DisplayName), stale.Version),
-			stale.Version, newGroupView(*stale.Group))
+		what, cur := current(stale)
+		WritePreconditionFailed(w, r, staleMessage(r, what, stale.Version), stale.Version, cur)
 		return
 	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", ETag(directory.GroupVersion(g)))
-	WriteJSON(w, http.StatusOK, newGroupView(g))
+	w.Header().Set("ETag", ETag(version))
+	WriteJSON(w, http.StatusOK, view)
 }
 
-func (a *DirectoryAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	if err := a.Directory.DeleteGroup(r.Context(), actorFrom(r.Context()), r.PathValue("id")); err != nil {
+// writeCreated answers 201 with the new resource's location and view, or
+// the error.
+func writeCreated(w http.ResponseWriter, r *http.Request, err error, location string, view any) {
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", location)
+	WriteJSON(w, http.StatusCreated, view)
+}
+
+// writeNoContent answers 204, or the error.
+func writeNoContent(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
+func (a *DirectoryAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
+	writeNoContent(w, r, a.Directory.DeleteGroup(r.Context(), actorFrom(r.Context()), r.PathValue("id")))
+}
+
 func (a *DirectoryAPI) listMembers(w http.ResponseWriter, r *http.Request) {
-	lp, err := parseList(r, "userPrincipalName", userView{})
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	users, next, err := a.Directory.ListMembers(r.Context(), r.PathValue("id"), lp.page)
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	a.writeUsers(w, r, lp, users, next)
+	group := r.PathValue("id")
+	servePage(w, r, BaseURL(a.PublicURL, r), "userPrincipalName", newUserView,
+		func(ctx context.Context, p storage.Page) ([]storage.User, string, error) {
+			return a.Directory.ListMembers(ctx, group, p)
+		})
 }
 
 func (a *DirectoryAPI) addMember(w http.ResponseWriter, r *http.Request) {
@@ -322,20 +291,11 @@ func (a *DirectoryAPI) addMember(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	if err := a.Directory.AddMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), userID); err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeNoContent(w, r, a.Directory.AddMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), userID))
 }
 
 func (a *DirectoryAPI) removeMember(w http.ResponseWriter, r *http.Request) {
-	err := a.Directory.RemoveMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), r.PathValue("userId"))
-	if err != nil {
-		WriteError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	writeNoContent(w, r, a.Directory.RemoveMember(r.Context(), actorFrom(r.Context()), r.PathValue("id"), r.PathValue("userId")))
 }
 
 // userID returns the user the reference names. An @odata.id must be a URL

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -163,6 +164,35 @@ func nextLink(r *http.Request, base string, lp listParams, next string) string {
 type listBody[T any] struct {
 	Value    []T    `json:"value"`
 	NextLink string `json:"@odata.nextLink,omitempty"`
+}
+
+// servePage answers a request for one page of a collection: $top, $filter
+// (a startswith on filterProp), $skiptoken and $select (against V's
+// properties) are read, list gives the page, and view renders each item.
+func servePage[T, V any](w http.ResponseWriter, r *http.Request, base, filterProp string, view func(T) V,
+	list func(context.Context, storage.Page) ([]T, string, error)) {
+	var zero V
+	lp, err := parseList(r, filterProp, zero)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	items, next, err := list(r.Context(), lp.page)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writePage(w, r, base, lp, items, next, view)
+}
+
+// writePage answers one page of a collection: each item's view with the
+// $select of lp applied, and the link to the next page under base.
+func writePage[T, V any](w http.ResponseWriter, r *http.Request, base string, lp listParams, items []T, next string, view func(T) V) {
+	body := listBody[any]{Value: make([]any, 0, len(items)), NextLink: nextLink(r, base, lp, next)}
+	for _, it := range items {
+		body.Value = append(body.Value, selected(view(it), lp.sel))
+	}
+	WriteJSON(w, http.StatusOK, body)
 }
 
 // parseSelect reads a $select list (Graph's: property names separated by
