@@ -10,7 +10,9 @@ func TestCanReach(t *testing.T) {
 	yubiOnly := pol(onlyYubi, func(p *Policy) {
 		p.Conditions.Applications = ApplicationsCondition{IncludeApplications: []string{AppAdmin}}
 	})
-	block := blockPolicy(func(p *Policy) { p.Conditions.Applications = ApplicationsCondition{IncludeApplications: []string{AppAdmin}} })
+	block := blockPolicy(func(p *Policy) {
+		p.Conditions.Applications = ApplicationsCondition{IncludeApplications: []string{AppAdmin}}
+	})
 	admin := Subject{ID: alice, Role: "global-admin"}
 	tests := []struct {
 		name     string
