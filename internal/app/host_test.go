@@ -68,6 +68,12 @@ func TestPageLoadAtAnotherHostLinksToThePublicURL(t *testing.T) {
 			t.Errorf("HEAD: status %d, body %q", resp.StatusCode, body)
 		}
 	})
+	t.Run("a_mistyped_address_is_turned_away_too", func(t *testing.T) {
+		resp, body := get(http.MethodGet, wrong, "/no-such-page", browser)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, w.origin()+"/no-such-page") {
+			t.Errorf("status %d:\n%s", resp.StatusCode, body)
+		}
+	})
 	t.Run("the_right_host_gets_the_page", func(t *testing.T) {
 		for _, host := range []string{right, strings.ToUpper(right)} {
 			if resp, body := get(http.MethodGet, host, "/login", browser); resp.StatusCode != http.StatusOK || strings.Contains(body, "Open Keyward at") {

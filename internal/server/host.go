@@ -25,7 +25,9 @@ import (
 // Keyward serves itself, or over plain HTTP with a plain-HTTP public URL (a
 // local install). Behind a proxy that ends TLS for an https:// public URL,
 // the Host it forwards is its own business (nginx sends its upstream's name
-// unless told otherwise), so such requests are never turned away.
+// unless told otherwise), so such requests are never turned away. Probes and
+// the metrics scrape answer under any name: their routes say so when they
+// are registered (route.anyHost).
 
 // hosts is where a browser's page load is served: the public URL's host
 // and the hosts of the related origins, where Keyward's passkeys work too.
@@ -55,10 +57,6 @@ func (h hosts) misdirected(r *http.Request) bool {
 		return false
 	}
 	if public.Scheme == "https" && r.TLS == nil {
-		return false
-	}
-	switch r.URL.Path {
-	case "/healthz", "/readyz", "/metrics":
 		return false
 	}
 	if !pageLoad(r) {

@@ -81,11 +81,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info)) // a copy: safe to change below
 	r = s.fromTrustedProxy(r)
 	defer s.finish(rec, r, info, start)
-	if s.hosts.misdirected(r) { // host.go
-		info.route = "misdirected host"
-		writeMisdirected(rec, r, s.publicURL)
-		return
-	}
 	s.mux.ServeHTTP(rec, r)
 }
 
@@ -164,12 +159,28 @@ func (s *Server) route(h http.Handler, rt route) http.Handler {
 		if info := infoFrom(r.Context()); info != nil {
 			info.route, info.quiet = r.Pattern, rt.quiet
 		}
+		if !rt.anyHost && s.turnAway(w, r) {
+			return
+		}
 		if err := checkRequestText(r); err != nil {
 			WriteError(w, r, err)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// turnAway answers a browser's page load at another host than the public
+// URL's with a page linking there (host.go), and reports whether it did.
+func (s *Server) turnAway(w http.ResponseWriter, r *http.Request) bool {
+	if !s.hosts.misdirected(r) {
+		return false
+	}
+	if info := infoFrom(r.Context()); info != nil {
+		info.route = "misdirected host"
+	}
+	writeMisdirected(w, r, s.publicURL)
+	return true
 }
 
 // requestID keeps a caller's X-Request-Id when it is short and plain (so

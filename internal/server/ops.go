@@ -57,6 +57,9 @@ var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, ht
 // plain text, so this renders its 404 or 405 as JSON. Probing the other
 // methods happens only here, never on a request that matched a route.
 func (s *Server) fallback(w http.ResponseWriter, r *http.Request) {
+	if s.turnAway(w, r) {
+		return
+	}
 	var allowed []string
 	for _, m := range probeMethods {
 		probe := r.Clone(r.Context())

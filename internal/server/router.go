@@ -43,13 +43,14 @@ type route struct {
 	authenticate bool // resolve the principal (token or session cookie)
 	csrf         bool // require the session's CSRF token on a changing method
 	quiet        bool // log successful requests at debug level (probes, scrapes)
+	anyHost      bool // answer a browser at any host name, not only the public URL's (host.go)
 }
 
 var (
 	authenticated = route{authenticate: true, csrf: true}
 	signInStep    = route{authenticate: true}
 	public        = route{}
-	probe         = route{quiet: true}
+	probe         = route{quiet: true, anyHost: true}
 )
 
 // Handle implements Router.
