@@ -43,7 +43,7 @@ func TestBadTextIsRefusedOnEveryRoute(t *testing.T) {
 		}
 		sess := w.session(alice, true)
 		values := map[string]string{"id": alice, "userId": alice, "methodId": creds[0].ID,
-			"tapId": creds[0].ID, "path": "js/app.js", "rest": "x"}
+			"tapId": creds[0].ID, "path": "js/app.js", "rest": "x", "name": "signInsByMethod"}
 		routes := w.apps[0].Server.Routes()
 		if len(routes) < 40 {
 			t.Fatalf("only %d routes registered: %v", len(routes), routes)
