@@ -64,6 +64,8 @@ func (u *UI) Mount(rt server.Router) {
 	rt.Handle("GET /admin/users/{id}", u.admin(u.page("admin-user", "User", "admin", "users")))
 	rt.Handle("GET /admin/groups", u.admin(u.page("admin-groups", "Groups", "admin", "groups")))
 	rt.Handle("GET /admin/groups/{id}", u.admin(u.page("admin-group", "Group", "admin", "groups")))
+	rt.Handle("GET /admin/applications", u.admin(u.page("admin-apps", "Applications", "admin", "applications")))
+	rt.Handle("GET /admin/applications/{id}", u.admin(u.page("admin-app", "Application", "admin", "applications")))
 	rt.Handle("GET /admin/authentication-methods", u.admin(u.page("admin-methods", "Authentication methods", "admin", "methods")))
 	rt.Handle("GET /admin/authentication-methods/fido2", u.admin(u.page("admin-fido2", "Passkey (FIDO2) settings", "admin", "methods")))
 	rt.Handle("GET /admin/sign-ins", u.admin(u.page("admin-sign-ins", "Sign-in log", "admin", "sign-ins")))
