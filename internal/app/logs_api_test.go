@@ -81,7 +81,8 @@ func TestSignInLogAPI(t *testing.T) {
 		w.mustStatus(w.login(bobKey, ""), http.StatusOK)
 		w.clock.Advance(time.Minute)
 		w.setProfile(`"keyRestrictions":{"isEnforced":true,"enforcementType":"block","aaGuids":["` + goodAAGUID + `"]}`)
-		wantError(t, w.login(annKey, ""), http.StatusForbidden, "keyRestricted", "blocked")
+		refused := w.login(annKey, "")
+		wantError(t, refused, http.StatusForbidden, "keyRestricted", "blocked")
 
 		t.Run("pages_newest_first_with_graph_fields", func(t *testing.T) {
 			all, pages := w.logList("/api/v1/auditLogs/signIns", "", 2)
@@ -93,7 +94,8 @@ func TestSignInLogAPI(t *testing.T) {
 				newest["userDisplayName"] != "ann" || field(newest, "status/errorCode") != 1.0 ||
 				field(newest, "status/additionalDetails") != "keyRestricted" ||
 				!strings.Contains(field(newest, "status/failureReason").(string), "blocked") ||
-				newest["aaGuid"] != goodAAGUID || newest["passkeyModel"] != goodModel {
+				newest["aaGuid"] != goodAAGUID || newest["passkeyModel"] != goodModel ||
+				newest["correlationId"] == "" || newest["correlationId"] != refused.header.Get("X-Request-Id") {
 				t.Fatalf("newest record %v", newest)
 			}
 			steps := newest["authenticationDetails"].([]any)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/correlation"
 )
 
 // reqInfo is the per-request state the outer middleware shares with inner
@@ -78,7 +79,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// The original writer, so the server can close an over-long connection.
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 	}
-	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info)) // a copy: safe to change below
+	// A copy: safe to change below. The ID also goes where the domain and
+	// the store read it, so log records name the request (correlationId).
+	r = r.WithContext(correlation.With(context.WithValue(r.Context(), infoKey{}, info), info.id))
 	r = s.fromTrustedProxy(r)
 	defer s.finish(rec, r, info, start)
 	s.mux.ServeHTTP(rec, r)

@@ -161,6 +161,9 @@ type Storage interface {
 	// cloned — the key is flagged instead, the challenge is still used up, no
 	// session is stored, Event is logged as a failure with CloneReason, and
 	// RecordSignIn returns ErrPossibleClone.
+	//
+	// An event without a CorrelationID gets the request ID ctx carries
+	// (package correlation), as do audit events.
 	RecordSignIn(ctx context.Context, r SignInRecord) error
 	ListSignInEvents(ctx context.Context, f EventFilter) ([]SignInEvent, error)
 

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keyward/keyward/internal/correlation"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -140,6 +142,24 @@ var logTests = []test{
 				equal(t, "IDs", got, pick(tc.keep))
 			})
 		}
+	}},
+	{"records_without_a_correlation_id_take_the_requests_from_the_context", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		ctx := correlation.With(t.Context(), "req-42")
+		e := logEvent(u, t0, storage.ResultSuccess, aaguidA)
+		e.CorrelationID = ""
+		ok(t, s.RecordSignIn(ctx, storage.SignInRecord{Event: e}))
+		own := logEvent(u, at(time.Second), storage.ResultSuccess, aaguidA) // has its own
+		ok(t, s.RecordSignIn(ctx, storage.SignInRecord{Event: own}))
+		ok(t, s.Audited(ctx, func(context.Context) ([]storage.AuditEvent, error) {
+			return []storage.AuditEvent{{Time: t0, Actor: "cli", Action: "user.update", Target: "user:1"}}, nil
+		}))
+		events, _, err := s.ListSignIns(t.Context(), storage.SignInQuery{})
+		ok(t, err)
+		equal(t, "correlation IDs", []string{events[0].CorrelationID, events[1].CorrelationID}, []string{own.CorrelationID, "req-42"})
+		audit, _, err := s.ListAuditEvents(t.Context(), storage.AuditQuery{})
+		ok(t, err)
+		equal(t, "audit correlation ID", audit[0].CorrelationID, "req-42")
 	}},
 	{"sign_ins_refuse_cursors_they_did_not_make", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "a@x.org")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keyward/keyward/internal/correlation"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -14,6 +15,9 @@ import (
 // session and the log event commit together or not at all. A credential that
 // no longer exists is ErrNotFound; a taken session ID is ErrAlreadyExists.
 func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error {
+	if r.Event.CorrelationID == "" {
+		r.Event.CorrelationID = correlation.ID(ctx)
+	}
 	if s.d.SignInStatement != nil && r.FlagCredential == "" { // the hot path: one statement
 		return s.recordSignInStatement(ctx, r)
 	}
@@ -164,6 +168,9 @@ const auditCols = `id, occurred_at, actor, action, target, details, correlation_
 func (s *Store) insertAudit(ctx context.Context, c conn, e storage.AuditEvent) error {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
+	}
+	if e.CorrelationID == "" {
+		e.CorrelationID = correlation.ID(ctx)
 	}
 	_, err := c.exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, s.tv(e.Time), e.Actor, e.Action, e.Target, blob(e.Details), e.CorrelationID)
