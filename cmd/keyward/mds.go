@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/compromise"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/policy"
@@ -32,7 +33,7 @@ func (a *app) mdsCmd() *cobra.Command {
 	}
 	cmd.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print JSON instead of a summary")
 	mustAddFlags(cmd.PersistentFlags(), "mds-url", "mds-roots")
-	cmd.AddCommand(a.mdsImportCmd(), a.mdsUpdateCmd(), a.mdsStatusCmd(), a.mdsShowCmd())
+	cmd.AddCommand(a.mdsImportCmd(), a.mdsUpdateCmd(), a.mdsStatusCmd(), a.mdsShowCmd(), a.mdsImpactCmd())
 	return cmd
 }
 
@@ -43,7 +44,49 @@ func (a *app) mdsService(st storage.Storage, roots []string) *mds.Service {
 	if roots == nil {
 		roots, _ = a.cfg.ReadMDSRoots() // checked by Validate when the configuration was loaded
 	}
-	return &mds.Service{Store: st, Options: mds.Options{Roots: roots}, URL: a.cfg.MDSURL, Now: a.now}
+	svc := &mds.Service{Store: st, Options: mds.Options{Roots: roots}, URL: a.cfg.MDSURL, Now: a.now}
+	// A newer blob is checked against the registered passkeys here as in
+	// serve: each one of a newly distrusted model gets its audit record.
+	svc.OnNewBlob = (&compromise.Service{Store: st, Metadata: svc, Now: a.now}).BlobChanged
+	return svc
+}
+
+func (a *app) mdsImpactCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "impact",
+		Short: "List the registered passkeys whose model MDS reports as revoked or compromised, and their users",
+		Long: "List every registered passkey whose model the stored MDS blob reports with an\n" +
+			"undesired status (REVOKED, ATTESTATION_KEY_COMPROMISE, USER_VERIFICATION_BYPASS,\n" +
+			"USER_KEY_REMOTE_COMPROMISE, USER_KEY_PHYSICAL_COMPROMISE), with its user, model and\n" +
+			"the reason. U2F keys are matched by their attestation certificate key identifier.\n" +
+			"The passkey profile switch blockCompromisedModels refuses their sign-in.\n" +
+			"See docs/passkey-lifecycle.md.",
+		Example: "  keyward mds impact\n  keyward mds impact --json",
+		Args:    cobra.NoArgs,
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, st store) error {
+			affected, err := (&compromise.Service{Store: st, Metadata: a.mdsService(st, nil), Now: a.now}).Impact(cmd.Context())
+			if err != nil {
+				return storedBlobError(err)
+			}
+			users := map[string]bool{}
+			for _, x := range affected {
+				users[x.UserID] = true
+			}
+			if a.jsonOut {
+				return writeJSON(a.stdout, map[string]any{"users": len(users), "value": affected})
+			}
+			if len(affected) == 0 {
+				fmt.Fprintln(a.stdout, "No registered passkey is of a model the stored MDS blob reports as revoked or compromised.")
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "%d passkeys of %d users are of models MDS reports as revoked or compromised:\n\n", len(affected), len(users))
+			t := newTable(a.stdout, "USER", "PASSKEY", "MODEL", "REASON")
+			for _, x := range affected {
+				t.row(x.UserPrincipalName, x.MethodName, x.Model, x.Reason)
+			}
+			return t.flush()
+		}),
+	}
 }
 
 func (a *app) mdsImportCmd() *cobra.Command {

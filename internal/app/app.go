@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyward/keyward/internal/alerts"
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/compromise"
 	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/mds"
@@ -84,10 +85,12 @@ type App struct {
 	Policies  *methodpolicy.Service
 	Passkeys  *passkey.Service
 	MDS       *mds.Service
-	SignIn    *signin.Service
-	OIDC      *oidc.Provider
-	Apps      *oidc.Apps
-	Access    *conditionalaccess.Service
+	// Distrust finds the passkeys of models MDS reports as revoked or compromised.
+	Distrust *compromise.Service
+	SignIn   *signin.Service
+	OIDC     *oidc.Provider
+	Apps     *oidc.Apps
+	Access   *conditionalaccess.Service
 	// Alerts scans for emergency-access sign-ins and delivers their alerts;
 	// serve runs it in the background.
 	Alerts *alerts.Service
@@ -113,6 +116,10 @@ func New(o Options) (*App, error) {
 		Store: o.Store, Options: mds.Options{Roots: o.MDSRoots}, URL: o.MDSURL,
 		HTTPClient: o.MDSHTTPClient, Logger: o.Logger, Now: o.Now,
 	}
+	// The day a model is found unsafe: each newer blob re-evaluates the
+	// registered passkeys against its status reports.
+	distrust := &compromise.Service{Store: o.Store, Metadata: md, Logger: o.Logger, Now: o.Now}
+	md.OnNewBlob = distrust.BlobChanged
 	policies := &methodpolicy.Service{Store: o.Store, Now: o.Now}
 	pk, err := passkey.New(passkey.Config{
 		Store: o.Store, Policies: policies, Metadata: md, Logger: o.Logger, Now: o.Now,
@@ -143,6 +150,9 @@ func New(o Options) (*App, error) {
 		TrustedProxies: o.TrustedProxies, AllowSingleFactorAdmins: o.AllowSingleFactorAdmins,
 		Access: ca.Surface, RelatedOrigins: o.RelatedOrigins,
 	})
+	if err := distrust.Register(srv.Registry()); err != nil {
+		return nil, err
+	}
 	srv.Mount(
 		// Sign-in: what the sign-in page calls.
 		&server.SignInAPI{Store: o.Store, SignIn: signIn, Passkeys: pk, Sessions: sessions, Logger: o.Logger, Now: o.Now},
@@ -160,13 +170,14 @@ func New(o Options) (*App, error) {
 		&server.ReportsAPI{Reports: &reports.Service{Store: o.Store, Metadata: md, Now: o.Now}, Policies: policies,
 			PublicURL: o.PublicURL},
 		// OpenID Connect's machine-facing endpoints.
+		&server.DistrustedPasskeysAPI{Compromise: distrust},
 		&server.OIDCEndpoints{Provider: provider},
 		// The origins besides the public URL's that may use Keyward's passkeys.
 		&server.WebAuthnWellKnown{Origins: o.RelatedOrigins},
 		// The web pages, after the API they call.
 		&webui.UI{Logger: o.Logger, OIDC: provider, Passkeys: pk},
 	)
-	return &App{Server: srv, Directory: dir, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, SignIn: signIn,
+	return &App{Server: srv, Directory: dir, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, Distrust: distrust, SignIn: signIn,
 		OIDC: provider, Apps: apps, Access: ca,
 		Alerts: &alerts.Service{Store: o.Store, Webhooks: o.AlertWebhooks, Client: o.AlertClient, Logger: o.Logger, Now: o.Now,
 			SignIns: alerts.NewSignInCounter(srv.Registry())}}, nil

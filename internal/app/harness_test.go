@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -108,13 +109,20 @@ func newWorldWith(t testing.TB, db storagetest.Database, adjust func(*app.Option
 }
 
 // importBlob imports MDS blob number n: the world's two models (goodModel,
-// revokedModel) and the extra entries given.
+// revokedModel) and the extra entries given; an extra entry with one of
+// their AAGUIDs replaces it.
 func (w *world) importBlob(n int, extra ...mdstest.EntryOptions) {
 	w.t.Helper()
-	entries := append([]mdstest.EntryOptions{
+	var entries []mdstest.EntryOptions
+	for _, e := range []mdstest.EntryOptions{
 		{AAGUID: goodAAGUID, Description: goodModel, Statuses: []string{"FIDO_CERTIFIED_L1"}, AttestationRootPEMs: []string{w.ca.RootPEM()}},
 		{AAGUID: revokedAAGUID, Description: revokedModel, Statuses: []string{"FIDO_CERTIFIED_L1", "REVOKED"}, AttestationRootPEMs: []string{w.ca.RootPEM()}},
-	}, extra...)
+	} {
+		if !slices.ContainsFunc(extra, func(x mdstest.EntryOptions) bool { return x.AAGUID == e.AAGUID }) {
+			entries = append(entries, e)
+		}
+	}
+	entries = append(entries, extra...)
 	blob, err := w.pki.Sign(mdstest.Payload{Number: n, NextUpdate: w.clock.Now().Add(30 * 24 * time.Hour), Entries: entries})
 	if err != nil {
 		w.t.Fatal(err)

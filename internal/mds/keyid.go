@@ -59,6 +59,15 @@ func (b *Blob) Identify(aaguid string, x5c []*x509.Certificate) (e Entry, keyID 
 	return e, "", ok
 }
 
+// EntryOf finds the model of a registered key: by its AAGUID, or, for a
+// zero-AAGUID key, by its stored attestation key identifier.
+func EntryOf(b *Blob, aaguid, keyID string) (Entry, bool) {
+	if isZeroAAGUID(aaguid) {
+		return b.LookupKeyID(keyID)
+	}
+	return b.Lookup(aaguid)
+}
+
 // certificateAttestationTypes are the MDS attestationTypes under which a key
 // sends an attestation certificate chain; a verifier cannot tell basic_full
 // from attca, and anonca is a CA's certificate too.

@@ -38,6 +38,11 @@ type Service struct {
 	RetryInterval time.Duration
 	// After is Run's timer (nil = time.After); tests replace it to avoid sleeping.
 	After func(time.Duration) <-chan time.Time
+	// OnNewBlob, when set, runs after a newer blob is stored (import or
+	// download) with the blob it replaced (nil when none): the re-evaluation
+	// of registered passkeys against new status reports. Its error is
+	// logged; the blob stays stored.
+	OnNewBlob func(ctx context.Context, old, cur *Blob) error
 
 	loadMu sync.Mutex // held while a blob is parsed, so it is parsed once
 	mu     sync.RWMutex
@@ -101,6 +106,12 @@ func (s *Service) store(ctx context.Context, b *Blob, raw []byte, source string)
 	if b.Number <= stored {
 		return nil, notNewer(source, b.Number, stored)
 	}
+	var old *Blob
+	if s.OnNewBlob != nil && stored > 0 {
+		if old, err = s.Current(ctx); err != nil {
+			s.logger().Warn("the stored MDS blob could not be read to compare with the new one", "err", err)
+		}
+	}
 	b.Source, b.ImportedAt = source, s.now().UTC()
 	err = s.Store.PutMDSBlob(ctx, storage.MDSBlob{Number: b.Number, NextUpdate: b.NextUpdate, Raw: raw, Source: source, ImportedAt: b.ImportedAt})
 	if errors.Is(err, storage.ErrConflict) {
@@ -116,6 +127,11 @@ func (s *Service) store(ctx context.Context, b *Blob, raw []byte, source string)
 	s.logger().Info("MDS blob imported", "number", b.Number, "nextUpdate", b.NextUpdate.Format(time.DateOnly),
 		"entries", b.Entries, "source", source)
 	s.logWarnings(b)
+	if s.OnNewBlob != nil {
+		if err := s.OnNewBlob(ctx, old, b); err != nil {
+			s.logger().Error("re-evaluating registered passkeys against the new MDS blob failed", "number", b.Number, "err", err)
+		}
+	}
 	return b, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
@@ -141,7 +142,11 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	if err != nil {
 		return SignIn{}, err
 	}
-	if d := pol.CheckSignIn(owner.GroupIDs, policy.Key{AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible}); !d.Allowed {
+	key := policy.Key{AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible}
+	if pol.BlocksCompromisedModels() {
+		key.Compromised = s.compromised(ctx, cred)
+	}
+	if d := pol.CheckSignIn(owner.GroupIDs, key); !d.Allowed {
 		return SignIn{}, s.fail(ctx, challengeID, event, s.wayForward(ctx, s.refusal(ctx, d), pol, owner), "")
 	}
 
@@ -240,4 +245,28 @@ func amr(c storage.Credential) []string {
 		key = "swk"
 	}
 	return []string{key, "user", "mfa"}
+}
+
+// compromised says why the FIDO Metadata Service now distrusts the model of
+// a registered key — found by AAGUID, or by attestation key identifier for a
+// U2F key — and "" when it does not, or when no blob is loaded.
+func (s *Service) compromised(ctx context.Context, cred storage.Credential) string {
+	if s.cfg.Metadata == nil {
+		return ""
+	}
+	blob, err := s.cfg.Metadata.Current(ctx)
+	if err != nil || blob == nil {
+		if err != nil {
+			s.cfg.Logger.ErrorContext(ctx, "load MDS blob", "err", err)
+		}
+		return ""
+	}
+	e, ok := mds.EntryOf(blob, cred.AAGUID, cred.AttestationKeyID)
+	if !ok {
+		return ""
+	}
+	if bad, why := e.Undesired(s.now()); bad {
+		return why
+	}
+	return ""
 }

@@ -10,7 +10,7 @@ var (
 	topFields     = []string{"@odata.type", "id", "state", "isSelfServiceRegistrationAllowed", "includeTargets", "excludeTargets", "passkeyProfiles"}
 	includeFields = []string{"targetType", "id", "allowedPasskeyProfiles"}
 	excludeFields = []string{"targetType", "id"}
-	profileFields = []string{"id", "name", "passkeyTypes", "attestationEnforcement", "keyRestrictions"}
+	profileFields = []string{"id", "name", "passkeyTypes", "attestationEnforcement", "keyRestrictions", "blockCompromisedModels"}
 	keyResFields  = []string{"isEnforced", "enforcementType", "aaGuids"}
 )
 
@@ -197,6 +197,11 @@ func decodeProfile(ps *problems, path string, raw json.RawMessage, current []Pas
 	}
 	if raw, ok := m["keyRestrictions"]; ok {
 		decodeKeyRestrictions(ps, join(path, "keyRestrictions"), raw, &p.KeyRestrictions)
+	}
+	if raw, ok := m["blockCompromisedModels"]; ok {
+		if v, ok := decodeBool(ps, join(path, "blockCompromisedModels"), raw); ok {
+			p.BlockCompromisedModels = v
+		}
 	}
 	return p
 }

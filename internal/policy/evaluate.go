@@ -17,6 +17,7 @@ const (
 	CodePasskeyTypeNotAllowed = "passkeyTypeNotAllowed"
 	CodeAttestationRequired   = "attestationRequired"
 	CodeKeyRestricted         = "keyRestricted"
+	CodeModelCompromised      = "modelCompromised"
 )
 
 // Decision is the outcome of a policy check.
@@ -67,6 +68,9 @@ type Key struct {
 	Attested bool
 	// AttestationProblem says why the key is not attested (mds.CheckAttestation's reason).
 	AttestationProblem string
+	// Compromised, at sign-in, says why the FIDO Metadata Service now
+	// distrusts the key's model (mds.Entry.Undesired's reason); "" = it does not.
+	Compromised string
 }
 
 // Type is the key's passkey type: Synced when it is backup-eligible,
@@ -172,10 +176,15 @@ func (f Fido2) CheckSignIn(groupIDs []string, k Key) Decision {
 		return d
 	}
 	return bestOf(profiles, func(p PasskeyProfile) []failure {
+		var fs []failure
 		if fl, ok := checkRestrictions(p, k, true); !ok {
-			return []failure{fl}
+			fs = append(fs, fl)
 		}
-		return nil
+		if p.BlockCompromisedModels && k.Compromised != "" {
+			fs = append(fs, failure{CodeModelCompromised,
+				k.Compromised + ", and your organisation no longer accepts keys of this model: register a new passkey or security key (sign in another way, then add it in My security info)"})
+		}
+		return fs
 	})
 }
 

@@ -91,6 +91,22 @@ type PasskeyProfile struct {
 	PasskeyTypes           PasskeyTypes    `json:"passkeyTypes"`
 	AttestationEnforcement string          `json:"attestationEnforcement"`
 	KeyRestrictions        KeyRestrictions `json:"keyRestrictions"`
+	// BlockCompromisedModels is Keyward's own field (Graph has none): when
+	// set, a passkey whose model the FIDO Metadata Service reports with an
+	// undesired status (REVOKED, a compromise, a UV bypass) no longer
+	// satisfies the profile at sign-in.
+	BlockCompromisedModels bool `json:"blockCompromisedModels"`
+}
+
+// BlocksCompromisedModels reports whether any profile refuses keys of
+// models MDS distrusts, so sign-in looks the model up only then.
+func (f Fido2) BlocksCompromisedModels() bool {
+	for _, p := range f.PasskeyProfiles {
+		if p.BlockCompromisedModels {
+			return true
+		}
+	}
+	return false
 }
 
 // KeyRestrictions allow or block key models by AAGUID. They apply at

@@ -19,6 +19,7 @@ type ProfilePatch struct {
 	PasskeyTypes           *PasskeyTypes         `json:"passkeyTypes,omitempty"`
 	AttestationEnforcement *string               `json:"attestationEnforcement,omitempty"`
 	KeyRestrictions        *KeyRestrictionsPatch `json:"keyRestrictions,omitempty"`
+	BlockCompromisedModels *bool                 `json:"blockCompromisedModels,omitempty"`
 }
 
 // KeyRestrictionsPatch changes a profile's key restrictions.

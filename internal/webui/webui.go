@@ -71,6 +71,7 @@ func (u *UI) Mount(rt server.Router) {
 	rt.Handle("GET /admin/sign-ins", u.admin(u.page("admin-sign-ins", "Sign-in log", "admin", "sign-ins")))
 	rt.Handle("GET /admin/audit-log", u.admin(u.page("admin-audit-log", "Audit log", "admin", "audit-log")))
 	rt.Handle("GET /admin/reports/key-models", u.admin(u.page("admin-key-models", "Key models in use", "admin", "key-models")))
+	rt.Handle("GET /admin/reports/distrusted-models", u.admin(u.page("admin-distrusted", "Distrusted key models", "admin", "distrusted")))
 	rt.Handle("GET /my/{rest...}", u.signedIn(u.notFound))
 	rt.Handle("GET /admin/{rest...}", u.admin(u.notFound))
 	rt.Handle("GET /static/{path...}", u.assets)
