@@ -81,16 +81,8 @@ func decodeFido2(ps *problems, f *Fido2, top map[string]json.RawMessage, current
 			ps.add("id", "must be %q, not %q", ConfigurationID, s)
 		}
 	}
-	if raw, ok := top["state"]; ok {
-		if s, ok := decodeString(ps, "state", raw); ok {
-			f.State = s
-		}
-	}
-	if raw, ok := top["isSelfServiceRegistrationAllowed"]; ok {
-		if v, ok := decodeBool(ps, "isSelfServiceRegistrationAllowed", raw); ok {
-			f.IsSelfServiceRegistrationAllowed = v
-		}
-	}
+	field(ps, "", top, "state", &f.State, decodeString)
+	field(ps, "", top, "isSelfServiceRegistrationAllowed", &f.IsSelfServiceRegistrationAllowed, decodeBool)
 	if raw, ok := top["includeTargets"]; ok {
 		if items, ok := decodeArray(ps, "includeTargets", raw); ok {
 			f.IncludeTargets = make([]IncludeTarget, 0, len(items))
@@ -124,12 +116,8 @@ func decodeInclude(ps *problems, path string, raw json.RawMessage) IncludeTarget
 		return t
 	}
 	checkFields(ps, path, m, includeFields...)
-	if raw, ok := m["targetType"]; ok {
-		t.TargetType, _ = decodeString(ps, join(path, "targetType"), raw)
-	}
-	if raw, ok := m["id"]; ok {
-		t.ID, _ = decodeString(ps, join(path, "id"), raw)
-	}
+	field(ps, path, m, "targetType", &t.TargetType, decodeString)
+	field(ps, path, m, "id", &t.ID, decodeString)
 	// Absent or null means "the default profile" (filled in by validate);
 	// an explicit [] is kept so that validate can refuse it.
 	if raw, ok := m["allowedPasskeyProfiles"]; ok && jsonKind(raw) != "null" {
@@ -145,12 +133,8 @@ func decodeExclude(ps *problems, path string, raw json.RawMessage) ExcludeTarget
 		return t
 	}
 	checkFields(ps, path, m, excludeFields...)
-	if raw, ok := m["targetType"]; ok {
-		t.TargetType, _ = decodeString(ps, join(path, "targetType"), raw)
-	}
-	if raw, ok := m["id"]; ok {
-		t.ID, _ = decodeString(ps, join(path, "id"), raw)
-	}
+	field(ps, path, m, "targetType", &t.TargetType, decodeString)
+	field(ps, path, m, "id", &t.ID, decodeString)
 	return t
 }
 
@@ -180,21 +164,9 @@ func decodeProfile(ps *problems, path string, raw json.RawMessage, current []Pas
 			p.ID = id
 		}
 	}
-	if raw, ok := m["name"]; ok {
-		if s, ok := decodeString(ps, join(path, "name"), raw); ok {
-			p.Name = s
-		}
-	}
-	if raw, ok := m["passkeyTypes"]; ok {
-		if t, ok := decodePasskeyTypes(ps, join(path, "passkeyTypes"), raw); ok {
-			p.PasskeyTypes = t
-		}
-	}
-	if raw, ok := m["attestationEnforcement"]; ok {
-		if s, ok := decodeString(ps, join(path, "attestationEnforcement"), raw); ok {
-			p.AttestationEnforcement = s
-		}
-	}
+	field(ps, path, m, "name", &p.Name, decodeString)
+	field(ps, path, m, "passkeyTypes", &p.PasskeyTypes, decodePasskeyTypes)
+	field(ps, path, m, "attestationEnforcement", &p.AttestationEnforcement, decodeString)
 	if raw, ok := m["keyRestrictions"]; ok {
 		decodeKeyRestrictions(ps, join(path, "keyRestrictions"), raw, &p.KeyRestrictions)
 	}
@@ -227,19 +199,18 @@ func decodeKeyRestrictions(ps *problems, path string, raw json.RawMessage, kr *K
 		return
 	}
 	checkFields(ps, path, m, keyResFields...)
-	if raw, ok := m["isEnforced"]; ok {
-		if v, ok := decodeBool(ps, join(path, "isEnforced"), raw); ok {
-			kr.IsEnforced = v
-		}
-	}
-	if raw, ok := m["enforcementType"]; ok {
-		if s, ok := decodeString(ps, join(path, "enforcementType"), raw); ok {
-			kr.EnforcementType = s
-		}
-	}
-	if raw, ok := m["aaGuids"]; ok {
-		if list, ok := decodeStrings(ps, join(path, "aaGuids"), raw); ok {
-			kr.AAGUIDs = list
+	field(ps, path, m, "isEnforced", &kr.IsEnforced, decodeBool)
+	field(ps, path, m, "enforcementType", &kr.EnforcementType, decodeString)
+	field(ps, path, m, "aaGuids", &kr.AAGUIDs, decodeStrings)
+}
+
+// field decodes the member key of m into *dst when it is present and of the
+// right type; a wrong one is a problem at path.key and leaves *dst as it was.
+func field[T any](ps *problems, path string, m map[string]json.RawMessage, key string, dst *T,
+	decode func(*problems, string, json.RawMessage) (T, bool)) {
+	if raw, ok := m[key]; ok {
+		if v, ok := decode(ps, join(path, key), raw); ok {
+			*dst = v
 		}
 	}
 }
