@@ -26,6 +26,7 @@ func (a *MeAPI) Mount(rt Router) {
 	rt.Handle("POST /api/v1/me/authenticatorApp", http.HandlerFunc(a.enrollApp))
 	rt.Handle("POST /api/v1/me/authenticatorApp/verify", http.HandlerFunc(a.verifyApp))
 	rt.Handle("DELETE /api/v1/me/authenticatorApp", http.HandlerFunc(a.deleteApp))
+	rt.Handle("POST /api/v1/me/password", http.HandlerFunc(a.changePassword))
 }
 
 // currentUser is the signed-in person: a session principal (never an API
@@ -184,6 +185,28 @@ func (a *MeAPI) deleteApp(w http.ResponseWriter, r *http.Request) {
 		err = a.SignIn.DeleteTOTP(r.Context(), p.Actor(), u)
 	}
 	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// changePassword is the self-service password change (signin.ChangePassword).
+func (a *MeAPI) changePassword(w http.ResponseWriter, r *http.Request) {
+	u, p, err := registeringUser(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	var body struct {
+		CurrentPassword string `json:"currentPassword"`
+		NewPassword     string `json:"newPassword"`
+	}
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if err := a.SignIn.ChangePassword(r.Context(), u, *p.Session, body.CurrentPassword, body.NewPassword); err != nil {
 		WriteError(w, r, err)
 		return
 	}

@@ -622,6 +622,7 @@ func blockTheKey(t *testing.T, b *browser, admin, alex *tab, k *keyward, totpSec
 	alex.fill(t, "#totp-code", code)
 	alex.click(t, "#totp-submit")
 	alex.waitPath(t, "/my/security-info")
+	changePassword(t, alex)
 
 	chris := b.newTab(t, "chris", k.url, webauthn.AuthenticatorTransportUsb)
 	// Chris signs in with the keyboard only: Enter submits each step.

@@ -86,3 +86,44 @@ func messagesInView(t *testing.T, admin *tab) {
 		admin.click(t, "#policy-discard")
 	}
 }
+
+// changePassword: Alex, just signed in with password and app code, changes
+// the password on My security info; a wrong current password is refused
+// beside that field, the confirmation is beside the button, both in view, at
+// desktop and phone width.
+func changePassword(t *testing.T, alex *tab) {
+	t.Helper()
+	defer alex.step(t, "desktop width", chromedp.EmulateViewport(1280, 900))
+	pw := alexPassword
+	for i, width := range []struct {
+		name string
+		set  chromedp.Action[chromedp.Void]
+	}{
+		{"desktop", chromedp.EmulateViewport(1280, 900)},
+		{"phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)},
+	} {
+		alex.step(t, width.name+" width", width.set)
+		alex.open(t, "/my/security-info")
+		alex.waitFor(t, "the password form", `document.querySelector("#password-change-form").checkVisibility()`)
+		next := fmt.Sprintf("alex's newer passphrase %d", i)
+		alex.fill(t, "#current-password", "not the password")
+		alex.fill(t, "#new-password", next)
+		alex.fill(t, "#new-password2", next)
+		alex.click(t, "#password-change-submit")
+		alex.inView(t, "#current-password-error", "The current password is not right")
+		alex.fill(t, "#new-password2", "something else entirely")
+		alex.fill(t, "#current-password", pw)
+		alex.click(t, "#password-change-submit")
+		alex.inView(t, "#new-password2-error", "The two new passwords are not the same")
+		alex.fill(t, "#new-password2", next)
+		alex.click(t, "#password-change-submit")
+		alex.inView(t, "#password-changed", "Your password was changed")
+		if alex.visible(t, "#current-password-error") || alex.visible(t, "#new-password2-error") {
+			alex.fail(t, "an old error stays beside a field after the change")
+		}
+		pw = next
+		if width.name == "desktop" {
+			alex.screenshot(t, "security-info-password-changed")
+		}
+	}
+}

@@ -35,6 +35,7 @@ function row(icon, title, sub, created, lastUsed, actions) {
 }
 
 function renderMethods() {
+  show($("#password-change"), !!(methods.password && methods.password.set));
   const rows = [];
   if (methods.password && methods.password.set) {
     rows.push(row("password", "Password", [methods.password.status], "—", "—", []));
@@ -69,6 +70,48 @@ function renderMethods() {
   const n = rows.length;
   $("#methods-summary").textContent = n === 1 ? "1 method" : `${n} methods`;
 }
+
+// --- changing the password ---
+
+const changeForm = $("#password-change-form");
+const changeFields = ["current-password", "new-password", "new-password2"];
+
+function changeError(id, msg) {
+  setAlert($("#" + id + "-error"), msg);
+  if (msg) $("#" + id).setAttribute("aria-invalid", "true");
+  else $("#" + id).removeAttribute("aria-invalid");
+}
+
+onSubmit(changeForm, async () => {
+  for (const f of changeFields) changeError(f, "");
+  setAlert($("#password-changed"), "");
+  setAlert($("#password-change-error"), "");
+  const current = $("#current-password").value;
+  const next = $("#new-password").value;
+  const problems = [];
+  if (!current) problems.push(["current-password", "Enter your current password."]);
+  if ([...next].length < limit("minPassword")) problems.push(["new-password", `Choose a new password of at least ${limit("minPassword")} characters.`]);
+  else if (next !== $("#new-password2").value) problems.push(["new-password2", "The two new passwords are not the same."]);
+  if (problems.length) {
+    for (const [f, msg] of problems) changeError(f, msg);
+    $("#" + problems[0][0]).focus();
+    return;
+  }
+  try {
+    await post("/api/v1/me/password", { currentPassword: current, newPassword: next });
+    for (const f of changeFields) $("#" + f).value = "";
+    setAlert($("#password-changed"), "Your password was changed. Use the new one the next time you sign in with a password.");
+  } catch (e) {
+    // Each refusal goes beside the field it is about.
+    const field = e.code === "invalidCurrentPassword" ? "current-password" : e.code === "invalidRequest" ? "new-password" : "";
+    if (field) {
+      changeError(field, e.message);
+      $("#" + field).focus();
+    } else {
+      setAlert($("#password-change-error"), e.message);
+    }
+  }
+});
 
 // --- the add panel ---
 
