@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/internal/access"
 	"github.com/keyward/keyward/internal/passkey/softkey"
+	"github.com/keyward/keyward/internal/storage"
 )
 
 // caPolicy creates a policy requiring strength for one app through the API.
@@ -87,6 +89,34 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 		res, body = b.get(wiki.start().url)
 		if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Wiki closed") {
 			t.Fatalf("blocked app: %d %s", res.StatusCode, body)
+		}
+
+		// The sign-in log has each sign-in to an app with what conditional access made of it.
+		events, err := w.store.ListSignInEvents(context.Background(), storage.EventFilter{UserID: bob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := len(events) - 1; i >= 0; i-- { // oldest first
+			e := events[i]
+			if e.AppID == "" {
+				continue
+			}
+			line := e.AppDisplayName + " " + e.Result + " " + e.ConditionalAccessStatus + " " + e.AuthenticationRequirement
+			for _, p := range e.AppliedConditionalAccessPolicies {
+				line += " [" + p.DisplayName + ": " + p.Result + "]"
+			}
+			got = append(got, line)
+		}
+		want := []string{
+			"Chat success notApplied singleFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: notApplied] [Trying phishing-resistant for chat: reportOnlyInterrupted]",
+			"Wiki failure failure multiFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: failure] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
+			"Wiki success success multiFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: success] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
+			"Payroll failure failure multiFactorAuthentication [Other model for payroll: failure] [Phishing-resistant MFA for the wiki: notApplied] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
+			"Wiki failure failure multiFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: success] [Trying phishing-resistant for chat: reportOnlyNotApplied] [Wiki closed: failure]",
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("sign-in log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }

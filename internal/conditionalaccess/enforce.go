@@ -30,7 +30,7 @@ func (s *Service) Check(ctx context.Context, sess storage.Session, user *storage
 		return access.Decision{}, err
 	}
 	if len(c.Policies) == 0 {
-		return access.Decision{Decision: access.Grant, Status: access.StatusNotApplied}, nil
+		return access.Decision{Decision: access.Grant, Status: access.StatusNotApplied, Policies: []access.Result{}}, nil
 	}
 	if user == nil {
 		u, err := s.Store.GetUser(ctx, sess.UserID)
@@ -78,8 +78,14 @@ func Explain(d access.Decision) string {
 
 // OIDCVerdict is Check for a sign-in to an OpenID Connect application, in
 // the provider's terms (the session's address stands for the client's).
+// A sign-in with a browser session (not a refresh) is recorded in the
+// sign-in log with the application and what conditional access made of it.
 func (s *Service) OIDCVerdict(ctx context.Context, sess storage.Session, appID string) (oidc.AccessVerdict, error) {
-	d, err := s.Check(ctx, sess, nil, Target{AppID: appID}, sess.IP)
+	u, err := s.Store.GetUser(ctx, sess.UserID)
+	if err != nil {
+		return oidc.AccessVerdict{}, fmt.Errorf("conditional access: load user: %w", err)
+	}
+	d, err := s.Check(ctx, sess, &u, Target{AppID: appID}, sess.IP)
 	if err != nil {
 		return oidc.AccessVerdict{}, err
 	}
@@ -94,7 +100,58 @@ func (s *Service) OIDCVerdict(ctx context.Context, sess storage.Session, appID s
 	if d.Decision == access.StepUp && anyPasskey {
 		v.ACR = oidc.ACRPhishingResistant
 	}
+	if sess.ID != "" {
+		if err := s.recordAppSignIn(ctx, sess, u, appID, d); err != nil {
+			return oidc.AccessVerdict{}, err
+		}
+	}
 	return v, nil
+}
+
+// recordAppSignIn writes the sign-in log line of a sign-in to an app.
+func (s *Service) recordAppSignIn(ctx context.Context, sess storage.Session, u storage.User, appID string, d access.Decision) error {
+	name := access.BuiltInApps[appID]
+	if name == "" {
+		app, err := s.Store.GetApplicationByAppID(ctx, appID)
+		if err != nil {
+			return fmt.Errorf("conditional access: load application: %w", err)
+		}
+		name = app.DisplayName
+	}
+	e := storage.SignInEvent{Time: s.Now().UTC(), UserID: u.ID, UserPrincipalName: u.UserPrincipalName, Method: MethodSession,
+		Result: storage.ResultSuccess, IP: sess.IP, UserAgent: sess.UserAgent, AppID: appID, AppDisplayName: name,
+		ConditionalAccessStatus: d.Status, AuthenticationRequirement: requirement(d)}
+	switch d.Decision {
+	case access.Block:
+		e.Result, e.FailureCode, e.FailureReason = storage.ResultFailure, CodeBlocked, Explain(d)
+	case access.StepUp:
+		e.Result, e.FailureCode, e.FailureReason = storage.ResultFailure, CodeStepUp, Explain(d)
+	}
+	for _, p := range d.Policies {
+		e.AppliedConditionalAccessPolicies = append(e.AppliedConditionalAccessPolicies, storage.AppliedConditionalAccessPolicy{
+			ID: p.ID, DisplayName: p.DisplayName, EnforcedGrantControls: p.EnforcedGrantControls, Result: p.Result})
+	}
+	return s.Store.RecordSignIn(ctx, storage.SignInRecord{Event: e})
+}
+
+// MethodSession is the sign-in log's method of a sign-in to an app made
+// with an existing Keyward session (Graph: "Previously satisfied").
+const MethodSession = "session"
+
+// requirement is Graph's authenticationRequirement of a decision: multi-
+// factor when an enforced policy that applied asked for mfa or a strength.
+func requirement(d access.Decision) string {
+	for _, p := range d.Policies {
+		if p.Result != access.ResultSuccess && p.Result != access.ResultFailure {
+			continue
+		}
+		for _, g := range p.EnforcedGrantControls {
+			if g == "Mfa" || g == "RequireAuthenticationStrength" {
+				return "multiFactorAuthentication"
+			}
+		}
+	}
+	return "singleFactorAuthentication"
 }
 
 // Surface is Check for Keyward's own surfaces (the admin API and My

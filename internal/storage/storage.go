@@ -508,6 +508,27 @@ type SignInEvent struct {
 	// UserDisplayName is read, not written: the user's current display name
 	// ("" once the user is deleted).
 	UserDisplayName string
+	// AppID and AppDisplayName name the application signed in to ("" for a
+	// sign-in to Keyward itself).
+	AppID          string
+	AppDisplayName string
+	// ConditionalAccessStatus is Graph's: success, failure or notApplied
+	// ("" where conditional access was not asked).
+	ConditionalAccessStatus string
+	// AppliedConditionalAccessPolicies are the policies' results.
+	AppliedConditionalAccessPolicies []AppliedConditionalAccessPolicy
+	// AuthenticationRequirement is Graph's singleFactorAuthentication or
+	// multiFactorAuthentication ("" where conditional access was not asked).
+	AuthenticationRequirement string
+}
+
+// AppliedConditionalAccessPolicy is one policy's part in a sign-in (Graph's
+// appliedConditionalAccessPolicy).
+type AppliedConditionalAccessPolicy struct {
+	ID                    string   `json:"id"`
+	DisplayName           string   `json:"displayName"`
+	EnforcedGrantControls []string `json:"enforcedGrantControls"`
+	Result                string   `json:"result"`
 }
 
 // EventFilter selects log events, newest first.

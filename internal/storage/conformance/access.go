@@ -19,6 +19,7 @@ var accessTests = []test{
 	{"failed_change_writes_nothing", testAccessRollback},
 	{"state_has_emergency_accounts", testAccessEmergency},
 	{"state_has_global_admins", testAccessAdmins},
+	{"sign_in_log_keeps_conditional_access", testSignInLogCA},
 	{"audit_in_the_same_transaction", testAccessAudit},
 	{"race_limit_holds", testAccessRaceLimit},
 	{"race_delete_in_use", testAccessRaceInUse},
@@ -279,4 +280,35 @@ func testAccessAdmins(t *testing.T, s storage.Storage) {
 		{User: admin, GroupIDs: []string{g.ID}, PasskeyAAGUIDs: []string{newCredential("").AAGUID}, HasPassword: true, HasAuthenticatorApp: true},
 		{User: other},
 	})
+}
+
+func testSignInLogCA(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	u := mustUser(t, s, "alice@example.com")
+	e := storage.SignInEvent{ID: uuid.NewString(), Time: t0, UserID: u.ID, UserPrincipalName: u.UserPrincipalName,
+		Method: "session", Result: storage.ResultFailure, FailureReason: "step-up", IP: "192.0.2.1", UserAgent: "Firefox",
+		AppID: uuid.NewString(), AppDisplayName: "Wiki", ConditionalAccessStatus: "failure",
+		AppliedConditionalAccessPolicies: []storage.AppliedConditionalAccessPolicy{
+			{ID: "p1", DisplayName: "Phishing-resistant for the wiki", EnforcedGrantControls: []string{"RequireAuthenticationStrength"}, Result: "failure"},
+			{ID: "p2", DisplayName: "Trying", EnforcedGrantControls: []string{}, Result: "reportOnlySuccess"},
+		}, AuthenticationRequirement: "multiFactorAuthentication"}
+	ok(t, s.RecordSignIn(ctx, storage.SignInRecord{Event: e}))
+	plain := storage.SignInEvent{ID: uuid.NewString(), Time: at(time.Second), UserID: u.ID, UserPrincipalName: u.UserPrincipalName,
+		Method: "password", Result: storage.ResultSuccess}
+	ok(t, s.RecordSignIn(ctx, storage.SignInRecord{Event: plain}))
+	got, err := s.ListSignInEvents(ctx, storage.EventFilter{UserID: u.ID})
+	ok(t, err)
+	if len(got) != 2 {
+		t.Fatalf("events: %s", show(got))
+	}
+	equal(t, "a sign-in without conditional access", got[0].AppliedConditionalAccessPolicies, []storage.AppliedConditionalAccessPolicy(nil))
+	g := got[1]
+	equal(t, "app", []string{g.AppID, g.AppDisplayName, g.ConditionalAccessStatus, g.AuthenticationRequirement},
+		[]string{e.AppID, e.AppDisplayName, e.ConditionalAccessStatus, e.AuthenticationRequirement})
+	equal(t, "applied policies", g.AppliedConditionalAccessPolicies, e.AppliedConditionalAccessPolicies)
+	paged, _, err := s.ListSignIns(ctx, storage.SignInQuery{UserID: u.ID})
+	ok(t, err)
+	if len(paged) != 2 || paged[1].AppDisplayName != "Wiki" || len(paged[1].AppliedConditionalAccessPolicies) != 2 {
+		t.Fatalf("ListSignIns: %s", show(paged))
+	}
 }

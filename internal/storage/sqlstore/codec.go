@@ -54,7 +54,41 @@ func (c Codec) Session(ss storage.Session) []any {
 func (c Codec) SignInEvent(e storage.SignInEvent) []any {
 	return []any{e.ID, c.s.tv(e.Time), e.UserID, e.UserPrincipalName, e.Method, e.CredentialID, e.AAGUID, e.Model,
 		e.Result, e.FailureReason, e.IP, e.UserAgent, foldKey(e.UserPrincipalName), e.FailureCode,
-		e.PasskeyType, e.CorrelationID}
+		e.PasskeyType, e.CorrelationID, e.AppID, e.AppDisplayName, e.ConditionalAccessStatus,
+		caPolicies(e.AppliedConditionalAccessPolicies), e.AuthenticationRequirement}
+}
+
+// caPolicies stores a sign-in's applied policies as JSON.
+func caPolicies(ps []storage.AppliedConditionalAccessPolicy) string {
+	if len(ps) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(ps) // strings only: always marshals
+	return string(b)
+}
+
+// caPoliciesCol scans the JSON of caPolicies (nil for none).
+type caPoliciesCol []storage.AppliedConditionalAccessPolicy
+
+func (c *caPoliciesCol) Scan(src any) error {
+	var raw []byte
+	switch v := src.(type) {
+	case string:
+		raw = []byte(v)
+	case []byte:
+		raw = v
+	default:
+		return fmt.Errorf("scan applied policies: unsupported column type %T", src)
+	}
+	var ps []storage.AppliedConditionalAccessPolicy
+	if err := json.Unmarshal(raw, &ps); err != nil {
+		return fmt.Errorf("scan applied policies: %w", err)
+	}
+	if len(ps) == 0 {
+		ps = nil
+	}
+	*c = ps
+	return nil
 }
 
 // tv is the parameter for a NOT NULL time column.

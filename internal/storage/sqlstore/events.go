@@ -100,14 +100,15 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 // SignInCols are the columns of sign_in_events in the order Codec.SignInEvent
 // gives their values.
 const SignInCols = `id, occurred_at, user_id, upn, method, credential_id, aaguid, model, result,
-	failure_reason, ip, user_agent, upn_key, failure_code, passkey_type, correlation_id`
+	failure_reason, ip, user_agent, upn_key, failure_code, passkey_type, correlation_id,
+	app_id, app_display_name, ca_status, ca_policies, auth_requirement`
 
 func (s *Store) insertSignInEvent(ctx context.Context, c conn, e storage.SignInEvent) error {
 	if e.ID == "" {
 		e.ID = uuid.NewString()
 	}
 	_, err := c.exec(ctx, `INSERT INTO sign_in_events (`+SignInCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Codec{s}.SignInEvent(e)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Codec{s}.SignInEvent(e)...)
 	if err != nil {
 		return s.fail("record sign-in event", err, nil)
 	}
@@ -131,7 +132,8 @@ func (s *Store) ListSignInEvents(ctx context.Context, f storage.EventFilter) ([]
 		var upnKey string
 		if err := rows.Scan(&e.ID, &at, &e.UserID, &e.UserPrincipalName, &e.Method, &e.CredentialID,
 			&e.AAGUID, &e.Model, &e.Result, &e.FailureReason, &e.IP, &e.UserAgent, &upnKey, &e.FailureCode,
-			&e.PasskeyType, &e.CorrelationID); err != nil {
+			&e.PasskeyType, &e.CorrelationID, &e.AppID, &e.AppDisplayName, &e.ConditionalAccessStatus,
+			(*caPoliciesCol)(&e.AppliedConditionalAccessPolicies), &e.AuthenticationRequirement); err != nil {
 			return nil, s.fail("list sign-in events", err, nil)
 		}
 		e.Time = at.T

@@ -121,7 +121,9 @@ func (s *Store) ListSignIns(ctx context.Context, q storage.SignInQuery) ([]stora
 		var seq int64
 		if err := rows.Scan(&e.ID, &at, &e.UserID, &e.UserPrincipalName, &e.Method, &e.CredentialID,
 			&e.AAGUID, &e.Model, &e.Result, &e.FailureReason, &e.IP, &e.UserAgent, &upnKey, &e.FailureCode,
-			&e.PasskeyType, &e.CorrelationID, &seq, &e.UserDisplayName); err != nil {
+			&e.PasskeyType, &e.CorrelationID, &e.AppID, &e.AppDisplayName, &e.ConditionalAccessStatus,
+			(*caPoliciesCol)(&e.AppliedConditionalAccessPolicies), &e.AuthenticationRequirement,
+			&seq, &e.UserDisplayName); err != nil {
 			return nil, "", s.fail(op, err, nil)
 		}
 		e.Time = at.T
