@@ -369,7 +369,7 @@ func (a *app) cleanupLoop(ctx context.Context, st storage.Storage, ticks <-chan 
 
 // cleanup deletes what has expired at a.now(): sessions, WebAuthn challenges,
 // Temporary Access Passes, sign-in rate-limit counters, OpenID Connect
-// authorization requests and tokens, and sign-in and audit log records past
+// authorization requests, tokens and retired signing keys, and sign-in and audit log records past
 // their retention (in bounded batches). A failure is logged and the other
 // kinds are still cleaned.
 func (a *app) cleanup(ctx context.Context, st storage.Storage) {
@@ -384,6 +384,7 @@ func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 		{"rate-limit counters", st.DeleteExpiredRateLimits},
 		{"OpenID Connect authorization requests", st.DeleteExpiredAuthRequests},
 		{"OpenID Connect tokens", st.DeleteExpiredOIDCTokens},
+		{"OpenID Connect signing keys", st.DeleteExpiredSigningKeys},
 	} {
 		n, err := c.del(ctx, now)
 		switch {

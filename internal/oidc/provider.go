@@ -385,12 +385,16 @@ func (p *Provider) SigningKeys(ctx context.Context) ([]storage.SigningKey, error
 	return p.store.ListSigningKeys(ctx)
 }
 
-// Cleanup removes expired authorization requests and tokens.
-func (p *Provider) Cleanup(ctx context.Context) (requests, tokens int, err error) {
+// Cleanup removes expired authorization requests and tokens, and retired
+// signing keys that left the key set (every token they signed has expired).
+func (p *Provider) Cleanup(ctx context.Context) (requests, tokens, keys int, err error) {
 	now := p.now()
 	if requests, err = p.store.DeleteExpiredAuthRequests(ctx, now); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	tokens, err = p.store.DeleteExpiredOIDCTokens(ctx, now)
-	return requests, tokens, err
+	if tokens, err = p.store.DeleteExpiredOIDCTokens(ctx, now); err != nil {
+		return requests, 0, 0, err
+	}
+	keys, err = p.store.DeleteExpiredSigningKeys(ctx, now)
+	return requests, tokens, keys, err
 }

@@ -63,13 +63,31 @@ func TestKeyRotation(t *testing.T) {
 			if got := signerID(); got != next {
 				t.Fatalf("after the overlap tokens are signed with %s, want the new key %s", got, next)
 			}
+			stored := func() int {
+				t.Helper()
+				keys, err := p.store.ListSigningKeys(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(keys)
+			}
 			now = now.Add(time.Hour - time.Second)
+			if _, _, n, err := p.Cleanup(t.Context()); err != nil || n != 0 {
+				t.Fatalf("cleanup while tokens the old keys signed are valid deleted %d keys (%v)", n, err)
+			}
 			if ids := publishedIDs(); !slices.Contains(ids, old) {
 				t.Fatal("the old key left the key set while tokens it signed are still valid")
 			}
 			now = now.Add(time.Second)
 			if ids := publishedIDs(); slices.Contains(ids, old) || !slices.Contains(ids, next) {
 				t.Fatalf("once its tokens expired the key set is %v: the old key should be gone", ids)
+			}
+			// Gone from the database too, old ES256 and RS256 alike; the new ones stay.
+			if _, _, n, err := p.Cleanup(t.Context()); err != nil || n != 2 || stored() != 2 {
+				t.Fatalf("cleanup after the old keys expired deleted %d (%v), %d keys left, want 2 and 2", n, err, stored())
+			}
+			if got := signerID(); got != next {
+				t.Fatalf("after the cleanup tokens are signed with %s, want %s", got, next)
 			}
 		})
 	}

@@ -28,6 +28,10 @@ type OIDCStorage interface {
 	// UpdateSigningKey is a CAS update of SignFrom, RetiredAt and ExpiresAt
 	// (the key material and ID are kept).
 	UpdateSigningKey(ctx context.Context, id string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
+	// DeleteExpiredSigningKeys removes retired keys whose ExpiresAt is at or
+	// before now (no token they signed can still be valid); keys without an
+	// ExpiresAt are never deleted.
+	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 
 	// Authorization requests. UpdateAuthRequest is a CAS update (ID,
 	// ClientID and CreatedAt are kept); CodeHash, once set, is unique.

@@ -157,6 +157,25 @@ var signingKeyTests = []test{
 		_, err = s.UpdateSigningKey(t.Context(), "k2", func(k storage.SigningKey) (storage.SigningKey, error) { return k, errFn })
 		is(t, err, errFn)
 	}},
+	{"delete_expired_keeps_current_and_unexpired_keys", func(t *testing.T, s storage.Storage) {
+		key := func(id string, expires *time.Time) storage.SigningKey {
+			k := storage.SigningKey{ID: id, Alg: "ES256", PublicKey: randomBytes(40), PrivateKey: randomBytes(90), CreatedAt: t0, SignFrom: t0}
+			if expires != nil {
+				k.RetiredAt, k.ExpiresAt = ptr(at(time.Minute)), expires
+			}
+			return k
+		}
+		current, expired, atNow, later := key("current", nil), key("expired", ptr(at(time.Hour))), key("now", ptr(at(2*time.Hour))), key("later", ptr(at(3*time.Hour)))
+		for _, k := range []storage.SigningKey{current, expired, atNow, later} {
+			ok(t, s.CreateSigningKey(t.Context(), k))
+		}
+		n, err := s.DeleteExpiredSigningKeys(t.Context(), at(2*time.Hour))
+		ok(t, err)
+		equal(t, "deleted", n, 2)
+		keys, err := s.ListSigningKeys(t.Context())
+		ok(t, err)
+		equal(t, "kept", keys, []storage.SigningKey{current, later})
+	}},
 }
 
 var authRequestTests = []test{

@@ -524,6 +524,11 @@ func (s *Store) RevokeUserOIDCTokens(ctx context.Context, userID, appID string) 
 		userID, appID)
 }
 
+// DeleteExpiredSigningKeys implements storage.Storage.
+func (s *Store) DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error) {
+	return s.deleteExpired(ctx, "signing keys", `DELETE FROM oidc_signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?`, now)
+}
+
 // DeleteExpiredOIDCTokens implements storage.Storage.
 func (s *Store) DeleteExpiredOIDCTokens(ctx context.Context, now time.Time) (int, error) {
 	return s.deleteExpired(ctx, "tokens", `DELETE FROM oidc_tokens WHERE expires_at <= ?`, now)
