@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -339,6 +340,7 @@ var oidcTokenTests = []test{
 			t.Fatalf("grant revocation deleted %d tokens, want 2 (the rotated one and its successor)", n2)
 		}
 	}},
+	{"revocation_racing_a_refresh_leaves_no_token_of_the_grant", testRevocationRacesRefresh},
 	{"revoke_by_user_and_expiry", func(t *testing.T, s storage.Storage) {
 		u, v := mustUser(t, s, "u@x.org"), mustUser(t, s, "v@x.org")
 		a, b := mustApplication(t, s, "A"), mustApplication(t, s, "B")
@@ -362,4 +364,50 @@ var oidcTokenTests = []test{
 		_, err = s.GetOIDCToken(t.Context(), ub.ID)
 		is(t, err, storage.ErrNotFound)
 	}},
+}
+
+// testRevocationRacesRefresh: a grant revoked (or its user's tokens, on
+// disabling the user) while a refresh of it is being stored must end with
+// no token of the grant at all — not with the refresh's new tokens, stored
+// after the revocation looked, still working. Each round races one
+// rotation against one revocation; whichever wins, nothing may survive.
+func testRevocationRacesRefresh(t *testing.T, s storage.Storage) {
+	u := mustUser(t, s, "u@x.org")
+	a := mustApplication(t, s, "App")
+	for round := range 40 {
+		grant := fmt.Sprintf("g%d", round)
+		ref := newOIDCToken(a, u.ID, storage.TokenRefresh, grant)
+		ok(t, s.CreateOIDCTokens(t.Context(), ref))
+		next, acc := newOIDCToken(a, u.ID, storage.TokenRefresh, grant), newOIDCToken(a, u.ID, storage.TokenAccess, grant)
+		acc.RefreshID = next.ID
+		var wg sync.WaitGroup
+		var rotateErr, revokeErr error
+		start := make(chan struct{})
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			rotateErr = s.RotateRefreshToken(t.Context(), ref.ID, at(time.Minute), acc, next)
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			if round%2 == 0 {
+				_, revokeErr = s.RevokeOIDCGrant(t.Context(), grant)
+			} else {
+				_, revokeErr = s.RevokeUserOIDCTokens(t.Context(), u.ID, a.ID)
+			}
+		}()
+		close(start)
+		wg.Wait()
+		ok(t, revokeErr)
+		if rotateErr != nil && !errors.Is(rotateErr, storage.ErrNotFound) {
+			t.Fatalf("round %d: a refresh that lost to the revocation got %v, want ErrNotFound", round, rotateErr)
+		}
+		for _, id := range []string{ref.ID, next.ID, acc.ID} {
+			if _, err := s.GetOIDCToken(t.Context(), id); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("round %d (refresh: %v): token %s of the revoked grant survived (%v)", round, rotateErr, id, err)
+			}
+		}
+	}
 }

@@ -498,30 +498,47 @@ func (s *Store) RevokeOIDCToken(ctx context.Context, id string) error {
 	return nil
 }
 
-func (s *Store) deleteCount(ctx context.Context, op, q string, args ...any) (int, error) {
-	res, err := s.write().exec(ctx, q, args...)
-	if err != nil {
-		return 0, s.fail(op, err, nil)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.fail(op, err, nil)
-	}
-	return int(n), nil
-}
-
 // RevokeOIDCGrant implements storage.Storage.
 func (s *Store) RevokeOIDCGrant(ctx context.Context, grantID string) (int, error) {
-	return s.deleteCount(ctx, "revoke grant", `DELETE FROM oidc_tokens WHERE grant_id = ?`, grantID)
+	return s.revokeTokens(ctx, "revoke grant", `grant_id = ?`, grantID)
 }
 
 // RevokeUserOIDCTokens implements storage.Storage.
 func (s *Store) RevokeUserOIDCTokens(ctx context.Context, userID, appID string) (int, error) {
 	if appID == "" {
-		return s.deleteCount(ctx, "revoke tokens of user", `DELETE FROM oidc_tokens WHERE user_id = ?`, userID)
+		return s.revokeTokens(ctx, "revoke tokens of user", `user_id = ?`, userID)
 	}
-	return s.deleteCount(ctx, "revoke tokens of user", `DELETE FROM oidc_tokens WHERE user_id = ? AND application_id = ?`,
-		userID, appID)
+	return s.revokeTokens(ctx, "revoke tokens of user", `user_id = ? AND application_id = ?`, userID, appID)
+}
+
+// revokeTokens deletes the tokens matching where. On PostgreSQL it first
+// locks them, which waits for a refresh rotating one of them to commit;
+// the DELETE, a new statement, then sees the tokens that refresh stored
+// too. A single DELETE would not: under READ COMMITTED it misses rows
+// committed after it began, and a refresh racing the revocation would
+// leave working tokens behind. A refresh that comes after the lock finds
+// its token gone. Rows are locked in ID order, so two revocations cannot
+// deadlock. (SQLite's single writer serializes all of this anyway.)
+func (s *Store) revokeTokens(ctx context.Context, op, where string, args ...any) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(c conn) error {
+		if s.d.LockRow != "" {
+			if _, err := c.exec(ctx, `SELECT id FROM oidc_tokens WHERE `+where+` ORDER BY id`+s.d.LockRow, args...); err != nil {
+				return err
+			}
+		}
+		res, err := c.exec(ctx, `DELETE FROM oidc_tokens WHERE `+where, args...)
+		if err != nil {
+			return err
+		}
+		affected, err := res.RowsAffected()
+		n = int(affected)
+		return err
+	})
+	if err != nil {
+		return 0, s.fail(op, err, nil)
+	}
+	return n, nil
 }
 
 // DeleteExpiredSigningKeys implements storage.Storage.
