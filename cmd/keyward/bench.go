@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -218,76 +217,10 @@ func (a *app) revokeBenchToken(ctx context.Context, env []string, name string) e
 	return nil
 }
 
+// printBenchReport prints the report: its JSON with --json, else the text.
 func (a *app) printBenchReport(r *bench.Report, asJSON bool) error {
 	if asJSON {
 		return writeJSON(a.stdout, r)
 	}
-	w := a.stdout
-	fmt.Fprintln(w, "Keyward passkey sign-in benchmark")
-	server := "Keyward at " + r.Server.URL
-	if r.Server.Kind == "child" {
-		server = fmt.Sprintf("keyward serve, child process %d, %s database, at %s", r.Server.PID, r.Server.Database, r.Server.URL)
-	}
-	level := fmt.Sprintf("%d sign-ins", r.Count)
-	if r.Count == 0 {
-		level = fmt.Sprintf("%gs", r.DurationSec)
-	}
-	if err := details(w,
-		"Server", server,
-		"Origin", r.Server.Origin,
-		"Sign-in", r.SignIn,
-		"Users", fmt.Sprintf("%d, one passkey each (%s)", r.Users, r.Attestation),
-		"Each level", level,
-		"Machine", fmt.Sprintf("%d CPUs, GOMAXPROCS %d, %s", r.CPUs, r.GOMAXPROCS, r.Platform),
-		"Bare verify", fmt.Sprintf("%.0f/s (go-webauthn parse + ValidateLogin of one ES256 assertion, %d workers, %.1fs)",
-			r.Bare.PerSecond, r.Bare.Workers, r.Bare.Elapsed.Seconds()),
-	); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-	t := newTable(w, "CONCURRENCY", "SIGN-INS", "ERRORS", "SIGN-INS/S", "OF BARE", "P50", "P95", "P99", "MAX", "SERVER CPU/SIGN-IN", "CLIENT CPU/SIGN-IN")
-	for _, l := range r.Levels {
-		t.row(strconv.Itoa(l.Concurrency), strconv.Itoa(l.SignIns), strconv.Itoa(l.Errors), fmt.Sprintf("%.1f", l.PerSecond),
-			fmt.Sprintf("%.1f%%", l.OfBare*100), fmtMs(l.P50Ms), fmtMs(l.P95Ms), fmtMs(l.P99Ms), fmtMs(l.MaxMs),
-			fmtMsPtr(l.ServerCPUMs), fmtMsPtr(l.ClientCPUMs))
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\n(%s; %s.)\n", bench.LatencyNote, bench.CPUNote)
-	if r.ServerResidentMB > 0 {
-		fmt.Fprintf(w, "Server resident memory after the run: %.0f MB.\n", r.ServerResidentMB)
-	}
-	fmt.Fprintln(w, "\nTargets (docs/design.md, \"Speed targets\"):")
-	tt := newTable(w, "  TARGET", "MEASURED", "STATUS")
-	for _, x := range r.Targets {
-		tt.row("  "+x.Name, x.Measured, x.Status)
-	}
-	if err := tt.flush(); err != nil {
-		return err
-	}
-	return a.printBenchErrors(r)
-}
-
-func (a *app) printBenchErrors(r *bench.Report) error {
-	if r.Failed == 0 {
-		fmt.Fprintf(a.stdout, "\nAll %d sign-ins succeeded.\n", r.Succeeded)
-		return nil
-	}
-	fmt.Fprintf(a.stdout, "\n%d of %d sign-ins FAILED:\n", r.Failed, r.Failed+r.Succeeded)
-	for _, l := range r.Levels {
-		for _, s := range l.ErrorSample {
-			fmt.Fprintf(a.stdout, "  concurrency %d: %s\n", l.Concurrency, s)
-		}
-	}
-	return nil
-}
-
-func fmtMs(v float64) string { return fmt.Sprintf("%.2f ms", v) }
-
-func fmtMsPtr(v *float64) string {
-	if v == nil {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.3f ms", *v)
+	return r.WriteText(a.stdout)
 }

@@ -30,9 +30,9 @@ const (
 	// held to the CPU target.
 	minServerCPUForTarget = 200 * time.Millisecond
 	signInDescription     = "discoverable: POST /api/v1/auth/passkey/options {}, the software authenticator's ES256 assertion, POST /api/v1/auth/passkey"
-	// LatencyNote and CPUNote say what the report's figures include.
-	LatencyNote          = "latency is the two requests of a sign-in; the software authenticator's signing is not included"
-	CPUNote              = "CPU is per sign-in attempt: the server's from its /metrics (process_cpu_seconds_total), the client's is this process (load generator and authenticators)"
+	// latencyNote and cpuNote say what the report's figures include.
+	latencyNote          = "latency is the two requests of a sign-in; the software authenticator's signing is not included"
+	cpuNote              = "CPU is per sign-in attempt: the server's from its /metrics (process_cpu_seconds_total), the client's is this process (load generator and authenticators)"
 	attestationInReports = "packed self attestation"
 )
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,4 +69,29 @@ func TestReportHoldsTheRunToTheDesignTargets(t *testing.T) {
 			t.Errorf("count %d duration %g; a counted run reports its count only", r.Count, r.DurationSec)
 		}
 	})
+}
+
+func TestReportTextNamesEveryLevelTargetAndError(t *testing.T) {
+	t.Parallel()
+	r := NewReport(4, 0, 2*time.Second)
+	r.Server = ServerInfo{Kind: "child", URL: "http://127.0.0.1:1", Origin: "http://localhost:1", Database: "sqlite", PID: 42}
+	r.Bare = BareResult{PerSecond: 1000, Workers: 2, Elapsed: time.Second}
+	l := level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)
+	l.Errors, l.ErrorSamples = 1, []string{"status 500 from the server"}
+	r.Add(l)
+	r.Evaluate()
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Join(strings.Fields(b.String()), " ") // alignment aside
+	for _, want := range []string{
+		"keyward serve, child process 42, sqlite database, at http://127.0.0.1:1", "Each level: 2s",
+		"CONCURRENCY", "300.0", "30.0%", "0.250 ms", "throughput ≥ 25% of the bare verify rate",
+		"1 of 101 sign-ins FAILED:", "concurrency 2: status 500 from the server",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
 }

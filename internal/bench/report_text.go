@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText writes the report for a person at a terminal: the setup, one
+// row per level, the targets and the errors. (JSON is the Report itself.)
+func (r *Report) WriteText(w io.Writer) error {
+	fmt.Fprintln(w, "Keyward passkey sign-in benchmark")
+	server := "Keyward at " + r.Server.URL
+	if r.Server.Kind == "child" {
+		server = fmt.Sprintf("keyward serve, child process %d, %s database, at %s", r.Server.PID, r.Server.Database, r.Server.URL)
+	}
+	level := fmt.Sprintf("%d sign-ins", r.Count)
+	if r.Count == 0 {
+		level = fmt.Sprintf("%gs", r.DurationSec)
+	}
+	setup := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	for _, kv := range [][2]string{
+		{"Server", server},
+		{"Origin", r.Server.Origin},
+		{"Sign-in", r.SignIn},
+		{"Users", fmt.Sprintf("%d, one passkey each (%s)", r.Users, r.Attestation)},
+		{"Each level", level},
+		{"Machine", fmt.Sprintf("%d CPUs, GOMAXPROCS %d, %s", r.CPUs, r.GOMAXPROCS, r.Platform)},
+		{"Bare verify", fmt.Sprintf("%.0f/s (go-webauthn parse + ValidateLogin of one ES256 assertion, %d workers, %.1fs)",
+			r.Bare.PerSecond, r.Bare.Workers, r.Bare.Elapsed.Seconds())},
+	} {
+		fmt.Fprintf(setup, "%s:\t%s\n", kv[0], kv[1])
+	}
+	if err := setup.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	levels := [][]string{{"CONCURRENCY", "SIGN-INS", "ERRORS", "SIGN-INS/S", "OF BARE", "P50", "P95", "P99", "MAX", "SERVER CPU/SIGN-IN", "CLIENT CPU/SIGN-IN"}}
+	for _, l := range r.Levels {
+		levels = append(levels, []string{strconv.Itoa(l.Concurrency), strconv.Itoa(l.SignIns), strconv.Itoa(l.Errors),
+			fmt.Sprintf("%.1f", l.PerSecond), fmt.Sprintf("%.1f%%", l.OfBare*100), fmtMs(l.P50Ms), fmtMs(l.P95Ms),
+			fmtMs(l.P99Ms), fmtMs(l.MaxMs), fmtMsPtr(l.ServerCPUMs), fmtMsPtr(l.ClientCPUMs)})
+	}
+	if err := columns(w, levels); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n(%s; %s.)\n", latencyNote, cpuNote)
+	if r.ServerResidentMB > 0 {
+		fmt.Fprintf(w, "Server resident memory after the run: %.0f MB.\n", r.ServerResidentMB)
+	}
+	fmt.Fprintln(w, "\nTargets (docs/design.md, \"Speed targets\"):")
+	targets := [][]string{{"  TARGET", "MEASURED", "STATUS"}}
+	for _, x := range r.Targets {
+		targets = append(targets, []string{"  " + x.Name, x.Measured, x.Status})
+	}
+	if err := columns(w, targets); err != nil {
+		return err
+	}
+	r.writeErrors(w)
+	return nil
+}
+
+func (r *Report) writeErrors(w io.Writer) {
+	if r.Failed == 0 {
+		fmt.Fprintf(w, "\nAll %d sign-ins succeeded.\n", r.Succeeded)
+		return
+	}
+	fmt.Fprintf(w, "\n%d of %d sign-ins FAILED:\n", r.Failed, r.Failed+r.Succeeded)
+	for _, l := range r.Levels {
+		for _, s := range l.ErrorSample {
+			fmt.Fprintf(w, "  concurrency %d: %s\n", l.Concurrency, s)
+		}
+	}
+}
+
+// columns writes rows aligned in columns two spaces apart. A tab or newline
+// in a cell (an error sample) would break them, so it becomes a space.
+func columns(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	clean := strings.NewReplacer("\t", " ", "\n", " ")
+	for _, row := range rows {
+		for i, c := range row {
+			row[i] = clean.Replace(c)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
+
+func fmtMs(v float64) string { return fmt.Sprintf("%.2f ms", v) }
+
+func fmtMsPtr(v *float64) string {
+	if v == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.3f ms", *v)
+}
