@@ -161,7 +161,7 @@ func New(o Options) (*App, error) {
 		&server.MyPasskeysAPI{Store: o.Store, Passkeys: pk, SignIn: signIn},
 		// The admin API.
 		&server.DirectoryAPI{Directory: dir, PublicURL: o.PublicURL},
-		&server.PasskeyAdminAPI{Store: o.Store, Directory: dir, Passkeys: pk, Policies: policies, Metadata: md,
+		&server.PasskeyAdminAPI{Store: o.Store, Directory: dir, Passkeys: pk, Policies: policies, SignIn: signIn, Metadata: md,
 			Logger: o.Logger, PublicURL: o.PublicURL},
 		&server.MethodsAdminAPI{Directory: dir, SignIn: signIn, Now: o.Now, PublicURL: o.PublicURL},
 		&server.ApplicationsAPI{Apps: apps, PublicURL: o.PublicURL},

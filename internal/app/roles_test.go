@@ -76,7 +76,8 @@ func (w *world) prepare(op methodOp, target string) func(actor cred) reply {
 		}
 	case opDeleteTAP:
 		id := w.mustStatus(w.do("POST", base+"temporaryAccessPassMethods", bearer(w.admin), map[string]any{}), http.StatusCreated).json(w.t)["id"].(string)
-		return func(actor cred) reply { return w.do("DELETE", base+"temporaryAccessPassMethods/"+id, actor, nil) }
+		// confirm=true: the target may have no other method (TestLastSignInMethodGuards).
+		return func(actor cred) reply { return w.do("DELETE", base+"temporaryAccessPassMethods/"+id+"?confirm=true", actor, nil) }
 	case opProvisionBegin:
 		return func(actor cred) reply { return w.do("GET", fido2+"/creationOptions", actor, nil) }
 	case opProvisionFinish:
@@ -91,7 +92,7 @@ func (w *world) prepare(op methodOp, target string) func(actor cred) reply {
 		}
 	case opDeletePasskey:
 		id := w.mustStatus(w.provision(target, w.key(goodAAGUID, softkey.FormatPacked), 5), http.StatusCreated).json(w.t)["id"].(string)
-		return func(actor cred) reply { return w.do("DELETE", fido2+"/"+id, actor, nil) }
+		return func(actor cred) reply { return w.do("DELETE", fido2+"/"+id+"?confirm=true", actor, nil) }
 	case opResetPassword:
 		return func(actor cred) reply {
 			return w.do("PATCH", "/api/v1/users/"+target, actor, map[string]any{"passwordProfile": map[string]any{"password": "a new password"}})

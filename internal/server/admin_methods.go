@@ -142,7 +142,7 @@ func (a *MethodsAdminAPI) getTAP(w http.ResponseWriter, r *http.Request) {
 func (a *MethodsAdminAPI) deleteTAP(w http.ResponseWriter, r *http.Request) {
 	u, err := a.Directory.GetUser(r.Context(), r.PathValue("id"))
 	if err == nil {
-		err = a.SignIn.DeleteTAP(r.Context(), actorFrom(r.Context()), u, r.PathValue("tapId"))
+		err = a.SignIn.DeleteTAP(r.Context(), actorFrom(r.Context()), u, r.PathValue("tapId"), confirmed(r))
 	}
 	if err != nil {
 		WriteError(w, r, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -32,6 +33,8 @@ type PasskeyAdminAPI struct {
 	Directory *directory.Service
 	Passkeys  *passkey.Service
 	Policies  *methodpolicy.Service
+	// SignIn judges whether a deletion leaves the user without a way in.
+	SignIn *signin.Service
 	// Metadata gives the stored FIDO MDS blob, the first source of model
 	// names; optional (nil, or a nil blob, leaves the built-in names).
 	Metadata  passkey.Metadata
@@ -353,13 +356,20 @@ func (a *PasskeyAdminAPI) patchMethod(w http.ResponseWriter, r *http.Request) {
 func (a *PasskeyAdminAPI) deleteMethod(w http.ResponseWriter, r *http.Request) {
 	c, err := a.method(r)
 	if err == nil {
-		err = a.Passkeys.DeleteCredential(r.Context(), actorFrom(r.Context()), c, nil)
+		actor := actorFrom(r.Context())
+		err = a.Passkeys.DeleteCredential(r.Context(), actor, c, a.SignIn.RemovalCheck(actor, c.ID, "", confirmed(r)))
 	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// confirmed reads ?confirm=true: the administrator saw the warning that the
+// method is the user's last one and removes it anyway.
+func confirmed(r *http.Request) bool {
+	return r.URL.Query().Get("confirm") == "true"
 }
 
 func (a *PasskeyAdminAPI) creationOptions(w http.ResponseWriter, r *http.Request) {

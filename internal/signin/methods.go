@@ -241,28 +241,62 @@ func (s *Service) DeleteTOTP(ctx context.Context, actor authz.Actor, u storage.U
 // that is usable now or later. It judges the methods as they are inside the
 // deleting transaction, so two passkeys removed at once cannot both go.
 func (s *Service) PasskeyRemovalCheck(credID string) func(storage.UserMethods) error {
-	now := s.now()
-	return func(m storage.UserMethods) error { return lastMethodRefusal(m, credID, now) }
+	return s.RemovalCheck(authz.Actor{}, credID, "", false)
 }
 
-var errLastMethod = apperr.New(http.StatusConflict, "lastMethod",
-	"this passkey is the only way you can sign in, so it cannot be removed; add another passkey first (or ask your administrator to set a password or issue a Temporary Access Pass)")
+// RemovalCheck is the check for storage.DeleteUserCredential (credID) or
+// DeleteUserTAP (tapID) when actor removes a method of a user. Nobody
+// removes their own last way to sign in. Anyone else — an administrator —
+// is warned instead (409 confirmationRequired) and may remove it when the
+// request says confirmed. Like PasskeyRemovalCheck, it judges the methods
+// inside the deleting transaction.
+func (s *Service) RemovalCheck(actor authz.Actor, credID, tapID string, confirmed bool) func(storage.UserMethods) error {
+	now := s.now()
+	return func(m storage.UserMethods) error {
+		if !leavesNoMethod(m, credID, tapID, now) {
+			return nil
+		}
+		self := actor.Kind == "" || (actor.Kind == authz.KindUser && actor.UserID == m.User.ID)
+		switch {
+		case self && tapID != "":
+			return errLastMethodTAP
+		case self:
+			return errLastMethod
+		case confirmed:
+			return nil
+		}
+		return apperr.New(http.StatusConflict, "confirmationRequired",
+			"this is the only way %s can sign in: without it they cannot sign in until they are given a password or a Temporary Access Pass; to remove it anyway, send the request again with confirm=true",
+			m.User.UserPrincipalName)
+	}
+}
 
-// lastMethodRefusal is errLastMethod when removing credID leaves m.User
-// without a way to sign in at now, else nil.
-func lastMethodRefusal(m storage.UserMethods, credID string, now time.Time) error {
+var (
+	errLastMethod = apperr.New(http.StatusConflict, "lastMethod",
+		"this passkey is the only way you can sign in, so it cannot be removed; add another passkey first (or ask your administrator to set a password or issue a Temporary Access Pass)")
+	errLastMethodTAP = apperr.New(http.StatusConflict, "lastMethod",
+		"this Temporary Access Pass is the only way you can sign in, so you cannot remove it; add a passkey first")
+)
+
+// leavesNoMethod reports whether removing the passkey credID or the pass
+// tapID ("" = none) leaves m.User without a way to sign in at now: no
+// password, no other passkey, no other pass usable now or later.
+func leavesNoMethod(m storage.UserMethods, credID, tapID string, now time.Time) bool {
 	if m.User.PasswordHash != "" {
-		return nil
+		return false
 	}
 	for _, c := range m.Credentials {
 		if c.ID != credID {
-			return nil
+			return false
 		}
 	}
 	for _, t := range m.TAPs {
+		if t.ID == tapID {
+			continue
+		}
 		if usable, why := TAPUsability(t, now); usable || why == TAPNotYetValid {
-			return nil
+			return false
 		}
 	}
-	return errLastMethod
+	return true
 }

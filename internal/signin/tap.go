@@ -134,9 +134,11 @@ func (s *Service) UserTAPs(ctx context.Context, userID string) ([]storage.Tempor
 	return s.passes().List(ctx, userID)
 }
 
-// DeleteTAP is Passes.Delete.
-func (s *Service) DeleteTAP(ctx context.Context, actor authz.Actor, u storage.User, id string) error {
-	return s.passes().Delete(ctx, actor, u, id)
+// DeleteTAP is Passes.Delete with the last-method check (RemovalCheck):
+// nobody deletes their own last way in, and an administrator deleting a
+// user's last one must say confirmed.
+func (s *Service) DeleteTAP(ctx context.Context, actor authz.Actor, u storage.User, id string, confirmed bool) error {
+	return s.passes().Delete(ctx, actor, u, id, s.RemovalCheck(actor, "", id, confirmed))
 }
 
 // Issue makes a pass for the user. A user holds one pass at a time, as in
@@ -186,8 +188,10 @@ func (s *Passes) List(ctx context.Context, userID string) ([]storage.TemporaryAc
 	return taps, nil
 }
 
-// Delete removes one of the user's passes.
-func (s *Passes) Delete(ctx context.Context, actor authz.Actor, u storage.User, id string) error {
+// Delete removes one of the user's passes. check, when not nil, may refuse
+// on the user's methods as they are inside the deleting transaction (see
+// storage.DeleteUserTAP); its error is returned.
+func (s *Passes) Delete(ctx context.Context, actor authz.Actor, u storage.User, id string, check func(storage.UserMethods) error) error {
 	if err := authz.MayChangeMethods(actor, authz.DeleteTAP, u); err != nil {
 		return err
 	}
@@ -201,7 +205,12 @@ func (s *Passes) Delete(ctx context.Context, actor authz.Actor, u storage.User, 
 		}
 		return audited(ctx, s.Store, clock(s.Now), actor, "user.temporaryAccessPassMethod.delete", u.ID, map[string]any{"methodId": id},
 			func(ctx context.Context) error {
-				if err := s.Store.DeleteTAP(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				err := s.Store.DeleteUserTAP(ctx, u.ID, id, check)
+				var refused *apperr.Error // the check's answer
+				switch {
+				case errors.As(err, &refused):
+					return refused
+				case err != nil && !errors.Is(err, storage.ErrNotFound):
 					return apperr.Internal(fmt.Errorf("delete temporary access pass: %w", err))
 				}
 				return nil

@@ -145,6 +145,9 @@ type Storage interface {
 	// nothing changes; a user without that credential is ErrNotFound. check
 	// must not use the store (on SQLite it would wait for itself).
 	DeleteUserCredential(ctx context.Context, userID, id string, check func(UserMethods) error) error
+	// DeleteUserTAP is DeleteUserCredential for one of the user's Temporary
+	// Access Passes.
+	DeleteUserTAP(ctx context.Context, userID, id string, check func(UserMethods) error) error
 
 	// RecordSignIn stores the outcome of a sign-in in one transaction: the
 	// challenge used up (when ChallengeID is set), the credential's new

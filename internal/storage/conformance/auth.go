@@ -475,6 +475,86 @@ var credentialTests = []test{
 			equal(t, "credentials left", len(creds), 1)
 		}
 	}},
+	{"delete_user_tap_asks_the_check_and_deletes_only_that_users_pass", func(t *testing.T, s storage.Storage) {
+		u, other := mustUser(t, s, "a@x.org"), mustUser(t, s, "b@x.org")
+		c := mustCredential(t, s, u.ID)
+		p, q := newTAP(u.ID), newTAP(other.ID)
+		ok(t, s.CreateTAP(t.Context(), p))
+		ok(t, s.CreateTAP(t.Context(), q))
+		var seen storage.UserMethods
+		is(t, s.DeleteUserTAP(t.Context(), u.ID, p.ID, func(m storage.UserMethods) error { seen = m; return errFn }), errFn)
+		equal(t, "methods the check saw", seen, storage.UserMethods{User: u, Credentials: []storage.Credential{c}, TAPs: []storage.TemporaryAccessPass{p}})
+		is(t, s.DeleteUserTAP(t.Context(), u.ID, q.ID, nil), storage.ErrNotFound)
+		is(t, s.DeleteUserTAP(t.Context(), "missing-user", p.ID, nil), storage.ErrNotFound)
+		ok(t, s.DeleteUserTAP(t.Context(), u.ID, p.ID, nil))
+		left, err := s.ListUserTAPs(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "passes left", len(left), 0)
+		theirs, err := s.ListUserTAPs(t.Context(), other.ID)
+		ok(t, err)
+		equal(t, "other user's passes", len(theirs), 1)
+	}},
+	{"racing_pass_and_passkey_deletions_leave_one_method", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		// The check a last-method guard makes: something must remain.
+		keepOne := func(credID, tapID string) func(storage.UserMethods) error {
+			return func(m storage.UserMethods) error {
+				left := 0
+				for _, c := range m.Credentials {
+					if c.ID != credID {
+						left++
+					}
+				}
+				for _, p := range m.TAPs {
+					if p.ID != tapID {
+						left++
+					}
+				}
+				if left == 0 {
+					return errFn
+				}
+				return nil
+			}
+		}
+		for round := range 5 {
+			c, p := mustCredential(t, s, u.ID), newTAP(u.ID)
+			ok(t, s.CreateTAP(t.Context(), p))
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			errs := make([]error, racers)
+			for i := range racers {
+				wg.Go(func() {
+					<-start
+					if i%2 == 0 {
+						errs[i] = s.DeleteUserCredential(t.Context(), u.ID, c.ID, keepOne(c.ID, ""))
+					} else {
+						errs[i] = s.DeleteUserTAP(t.Context(), u.ID, p.ID, keepOne("", p.ID))
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			wins := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					wins++
+				case !errors.Is(err, errFn) && !errors.Is(err, storage.ErrNotFound):
+					t.Fatalf("round %d: a loser got %v", round, err)
+				}
+			}
+			equal(t, fmt.Sprintf("round %d: deletions", round), wins, 1)
+			creds, _ := s.ListUserCredentials(t.Context(), u.ID)
+			taps, _ := s.ListUserTAPs(t.Context(), u.ID)
+			equal(t, fmt.Sprintf("round %d: methods left", round), len(creds)+len(taps), 1)
+			for _, c := range creds {
+				ok(t, s.DeleteCredential(t.Context(), c.ID))
+			}
+			for _, p := range taps {
+				ok(t, s.DeleteTAP(t.Context(), p.ID))
+			}
+		}
+	}},
 	{"credential_owner_comes_with_user_and_sorted_groups", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "Owner@x.org")
 		other := mustUser(t, s, "other@x.org")

@@ -210,7 +210,19 @@ func (s *Store) lockUser(ctx context.Context, c conn, userID string) (storage.Us
 
 // DeleteUserCredential implements storage.Storage.
 func (s *Store) DeleteUserCredential(ctx context.Context, userID, id string, check func(storage.UserMethods) error) error {
-	op := fmt.Sprintf("delete credential %q of user %q", id, userID)
+	return s.deleteUserMethod(ctx, fmt.Sprintf("delete credential %q of user %q", id, userID),
+		`DELETE FROM credentials WHERE id = ? AND user_id = ?`, userID, id, check)
+}
+
+// DeleteUserTAP implements storage.Storage as DeleteUserCredential does.
+func (s *Store) DeleteUserTAP(ctx context.Context, userID, id string, check func(storage.UserMethods) error) error {
+	return s.deleteUserMethod(ctx, fmt.Sprintf("delete temporary access pass %q of user %q", id, userID),
+		`DELETE FROM temporary_access_passes WHERE id = ? AND user_id = ?`, userID, id, check)
+}
+
+// deleteUserMethod runs del (id, userID) once check approves of the user's
+// methods as they are, with the user's row locked from that read to the commit.
+func (s *Store) deleteUserMethod(ctx context.Context, op, del, userID, id string, check func(storage.UserMethods) error) error {
 	return s.inTx(ctx, func(c conn) error {
 		u, err := s.lockUser(ctx, c, userID)
 		if err != nil {
@@ -228,7 +240,7 @@ func (s *Store) DeleteUserCredential(ctx context.Context, userID, id string, che
 				return err
 			}
 		}
-		if err := c.execOne(ctx, `DELETE FROM credentials WHERE id = ? AND user_id = ?`, id, userID); err != nil {
+		if err := c.execOne(ctx, del, id, userID); err != nil {
 			return s.fail(op, err, nil)
 		}
 		return nil

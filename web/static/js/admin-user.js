@@ -207,7 +207,16 @@ async function deleteMethod(what, path, consequence) {
   const ok = await confirmDialog({ title: `Delete ${what.startsWith("the ") ? what : `“${what}”`}?`, message: consequence });
   if (!ok) return;
   try {
-    await del(base + "/authentication" + path);
+    try {
+      await del(base + "/authentication" + path);
+    } catch (e) {
+      // The user's last way to sign in: say so, and delete only when confirmed again.
+      if (e.code !== "confirmationRequired") throw e;
+      const sure = await confirmDialog({ title: `This is ${userName()}'s last way to sign in`, message: e.message,
+        confirmLabel: "Delete anyway" });
+      if (!sure) return;
+      await del(base + "/authentication" + path + "?confirm=true");
+    }
     toast(`Deleted ${what.startsWith("the ") ? what : `“${what}”`}.`);
     await loadKeys();
   } catch (e) {
