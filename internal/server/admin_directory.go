@@ -41,6 +41,7 @@ func (a *DirectoryAPI) Mount(rt Router) {
 		{"GET /api/v1/groups/{id}", read, a.getGroup},
 		{"PATCH /api/v1/groups/{id}", write, a.updateGroup},
 		{"DELETE /api/v1/groups/{id}", write, a.deleteGroup},
+		{"GET /api/v1/users/{id}/memberOf", read, a.memberOf},
 		{"GET /api/v1/groups/{id}/members", read, a.listMembers},
 		{"POST /api/v1/groups/{id}/members", write, a.addMember},
 		{"DELETE /api/v1/groups/{id}/members/{userId}", write, a.removeMember},

@@ -52,6 +52,8 @@ func (a *PasskeyAdminAPI) Mount(rt Router) {
 	rt.Handle("GET "+fido2PolicyPath+"/models", read(http.HandlerFunc(a.models)))
 	rt.Handle("GET "+fido2PolicyPath+"/modelCatalog", read(http.HandlerFunc(a.modelCatalog)))
 
+	rt.Handle("GET /api/v1/users/{id}/authentication/fido2Coverage", read(http.HandlerFunc(a.coverage)))
+
 	methods := "/api/v1/users/{id}/authentication/fido2Methods"
 	rt.Handle("GET "+methods, read(http.HandlerFunc(a.listMethods)))
 	rt.Handle("GET "+methods+"/creationOptions", write(http.HandlerFunc(a.creationOptions)))

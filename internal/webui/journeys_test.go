@@ -499,6 +499,8 @@ func tapOnboarding(t *testing.T, b *browser, admin *tab, k *keyward) {
 	admin.waitText(t, "#keys .empty", "No sign-in methods yet: this user cannot sign in")
 	admin.waitText(t, "#password-title", "Set a password")
 	admin.waitText(t, "#password-state", "The user has no password.")
+	admin.waitText(t, "#user-groups", "Not a member of any group")
+	admin.waitText(t, "#passkey-coverage", "None of the user's groups is targeted")
 
 	admin.click(t, "#edit-emergency")
 	admin.click(t, `#profile-form [type="submit"]`)
@@ -521,6 +523,7 @@ func tapOnboarding(t *testing.T, b *browser, admin *tab, k *keyward) {
 	admin.fill(t, "#member-search", "dana")
 	admin.click(t, fmt.Sprintf(`#member-results button[aria-label="Add %s"]`, danaUPN))
 	admin.waitText(t, "#members-table", danaUPN)
+	admin.waitText(t, "#group-passkey-policy", "Targeted")
 	admin.screenshot(t, "admin-group")
 
 	// Dana's passkey lives in her laptop: a platform authenticator.
@@ -552,6 +555,8 @@ func tapOnboarding(t *testing.T, b *browser, admin *tab, k *keyward) {
 
 	// The admin sees the new key on Dana's page.
 	admin.open(t, "/admin/users/"+k.userID(t, danaUPN))
+	admin.waitText(t, "#user-groups", pilotGroup)
+	admin.waitText(t, "#passkey-coverage", "Through group “"+pilotGroup+"”, under the passkey profile")
 	admin.waitText(t, "#keys-table", "Dana's laptop")
 
 	// The admin registers a spare key for her from this browser, then

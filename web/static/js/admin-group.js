@@ -1,7 +1,7 @@
 // Admin center — one group: properties, members (add by searching users,
 // remove), deletion.
 import { get, post, patch, del, odataString } from "./api.js";
-import { $, h, show, setAlert, toast, confirmDialog, onSubmit, flash, takeFlash } from "./ui.js";
+import { $, h, show, setAlert, toast, confirmDialog, onSubmit, flash, takeFlash, badge } from "./ui.js";
 
 const id = document.getElementById("main").dataset.id;
 const base = "/api/v1/groups/" + encodeURIComponent(id);
@@ -18,6 +18,21 @@ function render() {
   $("#group-description").textContent = group.description || "";
   $("#edit-group-name").value = group.displayName;
   $("#edit-group-description").value = group.description || "";
+}
+
+// showPolicyRole says whether the passkey policy targets or excludes this
+// group (and under which profiles), as the policy page would.
+async function showPolicyRole() {
+  const pol = await get("/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2");
+  const profile = (pid) => ((pol.passkeyProfiles || []).find((p) => p.id === pid) || {}).name || pid;
+  const inc = (pol.includeTargets || []).find((t) => t.id === id);
+  const exc = (pol.excludeTargets || []).find((t) => t.id === id);
+  const off = pol.state !== "enabled" ? " (passkeys are turned off for the organisation)" : "";
+  let parts;
+  if (exc) parts = [badge("Excluded", "danger"), ` The passkey policy excludes this group: its members cannot use passkeys${inc ? ", although it is also targeted — exclusion wins" : ""}${off}.`];
+  else if (inc) parts = [badge("Targeted", "success"), ` The passkey policy targets this group, under ${(inc.allowedPasskeyProfiles || []).map((p) => `“${profile(p)}”`).join(", ")}${off}.`];
+  else parts = [badge("Not targeted", ""), ` The passkey policy neither targets nor excludes this group${off}.`];
+  $("#group-passkey-policy").replaceChildren(...parts, " ", h("a", { href: "/admin/authentication-methods/fido2" }, "Passkey (FIDO2) settings"));
 }
 
 async function loadMembers() {
@@ -144,7 +159,7 @@ if (f) toast(f.message, f.kind);
 get(base).then((g) => {
   group = g;
   render();
-  return loadMembers();
+  return Promise.all([loadMembers(), showPolicyRole()]);
 }).catch((e) => {
   setAlert(pageError, e.message);
   show($("#add-member-form"), false);

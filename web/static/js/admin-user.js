@@ -276,13 +276,40 @@ $("#delete-user").addEventListener("click", async () => {
   }
 });
 
+// --- groups and passkey policy ---
+
+// loadScope shows the user's groups and whether — and under which passkey
+// profiles, through which targets — the passkey policy covers them.
+async function loadScope() {
+  const [groups, cov] = await Promise.all([get(base + "/memberOf"), get(base + "/authentication/fido2Coverage")]);
+  const list = $("#user-groups");
+  list.replaceChildren(...(groups.value.length ? groups.value.map((g) => h("li", {},
+    h("a", { href: "/admin/groups/" + encodeURIComponent(g.id) }, g.displayName)))
+    : [h("li", { class: "muted" }, "Not a member of any group.")]));
+  const names = (refs) => refs.map((r) => `“${r.displayName}”`).join(", ");
+  let text;
+  if (cov.covered) {
+    text = [badge("Covered", "success"), ` Through ${cov.includedBy.map((r) => r.id === "all_users" ? "All users" : `group “${r.displayName}”`).join(" and ")}, ` +
+      `under the passkey profile${cov.passkeyProfiles.length === 1 ? "" : "s"} ${names(cov.passkeyProfiles)}.`];
+  } else if (cov.code === "methodDisabled") {
+    text = [badge("Not covered", ""), " Passkeys are turned off for the organisation."];
+  } else if (cov.code === "excludedByGroup") {
+    text = [badge("Excluded", "danger"), ` Excluded by group “${cov.excludedBy.displayName}”` +
+      (cov.includedBy.length ? `, although ${cov.includedBy.map((r) => r.id === "all_users" ? "All users" : `group “${r.displayName}”`).join(" and ")} is targeted: exclusion wins.` : ".")];
+  } else {
+    text = [badge("Not covered", ""), " None of the user's groups is targeted by the passkey policy."];
+  }
+  $("#passkey-coverage").replaceChildren(...text);
+  $("#passkey-coverage").classList.remove("muted");
+}
+
 // --- start ---
 
 const f = takeFlash();
 if (f && f.kind === "error") setAlert(pageError, f.message);
 else if (f) toast(f.message);
 
-loadUser().then(loadKeys).catch((e) => {
+loadUser().then(() => Promise.all([loadKeys(), loadScope()])).catch((e) => {
   setAlert(pageError, e.message);
   for (const el of document.querySelectorAll("form button, #delete-user, #provision-open")) el.disabled = true;
 });
