@@ -208,6 +208,10 @@ func TestRegistrationDetailsReport(t *testing.T) {
 		var counts struct {
 			TotalUserCount               int
 			PasswordlessCapableUserCount int
+			Groups                       []struct {
+				DisplayName                             string
+				UserCount, PasswordlessCapableUserCount int
+			}
 			UserRegistrationMethodCounts []struct {
 				AuthenticationMethod string
 				UserCount            int
@@ -220,6 +224,10 @@ func TestRegistrationDetailsReport(t *testing.T) {
 		got := map[string]int{}
 		for _, c := range counts.UserRegistrationMethodCounts {
 			got[c.AuthenticationMethod] = c.UserCount
+		}
+		if len(counts.Groups) != 1 || counts.Groups[0].DisplayName != "Pilots" || counts.Groups[0].UserCount != 1 ||
+			counts.Groups[0].PasswordlessCapableUserCount != 0 {
+			t.Errorf("Pilots' rollout: %+v (carol's model is not on the allow list)", counts.Groups)
 		}
 		if counts.TotalUserCount != 5 || counts.PasswordlessCapableUserCount != 1 || got["passKeyDeviceBound"] != 4 ||
 			got["temporaryAccessPass"] != 1 || got["passKeySynced"] != 0 || len(got) != 5 {

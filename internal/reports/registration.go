@@ -178,6 +178,16 @@ type RegisteredByMethod struct {
 	TotalUserCount               int           `json:"totalUserCount"`
 	UserRegistrationMethodCounts []MethodCount `json:"userRegistrationMethodCounts"`
 	PasswordlessCapableUserCount int           `json:"passwordlessCapableUserCount"`
+	// Groups is the passwordless rollout per group, by display name.
+	Groups []GroupRollout `json:"groups"`
+}
+
+// GroupRollout is how far passwordless sign-in has reached in one group.
+type GroupRollout struct {
+	GroupID                      string `json:"groupId"`
+	DisplayName                  string `json:"displayName"`
+	UserCount                    int    `json:"userCount"`
+	PasswordlessCapableUserCount int    `json:"passwordlessCapableUserCount"`
 }
 
 // UsersRegisteredByMethod counts users per registered method, reading the
@@ -188,6 +198,7 @@ func (s *Service) UsersRegisteredByMethod(ctx context.Context, policies Fido2Sou
 		return RegisteredByMethod{}, err
 	}
 	counts := map[string]int{}
+	groups := map[string]*GroupRollout{}
 	var out RegisteredByMethod
 	now, after := s.Now(), ""
 	for {
@@ -204,6 +215,15 @@ func (s *Service) UsersRegisteredByMethod(ctx context.Context, policies Fido2Sou
 			for _, m := range d.MethodsRegistered {
 				counts[m]++
 			}
+			for _, g := range r.GroupIDs {
+				if groups[g] == nil {
+					groups[g] = &GroupRollout{GroupID: g}
+				}
+				groups[g].UserCount++
+				if d.IsPasswordlessCapable {
+					groups[g].PasswordlessCapableUserCount++
+				}
+			}
 		}
 		if next == "" {
 			break
@@ -213,5 +233,23 @@ func (s *Service) UsersRegisteredByMethod(ctx context.Context, policies Fido2Sou
 	for _, m := range Methods {
 		out.UserRegistrationMethodCounts = append(out.UserRegistrationMethodCounts, MethodCount{m, counts[m]})
 	}
-	return out, nil
+	out.Groups = []GroupRollout{}
+	for after := ""; ; {
+		page, next, err := s.Store.ListGroups(ctx, storage.Page{Limit: 1000, After: after})
+		if err != nil {
+			return RegisteredByMethod{}, apperr.Internal(err)
+		}
+		for _, g := range page {
+			r := GroupRollout{GroupID: g.ID}
+			if c := groups[g.ID]; c != nil {
+				r = *c
+			}
+			r.DisplayName = g.DisplayName
+			out.Groups = append(out.Groups, r)
+		}
+		if next == "" {
+			return out, nil
+		}
+		after = next
+	}
 }

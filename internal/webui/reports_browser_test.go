@@ -126,6 +126,17 @@ func TestBrowserLogsAndReports(t *testing.T) {
 		admin.waitText(t, "#signin-detail-fields", yubiModel)
 		admin.screenshot(t, "admin-sign-ins")
 	})
+	t.Run("registration_details_show_the_rollout", func(t *testing.T) {
+		admin.open(t, "/admin/reports/registration")
+		// Four people; the allow list saved above leaves eve's model out, so
+		// ann and bob are passwordless-capable.
+		admin.waitText(t, "#stat-passwordless", "2 (50%)")
+		admin.waitFor(t, "four users", `document.querySelectorAll("#details-table tbody tr").length === 4`)
+		admin.choose(t, "#details-filter", "isPasswordlessCapable eq false")
+		admin.waitFor(t, "those not yet passwordless", `document.querySelectorAll("#details-table tbody tr").length === 2`)
+		admin.waitText(t, "#details-table", "eve@contoso.example")
+		admin.screenshot(t, "admin-registration")
+	})
 	t.Run("the_policy_change_in_the_audit_log", func(t *testing.T) {
 		admin.open(t, "/admin/audit-log")
 		admin.choose(t, "#audit-category", "Policy")

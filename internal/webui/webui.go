@@ -70,6 +70,7 @@ func (u *UI) Mount(rt server.Router) {
 	rt.Handle("GET /admin/authentication-methods/fido2", u.admin(u.page("admin-fido2", "Passkey (FIDO2) settings", "admin", "methods")))
 	rt.Handle("GET /admin/sign-ins", u.admin(u.page("admin-sign-ins", "Sign-in log", "admin", "sign-ins")))
 	rt.Handle("GET /admin/audit-log", u.admin(u.page("admin-audit-log", "Audit log", "admin", "audit-log")))
+	rt.Handle("GET /admin/reports/registration", u.admin(u.page("admin-registration", "Registration details", "admin", "registration")))
 	rt.Handle("GET /admin/reports/key-models", u.admin(u.page("admin-key-models", "Key models in use", "admin", "key-models")))
 	rt.Handle("GET /admin/reports/distrusted-models", u.admin(u.page("admin-distrusted", "Distrusted key models", "admin", "distrusted")))
 	rt.Handle("GET /my/{rest...}", u.signedIn(u.notFound))

@@ -162,6 +162,7 @@ func TestPagesRender(t *testing.T) {
 		{"admin_audit_log", "/admin/audit-log", "", ada, 200, []string{"Audit log", `id="audit-category"`, `id="audit-detail"`}},
 		{"admin_key_models", "/admin/reports/key-models", "", ada, 200, []string{"Key models in use",
 			`src="/api/v1/reports/charts/signInsByMethod"`, "Download CSV", `id="models-preview"`}},
+		{"admin_registration", "/admin/reports/registration", "", ada, 200, []string{"Registration details", "Rollout at a glance", `id="details-filter"`}},
 		{"admin_user_links_to_its_logs", "/admin/users/u1", "", ada, 200, []string{
 			`href="/admin/sign-ins?userId=u1"`, `href="/admin/audit-log?targetId=u1"`}},
 		{"admin_refuses_users_without_a_role", "/admin/users", userCookie, nil, 403, []string{"You don&#39;t have access to the admin center"}},
