@@ -77,7 +77,7 @@ func (a *app) issueTAP(cmd *cobra.Command, st store, idOrUPN string, req signin.
 	if err != nil {
 		return err
 	}
-	passes := &signin.Passes{Store: st, Logger: a.logger, Now: a.now}
+	passes := &signin.Passes{Store: st, Now: a.now}
 	t, err := passes.Issue(ctx, cliActor, u, req)
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -115,13 +114,12 @@ type IssuedTAP struct {
 // them needs the store alone, so the CLI uses Passes without a sign-in
 // service (and its session manager and policy).
 type Passes struct {
-	Store  storage.Storage
-	Logger *slog.Logger     // nil = slog.Default()
-	Now    func() time.Time // nil = time.Now
+	Store storage.Storage
+	Now   func() time.Time // nil = time.Now
 }
 
 func (s *Service) passes() *Passes {
-	return &Passes{Store: s.Store, Logger: s.Logger, Now: s.Now}
+	return &Passes{Store: s.Store, Now: s.Now}
 }
 
 // IssueTAP is Passes.Issue.
