@@ -1,14 +1,13 @@
 // Admin center — the audit log: filters, "Load more", and a detail pane
 // with each changed property's old and new value.
-import { get, pathOf, odataString } from "./api.js";
+import { odataString } from "./api.js";
+import { pagedTable } from "./paged-list.js";
 import { $, h, show, setAlert, onSubmit } from "./ui.js";
 
 const table = $("#audits");
 const more = $("#audits-more");
 const params = new URLSearchParams(location.search);
 if (params.get("targetId")) $("#audit-target").value = params.get("targetId");
-let nextLink = "";
-let generation = 0;
 
 function filter() {
   const parts = [];
@@ -51,38 +50,14 @@ function openDetail(a) {
   $("#audit-detail").scrollIntoView({ block: "nearest" });
 }
 
-async function load(append) {
-  const gen = ++generation;
-  setAlert($("#audit-error"), "");
-  const f = filter();
-  let path = "/api/v1/auditLogs/directoryAudits?$top=50";
-  if (append && nextLink) path = pathOf(nextLink);
-  else if (f) path += "&$filter=" + encodeURIComponent(f);
-  let page;
-  try {
-    page = await get(path);
-  } catch (e) {
-    if (gen === generation) setAlert($("#audit-error"), e.message);
-    return;
-  }
-  if (gen !== generation) return;
-  nextLink = page["@odata.nextLink"] || "";
-  show(more, !!nextLink);
-  let tbody = $("tbody", table);
-  if (!append || !tbody) {
-    if (!page.value.length) {
-      table.replaceChildren(h("p", { class: "empty" }, f ? "No change matches these filters." : "No changes yet."));
-      return;
-    }
-    tbody = h("tbody");
-    table.replaceChildren(h("table", { class: "table", id: "audits-table" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "Activity"),
-        h("th", { scope: "col", class: "hide-sm" }, "Changed by"), h("th", { scope: "col", class: "hide-sm" }, "Target"))), tbody));
-  }
-  tbody.append(...page.value.map(row));
-}
+const load = pagedTable({
+  path: "/api/v1/auditLogs/directoryAudits", filter, table, more, tableId: "audits-table", row,
+  headers: () => [h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "Activity"),
+    h("th", { scope: "col", class: "hide-sm" }, "Changed by"), h("th", { scope: "col", class: "hide-sm" }, "Target")],
+  empty: (f) => (f ? "No change matches these filters." : "No changes yet."),
+  showError: (msg) => setAlert($("#audit-error"), msg),
+});
 
 onSubmit($("#audit-filters"), () => load(false));
 $("#audit-detail-close").addEventListener("click", () => show($("#audit-detail"), false));
-more.addEventListener("click", () => load(true));
 load(false);

@@ -1,6 +1,7 @@
 // Admin center — the sign-in log: filters that become the API's $filter,
 // "Load more" through @odata.nextLink, and a detail pane per entry.
-import { get, pathOf, odataString } from "./api.js";
+import { odataString } from "./api.js";
+import { pagedTable } from "./paged-list.js";
 import { $, h, show, setAlert, badge, onSubmit } from "./ui.js";
 
 const table = $("#signins");
@@ -8,8 +9,6 @@ const more = $("#signins-more");
 const detail = $("#signin-detail");
 const params = new URLSearchParams(location.search);
 let userId = params.get("userId") || "";
-let nextLink = "";
-let generation = 0;
 
 if (params.get("upn")) $("#filter-upn").value = params.get("upn");
 if (userId) {
@@ -69,36 +68,13 @@ function openDetail(s) {
   $("#signin-detail-close").focus();
 }
 
-async function load(append) {
-  const gen = ++generation;
-  setAlert($("#signin-error"), "");
-  let path = "/api/v1/auditLogs/signIns?$top=50";
-  const f = filter();
-  if (append && nextLink) path = pathOf(nextLink);
-  else if (f) path += "&$filter=" + encodeURIComponent(f);
-  let page;
-  try {
-    page = await get(path);
-  } catch (e) {
-    if (gen === generation) setAlert($("#signin-error"), e.message);
-    return;
-  }
-  if (gen !== generation) return;
-  nextLink = page["@odata.nextLink"] || "";
-  show(more, !!nextLink);
-  let tbody = $("tbody", table);
-  if (!append || !tbody) {
-    if (!page.value.length) {
-      table.replaceChildren(h("p", { class: "empty" }, f ? "No sign-in matches these filters." : "No sign-ins yet."));
-      return;
-    }
-    tbody = h("tbody");
-    table.replaceChildren(h("table", { class: "table", id: "signins-table" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "User"),
-        h("th", { scope: "col", class: "hide-sm" }, "Method"), h("th", { scope: "col" }, "Status"))), tbody));
-  }
-  tbody.append(...page.value.map(row));
-}
+const load = pagedTable({
+  path: "/api/v1/auditLogs/signIns", filter, table, more, tableId: "signins-table", row,
+  headers: () => [h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "User"),
+    h("th", { scope: "col", class: "hide-sm" }, "Method"), h("th", { scope: "col" }, "Status")],
+  empty: (f) => (f ? "No sign-in matches these filters." : "No sign-ins yet."),
+  showError: (msg) => setAlert($("#signin-error"), msg),
+});
 
 onSubmit($("#signin-filters"), () => load(false));
 $("#signin-clear").addEventListener("click", () => {
@@ -109,5 +85,4 @@ $("#signin-clear").addEventListener("click", () => {
   load(false);
 });
 $("#signin-detail-close").addEventListener("click", () => show(detail, false));
-more.addEventListener("click", () => load(true));
 load(false);
