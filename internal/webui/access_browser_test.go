@@ -1,0 +1,83 @@
+package webui_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/webauthn"
+
+	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/directory"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// TestBrowserConditionalAccess: an administrator adds a named location and
+// a custom strength, saves the template policy "phishing-resistant MFA for
+// administrators" — refused at first because it would catch the emergency
+// account, saved when forced, the lint then naming the account — and asks
+// the what-if beside the editor.
+func TestBrowserConditionalAccess(t *testing.T) {
+	chromium := chromiumPath(t)
+	k := startKeyward(t)
+	ctx := context.Background()
+	k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleGlobalAdmin)
+	upn, name, role, yes := "glass@contoso.example", "Break glass", storage.RoleGlobalAdmin, true
+	if _, err := k.app.Directory.CreateUser(ctx, authz.CLI(), directory.UserInput{UserPrincipalName: &upn, DisplayName: &name,
+		AdminRole: &role, IsEmergencyAccess: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	b := startBrowser(t, chromium)
+	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
+	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
+	secondFactorForTheAdminCenter(t, admin, k, "/admin/users")
+
+	admin.open(t, "/admin/conditional-access")
+	admin.waitText(t, "#ca-policies", "No policies yet")
+	admin.waitText(t, "#ca-strengths", "Phishing-resistant MFA")
+
+	admin.fill(t, "#loc-name", "Office")
+	admin.fill(t, "#loc-ranges", "203.0.113.0/24\n2001:db8:42::/48")
+	admin.click(t, "#loc-trusted")
+	admin.click(t, `#ca-location-form [type="submit"]`)
+	admin.waitText(t, "#ca-locations", "2001:db8:42::/48")
+
+	admin.fill(t, "#loc-name", "Everywhere")
+	admin.fill(t, "#loc-ranges", "0.0.0.0/0")
+	admin.click(t, `#ca-location-form [type="submit"]`)
+	admin.waitText(t, "#ca-location-error", "covers every address")
+
+	admin.fill(t, "#st-name", "Work keys")
+	admin.click(t, `#ca-strength-form [type="submit"]`)
+	admin.waitText(t, "#ca-strengths", "Work keys")
+
+	// The template policy takes in every global admin, the emergency account too.
+	admin.click(t, "#ca-save")
+	admin.waitText(t, "#ca-editor-error", upn)
+	if !admin.visible(t, "#ca-force") {
+		admin.fail(t, "no way to save anyway")
+	}
+	admin.click(t, "#ca-force")
+	admin.waitText(t, "#ca-policies", "Phishing-resistant MFA for administrators")
+	admin.waitText(t, "#ca-lint", upn)
+	audits, err := k.store.ListAudit(ctx, storage.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forced := false
+	for _, e := range audits {
+		forced = forced || (e.Action == "access.policy.create" && strings.Contains(string(e.Details), `"force":true`))
+	}
+	if !forced {
+		t.Fatal("the forced save was not audited as forced")
+	}
+
+	// What if Ada signs in to the admin center with her password and app?
+	admin.fill(t, "#wi-user", adminUPN)
+	admin.click(t, "#wi-password")
+	admin.click(t, "#wi-otp")
+	admin.click(t, `#ca-whatif-form [type="submit"]`)
+	admin.waitText(t, "#ca-whatif-decision", "Granted")
+	admin.waitText(t, "#ca-whatif-result", "reportOnlyInterrupted")
+	admin.checkLabels(t)
+}

@@ -1,0 +1,214 @@
+// Admin center — conditional access: policies with a JSON editor and the
+// what-if beside it, authentication strengths with a key-model picker, named
+// locations, and the emergency-account lint.
+import { get, post, del, getVersioned, patchIfMatch, ApiError } from "./api.js";
+import { $, h, show, setAlert, onSubmit, toast, badge } from "./ui.js";
+
+const base = "/api/v1/identity/conditionalAccess";
+const ADMIN_APP = "4b455957-0000-4000-8000-000000000001";
+const MY_APP = "4b455957-0000-4000-8000-000000000002";
+const COMBOS = ["fido2", "password,softwareOath", "temporaryAccessPassOneTime", "temporaryAccessPassMultiUse", "password"];
+const TEMPLATE = {
+  displayName: "Phishing-resistant MFA for administrators",
+  state: "enabledForReportingButNotEnforced",
+  conditions: {
+    users: { includeRoles: ["global-admin"], excludeUsers: [] },
+    applications: { includeApplications: [ADMIN_APP] },
+  },
+  grantControls: { operator: "OR", authenticationStrength: { id: "00000000-0000-0000-0000-000000000004" } },
+};
+
+let editing = null; // {id, etag} of the policy in the editor, null for a new one
+let strengths = [];
+const models = new Map();
+
+function table(headers, rows, empty) {
+  if (!rows.length) return h("p", { class: "empty" }, empty);
+  return h("table", {}, h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))), h("tbody", {}, rows));
+}
+
+const stateBadge = (s) => s === "enabled" ? badge("On", "success") : s === "disabled" ? badge("Off") : badge("Report-only", "info");
+
+function requirement(p) {
+  const g = p.grantControls || {};
+  if ((g.builtInControls || []).includes("block")) return "Block";
+  if ((g.builtInControls || []).includes("mfa")) return "Multifactor authentication";
+  if (g.authenticationStrength) return g.authenticationStrength.displayName || g.authenticationStrength.id;
+  return "Sign-in frequency";
+}
+
+async function loadPolicies() {
+  const { value } = await get(base + "/policies");
+  $("#ca-policies").replaceChildren(table(["Name", "State", "Requires"], value.map((p) =>
+    h("tr", { dataset: { policyId: p.id } },
+      h("td", {}, h("button", { type: "button", class: "btn-link", onclick: () => edit(p.id) }, p.displayName)),
+      h("td", {}, stateBadge(p.state)), h("td", {}, requirement(p)))), "No policies yet. Every sign-in is granted."));
+}
+
+async function loadLint() {
+  const { value } = await get(base + "/lint");
+  const el = $("#ca-lint");
+  show(el, value.length > 0);
+  el.replaceChildren(...value.map((f) => h("p", {}, `The ${f.kind} “${f.displayName}” affects the emergency-access account(s) ${f.accounts.join(", ")}.`)));
+}
+
+async function loadStrengths() {
+  strengths = (await get(base + "/authenticationStrength/policies")).value;
+  $("#ca-strengths").replaceChildren(table(["Name", "Type", "Combinations", ""], strengths.map((s) => {
+    const keys = (s.combinationConfigurations || []).flatMap((c) => c.allowedAAGUIDs || []);
+    return h("tr", { dataset: { strengthId: s.id } },
+      h("td", { class: "cell-main" }, s.displayName),
+      h("td", {}, s.policyType === "builtIn" ? badge("Built-in") : badge("Custom", "info")),
+      h("td", {}, s.allowedCombinations.join("; ") + (keys.length ? " — only " + keys.map((k) => models.get(k) || k).join(", ") : "")),
+      h("td", {}, s.policyType === "custom" ? h("button", { type: "button", class: "btn btn-secondary btn-sm",
+        onclick: () => remove(base + "/authenticationStrength/policies/" + s.id, s.displayName) }, "Delete") : ""));
+  }), ""));
+}
+
+async function loadLocations() {
+  const { value } = await get(base + "/namedLocations");
+  $("#ca-locations").replaceChildren(table(["Name", "Ranges", ""], value.map((l) =>
+    h("tr", { dataset: { locationId: l.id } },
+      h("td", { class: "cell-main" }, l.displayName, l.isTrusted ? [" ", badge("Trusted", "success")] : ""),
+      h("td", { class: "mono" }, l.ipRanges.map((r) => r.cidrAddress).join(" ")),
+      h("td", {}, h("button", { type: "button", class: "btn btn-secondary btn-sm",
+        onclick: () => remove(base + "/namedLocations/" + l.id, l.displayName) }, "Delete")))), "No named locations."));
+}
+
+async function remove(path, name) {
+  try {
+    await del(path);
+    toast(`${name} deleted.`, "success");
+    await reload();
+  } catch (e) {
+    toast(e.message, "error");
+  }
+}
+
+async function reload() {
+  await Promise.all([loadPolicies(), loadLint(), loadStrengths(), loadLocations()]);
+}
+
+function newPolicy() {
+  editing = null;
+  $("#ca-editor-title").textContent = "New policy";
+  $("#ca-editor").value = JSON.stringify(TEMPLATE, null, 2);
+  show($("#ca-delete"), false);
+  show($("#ca-force"), false);
+  setAlert($("#ca-editor-error"), "");
+}
+
+async function edit(id) {
+  const { data, etag } = await getVersioned(base + "/policies/" + id);
+  editing = { id, etag };
+  for (const k of ["id", "createdDateTime", "modifiedDateTime"]) delete data[k];
+  if (data.grantControls?.authenticationStrength) delete data.grantControls.authenticationStrength.displayName;
+  $("#ca-editor-title").textContent = "Edit " + data.displayName;
+  $("#ca-editor").value = JSON.stringify(data, null, 2);
+  show($("#ca-delete"), true);
+  show($("#ca-force"), false);
+  setAlert($("#ca-editor-error"), "");
+  $("#ca-editor").focus();
+}
+
+async function save(force) {
+  const err = $("#ca-editor-error");
+  setAlert(err, "");
+  show($("#ca-force"), false);
+  let doc;
+  try {
+    doc = JSON.parse($("#ca-editor").value);
+  } catch (e) {
+    setAlert(err, "The policy is not valid JSON: " + e.message);
+    return;
+  }
+  const q = force ? "?force=true" : "";
+  try {
+    if (editing) await patchIfMatch(base + "/policies/" + editing.id + q, doc, editing.etag);
+    else await post(base + "/policies" + q, doc);
+    toast(`Policy “${doc.displayName || ""}” saved.`, "success");
+    newPolicy();
+    await reload();
+  } catch (e) {
+    setAlert(err, e.message);
+    if (e instanceof ApiError && e.code === "emergencyAccountAffected") show($("#ca-force"), true);
+  }
+}
+
+onSubmit($("#ca-editor-form"), () => save(false));
+$("#ca-force").addEventListener("click", () => save(true));
+$("#ca-new-policy").addEventListener("click", newPolicy);
+$("#ca-delete").addEventListener("click", async () => {
+  if (editing) await remove(base + "/policies/" + editing.id, "The policy");
+  newPolicy();
+});
+
+onSubmit($("#ca-whatif-form"), async () => {
+  const err = $("#ca-whatif-error");
+  setAlert(err, "");
+  const methods = ["#wi-fido2", "#wi-password", "#wi-otp", "#wi-tap"].map((s) => $(s)).filter((c) => c.checked).map((c) => c.value);
+  const body = { userId: $("#wi-user").value.trim(), appId: $("#wi-app").value, authenticationMethods: methods,
+    aaGuid: $("#wi-aaguid").value.trim(), ipAddress: $("#wi-ip").value.trim() };
+  try {
+    const r = await post(base + "/evaluate", body);
+    const words = { grant: "Granted", block: "Blocked", stepUp: "Step-up required" };
+    $("#ca-whatif-result").replaceChildren(
+      h("p", { class: "cell-main", id: "ca-whatif-decision" }, words[r.decision] || r.decision),
+      r.requiredStrengths.map((s) => h("p", {}, "Needs " + s.displayName +
+        (s.allowedAAGUIDs.length ? " with a key of model " + s.allowedAAGUIDs.map((k) => models.get(k) || k).join(" or ") : ""))),
+      table(["Policy", "Result"], r.policies.map((p) => h("tr", {}, h("td", {}, p.displayName), h("td", {}, p.result))), "No policies."));
+  } catch (e) {
+    setAlert(err, e.message);
+  }
+});
+
+onSubmit($("#ca-strength-form"), async () => {
+  const err = $("#ca-strength-error");
+  setAlert(err, "");
+  const combos = COMBOS.filter((c) => $(`#st-combos input[value="${c}"]`).checked);
+  const keys = Array.from($("#st-models").selectedOptions).map((o) => o.value);
+  const body = { displayName: $("#st-name").value.trim(), allowedCombinations: combos };
+  if (keys.length) body.combinationConfigurations = [{ "@odata.type": "#microsoft.graph.fido2CombinationConfiguration",
+    appliesToCombinations: ["fido2"], allowedAAGUIDs: keys }];
+  try {
+    await post(base + "/authenticationStrength/policies", body);
+    toast(`Strength “${body.displayName}” created.`, "success");
+    $("#ca-strength-form").reset();
+    await reload();
+  } catch (e) {
+    setAlert(err, e.message);
+  }
+});
+
+onSubmit($("#ca-location-form"), async () => {
+  const err = $("#ca-location-error");
+  setAlert(err, "");
+  const ranges = $("#loc-ranges").value.split(/\s+/).filter(Boolean).map((c) => ({ cidrAddress: c }));
+  try {
+    await post(base + "/namedLocations", { displayName: $("#loc-name").value.trim(), ipRanges: ranges, isTrusted: $("#loc-trusted").checked });
+    toast("Named location created.", "success");
+    $("#ca-location-form").reset();
+    await reload();
+  } catch (e) {
+    setAlert(err, e.message);
+  }
+});
+
+async function init() {
+  $("#st-combos").append(...COMBOS.map((c, i) => h("div", { class: "check" },
+    h("input", { id: "st-combo-" + i, type: "checkbox", value: c, checked: c === "fido2" }), h("label", { for: "st-combo-" + i }, c))));
+  const apps = [[ADMIN_APP, "Keyward admin"], [MY_APP, "My security info"]];
+  try {
+    for (const a of (await get("/api/v1/applications")).value) apps.push([a.appId, a.displayName]);
+  } catch { /* readers may list apps too; without them the built-ins remain */ }
+  $("#wi-app").replaceChildren(...apps.map(([id, name]) => h("option", { value: id }, name)));
+  try {
+    for (const m of (await get("/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2/modelCatalog")).value) {
+      models.set(m.aaGuid, m.model);
+      $("#st-models").append(h("option", { value: m.aaGuid }, `${m.model} (${m.aaGuid})`));
+    }
+  } catch { /* no catalog: strengths are shown by AAGUID */ }
+  newPolicy();
+  await reload();
+}
+init();
