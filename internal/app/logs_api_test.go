@@ -91,7 +91,7 @@ func TestSignInLogAPI(t *testing.T) {
 			}
 			newest := all[0]
 			if newest["userPrincipalName"] != "ann@contoso.com" || newest["userId"] != ann ||
-				newest["userDisplayName"] != "ann" || field(newest, "status/errorCode") != 1.0 ||
+				newest["userDisplayName"] != "ann" || newest["appDisplayName"] != "Keyward" || newest["appId"] != "" || field(newest, "status/errorCode") != 1.0 ||
 				field(newest, "status/additionalDetails") != "keyRestricted" ||
 				!strings.Contains(field(newest, "status/failureReason").(string), "blocked") ||
 				newest["aaGuid"] != goodAAGUID || newest["passkeyModel"] != goodModel ||
@@ -123,6 +123,7 @@ func TestSignInLogAPI(t *testing.T) {
 				{"createdDateTime ge " + start.Add(2*time.Minute).Format(time.RFC3339) +
 					" and createdDateTime le " + start.Add(4*time.Minute).Format(time.RFC3339), 3},
 				{"userId eq '" + ann + "' and status/errorCode eq 0", 3},
+				{"appId eq 'no-such-app'", 0},
 			}
 			for _, tc := range cases {
 				all, _ := w.logList("/api/v1/auditLogs/signIns", tc.filter, 1)

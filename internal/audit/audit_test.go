@@ -37,6 +37,7 @@ func TestFiltersRefuseWhatTheyDoNotSupportNamingIt(t *testing.T) {
 		log, filter, says string
 	}{
 		{"signIns", "appDisplayName eq 'x'", "filtering the sign-in log on appDisplayName is not supported"},
+		{"signIns", "appId ne 'x'", "appId supports only eq"},
 		{"signIns", "status/errorCode eq 50126", "status/errorCode supports only eq 0 (succeeded) and ne 0 (failed)"},
 		{"signIns", "userId ne 'a'", "userId supports only eq, not ne"},
 		{"signIns", "userId eq 5", "5 must be a quoted string"},

@@ -18,24 +18,27 @@ import (
 // SignIn is Graph's signIn, with the fields Keyward has, and the passkey's
 // AAGUID, model and type.
 type SignIn struct {
-	ID                        string                 `json:"id"`
-	CreatedDateTime           string                 `json:"createdDateTime"`
-	UserID                    string                 `json:"userId"`
-	UserPrincipalName         string                 `json:"userPrincipalName"`
-	UserDisplayName           string                 `json:"userDisplayName"`
-	AppID                     string                 `json:"appId"`
-	AppDisplayName            string                 `json:"appDisplayName"`
-	IPAddress                 string                 `json:"ipAddress"`
-	UserAgent                 string                 `json:"userAgent"`
-	ClientAppUsed             string                 `json:"clientAppUsed"`
-	IsInteractive             bool                   `json:"isInteractive"`
-	CorrelationID             string                 `json:"correlationId"`
-	Status                    SignInStatus           `json:"status"`
-	AuthenticationDetails     []AuthenticationDetail `json:"authenticationDetails"`
-	AuthenticationMethodsUsed []string               `json:"authenticationMethodsUsed"`
-	AAGUID                    string                 `json:"aaGuid"`
-	PasskeyModel              string                 `json:"passkeyModel"`
-	PasskeyType               string                 `json:"passkeyType"`
+	ID                               string                                   `json:"id"`
+	CreatedDateTime                  string                                   `json:"createdDateTime"`
+	UserID                           string                                   `json:"userId"`
+	UserPrincipalName                string                                   `json:"userPrincipalName"`
+	UserDisplayName                  string                                   `json:"userDisplayName"`
+	AppID                            string                                   `json:"appId"`
+	AppDisplayName                   string                                   `json:"appDisplayName"`
+	IPAddress                        string                                   `json:"ipAddress"`
+	UserAgent                        string                                   `json:"userAgent"`
+	ClientAppUsed                    string                                   `json:"clientAppUsed"`
+	IsInteractive                    bool                                     `json:"isInteractive"`
+	CorrelationID                    string                                   `json:"correlationId"`
+	Status                           SignInStatus                             `json:"status"`
+	AuthenticationDetails            []AuthenticationDetail                   `json:"authenticationDetails"`
+	AuthenticationMethodsUsed        []string                                 `json:"authenticationMethodsUsed"`
+	ConditionalAccessStatus          string                                   `json:"conditionalAccessStatus"`
+	AppliedConditionalAccessPolicies []storage.AppliedConditionalAccessPolicy `json:"appliedConditionalAccessPolicies"`
+	AuthenticationRequirement        string                                   `json:"authenticationRequirement"`
+	AAGUID                           string                                   `json:"aaGuid"`
+	PasskeyModel                     string                                   `json:"passkeyModel"`
+	PasskeyType                      string                                   `json:"passkeyType"`
 }
 
 // SignInStatus is Graph's signInStatus: errorCode 0 is a success.
@@ -118,11 +121,22 @@ func NewSignIn(e storage.SignInEvent) SignIn {
 	}
 	s := SignIn{ID: e.ID, CreatedDateTime: graphTime(e.Time), UserID: e.UserID,
 		UserPrincipalName: e.UserPrincipalName, UserDisplayName: e.UserDisplayName,
-		AppDisplayName: AppDisplayName, IPAddress: e.IP, UserAgent: e.UserAgent, ClientAppUsed: "Browser",
+		AppID: e.AppID, AppDisplayName: e.AppDisplayName, IPAddress: e.IP, UserAgent: e.UserAgent, ClientAppUsed: "Browser",
 		IsInteractive: true, CorrelationID: e.CorrelationID,
 		Status:                SignInStatus{ErrorCode: ErrorCode(e), FailureReason: e.FailureReason, AdditionalDetails: e.FailureCode},
 		AuthenticationDetails: []AuthenticationDetail{detail}, AuthenticationMethodsUsed: []string{name},
-		AAGUID: e.AAGUID, PasskeyModel: e.Model, PasskeyType: e.PasskeyType}
+		AAGUID: e.AAGUID, PasskeyModel: e.Model, PasskeyType: e.PasskeyType,
+		ConditionalAccessStatus: e.ConditionalAccessStatus, AppliedConditionalAccessPolicies: e.AppliedConditionalAccessPolicies,
+		AuthenticationRequirement: e.AuthenticationRequirement}
+	if s.AppDisplayName == "" && s.AppID == "" {
+		s.AppDisplayName = AppDisplayName
+	}
+	if s.AppliedConditionalAccessPolicies == nil {
+		s.AppliedConditionalAccessPolicies = []storage.AppliedConditionalAccessPolicy{}
+	}
+	if s.ConditionalAccessStatus == "" {
+		s.ConditionalAccessStatus = "notApplied"
+	}
 	return s
 }
 
@@ -144,7 +158,7 @@ func graphTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // SignInQuery turns a $filter on the sign-in log into a query. Supported:
 // createdDateTime ge|le|gt|lt <time>, userId eq '…', userPrincipalName eq
-// '…', aaGuid eq '…', status/errorCode eq 0 | ne 0 — each at most once,
+// '…', appId eq '…', aaGuid eq '…', status/errorCode eq 0 | ne 0 — each at most once,
 // joined by and.
 func SignInQuery(filter string) (storage.SignInQuery, error) {
 	var q storage.SignInQuery
@@ -166,7 +180,7 @@ func SignInQuery(filter string) (storage.SignInQuery, error) {
 	return q, nil
 }
 
-const signInFields = "createdDateTime (ge, le, gt, lt), userId, userPrincipalName, aaGuid (eq), status/errorCode (eq 0, ne 0)"
+const signInFields = "createdDateTime (ge, le, gt, lt), userId, userPrincipalName, appId, aaGuid (eq), status/errorCode (eq 0, ne 0)"
 
 func signInClause(q *storage.SignInQuery, c odatafilter.Clause) error {
 	switch {
@@ -177,6 +191,8 @@ func signInClause(q *storage.SignInQuery, c odatafilter.Clause) error {
 		return eqString(&q.UserID, c)
 	case strings.EqualFold(c.Path, "userPrincipalName"):
 		return eqString(&q.UserPrincipalName, c)
+	case strings.EqualFold(c.Path, "appId"):
+		return eqString(&q.AppID, c)
 	case strings.EqualFold(c.Path, "aaGuid"):
 		if err := eqString(&q.AAGUID, c); err != nil {
 			return err

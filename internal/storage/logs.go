@@ -13,6 +13,7 @@ type SignInQuery struct {
 	// UserPrincipalName matches the UPN the attempt named, case-insensitively.
 	UserPrincipalName string
 	AAGUID            string
+	AppID             string // the application signed in to
 	Result            string // "", ResultSuccess or ResultFailure
 	// Limit is the page size (0 = 100, at most 1000).
 	Limit int

@@ -99,6 +99,9 @@ var logTests = []test{
 				aaguid = aaguidB
 			}
 			e := logEvent(u, at(time.Duration(i)*time.Hour), result, aaguid)
+			if i%5 == 0 {
+				e.AppID, e.AppDisplayName = "app-1", "Wiki"
+			}
 			mustLog(t, s, e)
 			all = append([]storage.SignInEvent{e}, all...)
 		}
@@ -120,6 +123,7 @@ var logTests = []test{
 			{"upn_any_case", storage.SignInQuery{UserPrincipalName: "ANN@x.ORG"},
 				func(e storage.SignInEvent) bool { return e.UserID == ann.ID }},
 			{"aaguid", storage.SignInQuery{AAGUID: aaguidB}, func(e storage.SignInEvent) bool { return e.AAGUID == aaguidB }},
+			{"app", storage.SignInQuery{AppID: "app-1"}, func(e storage.SignInEvent) bool { return e.AppID == "app-1" }},
 			{"failures", storage.SignInQuery{Result: storage.ResultFailure},
 				func(e storage.SignInEvent) bool { return e.Result == storage.ResultFailure }},
 			{"period_inclusive", storage.SignInQuery{Since: at(3 * time.Hour), Until: at(7 * time.Hour)},

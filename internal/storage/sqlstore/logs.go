@@ -98,6 +98,7 @@ func (s *Store) ListSignIns(ctx context.Context, q storage.SignInQuery) ([]stora
 	w.eq("user_id", q.UserID)
 	w.eq("upn_key", foldKey(q.UserPrincipalName))
 	w.eq("aaguid", q.AAGUID)
+	w.eq("app_id", q.AppID)
 	w.eq("result", q.Result)
 	w.period(q.Since, q.Until)
 	if err := w.after(q.After); err != nil {
