@@ -64,6 +64,10 @@ func (a *app) serveCmd() *cobra.Command {
 			if err := a.loadConfig(cmd); err != nil {
 				return err
 			}
+			// zitadel/oidc logs only through slog's default logger (its
+			// WithLogger option does nothing): make that Keyward's, so its
+			// lines have the configured format, level and destination.
+			slog.SetDefault(a.logger)
 			err := a.serve(cmd.Context())
 			if errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
 				// Stopped (SIGTERM/Ctrl-C) while starting: that is what was asked.

@@ -456,3 +456,23 @@ func TestServeDownloadsTheMDSBlob(t *testing.T) {
 		t.Fatalf("mds status after serve:\n%s", out)
 	}
 }
+
+// TestServeLogsTheOIDCLibraryAsItsOwn: what zitadel/oidc logs (here, an
+// authorization request from an unknown app that it will not redirect)
+// comes out as Keyward's own JSON log lines, not Go's default logger's.
+func TestServeLogsTheOIDCLibraryAsItsOwn(t *testing.T) {
+	n := startServe(t, nil)
+	n.waitReady()
+	res, err := http.Get(n.url("/oauth2/authorize?client_id=nobody&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fevil.example%2Fcb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("an unknown client's authorization request: %d", res.StatusCode)
+	}
+	l := n.waitLog("auth request: not redirecting")
+	if l["level"] == nil || l["oidc_error"] == nil {
+		t.Fatalf("the library's log line lacks Keyward's fields: %v", l)
+	}
+}

@@ -57,15 +57,21 @@ func browserSession(ctx context.Context) *storage.Session {
 	return s
 }
 
-var errInvalidClient = errors.New("unknown client or wrong secret")
+// invalidClient refuses an unknown client or a wrong secret. It is an OAuth
+// error, not a plain one, so that endpoints which turn plain errors into
+// server_error (end-session) answer with a 4xx. A new value each time: the
+// library's error methods change their receiver.
+func invalidClient() error {
+	return oidc.ErrInvalidClient().WithDescription("unknown client or wrong secret")
+}
 
 func (s opStorage) app(ctx context.Context, clientID string) (storage.Application, error) {
 	if clientID == "" || len(clientID) > 100 {
-		return storage.Application{}, errInvalidClient
+		return storage.Application{}, invalidClient()
 	}
 	a, err := s.p.store.GetApplicationByAppID(ctx, clientID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return a, errInvalidClient
+		return a, invalidClient()
 	}
 	if err != nil {
 		return a, oidc.ErrServerError().WithParent(err)
@@ -102,7 +108,7 @@ func (s opStorage) AuthorizeClientIDSecret(ctx context.Context, clientID, client
 		return oidc.ErrInvalidClient().WithDescription("too many wrong client secrets; try again later")
 	}
 	if !checkSecret(a, clientSecret, now) {
-		return errInvalidClient
+		return invalidClient()
 	}
 	if err := s.p.store.ReleaseRateLimits(context.WithoutCancel(ctx), []string{key}, window, now); err != nil {
 		s.p.log.ErrorContext(ctx, "give back client secret attempt", "client", a.ID, "err", err)
