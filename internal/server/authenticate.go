@@ -205,7 +205,7 @@ func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, *storage.Se
 	p := Principal{Kind: PrincipalUser, Name: u.UserPrincipalName, Role: u.AdminRole, UserID: u.ID, Session: &sess, User: &u,
 		MFAMissing: u.AdminRole != "" && authz.MayAdministerWith(!s.allowSingleFactorAdmins, sess) != nil}
 	if s.access != nil {
-		ip := session.ClientFrom(r).IP
+		ip := clientFrom(r).IP
 		p.checkAccess = func(ctx context.Context, appID, userAction string) error {
 			return s.access(ctx, sess, u, appID, userAction, ip)
 		}

@@ -112,7 +112,7 @@ func TestSessionCookiePrincipal(t *testing.T) {
 	alice := e.createUser("alice@example.com", "Alice")
 
 	w := httptest.NewRecorder()
-	if _, err := mgr.Create(context.Background(), w, httptest.NewRequest("POST", "/", nil), alice.ID, []string{"hwk"}, true); err != nil {
+	if _, err := mgr.Create(context.Background(), w, session.NewClient("192.0.2.1", "test-agent"), alice.ID, []string{"hwk"}, true); err != nil {
 		t.Fatal(err)
 	}
 	cookie := w.Result().Cookies()[0]
@@ -168,7 +168,7 @@ func TestRouteBehaviourIsDeclaredAtRegistration(t *testing.T) {
 	e.server.HandlePublic("POST /test/public", ok)
 	alice := e.createUser("alice@example.com", "Alice")
 	w := httptest.NewRecorder()
-	sess, err := mgr.Create(context.Background(), w, httptest.NewRequest("POST", "/", nil), alice.ID, []string{"pwd"}, false)
+	sess, err := mgr.Create(context.Background(), w, session.NewClient("192.0.2.1", "test-agent"), alice.ID, []string{"pwd"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

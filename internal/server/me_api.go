@@ -166,7 +166,7 @@ func (a *MeAPI) verifyApp(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	app, sess, err := a.SignIn.ConfirmTOTP(r.Context(), p.Actor(), session.ClientFrom(r), u, *p.Session, body.Code)
+	app, sess, err := a.SignIn.ConfirmTOTP(r.Context(), p.Actor(), clientFrom(r), u, *p.Session, body.Code)
 	if err != nil {
 		writeSignInError(w, r, err, a.Now())
 		return

@@ -5,7 +5,21 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/keyward/keyward/internal/session"
 )
+
+// clientFrom is the client of a request, built once at the edge for every
+// sign-in and rate limit: the peer address without port (fromTrustedProxy has
+// already put the client's own address there when a trusted proxy sent the
+// request) and the User-Agent, capped by session.NewClient.
+func clientFrom(r *http.Request) session.Client {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return session.NewClient(host, r.UserAgent())
+}
 
 // fromTrustedProxy rewrites r.RemoteAddr to the client's own address when the
 // request came through one of the trusted proxies (a load balancer in front

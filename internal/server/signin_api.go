@@ -143,7 +143,7 @@ func (a *SignInAPI) passkey(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := a.Passkeys.FinishLogin(r.Context(), body, session.ClientFrom(r))
+	res, err := a.Passkeys.FinishLogin(r.Context(), body, clientFrom(r))
 	if kr, ok := errors.AsType[*passkey.KeyRefused](err); ok {
 		writeKeyRefused(w, r, kr)
 		return
@@ -166,7 +166,7 @@ func (a *SignInAPI) password(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := a.SignIn.Password(r.Context(), session.ClientFrom(r), body.Username, body.Password)
+	res, err := a.SignIn.Password(r.Context(), clientFrom(r), body.Username, body.Password)
 	a.finish(w, r, res, err)
 }
 
@@ -179,7 +179,7 @@ func (a *SignInAPI) totp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pending, _ := loadedSession(r) // none is not pending: TOTP answers signInExpired
-	res, err := a.SignIn.TOTP(r.Context(), session.ClientFrom(r), pending, body.Code)
+	res, err := a.SignIn.TOTP(r.Context(), clientFrom(r), pending, body.Code)
 	a.finish(w, r, res, err)
 }
 
@@ -192,7 +192,7 @@ func (a *SignInAPI) tap(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := a.SignIn.TAP(r.Context(), session.ClientFrom(r), body.Username, body.TemporaryAccessPass)
+	res, err := a.SignIn.TAP(r.Context(), clientFrom(r), body.Username, body.TemporaryAccessPass)
 	a.finish(w, r, res, err)
 }
 
@@ -251,7 +251,7 @@ func (a *SignInAPI) setup(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	res, err := a.SignIn.Setup(r.Context(), session.ClientFrom(r), signin.SetupInput{
+	res, err := a.SignIn.Setup(r.Context(), clientFrom(r), signin.SetupInput{
 		Token: body.Token, UserPrincipalName: body.UserPrincipalName, DisplayName: body.DisplayName, Password: body.Password,
 		EnablePasskeys: body.EnablePasskeys,
 	})

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -94,8 +93,8 @@ func (m *Manager) Name() string {
 }
 
 // Client is who is signing in, for the sign-in log, the session and the
-// per-address rate limit. Build it with ClientFrom or NewClient, which cap
-// the User-Agent, so no sign-in path can store a hostile header whole.
+// per-address rate limit. Build it with NewClient (the HTTP edge does, once
+// per request), which caps the User-Agent, so no sign-in path can store a hostile header whole.
 type Client struct {
 	IP        string
 	UserAgent string
@@ -104,18 +103,6 @@ type Client struct {
 // NewClient is the client at ip sending userAgent, capped at MaxUserAgent bytes.
 func NewClient(ip, userAgent string) Client {
 	return Client{IP: ip, UserAgent: textlimit.Truncate(userAgent, MaxUserAgent)}
-}
-
-// ClientFrom reads the client of a request at the HTTP edge: the peer
-// address without port and the User-Agent. Proxy headers are not read here:
-// the server has already replaced RemoteAddr with the client's address when
-// the request came through a trusted proxy.
-func ClientFrom(r *http.Request) Client {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return NewClient(host, r.UserAgent())
 }
 
 // NewSession builds (but does not store) a session for userID signed in from
@@ -143,9 +130,10 @@ func (m *Manager) NewSession(userID string, c Client, amr []string, mfa bool) (s
 	return secretValue, s
 }
 
-// Create stores a new session for userID and sets its cookie on w.
-func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string, amr []string, mfa bool) (storage.Session, error) {
-	secretValue, s := m.NewSession(userID, ClientFrom(r), amr, mfa)
+// Create stores a new session for userID signed in from c and sets its
+// cookie on w.
+func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, c Client, userID string, amr []string, mfa bool) (storage.Session, error) {
+	secretValue, s := m.NewSession(userID, c, amr, mfa)
 	if err := m.Store.CreateSession(ctx, s); err != nil {
 		return storage.Session{}, fmt.Errorf("create session for user %s: %w", userID, err)
 	}

@@ -55,9 +55,7 @@ func setup(t *testing.T) (*session.Manager, *clock, string) {
 func create(t *testing.T, m *session.Manager, userID string) (storage.Session, *http.Request, *http.Cookie) {
 	t.Helper()
 	w := httptest.NewRecorder()
-	r := httptest.NewRequest("POST", "/signin", nil)
-	r.Header.Set("User-Agent", "test-agent")
-	s, err := m.Create(context.Background(), w, r, userID, []string{"hwk", "mfa"}, true)
+	s, err := m.Create(context.Background(), w, session.NewClient("192.0.2.1", "test-agent"), userID, []string{"hwk", "mfa"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
