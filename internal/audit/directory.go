@@ -304,22 +304,8 @@ func join(path, k string) string {
 // targetResources/any(t: t/id eq '…'), category eq '…'.
 func AuditQuery(filter string) (storage.AuditQuery, error) {
 	var q storage.AuditQuery
-	clauses, err := odatafilter.Parse(filter)
-	if err != nil {
-		return q, err
-	}
-	seen := map[string]bool{}
-	for _, c := range clauses {
-		key := c.Field() + "/" + direction(c.Op)
-		if seen[key] {
-			return q, fail("%s is given twice", c.Field())
-		}
-		seen[key] = true
-		if err := auditClause(&q, c, seen); err != nil {
-			return q, err
-		}
-	}
-	return q, nil
+	err := eachClause(filter, func(c odatafilter.Clause, seen map[string]bool) error { return auditClause(&q, c, seen) })
+	return q, err
 }
 
 const auditFields = "activityDateTime (ge, le, gt, lt), initiatedBy/user/userPrincipalName, initiatedBy/app/displayName, " +

@@ -162,22 +162,30 @@ func graphTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // joined by and.
 func SignInQuery(filter string) (storage.SignInQuery, error) {
 	var q storage.SignInQuery
+	err := eachClause(filter, func(c odatafilter.Clause, _ map[string]bool) error { return signInClause(&q, c) })
+	return q, err
+}
+
+// eachClause parses filter and hands every clause to apply, refusing a
+// field given twice in one direction (see direction); seen holds the
+// fields (field/direction) given so far.
+func eachClause(filter string, apply func(c odatafilter.Clause, seen map[string]bool) error) error {
 	clauses, err := odatafilter.Parse(filter)
 	if err != nil {
-		return q, err
+		return err
 	}
 	seen := map[string]bool{}
 	for _, c := range clauses {
 		key := c.Field() + "/" + direction(c.Op)
 		if seen[key] {
-			return q, fail("%s is given twice", c.Field())
+			return fail("%s is given twice", c.Field())
 		}
 		seen[key] = true
-		if err := signInClause(&q, c); err != nil {
-			return q, err
+		if err := apply(c, seen); err != nil {
+			return err
 		}
 	}
-	return q, nil
+	return nil
 }
 
 const signInFields = "createdDateTime (ge, le, gt, lt), userId, userPrincipalName, appId, aaGuid (eq), status/errorCode (eq 0, ne 0)"

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -109,29 +110,39 @@ func (s *Store) ListSignIns(ctx context.Context, q storage.SignInQuery) ([]stora
 	cols := "e." + strings.ReplaceAll(strings.Join(strings.Fields(SignInCols), " "), ", ", ", e.")
 	rows, err := s.read().rows(ctx, `SELECT `+cols+`, e.seq, COALESCE(u.display_name, '')
 		FROM sign_in_events e LEFT JOIN users u ON u.id = e.user_id`+tail, args...)
+	return logPage(s, op, rows, err, n, func(rows *sql.Rows) (e storage.SignInEvent, seq int64, err error) {
+		var at timeCol
+		var upnKey string
+		err = rows.Scan(&e.ID, &at, &e.UserID, &e.UserPrincipalName, &e.Method, &e.CredentialID,
+			&e.AAGUID, &e.Model, &e.Result, &e.FailureReason, &e.IP, &e.UserAgent, &upnKey, &e.FailureCode,
+			&e.PasskeyType, &e.CorrelationID, &e.AppID, &e.AppDisplayName, &e.ConditionalAccessStatus,
+			(*caPoliciesCol)(&e.AppliedConditionalAccessPolicies), &e.AuthenticationRequirement,
+			&seq, &e.UserDisplayName)
+		e.Time = at.T
+		return e, seq, err
+	}, func(e storage.SignInEvent) time.Time { return e.Time })
+}
+
+// logPage reads the rows of a log query that asked for n+1: an extra row
+// only says that a next page exists, whose cursor is the last row returned.
+// It takes the query's own error, so every log list ends the same way.
+func logPage[T any](s *Store, op string, rows *sql.Rows, err error, n int,
+	scan func(*sql.Rows) (T, int64, error), at func(T) time.Time) ([]T, string, error) {
 	if err != nil {
 		return nil, "", s.fail(op, err, nil)
 	}
 	defer rows.Close()
-	var out []storage.SignInEvent
+	var out []T
 	var last logCursor
 	for rows.Next() {
-		var e storage.SignInEvent
-		var at timeCol
-		var upnKey string
-		var seq int64
-		if err := rows.Scan(&e.ID, &at, &e.UserID, &e.UserPrincipalName, &e.Method, &e.CredentialID,
-			&e.AAGUID, &e.Model, &e.Result, &e.FailureReason, &e.IP, &e.UserAgent, &upnKey, &e.FailureCode,
-			&e.PasskeyType, &e.CorrelationID, &e.AppID, &e.AppDisplayName, &e.ConditionalAccessStatus,
-			(*caPoliciesCol)(&e.AppliedConditionalAccessPolicies), &e.AuthenticationRequirement,
-			&seq, &e.UserDisplayName); err != nil {
+		e, seq, err := scan(rows)
+		if err != nil {
 			return nil, "", s.fail(op, err, nil)
 		}
-		e.Time = at.T
 		if len(out) == n {
 			return out, last.String(), rows.Err()
 		}
-		out, last = append(out, e), logCursor{at: e.Time, seq: seq}
+		out, last = append(out, e), logCursor{at: at(e), seq: seq}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", s.fail(op, err, nil)
@@ -163,30 +174,13 @@ func (s *Store) ListAuditEvents(ctx context.Context, q storage.AuditQuery) ([]st
 	n := limit(q.Limit)
 	tail, args := w.sql(n)
 	rows, err := s.read().rows(ctx, `SELECT `+auditCols+`, seq FROM audit_events`+tail, args...)
-	if err != nil {
-		return nil, "", s.fail(op, err, nil)
-	}
-	defer rows.Close()
-	var out []storage.AuditEvent
-	var last logCursor
-	for rows.Next() {
-		var e storage.AuditEvent
+	return logPage(s, op, rows, err, n, func(rows *sql.Rows) (e storage.AuditEvent, seq int64, err error) {
 		var at timeCol
 		var details bytesCol
-		var seq int64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &details, &e.CorrelationID, &seq); err != nil {
-			return nil, "", s.fail(op, err, nil)
-		}
+		err = rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &details, &e.CorrelationID, &seq)
 		e.Time, e.Details = at.T, details.V
-		if len(out) == n {
-			return out, last.String(), rows.Err()
-		}
-		out, last = append(out, e), logCursor{at: e.Time, seq: seq}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", s.fail(op, err, nil)
-	}
-	return out, "", nil
+		return e, seq, err
+	}, func(e storage.AuditEvent) time.Time { return e.Time })
 }
 
 // DeleteSignInsBefore implements storage.Storage.
