@@ -64,13 +64,16 @@ type tapView struct {
 	IsUsableOnce          bool      `json:"isUsableOnce"`
 	IsUsable              bool      `json:"isUsable"`
 	MethodUsabilityReason string    `json:"methodUsabilityReason"`
+	// LastUsedDateTime is when the pass last signed someone in (Keyward's
+	// addition: it tells when a one-time pass was used), null before that.
+	LastUsedDateTime *time.Time `json:"lastUsedDateTime"`
 }
 
 func (a *MethodsAdminAPI) tapView(t storage.TemporaryAccessPass) tapView {
 	usable, why := signin.TAPUsability(t, a.Now())
 	return tapView{ID: t.ID, CreatedDateTime: t.CreatedAt, StartDateTime: t.StartAt,
 		LifetimeInMinutes: int(t.ExpiresAt.Sub(t.StartAt) / time.Minute), IsUsableOnce: t.IsUsableOnce,
-		IsUsable: usable, MethodUsabilityReason: why}
+		IsUsable: usable, MethodUsabilityReason: why, LastUsedDateTime: t.UsedAt}
 }
 
 func (a *MethodsAdminAPI) issueTAP(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -513,8 +514,11 @@ func tapOnboarding(t *testing.T, b *browser, admin *tab, k *keyward) {
 	admin.click(t, "#tap-issue")
 	admin.waitText(t, "#tap-result", "won't be shown again")
 	pass := admin.text(t, "#tap-value")
-	if pass == "" {
-		admin.fail(t, "no Temporary Access Pass is shown")
+	if !regexp.MustCompile(`^[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}$`).MatchString(pass) {
+		admin.fail(t, "the pass is not shown in groups of four: %q", pass)
+	}
+	if !admin.visible(t, "#tap-copy") {
+		admin.fail(t, "the pass has no copy button")
 	}
 	admin.screenshot(t, "admin-user")
 
@@ -555,6 +559,8 @@ func tapOnboarding(t *testing.T, b *browser, admin *tab, k *keyward) {
 
 	// The admin sees the new key on Dana's page.
 	admin.open(t, "/admin/users/"+k.userID(t, danaUPN))
+	admin.waitText(t, `#keys-table tr .cell-sub`, "· one-time use")
+	admin.waitFor(t, "the pass's time of use", `/Used .*· one-time use/.test(document.querySelector("#keys-table").textContent)`)
 	admin.waitText(t, "#user-groups", pilotGroup)
 	admin.waitText(t, "#passkey-coverage", "Through group “"+pilotGroup+"”, under the passkey profile")
 	admin.waitText(t, "#keys-table", "Dana's laptop")

@@ -82,11 +82,14 @@ onSubmit($("#tap-form"), async () => {
   const lifetime = Number($("#tap-lifetime").value);
   const once = $("#tap-once").checked;
   try {
-    const tap = await post(base + "/authentication/temporaryAccessPassMethods", { lifetimeInMinutes: lifetime, isUsableOnce: once });
-    $("#tap-value").textContent = tap.temporaryAccessPass;
+    const body = { lifetimeInMinutes: lifetime, isUsableOnce: once };
+    if ($("#tap-start").value) body.startDateTime = new Date($("#tap-start").value).toISOString();
+    const tap = await post(base + "/authentication/temporaryAccessPassMethods", body);
+    $("#tap-value").textContent = groupPass(tap.temporaryAccessPass);
     const start = tap.startDateTime ? new Date(tap.startDateTime) : new Date();
     const until = new Date(start.getTime() + (tap.lifetimeInMinutes || lifetime) * 60000);
-    $("#tap-details").textContent = `Valid until ${formatDate(until.toISOString())} · ${(tap.isUsableOnce ?? once) ? "one-time use" : "can be used more than once"}.`;
+    const from = start > new Date() ? `Valid from ${formatDate(start.toISOString())} until` : "Valid until";
+    $("#tap-details").textContent = `${from} ${formatDate(until.toISOString())} · ${(tap.isUsableOnce ?? once) ? "one-time use" : "can be used more than once"}.`;
     show($("#tap-result"), true);
     loadKeys();
   } catch (e) {
@@ -147,6 +150,10 @@ function appRow(app) {
       `${userName()} will need to set up the app again to sign in with codes.`))));
 }
 
+// groupPass writes a pass in groups of four (GP44-QHZT-RJ5T-6GZ3), easier
+// to read aloud and to type; the sign-in page ignores the dashes.
+const groupPass = (p) => (p || "").match(/.{1,4}/g)?.join("-") || "";
+
 const tapStates = { EnabledByPolicy: ["Usable", "success"], Expired: ["Expired", ""], NotYetValid: ["Not yet valid", "warning"], OneTimeUsed: ["Used", ""] };
 
 function tapRow(tap) {
@@ -156,10 +163,12 @@ function tapRow(tap) {
   return h("tr", { dataset: { methodId: tap.id } },
     h("td", {}, h("div", { class: "method-cell" }, methodIcon("tap"), h("div", {},
       h("div", { class: "cell-main" }, "Temporary Access Pass"),
-      h("div", { class: "cell-sub" }, `Valid until ${formatDate(until.toISOString())} · ${tap.isUsableOnce ? "one-time use" : "multi-use"}`)))),
+      h("div", { class: "cell-sub" }, tap.methodUsabilityReason === "OneTimeUsed" && tap.lastUsedDateTime
+        ? `Used ${formatDate(tap.lastUsedDateTime)} · one-time use`
+        : `${start > new Date() ? `Valid from ${formatDate(start.toISOString())} until` : "Valid until"} ${formatDate(until.toISOString())} · ${tap.isUsableOnce ? "one-time use" : "multi-use"}`)))),
     h("td", { class: "hide-sm" }, badge(label, kind)),
     h("td", { class: "hide-sm" }, formatDate(tap.createdDateTime, "—")),
-    h("td", { class: "hide-sm" }, "—"),
+    h("td", { class: "hide-sm" }, formatDate(tap.lastUsedDateTime)),
     h("td", { class: "actions" }, deleteButton("Delete the Temporary Access Pass", () => deleteMethod(
       "the Temporary Access Pass", "/temporaryAccessPassMethods/" + encodeURIComponent(tap.id),
       `${userName()} will no longer be able to sign in with this pass.`))));
