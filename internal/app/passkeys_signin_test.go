@@ -306,7 +306,7 @@ func TestProvisioningOnBehalf(t *testing.T) {
 		}
 
 		wantError(t, w.do("DELETE", base+"/"+id, bearer(w.reader), nil), http.StatusForbidden, "forbidden", "")
-		w.mustStatus(w.do("DELETE", base+"/"+id, bearer(w.admin), nil), http.StatusNoContent)
+		w.mustStatus(w.do("DELETE", base+"/"+id+"?confirm=true", bearer(w.admin), nil), http.StatusNoContent) // her only key
 		wantError(t, w.do("GET", base+"/"+id, bearer(w.admin), nil), http.StatusNotFound, "notFound", "")
 		wantError(t, w.login(k, ""), http.StatusUnauthorized, "unknownCredential", "")
 		audit, err := w.store.ListAudit(context.Background(), storage.EventFilter{Limit: 100})

@@ -164,7 +164,9 @@ func TestRegistrationDetailsReport(t *testing.T) {
 		w.mustStatus(w.do("POST", "/api/v1/users/"+dave+"/authentication/temporaryAccessPassMethods", bearer(w.admin),
 			map[string]any{"lifetimeInMinutes": 60}), http.StatusCreated)
 		// Allow only the good model: bob, eve and carol keep their keys but cannot sign in with them.
-		w.setProfile(`"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + goodAAGUID + `"]}`)
+		// Forced: eve is an emergency account left without a way in (the lockout guard's refusal).
+		w.mustStatus(w.do("PATCH", policyPath+"?force=true", bearer(w.admin), `{"passkeyProfiles":[{"id":"default","name":"Default passkey profile","passkeyTypes":"deviceBound,synced",`+
+			`"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["`+goodAAGUID+`"]}}]}`), http.StatusOK)
 
 		base := "/api/v1/reports/authenticationMethods/userRegistrationDetails"
 		all, pages := w.logList(base, "", 2)

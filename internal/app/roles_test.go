@@ -77,7 +77,9 @@ func (w *world) prepare(op methodOp, target string) func(actor cred) reply {
 	case opDeleteTAP:
 		id := w.mustStatus(w.do("POST", base+"temporaryAccessPassMethods", bearer(w.admin), map[string]any{}), http.StatusCreated).json(w.t)["id"].(string)
 		// confirm=true: the target may have no other method (TestLastSignInMethodGuards).
-		return func(actor cred) reply { return w.do("DELETE", base+"temporaryAccessPassMethods/"+id+"?confirm=true", actor, nil) }
+		return func(actor cred) reply {
+			return w.do("DELETE", base+"temporaryAccessPassMethods/"+id+"?confirm=true", actor, nil)
+		}
 	case opProvisionBegin:
 		return func(actor cred) reply { return w.do("GET", fido2+"/creationOptions", actor, nil) }
 	case opProvisionFinish:
@@ -229,9 +231,10 @@ func TestMethodRulesHoldForTokensAndTheSelf(t *testing.T) {
 				if after := w.methodState(me); after != before {
 					t.Fatalf("a refused change changed the methods:\n%s\n---\n%s", before, after)
 				}
-				// Removing one's own methods stays possible.
-				w.mustStatus(w.attempt(c, opDeleteTAP, me), http.StatusNoContent)
-				w.mustStatus(w.attempt(c, opDeletePasskey, me), http.StatusNoContent)
+				// Removing one's own methods stays possible, except the last one.
+				deleteTAP, deleteKey := w.prepare(opDeleteTAP, me), w.prepare(opDeletePasskey, me)
+				w.mustStatus(deleteTAP(c), http.StatusNoContent)
+				wantError(t, deleteKey(c), http.StatusConflict, "lastMethod", "the only way you can sign in")
 			})
 		}
 	})

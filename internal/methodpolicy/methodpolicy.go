@@ -82,8 +82,12 @@ func (e *StaleError) Error() string {
 // accepts (nil = any). A mismatch changes nothing and returns a *StaleError.
 // The check is made inside the compare-and-swap update, so of two editors
 // who read the same version only the first one's change is saved.
-func (p *Service) UpdateFido2IfVersion(ctx context.Context, actor authz.Actor, match func(version int64) bool, patch []byte) (policy.Fido2, int64, error) {
-	return p.update(ctx, actor, match, func(policy.Fido2) ([]byte, error) { return patch, nil })
+//
+// A change that would leave a global administrator or an emergency-access
+// account with no way to sign in is refused (409 wouldLockOut, naming them)
+// unless force is set; a forced change's audit record names them.
+func (p *Service) UpdateFido2IfVersion(ctx context.Context, actor authz.Actor, match func(version int64) bool, patch []byte, force bool) (policy.Fido2, int64, error) {
+	return p.update(ctx, actor, match, force, func(policy.Fido2) ([]byte, error) { return patch, nil })
 }
 
 func (p *Service) load(ctx context.Context) (policy.Fido2, int64, error) {
@@ -112,11 +116,11 @@ func (p *Service) UpdateFido2(ctx context.Context, actor authz.Actor, patch []by
 // policy inside the compare-and-swap update, so a change saved meanwhile by
 // someone else is neither lost nor overwritten. build must not write.
 func (p *Service) UpdateFido2With(ctx context.Context, actor authz.Actor, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, error) {
-	f, _, err := p.update(ctx, actor, nil, build)
+	f, _, err := p.update(ctx, actor, nil, false, build)
 	return f, err
 }
 
-func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int64) bool, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, int64, error) {
+func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int64) bool, force bool, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, int64, error) {
 	if err := authz.MayEditMethodPolicies(actor); err != nil {
 		return policy.Fido2{}, 0, err
 	}
@@ -126,7 +130,7 @@ func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int6
 		Action: "policy.fido2.update", Target: policy.AuditTarget}
 	// Both values, so the audit log shows what changed (modifiedProperties);
 	// read when the record is written, after the change.
-	details := map[string]*policy.Fido2{"oldValue": &prev, "newValue": &next}
+	details := map[string]any{"oldValue": &prev, "newValue": &next}
 	err := storage.Record(ctx, p.Store, e, details, func(ctx context.Context) (err error) {
 		stored, err = p.Store.UpdatePolicy(ctx, policy.StorageName, func(old storage.Policy) (storage.Policy, error) {
 			cur, err := policy.Load(old.Data)
@@ -150,6 +154,18 @@ func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int6
 			}
 			if err := p.checkGroups(ctx, next.GroupIDs()); err != nil {
 				return old, err
+			}
+			// Nobody gets locked out, judged on the methods as this
+			// transaction sees them.
+			locked, err := p.checkLockout(ctx, cur, next)
+			if err != nil {
+				return old, err
+			}
+			if len(locked) > 0 && !force {
+				return old, lockoutError(locked)
+			}
+			if len(locked) > 0 {
+				details["force"], details["lockedOut"] = true, locked
 			}
 			data, err := json.Marshal(next)
 			if err != nil {

@@ -103,7 +103,7 @@ func TestService(t *testing.T) {
 				if _, err := svc.UpdateFido2(ctx, authz.CLI(), []byte(`{"state":"enabled"}`)); err != nil {
 					t.Fatal(err)
 				}
-				_, _, err := svc.UpdateFido2IfVersion(ctx, authz.CLI(), func(v int64) bool { return v == 0 }, []byte(`{"state":"disabled"}`))
+				_, _, err := svc.UpdateFido2IfVersion(ctx, authz.CLI(), func(v int64) bool { return v == 0 }, []byte(`{"state":"disabled"}`), false)
 				var stale *methodpolicy.StaleError
 				if !errors.As(err, &stale) || stale.Version != 1 || stale.Current.State != policy.StateEnabled {
 					t.Fatalf("got %v, want a StaleError carrying the enabled policy at version 1", err)

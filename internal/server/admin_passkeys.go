@@ -85,7 +85,8 @@ func (a *PasskeyAdminAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
 	if m := IfMatch(r); m != nil {
 		match = func(v int64) bool { return m(strconv.FormatInt(v, 10)) }
 	}
-	p, v, err := a.Policies.UpdateFido2IfVersion(r.Context(), actorFrom(r.Context()), match, patch)
+	force := r.URL.Query().Get("force") == "true"
+	p, v, err := a.Policies.UpdateFido2IfVersion(r.Context(), actorFrom(r.Context()), match, patch, force)
 	var stale *methodpolicy.StaleError
 	if errors.As(err, &stale) {
 		cur := ETag(strconv.FormatInt(stale.Version, 10))

@@ -294,7 +294,7 @@ func leavesNoMethod(m storage.UserMethods, credID, tapID string, now time.Time) 
 		if t.ID == tapID {
 			continue
 		}
-		if usable, why := TAPUsability(t, now); usable || why == TAPNotYetValid {
+		if t.UsableNowOrLater(now) {
 			return false
 		}
 	}

@@ -322,6 +322,12 @@ type TemporaryAccessPass struct {
 	CreatedBy    string     // actor
 }
 
+// UsableNowOrLater reports whether the pass can still sign someone in: not
+// expired at now, and not a one-time pass already used.
+func (t TemporaryAccessPass) UsableNowOrLater(now time.Time) bool {
+	return now.Before(t.ExpiresAt) && (!t.IsUsableOnce || t.UsedAt == nil)
+}
+
 // User is a directory user.
 type User struct {
 	ID                string // UUID

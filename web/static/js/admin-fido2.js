@@ -6,7 +6,7 @@
 // show model names the server looks up (FIDO Metadata Service first, then
 // the built-in list of well-known providers).
 import { get, getVersioned, patchIfMatch, listAll, sentence } from "./api.js";
-import { $, $$, h, show, setAlert, onSubmit, limit } from "./ui.js";
+import { $, $$, h, show, setAlert, onSubmit, limit, confirmDialog } from "./ui.js";
 
 const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
 const ALL = "all_users";
@@ -439,7 +439,20 @@ onSubmit(form, async () => {
   };
   showConflict(null);
   try {
-    const res = await patchIfMatch(path, body, etag);
+    let res;
+    try {
+      res = await patchIfMatch(path, body, etag);
+    } catch (e) {
+      // Nobody gets locked out: name the accounts, and save only when confirmed.
+      if (e.code !== "wouldLockOut") throw e;
+      const sure = await confirmDialog({ title: "This change locks out privileged accounts", message: e.message,
+        confirmLabel: "Save anyway" });
+      if (!sure) {
+        setAlert(saveErrorBox, e.message);
+        return;
+      }
+      res = await patchIfMatch(path + "?force=true", body, etag);
+    }
     etag = res.etag;
     showPolicy(res.data);
     setAlert(savedBox, "Your changes to the Passkey (FIDO2) policy were saved. They apply to the next registration and sign-in.");

@@ -9,6 +9,9 @@ const previewButton = $("#models-preview");
 let policy = null;
 let etag = "";
 let proposal = null;
+// The preview named privileged accounts this change locks out: saving it
+// after seeing them is the administrator's confirmation (force=true).
+let lockoutShown = false;
 
 function selected() {
   return $$('input[name="model"]:checked', table).map((c) => c.value);
@@ -88,6 +91,7 @@ previewButton.addEventListener("click", async () => {
       `${s.keysThatStopWorking} keys would stop working, and ${s.usersInScopeWithoutAcceptableKey} people in scope ` +
       "would hold no acceptable key.";
     const priv = p.privilegedUsersAffected;
+    lockoutShown = priv.length > 0;
     setAlert($("#preview-privileged"), priv.length ? "Affects " + priv.map((u) => u.userPrincipalName +
       (u.isEmergencyAccess ? " (emergency access)" : " (global administrator)")).join(", ") + "." : "");
     $("#preview-users").replaceChildren(userTable(p.usersLosingPasskeySignIn));
@@ -105,7 +109,7 @@ $("#preview-save").addEventListener("click", async () => {
   const button = $("#preview-save");
   busy(button, true);
   try {
-    const res = await patchIfMatch(fido2, proposal, etag);
+    const res = await patchIfMatch(fido2 + (lockoutShown ? "?force=true" : ""), proposal, etag);
     etag = res.etag;
     policy = res.data;
     show($("#preview"), false);
