@@ -18,6 +18,9 @@ import (
 type benchOptions struct {
 	bench.Options
 	json bool
+	// The reports scenario.
+	scenario string
+	reports  bench.ReportsOptions
 }
 
 func (a *app) benchCmd() *cobra.Command {
@@ -35,6 +38,12 @@ func (a *app) benchCmd() *cobra.Command {
 			"It ignores the configuration file and KEYWARD_* variables. See docs/performance.md.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.scenario == "reports" {
+				return a.runReportsBench(cmd, o)
+			}
+			if o.scenario != "signin" {
+				return fmt.Errorf("--scenario must be signin or reports, not %q", o.scenario)
+			}
 			if err := o.resolve(cmd); err != nil {
 				return err
 			}
@@ -54,6 +63,10 @@ func (a *app) benchCmd() *cobra.Command {
 	f.IntVar(&o.Count, "count", 0, "sign-ins per level instead of --duration")
 	f.DurationVar(&o.BareDuration, "bare-duration", 2*time.Second, "how long to measure go-webauthn's bare verification")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
+	f.StringVar(&o.scenario, "scenario", "signin", "signin (passkey sign-in over HTTP) or reports (seed the logs, then time each report and filtered log page)")
+	f.IntVar(&o.reports.SignIns, "signins", 1_000_000, "reports scenario: sign-in records to seed")
+	f.IntVar(&o.reports.Passkeys, "passkeys", 100_000, "reports scenario: passkeys to seed, each with its own user")
+	f.IntVar(&o.reports.Repeat, "repeat", 20, "reports scenario: how often each report and page is asked for")
 	return cmd
 }
 

@@ -124,3 +124,27 @@ func TestPolicyDryRunOnSQLite(t *testing.T) {
 	}
 	c.fails("--key-restrictions", "policy", "passkey", "set", "--key-restrictions", "sometimes", "--dry-run")
 }
+
+func TestBenchReportsScenarioSeedsAndTimesEveryReport(t *testing.T) {
+	c := cli{t: t, env: []string{"KEYWARD_LOG_LEVEL=warn"}}
+	var out struct {
+		SignIns, Passkeys int
+		Timings           []struct {
+			Name         string
+			Runs         int
+			P50Ms, P99Ms float64
+		}
+	}
+	c.json(&out, "bench", "--scenario", "reports", "--signins", "300", "--passkeys", "30", "--repeat", "2")
+	if out.SignIns != 300 || out.Passkeys != 30 || len(out.Timings) != 11 {
+		t.Fatalf("report %+v", out)
+	}
+	for _, tm := range out.Timings {
+		if tm.Runs != 2 || tm.P50Ms <= 0 || tm.P99Ms < tm.P50Ms {
+			t.Errorf("timing %+v", tm)
+		}
+	}
+	c.fails("--passkeys (0)", "bench", "--scenario", "reports", "--passkeys", "0")
+	c.fails("--concurrency: not with --scenario reports", "bench", "--scenario", "reports", "--concurrency", "4")
+	c.fails(`--scenario must be signin or reports, not "everything"`, "bench", "--scenario", "everything")
+}

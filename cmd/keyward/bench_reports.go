@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/internal/bench"
+)
+
+// runReportsBench is keyward bench --scenario reports: a fresh database (a
+// temporary SQLite file, or the PostgreSQL database of --database-url, which
+// must be empty), seeded in bulk, then each report and filtered log page
+// timed in this process through the services the API uses.
+func (a *app) runReportsBench(cmd *cobra.Command, o *benchOptions) error {
+	ctx := cmd.Context()
+	r := o.reports
+	var p []string
+	if r.SignIns < 0 || r.Passkeys < 1 || r.Repeat < 1 {
+		p = append(p, fmt.Sprintf("--signins (%d) must be 0 or more, --passkeys (%d) and --repeat (%d) at least 1", r.SignIns, r.Passkeys, r.Repeat))
+	}
+	for _, name := range []string{"url", "token", "config", "data-dir", "concurrency", "duration", "count", "users"} {
+		if cmd.Flags().Changed(name) {
+			p = append(p, "--"+name+": not with --scenario reports")
+		}
+	}
+	if len(p) > 0 {
+		return &problemsError{heading: "keyward bench cannot run", problems: p}
+	}
+	a.cfg.DatabaseURL = ""
+	if cmd.Flags().Changed("database-url") {
+		a.cfg.DatabaseURL, _ = cmd.Flags().GetString("database-url")
+	}
+	if !a.cfg.UsesPostgres() {
+		dir, err := os.MkdirTemp("", "keyward-bench-reports-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		a.cfg.DataDir = dir
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	if n, err := st.CountUsers(ctx); err != nil || n > 0 {
+		return fmt.Errorf("the reports scenario seeds an empty database; this one has %d users (%v)", n, err)
+	}
+	r.Now = a.now().UTC()
+	r.Progress = a.progress
+	if err := bench.SeedReports(ctx, st, r); err != nil {
+		return err
+	}
+	timings, err := bench.MeasureReports(ctx, st, r)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return writeJSON(a.stdout, map[string]any{"database": a.databaseKind(), "signIns": r.SignIns,
+			"passkeys": r.Passkeys, "timings": timings})
+	}
+	fmt.Fprintf(a.stdout, "Reports on %s with %d sign-in records and %d passkeys (%d runs each):\n",
+		a.databaseKind(), r.SignIns, r.Passkeys, r.Repeat)
+	for _, t := range timings {
+		fmt.Fprintf(a.stdout, "  %-40s p50 %8.2f ms   p99 %8.2f ms\n", t.Name, t.P50Ms, t.P99Ms)
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/methodpolicy"
+	"github.com/keyward/keyward/internal/reports"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// ReportsOptions size the reports scenario: how many sign-in records and
+// passkeys (one user each) it seeds, and how often it asks each question.
+type ReportsOptions struct {
+	SignIns  int
+	Passkeys int
+	Repeat   int
+	Now      time.Time
+	// Progress, when set, is told what the run is doing.
+	Progress func(format string, args ...any)
+}
+
+// ReportTiming is how long one report or log page took, over Repeat runs.
+type ReportTiming struct {
+	Name  string  `json:"name"`
+	Runs  int     `json:"runs"`
+	P50Ms float64 `json:"p50Ms"`
+	P99Ms float64 `json:"p99Ms"`
+}
+
+// benchModels are the AAGUIDs the seeded passkeys spread over.
+var benchModels = []string{
+	"cb69481e-8ff7-4039-93ec-0a2729a154a8", "ee882879-721c-4913-9775-3dfcce97072a",
+	"fa2b99dc-9e39-4257-8f92-4a30d23c4118", "2fc0579f-8113-47ea-b116-bb5a8db9202a",
+	"00000000-0000-0000-0000-000000000000",
+}
+
+// seedChunk is how many records one transaction writes.
+const seedChunk = 5000
+
+// SeedReports writes o.Passkeys users with a passkey each and o.SignIns
+// sign-in records spread over the 30 days before o.Now, in transactions of
+// seedChunk records (the store's one audited writer: each chunk leaves one
+// audit record saying the benchmark wrote it).
+func SeedReports(ctx context.Context, st storage.Storage, o ReportsOptions) error {
+	rng := rand.New(rand.NewPCG(1, 2))
+	users := make([]storage.Credential, o.Passkeys)
+	for start := 0; start < o.Passkeys; start += seedChunk {
+		end := min(start+seedChunk, o.Passkeys)
+		err := st.Audited(ctx, func(ctx context.Context) ([]storage.AuditEvent, error) {
+			for i := start; i < end; i++ {
+				u := storage.User{ID: benchID(1, i), UserPrincipalName: "bench-user-" + strconv.Itoa(i) + "@bench.invalid",
+					DisplayName: "Bench user " + strconv.Itoa(i), AccountEnabled: true, CreatedAt: o.Now, UpdatedAt: o.Now}
+				c := storage.Credential{ID: benchID(2, i), UserID: u.ID, CredentialID: []byte(benchID(2, i)),
+					PublicKey: []byte{0xa0}, AAGUID: benchModels[i%len(benchModels)], DisplayName: "Bench key",
+					AttestationLevel: storage.AttestationNotAttested, BackupEligible: i%3 == 0,
+					CreatedAt: o.Now.Add(-time.Duration(rng.IntN(90*24)) * time.Hour)}
+				if err := st.CreateUser(ctx, u); err != nil {
+					return nil, err
+				}
+				if err := st.CreateCredential(ctx, c); err != nil {
+					return nil, err
+				}
+				users[i] = c
+			}
+			return []storage.AuditEvent{{Time: o.Now, Actor: "cli", Action: "bench.seed", Target: "bench"}}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("seed passkeys %d-%d: %w", start, end, err)
+		}
+		o.progress("seeded %d of %d passkeys", end, o.Passkeys)
+	}
+	span := int64(30 * 24 * time.Hour / time.Microsecond)
+	for start := 0; start < o.SignIns; start += seedChunk {
+		end := min(start+seedChunk, o.SignIns)
+		err := st.Audited(ctx, func(ctx context.Context) ([]storage.AuditEvent, error) {
+			for i := start; i < end; i++ {
+				c := users[rng.IntN(len(users))]
+				e := storage.SignInEvent{ID: benchID(3, i), Time: o.Now.Add(-time.Duration(rng.Int64N(span)) * time.Microsecond),
+					UserID: c.UserID, UserPrincipalName: "bench-user@bench.invalid", Method: "passkey", CredentialID: c.ID,
+					AAGUID: c.AAGUID, PasskeyType: "deviceBound", Result: storage.ResultSuccess, IP: "192.0.2.1", UserAgent: "bench"}
+				if i%10 == 0 {
+					e.Result, e.FailureReason, e.FailureCode = storage.ResultFailure, "bench refusal", "keyRestricted"
+				}
+				if err := st.RecordSignIn(ctx, storage.SignInRecord{Event: e}); err != nil {
+					return nil, err
+				}
+			}
+			return []storage.AuditEvent{{Time: o.Now, Actor: "cli", Action: "bench.seed", Target: "bench"}}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("seed sign-ins %d-%d: %w", start, end, err)
+		}
+		if end%100000 == 0 || end == o.SignIns {
+			o.progress("seeded %d of %d sign-in records", end, o.SignIns)
+		}
+	}
+	return nil
+}
+
+func benchID(kind, i int) string { return fmt.Sprintf("0b0c0000-%04d-7000-8000-%012d", kind, i) }
+
+func (o ReportsOptions) progress(format string, args ...any) {
+	if o.Progress != nil {
+		o.Progress(format, args...)
+	}
+}
+
+// MeasureReports asks each report and filtered log page o.Repeat times,
+// through the same domain services the API uses, and returns p50 and p99.
+func MeasureReports(ctx context.Context, st storage.Storage, o ReportsOptions) ([]ReportTiming, error) {
+	now := func() time.Time { return o.Now }
+	logs := &audit.Logs{Store: st}
+	rep := &reports.Service{Store: st, Metadata: &mds.Service{Store: st, Now: now}, Now: now}
+	pols := &methodpolicy.Service{Store: st, Now: now}
+	mid := benchID(1, o.Passkeys/2)
+	_, second, err := logs.SignIns(ctx, "", 100, "")
+	if err != nil {
+		return nil, err
+	}
+	day := o.Now.Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+	questions := []struct {
+		name string
+		ask  func() error
+	}{
+		{"signIns: newest page", func() error { _, _, err := logs.SignIns(ctx, "", 100, ""); return err }},
+		{"signIns: second page", func() error { _, _, err := logs.SignIns(ctx, "", 100, second); return err }},
+		{"signIns: one user", func() error { _, _, err := logs.SignIns(ctx, "userId eq '"+mid+"'", 100, ""); return err }},
+		{"signIns: one model", func() error {
+			_, _, err := logs.SignIns(ctx, "aaGuid eq '"+benchModels[1]+"'", 100, "")
+			return err
+		}},
+		{"signIns: failures", func() error { _, _, err := logs.SignIns(ctx, "status/errorCode ne 0", 100, ""); return err }},
+		{"signIns: last 24 hours", func() error { _, _, err := logs.SignIns(ctx, "createdDateTime ge "+day, 100, ""); return err }},
+		{"directoryAudits: newest page", func() error { _, _, err := logs.DirectoryAudits(ctx, "", 100, ""); return err }},
+		{"report: key models in use", func() error { _, err := rep.PasskeyModels(ctx, ""); return err }},
+		{"report: userRegistrationDetails page", func() error {
+			_, _, err := rep.RegistrationDetails(ctx, pols, "", 100, "")
+			return err
+		}},
+		{"report: usersRegisteredByMethod", func() error { _, err := rep.UsersRegisteredByMethod(ctx, pols); return err }},
+		{"chart: sign-ins per day by method", func() error { _, err := rep.Chart(ctx, reports.ChartSignInsByMethod); return err }},
+	}
+	var out []ReportTiming
+	for _, q := range questions {
+		d := make([]float64, 0, o.Repeat)
+		for range o.Repeat {
+			start := time.Now()
+			if err := q.ask(); err != nil {
+				return nil, fmt.Errorf("%s: %w", q.name, err)
+			}
+			d = append(d, float64(time.Since(start).Microseconds())/1000)
+		}
+		slices.Sort(d)
+		out = append(out, ReportTiming{Name: q.name, Runs: len(d), P50Ms: pct(d, 0.50), P99Ms: pct(d, 0.99)})
+		o.progress("%-40s p50 %8.2f ms  p99 %8.2f ms", q.name, pct(d, 0.50), pct(d, 0.99))
+	}
+	return out, nil
+}
+
+// pct is the p-th quantile of sorted values (nearest rank).
+func pct(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
