@@ -125,7 +125,16 @@ type Storage interface {
 	// sign-in hot path consumes it inside RecordSignIn instead, saving a
 	// commit); ErrNotFound when it is unknown, already used, or expired.
 	GetChallenge(ctx context.Context, id string, now time.Time) (Challenge, error)
+	// DeleteExpiredChallenges sweeps the stored challenges, the used sealed
+	// challenges and the challenge keys expired at now, and returns how many
+	// rows it deleted.
 	DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error)
+	// ListChallengeKeys returns the keys that seal challenges and have not
+	// expired at now, newest first.
+	ListChallengeKeys(ctx context.Context, now time.Time) ([]ChallengeKey, error)
+	// CreateChallengeKey stores a new challenge key; a taken ID is
+	// ErrAlreadyExists.
+	CreateChallengeKey(ctx context.Context, k ChallengeKey) error
 
 	// Passkey credentials (FIDO2 methods). CredentialID is unique across all users.
 	CreateCredential(ctx context.Context, c Credential) error
@@ -150,10 +159,11 @@ type Storage interface {
 	DeleteUserTAP(ctx context.Context, userID, id string, check func(UserMethods) error) error
 
 	// RecordSignIn stores the outcome of a sign-in in one transaction: the
-	// challenge used up (when ChallengeID is set), the credential's new
+	// challenge used up (when ChallengeID is set: the stored one deleted; when
+	// Used is set: the sealed one's ID inserted), the credential's new
 	// counter/flags/last use (when Credential is non-nil), a credential flagged
 	// (FlagCredential), the new session (when Session is non-nil) and the
-	// sign-in log event. A challenge that is already gone makes it ErrNotFound
+	// sign-in log event. A challenge that is already gone (or used) makes it ErrNotFound
 	// and writes nothing, so of two sign-ins racing with one challenge exactly
 	// one is recorded.
 	//
@@ -422,6 +432,22 @@ type Challenge struct {
 	ExpiresAt time.Time
 }
 
+// ChallengeKey seals sign-in ceremony state handed to the client (an AEAD
+// key); it opens challenges until ExpiresAt.
+type ChallengeKey struct {
+	ID        string
+	Secret    []byte // 32 bytes
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// UsedChallenge is a sealed challenge used up: its ID stays refused until
+// ExpiresAt, after which the challenge would be refused as expired anyway.
+type UsedChallenge struct {
+	ID        string
+	ExpiresAt time.Time
+}
+
 // Attestation levels (Graph's attestationLevel).
 const (
 	AttestationAttested    = "attested"
@@ -471,7 +497,9 @@ type CredentialOwner struct {
 
 // SignInRecord is what one sign-in writes (see Storage.RecordSignIn).
 type SignInRecord struct {
-	ChallengeID string // the ceremony's challenge, consumed with the record
+	ChallengeID string // the ceremony's stored challenge, consumed with the record
+	// Used is the ceremony's sealed challenge, used up with the record.
+	Used *UsedChallenge
 	// Credential is the key that signed in; its SignCount, BackupState and
 	// LastUsedAt are stored when the counter went up (see RecordSignIn).
 	Credential *Credential

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"first_user", firstUserTests},
 		{"sessions", sessionTests},
 		{"challenges", challengeTests},
+		{"sealed_challenges", sealedChallengeTests},
 		{"credentials", credentialTests},
 		{"sign_in", signInTests},
 		{"policies", policyTests},

@@ -34,21 +34,31 @@ func columns(list string) []string {
 // signInStatement is sqlstore.Dialect.SignInStatement on PostgreSQL: the
 // record as one statement of writable CTEs. A statement is atomic, and
 // every write is gated on the ones before it having found their row: the
-// challenge first (so a used one writes nothing), then the credential.
+// challenge first (so a used one writes nothing: a stored one deleted, a
+// sealed one's ID inserted), then the credential.
 func signInStatement(r storage.SignInRecord, c sqlstore.Codec) (string, []any) {
 	var q strings.Builder
 	var args []any
 	gate, evtGate, chResult, credResult, flagResult := "", "", "1", "1", "0"
 	q.WriteString("WITH ")
+	hasCh := r.ChallengeID != "" || r.Used != nil
 	if r.ChallengeID != "" {
 		q.WriteString(`ch AS (DELETE FROM challenges WHERE id = ? RETURNING 1), `)
 		args = append(args, r.ChallengeID)
+	} else if u := r.Used; u != nil {
+		// A sealed challenge is used up by inserting its ID: a replay finds
+		// it there (or waits for the racing insert's commit) and inserts nothing.
+		q.WriteString(`ch AS (INSERT INTO used_challenges (id, expires_at) VALUES (?::text, ?::timestamptz)
+			ON CONFLICT DO NOTHING RETURNING 1), `)
+		args = append(args, u.ID, c.Time(u.ExpiresAt))
+	}
+	if hasCh {
 		gate, chResult = " WHERE EXISTS (SELECT 1 FROM ch)", "(SELECT COUNT(*) FROM ch)"
 		evtGate = gate
 	}
 	if cr := r.Credential; cr != nil {
 		cond := ""
-		if r.ChallengeID != "" {
+		if hasCh {
 			cond = " AND EXISTS (SELECT 1 FROM ch)"
 		}
 		// The counter must go up; a racing sign-in that stored a later one

@@ -29,6 +29,11 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 				return s.fail("record sign-in: consume challenge", err, nil)
 			}
 		}
+		if u := r.Used; u != nil {
+			if err := s.useChallenge(ctx, c, *u); err != nil {
+				return err
+			}
+		}
 		if r.FlagCredential != "" {
 			if err := c.execOne(ctx, `UPDATE credentials SET clone_warning = ? WHERE id = ?`, true, r.FlagCredential); err != nil {
 				return s.fail(fmt.Sprintf("record sign-in: flag credential %q", r.FlagCredential), err, nil)
@@ -76,6 +81,11 @@ func (s *Store) recordSignInStatement(ctx context.Context, r storage.SignInRecor
 	if ss := r.Session; ss != nil {
 		if err := requireKey("session ID", ss.ID); err != nil {
 			return fmt.Errorf("record sign-in: create session: %w", err)
+		}
+	}
+	if u := r.Used; u != nil {
+		if err := requireKey("challenge ID", u.ID); err != nil {
+			return fmt.Errorf("record sign-in: use challenge: %w", err)
 		}
 	}
 	if r.Event.ID == "" {

@@ -179,7 +179,16 @@ func (s *Store) GetChallenge(ctx context.Context, id string, now time.Time) (sto
 	return ch, nil
 }
 
-// DeleteExpiredChallenges implements storage.Storage.
+// DeleteExpiredChallenges implements storage.Storage: stored challenges,
+// used sealed ones and challenge keys, one statement each.
 func (s *Store) DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error) {
-	return s.deleteExpired(ctx, "challenges", `DELETE FROM challenges WHERE expires_at <= ?`, now)
+	total := 0
+	for _, table := range []string{"challenges", "used_challenges", "challenge_keys"} {
+		n, err := s.deleteExpired(ctx, table, `DELETE FROM `+table+` WHERE expires_at <= ?`, now)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

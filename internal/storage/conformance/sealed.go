@@ -1,0 +1,126 @@
+package conformance
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+func usedChallenge() *storage.UsedChallenge {
+	return &storage.UsedChallenge{ID: uuid.NewString(), ExpiresAt: at(5 * time.Minute)}
+}
+
+var sealedChallengeTests = []test{
+	{"a_sealed_challenge_is_used_once", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		c := mustCredential(t, s, u.ID)
+		used := usedChallenge()
+		first := signIn(u, c, at(time.Minute))
+		first.Used = used
+		ok(t, s.RecordSignIn(t.Context(), first))
+
+		// The same challenge again — a success or a refusal — writes nothing.
+		cur, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		again := signIn(u, cur, at(2*time.Minute))
+		again.Used = &storage.UsedChallenge{ID: used.ID, ExpiresAt: at(time.Hour)}
+		is(t, s.RecordSignIn(t.Context(), again), storage.ErrNotFound)
+		after, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "credential unchanged", after, cur)
+		_, err = s.GetSession(t.Context(), again.Session.ID)
+		is(t, err, storage.ErrNotFound)
+		fail := storage.SignInRecord{Used: used, Event: failure(u.ID, at(3*time.Minute))}
+		is(t, s.RecordSignIn(t.Context(), fail), storage.ErrNotFound)
+		flag := storage.SignInRecord{Used: used, FlagCredential: c.ID, Event: failure(u.ID, at(3*time.Minute))}
+		is(t, s.RecordSignIn(t.Context(), flag), storage.ErrNotFound)
+		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
+		ok(t, err)
+		equal(t, "events", len(events), 1)
+
+		// A refusal uses a challenge up too.
+		refused := usedChallenge()
+		ok(t, s.RecordSignIn(t.Context(), storage.SignInRecord{Used: refused, Event: failure(u.ID, at(time.Minute))}))
+		late := signIn(u, after, at(4*time.Minute))
+		late.Used = refused
+		is(t, s.RecordSignIn(t.Context(), late), storage.ErrNotFound)
+
+		bad := signIn(u, after, at(4*time.Minute))
+		bad.Used = &storage.UsedChallenge{ExpiresAt: at(time.Minute)}
+		if err := s.RecordSignIn(t.Context(), bad); err == nil {
+			t.Fatal("a sealed challenge without an ID was recorded")
+		}
+	}},
+	{"racing_records_with_one_sealed_challenge_record_once", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		c := mustCredential(t, s, u.ID)
+		used := usedChallenge()
+		var wg sync.WaitGroup
+		errs := make([]error, racers)
+		start := make(chan struct{})
+		for i := range errs {
+			wg.Go(func() {
+				r := signIn(u, c, at(time.Minute))
+				if i%2 == 1 { // refusals race successes for the same challenge
+					r = storage.SignInRecord{Event: failure(u.ID, at(time.Minute))}
+				}
+				r.Used = used
+				<-start
+				errs[i] = s.RecordSignIn(t.Context(), r)
+			})
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			if err == nil {
+				wins++
+			} else if !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("loser error = %v, want ErrNotFound", err)
+			}
+		}
+		equal(t, "winners", wins, 1)
+		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
+		ok(t, err)
+		equal(t, "events", len(events), 1)
+	}},
+	{"challenge_keys_are_shared_until_they_expire", func(t *testing.T, s storage.Storage) {
+		old := storage.ChallengeKey{ID: "k1", Secret: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: t0, ExpiresAt: at(time.Hour)}
+		cur := storage.ChallengeKey{ID: "k2", Secret: []byte("fedcba9876543210fedcba9876543210"), CreatedAt: at(time.Minute), ExpiresAt: at(2 * time.Hour)}
+		ok(t, s.CreateChallengeKey(t.Context(), old))
+		ok(t, s.CreateChallengeKey(t.Context(), cur))
+		is(t, s.CreateChallengeKey(t.Context(), old), storage.ErrAlreadyExists)
+		if err := s.CreateChallengeKey(t.Context(), storage.ChallengeKey{ID: "k3", CreatedAt: t0, ExpiresAt: at(time.Hour)}); err == nil {
+			t.Fatal("a key without a secret was stored")
+		}
+		keys, err := s.ListChallengeKeys(t.Context(), at(time.Minute))
+		ok(t, err)
+		equal(t, "keys, newest first", keys, []storage.ChallengeKey{cur, old})
+		keys, err = s.ListChallengeKeys(t.Context(), at(time.Hour))
+		ok(t, err)
+		equal(t, "keys after the first expired", keys, []storage.ChallengeKey{cur})
+	}},
+	{"the_sweep_deletes_expired_used_challenges_and_keys", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		expired := &storage.UsedChallenge{ID: uuid.NewString(), ExpiresAt: t0}
+		live := usedChallenge()
+		for _, used := range []*storage.UsedChallenge{expired, live} {
+			ok(t, s.RecordSignIn(t.Context(), storage.SignInRecord{Used: used, Event: failure(u.ID, t0)}))
+		}
+		ok(t, s.CreateChallengeKey(t.Context(), storage.ChallengeKey{ID: "old", Secret: []byte("x"), CreatedAt: t0, ExpiresAt: t0}))
+		ok(t, s.CreateChallengeKey(t.Context(), storage.ChallengeKey{ID: "new", Secret: []byte("y"), CreatedAt: t0, ExpiresAt: at(time.Hour)}))
+		n, err := s.DeleteExpiredChallenges(t.Context(), t0)
+		ok(t, err)
+		equal(t, "deleted", n, 2)
+		// The live one is still refused; the swept one's challenge has expired.
+		is(t, s.RecordSignIn(t.Context(), storage.SignInRecord{Used: live, Event: failure(u.ID, t0)}), storage.ErrNotFound)
+		keys, err := s.ListChallengeKeys(t.Context(), t0.Add(-time.Hour))
+		ok(t, err)
+		equal(t, "keys left", len(keys), 1)
+	}},
+}
