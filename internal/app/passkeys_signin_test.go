@@ -250,6 +250,8 @@ func TestCeremonySpansNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := w.mustStatus(w.call(0, "POST", "/api/v1/auth/passkey", cred{}, resp), http.StatusOK)
+		// Sealed on node 2, finished on node 1, replayed on node 2: refused.
+		wantError(t, w.call(1, "POST", "/api/v1/auth/passkey", cred{}, resp), http.StatusBadRequest, "challengeNotFound", "already used")
 		// The session made on node 1 works on node 2, and a policy change made
 		// on node 2 takes effect on node 1 at once.
 		w.mustStatus(w.call(1, "GET", "/api/v1/me/passkeys", cookie(sessionCookie(res)), nil), http.StatusOK)

@@ -57,30 +57,6 @@ func (s *Service) consumeChallenge(ctx context.Context, id, kind, userID string)
 	return sd, nil
 }
 
-// readChallenge loads a sign-in challenge without using it up: the record
-// of the sign-in's outcome consumes it in the same transaction (see
-// Storage.RecordSignIn), which saves the hot path a commit.
-func (s *Service) readChallenge(ctx context.Context, id string) (webauthn.SessionData, error) {
-	var sd webauthn.SessionData
-	if id == "" {
-		return sd, errChallenge
-	}
-	c, err := s.cfg.Store.GetChallenge(ctx, id, s.now())
-	if errors.Is(err, storage.ErrNotFound) {
-		return sd, errChallenge
-	}
-	if err != nil {
-		return sd, fmt.Errorf("read challenge: %w", err)
-	}
-	if c.Kind != storage.ChallengeLogin {
-		return sd, errChallenge
-	}
-	if _, err := sd.UnmarshalMsg(c.Data); err != nil {
-		return sd, fmt.Errorf("decode session data: %w", err)
-	}
-	return sd, nil
-}
-
 // refusal turns a policy decision into the error shown to the person,
 // naming an excluding group by its display name.
 func (s *Service) refusal(ctx context.Context, d policy.Decision) error {

@@ -81,7 +81,7 @@ func (s *Service) BeginLogin(ctx context.Context, username string) (Assertion, e
 		return Assertion{}, fmt.Errorf("begin login: %w", err)
 	}
 	assertion.Response.Timeout = int(s.cfg.ChallengeTTL / time.Millisecond)
-	expires, err := s.saveChallenge(ctx, storage.ChallengeLogin, userID, sd, s.cfg.ChallengeTTL)
+	expires, err := s.sealLogin(ctx, userID, sd, (*[]byte)(&assertion.Response.Challenge))
 	if err != nil {
 		return Assertion{}, err
 	}
@@ -97,8 +97,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	if err != nil {
 		return SignIn{}, responseError("sign-in response", err)
 	}
-	challengeID := parsed.Response.CollectedClientData.Challenge
-	sd, err := s.readChallenge(ctx, challengeID)
+	sd, challenge, err := s.openLogin(ctx, parsed.Response.CollectedClientData.Challenge)
 	if err != nil {
 		return SignIn{}, err
 	}
@@ -107,7 +106,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	// The credential, its owner and the owner's groups: one query.
 	owner, err := s.cfg.Store.GetCredentialOwner(ctx, parsed.RawID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return SignIn{}, s.fail(ctx, challengeID, event, errUnknownCredential, "")
+		return SignIn{}, s.fail(ctx, challenge, event, errUnknownCredential, "")
 	}
 	if err != nil {
 		return SignIn{}, fmt.Errorf("look up credential: %w", err)
@@ -119,24 +118,24 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 
 	// WebAuthn Level 2 §7.2 step 13: C.origin must be Keyward's origin.
 	if err := s.checkOrigin(parsed.Response.CollectedClientData.Origin, http.StatusUnauthorized); err != nil {
-		return SignIn{}, s.fail(ctx, challengeID, event, err, "")
+		return SignIn{}, s.fail(ctx, challenge, event, err, "")
 	}
 	wc, err := s.verifyAssertion(user, cred, sd, parsed)
 	if err != nil {
-		return SignIn{}, s.fail(ctx, challengeID, event, err, "")
+		return SignIn{}, s.fail(ctx, challenge, event, err, "")
 	}
 	if cred.CloneWarning { // stays refused until an administrator clears the flag
-		return SignIn{}, s.fail(ctx, challengeID, event, errFlaggedClone, "")
+		return SignIn{}, s.fail(ctx, challenge, event, errFlaggedClone, "")
 	}
 	// WebAuthn Level 2 §7.2 step 21 and §6.1.1 (Signature Counter
 	// Considerations): a counter that did not go up signals a possible clone,
 	// and the step leaves the consequence to the relying party. Keyward
 	// refuses the sign-in and flags the key.
 	if wc.Authenticator.CloneWarning {
-		return SignIn{}, s.fail(ctx, challengeID, event, errPossibleClone, cred.ID)
+		return SignIn{}, s.fail(ctx, challenge, event, errPossibleClone, cred.ID)
 	}
 	if !user.AccountEnabled {
-		return SignIn{}, s.fail(ctx, challengeID, event, errAccountDisabled, "")
+		return SignIn{}, s.fail(ctx, challenge, event, errAccountDisabled, "")
 	}
 	pol, err := s.cfg.Policies.Fido2(ctx)
 	if err != nil {
@@ -147,7 +146,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 		key.Compromised = s.compromised(ctx, cred)
 	}
 	if d := pol.CheckSignIn(owner.GroupIDs, key); !d.Allowed {
-		return SignIn{}, s.fail(ctx, challengeID, event, s.wayForward(ctx, s.refusal(ctx, d), pol, owner), "")
+		return SignIn{}, s.fail(ctx, challenge, event, s.wayForward(ctx, s.refusal(ctx, d), pol, owner), "")
 	}
 
 	now := s.now()
@@ -160,7 +159,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	event.Result = storage.ResultSuccess
 	// The counter update is conditional: a sign-in with this key that stored
 	// a later counter meanwhile makes this one a possible clone.
-	err = s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{ChallengeID: challengeID, Credential: &cred,
+	err = s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{Used: challenge, Credential: &cred,
 		Session: &sess, Event: event, CloneReason: errPossibleClone.Message})
 	if errors.Is(err, storage.ErrNotFound) { // a concurrent request used the challenge first
 		return SignIn{}, errChallenge
@@ -221,10 +220,10 @@ func (s *Service) verifyAssertion(user storage.User, cred storage.Credential, sd
 // set, as a possible clone), using up the challenge, and returns cause. When
 // the challenge was already used by a concurrent request, that request's
 // outcome stands and nothing is recorded.
-func (s *Service) fail(ctx context.Context, challengeID string, event storage.SignInEvent, cause error, flagID string) error {
+func (s *Service) fail(ctx context.Context, challenge *storage.UsedChallenge, event storage.SignInEvent, cause error, flagID string) error {
 	ae := apperr.As(cause)
 	event.Result, event.FailureReason, event.FailureCode = storage.ResultFailure, ae.Message, ae.Code
-	err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{ChallengeID: challengeID, FlagCredential: flagID, Event: event})
+	err := s.cfg.Store.RecordSignIn(ctx, storage.SignInRecord{Used: challenge, FlagCredential: flagID, Event: event})
 	if errors.Is(err, storage.ErrNotFound) {
 		return errChallenge
 	}

@@ -55,7 +55,7 @@ func (s *Service) BeginStepUp(ctx context.Context, user storage.User, deviceBoun
 		return Assertion{}, fmt.Errorf("begin step-up: %w", err)
 	}
 	assertion.Response.Timeout = int(s.cfg.ChallengeTTL / time.Millisecond)
-	expires, err := s.saveChallenge(ctx, storage.ChallengeLogin, user.ID, sd, s.cfg.ChallengeTTL)
+	expires, err := s.sealLogin(ctx, user.ID, sd, (*[]byte)(&assertion.Response.Challenge))
 	if err != nil {
 		return Assertion{}, err
 	}
