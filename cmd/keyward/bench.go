@@ -27,14 +27,18 @@ func (a *app) benchCmd() *cobra.Command {
 	o := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure passkey sign-in end to end over HTTP against docs/design.md's targets",
+		Short: "Measure passkey sign-in and the token endpoint end to end over HTTP against docs/design.md's targets",
 		Long: "Measure passkey sign-in end to end over real HTTP. By default it starts its own\n" +
 			"'keyward serve' as a child process on 127.0.0.1 with a temporary SQLite database (or the\n" +
 			"PostgreSQL database of --database-url), creates --users users with one software passkey each,\n" +
 			"then runs discoverable sign-ins (options {}, assertion, finish) at each --concurrency for\n" +
 			"--duration (or --count sign-ins). It reports sign-ins/s, p50/p95/p99 latency, errors and the\n" +
 			"server's CPU per sign-in (from its /metrics), next to go-webauthn's bare verification rate\n" +
-			"measured in the same run. With --url and --token it measures a running Keyward instead.\n" +
+			"measured in the same run. Then, at each --concurrency, the OpenID Connect token endpoint: a\n" +
+			"registered web app redeems --count codes (300 when the levels are timed) with PKCE and its\n" +
+			"client secret, then refreshes with the refresh tokens it got; tokens/s, p50/p99 and the\n" +
+			"server's CPU per request are reported beside the sign-ins, the codes' authorizations uncounted.\n" +
+			"With --url and --token it measures a running Keyward instead (the app is deleted after).\n" +
 			"It ignores the configuration file and KEYWARD_* variables. See docs/performance.md.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -199,6 +203,9 @@ func (a *app) runBench(ctx context.Context, o *benchOptions) error {
 	}
 	if rep.Failed > 0 {
 		return fmt.Errorf("%d of %d sign-ins failed; the report lists their errors", rep.Failed, rep.Failed+rep.Succeeded)
+	}
+	if rep.TokenFailed > 0 {
+		return fmt.Errorf("%d token requests failed; the report lists their errors", rep.TokenFailed)
 	}
 	return nil
 }

@@ -53,8 +53,19 @@ func TestBenchAgainstItsOwnServerReportsEverySignIn(t *testing.T) {
 			t.Errorf("concurrency %d: no server CPU although the server is a child process", l.Concurrency)
 		}
 	}
-	if rep.Succeeded != 40 || rep.Failed != 0 || len(rep.Targets) != 4 {
+	if rep.Succeeded != 40 || rep.Failed != 0 || len(rep.Targets) != 5 {
 		t.Errorf("totals %d/%d, targets %+v", rep.Succeeded, rep.Failed, rep.Targets)
+	}
+	// The token endpoint beside them: code exchanges, then refreshes, at each concurrency.
+	if len(rep.Tokens) != 4 || rep.TokenFailed != 0 || rep.TokenEndpoint == "" {
+		t.Fatalf("token levels %+v (%d failed)", rep.Tokens, rep.TokenFailed)
+	}
+	for i, l := range rep.Tokens {
+		wantGrant := []string{bench.GrantCode, bench.GrantRefresh}[i%2]
+		if l.Grant != wantGrant || l.Concurrency != []int{1, 1, 2, 2}[i] || l.Requests != 20 || l.Errors != 0 ||
+			l.PerSecond <= 0 || l.P50Ms <= 0 || l.P50Ms > l.P99Ms || l.ServerCPUMs == nil {
+			t.Errorf("token level %d: %+v", i, l)
+		}
 	}
 	assertBenchCleanedUp(t, rep.Server.PID, rep.Server.TempDir)
 	if entries, _ := os.ReadDir(strings.TrimPrefix(env[0], "KEYWARD_DATA_DIR=")); len(entries) != 0 {

@@ -139,6 +139,11 @@ func (w *worker) signIn(ctx context.Context, c *Client, keys Keys) {
 	}
 	d, err := c.SignIn(ctx, k)
 	keys <- k
+	w.record(ctx, d, err)
+}
+
+// record counts one request: its latency when it succeeded, else the error.
+func (w *worker) record(ctx context.Context, d time.Duration, err error) {
 	switch {
 	case err == nil:
 		w.latencies = append(w.latencies, d)

@@ -56,6 +56,10 @@ type Report struct {
 	// (process_resident_memory_bytes), 0 when unknown.
 	ServerResidentMB float64  `json:"serverResidentMB,omitempty"`
 	Targets          []Target `json:"targets"`
+	// The token endpoint's levels (oidc.go), beside the sign-ins.
+	TokenEndpoint string        `json:"tokenEndpoint,omitempty"`
+	Tokens        []TokenReport `json:"tokenLevels"`
+	TokenFailed   int           `json:"tokenRequestsFailed"`
 }
 
 type BareReport struct {
@@ -95,7 +99,7 @@ type Target struct {
 func NewReport(users, count int, duration time.Duration) *Report {
 	r := &Report{SignIn: signInDescription, Users: users, Attestation: attestationInReports,
 		CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Platform: runtime.GOOS + "/" + runtime.GOARCH,
-		Levels: []LevelReport{}, Targets: []Target{}}
+		Levels: []LevelReport{}, Targets: []Target{}, Tokens: []TokenReport{}}
 	if count > 0 {
 		r.Count = count
 	} else {
@@ -152,7 +156,7 @@ func metOrMissed(ok bool) string {
 func (r *Report) Evaluate() {
 	r.BareJSON = BareReport{PerSecond: r.Bare.PerSecond, Verifications: r.Bare.Verifications,
 		Workers: r.Bare.Workers, Seconds: r.Bare.Elapsed.Seconds()}
-	r.Targets = []Target{r.shareTarget(), r.scalingTarget(), r.p99Target(), r.cpuTarget()}
+	r.Targets = []Target{r.shareTarget(), r.scalingTarget(), r.p99Target(), r.cpuTarget(), r.codeExchangeTarget()}
 }
 
 func (r *Report) shareTarget() Target {

@@ -31,6 +31,8 @@ func TestReportHoldsTheRunToTheDesignTargets(t *testing.T) {
 		r.Add(level(1, 200, 5*time.Millisecond, time.Second, 250*time.Microsecond))
 		r.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond))
 		r.Add(level(32, 300, 19*time.Millisecond, time.Second, 290*time.Microsecond))
+		r.AddToken(TokenResult{Grant: GrantCode, LevelResult: level(1, 900, 2*time.Millisecond, time.Second, 100*time.Microsecond)})
+		r.AddToken(TokenResult{Grant: GrantRefresh, LevelResult: level(1, 900, 2*time.Millisecond, time.Second, 400*time.Microsecond)})
 		r.Evaluate()
 		for name, s := range statuses(r) {
 			if s != statusMet {
@@ -49,6 +51,8 @@ func TestReportHoldsTheRunToTheDesignTargets(t *testing.T) {
 		r.Add(level(1, 200, 5*time.Millisecond, time.Second, 250*time.Microsecond))
 		r.Add(level(2, 190, 6*time.Millisecond, time.Second, 250*time.Microsecond))
 		r.Add(level(32, 240, 21*time.Millisecond, time.Second, 310*time.Microsecond))
+		// A code exchange dearer than the cheapest sign-in misses (a refresh is not held to it).
+		r.AddToken(TokenResult{Grant: GrantCode, LevelResult: level(2, 900, 2*time.Millisecond, time.Second, 260*time.Microsecond)})
 		r.Evaluate()
 		for name, s := range statuses(r) {
 			if s != statusMissed {
@@ -93,5 +97,28 @@ func TestReportTextNamesEveryLevelTargetAndError(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestReportTextShowsTheTokenEndpoint(t *testing.T) {
+	t.Parallel()
+	r := NewReport(4, 0, 2*time.Second)
+	r.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond))
+	code := level(2, 800, 3*time.Millisecond, time.Second, 120*time.Microsecond)
+	code.Errors, code.ErrorSamples = 1, []string{"POST /oauth2/token: 400 Bad Request"}
+	r.AddToken(TokenResult{Grant: GrantCode, LevelResult: code})
+	r.Evaluate()
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Token endpoint", "TOKENS/S", GrantCode, "800.0", "0.120 ms",
+		"authorization_code+PKCE at concurrency 2 FAILED: POST /oauth2/token: 400", "code exchange < that of a passkey sign-in"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the text lacks %q:\n%s", want, b.String())
+		}
+	}
+	if r.TokenFailed != 1 {
+		t.Errorf("TokenFailed %d", r.TokenFailed)
 	}
 }

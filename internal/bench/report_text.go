@@ -46,6 +46,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := columns(w, levels); err != nil {
 		return err
 	}
+	if err := r.writeTokenText(w); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "\n(%s; %s.)\n", latencyNote, cpuNote)
 	if r.ServerResidentMB > 0 {
 		fmt.Fprintf(w, "Server resident memory after the run: %.0f MB.\n", r.ServerResidentMB)

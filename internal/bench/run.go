@@ -302,6 +302,35 @@ func (r *Runner) levels(ctx context.Context, tgt *target, keys Keys, rep *Report
 			r.Progress("concurrency %d: %d sign-ins failed, e.g. %s", conc, res.Errors, res.ErrorSamples[0])
 		}
 	}
+	return r.tokenLevels(ctx, tgt, keys, rep)
+}
+
+// tokenLevels measures the token endpoint at every concurrency: a
+// registered app redeeming codes with PKCE, then refreshing.
+func (r *Runner) tokenLevels(ctx context.Context, tgt *target, keys Keys, rep *Report) (err error) {
+	k := <-keys
+	app, err := registerTokenApp(ctx, tgt.client, "Keyward bench "+randomHex(4), k)
+	keys <- k
+	if app != nil && app.objectID != "" && tgt.persistent {
+		defer func() { err = errors.Join(err, cleanup(ctx, app.delete)) }()
+	}
+	if err != nil {
+		return err
+	}
+	n := r.Count
+	if n <= 0 {
+		n = DefaultTokenCount
+	}
+	for _, conc := range r.Concurrency {
+		r.Progress("token endpoint, concurrency %d: %d code exchanges, then %d refreshes…", conc, n, n)
+		res, err := runTokenLevels(ctx, app, conc, n, tgt.serverCPU)
+		for _, t := range res {
+			rep.AddToken(t)
+		}
+		if err != nil {
+			return fmt.Errorf("token endpoint at concurrency %d: %w", conc, err)
+		}
+	}
 	return nil
 }
 
