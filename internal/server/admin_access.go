@@ -108,6 +108,22 @@ func (a *AccessAPI) answer(w http.ResponseWriter, r *http.Request, status int, d
 	WriteJSON(w, status, view(c, d.Value))
 }
 
+// readSave reads the JSON body and the save options of a create or update;
+// false when it answered an error.
+func readSave(w http.ResponseWriter, r *http.Request) (json.RawMessage, conditionalaccess.SaveOptions, bool) {
+	var body json.RawMessage
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return nil, conditionalaccess.SaveOptions{}, false
+	}
+	opts, err := saveOptions(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return nil, opts, false
+	}
+	return body, opts, true
+}
+
 func saveOptions(r *http.Request) (conditionalaccess.SaveOptions, error) {
 	opts := conditionalaccess.SaveOptions{}
 	if m := IfMatch(r); m != nil {
@@ -125,14 +141,8 @@ func saveOptions(r *http.Request) (conditionalaccess.SaveOptions, error) {
 
 func (a *AccessAPI) create(kind, path string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var body json.RawMessage
-		if err := DecodeJSON(w, r, &body); err != nil {
-			WriteError(w, r, err)
-			return
-		}
-		opts, err := saveOptions(r)
-		if err != nil {
-			WriteError(w, r, err)
+		body, opts, ok := readSave(w, r)
+		if !ok {
 			return
 		}
 		d, err := a.Access.Create(r.Context(), actorFrom(r.Context()), kind, body, opts)
@@ -157,14 +167,8 @@ func idOf(v any) string {
 
 func (a *AccessAPI) update(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var patch json.RawMessage
-		if err := DecodeJSON(w, r, &patch); err != nil {
-			WriteError(w, r, err)
-			return
-		}
-		opts, err := saveOptions(r)
-		if err != nil {
-			WriteError(w, r, err)
+		patch, opts, ok := readSave(w, r)
+		if !ok {
 			return
 		}
 		d, err := a.Access.Update(r.Context(), actorFrom(r.Context()), kind, r.PathValue("id"), patch, opts)
