@@ -81,6 +81,7 @@ func TestBrowserJourneys(t *testing.T) {
 		}},
 		{"7_messages_are_in_view_beside_their_cause_and_models_are_picked_by_name", func(t *testing.T) {
 			messagesInView(t, admin)
+			layoutFaults(t, admin, k)
 		}},
 	}
 	for _, j := range journeys {

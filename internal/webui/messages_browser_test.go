@@ -127,3 +127,58 @@ func changePassword(t *testing.T, alex *tab) {
 		}
 	}
 }
+
+// layoutFaults checks the layout faults the first-hour review found, by
+// geometry at desktop and phone width.
+func layoutFaults(t *testing.T, admin *tab, k *keyward) {
+	t.Helper()
+	defer admin.step(t, "desktop width", chromedp.EmulateViewport(1280, 900))
+	check := func(what, js string) {
+		t.Helper()
+		if got, err := admin.evalErr(js); err != nil || got != "ok" {
+			admin.fail(t, "%s: %s %v", what, got, err)
+		}
+	}
+	for _, width := range []struct {
+		name string
+		set  chromedp.Action[chromedp.Void]
+	}{
+		{"desktop", chromedp.EmulateViewport(1280, 900)},
+		{"phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)},
+	} {
+		admin.step(t, width.name+" width", width.set)
+
+		admin.open(t, "/admin/users/"+k.userID(t, danaUPN))
+		admin.waitText(t, "#keys-table", "Dana's laptop")
+		check("the AAGUID is on one line", `(() => { const e = document.querySelector("#keys-table .aaguid");
+			const lines = e.getClientRects().length, r = e.getBoundingClientRect();
+			return lines === 1 && r.height < 24 ? "ok" : "lines " + lines + ", height " + r.height; })()`)
+		check("the Enabled badge sits by the name", `(() => { const b = document.querySelector("#user-badges .badge").getBoundingClientRect();
+			const t = document.querySelector("#user-title").getBoundingClientRect();
+			return b.left - t.left < 40 && b.top >= t.bottom ? "ok" : "badge at " + b.left + "," + b.top + "; title at " + t.left + "," + t.bottom; })()`)
+		if width.name == "desktop" {
+			check("Register a security key is at the right of the description", `(() => { const b = document.querySelector("#provision-open").getBoundingClientRect();
+				const d = document.querySelector("#keys-title").parentElement.getBoundingClientRect();
+				return b.left >= d.right && b.top < d.bottom ? "ok" : "button at " + b.left + "," + b.top + "; text box right " + d.right + ", bottom " + d.bottom; })()`)
+		}
+
+		admin.open(t, "/admin/users")
+		admin.waitFor(t, "the user list", `!!document.querySelector("#users-table tbody tr")`)
+		check("the admin role column is shown", `(() => { const th = document.querySelector("#users-table th:nth-child(3)");
+			return th && th.checkVisibility() && th.textContent.includes("Admin role") ? "ok" : "hidden"; })()`)
+		check("the search placeholder fits", `(() => { const i = document.querySelector("#user-search"), s = getComputedStyle(i);
+			const c = document.createElement("canvas").getContext("2d"); c.font = s.font;
+			const room = i.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+			const need = c.measureText(i.placeholder).width;
+			return need <= room ? "ok" : "placeholder needs " + need + "px, has " + room; })()`)
+
+		admin.open(t, fido2Page)
+		admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+		check("Add group is off when every group is listed", `(() => { const groups = document.querySelectorAll("#include-group-select option[value]:not([value=''])").length;
+			const add = document.querySelector("#include-group-add");
+			return groups === 0 && add.disabled && document.querySelector("#include-group-select").disabled ? "ok" : "groups left " + groups + ", disabled " + add.disabled; })()`)
+		check("the radio buttons keep apart from the list", `(() => { const f = document.querySelector("#include-groups").closest("fieldset").getBoundingClientRect();
+			const l = document.querySelector("#include-list").getBoundingClientRect();
+			return l.top - f.bottom >= 8 ? "ok" : "gap " + (l.top - f.bottom); })()`)
+	}
+}

@@ -120,10 +120,15 @@ function renderTargets() {
   fillGroupSelect($("#exclude-group-select"), new Set(draft.excludeTargets.map((t) => t.id)), "Choose a group to exclude");
 }
 
+// fillGroupSelect offers the groups not yet listed; with none left, the
+// select and its Add button are disabled, and the select says why.
 function fillGroupSelect(select, taken, prompt) {
   const free = groups.filter((g) => !taken.has(g.id));
   select.replaceChildren(h("option", { value: "" }, free.length ? prompt : groups.length ? "Every group is already listed" : "No groups yet"),
     ...free.map((g) => h("option", { value: g.id }, g.displayName)));
+  select.disabled = !free.length;
+  const add = select.parentElement.querySelector("button");
+  if (add) add.disabled = !free.length;
 }
 
 $("#policy-enabled").addEventListener("change", (ev) => {

@@ -114,7 +114,7 @@ function keyRow(k) {
   return h("tr", { dataset: { methodId: k.id } },
     h("td", {}, h("div", { class: "method-cell" }, methodIcon("passkey"), h("div", {},
       h("div", { class: "cell-main" }, k.displayName), h("div", { class: "cell-sub" }, `${k.model || "Unknown model"} · ${type}`),
-      h("div", { class: "cell-sub mono" }, k.aaGuid),
+      h("div", { class: "cell-sub mono aaguid" }, k.aaGuid),
       k.cloneWarning ? h("div", { class: "cell-sub danger" }, "Refused at sign-in: its signature counter went backwards, which can mean the key was cloned.") : null))),
     h("td", { class: "hide-sm" }, attested),
     h("td", { class: "hide-sm" }, formatDate(k.createdDateTime, "—")),

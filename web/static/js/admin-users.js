@@ -20,7 +20,7 @@ function userRow(u) {
     h("td", {}, h("a", { class: "cell-main", href: "/admin/users/" + encodeURIComponent(u.id) }, u.displayName || u.userPrincipalName),
       h("div", { class: "cell-sub" }, u.userPrincipalName)),
     h("td", {}, status, u.isEmergencyAccess ? [" ", badge("Emergency access", "warning")] : []),
-    h("td", { class: "hide-sm" }, u.adminRole ? roleNames[u.adminRole] || u.adminRole : h("span", { class: "muted" }, "—")));
+    h("td", { class: "role-cell" }, u.adminRole ? roleNames[u.adminRole] || u.adminRole : h("span", { class: "muted" }, "—")));
 }
 
 
@@ -60,7 +60,7 @@ if (f) toast(f.message, f.kind);
 pagedList({
   collection: "users", field: "userPrincipalName", search: $("#user-search"), table, more, tableId: "users-table",
   headers: () => [h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Status"),
-    h("th", { scope: "col", class: "hide-sm" }, "Admin role")],
+    h("th", { scope: "col" }, "Admin role")],
   row: userRow,
   empty: (q) => q ? `No user's name starts with “${q}”.` : "No users yet. Create the first one.",
 });
