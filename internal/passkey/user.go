@@ -29,6 +29,10 @@ func (w *waUser) WebAuthnName() string                       { return w.user.Use
 func (w *waUser) WebAuthnDisplayName() string                { return w.user.DisplayName }
 func (w *waUser) WebAuthnCredentials() []webauthn.Credential { return w.creds }
 
+// UserHandle is the WebAuthn user handle of a user ID (the 16 bytes of the
+// UUID), as the Signal API names the user; nil for a malformed ID.
+func UserHandle(userID string) []byte { return userHandle(userID) }
+
 // userHandle is the WebAuthn user handle of a user ID; nil for a malformed ID.
 func userHandle(userID string) []byte {
 	id, err := uuid.Parse(userID)

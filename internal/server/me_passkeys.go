@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 
@@ -26,6 +27,33 @@ func (a *MyPasskeysAPI) Mount(rt Router) {
 	rt.Handle("POST /api/v1/me/passkeys", http.HandlerFunc(a.register))
 	rt.Handle("PATCH /api/v1/me/passkeys/{id}", http.HandlerFunc(a.rename))
 	rt.Handle("DELETE /api/v1/me/passkeys/{id}", http.HandlerFunc(a.delete))
+	rt.Handle("GET /api/v1/me/passkeys/signals", http.HandlerFunc(a.signals))
+}
+
+// signals is what the pages hand the WebAuthn Signal API so the browser or
+// password manager keeps the user's passkey list true
+// (PublicKeyCredential.signalAllAcceptedCredentials and
+// signalCurrentUserDetails): the RP ID, the user handle, every registered
+// credential ID (base64url), and the names a new passkey would get.
+func (a *MyPasskeysAPI) signals(w http.ResponseWriter, r *http.Request) {
+	u, _, err := currentUser(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	creds, err := a.Store.ListUserCredentials(r.Context(), u.ID)
+	if err != nil {
+		WriteError(w, r, apperr.Internal(err))
+		return
+	}
+	ids := make([]string, 0, len(creds))
+	for _, c := range creds {
+		ids = append(ids, base64.RawURLEncoding.EncodeToString(c.CredentialID))
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{
+		"rpId": a.Passkeys.RPID(), "userId": base64.RawURLEncoding.EncodeToString(passkey.UserHandle(u.ID)),
+		"allAcceptedCredentialIds": ids, "name": u.UserPrincipalName, "displayName": u.DisplayName,
+	})
 }
 
 func (a *MyPasskeysAPI) list(w http.ResponseWriter, r *http.Request) {

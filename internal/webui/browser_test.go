@@ -174,6 +174,8 @@ type tab struct {
 	name string
 	ctx  context.Context
 	base string // origin pages are opened on
+	// authenticator is the tab's virtual authenticator.
+	authenticator webauthn.AuthenticatorID
 
 	mu       sync.Mutex
 	problems []string
@@ -196,14 +198,16 @@ func (b *browser) newTab(t *testing.T, name, base string, transport webauthn.Aut
 	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 		t.Fatalf("enable WebAuthn emulation: %v", err)
 	}
-	if _, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+	auth, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 		Options: &webauthn.VirtualAuthenticatorOptions{
 			Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: transport,
 			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
 		},
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatalf("add the virtual authenticator: %v", err)
 	}
+	tb.authenticator = auth.AuthenticatorID
 	t.Cleanup(func() {
 		if p := tb.takeProblems(); len(p) > 0 {
 			t.Errorf("tab %s: the pages logged errors:\n  %s", name, strings.Join(p, "\n  "))

@@ -2,8 +2,8 @@
 // (passkey, password + authenticator code, Temporary Access Pass); a
 // username-less passkey sign-in; and passkeys offered by the browser's
 // autofill on the username field (conditional mediation).
-import { post, ApiError } from "./api.js";
-import { supported, requestOptions, credentialJSON, isAbort, explain } from "./webauthn.js";
+import { get, post, ApiError } from "./api.js";
+import { supported, requestOptions, credentialJSON, isAbort, explain, signal, signalAccount } from "./webauthn.js";
 import { $, $$, show, setAlert, busy, onSubmit } from "./ui.js";
 
 const main = document.getElementById("main");
@@ -34,9 +34,25 @@ function setStatus(msg) {
 
 // finish leaves the page once signed in. After a Temporary Access Pass the
 // point is to set up a passkey, so that is where the user lands.
-function finish(viaPass) {
+async function finish(viaPass) {
   setStatus("Signed in. Taking you on…");
+  // After each sign-in the browser learns which of the user's passkeys still count.
+  try {
+    await signalAccount(await get("/api/v1/me/passkeys/signals"));
+  } catch {
+    // a courtesy to the browser: never in the way of signing in
+  }
   location.assign(next || (viaPass ? "/my/security-info?add=passkey" : "/my/security-info"));
+}
+
+// forgetUnknown handles a passkey Keyward does not know (deleted, or from
+// another install): the browser is told to drop it, and the person what to
+// do instead. It returns the message to show, or "" for other errors.
+function forgetUnknown(e, cred, rpId) {
+  if (!(e instanceof ApiError) || e.code !== "unknownCredential" || !cred) return "";
+  signal("signalUnknownCredential", { rpId, credentialId: cred.id });
+  return "This passkey was removed from your account, so your browser or password manager has been asked to forget it. " +
+    "Sign in with your password or another passkey, or ask your administrator for a Temporary Access Pass and then add a new passkey.";
 }
 
 function messageOf(e) {
@@ -165,15 +181,17 @@ async function passkeySignIn(button, user) {
   stopConditional();
   busy(button, true, "Waiting for your passkey…");
   setStatus("Follow your browser's instructions: touch your security key, or use your face, fingerprint or PIN.");
+  let cred = null, rpId = "";
   try {
     const opts = await post("/api/v1/auth/passkey/options", user ? { username: user } : {});
-    const cred = await navigator.credentials.get({ publicKey: requestOptions(opts.publicKey) });
+    rpId = opts.publicKey.rpId;
+    cred = await navigator.credentials.get({ publicKey: requestOptions(opts.publicKey) });
     await post("/api/v1/auth/passkey", credentialJSON(cred));
-    finish(false);
+    await finish(false);
   } catch (e) {
     setStatus("");
     offerInstead(e);
-    setError(messageOf(e));
+    setError(forgetUnknown(e, cred, rpId) || messageOf(e));
   } finally {
     busy(button, false);
   }
@@ -215,21 +233,23 @@ async function startConditional() {
   if (conditional || !supported() || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return;
   const ctrl = new AbortController();
   conditional = ctrl;
+  let cred = null, rpId = "";
   try {
     if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
     const opts = await post("/api/v1/auth/passkey/options", {});
     if (ctrl.signal.aborted) return;
-    const cred = await navigator.credentials.get({
+    rpId = opts.publicKey.rpId;
+    cred = await navigator.credentials.get({
       mediation: "conditional", publicKey: requestOptions(opts.publicKey), signal: ctrl.signal,
     });
     setStatus("Signing you in…");
     await post("/api/v1/auth/passkey", credentialJSON(cred));
-    finish(false);
+    await finish(false);
   } catch (e) {
     if (!isAbort(e) && !ctrl.signal.aborted) {
       setStatus("");
       offerInstead(e);
-      setError(messageOf(e));
+      setError(forgetUnknown(e, cred, rpId) || messageOf(e));
     }
   } finally {
     if (conditional === ctrl) conditional = null;

@@ -1,7 +1,7 @@
 // My security info: the user's sign-in methods, adding an authenticator app
 // or a security key / passkey, renaming and deleting.
 import { get, post, patch, del, ApiError, sentence } from "./api.js";
-import { supported, creationOptions, credentialJSON, explain, isAbort } from "./webauthn.js";
+import { supported, creationOptions, credentialJSON, explain, isAbort, signalAccount } from "./webauthn.js";
 import { $, $$, h, show, setAlert, toast, confirmDialog, modal, formatDate, onSubmit, methodIcon, limit } from "./ui.js";
 import { passkeyKind } from "./passkeys.js";
 
@@ -23,6 +23,9 @@ async function load() {
   [me, methods] = await Promise.all([get("/api/v1/me"), get("/api/v1/me/methods")]);
   renderMethods();
   addButton.disabled = false;
+  // The browser's passkey list follows this one: deleted keys drop out,
+  // a renamed account shows its new name.
+  get("/api/v1/me/passkeys/signals").then(signalAccount, () => {});
 }
 
 function row(icon, title, sub, created, lastUsed, actions) {

@@ -111,3 +111,25 @@ export function explain(e, creating) {
       return (e && e.message) || "Something went wrong with the passkey. Try again.";
   }
 }
+
+// signal calls one of the WebAuthn Signal API's methods
+// (PublicKeyCredential.signalUnknownCredential, signalAllAcceptedCredentials,
+// signalCurrentUserDetails) when the browser has it, so the browser or
+// password manager keeps its passkey list true. Without the API, or when
+// the call fails, nothing happens: a signal is a courtesy, never a step.
+export async function signal(name, arg) {
+  if (!supported() || typeof PublicKeyCredential[name] !== "function") return false;
+  try {
+    await PublicKeyCredential[name](arg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// signalAccount tells the browser which of this user's passkeys Keyward
+// accepts and under which names (GET /api/v1/me/passkeys/signals).
+export async function signalAccount(s) {
+  await signal("signalAllAcceptedCredentials", { rpId: s.rpId, userId: s.userId, allAcceptedCredentialIds: s.allAcceptedCredentialIds });
+  await signal("signalCurrentUserDetails", { rpId: s.rpId, userId: s.userId, name: s.name, displayName: s.displayName });
+}
