@@ -100,6 +100,10 @@ func MethodName(method, passkeyType string) string {
 		return "Temporary Access Pass"
 	case "setup":
 		return "First-run setup link"
+	case "session":
+		// A sign-in to an application with an existing Keyward session
+		// (conditional access records it; Entra's wording).
+		return "Previously satisfied"
 	}
 	return method
 }
