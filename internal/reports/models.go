@@ -114,8 +114,10 @@ type Service struct {
 // the group's members when groupID is set).
 func (s *Service) PasskeyModels(ctx context.Context, groupID string) ([]PasskeyModel, error) {
 	if groupID != "" {
-		if _, err := s.Store.GetGroup(ctx, groupID); err != nil {
+		if _, err := s.Store.GetGroup(ctx, groupID); errors.Is(err, storage.ErrNotFound) {
 			return nil, apperr.NotFound("there is no group %q", groupID).Wrap(err)
+		} else if err != nil {
+			return nil, apperr.Internal(err)
 		}
 	}
 	now := s.Now()
