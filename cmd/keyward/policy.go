@@ -74,6 +74,7 @@ type passkeySetFlags struct {
 	includeGroups, excludeGroups                                 []string
 	aaguids, addAAGUIDs, removeAAGUIDs, addProviders             []string
 	dryRun                                                       bool
+	force                                                        bool
 }
 
 // policyFlags are the flags of 'policy passkey set' other than the profile
@@ -107,7 +108,7 @@ func (a *app) policyPasskeySetCmd() *cobra.Command {
 			// The patch is built from the policy inside the update, so an edit
 			// of a list (--add-aaguid, --exclude-group) made at the same time
 			// by another administrator is kept.
-			next, err := a.policies(st).UpdateFido2With(ctx, cliActor, func(cur policy.Fido2) ([]byte, error) {
+			next, err := a.policies(st).UpdateFido2With(ctx, cliActor, v.force, func(cur policy.Fido2) ([]byte, error) {
 				return a.passkeyPatch(ctx, st, cur, cmd.Flags(), v)
 			})
 			if ve, ok := errors.AsType[*policy.ValidationError](err); ok {
@@ -136,6 +137,7 @@ func (a *app) policyPasskeySetCmd() *cobra.Command {
 	f.StringArrayVar(&v.addProviders, "add-provider", nil, `add a well-known provider's AAGUIDs, e.g. "Microsoft Authenticator" (repeatable)`)
 	f.StringVar(&v.fromFile, "from-file", "", "apply this file's JSON PATCH document (the admin API's fields) instead of flags")
 	f.BoolVar(&v.dryRun, "dry-run", false, "save nothing: print who would lose passkey sign-in and which keys would stop working")
+	f.BoolVar(&v.force, "force", false, "save even when the change leaves a global administrator or emergency account with no way to sign in (audited)")
 	return cmd
 }
 

@@ -82,6 +82,6 @@ func lockoutError(locked []LockedOut) error {
 		names[i] = l.UserPrincipalName + " (" + strings.Join(what, ", ") + ")"
 	}
 	return apperr.New(http.StatusConflict, "wouldLockOut",
-		"this change would leave %s with no way to sign in: no passkey the new policy accepts, no password and no Temporary Access Pass; give them another way in first, or send the change again with force=true",
+		"this change would leave %s with no way to sign in: no passkey the new policy accepts, no password and no Temporary Access Pass; give them another way in first, or send the change again with force=true (keyward policy passkey set --force)",
 		strings.Join(names, ", "))
 }

@@ -108,15 +108,16 @@ func (p *Service) load(ctx context.Context) (policy.Fido2, int64, error) {
 // UpdateFido2 applies a PATCH document to the stored policy, checks that the
 // groups it names exist, saves it with a new version and records who did it.
 func (p *Service) UpdateFido2(ctx context.Context, actor authz.Actor, patch []byte) (policy.Fido2, error) {
-	return p.UpdateFido2With(ctx, actor, func(policy.Fido2) ([]byte, error) { return patch, nil })
+	return p.UpdateFido2With(ctx, actor, false, func(policy.Fido2) ([]byte, error) { return patch, nil })
 }
 
 // UpdateFido2With is UpdateFido2 for a patch that depends on the policy it
 // changes (such as "add this AAGUID to the list"): build gets the current
 // policy inside the compare-and-swap update, so a change saved meanwhile by
 // someone else is neither lost nor overwritten. build must not write.
-func (p *Service) UpdateFido2With(ctx context.Context, actor authz.Actor, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, error) {
-	f, _, err := p.update(ctx, actor, nil, false, build)
+// force is UpdateFido2IfVersion's.
+func (p *Service) UpdateFido2With(ctx context.Context, actor authz.Actor, force bool, build func(cur policy.Fido2) ([]byte, error)) (policy.Fido2, error) {
+	f, _, err := p.update(ctx, actor, nil, force, build)
 	return f, err
 }
 
