@@ -111,16 +111,27 @@ func RunLevel(ctx context.Context, c *Client, keys Keys, lv Level, serverCPU fun
 		d := (clientAfter - clientBefore) / time.Duration(attempts)
 		r.ClientCPUPerSignIn = &d
 	}
-	if serverCPU != nil && attempts > 0 && ctx.Err() == nil {
-		after, err := serverCPU(ctx)
-		if err != nil {
-			return r, fmt.Errorf("reading the server's CPU after the level: %w", err)
-		}
-		total := time.Duration((after - cpuBefore) * float64(time.Second))
-		per := total / time.Duration(attempts)
-		r.ServerCPU, r.ServerCPUPerSignIn = &total, &per
+	if err := addServerCPU(ctx, &r, serverCPU, cpuBefore, attempts); err != nil {
+		return r, err
 	}
 	return r, ctx.Err()
+}
+
+// addServerCPU records the server's CPU during a level of attempts, from
+// its reading before the level (cpuBefore) and now; nothing when the
+// server's CPU is unknown or the level was cut short.
+func addServerCPU(ctx context.Context, r *LevelResult, serverCPU func(context.Context) (float64, error), cpuBefore float64, attempts int) error {
+	if serverCPU == nil || attempts == 0 || ctx.Err() != nil {
+		return nil
+	}
+	after, err := serverCPU(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the server's CPU after the level: %w", err)
+	}
+	total := time.Duration((after - cpuBefore) * float64(time.Second))
+	per := total / time.Duration(attempts)
+	r.ServerCPU, r.ServerCPUPerSignIn = &total, &per
+	return nil
 }
 
 // worker is one concurrent client's tally; workers never share one.

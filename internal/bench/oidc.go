@@ -255,14 +255,8 @@ func runRequests(ctx context.Context, conc, n int, serverCPU func(context.Contex
 	}
 	wg.Wait()
 	r := collect(workers, conc, time.Since(start))
-	if attempts := r.SignIns + r.Errors; serverCPU != nil && attempts > 0 && ctx.Err() == nil {
-		after, err := serverCPU(ctx)
-		if err != nil {
-			return r, fmt.Errorf("reading the server's CPU after the level: %w", err)
-		}
-		total := time.Duration((after - cpuBefore) * float64(time.Second))
-		per := total / time.Duration(attempts)
-		r.ServerCPU, r.ServerCPUPerSignIn = &total, &per
+	if err := addServerCPU(ctx, &r, serverCPU, cpuBefore, r.SignIns+r.Errors); err != nil {
+		return r, err
 	}
 	return r, ctx.Err()
 }
