@@ -228,7 +228,14 @@ func TestTAP(t *testing.T) {
 	if n := mfa.NormalizeTAP(typed); string(mfa.HashTAP(n)) != string(hash) {
 		t.Fatalf("typed %q normalizes to %q, not the pass", typed, n)
 	}
-	for _, bad := range []string{"", pass[:15], pass + "A", "0000000000000000", "IIIIIIIIIIIIIIII", strings.Repeat("A", 200)} {
+	// Passes are 8 to 48 characters (the policy's defaultLength).
+	for _, n := range []int{mfa.MinTAPLength, 20, mfa.MaxTAPLength} {
+		p, _ := mfa.NewTAPOfLength(n)
+		if len(p) != n || mfa.NormalizeTAP(p) != p {
+			t.Errorf("NewTAPOfLength(%d) = %q, not a normalized pass of that length", n, p)
+		}
+	}
+	for _, bad := range []string{"", pass[:7], strings.Repeat("A", mfa.MaxTAPLength+1), "0000000000000000", "IIIIIIIIIIIIIIII", strings.Repeat("A", 200)} {
 		if n := mfa.NormalizeTAP(bad); n != "" {
 			t.Errorf("NormalizeTAP(%q) = %q, want \"\"", bad, n)
 		}

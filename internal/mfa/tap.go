@@ -30,11 +30,23 @@ const TAPLength = 16
 // or copying it by hand: 0/O, 1/I/L.
 const tapAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
-// NewTAP returns a fresh pass (shown to the admin once) and its stored hash.
-func NewTAP() (pass string, hash []byte) {
+// Lengths a pass may have (the Temporary Access Pass policy's defaultLength).
+const (
+	MinTAPLength = 8
+	MaxTAPLength = 48
+)
+
+// NewTAP returns a fresh pass of TAPLength characters (shown to the admin
+// once) and its stored hash.
+func NewTAP() (pass string, hash []byte) { return NewTAPOfLength(TAPLength) }
+
+// NewTAPOfLength is NewTAP for a pass of n characters, n within
+// MinTAPLength..MaxTAPLength (clamped).
+func NewTAPOfLength(n int) (pass string, hash []byte) {
+	n = min(max(n, MinTAPLength), MaxTAPLength)
 	var b strings.Builder
 	max := big.NewInt(int64(len(tapAlphabet)))
-	for range TAPLength {
+	for range n {
 		n, err := rand.Int(rand.Reader, max)
 		if err != nil { // crypto/rand does not fail on supported platforms
 			panic("mfa: crypto/rand failed: " + err.Error())
@@ -49,7 +61,7 @@ func NewTAP() (pass string, hash []byte) {
 // and dashes dropped, upper case. It returns "" when the result cannot be a
 // pass, so callers can answer without a lookup.
 func NormalizeTAP(s string) string {
-	if len(s) > 4*TAPLength {
+	if len(s) > 4*MaxTAPLength {
 		return ""
 	}
 	s = strings.Map(func(r rune) rune {
@@ -58,7 +70,7 @@ func NormalizeTAP(s string) string {
 		}
 		return r
 	}, strings.ToUpper(s))
-	if len(s) != TAPLength || strings.Trim(s, tapAlphabet) != "" {
+	if len(s) < MinTAPLength || len(s) > MaxTAPLength || strings.Trim(s, tapAlphabet) != "" {
 		return ""
 	}
 	return s
@@ -71,13 +83,21 @@ func HashTAP(pass string) []byte { return secret.Hash("tap:" + pass) }
 // starts and expires. lifetimeMinutes nil means DefaultTAPLifetime; start
 // nil means now. Errors are *apperr.Error naming the rule.
 func TAPWindow(now time.Time, lifetimeMinutes *int, start *time.Time) (time.Time, time.Time, error) {
-	life := DefaultTAPLifetime
+	return TAPWindowWithin(now, lifetimeMinutes, start, TAPLimits{Default: DefaultTAPLifetime, Min: MinTAPLifetime, Max: MaxTAPLifetime})
+}
+
+// TAPLimits are the lifetimes the Temporary Access Pass policy sets.
+type TAPLimits struct{ Default, Min, Max time.Duration }
+
+// TAPWindowWithin is TAPWindow within the policy's lifetimes.
+func TAPWindowWithin(now time.Time, lifetimeMinutes *int, start *time.Time, lim TAPLimits) (time.Time, time.Time, error) {
+	life := lim.Default
 	if lifetimeMinutes != nil {
 		m := *lifetimeMinutes
-		if m < int(MinTAPLifetime/time.Minute) || m > int(MaxTAPLifetime/time.Minute) {
+		if m < int(lim.Min/time.Minute) || m > int(lim.Max/time.Minute) {
 			return time.Time{}, time.Time{}, apperr.BadRequest(
-				"lifetimeInMinutes must be from %d (10 minutes) to %d (30 days), not %d",
-				int(MinTAPLifetime/time.Minute), int(MaxTAPLifetime/time.Minute), m)
+				"lifetimeInMinutes must be from %d to %d (the Temporary Access Pass policy's minimum and maximum), not %d",
+				int(lim.Min/time.Minute), int(lim.Max/time.Minute), m)
 		}
 		life = time.Duration(m) * time.Minute
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"time"
@@ -33,6 +34,32 @@ func (a *MethodsAdminAPI) Mount(rt Router) {
 	rt.Handle("GET "+apps, read(http.HandlerFunc(a.listApps)))
 	rt.Handle("DELETE "+apps+"/{methodId}", write(http.HandlerFunc(a.deleteApp)))
 	rt.Handle("GET /api/v1/users/{id}/authentication/passwordMethods", read(http.HandlerFunc(a.listPasswords)))
+	const tapPolicy = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/temporaryAccessPass"
+	rt.Handle("GET "+tapPolicy, read(http.HandlerFunc(a.getTAPPolicy)))
+	rt.Handle("PATCH "+tapPolicy, policyAdmins(http.HandlerFunc(a.patchTAPPolicy)))
+}
+
+func (a *MethodsAdminAPI) getTAPPolicy(w http.ResponseWriter, r *http.Request) {
+	c, err := a.SignIn.TAPConfig(r.Context())
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, c)
+}
+
+func (a *MethodsAdminAPI) patchTAPPolicy(w http.ResponseWriter, r *http.Request) {
+	var patch json.RawMessage
+	if err := DecodeJSON(w, r, &patch); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	c, err := a.SignIn.UpdateTAPConfig(r.Context(), actorFrom(r.Context()), patch)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, c)
 }
 
 // passwordMethodID is the one ID Graph gives every password method.

@@ -3,6 +3,7 @@ package signin
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 	"github.com/keyward/keyward/internal/textlimit"
@@ -127,6 +129,16 @@ func (s *Service) IssueTAP(ctx context.Context, actor authz.Actor, u storage.Use
 	return s.passes().Issue(ctx, actor, u, req)
 }
 
+// TAPConfig is Passes.Config.
+func (s *Service) TAPConfig(ctx context.Context) (policy.TAPConfig, error) {
+	return s.passes().Config(ctx)
+}
+
+// UpdateTAPConfig is Passes.UpdateConfig.
+func (s *Service) UpdateTAPConfig(ctx context.Context, actor authz.Actor, patch []byte) (policy.TAPConfig, error) {
+	return s.passes().UpdateConfig(ctx, actor, patch)
+}
+
 // UserTAPs is Passes.List.
 func (s *Service) UserTAPs(ctx context.Context, userID string) ([]storage.TemporaryAccessPass, error) {
 	return s.passes().List(ctx, userID)
@@ -149,13 +161,23 @@ func (s *Passes) Issue(ctx context.Context, actor authz.Actor, u storage.User, r
 		return IssuedTAP{}, err
 	}
 	now := clock(s.Now)
-	start, expires, err := mfa.TAPWindow(now, req.LifetimeInMinutes, req.StartDateTime)
+	cfg, err := s.Config(ctx)
 	if err != nil {
 		return IssuedTAP{}, err
 	}
-	pass, hash := mfa.NewTAP()
+	minute := func(m int) time.Duration { return time.Duration(m) * time.Minute }
+	start, expires, err := mfa.TAPWindowWithin(now, req.LifetimeInMinutes, req.StartDateTime, mfa.TAPLimits{
+		Default: minute(cfg.DefaultLifetimeInMinutes), Min: minute(cfg.MinimumLifetimeInMinutes), Max: minute(cfg.MaximumLifetimeInMinutes)})
+	if err != nil {
+		return IssuedTAP{}, err
+	}
+	once := cfg.IsUsableOnce
+	if req.IsUsableOnce != nil {
+		once = *req.IsUsableOnce
+	}
+	pass, hash := mfa.NewTAPOfLength(cfg.DefaultLength)
 	t := storage.TemporaryAccessPass{ID: uuid.NewString(), UserID: u.ID, Hash: hash,
-		IsUsableOnce: req.IsUsableOnce != nil && *req.IsUsableOnce,
+		IsUsableOnce: once,
 		CreatedAt:    now, StartAt: start, ExpiresAt: expires, CreatedBy: actor.String()}
 	err = s.Store.Audited(ctx, func(ctx context.Context) ([]storage.AuditEvent, error) {
 		replaced, err := s.Store.ReplaceTAP(ctx, t)
@@ -175,6 +197,57 @@ func (s *Passes) Issue(ctx context.Context, actor authz.Actor, u storage.User, r
 		return IssuedTAP{}, err
 	}
 	return IssuedTAP{TemporaryAccessPass: t, Pass: pass}, nil
+}
+
+// Config reads the Temporary Access Pass method policy (the defaults when
+// none was saved).
+func (s *Passes) Config(ctx context.Context) (policy.TAPConfig, error) {
+	p, err := s.Store.GetPolicy(ctx, policy.TAPStorageName)
+	if errors.Is(err, storage.ErrNotFound) {
+		return policy.DefaultTAP(), nil
+	}
+	if err != nil {
+		return policy.TAPConfig{}, apperr.Internal(fmt.Errorf("read the Temporary Access Pass policy: %w", err))
+	}
+	c, err := policy.LoadTAP(p.Data)
+	if err != nil {
+		return policy.TAPConfig{}, apperr.Internal(fmt.Errorf("the stored Temporary Access Pass policy does not load: %w", err))
+	}
+	return c, nil
+}
+
+// UpdateConfig applies a PATCH document to the Temporary Access Pass method
+// policy inside a compare-and-swap update, audited with the old and the new
+// value; only those who may edit method policies may change it.
+func (s *Passes) UpdateConfig(ctx context.Context, actor authz.Actor, patch []byte) (policy.TAPConfig, error) {
+	if err := authz.MayEditMethodPolicies(actor); err != nil {
+		return policy.TAPConfig{}, err
+	}
+	var prev, next policy.TAPConfig
+	details := map[string]any{"oldValue": &prev, "newValue": &next}
+	err := audited(ctx, s.Store, clock(s.Now), actor, "policy.temporaryAccessPass.update", policy.TAPStorageName, details, func(ctx context.Context) error {
+		_, err := s.Store.UpdatePolicy(ctx, policy.TAPStorageName, func(old storage.Policy) (storage.Policy, error) {
+			cur, err := policy.LoadTAP(old.Data)
+			if err != nil {
+				return old, err
+			}
+			prev = cur
+			if next, err = policy.ApplyTAP(cur, patch); err != nil {
+				return old, err
+			}
+			data, err := json.Marshal(next)
+			if err != nil {
+				return old, err
+			}
+			old.Data, old.UpdatedAt, old.UpdatedBy = data, clock(s.Now), actor.String()
+			return old, nil
+		})
+		return err
+	})
+	if err != nil {
+		return policy.TAPConfig{}, err
+	}
+	return next, nil
 }
 
 // List lists the user's passes (without the pass itself).

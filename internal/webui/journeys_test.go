@@ -511,6 +511,10 @@ func tapOnboarding(t *testing.T, b *browser, admin *tab, k *keyward) {
 	admin.click(t, `#profile-form [type="submit"]`)
 	admin.waitFor(t, "the flag to go", `!document.querySelector("#user-badges").textContent.includes("Emergency")`)
 
+	// The form starts from the Temporary Access Pass policy's defaults
+	// (reusable); the admin makes this pass one-time.
+	admin.waitFor(t, "the pass policy's defaults", `document.querySelector("#tap-lifetime").value === "60" && !document.querySelector("#tap-once").checked`)
+	admin.click(t, "#tap-once")
 	admin.choose(t, "#tap-lifetime", "60")
 	admin.click(t, "#tap-issue")
 	admin.waitText(t, "#tap-result", "won't be shown again")

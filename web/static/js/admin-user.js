@@ -318,7 +318,21 @@ const f = takeFlash();
 if (f && f.kind === "error") setAlert(pageError, f.message);
 else if (f) toast(f.message);
 
-loadUser().then(() => Promise.all([loadKeys(), loadScope()])).catch((e) => {
+// applyTAPPolicy offers only the lifetimes the Temporary Access Pass policy
+// allows, with its defaults chosen.
+async function applyTAPPolicy() {
+  const c = await get("/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/temporaryAccessPass").catch(() => null);
+  if (!c) return;
+  const select = $("#tap-lifetime");
+  for (const o of [...select.options]) if (Number(o.value) < c.minimumLifetimeInMinutes || Number(o.value) > c.maximumLifetimeInMinutes) o.remove();
+  if (![...select.options].some((o) => Number(o.value) === c.defaultLifetimeInMinutes)) {
+    select.append(h("option", { value: String(c.defaultLifetimeInMinutes) }, `${c.defaultLifetimeInMinutes} minutes (default)`));
+  }
+  select.value = String(c.defaultLifetimeInMinutes);
+  $("#tap-once").checked = !!c.isUsableOnce;
+}
+
+loadUser().then(() => Promise.all([loadKeys(), loadScope(), applyTAPPolicy()])).catch((e) => {
   setAlert(pageError, e.message);
   for (const el of document.querySelectorAll("form button, #delete-user, #provision-open")) el.disabled = true;
 });
