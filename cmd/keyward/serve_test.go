@@ -461,7 +461,7 @@ func TestServeDownloadsTheMDSBlob(t *testing.T) {
 // authorization request from an unknown app that it will not redirect)
 // comes out as Keyward's own JSON log lines, not Go's default logger's.
 func TestServeLogsTheOIDCLibraryAsItsOwn(t *testing.T) {
-	n := startServe(t, nil)
+	n := startServe(t, []string{"KEYWARD_DATA_DIR=" + t.TempDir()})
 	n.waitReady()
 	res, err := http.Get(n.url("/oauth2/authorize?client_id=nobody&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fevil.example%2Fcb"))
 	if err != nil {
