@@ -77,3 +77,15 @@ func BenchmarkBareAssertionVerify(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAuthenticatedRequest is the session check every signed-in page and
+// API call pays, over real HTTP on SQLite: the cookie's session and its user
+// loaded, then the smallest authenticated answer (GET /api/v1/me).
+func BenchmarkAuthenticatedRequest(b *testing.B) {
+	w := newWorld(b, storagetest.NewSQLite(b))
+	s := w.session(w.user("alice@contoso.com"), true)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.mustStatus(w.do("GET", "/api/v1/me", cookie(s), nil), http.StatusOK)
+	}
+}
