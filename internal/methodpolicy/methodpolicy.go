@@ -47,7 +47,13 @@ func (p *Service) Fido2Version(ctx context.Context) (policy.Fido2, int64, error)
 	if err != nil {
 		return policy.Fido2{}, 0, fmt.Errorf("read policy versions: %w", err)
 	}
-	v := versions[policy.StorageName]
+	return p.Fido2AtVersion(ctx, versions[policy.StorageName])
+}
+
+// Fido2AtVersion is Fido2Version for a caller that has just read the
+// stored policy's version v itself (storage.CredentialOwner reads it with
+// the credential): the cached policy when it is at v, else a fresh load.
+func (p *Service) Fido2AtVersion(ctx context.Context, v int64) (policy.Fido2, int64, error) {
 	p.mu.RLock()
 	if p.loaded && p.version == v {
 		f := p.fido2

@@ -137,7 +137,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	if !user.AccountEnabled {
 		return SignIn{}, s.fail(ctx, challenge, event, errAccountDisabled, "")
 	}
-	pol, err := s.cfg.Policies.Fido2(ctx)
+	pol, _, err := s.cfg.Policies.Fido2AtVersion(ctx, owner.Fido2PolicyVersion)
 	if err != nil {
 		return SignIn{}, err
 	}

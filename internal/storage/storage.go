@@ -493,6 +493,10 @@ type CredentialOwner struct {
 	Credential Credential
 	User       User
 	GroupIDs   []string // sorted
+	// Fido2PolicyVersion is the version of the stored "fido2" policy as the
+	// same query read it (0 when none was saved; see PolicyVersions), so a
+	// sign-in checks its cached policy without another round trip.
+	Fido2PolicyVersion int64
 }
 
 // SignInRecord is what one sign-in writes (see Storage.RecordSignIn).

@@ -580,6 +580,22 @@ var credentialTests = []test{
 		ok(t, err)
 		equal(t, "owner without groups", got.GroupIDs, []string(nil))
 		equal(t, "owner", got.User.ID, other.ID)
+		equal(t, "policy version before any policy", got.Fido2PolicyVersion, int64(0))
+
+		// The stored passkey policy's version comes with the owner.
+		for range 2 {
+			_, err = s.UpdatePolicy(t.Context(), "fido2", func(p storage.Policy) (storage.Policy, error) {
+				p.Data = []byte(`{}`)
+				return p, nil
+			})
+			ok(t, err)
+		}
+		versions, err := s.PolicyVersions(t.Context())
+		ok(t, err)
+		got, err = s.GetCredentialOwner(t.Context(), c.CredentialID)
+		ok(t, err)
+		equal(t, "policy version", got.Fido2PolicyVersion, versions["fido2"])
+		equal(t, "policy version after two saves", got.Fido2PolicyVersion, int64(2))
 
 		_, err = s.GetCredentialOwner(t.Context(), []byte("unknown"))
 		is(t, err, storage.ErrNotFound)

@@ -93,7 +93,8 @@ func (s *Store) GetCredentialByCredentialID(ctx context.Context, credentialID []
 // owner (one row when there is none), credential and user columns repeated.
 func (s *Store) GetCredentialOwner(ctx context.Context, credentialID []byte) (storage.CredentialOwner, error) {
 	const op = "get credential with its owner"
-	rows, err := s.read().rows(ctx, `SELECT `+prefixed("c", credentialCols)+`, `+prefixed("u", userCols)+`, m.group_id
+	rows, err := s.read().rows(ctx, `SELECT `+prefixed("c", credentialCols)+`, `+prefixed("u", userCols)+`, m.group_id,
+		COALESCE((SELECT p.version FROM policies p WHERE p.name = 'fido2' AND p.version > 0), 0)
 		FROM credentials c JOIN users u ON u.id = c.user_id LEFT JOIN memberships m ON m.user_id = u.id
 		WHERE c.credential_id = ? ORDER BY m.group_id`, blob(credentialID))
 	if err != nil {
@@ -109,7 +110,7 @@ func (s *Store) GetCredentialOwner(ctx context.Context, credentialID []byte) (st
 		c, err := scanCredential(scanFunc(func(credDest ...any) error {
 			var uerr error
 			o.User, uerr = scanUser(scanFunc(func(userDest ...any) error {
-				return rows.Scan(append(append(credDest, userDest...), &group)...)
+				return rows.Scan(append(append(credDest, userDest...), &group, &o.Fido2PolicyVersion)...)
 			}))
 			return uerr
 		}))
