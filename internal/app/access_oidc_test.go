@@ -76,9 +76,36 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 			t.Fatalf("after the step-up: amr %v acr %q", c.AMR, c.ACR)
 		}
 
-		// Payroll allows only another key model: this passkey session steps up again.
-		res, _ = b.get(payroll.start().url)
-		wantLogin(t, res, true)
+		// Payroll allows only another key model: the step-up page names it
+		// in words, and bob, who has no key of that model, is told so.
+		res, body = b.get(payroll.start().url)
+		wantStepUp(t, res, body, "phr", http.StatusForbidden)
+		if !strings.Contains(body, "passkey of model YubiKey 5 Series") || strings.Contains(body, "stepup-passkey") {
+			t.Fatalf("step-up without a key of the model: %.600s", body)
+		}
+		if got := res.Request.URL.Query().Get("models"); got != onlyModelKey {
+			t.Fatalf("step-up models %q, want %q", got, onlyModelKey)
+		}
+		// With a key of that model registered, the step-up offers only it
+		// and payroll gets its code.
+		yk := w.key(onlyModelKey, softkey.FormatNone)
+		w.mustStatus(w.register(yk, w.session(bob, true), "YubiKey"), http.StatusCreated)
+		f = payroll.start()
+		res, body = b.get(f.url)
+		next = wantStepUp(t, res, body, "phr", http.StatusOK)
+		if !strings.Contains(body, "passkey of model YubiKey 5 Series") {
+			t.Fatalf("step-up page does not name the model: %.600s", body)
+		}
+		opts, _ := json.Marshal(map[string]any{"acr": "phr", "models": []string{onlyModelKey}})
+		if allowed := allowedCredentials(t, b.post("/api/v1/auth/passkey/step-up/options", opts)); len(allowed) != 1 {
+			t.Fatalf("step-up options allow %d keys, want only the YubiKey", len(allowed))
+		}
+		b.stepUpModels(yk, "phr", []string{onlyModelKey})
+		res, _ = b.get(next)
+		q = landed(t, res, redirect)
+		if _, err := payroll.conf.Exchange(payroll.ctx(), q.Get("code"), oauth2.VerifierOption(f.verifier)); err != nil {
+			t.Fatal(err)
+		}
 
 		// A policy blocking the wiki, made after the tokens were issued, stops the refresh.
 		w.mustStatus(w.do("POST", caPolicies, bearer(w.admin), fmt.Sprintf(`{"displayName":"Wiki closed","state":"enabled",
@@ -113,10 +140,39 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 			"Wiki failure failure multiFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: failure] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
 			"Wiki success success multiFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: success] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
 			"Payroll failure failure multiFactorAuthentication [Other model for payroll: failure] [Phishing-resistant MFA for the wiki: notApplied] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
+			"Payroll failure failure multiFactorAuthentication [Other model for payroll: failure] [Phishing-resistant MFA for the wiki: notApplied] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
+			"Payroll success success multiFactorAuthentication [Other model for payroll: success] [Phishing-resistant MFA for the wiki: notApplied] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
 			"Wiki failure failure multiFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: success] [Trying phishing-resistant for chat: reportOnlyNotApplied] [Wiki closed: failure]",
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("sign-in log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
+}
+
+// stepUpModels is browser.stepUp restricted to key models, as the step-up
+// page does for a strength that allows only some.
+func (b *browser) stepUpModels(k *softkey.Authenticator, acr string, models []string) {
+	b.t.Helper()
+	body, _ := json.Marshal(map[string]any{"acr": acr, "models": models})
+	opts := b.post("/api/v1/auth/passkey/step-up/options", body)
+	resp, err := k.Assert(opts, b.w.origin())
+	if err != nil {
+		b.t.Fatalf("authenticator: %v", err)
+	}
+	b.post("/api/v1/auth/passkey", resp)
+}
+
+// allowedCredentials returns the credential IDs passkey options allow.
+func allowedCredentials(t *testing.T, opts []byte) []any {
+	t.Helper()
+	var o struct {
+		PublicKey struct {
+			AllowCredentials []any `json:"allowCredentials"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal(opts, &o); err != nil {
+		t.Fatal(err)
+	}
+	return o.PublicKey.AllowCredentials
 }

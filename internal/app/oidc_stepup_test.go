@@ -144,6 +144,12 @@ func TestOIDCStepUp(t *testing.T) {
 			if r.status != http.StatusBadRequest {
 				t.Fatalf("a strength a passkey step-up is not for: %d %s", r.status, r.body)
 			}
+			for _, models := range [][]string{{"not-a-model"}, slices.Repeat([]string{"ee882879-721c-4913-9775-3dfcce97072a"}, 201)} {
+				r = w.do("POST", "/api/v1/auth/passkey/step-up/options", cookie(w.session(carol, false)), map[string]any{"acr": "phr", "models": models})
+				if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "models") {
+					t.Fatalf("step-up options with models %.60v: %d %s", models, r.status, r.body)
+				}
+			}
 		})
 	})
 }

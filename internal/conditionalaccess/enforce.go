@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/keyward/keyward/internal/access"
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/oidc"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -62,7 +64,7 @@ func Explain(d access.Decision) string {
 		for _, st := range d.RequiredStrengths {
 			n := st.DisplayName
 			if ids := st.AllowedAAGUIDs(); len(ids) > 0 {
-				n += " (only with a key of model " + strings.Join(ids, " or ") + ")"
+				n += " (only with a passkey of model " + ModelNames(ids) + ")"
 			} else if st.NeedsFido2() {
 				n += " (a passkey or security key)"
 			}
@@ -90,15 +92,16 @@ func (s *Service) OIDCVerdict(ctx context.Context, sess storage.Session, appID s
 		return oidc.AccessVerdict{}, err
 	}
 	v := oidc.AccessVerdict{Decision: d.Decision, Text: Explain(d)}
-	anyPasskey := len(d.RequiredStrengths) > 0
+	allPasskey := len(d.RequiredStrengths) > 0
 	for _, st := range d.RequiredStrengths {
 		v.Passkey = v.Passkey || st.NeedsFido2()
-		anyPasskey = anyPasskey && st.NeedsFido2() && len(st.AllowedAAGUIDs()) == 0
+		allPasskey = allPasskey && st.NeedsFido2()
 	}
-	// Strengths that any passkey meets are what the passkey step-up page
-	// gives (phr); one restricted to key models goes to the sign-in page.
-	if d.Decision == access.StepUp && anyPasskey {
-		v.ACR = oidc.ACRPhishingResistant
+	// Strengths that only a passkey meets are what the passkey step-up page
+	// gives (phr), restricted to the key models every strength allows; when
+	// no model meets them all, the sign-in page explains.
+	if models, ok := StepUpModels(d.RequiredStrengths); d.Decision == access.StepUp && allPasskey && ok {
+		v.ACR, v.Models = oidc.ACRPhishingResistant, models
 	}
 	if sess.ID != "" {
 		if err := s.recordAppSignIn(ctx, sess, u, appID, d); err != nil {
@@ -169,4 +172,41 @@ func (s *Service) Surface(ctx context.Context, sess storage.Session, user storag
 		return apperr.New(http.StatusForbidden, CodeStepUp, "%s", Explain(d))
 	}
 	return nil
+}
+
+// StepUpModels is the key models (AAGUIDs) a passkey must be of to meet
+// every one of strengths: nil when none restricts models, and ok false when
+// the restrictions leave no model at all.
+func StepUpModels(strengths []access.Strength) (models []string, ok bool) {
+	restricted := false
+	for _, st := range strengths {
+		ids := st.AllowedAAGUIDs()
+		if len(ids) == 0 {
+			continue
+		}
+		var allowed []string
+		for _, id := range ids {
+			id = strings.ToLower(id)
+			if (!restricted || slices.Contains(models, id)) && !slices.Contains(allowed, id) {
+				allowed = append(allowed, id)
+			}
+		}
+		models, restricted = allowed, true
+	}
+	return models, !restricted || len(models) > 0
+}
+
+// ModelNames names key models in words for a person: each AAGUID's model
+// name (the embedded table of known models), or the AAGUID itself when
+// unknown, joined with "or".
+func ModelNames(aaguids []string) string {
+	names := make([]string, 0, len(aaguids))
+	for _, id := range aaguids {
+		if n := policy.ModelName(id); n != "" {
+			names = append(names, n)
+		} else {
+			names = append(names, id)
+		}
+	}
+	return strings.Join(names, " or ")
 }

@@ -78,6 +78,9 @@ type AccessVerdict struct {
 	// ACR, when it is phr or phrh, is a strength the passkey step-up page
 	// can give: a step-up goes there instead of to the sign-in page.
 	ACR string
+	// Models, when not empty, are the only key models (AAGUIDs) whose
+	// passkey meets the strength; the step-up page names them.
+	Models []string
 }
 
 // Provider is the OpenID Connect provider.
@@ -250,10 +253,12 @@ type Step struct {
 	// Passkey: only a passkey meets the app's acr_values.
 	Passkey bool
 	// ACR is what a step-up must reach (StepStepUp).
-	ACR   string
-	URL   string
-	Title string
-	Text  string
+	ACR string
+	// Models: the step-up needs a passkey of one of these models (AAGUIDs).
+	Models []string
+	URL    string
+	Title  string
+	Text   string
 }
 
 // Continue decides what a pending authorization request needs, given the
@@ -314,7 +319,7 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 				return p.errorStep(a, oidc.ErrInteractionRequired().WithDescription("conditional access requires the user to sign in again"))
 			}
 			if IsPasskeyACR(v.ACR) {
-				return Step{Kind: StepStepUp, ACR: v.ACR, Text: v.Text}, nil
+				return Step{Kind: StepStepUp, ACR: v.ACR, Text: v.Text, Models: v.Models}, nil
 			}
 			return Step{Kind: StepSignIn, Fresh: true, Passkey: WantsPasskey(a.req.ACRValues) || v.Passkey, Text: v.Text}, nil
 		}

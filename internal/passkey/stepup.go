@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -22,14 +24,16 @@ import (
 // StepUpKeys returns the user's passkeys that can step a sign-in up:
 // device-bound ones only when deviceBound, and never a key flagged as a
 // possible clone (it is refused until an administrator clears the flag).
-func (s *Service) StepUpKeys(ctx context.Context, userID string, deviceBound bool) ([]storage.Credential, error) {
+// models, when not empty, are the only key models (AAGUIDs) that will do:
+// a strength restricted to some models is met by no other.
+func (s *Service) StepUpKeys(ctx context.Context, userID string, deviceBound bool, models []string) ([]storage.Credential, error) {
 	creds, err := s.cfg.Store.ListUserCredentials(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}
 	out := creds[:0]
 	for _, c := range creds {
-		if !c.CloneWarning && (!deviceBound || !c.BackupEligible) {
+		if !c.CloneWarning && (!deviceBound || !c.BackupEligible) && (len(models) == 0 || slices.Contains(models, strings.ToLower(c.AAGUID))) {
 			out = append(out, c)
 		}
 	}
@@ -42,8 +46,8 @@ var ErrNoStepUpKey = apperr.New(http.StatusConflict, "noSuitablePasskey",
 
 // BeginStepUp starts a step-up for user: options that allow only the keys
 // StepUpKeys returns. A user without one gets ErrNoStepUpKey.
-func (s *Service) BeginStepUp(ctx context.Context, user storage.User, deviceBound bool) (Assertion, error) {
-	creds, err := s.StepUpKeys(ctx, user.ID, deviceBound)
+func (s *Service) BeginStepUp(ctx context.Context, user storage.User, deviceBound bool, models []string) (Assertion, error) {
+	creds, err := s.StepUpKeys(ctx, user.ID, deviceBound, models)
 	if err != nil {
 		return Assertion{}, err
 	}

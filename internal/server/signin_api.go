@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/passkey"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/signin"
 	"github.com/keyward/keyward/internal/storage"
@@ -109,11 +110,13 @@ func (a *SignInAPI) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 
 // stepUpOptions starts a step-up for the signed-in user: passkey options
 // listing only their keys that reach the acr asked for (phr: any passkey;
-// phrh: a device-bound one). The answer goes to POST /api/v1/auth/passkey,
-// which replaces the session with the stronger one.
+// phrh: a device-bound one) and, with models, only of those key models (a
+// strength restricted to some AAGUIDs). The answer goes to POST
+// /api/v1/auth/passkey, which replaces the session with the stronger one.
 func (a *SignInAPI) stepUpOptions(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		ACR string `json:"acr"`
+		ACR    string   `json:"acr"`
+		Models []string `json:"models"`
 	}
 	if err := DecodeJSON(w, r, &body); err != nil {
 		WriteError(w, r, err)
@@ -124,12 +127,17 @@ func (a *SignInAPI) stepUpOptions(w http.ResponseWriter, r *http.Request) {
 			oidc.ACRPhishingResistant, oidc.ACRPhishingResistantHardware))
 		return
 	}
+	models, err := stepUpModels(body.Models)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
 	u, _, err := currentUser(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	as, err := a.Passkeys.BeginStepUp(r.Context(), u, body.ACR == oidc.ACRPhishingResistantHardware)
+	as, err := a.Passkeys.BeginStepUp(r.Context(), u, body.ACR == oidc.ACRPhishingResistantHardware, models)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -256,4 +264,24 @@ func (a *SignInAPI) setup(w http.ResponseWriter, r *http.Request) {
 		EnablePasskeys: body.EnablePasskeys,
 	})
 	a.finish(w, r, res, err)
+}
+
+// maxStepUpModels bounds the key models one step-up may name (a strength's
+// fido2 configuration allows at most 200).
+const maxStepUpModels = 200
+
+// stepUpModels checks and normalises the AAGUIDs a step-up is restricted to.
+func stepUpModels(in []string) ([]string, error) {
+	if len(in) > maxStepUpModels {
+		return nil, apperr.BadRequest("models lists %d key models; at most %d", len(in), maxStepUpModels)
+	}
+	out := make([]string, 0, len(in))
+	for _, m := range in {
+		n, err := policy.NormalizeAAGUID(m)
+		if err != nil {
+			return nil, apperr.BadRequest("models: %v", err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

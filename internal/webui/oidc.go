@@ -101,7 +101,7 @@ func (u *UI) oidcContinue(w http.ResponseWriter, r *http.Request) {
 	case oidc.StepRedirect:
 		http.Redirect(w, r, step.URL, http.StatusFound)
 	case oidc.StepStepUp:
-		http.Redirect(w, r, StepUpURL(step.ACR, oidc.ContinuePath+"?id="+url.QueryEscape(id)), http.StatusFound)
+		http.Redirect(w, r, StepUpURL(step.ACR, step.Models, oidc.ContinuePath+"?id="+url.QueryEscape(id)), http.StatusFound)
 	case oidc.StepSignIn:
 		q := url.Values{"next": {oidc.ContinuePath + "?id=" + url.QueryEscape(id)}}
 		if step.Fresh {

@@ -121,6 +121,9 @@ type pageData struct {
 	Token    string // the setup token
 	Username string // a username to prefill
 	ACR      string // the strength a step-up must reach
+	// Models are the AAGUIDs (comma-joined) a step-up is restricted to, and
+	// ModelNames the same in words.
+	Models, ModelNames string
 }
 
 // message is the text of the simple message page (errors, no access).

@@ -1,7 +1,8 @@
 // The step-up page: a signed-in user whose sign-in is not strong enough for
 // what they asked for (an app's acr_values, an access rule) signs in again
 // with a passkey that is, then goes on to where they were going. The page
-// is generic: it takes the strength (data-acr) and where to go (data-next).
+// is generic: it takes the strength (data-acr), the key models a strength
+// allows (data-models, optional) and where to go (data-next).
 import { post, ApiError } from "./api.js";
 import { supported, requestOptions, credentialJSON, isAbort, explain } from "./webauthn.js";
 import { $, show, setAlert, busy } from "./ui.js";
@@ -9,6 +10,7 @@ import { $, show, setAlert, busy } from "./ui.js";
 const main = document.getElementById("main");
 const next = main.dataset.next || "/my/security-info";
 const acr = main.dataset.acr;
+const models = main.dataset.models ? main.dataset.models.split(",") : [];
 const button = $("#stepup-passkey");
 const status = $("#stepup-status");
 
@@ -22,7 +24,7 @@ async function stepUp() {
   setAlert($("#stepup-error"), "");
   busy(button, true, "Waiting for your passkey…");
   try {
-    const opts = await post("/api/v1/auth/passkey/step-up/options", { acr });
+    const opts = await post("/api/v1/auth/passkey/step-up/options", { acr, models });
     const cred = await navigator.credentials.get({ publicKey: requestOptions(opts.publicKey) });
     await post("/api/v1/auth/passkey", credentialJSON(cred));
     setStatus("Confirmed. Taking you on…");
