@@ -21,13 +21,13 @@ func TestTAPMethodPolicy(t *testing.T) {
 			t.Fatalf("defaults = %v", c)
 		}
 		for body, says := range map[string]string{
-			`{"defaultLifetimeInMinutes":5}`:                                  "defaultLifetimeInMinutes: must be from 10",
+			`{"defaultLifetimeInMinutes":5}`:                                 "defaultLifetimeInMinutes: must be from 10",
 			`{"minimumLifetimeInMinutes":120,"defaultLifetimeInMinutes":60}`: "must lie from the minimum to the maximum (120 to 43200), not 60",
-			`{"defaultLength":7}`:                                             "defaultLength: must be from 8 to 48",
-			`{"defaultLength":"16"}`:                                          "defaultLength: must be a whole number",
-			`{"isUsableOnce":null}`:                                           "isUsableOnce: must be true or false",
-			`{"colour":"blue"}`:                                               `"colour" is not a field`,
-			`[]`:                                                              "must be a JSON object",
+			`{"defaultLength":7}`:                                            "defaultLength: must be from 8 to 48",
+			`{"defaultLength":"16"}`:                                         "defaultLength: must be a whole number",
+			`{"isUsableOnce":null}`:                                          "isUsableOnce: must be true or false",
+			`{"colour":"blue"}`:                                              `"colour" is not a field`,
+			`[]`:                                                             "must be a JSON object",
 		} {
 			wantError(t, w.do("PATCH", tapPolicyPath, bearer(w.admin), body), http.StatusBadRequest, "invalidRequest", says)
 		}
