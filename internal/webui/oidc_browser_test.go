@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/session"
@@ -116,6 +117,14 @@ func TestBrowserSignInToAnApp(t *testing.T) {
 // out again.
 func alexWithAKeyAndAnApp(t *testing.T, opts ...oauth2.AuthCodeOption) (*httptest.Server, *tab) {
 	t.Helper()
+	app, alex, _, _, _ := alexWithAKeyAndAnAppIn(t, opts...)
+	return app, alex
+}
+
+// alexWithAKeyAndAnAppIn is alexWithAKeyAndAnApp that also returns the
+// Keyward, Alex's user ID and the app's app ID.
+func alexWithAKeyAndAnAppIn(t *testing.T, opts ...oauth2.AuthCodeOption) (*httptest.Server, *tab, *keyward, string, string) {
+	t.Helper()
 	chromium := chromiumPath(t)
 	k := startKeyward(t)
 	ctx := context.Background()
@@ -123,6 +132,7 @@ func alexWithAKeyAndAnApp(t *testing.T, opts ...oauth2.AuthCodeOption) (*httptes
 		t.Fatal(err)
 	}
 	alexID := k.user(t, alexUPN, "Alex Wilber", alexPassword, "")
+	var appID string
 	app := relyingParty(t, k.url, func(redirect string) (string, string) {
 		web := []string{redirect}
 		a, err := k.app.Apps.Create(ctx, "test", oidc.AppInput{DisplayName: ptr("Payroll"), WebRedirectURIs: &web})
@@ -133,6 +143,7 @@ func alexWithAKeyAndAnApp(t *testing.T, opts ...oauth2.AuthCodeOption) (*httptes
 		if err != nil {
 			t.Fatal(err)
 		}
+		appID = a.AppID
 		return a.AppID, text
 	}, opts...)
 
@@ -163,7 +174,44 @@ func alexWithAKeyAndAnApp(t *testing.T, opts ...oauth2.AuthCodeOption) (*httptes
 	alex.waitText(t, "#methods-table", "Alex's key")
 	signOut(t, alex)
 
-	return app, alex
+	return app, alex, k, alexID, appID
+}
+
+// TestBrowserConditionalAccessStepUp: a conditional access policy requires
+// Phishing-resistant MFA for Payroll. Alex, signed in with a password and an
+// authenticator app, opens Payroll: Keyward shows the passkey step-up page,
+// Alex uses the security key and lands back at Payroll signed in with it.
+func TestBrowserConditionalAccessStepUp(t *testing.T) {
+	app, alex, k, alexID, appID := alexWithAKeyAndAnAppIn(t)
+	ctx := context.Background()
+	if _, err := k.app.Access.Create(ctx, authz.CLI(), storage.AccessPolicy, []byte(fmt.Sprintf(`{"displayName":"Payroll needs a passkey",
+		"state":"enabled","conditions":{"users":{"includeUsers":["All"]},"applications":{"includeApplications":[%q]}},
+		"grantControls":{"authenticationStrength":{"id":"00000000-0000-0000-0000-000000000004"}}}`, appID)), conditionalaccess.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A session from a password and an authenticator-app code.
+	sess := secret.New("kws_")
+	now := k.clock.Now()
+	if err := k.store.CreateSession(ctx, storage.Session{ID: secret.HashHex(sess), UserID: alexID,
+		AuthMethods: []string{"pwd", "otp", "mfa"}, MFAAt: now, CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(alex.ctx, network.SetCookie, network.SetCookieParams{Name: session.DefaultCookieName,
+		Value: sess, URL: k.url, HTTPOnly: ptr(true)}); err != nil {
+		t.Fatalf("set the session cookie: %v", err)
+	}
+
+	alex.step(t, "open the app", chromedp.Navigate(app.URL+"/"))
+	alex.waitPath(t, "/login/step-up")
+	if got := alex.text(t, "#stepup-subtitle"); !strings.Contains(got, "passkey or security key") {
+		alex.fail(t, "the step-up page says %q", got)
+	}
+	alex.click(t, "#stepup-passkey")
+	alex.waitFor(t, "the app's page", `location.origin === `+fmt.Sprintf("%q", app.URL)+` && document.querySelector("#who") !== null`)
+	if got := alex.text(t, "#who"); got != "Signed in as Alex Wilber with hwk+user+mfa (phrh)" {
+		alex.fail(t, "the app says %q", got)
+	}
 }
 
 // TestBrowserStepUpForAnApp: Alex, signed in with a password, opens an app
