@@ -7,7 +7,9 @@ import (
 
 	"github.com/chromedp/cdproto/webauthn"
 
+	"github.com/keyward/keyward/internal/access"
 	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -80,4 +82,51 @@ func TestBrowserConditionalAccess(t *testing.T) {
 	admin.waitText(t, "#ca-whatif-decision", "Granted")
 	admin.waitText(t, "#ca-whatif-result", "reportOnlyInterrupted")
 	admin.checkLabels(t)
+}
+
+// TestBrowserAdminCenterNeedsAPasskey: with "phishing-resistant MFA for
+// administrators" enabled for the admin center, Ada, signed in with a
+// password and an authenticator app, opens the admin center: Keyward sends
+// her to the passkey step-up page, she uses her security key and is back in
+// the admin center, which now works.
+func TestBrowserAdminCenterNeedsAPasskey(t *testing.T) {
+	chromium := chromiumPath(t)
+	k := startKeyward(t)
+	ctx := context.Background()
+	if _, err := k.app.Policies.UpdateFido2(ctx, authz.CLI(), []byte(`{"state":"enabled"}`)); err != nil {
+		t.Fatal(err)
+	}
+	k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleGlobalAdmin)
+	b := startBrowser(t, chromium)
+	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
+	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
+	secondFactorForTheAdminCenter(t, admin, k, "/admin/users")
+
+	// Ada adds a security key in My security info.
+	admin.open(t, "/my/security-info")
+	admin.click(t, "#add-method")
+	admin.choose(t, "#method-choice", "passkey")
+	admin.click(t, `#add-choose [type="submit"]`)
+	admin.click(t, "#kind-usb")
+	admin.click(t, "#passkey-create")
+	admin.waitFor(t, "the name step", `document.querySelector("#add-passkey-name").checkVisibility()`)
+	admin.fill(t, "#passkey-name", "Ada's key")
+	admin.click(t, "#passkey-name-save")
+	admin.waitText(t, "#methods-table", "Ada's key")
+
+	if _, err := k.app.Access.Create(ctx, authz.CLI(), storage.AccessPolicy, []byte(`{"displayName":"Phishing-resistant MFA for administrators",
+		"state":"enabled","conditions":{"users":{"includeRoles":["62e90394-69f5-4237-9190-012177145e10"]},
+		"applications":{"includeApplications":["`+access.AppAdmin+`"]}},
+		"grantControls":{"authenticationStrength":{"id":"`+access.StrengthPhishingResistant+`"}}}`), conditionalaccess.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	admin.open(t, "/admin/users")
+	admin.waitPath(t, "/login/step-up")
+	if got := admin.text(t, "#stepup-subtitle"); !strings.Contains(got, "passkey or security key") {
+		admin.fail(t, "the step-up page says %q", got)
+	}
+	admin.click(t, "#stepup-passkey")
+	admin.waitPath(t, "/admin/users")
+	admin.waitText(t, "main", adminUPN)
 }

@@ -8,12 +8,16 @@ package webui
 
 import (
 	"bytes"
+	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/keyward/keyward/internal/access"
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/passkey"
@@ -34,6 +38,9 @@ type UI struct {
 	// OIDC, when set, is the OpenID Connect provider whose browser-facing
 	// endpoints (authorize, the sign-in hand-off, logout) the UI serves.
 	OIDC *oidc.Provider
+	// Access is conditional access, for the step-up the admin center's
+	// pages ask for (nil: a step-up is only explained).
+	Access *conditionalaccess.Service
 	// Passkeys runs the step-up page's checks (which keys can step up).
 	Passkeys *passkey.Service
 
@@ -231,6 +238,9 @@ func (u *UI) admin(next http.HandlerFunc) http.HandlerFunc {
 			})
 			return
 		}
+		if !u.adminAccess(w, r, p) {
+			return
+		}
 		next(w, r)
 	})
 }
@@ -306,4 +316,39 @@ func initials(name string) string {
 		}
 	}
 	return strings.ToUpper(string(out))
+}
+
+// adminAccess asks conditional access about the admin center (as its API
+// does at every call) before the page is shown: a step-up that only a
+// passkey meets goes to the step-up page and back here; any other
+// step-up or a block is a page saying what the person needs. It reports
+// whether the page may be shown.
+func (u *UI) adminAccess(w http.ResponseWriter, r *http.Request, p server.Principal) bool {
+	err := p.CheckAccess(r.Context(), access.AppAdmin, "")
+	if err == nil {
+		return true
+	}
+	e, ok := errors.AsType[*apperr.Error](err)
+	if !ok || (e.Code != conditionalaccess.CodeStepUp && e.Code != conditionalaccess.CodeBlocked) {
+		u.Logger.ErrorContext(r.Context(), "admin center: conditional access", "error", err)
+		u.renderMessage(w, r, http.StatusInternalServerError, message{Title: "Something went wrong",
+			Text: "Keyward could not check your access to the admin center. Try again in a moment."})
+		return false
+	}
+	if e.Code == conditionalaccess.CodeStepUp && u.Access != nil {
+		d, err := u.Access.Check(r.Context(), *p.Session, nil, conditionalaccess.Target{AppID: access.AppAdmin}, p.Session.IP)
+		models, ok := conditionalaccess.StepUpModels(d.RequiredStrengths)
+		allPasskey := len(d.RequiredStrengths) > 0
+		for _, st := range d.RequiredStrengths {
+			allPasskey = allPasskey && st.NeedsFido2()
+		}
+		if err == nil && ok && allPasskey {
+			setPageHeaders(w.Header())
+			http.Redirect(w, r, StepUpURL(oidc.ACRPhishingResistant, models, r.URL.RequestURI()), http.StatusSeeOther)
+			return false
+		}
+	}
+	u.renderMessage(w, r, http.StatusForbidden, message{Title: "You cannot use the admin center this way",
+		Text: e.Message, Link: homePath, LinkText: "Go to My security info"})
+	return false
 }
