@@ -90,28 +90,37 @@ func (s opStorage) GetClientByClientID(ctx context.Context, clientID string) (op
 }
 
 // AuthorizeClientIDSecret implements op.Storage: the secret must match one
-// of the app's unexpired password credentials. Failures count against the
-// client like password failures, so secrets cannot be guessed online: each
-// attempt is counted before the secret is checked (so attempts sent at once
-// cannot outrun the limit) and given back when the secret is right.
+// of the app's unexpired password credentials. Wrong secrets count against
+// the client like password failures, and once the limit is full even the
+// right secret is refused until the window ends. Unlike a password, the
+// secret is judged before the failure is counted: it is 256 random bits
+// compared by its SHA-256 in constant time, so the check is cheap and a burst
+// of guesses gains nothing, while counting every attempt first would let a
+// busy application's own concurrent requests (more than the limit in flight)
+// refuse each other with a right secret.
 func (s opStorage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientSecret string) error {
 	a, err := s.app(ctx, clientID)
 	if err != nil {
 		return err
 	}
 	key, window, now := "oidc-client:"+a.ID, s.p.cfg.SecretFailureWindow, s.p.now()
-	full, err := s.p.store.ReserveRateLimits(ctx, []storage.RateLimit{{Key: key, Max: s.p.cfg.SecretFailureLimit}}, window, now)
+	tooMany := oidc.ErrInvalidClient().WithDescription("too many wrong client secrets; try again later")
+	if !checkSecret(a, clientSecret, now) {
+		full, err := s.p.store.ReserveRateLimits(ctx, []storage.RateLimit{{Key: key, Max: s.p.cfg.SecretFailureLimit}}, window, now)
+		if err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		if full >= 0 {
+			return tooMany
+		}
+		return invalidClient()
+	}
+	failures, err := s.p.store.RateLimitCount(ctx, key, window, now)
 	if err != nil {
 		return oidc.ErrServerError().WithParent(err)
 	}
-	if full >= 0 {
-		return oidc.ErrInvalidClient().WithDescription("too many wrong client secrets; try again later")
-	}
-	if !checkSecret(a, clientSecret, now) {
-		return invalidClient()
-	}
-	if err := s.p.store.ReleaseRateLimits(context.WithoutCancel(ctx), []string{key}, window, now); err != nil {
-		s.p.log.ErrorContext(ctx, "give back client secret attempt", "client", a.ID, "err", err)
+	if failures >= s.p.cfg.SecretFailureLimit {
+		return tooMany
 	}
 	return nil
 }
