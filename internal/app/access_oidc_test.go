@@ -86,6 +86,13 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 		if got := res.Request.URL.Query().Get("models"); got != onlyModelKey {
 			t.Fatalf("step-up models %q, want %q", got, onlyModelKey)
 		}
+		// A step-up link naming something that is not a key model changes nothing.
+		for _, bad := range []string{"nope", onlyModelKey + ",", strings.Repeat(onlyModelKey+",", 200) + onlyModelKey} {
+			res, body = b.get("/login/step-up?acr=phr&next=%2F&models=" + bad)
+			if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "This link is incomplete") {
+				t.Fatalf("step-up page with models %.60q: %d %.300s", bad, res.StatusCode, body)
+			}
+		}
 		// With a key of that model registered, the step-up offers only it
 		// and payroll gets its code.
 		yk := w.key(onlyModelKey, softkey.FormatNone)
