@@ -49,8 +49,13 @@ func lockouts(cur, next policy.Fido2, owners []storage.CredentialOwner, taps map
 }
 
 // checkLockout reads, with ctx (inside the policy's writing transaction),
-// what lockouts needs and refuses a change that locks someone out.
+// what lockouts needs and refuses a change that locks someone out. It locks
+// the privileged accounts' rows first, so a method deletion (which locks its
+// user's row) cannot slip between this read and the commit.
 func (p *Service) checkLockout(ctx context.Context, cur, next policy.Fido2) ([]LockedOut, error) {
+	if err := p.Store.LockPrivilegedUsers(ctx); err != nil {
+		return nil, apperr.Internal(err)
+	}
 	owners, err := p.Store.ListCredentialOwners(ctx)
 	if err != nil {
 		return nil, apperr.Internal(err)

@@ -195,6 +195,14 @@ type Storage interface {
 	// user's group IDs (sorted), ordered by UPN: what a policy preview judges.
 	ListCredentialOwners(ctx context.Context) ([]CredentialOwner, error)
 
+	// LockPrivilegedUsers locks the rows of every global administrator and
+	// emergency-access account, in ID order, until the change whose ctx it
+	// is given ends (see Audited). A decision about their ways in made after
+	// it cannot be undone meanwhile by a method deletion, which locks the
+	// user's row too. Where a writing transaction already excludes every
+	// other writer (SQLite) it does nothing.
+	LockPrivilegedUsers(ctx context.Context) error
+
 	// ListUserRegistrations pages through users as ListUsers does, each with
 	// their passkeys, groups, confirmed authenticator app and the passes
 	// usable at now.

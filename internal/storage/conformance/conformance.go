@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"oidc_tokens", oidcTokenTests},
 		{"conditional_access", accessTests},
 		{"alerts", alertTests},
+		{"lockout_guard", lockoutTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {

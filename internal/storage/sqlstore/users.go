@@ -196,3 +196,26 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// LockPrivilegedUsers implements storage.Storage. The fixed (ID) order keeps
+// two lockers from waiting for each other.
+func (s *Store) LockPrivilegedUsers(ctx context.Context) error {
+	const op = "lock privileged users"
+	if s.d.LockRow == "" {
+		return nil
+	}
+	return s.inTx(ctx, func(c conn) error {
+		rows, err := c.rows(ctx, `SELECT id FROM users WHERE admin_role = ? OR is_emergency_access
+			ORDER BY id`+s.d.LockRow, storage.RoleGlobalAdmin)
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		defer rows.Close()
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			return s.fail(op, err, nil)
+		}
+		return nil
+	})
+}
