@@ -29,7 +29,7 @@ func (a *app) policyCmd() *cobra.Command {
 		Use:   "policy",
 		Short: "Show and change authentication method policies",
 	}
-	cmd.AddCommand(a.policyPasskeyCmd())
+	cmd.AddCommand(a.policyPasskeyCmd(), a.policyTAPCmd())
 	return cmd
 }
 

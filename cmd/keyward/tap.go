@@ -34,10 +34,11 @@ func (a *app) userTAPCmd() *cobra.Command {
 			"the web admin center. The pass is printed alone on standard output, so a script can\n" +
 			"capture it: PASS=$(keyward user tap alice@example.com --once); the details go to\n" +
 			"standard error. A user holds one pass at a time: a new pass replaces the old one.\n\n" +
-			"--lifetime is whole minutes from 10m to 720h (30 days), default 60m; --once makes it sign\n" +
-			"in once only (otherwise any number of times until it expires). With --json it prints the\n" +
-			"pass as the admin API does when it creates one (with temporaryAccessPass). The person signs\n" +
-			"in with it and adds a passkey (docs/api/signin.md, Temporary Access Pass).",
+			"--lifetime is whole minutes within the policy's limits (10m to 720h unless changed), and\n" +
+			"--once makes it sign in once only (--once=false: any number of times until it expires);\n" +
+			"without them the Temporary Access Pass policy's defaults apply (keyward policy tap show).\n" +
+			"With --json it prints the pass as the admin API does when it creates one (with\n" +
+			"temporaryAccessPass). The person signs in with it and adds a passkey (docs/api/signin.md, Temporary Access Pass).",
 		Example: `  $ PASS=$(keyward user tap alice@example.com --once)
   Temporary Access Pass for alice@example.com (method 0622c517-…): signs in once, from 2026-11-25T16:23:02Z until 2026-11-25T17:23:02Z.
   It replaces any earlier pass of this user, and is shown only now: give it to the person securely.
@@ -45,18 +46,27 @@ func (a *app) userTAPCmd() *cobra.Command {
   GP44QHZTRJ5T6GZ3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			minutes, err := tapMinutes(lifetime)
-			if err != nil {
-				return err
+			// Flags not given leave the choice to the Temporary Access Pass
+			// policy (keyward policy tap), as the admin API does.
+			var req signin.TAPRequest
+			if cmd.Flags().Changed("lifetime") {
+				minutes, err := tapMinutes(lifetime)
+				if err != nil {
+					return err
+				}
+				req.LifetimeInMinutes = &minutes
+			}
+			if cmd.Flags().Changed("once") {
+				req.IsUsableOnce = &once
 			}
 			return a.withStore(func(cmd *cobra.Command, args []string, st store) error {
-				return a.issueTAP(cmd, st, args[0], signin.TAPRequest{LifetimeInMinutes: &minutes, IsUsableOnce: &once})
+				return a.issueTAP(cmd, st, args[0], req)
 			})(cmd, args)
 		},
 	}
-	cmd.Flags().DurationVar(&lifetime, "lifetime", mfa.DefaultTAPLifetime,
-		"how long the pass works, in whole minutes from 10m to 720h (30 days)")
-	cmd.Flags().BoolVar(&once, "once", false, "the pass signs in once only (default: any number of times until it expires)")
+	cmd.Flags().DurationVar(&lifetime, "lifetime", 0,
+		"how long the pass works, in whole minutes within the policy's limits (default: the policy's default lifetime)")
+	cmd.Flags().BoolVar(&once, "once", false, "the pass signs in once only (default: as the policy says; keyward policy tap show)")
 	return cmd
 }
 
