@@ -479,14 +479,17 @@ type Credential struct {
 	// attestation certificate's public key; MDS3 attestationCertificateKeyIdentifiers);
 	// "" for keys that name their model by AAGUID.
 	AttestationKeyID string
-	Transports       []string
-	UserVerified     bool
-	BackupEligible   bool
-	BackupState      bool
-	SignCount        uint32
-	CloneWarning     bool
-	CreatedAt        time.Time
-	LastUsedAt       *time.Time
+	// Automatic: created by the browser without asking (conditional create)
+	// right after a password sign-in, an automatic upgrade. Set at creation.
+	Automatic      bool
+	Transports     []string
+	UserVerified   bool
+	BackupEligible bool
+	BackupState    bool
+	SignCount      uint32
+	CloneWarning   bool
+	CreatedAt      time.Time
+	LastUsedAt     *time.Time
 }
 
 // UserMethods is a user with the sign-in methods they hold, read together.

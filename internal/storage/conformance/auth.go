@@ -314,6 +314,24 @@ var sessionTests = []test{
 		ok(t, err)
 		equal(t, "stored after update", got.AttestationKeyID, "")
 	}},
+	{"automatic_flag_is_stored_and_survives_an_update", func(t *testing.T, s storage.Storage) {
+		c := newCredential(mustUser(t, s, "auto@x.org").ID)
+		c.Automatic = true
+		ok(t, s.CreateCredential(t.Context(), c))
+		plain := newCredential(mustUser(t, s, "plain@x.org").ID)
+		ok(t, s.CreateCredential(t.Context(), plain))
+		_, err := s.UpdateCredential(t.Context(), c.ID, func(old storage.Credential) (storage.Credential, error) {
+			old.DisplayName = "Renamed"
+			return old, nil
+		})
+		ok(t, err)
+		got, err := s.GetCredential(t.Context(), c.ID)
+		ok(t, err)
+		equal(t, "automatic after rename", got.Automatic, true)
+		got, err = s.GetCredential(t.Context(), plain.ID)
+		ok(t, err)
+		equal(t, "plain key", got.Automatic, false)
+	}},
 	{"update_fn_error_is_returned_and_writes_nothing", func(t *testing.T, s storage.Storage) {
 		ss := newSession(mustUser(t, s, "s@x.org").ID)
 		ok(t, s.CreateSession(t.Context(), ss))

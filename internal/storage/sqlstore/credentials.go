@@ -13,7 +13,7 @@ import (
 const credentialCols = `id, user_id, credential_id, public_key, aaguid, model, display_name,
 	attestation_format, attestation_type, attestation_level, attestation_cert_subjects, transports,
 	user_verified, backup_eligible, backup_state, sign_count, clone_warning, created_at, last_used_at,
-	attestation_key_id`
+	attestation_key_id, automatic`
 
 func scanCredential(sc scanner) (storage.Credential, error) {
 	var c storage.Credential
@@ -24,7 +24,7 @@ func scanCredential(sc scanner) (storage.Credential, error) {
 	err := sc.Scan(&c.ID, &c.UserID, &credID, &pub, &c.AAGUID, &c.Model, &c.DisplayName,
 		&c.AttestationFormat, &c.AttestationType, &c.AttestationLevel, &subjects, &transports,
 		&c.UserVerified, &c.BackupEligible, &c.BackupState, &count, &c.CloneWarning, &created, &used,
-		&c.AttestationKeyID)
+		&c.AttestationKeyID, &c.Automatic)
 	if err != nil {
 		return storage.Credential{}, err
 	}
@@ -59,11 +59,11 @@ func (s *Store) CreateCredential(ctx context.Context, c storage.Credential) erro
 		return fmt.Errorf("%s: WebAuthn credential ID is empty", op)
 	}
 	_, err := s.write().exec(ctx, `INSERT INTO credentials (`+credentialCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.UserID, c.CredentialID, blob(c.PublicKey), c.AAGUID, c.Model, c.DisplayName,
 		c.AttestationFormat, c.AttestationType, c.AttestationLevel, strList(c.AttestationCertSubjects),
 		strList(c.Transports), c.UserVerified, c.BackupEligible, c.BackupState, int64(c.SignCount),
-		c.CloneWarning, s.tv(c.CreatedAt), s.tvNull(c.LastUsedAt), c.AttestationKeyID)
+		c.CloneWarning, s.tv(c.CreatedAt), s.tvNull(c.LastUsedAt), c.AttestationKeyID, c.Automatic)
 	if err != nil {
 		return s.fail(op, err, storage.ErrConflict)
 	}
