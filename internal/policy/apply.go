@@ -7,7 +7,7 @@ import (
 )
 
 var (
-	topFields     = []string{"@odata.type", "id", "state", "isSelfServiceRegistrationAllowed", "includeTargets", "excludeTargets", "passkeyProfiles"}
+	topFields     = []string{"@odata.type", "id", "state", "isSelfServiceRegistrationAllowed", "isAutomaticUpgradeAllowed", "includeTargets", "excludeTargets", "passkeyProfiles"}
 	includeFields = []string{"targetType", "id", "allowedPasskeyProfiles"}
 	excludeFields = []string{"targetType", "id"}
 	profileFields = []string{"id", "name", "passkeyTypes", "attestationEnforcement", "keyRestrictions", "blockCompromisedModels"}
@@ -83,6 +83,7 @@ func decodeFido2(ps *problems, f *Fido2, top map[string]json.RawMessage, current
 	}
 	field(ps, "", top, "state", &f.State, decodeString)
 	field(ps, "", top, "isSelfServiceRegistrationAllowed", &f.IsSelfServiceRegistrationAllowed, decodeBool)
+	field(ps, "", top, "isAutomaticUpgradeAllowed", &f.IsAutomaticUpgradeAllowed, decodeBool)
 	if raw, ok := top["includeTargets"]; ok {
 		if items, ok := decodeArray(ps, "includeTargets", raw); ok {
 			f.IncludeTargets = make([]IncludeTarget, 0, len(items))

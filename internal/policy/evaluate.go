@@ -18,6 +18,8 @@ const (
 	CodeAttestationRequired   = "attestationRequired"
 	CodeKeyRestricted         = "keyRestricted"
 	CodeModelCompromised      = "modelCompromised"
+	CodeAutomaticUpgradeOff   = "automaticUpgradeDisabled"
+	CodeHasPasskey            = "alreadyHasPasskey"
 )
 
 // Decision is the outcome of a policy check.
@@ -140,6 +142,26 @@ func (f Fido2) registrationScope(groupIDs []string, byAdmin bool) ([]PasskeyProf
 			Reason: "self-service passkey registration is turned off; ask an administrator to register a key for you"}
 	}
 	return profiles, allowed
+}
+
+// CheckAutomaticUpgrade decides whether a user who has just signed in with
+// a password may be offered a passkey the browser creates without asking
+// (conditional create): the user must be in scope, may register in
+// self-service, has no passkey yet, and the policy's switch is on. The key
+// itself still has to pass CheckRegistration.
+func (f Fido2) CheckAutomaticUpgrade(groupIDs []string, hasPasskey bool) Decision {
+	if _, d := f.registrationScope(groupIDs, false); !d.Allowed {
+		return d
+	}
+	if !f.IsAutomaticUpgradeAllowed {
+		return Decision{Code: CodeAutomaticUpgradeOff,
+			Reason: "automatic passkey creation after a password sign-in is turned off; add a passkey from My security info"}
+	}
+	if hasPasskey {
+		return Decision{Code: CodeHasPasskey,
+			Reason: "you already have a passkey; add another one from My security info"}
+	}
+	return allowed
 }
 
 // CheckRegistration decides whether key k may be registered. It passes when

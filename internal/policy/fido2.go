@@ -64,9 +64,14 @@ type Fido2 struct {
 	// IsSelfServiceRegistrationAllowed lets users register their own passkeys;
 	// when false only an administrator can register one on their behalf.
 	IsSelfServiceRegistrationAllowed bool
-	IncludeTargets                   []IncludeTarget
-	ExcludeTargets                   []ExcludeTarget
-	PasskeyProfiles                  []PasskeyProfile
+	// IsAutomaticUpgradeAllowed is Keyward's own field (Graph has none): a
+	// user in scope who may self-register and has no passkey yet is offered
+	// one right after a password sign-in, which the browser may create
+	// without asking (WebAuthn Level 3 conditional create). Default true.
+	IsAutomaticUpgradeAllowed bool
+	IncludeTargets            []IncludeTarget
+	ExcludeTargets            []ExcludeTarget
+	PasskeyProfiles           []PasskeyProfile
 }
 
 // IncludeTarget brings a group (or all users) into scope with the passkey
@@ -124,6 +129,7 @@ func Default() Fido2 {
 	return Fido2{
 		State:                            StateDisabled,
 		IsSelfServiceRegistrationAllowed: true,
+		IsAutomaticUpgradeAllowed:        true,
 		IncludeTargets: []IncludeTarget{{
 			TargetType: TargetTypeGroup, ID: AllUsers, AllowedPasskeyProfiles: []string{DefaultProfileID},
 		}},
@@ -164,6 +170,7 @@ type fido2JSON struct {
 	ID                               string           `json:"id"`
 	State                            string           `json:"state"`
 	IsSelfServiceRegistrationAllowed bool             `json:"isSelfServiceRegistrationAllowed"`
+	IsAutomaticUpgradeAllowed        bool             `json:"isAutomaticUpgradeAllowed"`
 	IncludeTargets                   []IncludeTarget  `json:"includeTargets"`
 	ExcludeTargets                   []ExcludeTarget  `json:"excludeTargets"`
 	PasskeyProfiles                  []PasskeyProfile `json:"passkeyProfiles"`
@@ -176,6 +183,7 @@ func (f Fido2) MarshalJSON() ([]byte, error) {
 		ODataType: ODataType, ID: ConfigurationID,
 		State:                            f.State,
 		IsSelfServiceRegistrationAllowed: f.IsSelfServiceRegistrationAllowed,
+		IsAutomaticUpgradeAllowed:        f.IsAutomaticUpgradeAllowed,
 		IncludeTargets:                   nonNil(f.IncludeTargets),
 		ExcludeTargets:                   nonNil(f.ExcludeTargets),
 		PasskeyProfiles:                  nonNil(f.PasskeyProfiles),

@@ -7,6 +7,7 @@ package policy
 type Patch struct {
 	State                            *string          `json:"state,omitempty"`
 	IsSelfServiceRegistrationAllowed *bool            `json:"isSelfServiceRegistrationAllowed,omitempty"`
+	IsAutomaticUpgradeAllowed        *bool            `json:"isAutomaticUpgradeAllowed,omitempty"`
 	IncludeTargets                   *[]IncludeTarget `json:"includeTargets,omitempty"` // nil AllowedPasskeyProfiles: the default profile
 	ExcludeTargets                   *[]ExcludeTarget `json:"excludeTargets,omitempty"`
 	PasskeyProfiles                  *[]ProfilePatch  `json:"passkeyProfiles,omitempty"`
