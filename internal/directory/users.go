@@ -313,7 +313,7 @@ func (s *Service) UpdateUserIfMatch(ctx context.Context, actor authz.Actor, idOr
 		// A disabled account, or one whose password an administrator reset, is
 		// signed out everywhere at once — re-enabling it must not revive them.
 		if (cur.AccountEnabled && !u.AccountEnabled) || in.Password != nil {
-			if _, err := s.Store.DeleteUserSessions(ctx, u.ID); err != nil {
+			if _, err := s.Store.DeleteUserSessions(ctx, u.ID, ""); err != nil {
 				return apperr.Internal(fmt.Errorf("end sessions of user %s: %w", u.ID, err))
 			}
 		}

@@ -113,8 +113,10 @@ type Storage interface {
 	DeleteSession(ctx context.Context, id string) error
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 	// DeleteUserSessions ends every session of a user (account disabled,
-	// password reset) and returns how many there were.
-	DeleteUserSessions(ctx context.Context, userID string) (int, error)
+	// password reset) but the one whose ID is except ("" for none: a
+	// password change keeps the session that made it) and returns how many
+	// it ended.
+	DeleteUserSessions(ctx context.Context, userID, except string) (int, error)
 
 	// WebAuthn ceremony challenges: single use, expiring, shared by all nodes.
 	CreateChallenge(ctx context.Context, c Challenge) error

@@ -173,7 +173,7 @@ func disableAndEnable(t *testing.T, admin, bob *tab, k *keyward, bobID string) {
 	// Disabling ended Bob's sessions for good: re-enabling him below must
 	// not revive the one this tab still holds (the sign-in page would skip
 	// straight to his security info).
-	if n, err := k.store.DeleteUserSessions(context.Background(), bobID); err != nil || n != 0 {
+	if n, err := k.store.DeleteUserSessions(context.Background(), bobID, ""); err != nil || n != 0 {
 		t.Fatalf("sessions of the disabled user left = %d, %v; want 0", n, err)
 	}
 	openUser(t, admin, bobID, "Bob Franco")

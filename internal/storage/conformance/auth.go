@@ -245,7 +245,7 @@ var sessionTests = []test{
 		for _, ss := range []storage.Session{a1, a2, b1} {
 			ok(t, s.CreateSession(t.Context(), ss))
 		}
-		n, err := s.DeleteUserSessions(t.Context(), a.ID)
+		n, err := s.DeleteUserSessions(t.Context(), a.ID, "")
 		ok(t, err)
 		equal(t, "deleted", n, 2)
 		for _, id := range []string{a1.ID, a2.ID} {
@@ -254,9 +254,31 @@ var sessionTests = []test{
 		}
 		_, err = s.GetSession(t.Context(), b1.ID)
 		ok(t, err)
-		n, err = s.DeleteUserSessions(t.Context(), a.ID)
+		n, err = s.DeleteUserSessions(t.Context(), a.ID, "")
 		ok(t, err)
 		equal(t, "deleted again", n, 0)
+	}},
+	{"delete_user_sessions_can_keep_one", func(t *testing.T, s storage.Storage) {
+		a, b := mustUser(t, s, "a@x.org"), mustUser(t, s, "b@x.org")
+		a1, a2, a3, b1 := newSession(a.ID), newSession(a.ID), newSession(a.ID), newSession(b.ID)
+		for _, ss := range []storage.Session{a1, a2, a3, b1} {
+			ok(t, s.CreateSession(t.Context(), ss))
+		}
+		n, err := s.DeleteUserSessions(t.Context(), a.ID, a2.ID)
+		ok(t, err)
+		equal(t, "deleted", n, 2)
+		for _, id := range []string{a1.ID, a3.ID} {
+			_, err := s.GetSession(t.Context(), id)
+			is(t, err, storage.ErrNotFound)
+		}
+		for _, id := range []string{a2.ID, b1.ID} {
+			_, err := s.GetSession(t.Context(), id)
+			ok(t, err)
+		}
+		// Another user's session ID keeps nothing of this user's.
+		n, err = s.DeleteUserSessions(t.Context(), a.ID, b1.ID)
+		ok(t, err)
+		equal(t, "deleted with a foreign exception", n, 1)
 	}},
 	{"create_get_update_delete", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "s@x.org")

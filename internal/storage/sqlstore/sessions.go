@@ -157,8 +157,8 @@ func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) 
 }
 
 // DeleteUserSessions implements storage.Storage.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID string) (int, error) {
-	res, err := s.write().exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, except string) (int, error) {
+	res, err := s.write().exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, except)
 	if err != nil {
 		return 0, s.fail("delete sessions of user "+userID, err, nil)
 	}
