@@ -83,3 +83,87 @@ func TestSelfServicePasswordChange(t *testing.T) {
 		})
 	})
 }
+
+// TestPasswordChangeGuessesCountAsSignInFailures races wrong current
+// passwords on one account: each is reserved against the sign-in rate limit
+// before the hash is checked, so exactly the limit's worth are judged, the
+// rest are refused with 429, and the password sign-in page is closed too.
+func TestPasswordChangeGuessesCountAsSignInFailures(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, w *world) {
+		const pw = "correct horse battery"
+		id := w.pwUser("quinn@contoso.com", pw)
+		mfa := w.session(id, true)
+		const tries = 16
+		statuses := make([]int, tries)
+		var wg sync.WaitGroup
+		for i := range tries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = w.do("POST", "/api/v1/me/password", cookie(mfa),
+					map[string]any{"currentPassword": "guess number " + itoa(i), "newPassword": "a brand new passphrase"}).status
+			}()
+		}
+		wg.Wait()
+		judged, refused := 0, 0
+		for _, s := range statuses {
+			switch s {
+			case http.StatusBadRequest:
+				judged++
+			case http.StatusTooManyRequests:
+				refused++
+			default:
+				t.Fatalf("statuses %v: want only 400 and 429", statuses)
+			}
+		}
+		if judged != 10 || refused != tries-10 {
+			t.Fatalf("%d judged, %d refused (%v); want the account limit of 10 judged", judged, refused, statuses)
+		}
+		wantError(t, w.passwordSignIn("quinn@contoso.com", pw), http.StatusTooManyRequests, "tooManyAttempts", "for this account")
+		wantError(t, w.do("POST", "/api/v1/me/password", cookie(w.session(id, true)),
+			map[string]any{"currentPassword": pw, "newPassword": "a brand new passphrase"}), http.StatusTooManyRequests, "tooManyAttempts", "")
+		w.clock.Advance(15 * time.Minute)
+		w.mustStatus(w.do("POST", "/api/v1/me/password", cookie(w.session(id, true)),
+			map[string]any{"currentPassword": pw, "newPassword": "a brand new passphrase"}), http.StatusNoContent)
+		w.signedIn(w.passwordSignIn("quinn@contoso.com", "a brand new passphrase"), "quinn@contoso.com")
+	})
+}
+
+// TestPasswordChangeEndsOtherSessions: the session that changed the password
+// stays signed in; the user's other sessions (another browser, a thief's
+// copy) end; another user's sessions are untouched.
+func TestPasswordChangeEndsOtherSessions(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, w *world) {
+		const pw = "correct horse battery"
+		id := w.pwUser("rosa@contoso.com", pw)
+		otherID := w.pwUser("sam@contoso.com", pw)
+		mine := w.session(id, true)
+		laptop := w.signedIn(w.passwordSignIn("rosa@contoso.com", pw), "rosa@contoso.com")
+		phone := w.session(id, false)
+		sams := w.session(otherID, false)
+		me := func(c string) int { return w.do("GET", "/api/v1/me", cookie(c), nil).status }
+		for _, c := range []string{mine, laptop, phone, sams} {
+			w.mustStatus(w.do("GET", "/api/v1/me", cookie(c), nil), http.StatusOK)
+		}
+		// A refused change ends nothing.
+		wantError(t, w.do("POST", "/api/v1/me/password", cookie(mine), map[string]any{"currentPassword": "not it", "newPassword": "a brand new passphrase"}),
+			http.StatusBadRequest, "invalidCurrentPassword", "")
+		if me(laptop) != http.StatusOK || me(phone) != http.StatusOK {
+			t.Fatal("a refused password change ended other sessions")
+		}
+		w.mustStatus(w.do("POST", "/api/v1/me/password", cookie(mine), map[string]any{"currentPassword": pw, "newPassword": "a brand new passphrase"}), http.StatusNoContent)
+		if got := me(mine); got != http.StatusOK {
+			t.Fatalf("the session that changed the password: GET /me = %d, want 200", got)
+		}
+		for name, c := range map[string]string{"laptop": laptop, "phone": phone} {
+			if got := me(c); got != http.StatusUnauthorized {
+				t.Errorf("%s session after the change: GET /me = %d, want 401", name, got)
+			}
+		}
+		if got := me(sams); got != http.StatusOK {
+			t.Errorf("another user's session after the change: GET /me = %d, want 200", got)
+		}
+	})
+}

@@ -206,7 +206,7 @@ func (a *MeAPI) changePassword(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	if err := a.SignIn.ChangePassword(r.Context(), u, *p.Session, body.CurrentPassword, body.NewPassword); err != nil {
+	if err := a.SignIn.ChangePassword(r.Context(), clientFrom(r), u, *p.Session, body.CurrentPassword, body.NewPassword); err != nil {
 		WriteError(w, r, err)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/mfa"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -26,23 +27,36 @@ var (
 // and a session that proved a second factor within authz.RecentMFAWindow,
 // and a new password that meets the one password rule (mfa.CheckPassword).
 // The new hash replaces the verified one by compare-and-swap, so a password
-// an administrator set meanwhile is never overwritten.
-func (s *Service) ChangePassword(ctx context.Context, u storage.User, sess storage.Session, current, next string) error {
+// an administrator set meanwhile is never overwritten. A wrong current
+// password counts against the sign-in rate limits of the account and the
+// address (reserved before the hash is checked, as at sign-in), so a stolen
+// session cannot guess the password faster than the sign-in page can. A
+// change ends the user's other sessions, in the same transaction, and keeps
+// the one that made it.
+func (s *Service) ChangePassword(ctx context.Context, c session.Client, u storage.User, sess storage.Session, current, next string) error {
 	if !s.MFARecent(sess) {
 		return errChangeNeedsMFA
 	}
 	if u.PasswordHash == "" {
 		return errNoPasswordToChange
 	}
+	a, err := s.reserve(ctx, keysFor(u.UserPrincipalName, c))
+	if err != nil {
+		return err
+	}
+	defer s.settle(ctx, a)
+	e := s.event("password", u.UserPrincipalName, c)
+	e.UserID = u.ID
+	const wrong = "wrong current password at a password change"
 	if len(current) > 4*mfa.MaxPasswordLength { // no valid password is this long; do not hash it
-		return errWrongCurrent
+		return s.failed(ctx, a, e, wrong, errWrongCurrent)
 	}
 	ok, err := mfa.VerifyPassword(u.PasswordHash, current)
 	if err != nil {
 		s.log().ErrorContext(ctx, "stored password hash is unusable", "user", u.ID, "err", err)
 	}
 	if !ok {
-		return errWrongCurrent
+		return s.failed(ctx, a, e, wrong, errWrongCurrent)
 	}
 	if err := mfa.CheckPassword(next, u.UserPrincipalName); err != nil {
 		return err
@@ -62,6 +76,10 @@ func (s *Service) ChangePassword(ctx context.Context, u storage.User, sess stora
 			cur.PasswordHash = hash
 			return cur, nil
 		})
+		if err != nil {
+			return err
+		}
+		_, err = s.Store.DeleteUserSessions(ctx, u.ID, sess.ID)
 		return err
 	})
 	switch {
