@@ -37,6 +37,11 @@ type Registration struct {
 	// one's own account needs a recent multi-factor sign-in
 	// (authz.RecentMFA), at the start of the ceremony and at its end.
 	Session storage.Session
+	// Automatic asks for an automatic upgrade: right after a password
+	// sign-in, a passkey the browser may create without asking (WebAuthn
+	// Level 3 conditional create, where user presence may be absent).
+	// Self-service only; policy.Fido2.CheckAutomaticUpgrade decides.
+	Automatic bool
 }
 
 // Creation is what a registration ceremony starts with.
@@ -96,6 +101,16 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 	if err != nil {
 		return Creation{}, fmt.Errorf("list credentials: %w", err)
 	}
+	mediation := protocol.MediationDefault
+	if reg.Automatic {
+		if reg.ByAdmin {
+			return Creation{}, apperr.BadRequest("an automatic upgrade is for the signed-in user's own account only")
+		}
+		if d := pol.CheckAutomaticUpgrade(groups, len(existing) > 0); !d.Allowed {
+			return Creation{}, s.refusal(ctx, d)
+		}
+		mediation = protocol.MediationConditional
+	}
 	ttl := reg.TTL
 	if ttl <= 0 {
 		ttl = s.cfg.ChallengeTTL
@@ -116,7 +131,7 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 	if len(hints) > 0 {
 		opts = append(opts, webauthn.WithPublicKeyCredentialHints(hints))
 	}
-	creation, sd, err := s.wa.BeginRegistration(newWAUser(reg.User, nil), opts...)
+	creation, sd, err := s.wa.BeginMediatedRegistration(newWAUser(reg.User, nil), mediation, opts...)
 	if err != nil {
 		return Creation{}, fmt.Errorf("begin registration: %w", err)
 	}
@@ -153,11 +168,16 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	if err := s.checkOrigin(parsed.Response.CollectedClientData.Origin, http.StatusBadRequest); err != nil {
 		return storage.Credential{}, err
 	}
+	// The challenge says whether this is an automatic upgrade; only then
+	// does go-webauthn let user presence be absent (WebAuthn Level 3
+	// §7.1 step 14: not required for conditional mediation).
+	automatic := sd.Mediation == protocol.MediationConditional
 	wc, err := s.wa.CreateCredential(newWAUser(reg.User, nil), sd, parsed)
 	if err != nil {
 		return storage.Credential{}, verifyError(http.StatusBadRequest, err)
 	}
 	cred := s.newCredential(ctx, reg.User.ID, wc, parsed)
+	cred.Automatic = automatic
 
 	pol, groups, err := s.cfg.Policies.ForUser(ctx, reg.User.ID)
 	if err != nil {
@@ -170,6 +190,12 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	if !d.Allowed {
 		return storage.Credential{}, s.refusal(ctx, d)
 	}
+	if automatic {
+		// The switch and scope as they are now, not when the ceremony began.
+		if d := pol.CheckAutomaticUpgrade(groups, false); !d.Allowed {
+			return storage.Credential{}, s.refusal(ctx, d)
+		}
+	}
 	if displayName == "" {
 		displayName = cred.Model
 	}
@@ -181,7 +207,19 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 		"methodId": cred.ID, "aaGuid": cred.AAGUID, "model": cred.Model,
 		"attestationLevel": cred.AttestationLevel, "byAdmin": reg.ByAdmin,
 		"passkeyType": policy.Key{BackupEligible: cred.BackupEligible}.Type().String(),
+		"automatic":   cred.Automatic,
 	}, func(ctx context.Context) error {
+		if cred.Automatic {
+			// Inside the write: an automatic upgrade is for a user with no
+			// passkey, so of two racing ones only the first is kept.
+			existing, err := s.cfg.Store.ListUserCredentials(ctx, reg.User.ID)
+			if err != nil {
+				return fmt.Errorf("list credentials: %w", err)
+			}
+			if len(existing) > 0 {
+				return pol.CheckAutomaticUpgrade(groups, true).Err()
+			}
+		}
 		err := s.cfg.Store.CreateCredential(ctx, cred.Credential)
 		if errors.Is(err, storage.ErrAlreadyExists) {
 			return errCredentialExists

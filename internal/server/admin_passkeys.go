@@ -258,6 +258,10 @@ type fido2Method struct {
 	Transports       []string `json:"transports"`
 	BackupState      bool     `json:"backupState"`
 	CloneWarning     bool     `json:"cloneWarning"`
+	// AutomaticallyCreated is Keyward's own: the browser created this
+	// passkey without asking, right after a password sign-in (conditional
+	// create, an automatic upgrade).
+	AutomaticallyCreated bool `json:"automaticallyCreated"`
 }
 
 func methodJSON(c storage.Credential) fido2Method {
@@ -277,7 +281,7 @@ func methodJSON(c storage.Credential) fido2Method {
 		ID: c.ID, DisplayName: c.DisplayName, CreatedDateTime: c.CreatedAt, LastUsedDateTime: c.LastUsedAt,
 		AAGUID: c.AAGUID, Model: cmp.Or(c.Model, policy.ModelName(c.AAGUID)), AttestationCertificates: certs, AttestationLevel: c.AttestationLevel,
 		PasskeyType: kind, AttestationFormat: c.AttestationFormat, AttestationKeyID: c.AttestationKeyID, Transports: transports,
-		BackupState: c.BackupState, CloneWarning: c.CloneWarning,
+		BackupState: c.BackupState, CloneWarning: c.CloneWarning, AutomaticallyCreated: c.Automatic,
 	}
 }
 

@@ -67,6 +67,9 @@ func (a *MyPasskeysAPI) list(w http.ResponseWriter, r *http.Request) {
 
 type registrationOptionsBody struct {
 	Hints []string `json:"hints"`
+	// Automatic asks for an automatic upgrade (conditional create) right
+	// after a password sign-in; see passkey.Registration.Automatic.
+	Automatic bool `json:"automatic"`
 }
 
 func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Request) {
@@ -81,6 +84,7 @@ func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Reque
 	}
 	c, err := a.Passkeys.BeginRegistration(r.Context(), passkey.Registration{
 		User: u, Actor: p.Actor(), Session: *p.Session, Hints: body.Hints,
+		Automatic: body.Automatic,
 	})
 	if err != nil {
 		WriteError(w, r, err)

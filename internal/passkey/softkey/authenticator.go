@@ -58,6 +58,10 @@ type Authenticator struct {
 	// SkipOriginCheck lets the browser use any origin with any RP ID, as a
 	// compromised client could; by default a mismatch is ErrSecurity.
 	SkipOriginCheck bool
+	// NoUserPresence clears the UP flag, as a password manager does when it
+	// creates a passkey without asking (WebAuthn Level 3 conditional
+	// create). The relying party decides whether to accept it.
+	NoUserPresence bool
 
 	mu    sync.Mutex
 	creds []*credential
@@ -205,6 +209,9 @@ func (a *Authenticator) rpIDHash(rpID string) [32]byte {
 
 func (a *Authenticator) flags(uv bool, backupEligible bool) byte {
 	f := byte(flagUP)
+	if a.NoUserPresence {
+		f = 0
+	}
 	if uv {
 		f |= flagUV
 	}
