@@ -83,6 +83,10 @@ func TestBrowserJourneys(t *testing.T) {
 			messagesInView(t, admin)
 			layoutFaults(t, admin, k)
 		}},
+		{"8_temporary_access_pass_settings_and_a_scheduled_pass", func(t *testing.T) {
+			tapPolicySettings(t, admin)
+			tapStartTime(t, admin, chrisID)
+		}},
 	}
 	for _, j := range journeys {
 		if !t.Run(j.name, j.run) {

@@ -75,6 +75,7 @@ func (u *UI) Mount(rt server.Router) {
 	rt.Handle("GET /admin/applications/{id}", u.admin(u.page("admin-app", "Application", "admin", "applications")))
 	rt.Handle("GET /admin/authentication-methods", u.admin(u.page("admin-methods", "Authentication methods", "admin", "methods")))
 	rt.Handle("GET /admin/authentication-methods/fido2", u.admin(u.page("admin-fido2", "Passkey (FIDO2) settings", "admin", "methods")))
+	rt.Handle("GET /admin/authentication-methods/temporary-access-pass", u.admin(u.page("admin-tap", "Temporary Access Pass settings", "admin", "methods")))
 	rt.Handle("GET /admin/conditional-access", u.admin(u.page("admin-conditional-access", "Conditional access", "admin", "conditional-access")))
 	rt.Handle("GET /admin/sign-ins", u.admin(u.page("admin-sign-ins", "Sign-in log", "admin", "sign-ins")))
 	rt.Handle("GET /admin/audit-log", u.admin(u.page("admin-audit-log", "Audit log", "admin", "audit-log")))

@@ -1,7 +1,7 @@
 // Admin center — one user: profile (name, email, enabled, emergency access,
 // admin role), password reset, Temporary Access Pass, their passkeys (list,
 // delete, register a key on their behalf from this browser), deletion.
-import { get, post, patch, del } from "./api.js";
+import { get, post, patch, del, sentence } from "./api.js";
 import { supported, creationOptions, credentialJSON, explain } from "./webauthn.js";
 import { $, h, show, setAlert, toast, confirmDialog, formatDate, onSubmit, badge, flash, takeFlash, methodIcon } from "./ui.js";
 import { passkeyKind } from "./passkeys.js";
@@ -79,6 +79,7 @@ onSubmit($("#password-form"), async () => {
 
 onSubmit($("#tap-form"), async () => {
   setAlert(pageError, "");
+  setAlert($("#tap-error"), "");
   const lifetime = Number($("#tap-lifetime").value);
   const once = $("#tap-once").checked;
   try {
@@ -93,7 +94,8 @@ onSubmit($("#tap-form"), async () => {
     show($("#tap-result"), true);
     loadKeys();
   } catch (e) {
-    setAlert(pageError, e.message);
+    // Beside the form that caused it, with the field named as on the form.
+    setAlert($("#tap-error"), sentence(e.message.replace(/\bstartDateTime\b/gi, "the start time")));
   }
 });
 
