@@ -50,7 +50,19 @@ func TestAutomaticUpgrade(t *testing.T) {
 			t.Fatalf("a refused registration left a passkey: %s", list.body)
 		}
 
+		offered := func(session string) any {
+			return w.mustStatus(w.do("GET", "/api/v1/me/passkeys/signals", cookie(session), nil), http.StatusOK).json(t)["automaticUpgrade"]
+		}
+		if o := offered(s); o != true {
+			t.Fatalf("signals before: automaticUpgrade = %v", o)
+		}
+		if o := offered(w.session(alice, false)); o != false {
+			t.Fatalf("signals for a password-only session: automaticUpgrade = %v", o)
+		}
 		got := w.mustStatus(w.autoUpgrade(silentKey(w), s), http.StatusCreated).json(t)
+		if o := offered(s); o != false {
+			t.Fatalf("signals with a passkey: automaticUpgrade = %v", o)
+		}
 		if got["automaticallyCreated"] != true {
 			t.Fatalf("automatic passkey not marked: %v", got)
 		}

@@ -143,6 +143,22 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 	return Creation{Options: creation, ExpiresAt: expires}, nil
 }
 
+// AutomaticUpgradeOffered reports whether the page should ask the browser
+// for a passkey without asking the user (conditional create) right after
+// this sign-in: the session may register (recent multi-factor sign-in),
+// and the policy's CheckAutomaticUpgrade allows it for this user, who has
+// hasPasskey passkeys. Any error means no: the offer is a courtesy.
+func (s *Service) AutomaticUpgradeOffered(ctx context.Context, u storage.User, session storage.Session, hasPasskey bool) bool {
+	if !u.AccountEnabled || (Registration{User: u, Actor: authz.Actor{Kind: authz.KindUser, UserID: u.ID}, Session: session}).permitted(s.now()) != nil {
+		return false
+	}
+	pol, groups, err := s.cfg.Policies.ForUser(ctx, u.ID)
+	if err != nil {
+		return false
+	}
+	return pol.CheckAutomaticUpgrade(groups, hasPasskey).Allowed
+}
+
 // FinishRegistration verifies the browser's response, judges its attestation,
 // applies the policy to the key and stores it.
 func (s *Service) FinishRegistration(ctx context.Context, reg Registration, displayName string, response []byte) (storage.Credential, error) {

@@ -34,9 +34,10 @@ func (a *MyPasskeysAPI) Mount(rt Router) {
 // password manager keeps the user's passkey list true
 // (PublicKeyCredential.signalAllAcceptedCredentials and
 // signalCurrentUserDetails): the RP ID, the user handle, every registered
-// credential ID (base64url), and the names a new passkey would get.
+// credential ID (base64url), and the names a new passkey would get; and
+// whether the page should ask the browser for an automatic upgrade.
 func (a *MyPasskeysAPI) signals(w http.ResponseWriter, r *http.Request) {
-	u, _, err := currentUser(r)
+	u, p, err := currentUser(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -53,6 +54,8 @@ func (a *MyPasskeysAPI) signals(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]any{
 		"rpId": a.Passkeys.RPID(), "userId": base64.RawURLEncoding.EncodeToString(passkey.UserHandle(u.ID)),
 		"allAcceptedCredentialIds": ids, "name": u.UserPrincipalName, "displayName": u.DisplayName,
+		// Whether the page may ask for an automatic upgrade (conditional create).
+		"automaticUpgrade": a.Passkeys.AutomaticUpgradeOffered(r.Context(), u, *p.Session, len(creds) > 0),
 	})
 }
 

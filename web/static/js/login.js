@@ -2,8 +2,8 @@
 // (passkey, password + authenticator code, Temporary Access Pass); a
 // username-less passkey sign-in; and passkeys offered by the browser's
 // autofill on the username field (conditional mediation).
-import { get, post, ApiError } from "./api.js";
-import { supported, requestOptions, credentialJSON, isAbort, explain, signal, signalAccount } from "./webauthn.js";
+import { get, post, ApiError, setCsrfToken } from "./api.js";
+import { supported, requestOptions, creationOptions, credentialJSON, isAbort, explain, signal, signalAccount, conditionalCreateSupported } from "./webauthn.js";
 import { $, $$, show, setAlert, busy, onSubmit } from "./ui.js";
 
 const main = document.getElementById("main");
@@ -37,12 +37,43 @@ function setStatus(msg) {
 async function finish(viaPass) {
   setStatus("Signed in. Taking you on…");
   // After each sign-in the browser learns which of the user's passkeys still count.
+  let upgraded = false;
   try {
-    await signalAccount(await get("/api/v1/me/passkeys/signals"));
+    const s = await get("/api/v1/me/passkeys/signals");
+    await signalAccount(s);
+    if (s.automaticUpgrade && !viaPass) upgraded = await automaticUpgrade();
   } catch {
     // a courtesy to the browser: never in the way of signing in
   }
-  location.assign(next || (viaPass ? "/my/security-info?add=passkey" : "/my/security-info"));
+  location.assign(next || (upgraded ? "/my/security-info?upgraded=1" : viaPass ? "/my/security-info?add=passkey" : "/my/security-info"));
+}
+
+// UPGRADE_WAIT_MS bounds how long the sign-in waits for the browser to
+// create a passkey without asking: it answers at once when it will.
+const UPGRADE_WAIT_MS = 3000;
+
+// automaticUpgrade asks the browser for a passkey with conditional
+// mediation right after a password sign-in (the server said it may): the
+// password manager creates one without a prompt if the user allows it.
+// Anything else (no support, no answer, refusal) leaves things as they were.
+async function automaticUpgrade() {
+  if (!(await conditionalCreateSupported())) return false;
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), UPGRADE_WAIT_MS);
+  try {
+    // The page was rendered before the sign-in: it takes the new session's token.
+    setCsrfToken((await get("/api/v1/me")).csrfToken);
+    const opts = await post("/api/v1/me/passkeys/registration/options", { automatic: true });
+    const cred = await navigator.credentials.create({
+      mediation: "conditional", publicKey: creationOptions(opts.publicKey), signal: ctrl.signal,
+    });
+    await post("/api/v1/me/passkeys", { displayName: "", publicKeyCredential: credentialJSON(cred) });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // forgetUnknown handles a passkey Keyward does not know (deleted, or from

@@ -51,6 +51,7 @@ function renderMethods() {
   }
   for (const p of methods.passkeys || []) {
     const sub = [[p.model || "Unknown model", passkeyKind(p)].join(" · ")];
+    if (p.automaticallyCreated) sub.push("Created automatically by your browser or password manager when you signed in with your password");
     const actions = [
       h("button", { type: "button", class: "btn btn-link", onclick: () => rename(p), "aria-label": `Rename ${p.displayName}` }, "Rename"),
       " ",
@@ -387,6 +388,13 @@ if (params.get("welcome")) {
 }
 
 load().then(() => {
+  if (params.get("upgraded")) {
+    const auto = (methods.passkeys || []).find((p) => p.automaticallyCreated);
+    if (auto) {
+      showNotice("info", `Your browser or password manager created a passkey for you ("${auto.displayName}") when you signed in with your password. ` +
+        "Next time, sign in with it instead of your password. If you did not want it, delete it below.");
+    }
+  }
   if (params.get("add") !== "passkey") return;
   if (methods.canAdd && methods.canAdd.passkey) {
     startPasskey();

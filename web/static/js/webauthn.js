@@ -133,3 +133,16 @@ export async function signalAccount(s) {
   await signal("signalAllAcceptedCredentials", { rpId: s.rpId, userId: s.userId, allAcceptedCredentialIds: s.allAcceptedCredentialIds });
   await signal("signalCurrentUserDetails", { rpId: s.rpId, userId: s.userId, name: s.name, displayName: s.displayName });
 }
+
+// conditionalCreateSupported tells whether the browser can create a passkey
+// without asking (WebAuthn Level 3 conditional create), as reported by
+// PublicKeyCredential.getClientCapabilities(). Without the API: false.
+export async function conditionalCreateSupported() {
+  if (!supported() || typeof PublicKeyCredential.getClientCapabilities !== "function") return false;
+  try {
+    const caps = await PublicKeyCredential.getClientCapabilities();
+    return !!(caps && caps.conditionalCreate);
+  } catch {
+    return false;
+  }
+}
