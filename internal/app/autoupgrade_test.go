@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/keyward/keyward/internal/passkey/softkey"
@@ -110,6 +111,50 @@ func TestAutomaticUpgrade(t *testing.T) {
 		}
 		if pol := w.setPolicy(`{}`); pol["isAutomaticUpgradeAllowed"] != false {
 			t.Fatalf("policy JSON: %v", pol)
+		}
+	})
+}
+
+// Two automatic upgrades finished at once: the user has no passkey when
+// either starts, but only one of them is kept (the rule holds inside the
+// write), on both backends.
+func TestAutomaticUpgradesRacing(t *testing.T) {
+	eachBackend(t, func(t *testing.T, w *world) {
+		w.enableForAll()
+		alice := w.user("alice@contoso.com")
+		s := w.session(alice, true)
+		const n = 4
+		bodies := make([]json.RawMessage, n)
+		for i := range bodies {
+			opts := w.mustStatus(w.do("POST", "/api/v1/me/passkeys/registration/options", cookie(s), map[string]any{"automatic": true}), http.StatusOK)
+			resp, err := silentKey(w).Register(opts.body, w.origin())
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies[i] = resp
+		}
+		statuses := make(chan int, n)
+		var wg sync.WaitGroup
+		for _, b := range bodies {
+			wg.Go(func() {
+				statuses <- w.do("POST", "/api/v1/me/passkeys", cookie(s), map[string]any{"publicKeyCredential": b}).status
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		created := 0
+		for st := range statuses {
+			switch st {
+			case http.StatusCreated:
+				created++
+			case http.StatusForbidden, http.StatusConflict:
+			default:
+				t.Errorf("status %d", st)
+			}
+		}
+		list := w.mustStatus(w.do("GET", "/api/v1/me/passkeys", cookie(s), nil), http.StatusOK)
+		if created != 1 || strings.Count(string(list.body), `"automaticallyCreated":true`) != 1 {
+			t.Fatalf("%d created; passkeys: %s", created, list.body)
 		}
 	})
 }

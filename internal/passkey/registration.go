@@ -227,7 +227,12 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	}, func(ctx context.Context) error {
 		if cred.Automatic {
 			// Inside the write: an automatic upgrade is for a user with no
-			// passkey, so of two racing ones only the first is kept.
+			// passkey, so of two racing ones only the first is kept. The
+			// unchanged update holds the user's row until commit (PostgreSQL
+			// FOR UPDATE), so the second one reads after the first committed.
+			if _, err := s.cfg.Store.UpdateUser(ctx, reg.User.ID, func(u storage.User) (storage.User, error) { return u, nil }); err != nil {
+				return fmt.Errorf("lock the user: %w", err)
+			}
 			existing, err := s.cfg.Store.ListUserCredentials(ctx, reg.User.ID)
 			if err != nil {
 				return fmt.Errorf("list credentials: %w", err)
