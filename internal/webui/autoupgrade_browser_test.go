@@ -10,6 +10,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -132,6 +133,32 @@ func TestBrowserAutomaticUpgrade(t *testing.T) {
 		}
 		if tb.visible(t, "#page-notice") {
 			t.Fatalf("a notice with the switch off: %q", tb.text(t, "#page-notice"))
+		}
+	})
+	t.Run("out_of_scope_asks_nothing", func(t *testing.T) {
+		if _, err := k.app.Policies.UpdateFido2(ctx, authz.CLI(), []byte(`{"isAutomaticUpgradeAllowed":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		carol := withApp("carol@contoso.example", "Carol")
+		contractors, err := k.app.Directory.CreateGroup(ctx, authz.CLI(), directory.GroupInput{DisplayName: ptr("Contractors")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.app.Directory.AddMember(ctx, authz.CLI(), contractors.ID, carol); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.app.Policies.UpdateFido2(ctx, authz.CLI(), []byte(`{"excludeTargets":[{"targetType":"group","id":"`+contractors.ID+`"}]}`)); err != nil {
+			t.Fatal(err)
+		}
+		tb := b.newTab(t, "carol", k.url, webauthn.AuthenticatorTransportInternal)
+		createSpy(t, tb)
+		signInWithPasswordAndApp(t, tb, k, "carol@contoso.example", password, "/my/security-info")
+		tb.waitText(t, "#methods-table", "Authenticator app")
+		if got := takeCreates(t, tb); got != `[]` {
+			t.Fatalf("navigator.credentials.create called out of scope: %s", got)
+		}
+		if n := len(passkeys(carol)); n != 0 {
+			t.Fatalf("%d passkeys created out of scope", n)
 		}
 	})
 }
