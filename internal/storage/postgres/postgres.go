@@ -137,3 +137,10 @@ func unlock(ctx context.Context, conn *sql.Conn) {
 	}
 	_ = conn.Close()
 }
+
+// Migrations returns the embedded migration files, by which tests key a
+// database migrated once and cloned per test.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrations, "migrations") // the directory is embedded
+	return sub
+}
