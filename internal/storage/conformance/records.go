@@ -149,18 +149,7 @@ var signInTests = []test{
 			})
 		}
 		wg.Wait()
-		wins := 0
-		for _, err := range errs {
-			if err == nil {
-				wins++
-			} else if !errors.Is(err, storage.ErrNotFound) {
-				t.Fatalf("loser error = %v, want ErrNotFound", err)
-			}
-		}
-		equal(t, "winners", wins, 1)
-		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
-		ok(t, err)
-		equal(t, "events", len(events), 1)
+		oneSignInWon(t, s, errs)
 	}},
 	{"concurrent_records_fail_alone", func(t *testing.T, s storage.Storage) {
 		// Writes that may share a commit (group commit on SQLite) stay
@@ -540,4 +529,23 @@ var mdsTests = []test{
 			t.Fatalf("PutMDSBlob(0) = %v, want a validation error", err)
 		}
 	}},
+}
+
+// oneSignInWon checks the outcome of sign-ins raced with one challenge: exactly
+// one succeeded, every other was refused as ErrNotFound (the challenge was
+// used up), and the sign-in log holds exactly one record.
+func oneSignInWon(t *testing.T, s storage.Storage, errs []error) {
+	t.Helper()
+	wins := 0
+	for _, err := range errs {
+		if err == nil {
+			wins++
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("loser error = %v, want ErrNotFound", err)
+		}
+	}
+	equal(t, "winners", wins, 1)
+	events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
+	ok(t, err)
+	equal(t, "events", len(events), 1)
 }
