@@ -138,6 +138,13 @@ type Storage interface {
 	// ErrAlreadyExists.
 	CreateChallengeKey(ctx context.Context, k ChallengeKey) error
 
+	// ImportUsers stores many users with their passkeys at once, in one
+	// transaction (or the ambient one) with multi-row inserts: the bulk path
+	// of keyward bench's large directories. Every record is checked as
+	// CreateUser and CreateCredential check one; any failure (a taken UPN,
+	// ID or credential ID) stores nothing.
+	ImportUsers(ctx context.Context, users []UserImport) error
+
 	// Passkey credentials (FIDO2 methods). CredentialID is unique across all users.
 	CreateCredential(ctx context.Context, c Credential) error
 	GetCredential(ctx context.Context, id string) (Credential, error)
@@ -492,6 +499,13 @@ type Credential struct {
 	CloneWarning   bool
 	CreatedAt      time.Time
 	LastUsedAt     *time.Time
+}
+
+// UserImport is one user with their passkeys, for Storage.ImportUsers. Each
+// credential's UserID must be User.ID.
+type UserImport struct {
+	User        User
+	Credentials []Credential
 }
 
 // UserMethods is a user with the sign-in methods they hold, read together.

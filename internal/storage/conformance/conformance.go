@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		tests []test
 	}{
 		{"users", userTests},
+		{"import_users", importTests},
 		{"paging", pagingTests},
 		{"groups", groupTests},
 		{"members", memberTests},

@@ -1,0 +1,66 @@
+package conformance
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+var importTests = []test{
+	{"imported_users_and_passkeys_read_back_as_created_ones", func(t *testing.T, s storage.Storage) {
+		ctx := t.Context()
+		// More than one multi-row INSERT's worth, so batches meet.
+		var in []storage.UserImport
+		for i := range 1203 {
+			u := newUser(fmt.Sprintf("Bulk.%04d@Example.com", i))
+			in = append(in, storage.UserImport{User: u, Credentials: []storage.Credential{newCredential(u.ID)}})
+		}
+		ok(t, s.ImportUsers(ctx, in))
+		n, err := s.CountUsers(ctx)
+		ok(t, err)
+		equal(t, "count", n, len(in))
+		for _, i := range []int{0, 499, 500, 1202} {
+			got, err := s.GetUserByUPN(ctx, fmt.Sprintf("bulk.%04d@example.COM", i))
+			ok(t, err)
+			equal(t, "user", got, in[i].User)
+			owner, err := s.GetCredentialOwner(ctx, in[i].Credentials[0].CredentialID)
+			ok(t, err)
+			equal(t, "credential", owner.Credential, in[i].Credentials[0])
+			equal(t, "owner", owner.User, in[i].User)
+		}
+	}},
+	{"a_taken_upn_or_credential_id_stores_nothing", func(t *testing.T, s storage.Storage) {
+		ctx := t.Context()
+		taken := mustUser(t, s, "taken@example.com")
+		takenCred := mustCredential(t, s, taken.ID)
+		a, b := newUser("a@example.com"), newUser("TAKEN@example.com")
+		is(t, s.ImportUsers(ctx, []storage.UserImport{{User: a}, {User: b}}), storage.ErrAlreadyExists)
+		c := newCredential(a.ID)
+		c.CredentialID = takenCred.CredentialID
+		is(t, s.ImportUsers(ctx, []storage.UserImport{{User: a, Credentials: []storage.Credential{c}}}), storage.ErrAlreadyExists)
+		n, err := s.CountUsers(ctx)
+		ok(t, err)
+		equal(t, "count", n, 1)
+	}},
+	{"bad_records_are_refused_before_anything_is_written", func(t *testing.T, s storage.Storage) {
+		ctx := t.Context()
+		good, other := newUser("good@example.com"), newUser("other@example.com")
+		noUPN := newUser("")
+		wrongOwner := newCredential(other.ID)
+		noCredID := newCredential(good.ID)
+		noCredID.CredentialID = nil
+		for name, in := range map[string][]storage.UserImport{
+			"empty UPN":         {{User: good}, {User: noUPN}},
+			"another's passkey": {{User: good, Credentials: []storage.Credential{wrongOwner}}, {User: other}},
+			"empty WebAuthn ID": {{User: good, Credentials: []storage.Credential{noCredID}}},
+		} {
+			if err := s.ImportUsers(ctx, in); err == nil {
+				t.Fatalf("%s: imported", name)
+			}
+		}
+		n, err := s.CountUsers(ctx)
+		ok(t, err)
+		equal(t, "count", n, 0)
+	}},
+}
