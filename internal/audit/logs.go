@@ -155,6 +155,11 @@ func (r *Retention) Sweep(ctx context.Context) (signIns, audits int, err error) 
 	if signIns, err = sweep(r.SignIn, r.Store.DeleteSignInsBefore); err != nil {
 		return signIns, 0, fmt.Errorf("sweep the sign-in log: %w", err)
 	}
+	// The roll-ups keep what the log keeps: the days before the cutoff's,
+	// and the latest sign-ins older than it.
+	if _, err = sweep(r.SignIn, r.Store.DeleteSignInRollupsBefore); err != nil {
+		return signIns, 0, fmt.Errorf("sweep the sign-in log's roll-ups: %w", err)
+	}
 	if audits, err = sweep(r.Audit, r.Store.DeleteAuditBefore); err != nil {
 		return signIns, audits, fmt.Errorf("sweep the audit log: %w", err)
 	}

@@ -18,8 +18,21 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// Windows are the periods the key-models report counts sign-ins in.
-var Windows = []time.Duration{7 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour}
+// Windows are the periods the key-models report counts sign-ins in, in UTC
+// days: today and the days before it.
+var Windows = []int{7, 30, 90}
+
+// WindowStarts are the midnights (UTC) the Windows start at: a 7-day period
+// is today and the 6 days before it, so it reads whole days of the daily
+// roll-ups.
+func WindowStarts(now time.Time) []time.Time {
+	today := storage.DayStart(now)
+	out := make([]time.Time, len(Windows))
+	for i, days := range Windows {
+		out[i] = today.AddDate(0, 0, 1-days)
+	}
+	return out
+}
 
 // ZeroAAGUID is what an authenticator that does not name its model sends.
 const ZeroAAGUID = "00000000-0000-0000-0000-000000000000"
@@ -120,11 +133,7 @@ func (s *Service) PasskeyModels(ctx context.Context, groupID string) ([]PasskeyM
 			return nil, apperr.Internal(err)
 		}
 	}
-	now := s.Now()
-	q := storage.PasskeyModelQuery{GroupID: groupID}
-	for _, w := range Windows {
-		q.Windows = append(q.Windows, now.Add(-w))
-	}
+	q := storage.PasskeyModelQuery{GroupID: groupID, Windows: WindowStarts(s.Now())}
 	usage, err := s.Store.PasskeyModels(ctx, q)
 	if err != nil {
 		return nil, apperr.Internal(err)

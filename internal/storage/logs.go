@@ -39,7 +39,9 @@ type PasskeyModelQuery struct {
 	// GroupID, when set, counts only passkeys and sign-ins of the group's members.
 	GroupID string
 	// Windows are the starts of the periods sign-ins are counted in (such as
-	// now-7d, now-30d, now-90d); each period ends now.
+	// the midnights 6, 29 and 89 days before today's); each period ends now.
+	// Sign-ins are counted from daily roll-ups, so a period starts at the UTC
+	// midnight on or before its start.
 	Windows []time.Time
 }
 
@@ -78,4 +80,20 @@ type DailyCount struct {
 	Day   time.Time // midnight UTC
 	Key   string    // what was counted: see the method that returns it
 	Count int
+}
+
+// DayNumber is t's UTC day as the sign-in roll-ups key it: days since
+// 1970-01-01.
+func DayNumber(t time.Time) int64 {
+	s := t.Unix()
+	d := s / 86400
+	if s%86400 < 0 {
+		d--
+	}
+	return d
+}
+
+// DayStart is the UTC midnight on or before t.
+func DayStart(t time.Time) time.Time {
+	return time.Unix(DayNumber(t)*86400, 0).UTC()
 }

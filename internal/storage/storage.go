@@ -194,6 +194,11 @@ type Storage interface {
 	// DeleteSignInsBefore deletes at most max sign-in records older than
 	// before, oldest first, and returns how many it deleted.
 	DeleteSignInsBefore(ctx context.Context, before time.Time, max int) (int, error)
+	// DeleteSignInRollupsBefore deletes the sign-in log's roll-ups of the
+	// days before before's UTC day, and at most max of the people's latest
+	// sign-ins per key model older than before; it returns how many latest
+	// sign-ins it deleted. The retention sweep calls it with the log's cutoff.
+	DeleteSignInRollupsBefore(ctx context.Context, before time.Time, max int) (int, error)
 
 	// PasskeyModels counts registered passkeys and their sign-ins per AAGUID,
 	// ordered by AAGUID: every model with a registered passkey (of the group's
@@ -217,8 +222,9 @@ type Storage interface {
 	// usable at now.
 	ListUserRegistrations(ctx context.Context, p Page, now time.Time) (regs []UserRegistration, next string, err error)
 
-	// SignInsPerDay counts successful sign-ins at or after since per UTC day;
-	// Key is the method, and for a passkey "passkey/<passkeyType>".
+	// SignInsPerDay counts successful sign-ins per UTC day from since's day
+	// on (from the daily roll-ups); Key is the method, and for a passkey
+	// "passkey/<passkeyType>".
 	SignInsPerDay(ctx context.Context, since time.Time) ([]DailyCount, error)
 	// PasskeysRegisteredPerDay counts the passkeys registered at or after
 	// since that still exist, per UTC day; Key is deviceBound or synced.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/storage"
 )
 
 // Migratable is a backend store before and after its migrations.
@@ -38,4 +41,38 @@ func CheckMigrations(t *testing.T, s Migratable) {
 			t.Fatalf("MigrationVersion after Migrate = %d, %d, %v; want %d, %d", cur, l, err, latest, latest)
 		}
 	}
+}
+
+// RollupBackfillDay is the UTC day CheckRollupBackfill expects the sign-ins
+// seeded before migration 00070 on.
+var RollupBackfillDay = time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)
+
+// CheckRollupBackfill checks a store migrated from a database that held
+// sign-in records before the roll-ups existed: on RollupBackfillDay, user
+// "u1" signed in twice with the model cb69481e-… (09:00 and 10:00) and was
+// refused once with it (11:00), and signed in with a password once (12:00).
+// The reports must count them as if the roll-ups had always been written.
+func CheckRollupBackfill(t *testing.T, s storage.Storage) {
+	t.Helper()
+	c := newCredential("u1")
+	ok(t, s.CreateCredential(t.Context(), c))
+	got, err := s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{Windows: []time.Time{RollupBackfillDay}})
+	ok(t, err)
+	if len(got) != 1 {
+		t.Fatalf("report: %+v, want one model", got)
+	}
+	equal(t, "sign-ins and people", [][]int{got[0].SignIns, got[0].SignInUsers}, [][]int{{2}, {1}})
+	days, err := s.SignInsPerDay(t.Context(), RollupBackfillDay)
+	ok(t, err)
+	equal(t, "sign-ins per day", days, []storage.DailyCount{
+		{Day: RollupBackfillDay, Key: "passkey/deviceBound", Count: 2}, {Day: RollupBackfillDay, Key: "password", Count: 1},
+	})
+	// Records written after the migration add to the backfilled rows.
+	e := logEvent(storage.User{ID: "u1-00000000", UserPrincipalName: "old@x.org"}, RollupBackfillDay.Add(13*time.Hour),
+		storage.ResultSuccess, aaguidA)
+	e.UserID = "u1"
+	mustLog(t, s, e)
+	days, err = s.SignInsPerDay(t.Context(), RollupBackfillDay)
+	ok(t, err)
+	equal(t, "sign-ins per day after one more", days[0].Count, 3)
 }

@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +63,97 @@ var reportTests = []test{
 		got, err = s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{GroupID: "no-such-group"})
 		ok(t, err)
 		equal(t, "an unknown group", len(got), 0)
+	}},
+	{"roll_ups_count_every_sign_in_of_racing_writers", func(t *testing.T, s storage.Storage) {
+		// Every racer signs in with its own key of one model on one day,
+		// through the whole record (challenge, counter, session, event):
+		// the daily counts and the people must come out exact.
+		const rounds = 3
+		keys := make([]storage.Credential, racers)
+		users := make([]storage.User, racers)
+		for i := range racers {
+			users[i] = mustUser(t, s, fmt.Sprintf("racer%d@x.org", i))
+			keys[i] = mustCredential(t, s, users[i].ID)
+		}
+		now := at(time.Hour)
+		var next atomic.Int32
+		for r := range rounds {
+			if wins := race(t, func() error {
+				i := int(next.Add(1)-1) % racers
+				ch := newChallenge("")
+				if err := s.CreateChallenge(t.Context(), ch); err != nil {
+					return err
+				}
+				k := keys[i]
+				k.SignCount += uint32(r) // signIn adds one: above the last round's
+				rec := signIn(users[i], k, now)
+				rec.ChallengeID = ch.ID
+				if r == rounds-1 && i%2 == 0 { // a refusal in the last round for half of them
+					rec = storage.SignInRecord{Event: failure(users[i].ID, now)}
+					rec.Event.AAGUID = keys[i].AAGUID
+				}
+				return s.RecordSignIn(t.Context(), rec)
+			}); wins != racers {
+				t.Fatalf("round %d: %d of %d sign-ins recorded", r, wins, racers)
+			}
+		}
+		successes := rounds*racers - racers/2
+		got, err := s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{Windows: []time.Time{now}})
+		ok(t, err)
+		if len(got) != 1 {
+			t.Fatalf("report: %+v, want one model", got)
+		}
+		equal(t, "sign-ins and people", [][]int{got[0].SignIns, got[0].SignInUsers}, [][]int{{successes}, {racers}})
+		days, err := s.SignInsPerDay(t.Context(), now)
+		ok(t, err)
+		equal(t, "sign-ins per day", days, []storage.DailyCount{{Day: storage.DayStart(now), Key: "passkey", Count: successes}})
+	}},
+	{"roll_ups_are_kept_as_long_as_the_log", func(t *testing.T, s storage.Storage) {
+		ann, bob := mustUser(t, s, "ann@x.org"), mustUser(t, s, "bob@x.org")
+		today := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+		day := func(n int) time.Time { return today.AddDate(0, 0, -n).Add(3 * time.Hour) }
+		for _, e := range []storage.SignInEvent{
+			logEvent(ann, day(0), storage.ResultSuccess, aaguidA),
+			logEvent(ann, day(20), storage.ResultSuccess, aaguidA),
+			logEvent(bob, day(20), storage.ResultSuccess, aaguidB),
+			logEvent(bob, day(40), storage.ResultSuccess, aaguidA),
+			logEvent(bob, day(50), storage.ResultSuccess, aaguidA),
+		} {
+			mustLog(t, s, e)
+		}
+		mustCredential(t, s, ann.ID) // the report lists models with a registered key
+		c := newCredential(bob.ID)
+		c.AAGUID = aaguidB
+		ok(t, s.CreateCredential(t.Context(), c))
+		counts := func() [][]int {
+			got, err := s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{Windows: []time.Time{today.AddDate(0, 0, -89)}})
+			ok(t, err)
+			var out [][]int
+			for _, m := range got {
+				out = append(out, []int{m.SignIns[0], m.SignInUsers[0]})
+			}
+			return out
+		}
+		equal(t, "before the sweep", counts(), [][]int{{4, 2}, {1, 1}})
+		cut := today.AddDate(0, 0, -30) // a 30-day retention
+		for {
+			n, err := s.DeleteSignInRollupsBefore(t.Context(), cut, 1)
+			ok(t, err)
+			if n < 1 {
+				break
+			}
+		}
+		equal(t, "after the sweep", counts(), [][]int{{2, 1}, {1, 1}})
+		days, err := s.SignInsPerDay(t.Context(), today.AddDate(0, 0, -60))
+		ok(t, err)
+		equal(t, "days kept", days, []storage.DailyCount{
+			{Day: today.AddDate(0, 0, -20), Key: "passkey/deviceBound", Count: 2},
+			{Day: today, Key: "passkey/deviceBound", Count: 1},
+		})
+		_, err = s.DeleteSignInRollupsBefore(t.Context(), cut, 0)
+		if err == nil {
+			t.Fatal("a batch of 0 was accepted")
+		}
 	}},
 	{"credential_owners_come_with_their_groups_ordered_by_upn", func(t *testing.T, s storage.Storage) {
 		bob, ann := mustUser(t, s, "bob@x.org"), mustUser(t, s, "Ann@x.org")

@@ -2,12 +2,16 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver for the admin connection
+	"github.com/pressly/goose/v3"
 
 	"github.com/keyward/keyward/internal/storage"
 	"github.com/keyward/keyward/internal/storage/conformance"
@@ -99,4 +103,47 @@ func TestOpenReportsBadDSNAndUnreachableServer(t *testing.T) {
 
 func BenchmarkSignIn(b *testing.B) {
 	conformance.BenchmarkSignIn(b, migrated(b))
+}
+
+func TestMigrationBackfillsTheSignInRollups(t *testing.T) {
+	dsn := freshSchema(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), 60); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO users (id, upn, upn_key, display_name, account_enabled,
+		is_emergency_access, password_hash, created_at, updated_at)
+		VALUES ('u1', 'old@x.org', 'old@x.org', 'Old', TRUE, FALSE, '', now(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	day := conformance.RollupBackfillDay
+	for i, e := range []struct {
+		hour                        time.Duration
+		method, aaguid, typ, result string
+	}{
+		{9, "passkey", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "deviceBound", "success"},
+		{10, "passkey", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "deviceBound", "success"},
+		{11, "passkey", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "deviceBound", "failure"},
+		{12, "password", "", "", "success"},
+	} {
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO sign_in_events (id, occurred_at, user_id, upn, method,
+			credential_id, aaguid, model, result, failure_reason, ip, user_agent, passkey_type)
+			VALUES ($1, $2, 'u1', 'old@x.org', $3, '', $4, '', $5, '', '192.0.2.1', 'Chrome', $6)`,
+			uuid.NewString(), day.Add(e.hour*time.Hour), e.method, e.aaguid, e.result, e.typ); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	s := open(t, dsn)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	conformance.CheckRollupBackfill(t, s)
 }

@@ -196,3 +196,35 @@ func TestSynchronousFullIsSetOnEveryConnectionAndAnUnknownValueRefused(t *testin
 		t.Error("Open accepted synchronous \"extra\"")
 	}
 }
+
+func TestMigrationBackfillsTheSignInRollups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	migratedTo(t, path, 60)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := conformance.RollupBackfillDay
+	for i, e := range []struct{ hour, method, aaguid, typ, result string }{
+		{"9", "passkey", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "deviceBound", "success"},
+		{"10", "passkey", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "deviceBound", "success"},
+		{"11", "passkey", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "deviceBound", "failure"},
+		{"12", "password", "", "", "success"},
+	} {
+		h, _ := time.ParseDuration(e.hour + "h")
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO sign_in_events (id, occurred_at, user_id, upn, method,
+			credential_id, aaguid, model, result, failure_reason, ip, user_agent, passkey_type)
+			VALUES (?, ?, 'u1', 'old@x.org', ?, '', ?, '', ?, '', '192.0.2.1', 'Chrome', ?)`,
+			uuid.NewString(), day.Add(h).UnixMicro(), e.method, e.aaguid, e.result, e.typ); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, path)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	conformance.CheckRollupBackfill(t, s)
+}

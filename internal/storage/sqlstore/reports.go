@@ -10,9 +10,8 @@ import (
 )
 
 // PasskeyModels implements storage.Storage: one grouped read of the
-// credentials (index credentials_aaguid), then, per model, one range read of
-// sign_in_events_aaguid over the longest window that counts every window at
-// once.
+// credentials (index credentials_aaguid), then the windows' counts of every
+// model at once (see windowCounts).
 func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) ([]storage.PasskeyModelUsage, error) {
 	const op = "passkey models report"
 	member, args := "", []any{}
@@ -42,59 +41,95 @@ func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) 
 	if err := rows.Err(); err != nil {
 		return nil, s.fail(op, err, nil)
 	}
-	if len(q.Windows) == 0 {
+	if len(q.Windows) == 0 || len(out) == 0 {
 		return out, nil
 	}
-	query, oldest := s.windowCounts(q)
+	counts, err := s.windowCounts(ctx, q)
+	if err != nil {
+		return nil, s.fail(op, err, nil)
+	}
 	for i := range out {
-		a := append([]any{}, windowArgs(s, q)...)
-		a = append(a, out[i].AAGUID, s.tv(oldest))
-		if q.GroupID != "" {
-			a = append(a, q.GroupID)
+		c := counts[out[i].AAGUID]
+		if c == nil {
+			c = make([]int, 2*len(q.Windows))
 		}
-		counts := make([]int, 2*len(q.Windows))
-		dest := make([]any, len(counts))
-		for j := range counts {
-			dest[j] = &counts[j]
-		}
-		if err := s.read().row(ctx, query, a...).Scan(dest...); err != nil {
-			return nil, s.fail(fmt.Sprintf("%s: sign-ins of %s", op, out[i].AAGUID), err, nil)
-		}
-		out[i].SignIns, out[i].SignInUsers = counts[:len(q.Windows)], counts[len(q.Windows):]
+		out[i].SignIns, out[i].SignInUsers = c[:len(q.Windows)], c[len(q.Windows):]
 	}
 	return out, nil
 }
 
-// windowCounts is the per-model query: a count and a distinct-user count
-// for each window, over the range of the oldest.
-func (s *Store) windowCounts(q storage.PasskeyModelQuery) (string, time.Time) {
+// windowCounts counts each model's successful sign-ins and distinct people
+// in each window: per AAGUID, the counts of the windows in order, then the
+// people. Without a group it reads the roll-ups (sign_in_daily_aaguid and
+// sign_in_user_models_aaguid: a few rows per day, and a row per person and
+// model); a group's counts come from its members' records in the log
+// (memberships, then sign_in_events_user per member).
+func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (map[string][]int, error) {
+	n := len(q.Windows)
 	oldest := q.Windows[0]
-	var cols []string
 	for _, w := range q.Windows {
 		if w.Before(oldest) {
 			oldest = w
 		}
-		cols = append(cols, "COALESCE(SUM(CASE WHEN occurred_at >= ? THEN 1 ELSE 0 END), 0)")
 	}
-	for range q.Windows {
-		cols = append(cols, "COUNT(DISTINCT CASE WHEN occurred_at >= ? THEN user_id END)")
-	}
-	member := ""
-	if q.GroupID != "" {
-		member = " AND user_id IN (SELECT user_id FROM memberships WHERE group_id = ?)"
-	}
-	return `SELECT ` + strings.Join(cols, ", ") + ` FROM sign_in_events
-		WHERE aaguid = ? AND occurred_at >= ? AND result = '` + storage.ResultSuccess + `'` + member, oldest
-}
-
-func windowArgs(s *Store, q storage.PasskeyModelQuery) []any {
-	var a []any
-	for range 2 {
-		for _, w := range q.Windows {
-			a = append(a, s.tv(w))
+	out := map[string][]int{}
+	read := func(query string, args []any, offset, width int) error {
+		rows, err := s.read().rows(ctx, query, args...)
+		if err != nil {
+			return err
 		}
+		defer rows.Close()
+		for rows.Next() {
+			var aaguid string
+			c := make([]int, width)
+			dest := []any{&aaguid}
+			for j := range c {
+				dest = append(dest, &c[j])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			if out[aaguid] == nil {
+				out[aaguid] = make([]int, 2*n)
+			}
+			copy(out[aaguid][offset:], c)
+		}
+		return rows.Err()
 	}
-	return a
+	var cols []string
+	var args []any
+	if q.GroupID != "" {
+		for _, w := range q.Windows {
+			cols = append(cols, "COALESCE(SUM(CASE WHEN e.occurred_at >= ? THEN 1 ELSE 0 END), 0)")
+			args = append(args, s.tv(storage.DayStart(w)))
+		}
+		for _, w := range q.Windows {
+			cols = append(cols, "COUNT(DISTINCT CASE WHEN e.occurred_at >= ? THEN e.user_id END)")
+			args = append(args, s.tv(storage.DayStart(w)))
+		}
+		args = append(args, q.GroupID, s.tv(storage.DayStart(oldest)))
+		return out, read(`SELECT e.aaguid, `+strings.Join(cols, ", ")+` FROM memberships m
+			JOIN sign_in_events e ON e.user_id = m.user_id
+			WHERE m.group_id = ? AND e.occurred_at >= ? AND e.result = '`+storage.ResultSuccess+`' AND e.aaguid <> ''
+			GROUP BY e.aaguid`, args, 0, 2*n)
+	}
+	for _, w := range q.Windows {
+		cols = append(cols, "COALESCE(SUM(CASE WHEN day >= ? THEN sign_ins ELSE 0 END), 0)")
+		args = append(args, storage.DayNumber(w))
+	}
+	args = append(args, storage.DayNumber(oldest))
+	if err := read(`SELECT aaguid, `+strings.Join(cols, ", ")+` FROM sign_in_daily
+		WHERE aaguid <> '' AND result = '`+storage.ResultSuccess+`' AND day >= ? GROUP BY aaguid`, args, 0, n); err != nil {
+		return nil, err
+	}
+	cols, args = nil, nil
+	for _, w := range q.Windows {
+		cols = append(cols, "COALESCE(SUM(CASE WHEN last_at >= ? THEN 1 ELSE 0 END), 0)")
+		args = append(args, s.tv(storage.DayStart(w)))
+	}
+	args = append(args, s.tv(storage.DayStart(oldest)))
+	return out, read(`SELECT aaguid, `+strings.Join(cols, ", ")+` FROM sign_in_user_models
+		WHERE last_at >= ? GROUP BY aaguid`, args, n, n)
 }
 
 // ListCredentialOwners implements storage.Storage: two reads, the
@@ -231,13 +266,35 @@ func (s *Store) ListUserRegistrations(ctx context.Context, p storage.Page, now t
 	return regs, next, nil
 }
 
-// SignInsPerDay implements storage.Storage: one read of the time range of
-// the log (sign_in_events_time).
+// SignInsPerDay implements storage.Storage: one range of the daily
+// roll-ups (sign_in_daily's key starts with the day).
 func (s *Store) SignInsPerDay(ctx context.Context, since time.Time) ([]storage.DailyCount, error) {
-	day := s.d.DayNumber("occurred_at")
-	return s.dailyCounts(ctx, "sign-ins per day", `SELECT `+day+`, method, passkey_type, COUNT(*) FROM sign_in_events
-		WHERE occurred_at >= ? AND result = '`+storage.ResultSuccess+`' GROUP BY `+day+`, method, passkey_type
-		ORDER BY 1, 2, 3`, s.tv(since))
+	return s.dailyCounts(ctx, "sign-ins per day", `SELECT day, method, passkey_type, SUM(sign_ins) FROM sign_in_daily
+		WHERE day >= ? AND result = '`+storage.ResultSuccess+`' GROUP BY day, method, passkey_type
+		ORDER BY 1, 2, 3`, storage.DayNumber(since))
+}
+
+// DeleteSignInRollupsBefore implements storage.Storage: the days before
+// before's in one statement (a few rows a day), the latest sign-ins in a
+// bounded batch (sign_in_user_models_last).
+func (s *Store) DeleteSignInRollupsBefore(ctx context.Context, before time.Time, max int) (int, error) {
+	const op = "delete old sign-in roll-ups"
+	if max <= 0 {
+		return 0, fmt.Errorf("%s: batch size %d is not positive", op, max)
+	}
+	if _, err := s.write().exec(ctx, `DELETE FROM sign_in_daily WHERE day < ?`, storage.DayNumber(before)); err != nil {
+		return 0, s.fail(op, err, nil)
+	}
+	res, err := s.write().exec(ctx, `DELETE FROM sign_in_user_models WHERE (user_id, aaguid) IN (
+		SELECT user_id, aaguid FROM sign_in_user_models WHERE last_at < ? ORDER BY last_at LIMIT ?)`, s.tv(before), max)
+	if err != nil {
+		return 0, s.fail(op, err, nil)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail(op, err, nil)
+	}
+	return int(n), nil
 }
 
 // PasskeysRegisteredPerDay implements storage.Storage.
