@@ -28,8 +28,15 @@ var (
 )
 
 // reqState is per-request scratch the library's calls share: the client
-// the request authenticated as (its signing algorithm and object ID).
-type reqState struct{ app *storage.Application }
+// the request authenticated as (its signing algorithm and object ID), and
+// the user the tokens are for. The library asks for the client twice in a
+// token request (to authenticate it, then to check its grant types) and a
+// refresh reads the user twice (may they sign in, then their claims): each
+// is read from the database once per request.
+type reqState struct {
+	app  *storage.Application
+	user *storage.User
+}
 
 type stateKey struct{}
 
@@ -69,6 +76,10 @@ func (s opStorage) app(ctx context.Context, clientID string) (storage.Applicatio
 	if clientID == "" || len(clientID) > 100 {
 		return storage.Application{}, invalidClient()
 	}
+	st := stateFrom(ctx)
+	if st.app != nil && st.app.AppID == clientID {
+		return *st.app, nil
+	}
 	a, err := s.p.store.GetApplicationByAppID(ctx, clientID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return a, invalidClient()
@@ -76,8 +87,22 @@ func (s opStorage) app(ctx context.Context, clientID string) (storage.Applicatio
 	if err != nil {
 		return a, oidc.ErrServerError().WithParent(err)
 	}
-	stateFrom(ctx).app = &a
+	st.app = &a
 	return a, nil
+}
+
+// user reads the user once per request (reqState).
+func (s opStorage) user(ctx context.Context, id string) (storage.User, error) {
+	st := stateFrom(ctx)
+	if st.user != nil && st.user.ID == id {
+		return *st.user, nil
+	}
+	u, err := s.p.store.GetUser(ctx, id)
+	if err != nil {
+		return u, err
+	}
+	st.user = &u
+	return u, nil
 }
 
 // GetClientByClientID implements op.Storage.
@@ -427,7 +452,7 @@ func (s opStorage) accessAtRefresh(ctx context.Context, t storage.OIDCToken) err
 
 // userMaySignIn refuses disabled (or deleted) users: their tokens stop at once.
 func (s opStorage) userMaySignIn(ctx context.Context, userID, _ string) error {
-	u, err := s.p.store.GetUser(ctx, userID)
+	u, err := s.user(ctx, userID)
 	if err != nil || !u.AccountEnabled {
 		return oidc.ErrInvalidGrant().WithDescription("the user cannot sign in")
 	}
@@ -600,7 +625,7 @@ func (s opStorage) Health(ctx context.Context) error { return s.p.store.Ping(ctx
 
 // userinfo fills the claims the scopes ask for.
 func (s opStorage) userinfo(ctx context.Context, ui *oidc.UserInfo, userID string, scopes []string) error {
-	u, err := s.p.store.GetUser(ctx, userID)
+	u, err := s.user(ctx, userID)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/storage"
@@ -376,9 +377,10 @@ func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (stor
 }
 
 // RedeemAuthCode implements storage.Storage: one conditional UPDATE decides
-// the winner, and the tokens commit with it or not at all.
+// the winner, and the tokens commit with it or not at all. On SQLite it
+// shares the commit with the other hot writes (batched), as a sign-in does.
 func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, now time.Time, ts ...storage.OIDCToken) error {
-	err := s.inTx(ctx, func(c conn) error {
+	err := s.batched(ctx, func(c conn) error {
 		err := c.execOne(ctx, `UPDATE oidc_auth_requests SET code_used_at = ?
 			WHERE id = ? AND code_used_at IS NULL AND code_expires_at > ?`, s.tv(now), requestID, s.tv(now))
 		if errors.Is(err, storage.ErrNotFound) {
@@ -429,22 +431,30 @@ func scanOIDCToken(sc scanner) (storage.OIDCToken, error) {
 	return t, nil
 }
 
+// insertOIDCTokens stores ts in one statement: a code exchange's access and
+// refresh token are one INSERT, not two.
 func (s *Store) insertOIDCTokens(ctx context.Context, c conn, ts []storage.OIDCToken) error {
-	for _, t := range ts {
+	if len(ts) == 0 {
+		return nil
+	}
+	q := strings.Builder{}
+	q.WriteString(`INSERT INTO oidc_tokens (` + oidcTokenCols + `) VALUES `)
+	args := make([]any, 0, 15*len(ts))
+	for i, t := range ts {
 		if err := errors.Join(requireKey("token ID", t.ID), requireKey("token grant ID", t.GrantID),
 			requireKey("token application ID", t.ApplicationID)); err != nil {
 			return err
 		}
-		_, err := c.exec(ctx, `INSERT INTO oidc_tokens (`+oidcTokenCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.Kind, t.GrantID, t.ApplicationID, t.ClientID, nullStr(t.UserID), strList(t.Scopes),
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		args = append(args, t.ID, t.Kind, t.GrantID, t.ApplicationID, t.ClientID, nullStr(t.UserID), strList(t.Scopes),
 			strList(t.Audience), strList(t.AMR), t.ACR, s.tvZeroNull(t.AuthTime), t.RefreshID,
 			s.tv(t.CreatedAt), s.tv(t.ExpiresAt), s.tvNull(t.RotatedAt))
-		if err != nil {
-			return err
-		}
 	}
-	return nil
+	_, err := c.exec(ctx, q.String(), args...)
+	return err
 }
 
 // CreateOIDCTokens implements storage.Storage. An unknown application or
@@ -466,10 +476,11 @@ func (s *Store) GetOIDCToken(ctx context.Context, id string) (storage.OIDCToken,
 	return t, nil
 }
 
-// RotateRefreshToken implements storage.Storage.
+// RotateRefreshToken implements storage.Storage: as RedeemAuthCode, one
+// conditional UPDATE decides the winner; batched on SQLite.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, now time.Time, next ...storage.OIDCToken) error {
 	op := "rotate refresh token"
-	err := s.inTx(ctx, func(c conn) error {
+	err := s.batched(ctx, func(c conn) error {
 		err := c.execOne(ctx, `UPDATE oidc_tokens SET rotated_at = ?
 			WHERE id = ? AND kind = 'refresh' AND rotated_at IS NULL AND expires_at > ?`, s.tv(now), oldID, s.tv(now))
 		if errors.Is(err, storage.ErrNotFound) {
