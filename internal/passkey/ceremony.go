@@ -3,10 +3,7 @@ package passkey
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
-	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/authz"
@@ -14,47 +11,19 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// saveChallenge stores the ceremony's session data under its challenge. The
-// library's own expiry check uses the wall clock, so it is switched off and
-// the database's expiry (on the injected clock) is the one that counts.
-func (s *Service) saveChallenge(ctx context.Context, kind, userID string, sd *webauthn.SessionData, ttl time.Duration) (time.Time, error) {
-	sd.Expires = time.Time{}
-	data, err := sd.MarshalMsg(nil)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("encode session data: %w", err)
-	}
-	now := s.now()
-	c := storage.Challenge{
-		ID: sd.Challenge, Kind: kind, UserID: userID, Data: data,
-		CreatedAt: now, ExpiresAt: now.Add(ttl),
-	}
-	if err := s.cfg.Store.CreateChallenge(ctx, c); err != nil {
-		return time.Time{}, fmt.Errorf("store challenge: %w", err)
-	}
-	return c.ExpiresAt, nil
-}
-
-// consumeChallenge takes a challenge out of the database: it can be used once.
-// A challenge of another kind or for another user counts as unknown.
-func (s *Service) consumeChallenge(ctx context.Context, id, kind, userID string) (webauthn.SessionData, error) {
-	var sd webauthn.SessionData
-	if id == "" {
-		return sd, errChallenge
-	}
-	c, err := s.cfg.Store.ConsumeChallenge(ctx, id, s.now())
+// useUp uses a registration's sealed challenge up after a refusal and
+// returns cause: the ceremony cannot be tried again with it. When it was
+// used already (a replay, or a racing request that won), that is the
+// answer instead.
+func (s *Service) useUp(ctx context.Context, used *storage.UsedChallenge, cause error) error {
+	err := s.cfg.Store.UseChallenge(ctx, *used)
 	if errors.Is(err, storage.ErrNotFound) {
-		return sd, errChallenge
+		return errChallenge
 	}
 	if err != nil {
-		return sd, fmt.Errorf("consume challenge: %w", err)
+		s.cfg.Logger.ErrorContext(ctx, "use up a refused registration's challenge", "err", err)
 	}
-	if c.Kind != kind || (userID != "" && c.UserID != userID) {
-		return sd, errChallenge
-	}
-	if _, err := sd.UnmarshalMsg(c.Data); err != nil {
-		return sd, fmt.Errorf("decode session data: %w", err)
-	}
-	return sd, nil
+	return cause
 }
 
 // refusal turns a policy decision into the error shown to the person,

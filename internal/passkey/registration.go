@@ -115,6 +115,9 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 	if ttl <= 0 {
 		ttl = s.cfg.ChallengeTTL
 	}
+	if ttl > MaxChallengeTTL {
+		return Creation{}, apperr.BadRequest("a passkey registration may take at most %d days", MaxChallengeTTL/(24*time.Hour))
+	}
 	// WebAuthn Level 2 §5.4.4 (Authenticator Selection Criteria): a
 	// discoverable credential and user verification; §5.4.7: direct
 	// attestation, under which browsers keep the AAGUID (under "none" they
@@ -136,7 +139,17 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 		return Creation{}, fmt.Errorf("begin registration: %w", err)
 	}
 	creation.Response.Timeout = int(ttl / time.Millisecond)
-	expires, err := s.saveChallenge(ctx, reg.kind(), reg.User.ID, sd, ttl)
+	// The ceremony's state travels sealed in the challenge (seal.go): the
+	// options write nothing. Its kind and user; go-webauthn's session data
+	// carries the user handle, user verification, the algorithms offered
+	// and the mediation (an automatic upgrade). Not sealed, because the
+	// finish judges them as they stand then: the passkey policy (AAGUID
+	// restrictions, attestation), and the keys already registered — the
+	// excludeCredentials of the options, which the store's unique
+	// credential ID enforces for every user (WebAuthn Level 2 §7.1 step 22)
+	// and which would make a challenge grow with the user's keys.
+	expires, err := s.sealCeremony(ctx, sealedState{Kind: reg.kind(), UserID: reg.User.ID}, sd, ttl,
+		(*[]byte)(&creation.Response.Challenge))
 	if err != nil {
 		return Creation{}, err
 	}
@@ -173,16 +186,19 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	if err != nil {
 		return storage.Credential{}, responseError("registration response", err)
 	}
-	sd, err := s.consumeChallenge(ctx, parsed.Response.CollectedClientData.Challenge, reg.kind(), reg.User.ID)
+	// A challenge of another kind (a sign-in's, a provisioning's in
+	// self-service) or sealed for another user is unknown here.
+	_, sd, used, err := s.openCeremony(ctx, parsed.Response.CollectedClientData.Challenge, reg.kind(), reg.User.ID)
 	if err != nil {
 		return storage.Credential{}, err
 	}
+	// From here every refusal uses the challenge up.
 	if !reg.User.AccountEnabled {
-		return storage.Credential{}, errAccountDisabled
+		return storage.Credential{}, s.useUp(ctx, used, errAccountDisabled)
 	}
 	// WebAuthn Level 2 §7.1 step 9: C.origin must be Keyward's origin.
 	if err := s.checkOrigin(parsed.Response.CollectedClientData.Origin, http.StatusBadRequest); err != nil {
-		return storage.Credential{}, err
+		return storage.Credential{}, s.useUp(ctx, used, err)
 	}
 	// The challenge says whether this is an automatic upgrade; only then
 	// does go-webauthn let user presence be absent (WebAuthn Level 3
@@ -190,7 +206,7 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	automatic := sd.Mediation == protocol.MediationConditional
 	wc, err := s.wa.CreateCredential(newWAUser(reg.User, nil), sd, parsed)
 	if err != nil {
-		return storage.Credential{}, verifyError(http.StatusBadRequest, err)
+		return storage.Credential{}, s.useUp(ctx, used, verifyError(http.StatusBadRequest, err))
 	}
 	cred := s.newCredential(ctx, reg.User.ID, wc, parsed)
 	cred.Automatic = automatic
@@ -204,12 +220,12 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 		Attested: cred.AttestationLevel == storage.AttestationAttested, AttestationProblem: cred.attestationProblem,
 	})
 	if !d.Allowed {
-		return storage.Credential{}, s.refusal(ctx, d)
+		return storage.Credential{}, s.useUp(ctx, used, s.refusal(ctx, d))
 	}
 	if automatic {
 		// The switch and scope as they are now, not when the ceremony began.
 		if d := pol.CheckAutomaticUpgrade(groups, false); !d.Allowed {
-			return storage.Credential{}, s.refusal(ctx, d)
+			return storage.Credential{}, s.useUp(ctx, used, s.refusal(ctx, d))
 		}
 	}
 	if displayName == "" {
@@ -225,6 +241,14 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 		"passkeyType": policy.Key{BackupEligible: cred.BackupEligible}.Type().String(),
 		"automatic":   cred.Automatic,
 	}, func(ctx context.Context) error {
+		// Used up in the transaction that stores the key: of two finishes
+		// with one challenge (a replay, or two at once on any nodes) the
+		// second finds its ID and stores nothing.
+		if err := s.cfg.Store.UseChallenge(ctx, *used); errors.Is(err, storage.ErrNotFound) {
+			return errChallenge
+		} else if err != nil {
+			return fmt.Errorf("use challenge: %w", err)
+		}
 		if cred.Automatic {
 			// Inside the write: an automatic upgrade is for a user with no
 			// passkey, so of two racing ones only the first is kept. The
@@ -250,8 +274,12 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 		}
 		return nil
 	})
-	if err != nil {
+	if errors.Is(err, errChallenge) {
 		return storage.Credential{}, err
+	}
+	if err != nil {
+		// The transaction was undone, the challenge's use with it.
+		return storage.Credential{}, s.useUp(ctx, used, err)
 	}
 	return cred.Credential, nil
 }

@@ -18,18 +18,25 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// Sealed challenges. A sign-in's options do not write the ceremony's state:
-// they seal it (AES-256-GCM, the standard library's) under the newest key of
-// a key set kept in the database, and the sealed bytes are the WebAuthn
-// challenge itself. The authenticator signs over them, and the finish opens
-// them on whichever node it reaches. Single use holds in the finishing
-// transaction: storage.SignInRecord.Used inserts the state's random ID into
-// a table of used challenges, where a second use finds it (see
-// Storage.RecordSignIn). A key seals for keyRotation, then opens what it
-// sealed until the longest challenge it may have sealed has expired.
+// Sealed challenges. No ceremony's options write its state — sign-in,
+// step-up, self-service registration, provisioning on behalf: they seal it
+// (AES-256-GCM, the standard library's) under the newest key of a key set
+// kept in the database, and the sealed bytes are the WebAuthn challenge
+// itself. The authenticator signs over them, and the finish opens them on
+// whichever node it reaches. Single use holds in the finishing transaction:
+// the state's random ID is inserted into a table of used challenges, where a
+// second use finds it (storage.SignInRecord.Used for a sign-in,
+// Storage.UseChallenge beside the new credential for a registration). A key
+// seals for keyRotation, then opens what it sealed until the longest
+// challenge it may have sealed has expired.
 
 // keyRotation is how long one key seals new challenges.
 const keyRotation = 24 * time.Hour
+
+// MaxChallengeTTL is the longest a ceremony may take: provisioning on
+// behalf allows 30 days (a key mailed to its user), so a key opens for that
+// long after it stops sealing.
+const MaxChallengeTTL = 30 * 24 * time.Hour
 
 // maxSealedChallenge bounds the client-supplied challenge opened: options
 // never seal more (a user's allowCredentials is bounded by their passkeys).
@@ -60,6 +67,7 @@ type sealer struct {
 	aeads   map[string]cipher.AEAD // by key ID
 	current string                 // the key that seals, "" when none yet
 	until   time.Time              // when current stops sealing
+	opens   time.Time              // when current stops opening (it expires)
 }
 
 func newSealer(store storage.Storage, ttl time.Duration) *sealer {
@@ -83,29 +91,32 @@ func (k *sealer) load(ctx context.Context, now time.Time) error {
 			k.aeads[key.ID] = a
 		}
 		if k.current == "" && now.Before(key.CreatedAt.Add(keyRotation)) {
-			k.current, k.until = key.ID, key.CreatedAt.Add(keyRotation)
+			k.current, k.until, k.opens = key.ID, key.CreatedAt.Add(keyRotation), key.ExpiresAt
 		}
 	}
 	return nil
 }
 
-// sealing returns the key that seals at now, loading the key set or making
-// a new key when the cached one has stopped sealing. Two nodes making a key
-// at once both store theirs; each opens the other's.
-func (k *sealer) sealing(ctx context.Context, now time.Time) (string, cipher.AEAD, error) {
+// sealing returns the key that seals at now a challenge that expires at
+// expires, loading the key set or making a new key when the cached one has
+// stopped sealing or expires before the challenge would (a key made by an
+// older version, whose longest challenge was shorter). Two nodes making a
+// key at once both store theirs; each opens the other's.
+func (k *sealer) sealing(ctx context.Context, now, expires time.Time) (string, cipher.AEAD, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.current != "" && now.Before(k.until) {
+	usable := func() bool { return k.current != "" && now.Before(k.until) && !expires.After(k.opens) }
+	if usable() {
 		return k.current, k.aeads[k.current], nil
 	}
 	if err := k.load(ctx, now); err != nil {
 		return "", nil, err
 	}
-	if k.current == "" {
+	if !usable() {
 		secret := make([]byte, 32)
 		_, _ = rand.Read(secret) // crypto/rand.Read never fails on supported platforms
 		key := storage.ChallengeKey{ID: uuid.NewString(), Secret: secret, CreatedAt: now,
-			ExpiresAt: now.Add(keyRotation + k.ttl)}
+			ExpiresAt: maxTime(now.Add(keyRotation+k.ttl), expires)}
 		if err := k.store.CreateChallengeKey(ctx, key); err != nil {
 			return "", nil, fmt.Errorf("create challenge key: %w", err)
 		}
@@ -113,7 +124,7 @@ func (k *sealer) sealing(ctx context.Context, now time.Time) (string, cipher.AEA
 		if err != nil {
 			return "", nil, err
 		}
-		k.aeads[key.ID], k.current, k.until = a, key.ID, now.Add(keyRotation)
+		k.aeads[key.ID], k.current, k.until, k.opens = a, key.ID, now.Add(keyRotation), key.ExpiresAt
 	}
 	return k.current, k.aeads[k.current], nil
 }
@@ -132,6 +143,13 @@ func (k *sealer) opening(ctx context.Context, id string, now time.Time) (cipher.
 	return k.aeads[id], nil
 }
 
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 func newAEAD(secret []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(secret)
 	if err != nil {
@@ -142,7 +160,7 @@ func newAEAD(secret []byte) (cipher.AEAD, error) {
 
 // seal returns the sealed challenge carrying st.
 func (k *sealer) seal(ctx context.Context, st sealedState, now time.Time) ([]byte, error) {
-	id, aead, err := k.sealing(ctx, now)
+	id, aead, err := k.sealing(ctx, now, time.UnixMilli(st.Expires))
 	if err != nil {
 		return nil, err
 	}
@@ -208,15 +226,21 @@ func (k *sealer) open(ctx context.Context, challenge string, now time.Time) (sea
 // data go-webauthn made, whose own random challenge it replaces. It returns
 // when the challenge expires.
 func (s *Service) sealLogin(ctx context.Context, userID string, sd *webauthn.SessionData, challenge *[]byte) (time.Time, error) {
+	return s.sealCeremony(ctx, sealedState{Kind: storage.ChallengeLogin, UserID: userID}, sd, s.cfg.ChallengeTTL, challenge)
+}
+
+// sealCeremony seals st — its kind, user and what else the finish needs —
+// with the session data sd go-webauthn made, whose own random challenge the
+// sealed bytes replace in *challenge; the challenge expires after ttl, which
+// it returns.
+func (s *Service) sealCeremony(ctx context.Context, st sealedState, sd *webauthn.SessionData, ttl time.Duration, challenge *[]byte) (time.Time, error) {
 	now := s.now()
-	expires := now.Add(s.cfg.ChallengeTTL)
 	sd.Challenge, sd.Expires = "", time.Time{}
 	data, err := sd.MarshalMsg(nil)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("encode session data: %w", err)
 	}
-	st := sealedState{ID: uuid.NewString(), Kind: storage.ChallengeLogin, UserID: userID,
-		Expires: expires.UnixMilli(), Data: data}
+	st.ID, st.Expires, st.Data = uuid.NewString(), now.Add(ttl).UnixMilli(), data
 	sealed, err := s.sealer.seal(ctx, st, now)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("seal challenge: %w", err)
@@ -228,20 +252,30 @@ func (s *Service) sealLogin(ctx context.Context, userID string, sd *webauthn.Ses
 // openLogin opens a sign-in's sealed challenge: the session data to verify
 // the assertion against, and the record that uses the challenge up.
 func (s *Service) openLogin(ctx context.Context, challenge string) (webauthn.SessionData, *storage.UsedChallenge, error) {
+	_, sd, used, err := s.openCeremony(ctx, challenge, storage.ChallengeLogin, "")
+	return sd, used, err
+}
+
+// openCeremony opens a sealed challenge of kind and, unless userID is "",
+// for that user: its state, the session data to verify the response
+// against, and the record that uses the challenge up. Anything else — not
+// sealed here, expired, another kind of ceremony, another user's — is
+// errChallenge, as an unknown challenge is, and is not used up.
+func (s *Service) openCeremony(ctx context.Context, challenge, kind, userID string) (sealedState, webauthn.SessionData, *storage.UsedChallenge, error) {
 	var sd webauthn.SessionData
 	st, err := s.sealer.open(ctx, challenge, s.now())
 	if errors.Is(err, errUnsealable) {
-		return sd, nil, errChallenge
+		return st, sd, nil, errChallenge
 	}
 	if err != nil {
-		return sd, nil, fmt.Errorf("open challenge: %w", err)
+		return st, sd, nil, fmt.Errorf("open challenge: %w", err)
 	}
-	if st.Kind != storage.ChallengeLogin {
-		return sd, nil, errChallenge
+	if st.Kind != kind || (userID != "" && st.UserID != userID) {
+		return st, sd, nil, errChallenge
 	}
 	if _, err := sd.UnmarshalMsg(st.Data); err != nil {
-		return sd, nil, errChallenge
+		return st, sd, nil, errChallenge
 	}
 	sd.Challenge = challenge
-	return sd, &storage.UsedChallenge{ID: st.ID, ExpiresAt: time.UnixMilli(st.Expires).UTC()}, nil
+	return st, sd, &storage.UsedChallenge{ID: st.ID, ExpiresAt: time.UnixMilli(st.Expires).UTC()}, nil
 }

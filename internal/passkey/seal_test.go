@@ -42,7 +42,7 @@ func TestSealedChallengesSpanNodesAndRotations(t *testing.T) {
 			// A day later node B seals under a new key, which node A loads to
 			// open it; A still opens the old key's last challenge.
 			later := sealT0.Add(keyRotation)
-			last, err := a.seal(t.Context(), sealState("last", later.Add(time.Hour)), later.Add(-time.Second))
+			last, err := a.seal(t.Context(), sealState("last", later.Add(2*time.Minute)), later.Add(-time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,11 +58,26 @@ func TestSealedChallengesSpanNodesAndRotations(t *testing.T) {
 					t.Fatalf("node A did not open a challenge of the rotation: %v", err)
 				}
 			}
-			// Once the old key has expired it opens nothing, even a state that
-			// has not expired yet.
+			// Once the old key has expired it opens nothing.
 			c := newSealer(db.Open(t), ttl)
 			if _, err := c.open(t.Context(), base64.RawURLEncoding.EncodeToString(last), later.Add(ttl)); !errors.Is(err, errUnsealable) {
 				t.Fatalf("a challenge of an expired key: %v", err)
+			}
+
+			// A challenge that would outlive the sealing key (a key made
+			// when the longest ceremony was shorter) is sealed under a new
+			// key that lasts as long as it does.
+			long := sealState("long", later.Add(keyRotation+time.Hour))
+			sealed, err = a.seal(t.Context(), long, later.Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reflect.DeepEqual(sealed[1:sealHeader], next[1:sealHeader]) {
+				t.Fatal("a challenge outliving its key was sealed under it")
+			}
+			got, err = newSealer(db.Open(t), ttl).open(t.Context(), base64.RawURLEncoding.EncodeToString(sealed), later.Add(keyRotation+30*time.Minute))
+			if err != nil || !reflect.DeepEqual(got, long) {
+				t.Fatalf("the long challenge opened as %+v, %v", got, err)
 			}
 		})
 	}

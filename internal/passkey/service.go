@@ -2,9 +2,8 @@
 // provisioning on behalf of a user, and sign-in — on top of go-webauthn. It
 // loads what a ceremony needs, asks the pure policy package for a decision,
 // judges attestation against the FIDO Metadata Service, and stores results.
-// Sign-in challenges are sealed under keys kept in the database and
-// registration challenges are stored there, so a ceremony begun on one node
-// can be finished on another.
+// Every ceremony's challenge is its state sealed under keys kept in the
+// database, so a ceremony begun on one node can be finished on another.
 package passkey
 
 import (
@@ -61,7 +60,7 @@ type Service struct {
 	wa      *webauthn.WebAuthn
 	origin  string   // scheme://host[:port], exactly as browsers send it
 	origins []string // origin, then the related origins
-	sealer  *sealer  // seals sign-in challenges
+	sealer  *sealer  // seals every ceremony's challenge
 }
 
 // New validates the configuration and builds the WebAuthn relying party.
@@ -95,7 +94,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("passkey: relying party: %w", err)
 	}
 	return &Service{cfg: cfg, wa: wa, origin: origin, origins: origins,
-		sealer: newSealer(cfg.Store, cfg.ChallengeTTL)}, nil
+		sealer: newSealer(cfg.Store, max(cfg.ChallengeTTL, MaxChallengeTTL))}, nil
 }
 
 // RelatedOrigins are the origins besides the public URL's that may run

@@ -137,6 +137,13 @@ type Storage interface {
 	// CreateChallengeKey stores a new challenge key; a taken ID is
 	// ErrAlreadyExists.
 	CreateChallengeKey(ctx context.Context, k ChallengeKey) error
+	// UseChallenge uses a sealed challenge up outside a sign-in (a
+	// registration's: RecordSignIn uses a sign-in's): its ID is inserted
+	// into the used challenges, where it stays until it expires. One used
+	// already — by either — is ErrNotFound and changes nothing. With the ctx
+	// of an Audited change it joins that transaction, so the challenge is
+	// used up exactly when the change commits.
+	UseChallenge(ctx context.Context, u UsedChallenge) error
 
 	// ImportUsers stores many users with their passkeys at once, in one
 	// transaction (or the ambient one) with multi-row inserts: the bulk path

@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -76,6 +78,70 @@ var sealedChallengeTests = []test{
 		close(start)
 		wg.Wait()
 		oneSignInWon(t, s, errs)
+	}},
+	{"a_registration_uses_a_sealed_challenge_once", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		used := usedChallenge()
+		ok(t, s.UseChallenge(t.Context(), *used))
+		is(t, s.UseChallenge(t.Context(), *used), storage.ErrNotFound)
+		// Sign-ins and registrations share the used IDs: neither takes
+		// the other's.
+		is(t, s.RecordSignIn(t.Context(), storage.SignInRecord{Used: used, Event: failure(u.ID, at(time.Minute))}), storage.ErrNotFound)
+		signedIn := usedChallenge()
+		ok(t, s.RecordSignIn(t.Context(), storage.SignInRecord{Used: signedIn, Event: failure(u.ID, at(time.Minute))}))
+		is(t, s.UseChallenge(t.Context(), *signedIn), storage.ErrNotFound)
+		if err := s.UseChallenge(t.Context(), storage.UsedChallenge{ExpiresAt: at(time.Minute)}); err == nil || errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("a challenge without an ID: %v, want a plain error", err)
+		}
+		// It sweeps with the others.
+		ok(t, s.UseChallenge(t.Context(), storage.UsedChallenge{ID: uuid.NewString(), ExpiresAt: t0}))
+		n, err := s.DeleteExpiredChallenges(t.Context(), t0)
+		ok(t, err)
+		equal(t, "swept", n, 1)
+	}},
+	{"a_challenge_used_in_an_audited_change_is_used_when_it_commits", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		used := usedChallenge()
+		event := storage.AuditEvent{ID: uuid.NewString(), Time: t0, Actor: "user:" + u.ID, Action: "user.fido2Method.create", Target: u.ID}
+		refused := errors.New("refused after the challenge was used")
+		err := storage.Record(t.Context(), s, event, nil, func(ctx context.Context) error {
+			ok(t, s.UseChallenge(ctx, *used))
+			return refused
+		})
+		is(t, err, refused)
+		// Undone with the change: still usable, and no key was stored.
+		c := newCredential(u.ID)
+		event.ID = uuid.NewString()
+		ok(t, storage.Record(t.Context(), s, event, nil, func(ctx context.Context) error {
+			if err := s.UseChallenge(ctx, *used); err != nil {
+				return err
+			}
+			return s.CreateCredential(ctx, c)
+		}))
+		is(t, s.UseChallenge(t.Context(), *used), storage.ErrNotFound)
+		creds, err := s.ListUserCredentials(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "credentials", len(creds), 1)
+		equal(t, "audit records", auditCount(t, s), 1)
+	}},
+	{"racing_registrations_with_one_sealed_challenge_store_one_key", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "a@x.org")
+		used := usedChallenge()
+		wins := race(t, func() error {
+			c := newCredential(u.ID)
+			event := storage.AuditEvent{ID: uuid.NewString(), Time: t0, Actor: "user:" + u.ID, Action: "user.fido2Method.create", Target: u.ID}
+			return storage.Record(t.Context(), s, event, nil, func(ctx context.Context) error {
+				if err := s.UseChallenge(ctx, *used); err != nil {
+					return err
+				}
+				return s.CreateCredential(ctx, c)
+			})
+		})
+		equal(t, "winners", wins, 1)
+		creds, err := s.ListUserCredentials(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "credentials", len(creds), 1)
+		equal(t, "audit records", auditCount(t, s), 1)
 	}},
 	{"challenge_keys_are_shared_until_they_expire", func(t *testing.T, s storage.Storage) {
 		old := storage.ChallengeKey{ID: "k1", Secret: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: t0, ExpiresAt: at(time.Hour)}

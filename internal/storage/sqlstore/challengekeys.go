@@ -49,16 +49,22 @@ func (s *Store) CreateChallengeKey(ctx context.Context, k storage.ChallengeKey) 
 	return nil
 }
 
+// UseChallenge implements storage.Storage: one insert, sharing the commit
+// with other writes on SQLite (or joining the Audited change ctx carries).
+func (s *Store) UseChallenge(ctx context.Context, u storage.UsedChallenge) error {
+	return s.batched(ctx, func(c conn) error { return s.useChallenge(ctx, c, "use challenge", u) })
+}
+
 // useChallenge inserts a sealed challenge's ID on c; one already there is a
 // replay, ErrNotFound like a stored challenge already consumed.
-func (s *Store) useChallenge(ctx context.Context, c conn, u storage.UsedChallenge) error {
+func (s *Store) useChallenge(ctx context.Context, c conn, op string, u storage.UsedChallenge) error {
 	if err := requireKey("challenge ID", u.ID); err != nil {
-		return fmt.Errorf("record sign-in: use challenge: %w", err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	err := c.execOne(ctx, `INSERT INTO used_challenges (id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 		u.ID, s.tv(u.ExpiresAt))
 	if err != nil {
-		return s.fail("record sign-in: use challenge", err, nil)
+		return s.fail(op, err, nil)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 			}
 		}
 		if u := r.Used; u != nil {
-			if err := s.useChallenge(ctx, c, *u); err != nil {
+			if err := s.useChallenge(ctx, c, "record sign-in: use challenge", *u); err != nil {
 				return err
 			}
 		}
