@@ -78,9 +78,12 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 
 		// Payroll allows only another key model: the step-up page names it
 		// in words, and bob, who has no key of that model, is told so.
+		// bob may register one: having signed in with a second factor just
+		// now, the page offers to set up a key of that model.
 		res, body = b.get(payroll.start().url)
-		wantStepUp(t, res, body, "phr", http.StatusForbidden)
-		if !strings.Contains(body, "passkey of model YubiKey 5 Series") || strings.Contains(body, "stepup-passkey") {
+		wantStepUp(t, res, body, "phr", http.StatusOK)
+		if !strings.Contains(body, "passkey of model YubiKey 5 Series") || strings.Contains(body, `id="stepup-passkey"`) ||
+			!strings.Contains(body, `id="stepup-register"`) || !strings.Contains(body, "only YubiKey 5 Series is accepted here") {
 			t.Fatalf("step-up without a key of the model: %.600s", body)
 		}
 		if got := res.Request.URL.Query().Get("models"); got != onlyModelKey {
@@ -95,8 +98,19 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 		}
 		// With a key of that model registered, the step-up offers only it
 		// and payroll gets its code.
+		// The page's registration names the models: a key of another model
+		// is refused before it is stored, one of that model is kept.
+		bobSession := w.session(bob, true)
+		other := w.key(goodAAGUID, softkey.FormatNone)
+		r := w.registerWanted(other, bobSession, []string{onlyModelKey})
+		if r.status != http.StatusForbidden || !strings.Contains(string(r.body), "notAcceptedModel") || !strings.Contains(string(r.body), "YubiKey 5 Series") {
+			t.Fatalf("registering another model for the step-up: %d %s", r.status, r.body)
+		}
+		if creds, err := w.store.ListUserCredentials(context.Background(), bob); err != nil || len(creds) != 1 {
+			t.Fatalf("bob's passkeys after a refused registration: %v %d", err, len(creds))
+		}
 		yk := w.key(onlyModelKey, softkey.FormatNone)
-		w.mustStatus(w.register(yk, w.session(bob, true), "YubiKey"), http.StatusCreated)
+		w.mustStatus(w.registerWanted(yk, bobSession, []string{onlyModelKey}), http.StatusCreated)
 		f = payroll.start()
 		res, body = b.get(f.url)
 		next = wantStepUp(t, res, body, "phr", http.StatusOK)

@@ -175,7 +175,7 @@ func New(o Options) (*App, error) {
 		// The origins besides the public URL's that may use Keyward's passkeys.
 		&server.WebAuthnWellKnown{Origins: o.RelatedOrigins},
 		// The web pages, after the API they call.
-		&webui.UI{Logger: o.Logger, OIDC: provider, Passkeys: pk, Access: ca},
+		&webui.UI{Logger: o.Logger, OIDC: provider, Passkeys: pk, Access: ca, Now: o.Now},
 	)
 	return &App{Server: srv, Directory: dir, Sessions: sessions, Policies: policies, Passkeys: pk, MDS: md, Distrust: distrust, SignIn: signIn,
 		OIDC: provider, Apps: apps, Access: ca,

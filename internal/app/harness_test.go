@@ -363,6 +363,23 @@ func (w *world) register(k *softkey.Authenticator, session, name string) reply {
 	})
 }
 
+// registerWanted is register as the step-up page does it: only a key of
+// one of models will do.
+func (w *world) registerWanted(k *softkey.Authenticator, session string, models []string) reply {
+	w.t.Helper()
+	opts := w.do("POST", "/api/v1/me/passkeys/registration/options", cookie(session), map[string]any{"models": models})
+	if opts.status != http.StatusOK {
+		return opts
+	}
+	resp, err := k.Register(opts.body, w.origin())
+	if err != nil {
+		w.t.Fatalf("authenticator refused the options: %v", err)
+	}
+	return w.do("POST", "/api/v1/me/passkeys", cookie(session), map[string]any{
+		"displayName": "", "publicKeyCredential": json.RawMessage(resp), "models": models,
+	})
+}
+
 // login runs a passkey sign-in; username "" is a discoverable sign-in.
 func (w *world) login(k *softkey.Authenticator, username string) reply {
 	w.t.Helper()

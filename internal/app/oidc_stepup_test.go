@@ -99,8 +99,11 @@ func TestOIDCStepUp(t *testing.T) {
 			b := w.browser(t)
 			b.passwordSignIn("dave@contoso.com", pw)
 			res, body := b.get(p.start(oauth2.SetAuthURLParam("acr_values", "phrh")).url)
-			wantStepUp(t, res, body, "phrh", http.StatusForbidden)
-			if !strings.Contains(body, "You need a security key") || !strings.Contains(body, "/my/security-info") {
+			// Dave may register a security key: after a fresh multi-factor
+			// sign-in (his session is password only), the page sets one up.
+			wantStepUp(t, res, body, "phrh", http.StatusOK)
+			if !strings.Contains(body, "a security key or another device-bound passkey") || !strings.Contains(body, `id="stepup-reauth"`) ||
+				!strings.Contains(body, "prompt=login") || strings.Contains(body, `id="stepup-passkey"`) {
 				t.Fatalf("a user with only a synced passkey asked for phrh: %.600s", body)
 			}
 			// The API refuses to start a ceremony no key of theirs can finish.
@@ -129,9 +132,18 @@ func TestOIDCStepUp(t *testing.T) {
 			b := w.browser(t)
 			b.passwordSignIn("erin@contoso.com", pw)
 			res, body := b.get(p.start(oauth2.SetAuthURLParam("acr_values", "phr")).url)
+			wantStepUp(t, res, body, "phr", http.StatusOK)
+			if !strings.Contains(body, "your account has none yet") || !strings.Contains(body, `id="stepup-reauth"`) {
+				t.Fatalf("a user without a passkey who may add one: %.600s", body)
+			}
+			// Without self-service registration, a block page says what and whom to ask.
+			w.setPolicy(`{"isSelfServiceRegistrationAllowed":false}`)
+			defer w.setPolicy(`{"isSelfServiceRegistrationAllowed":true}`)
+			res, body = b.get(p.start(oauth2.SetAuthURLParam("acr_values", "phr")).url)
 			wantStepUp(t, res, body, "phr", http.StatusForbidden)
-			if !strings.Contains(body, "You need a passkey") {
-				t.Fatalf("a user without a passkey: %.600s", body)
+			if !strings.Contains(body, "You need a passkey") || !strings.Contains(body, "self-service passkey registration is turned off") ||
+				!strings.Contains(body, "Ask an administrator") || strings.Contains(body, "stepup-reauth") {
+				t.Fatalf("a user without a passkey who may not add one: %.600s", body)
 			}
 		})
 

@@ -210,3 +210,23 @@ func ModelNames(aaguids []string) string {
 	}
 	return strings.Join(names, " or ")
 }
+
+// Registration is Check for adding a sign-in method from My security info
+// right after a fresh multi-factor sign-in with the session's methods — what
+// the step-up page asks before it sends someone without a suitable passkey
+// to register one: the first decision of My security info and of the user
+// action urn:user:registersecurityinfo that is not a grant, or a grant.
+// A fresh sign-in meets any sign-in frequency, so only the methods and the
+// place count.
+func (s *Service) Registration(ctx context.Context, sess storage.Session, user storage.User, ip string) (access.Decision, error) {
+	fresh := sess
+	fresh.CreatedAt = s.Now().UTC()
+	var d access.Decision
+	for _, t := range []Target{{AppID: access.AppMySecurityInfo}, {UserAction: access.UserActionRegisterSecurityInfo}} {
+		var err error
+		if d, err = s.Check(ctx, fresh, &user, t, ip); err != nil || d.Decision != access.Grant {
+			return d, err
+		}
+	}
+	return d, nil
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -42,6 +43,13 @@ type Registration struct {
 	// Level 3 conditional create, where user presence may be absent).
 	// Self-service only; policy.Fido2.CheckAutomaticUpgrade decides.
 	Automatic bool
+	// Models, when not empty, are the only key models (AAGUIDs) the person
+	// wants now — a conditional access strength restricted to them sent
+	// them here — and DeviceBound asks for a key that stays on one device:
+	// a key that is neither is refused before it is stored, as it would
+	// not give the sign-in they came for.
+	Models      []string
+	DeviceBound bool
 }
 
 // Creation is what a registration ceremony starts with.
@@ -172,6 +180,59 @@ func (s *Service) AutomaticUpgradeOffered(ctx context.Context, u storage.User, s
 	return pol.CheckAutomaticUpgrade(groups, hasPasskey).Allowed
 }
 
+// MayRegisterFor checks, before anything is asked of the person, that user
+// may register in self-service a passkey of one of models (any model when
+// empty) that stays on one device when deviceBound: nil, or the passkey
+// policy's refusal as a 403 a person can act on.
+func (s *Service) MayRegisterFor(ctx context.Context, user storage.User, deviceBound bool, models []string) error {
+	if !user.AccountEnabled {
+		return errAccountDisabled
+	}
+	pol, groups, err := s.cfg.Policies.ForUser(ctx, user.ID)
+	if err != nil {
+		return err
+	}
+	if d := pol.CheckRegistrationFor(groups, deviceBound, models); !d.Allowed {
+		return s.refusal(ctx, d)
+	}
+	return nil
+}
+
+// codeNotWantedModel refuses a new key that is not of the model (or kind)
+// the registration asked for.
+const codeNotWantedModel = "notAcceptedModel"
+
+// wanted refuses a new key that is not what reg.Models and reg.DeviceBound
+// ask for.
+func (r Registration) wanted(c storage.Credential) error {
+	if len(r.Models) > 0 && !slices.Contains(r.Models, strings.ToLower(c.AAGUID)) {
+		name := c.Model
+		if name == "" {
+			name = "a key of another model"
+		}
+		return apperr.New(http.StatusForbidden, codeNotWantedModel,
+			"this key (%s, AAGUID %s) is not one of the models accepted here; use a passkey of model %s", name, c.AAGUID, modelNames(r.Models))
+	}
+	if r.DeviceBound && c.BackupEligible {
+		return apperr.New(http.StatusForbidden, codeNotWantedModel,
+			"this passkey is synced across devices, and a security key or another passkey that stays on one device is needed here")
+	}
+	return nil
+}
+
+// modelNames names AAGUIDs in words, joined with "or".
+func modelNames(aaguids []string) string {
+	names := make([]string, 0, len(aaguids))
+	for _, id := range aaguids {
+		if n := policy.ModelName(id); n != "" {
+			names = append(names, n)
+		} else {
+			names = append(names, id)
+		}
+	}
+	return strings.Join(names, " or ")
+}
+
 // FinishRegistration verifies the browser's response, judges its attestation,
 // applies the policy to the key and stores it.
 func (s *Service) FinishRegistration(ctx context.Context, reg Registration, displayName string, response []byte) (storage.Credential, error) {
@@ -210,6 +271,9 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	}
 	cred := s.newCredential(ctx, reg.User.ID, wc, parsed)
 	cred.Automatic = automatic
+	if err := reg.wanted(cred.Credential); err != nil {
+		return storage.Credential{}, err
+	}
 
 	pol, groups, err := s.cfg.Policies.ForUser(ctx, reg.User.ID)
 	if err != nil {

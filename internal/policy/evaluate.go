@@ -326,3 +326,59 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// CodeNoAcceptableModel refuses a registration no key could pass: the
+// profiles assigned to the user accept none of the key models (or not the
+// passkey type) that something else — a conditional access strength —
+// needs.
+const CodeNoAcceptableModel = "noAcceptableModel"
+
+// CheckRegistrationFor decides whether the user may register in
+// self-service a passkey that would be of one of models (AAGUIDs; empty =
+// any model) and, when deviceBound, stay on one device: the user must be in
+// scope with self-service on, and some assigned profile must accept such a
+// key's type and model. Attestation is left to the key itself (a genuine
+// key of an accepted model passes it), as is everything CheckRegistration
+// judges at the ceremony's end.
+func (f Fido2) CheckRegistrationFor(groupIDs []string, deviceBound bool, models []string) Decision {
+	profiles, d := f.registrationScope(groupIDs, false)
+	if !d.Allowed {
+		return d
+	}
+	for _, p := range profiles {
+		if deviceBound && !p.PasskeyTypes.Has(DeviceBound) {
+			continue
+		}
+		if p.PasskeyTypes == 0 {
+			continue
+		}
+		if len(models) == 0 {
+			if kr := p.KeyRestrictions; !kr.IsEnforced || kr.EnforcementType != EnforcementAllow || len(kr.AAGUIDs) > 0 {
+				return Decision{Allowed: true, Profile: p.ID}
+			}
+			continue
+		}
+		for _, m := range models {
+			if _, ok := checkRestrictions(p, Key{AAGUID: m}, false); ok {
+				return Decision{Allowed: true, Profile: p.ID}
+			}
+		}
+	}
+	what := "a passkey"
+	if deviceBound {
+		what = "a device-bound passkey (a security key)"
+	}
+	if len(models) > 0 {
+		names := make([]string, 0, len(models))
+		for _, m := range models {
+			if n := ModelName(m); n != "" {
+				names = append(names, n)
+			} else {
+				names = append(names, m)
+			}
+		}
+		what = "a passkey of model " + strings.Join(names, " or ")
+	}
+	return Decision{Code: CodeNoAcceptableModel,
+		Reason: "your organisation's passkey settings do not let you register " + what + "; ask an administrator to register one for you or to allow it"}
+}

@@ -274,3 +274,44 @@ func TestDecisionErr(t *testing.T) {
 		t.Errorf("got %#v", err)
 	}
 }
+
+// TestCheckRegistrationFor: whether a user without a passkey a conditional
+// access strength needs may set one up that would give it.
+func TestCheckRegistrationFor(t *testing.T) {
+	allowYubi := `"keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + yubi52 + `"]}`
+	blockYubi := `"keyRestrictions":{"isEnforced":true,"enforcementType":"block","aaGuids":["` + yubi52 + `"]}`
+	tests := []struct {
+		name        string
+		policy      Fido2
+		groups      []string
+		deviceBound bool
+		models      []string
+		code        string
+	}{
+		{"any_passkey_default_policy", mustApply(t, `{}`), nil, false, nil, ""},
+		{"method_off", Default(), nil, false, nil, CodeMethodDisabled},
+		{"excluded_group", mustApply(t, `{"excludeTargets":[{"id":"`+groupContractors+`"}]}`), []string{groupContractors}, false, nil, CodeExcludedByGroup},
+		{"self_service_off", mustApply(t, `{"isSelfServiceRegistrationAllowed":false}`), nil, false, nil, CodeSelfServiceDisabled},
+		{"model_on_the_allow_list", withProfile(t, allowYubi), nil, false, []string{unknownModel, yubi52}, ""},
+		{"model_not_on_the_allow_list", withProfile(t, allowYubi), nil, false, []string{unknownModel}, CodeNoAcceptableModel},
+		{"model_blocked", withProfile(t, blockYubi), nil, false, []string{yubi52}, CodeNoAcceptableModel},
+		{"other_model_not_blocked", withProfile(t, blockYubi), nil, false, []string{unknownModel}, ""},
+		{"device_bound_but_only_synced_allowed", withProfile(t, `"passkeyTypes":"synced"`), nil, true, nil, CodeNoAcceptableModel},
+		{"any_passkey_synced_allowed", withProfile(t, `"passkeyTypes":"synced"`), nil, false, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.policy.CheckRegistrationFor(tt.groups, tt.deviceBound, tt.models)
+			if d.Code != tt.code || d.Allowed != (tt.code == "") {
+				t.Errorf("decision %+v, want code %q", d, tt.code)
+			}
+			if !d.Allowed && d.Reason == "" {
+				t.Error("a refusal without a reason")
+			}
+		})
+	}
+	d := withProfile(t, allowYubi).CheckRegistrationFor(nil, false, []string{unknownModel})
+	if !strings.Contains(d.Reason, "a passkey of model "+unknownModel) || !strings.Contains(d.Reason, "ask an administrator") {
+		t.Errorf("reason %q", d.Reason)
+	}
+}

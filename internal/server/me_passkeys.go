@@ -73,6 +73,28 @@ type registrationOptionsBody struct {
 	// Automatic asks for an automatic upgrade (conditional create) right
 	// after a password sign-in; see passkey.Registration.Automatic.
 	Automatic bool `json:"automatic"`
+	wantedKey
+}
+
+// wantedKey narrows a self-service registration to the key a step-up needs
+// (see passkey.Registration.Models): the step-up page sends the strength's
+// key models and whether the key must stay on one device.
+type wantedKey struct {
+	Models      []string `json:"models"`
+	DeviceBound bool     `json:"deviceBound"`
+}
+
+func (k wantedKey) models() ([]string, error) {
+	if len(k.Models) == 0 {
+		return nil, nil
+	}
+	return stepUpModels(k.Models)
+}
+
+// myRegistrationBody is registrationBody with the key wanted.
+type myRegistrationBody struct {
+	registrationBody
+	wantedKey
 }
 
 func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Request) {
@@ -81,13 +103,17 @@ func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Reque
 	if err == nil && r.ContentLength != 0 {
 		err = DecodeJSON(w, r, &body)
 	}
+	var models []string
+	if err == nil {
+		models, err = body.models()
+	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
 	c, err := a.Passkeys.BeginRegistration(r.Context(), passkey.Registration{
 		User: u, Actor: p.Actor(), Session: *p.Session, Hints: body.Hints,
-		Automatic: body.Automatic,
+		Automatic: body.Automatic, Models: models, DeviceBound: body.DeviceBound,
 	})
 	if err != nil {
 		WriteError(w, r, err)
@@ -98,18 +124,23 @@ func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Reque
 
 func (a *MyPasskeysAPI) register(w http.ResponseWriter, r *http.Request) {
 	u, p, err := registeringUser(r)
-	var body registrationBody
+	var body myRegistrationBody
 	if err == nil {
 		err = DecodeJSON(w, r, &body)
 	}
 	if err == nil {
 		err = body.validate()
 	}
+	var models []string
+	if err == nil {
+		models, err = body.models()
+	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{User: u, Actor: p.Actor(), Session: *p.Session},
+	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{User: u, Actor: p.Actor(), Session: *p.Session,
+		Models: models, DeviceBound: body.DeviceBound},
 		body.DisplayName, body.PublicKeyCredential)
 	if err != nil {
 		WriteError(w, r, err)

@@ -1,9 +1,16 @@
 package webui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/access"
+	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/server"
 
 	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/oidc"
@@ -81,37 +88,106 @@ func (u *UI) stepUp(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(keys) == 0 {
-			u.renderMessage(w, r, http.StatusForbidden, noStepUpKey(deviceBound, models))
+			u.registerToStepUp(w, r, p, acr, models, next)
 			return
 		}
 	}
 	v := u.baseView(r, "step-up", "Confirm it's you")
 	v.Bare = true
-	v.Data.Next, v.Data.ACR = next, acr
+	v.Data.Next, v.Data.ACR, v.Data.Mode = next, acr, modePasskey
+	v.Data.Registered = q.Get("registered") == "1"
 	if len(models) > 0 {
 		v.Data.Models, v.Data.ModelNames = strings.Join(models, ","), conditionalaccess.ModelNames(models)
 	}
 	u.render(w, r, http.StatusOK, v)
 }
 
-// noStepUpKey tells a user without a suitable passkey what they need and
-// where to get it, instead of a prompt no key of theirs can answer.
-func noStepUpKey(deviceBound bool, models []string) message {
+// Step-up page modes (data-mode): a passkey sign-in with a key the user
+// has, setting one up first, or a fresh multi-factor sign-in before that.
+const (
+	modePasskey  = "passkey"
+	modeRegister = "register"
+	modeReauth   = "reauth"
+)
+
+// registerToStepUp is the step-up page for a user with no passkey that
+// gives the strength: when the passkey policy lets them register one that
+// would (in scope, self-service on, a model the strength allows possible)
+// and conditional access lets them add a method, they set one up here —
+// after a fresh multi-factor sign-in when their session's proof is not
+// recent (authz.RecentMFA), the rule for adding a method — and then sign in
+// with it once, which is what satisfies the strength (registering alone
+// does not: as in Entra, the new key must be used). Otherwise a page says
+// what they need and whom to ask.
+func (u *UI) registerToStepUp(w http.ResponseWriter, r *http.Request, p server.Principal, acr string, models []string, next string) {
+	deviceBound := acr == oidc.ACRPhishingResistantHardware
+	why := ""
+	err := u.Passkeys.MayRegisterFor(r.Context(), *p.User, deviceBound, models)
+	if e, ok := errors.AsType[*apperr.Error](err); ok && e.Status < 500 {
+		why = e.Message
+	} else if err != nil {
+		u.stepUpFailed(w, r, err)
+		return
+	}
+	if why == "" && u.Access != nil {
+		d, err := u.Access.Registration(r.Context(), *p.Session, *p.User, p.Session.IP)
+		if err != nil {
+			u.stepUpFailed(w, r, err)
+			return
+		}
+		if d.Decision != access.Grant {
+			why = "adding a sign-in method is not allowed for your account this way. " + conditionalaccess.Explain(d)
+		}
+	}
+	if why != "" {
+		u.renderMessage(w, r, http.StatusForbidden, noStepUpKey(deviceBound, models, why))
+		return
+	}
+	v := u.baseView(r, "step-up", "Set up a passkey")
+	v.Bare = true
+	v.Data.Next, v.Data.ACR, v.Data.Mode = next, acr, modeRegister
+	if len(models) > 0 {
+		v.Data.Models, v.Data.ModelNames = strings.Join(models, ","), conditionalaccess.ModelNames(models)
+	}
+	if !authz.RecentMFA(*p.Session, u.now()) {
+		v.Title, v.Data.Mode = "Confirm it's you", modeReauth
+		v.Data.SignInAgain = loginPath + "?" + url.Values{"prompt": {"login"}, "username": {p.User.UserPrincipalName},
+			"next": {r.URL.RequestURI()}}.Encode()
+	}
+	u.render(w, r, http.StatusOK, v)
+}
+
+func (u *UI) stepUpFailed(w http.ResponseWriter, r *http.Request, err error) {
+	u.Logger.ErrorContext(r.Context(), "step-up: may the user register a passkey", "error", err)
+	u.renderMessage(w, r, http.StatusInternalServerError, message{Title: "Something went wrong",
+		Text: "Keyward could not check your sign-in methods. Try again in a moment."})
+}
+
+func (u *UI) now() time.Time {
+	if u.Now != nil {
+		return u.Now()
+	}
+	return time.Now()
+}
+
+// noStepUpKey tells a user without a suitable passkey, who cannot add one
+// themselves (why), what they need and whom to ask, instead of a prompt no
+// key of theirs can answer.
+func noStepUpKey(deviceBound bool, models []string, why string) message {
+	ask := " Ask an administrator of your organisation (an authentication administrator or a global administrator) to register one for you."
+	why = "You cannot add one yourself: " + strings.TrimSuffix(why, ".") + "."
 	if len(models) > 0 {
 		return message{Title: "You need a passkey of a particular model to continue",
 			Text: "This needs a sign-in with a passkey of model " + conditionalaccess.ModelNames(models) +
-				", and your account has none (other passkeys do not count here). " +
-				"Ask your administrator for a key of that model and to register it for you, or add one in My security info.",
-			Link: homePath + "?add=passkey", LinkText: "Go to My security info"}
+				", and your account has none (other passkeys do not count here). " + why + ask,
+			Link: homePath, LinkText: "Go to My security info"}
 	}
 	if deviceBound {
 		return message{Title: "You need a security key to continue",
-			Text: "This needs a sign-in with a security key or another passkey that stays on one device, and your account has none. " +
-				"Add one in My security info, or ask your administrator to register one for you. A passkey synced across your devices does not count here.",
-			Link: homePath + "?add=passkey", LinkText: "Go to My security info"}
+			Text: "This needs a sign-in with a security key or another passkey that stays on one device, and your account has none. " + why + ask,
+			Link: homePath, LinkText: "Go to My security info"}
 	}
 	return message{Title: "You need a passkey to continue",
-		Text: "This needs a sign-in with a passkey or security key, and your account has none. " +
-			"Add one in My security info, or ask your administrator to register one for you.",
-		Link: homePath + "?add=passkey", LinkText: "Go to My security info"}
+		Text: "This needs a sign-in with a passkey or security key, and your account has none. " + why + ask,
+		Link: homePath, LinkText: "Go to My security info"}
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/internal/access"
 	"github.com/keyward/keyward/internal/apperr"
@@ -41,8 +42,12 @@ type UI struct {
 	// Access is conditional access, for the step-up the admin center's
 	// pages ask for (nil: a step-up is only explained).
 	Access *conditionalaccess.Service
-	// Passkeys runs the step-up page's checks (which keys can step up).
+	// Passkeys runs the step-up page's checks (which keys can step up,
+	// whether the user may register one that would).
 	Passkeys *passkey.Service
+	// Now is the clock (nil: time.Now), for whether a session's
+	// multi-factor proof is recent.
+	Now func() time.Time
 
 	assets *assets
 	pages  map[string]*template.Template
@@ -132,6 +137,11 @@ type pageData struct {
 	// Models are the AAGUIDs (comma-joined) a step-up is restricted to, and
 	// ModelNames the same in words.
 	Models, ModelNames string
+	// Mode is the step-up page's: modePasskey, modeRegister or modeReauth;
+	// SignInAgain is the fresh sign-in that comes back (modeReauth), and
+	// Registered says a passkey was just set up (modePasskey).
+	Mode, SignInAgain string
+	Registered        bool
 }
 
 // message is the text of the simple message page (errors, no access).
