@@ -56,6 +56,8 @@ func TestParseProcessMetricsReadsTheProcessCollector(t *testing.T) {
 			"process_resident_memory_bytes 3.1457280e+07\ngo_goroutines 9\n",
 			ProcessMetrics{CPUSeconds: 12.34, ResidentBytes: 31457280}, nil},
 		{"exponent", "process_cpu_seconds_total 1.5e+01\n", ProcessMetrics{CPUSeconds: 15}, nil},
+		{"round trips", "process_cpu_seconds_total 1\nkeyward_db_round_trips_total 1.234567e+06\n",
+			ProcessMetrics{CPUSeconds: 1, RoundTrips: 1234567, HasRoundTrips: true}, nil},
 		{"no process collector", "go_goroutines 9\n", ProcessMetrics{}, ErrNoProcessMetrics},
 	} {
 		got, err := ParseProcessMetrics([]byte(tc.text))

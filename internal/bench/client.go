@@ -217,6 +217,10 @@ var ErrNoProcessMetrics = errors.New("the server's /metrics has no process_cpu_s
 type ProcessMetrics struct {
 	CPUSeconds    float64
 	ResidentBytes float64 // 0 when not exposed
+	// RoundTrips is keyward_db_round_trips_total, HasRoundTrips whether the
+	// server reports it.
+	RoundTrips    float64
+	HasRoundTrips bool
 }
 
 // ServerProcess reads process_cpu_seconds_total and
@@ -250,6 +254,9 @@ func ParseProcessMetrics(text []byte) (ProcessMetrics, error) {
 			m.CPUSeconds, found = v, true
 		case "process_resident_memory_bytes":
 			m.ResidentBytes, _ = strconv.ParseFloat(strings.TrimSpace(value), 64)
+		case "keyward_db_round_trips_total":
+			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			m.RoundTrips, m.HasRoundTrips = v, err == nil
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -46,6 +46,13 @@ type LevelResult struct {
 	// ClientCPUPerSignIn is this process's CPU time (the load generator and
 	// software authenticators) per attempt; nil where unsupported.
 	ClientCPUPerSignIn *time.Duration
+	// RoundTripsPerSignIn is the server's database round trips per attempt
+	// (keyward_db_round_trips_total before and after the level); nil when
+	// the server does not report them.
+	RoundTripsPerSignIn *float64
+	// DBCPUPerSignIn is PostgreSQL's CPU per attempt (the backends serving
+	// the database, see dbCPU); nil when it cannot be read.
+	DBCPUPerSignIn *time.Duration
 }
 
 // Keys hands out authenticators so that each is used by one sign-in at a

@@ -54,8 +54,11 @@ type Report struct {
 	Failed      int           `json:"signInsFailed"`
 	// ServerResidentMB is the server's resident memory after the run
 	// (process_resident_memory_bytes), 0 when unknown.
-	ServerResidentMB float64  `json:"serverResidentMB,omitempty"`
-	Targets          []Target `json:"targets"`
+	ServerResidentMB float64 `json:"serverResidentMB,omitempty"`
+	// DBCPU says how PostgreSQL's CPU was read, or why it was not
+	// ("unavailable: …"); empty on SQLite.
+	DBCPU   string   `json:"postgresCpu,omitempty"`
+	Targets []Target `json:"targets"`
 	// The token endpoint's levels (oidc.go), beside the sign-ins.
 	TokenEndpoint string        `json:"tokenEndpoint,omitempty"`
 	Tokens        []TokenReport `json:"tokenLevels"`
@@ -87,6 +90,12 @@ type LevelReport struct {
 	ServerCPUSec *float64 `json:"serverCpuSeconds"`
 	ClientCPUMs  *float64 `json:"clientCpuPerSignInMs"`
 	ErrorSample  []string `json:"errorSamples"`
+	// RoundTrips is the server's database round trips per sign-in attempt
+	// (keyward_db_round_trips_total); null when not reported.
+	RoundTrips *float64 `json:"dbRoundTripsPerSignIn"`
+	// DBCPUMs is PostgreSQL's own CPU per sign-in attempt; null on SQLite
+	// or when it cannot be read (Report.DBCPU says why).
+	DBCPUMs *float64 `json:"postgresCpuPerSignInMs"`
 }
 
 // Target is one of docs/design.md's targets and how the run did.
@@ -130,7 +139,8 @@ func msPtr(d *time.Duration) *float64 {
 func (r *Report) Add(l LevelResult) {
 	j := LevelReport{Concurrency: l.Concurrency, SignIns: l.SignIns, Errors: l.Errors, Seconds: l.Elapsed.Seconds(),
 		PerSecond: l.PerSecond, P50Ms: ms(l.P50), P95Ms: ms(l.P95), P99Ms: ms(l.P99), MaxMs: ms(l.Max),
-		ServerCPUMs: msPtr(l.ServerCPUPerSignIn), ServerCPUSec: secondsPtr(l.ServerCPU), ClientCPUMs: msPtr(l.ClientCPUPerSignIn), ErrorSample: l.ErrorSamples}
+		ServerCPUMs: msPtr(l.ServerCPUPerSignIn), ServerCPUSec: secondsPtr(l.ServerCPU), ClientCPUMs: msPtr(l.ClientCPUPerSignIn), ErrorSample: l.ErrorSamples,
+		RoundTrips: l.RoundTripsPerSignIn, DBCPUMs: msPtr(l.DBCPUPerSignIn)}
 	if r.Bare.PerSecond > 0 {
 		j.OfBare = l.PerSecond / r.Bare.PerSecond
 	}

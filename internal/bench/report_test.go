@@ -82,6 +82,8 @@ func TestReportTextNamesEveryLevelTargetAndError(t *testing.T) {
 	r.Bare = BareResult{PerSecond: 1000, Workers: 2, Elapsed: time.Second}
 	l := level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)
 	l.Errors, l.ErrorSamples = 1, []string{"status 500 from the server"}
+	trips := 9.0
+	l.RoundTripsPerSignIn = &trips
 	r.Add(l)
 	r.Evaluate()
 	var b strings.Builder
@@ -89,8 +91,12 @@ func TestReportTextNamesEveryLevelTargetAndError(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := strings.Join(strings.Fields(b.String()), " ") // alignment aside
+	if strings.Contains(out, "POSTGRES CPU") {
+		t.Errorf("a SQLite run shows PostgreSQL's CPU:\n%s", out)
+	}
 	for _, want := range []string{
 		"keyward serve, child process 42, sqlite database, at http://127.0.0.1:1", "Each level: 2s",
+		"DB ROUND TRIPS/SIGN-IN", "0.250 ms n/a 9.00",
 		"CONCURRENCY", "300.0", "30.0%", "0.250 ms", "throughput ≥ 25% of the bare verify rate",
 		"1 of 101 sign-ins FAILED:", "concurrency 2: status 500 from the server",
 	} {
@@ -120,5 +126,29 @@ func TestReportTextShowsTheTokenEndpoint(t *testing.T) {
 	}
 	if r.TokenFailed != 1 {
 		t.Errorf("TokenFailed %d", r.TokenFailed)
+	}
+}
+
+func TestReportTextShowsPostgreSQLsCPUOrWhyNot(t *testing.T) {
+	t.Parallel()
+	r := NewReport(4, 0, 2*time.Second)
+	r.Server = ServerInfo{Kind: "child", Database: "postgres"}
+	r.DBCPU = "unavailable: PostgreSQL at db.internal is not on this machine"
+	r.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond))
+	pg := 400 * time.Microsecond
+	l := level(32, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)
+	l.DBCPUPerSignIn = &pg
+	r.Add(l)
+	r.Evaluate()
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Join(strings.Fields(b.String()), " ")
+	for _, want := range []string{"POSTGRES CPU/SIGN-IN", "0.250 ms n/a n/a", "0.400 ms",
+		"PostgreSQL's CPU: unavailable: PostgreSQL at db.internal is not on this machine."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
 	}
 }

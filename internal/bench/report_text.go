@@ -37,11 +37,19 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	levels := [][]string{{"CONCURRENCY", "SIGN-INS", "ERRORS", "SIGN-INS/S", "OF BARE", "P50", "P95", "P99", "MAX", "SERVER CPU/SIGN-IN", "CLIENT CPU/SIGN-IN"}}
+	head := []string{"CONCURRENCY", "SIGN-INS", "ERRORS", "SIGN-INS/S", "OF BARE", "P50", "P95", "P99", "MAX", "SERVER CPU/SIGN-IN", "CLIENT CPU/SIGN-IN", "DB ROUND TRIPS/SIGN-IN"}
+	if r.DBCPU != "" {
+		head = append(head, "POSTGRES CPU/SIGN-IN")
+	}
+	levels := [][]string{head}
 	for _, l := range r.Levels {
-		levels = append(levels, []string{strconv.Itoa(l.Concurrency), strconv.Itoa(l.SignIns), strconv.Itoa(l.Errors),
+		row := []string{strconv.Itoa(l.Concurrency), strconv.Itoa(l.SignIns), strconv.Itoa(l.Errors),
 			fmt.Sprintf("%.1f", l.PerSecond), fmt.Sprintf("%.1f%%", l.OfBare*100), fmtMs(l.P50Ms), fmtMs(l.P95Ms),
-			fmtMs(l.P99Ms), fmtMs(l.MaxMs), fmtMsPtr(l.ServerCPUMs), fmtMsPtr(l.ClientCPUMs)})
+			fmtMs(l.P99Ms), fmtMs(l.MaxMs), fmtMsPtr(l.ServerCPUMs), fmtMsPtr(l.ClientCPUMs), fmtCountPtr(l.RoundTrips)}
+		if r.DBCPU != "" {
+			row = append(row, fmtMsPtr(l.DBCPUMs))
+		}
+		levels = append(levels, row)
 	}
 	if err := columns(w, levels); err != nil {
 		return err
@@ -50,6 +58,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "\n(%s; %s.)\n", latencyNote, cpuNote)
+	if r.DBCPU != "" {
+		fmt.Fprintf(w, "PostgreSQL's CPU: %s.\n", r.DBCPU)
+	}
 	if r.ServerResidentMB > 0 {
 		fmt.Fprintf(w, "Server resident memory after the run: %.0f MB.\n", r.ServerResidentMB)
 	}
@@ -93,6 +104,13 @@ func columns(w io.Writer, rows [][]string) error {
 }
 
 func fmtMs(v float64) string { return fmt.Sprintf("%.2f ms", v) }
+
+func fmtCountPtr(v *float64) string {
+	if v == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", *v)
+}
 
 func fmtMsPtr(v *float64) string {
 	if v == nil {

@@ -65,6 +65,10 @@ type target struct {
 	close      func(context.Context) error
 	// alive reports a started server that has exited; nil with a URL.
 	alive func() error
+	// db reads PostgreSQL's CPU; nil on SQLite, with --url, or when it
+	// cannot be read here (dbCPUNote says why).
+	db        *dbCPU
+	dbCPUNote string
 }
 
 // Run measures and returns the report. Every exit path, Ctrl-C included,
@@ -87,6 +91,7 @@ func (r *Runner) Run(ctx context.Context) (rep *Report, err error) {
 	}
 	defer func() { err = errors.Join(err, cleanup(ctx, tgt.close)) }()
 	rep.Server = tgt.server
+	rep.DBCPU = tgt.dbCPUNote
 
 	keys, release, err := r.setup(ctx, tgt)
 	defer func() { err = errors.Join(err, cleanup(ctx, release)) }()
@@ -206,7 +211,17 @@ func (r *Runner) startServer(ctx context.Context) (*target, error) {
 	c := &Client{BaseURL: child.BaseURL, Origin: child.Origin, Token: token,
 		HTTP: NewHTTPClient(slices.Max(r.Concurrency) + 8)}
 	tgt := &target{client: c, server: info, serverCPU: cpuReader(c), persistent: r.DatabaseURL != "", alive: child.Alive}
+	if r.DatabaseURL != "" {
+		var why string
+		if tgt.db, why = openDBCPU(ctx, r.DatabaseURL); tgt.db == nil {
+			tgt.dbCPUNote = "unavailable: " + why
+			r.Progress("PostgreSQL's CPU is not reported: %s", why)
+		} else {
+			tgt.dbCPUNote = "the backends serving the benchmark's database, user + system time from /proc"
+		}
+	}
 	tgt.close = func(ctx context.Context) error {
+		tgt.db.close(ctx)
 		return errors.Join(child.Stop(ctx), revoke(ctx), removeDir())
 	}
 	r.Progress("started keyward serve (pid %d) at %s, %s database, temporary directory %s",
@@ -293,10 +308,12 @@ func (r *Runner) levels(ctx context.Context, tgt *target, keys Keys, rep *Report
 		} else {
 			r.Progress("concurrency %d: %s…", conc, r.Duration)
 		}
+		before := tgt.sampleDB(ctx)
 		res, err := RunLevel(ctx, tgt.client, keys, lv, tgt.serverCPU)
 		if err != nil {
 			return fmt.Errorf("at concurrency %d: %w", conc, err)
 		}
+		tgt.sampleDB(ctx).perAttempt(before, &res)
 		rep.Add(res)
 		if res.Errors > 0 {
 			r.Progress("concurrency %d: %d sign-ins failed, e.g. %s", conc, res.Errors, res.ErrorSamples[0])
@@ -332,6 +349,47 @@ func (r *Runner) tokenLevels(ctx context.Context, tgt *target, keys Keys, rep *R
 		}
 	}
 	return nil
+}
+
+// dbSample is the server's database round trips and PostgreSQL's CPU at
+// one moment; a figure that could not be read is left out.
+type dbSample struct {
+	roundTrips    float64
+	hasRoundTrips bool
+	cpu           time.Duration
+	hasCPU        bool
+}
+
+// sampleDB reads the round trips from the server's /metrics and
+// PostgreSQL's CPU from /proc.
+func (t *target) sampleDB(ctx context.Context) dbSample {
+	var s dbSample
+	if m, err := t.client.ServerProcess(ctx); err == nil {
+		s.roundTrips, s.hasRoundTrips = m.RoundTrips, m.HasRoundTrips
+	}
+	if t.db != nil {
+		if cpu, err := t.db.read(ctx); err == nil {
+			s.cpu, s.hasCPU = cpu, true
+		}
+	}
+	return s
+}
+
+// perAttempt sets a level's round trips and PostgreSQL CPU per sign-in
+// attempt from the samples before it and now (s).
+func (s dbSample) perAttempt(before dbSample, r *LevelResult) {
+	n := r.SignIns + r.Errors
+	if n == 0 {
+		return
+	}
+	if s.hasRoundTrips && before.hasRoundTrips {
+		v := (s.roundTrips - before.roundTrips) / float64(n)
+		r.RoundTripsPerSignIn = &v
+	}
+	if s.hasCPU && before.hasCPU {
+		d := (s.cpu - before.cpu) / time.Duration(n)
+		r.DBCPUPerSignIn = &d
+	}
 }
 
 func randomHex(n int) string {

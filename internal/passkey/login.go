@@ -47,20 +47,15 @@ func (s *Service) BeginLogin(ctx context.Context, username string) (Assertion, e
 		user   storage.User
 	)
 	if username = strings.TrimSpace(username); username != "" {
-		u, err := s.cfg.Store.GetUserByUPN(ctx, username)
+		// The user and their passkeys: one query.
+		u, list, err := s.cfg.Store.GetUserCredentialsByUPN(ctx, username)
 		switch {
 		case err == nil && !u.AccountEnabled:
 			// As for an unknown user: listing a disabled account's keys would
 			// tell that it exists (FinishLogin refuses it anyway).
 		case err == nil:
-			user = u
-			if creds, err = s.cfg.Store.ListUserCredentials(ctx, u.ID); err != nil {
-				return Assertion{}, fmt.Errorf("list credentials: %w", err)
-			}
-			if len(creds) > 0 {
-				userID = u.ID
-			}
-		case !errors.Is(err, storage.ErrNotFound):
+			user, creds, userID = u, list, u.ID
+		case !errors.Is(err, storage.ErrNotFound): // unknown, or no passkey
 			return Assertion{}, fmt.Errorf("look up user: %w", err)
 		}
 	}

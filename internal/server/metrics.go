@@ -33,7 +33,20 @@ func newHTTPMetrics(reg *prometheus.Registry, store any) *httpMetrics {
 	if pools := storePools(store); len(pools) > 0 {
 		register(reg, prometheus.Collector(&dbCollector{pools: pools}))
 	}
+	if rt, ok := store.(roundTripper); ok {
+		register(reg, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_db_round_trips_total",
+			Help: "Requests sent to the database and waited for. PostgreSQL: queries, batches, COPYs and " +
+				"statement preparations (BEGIN and COMMIT are queries). SQLite: statements run, BEGIN, " +
+				"COMMIT and savepoints included.",
+		}, func() float64 { return float64(rt.RoundTrips()) }))
+	}
 	return m
+}
+
+// roundTripper is a store that counts its database round trips.
+type roundTripper interface {
+	RoundTrips() uint64
 }
 
 // register adds c to reg; when an identical collector is already there (two

@@ -160,6 +160,11 @@ type Storage interface {
 	// GetCredentialOwner reads a credential (by WebAuthn credential ID), its
 	// user and the user's group IDs in one query: what a sign-in needs.
 	GetCredentialOwner(ctx context.Context, credentialID []byte) (CredentialOwner, error)
+	// GetUserCredentialsByUPN reads a user (by UPN, case-insensitively) and
+	// their credentials, oldest first, in one query: what passkey options
+	// for a named user need. ErrNotFound when there is no such user or the
+	// user has no credential.
+	GetUserCredentialsByUPN(ctx context.Context, upn string) (User, []Credential, error)
 	UpdateCredential(ctx context.Context, id string, fn func(Credential) (Credential, error)) (Credential, error)
 	DeleteCredential(ctx context.Context, id string) error
 	// DeleteUserCredential deletes the user's credential id once check (when

@@ -668,6 +668,27 @@ var credentialTests = []test{
 		is(t, s.CreateCredential(t.Context(), sameCredID), storage.ErrAlreadyExists)
 		is(t, s.CreateCredential(t.Context(), newCredential("missing-user")), storage.ErrConflict)
 	}},
+	{"user_with_credentials_by_upn_in_one_read", func(t *testing.T, s storage.Storage) {
+		u, other := mustUser(t, s, "Kim@X.org"), mustUser(t, s, "o@x.org")
+		newer, older := newCredential(u.ID), newCredential(u.ID)
+		newer.CreatedAt, older.CreatedAt = at(time.Hour), at(-time.Hour)
+		ok(t, s.CreateCredential(t.Context(), newer))
+		ok(t, s.CreateCredential(t.Context(), older))
+		mustCredential(t, s, other.ID)
+		gotUser, creds, err := s.GetUserCredentialsByUPN(t.Context(), "kim@x.ORG")
+		ok(t, err)
+		wantUser, err := s.GetUser(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "user", gotUser, wantUser)
+		equal(t, "credentials", creds, []storage.Credential{older, newer})
+
+		// No passkey, or no such user: not found alike.
+		mustUser(t, s, "none@x.org")
+		_, _, err = s.GetUserCredentialsByUPN(t.Context(), "none@x.org")
+		is(t, err, storage.ErrNotFound)
+		_, _, err = s.GetUserCredentialsByUPN(t.Context(), "nobody@x.org")
+		is(t, err, storage.ErrNotFound)
+	}},
 	{"list_returns_the_users_credentials_oldest_first", func(t *testing.T, s storage.Storage) {
 		u, other := mustUser(t, s, "k@x.org"), mustUser(t, s, "o@x.org")
 		newer, older := newCredential(u.ID), newCredential(u.ID)

@@ -45,7 +45,8 @@ type Options struct {
 // Store is the PostgreSQL storage.Storage. Open does not migrate: call Migrate.
 type Store struct {
 	*sqlstore.Store
-	db *sql.DB
+	db    *sql.DB
+	trips *roundTrips
 }
 
 var _ storage.Storage = (*Store)(nil)
@@ -86,6 +87,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
+	trips := &roundTrips{}
+	cfg.Tracer = trips
 	db := stdlib.OpenDB(*cfg)
 	n := o.MaxConns
 	if n <= 0 {
@@ -105,8 +108,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &Store{Store: sqlstore.New(dialect, db, db, m), db: db}, nil
+	return &Store{Store: sqlstore.New(dialect, db, db, m), db: db, trips: trips}, nil
 }
+
+// RoundTrips returns how many requests the store has sent to PostgreSQL and
+// waited for since it was opened (see roundTrips): the figure
+// keyward_db_round_trips_total reports.
+func (s *Store) RoundTrips() uint64 { return s.trips.n.Load() }
 
 // migrateLock keys the advisory lock by schema, so databases sharing a server
 // (or tests using one schema each) do not wait for each other.

@@ -35,6 +35,7 @@ func (s *Store) ambient(ctx context.Context) (conn, bool) {
 // ErrAlreadyExists it expected, say) can go on, and PostgreSQL does not
 // refuse the rest of the transaction.
 func (s *Store) savepoint(ctx context.Context, c conn, fn func(c conn) error) error {
+	s.counted(2) // SAVEPOINT and RELEASE
 	if _, err := c.tx.ExecContext(ctx, "SAVEPOINT change"); err != nil {
 		return fmt.Errorf("%s: savepoint: %w", s.d.Name, err)
 	}
@@ -55,6 +56,7 @@ func (s *Store) savepoint(ctx context.Context, c conn, fn func(c conn) error) er
 // change's transaction c in a savepoint, released or undone when the row is
 // scanned.
 func (c conn) savepointRow(ctx context.Context, q string, args ...any) scanner {
+	c.s.counted(2) // SAVEPOINT and RELEASE
 	if _, err := c.tx.ExecContext(ctx, "SAVEPOINT change"); err != nil {
 		return errRow{fmt.Errorf("%s: savepoint: %w", c.s.d.Name, err)}
 	}

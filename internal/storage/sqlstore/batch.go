@@ -94,6 +94,7 @@ func (s *Store) runBatch(batch []batchJob) {
 	// whole transaction when a statement in it is interrupted, which would
 	// undo the other jobs' writes.
 	ctx := context.Background()
+	s.counted(2) // BEGIN and COMMIT
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		for _, j := range batch {
@@ -131,6 +132,7 @@ func (s *Store) runBatch(batch []batchJob) {
 
 // runJob runs one job inside a savepoint and undoes it alone when it fails.
 func (s *Store) runJob(ctx context.Context, c conn, j batchJob) (r batchResult) {
+	s.counted(2) // SAVEPOINT and RELEASE
 	if _, err := c.tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 		return batchResult{err: fmt.Errorf("%s: savepoint: %w", s.d.Name, err)}
 	}

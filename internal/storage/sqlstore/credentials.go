@@ -145,6 +145,43 @@ func prefixed(alias, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
+// GetUserCredentialsByUPN implements storage.Storage: one row per
+// credential, the user's columns repeated.
+func (s *Store) GetUserCredentialsByUPN(ctx context.Context, upn string) (storage.User, []storage.Credential, error) {
+	op := fmt.Sprintf("get user %q with credentials", upn)
+	rows, err := s.read().rows(ctx, `SELECT `+prefixed("c", credentialCols)+`, `+prefixed("u", userCols)+`
+		FROM users u JOIN credentials c ON c.user_id = u.id
+		WHERE u.upn_key = ? ORDER BY c.created_at, c.id`, foldKey(upn))
+	if err != nil {
+		return storage.User{}, nil, s.fail(op, err, nil)
+	}
+	defer rows.Close()
+	var (
+		user  storage.User
+		creds []storage.Credential
+	)
+	for rows.Next() {
+		c, err := scanCredential(scanFunc(func(credDest ...any) error {
+			var uerr error
+			user, uerr = scanUser(scanFunc(func(userDest ...any) error {
+				return rows.Scan(append(credDest, userDest...)...)
+			}))
+			return uerr
+		}))
+		if err != nil {
+			return storage.User{}, nil, s.fail(op, err, nil)
+		}
+		creds = append(creds, c)
+	}
+	if err := rows.Err(); err != nil {
+		return storage.User{}, nil, s.fail(op, err, nil)
+	}
+	if len(creds) == 0 {
+		return storage.User{}, nil, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	return user, creds, nil
+}
+
 // ListUserCredentials implements storage.Storage, oldest first.
 func (s *Store) ListUserCredentials(ctx context.Context, userID string) ([]storage.Credential, error) {
 	return s.listCredentials(ctx, s.read(), userID)

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/internal/storage"
@@ -75,6 +76,9 @@ type Store struct {
 	stmts   sync.Map // stmtKey → *sql.Stmt
 	rebound sync.Map // query → query with $n placeholders
 	batch   committer
+	// statements counts the statements sent to the database (transaction
+	// control included): see Statements.
+	statements atomic.Uint64
 }
 
 type stmtKey struct {
@@ -92,6 +96,20 @@ func New(d Dialect, writer, reader *sql.DB, m *Migrator) *Store {
 	}
 	return &Store{d: d, writer: writer, reader: reader, migrator: m}
 }
+
+// Statements returns how many statements the store has sent to the database
+// since it was opened: queries, writes, and the BEGIN, COMMIT and SAVEPOINT
+// statements of its transactions. On SQLite, in the process, this is what a
+// round trip is; the PostgreSQL backend counts its real round trips instead
+// (postgres.Store.RoundTrips).
+func (s *Store) Statements() uint64 { return s.statements.Load() }
+
+// RoundTrips is Statements: the figure keyward_db_round_trips_total
+// reports. The PostgreSQL backend replaces it with pgx's count.
+func (s *Store) RoundTrips() uint64 { return s.Statements() }
+
+// counted notes n statements sent.
+func (s *Store) counted(n uint64) { s.statements.Add(n) }
 
 // Migrator is the store's schema migrator.
 func (s *Store) Migrator() *Migrator { return s.migrator }
@@ -249,6 +267,7 @@ func (c conn) row(ctx context.Context, q string, args ...any) scanner {
 		return a.savepointRow(ctx, q, args...)
 	}
 	st, err := c.stmt(ctx, q)
+	c.s.counted(1)
 	switch {
 	case err != nil:
 		return errRow{err}
@@ -266,6 +285,7 @@ func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error
 		c = a // a read: nothing to undo
 	}
 	st, err := c.stmt(ctx, q)
+	c.s.counted(1)
 	switch {
 	case err != nil:
 		return nil, err
@@ -288,6 +308,7 @@ func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 		return res, err
 	}
 	st, err := c.stmt(ctx, q)
+	c.s.counted(1)
 	switch {
 	case err != nil:
 		return nil, err
@@ -324,6 +345,7 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 	if a, ok := s.ambient(ctx); ok {
 		return s.savepoint(ctx, a, fn)
 	}
+	s.counted(2) // BEGIN and COMMIT (or ROLLBACK)
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
