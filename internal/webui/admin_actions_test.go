@@ -115,11 +115,11 @@ func resetPassword(t *testing.T, admin, bob *tab, k *keyward, bobID string) {
 	openUser(t, admin, bobID, "Bob Franco")
 	admin.fill(t, "#reset-password", "short")
 	admin.click(t, `#password-form [type="submit"]`)
-	admin.waitText(t, "#page-error", "at least")
+	admin.inView(t, "#reset-password-error", "at least")
 	admin.fill(t, "#reset-password", bobNewPassword)
 	admin.click(t, `#password-form [type="submit"]`)
-	admin.waitText(t, "#toasts", "Password set")
-	if admin.visible(t, "#page-error") {
+	admin.inView(t, "#password-form-saved", "Password set")
+	if admin.visible(t, "#reset-password-error") {
 		admin.fail(t, "the error of the short password is still shown after a good one was set")
 	}
 	if v := admin.inputValue(t, "#reset-password"); v != "" {
@@ -369,13 +369,13 @@ func setMail(t *testing.T, admin *tab, k *keyward, bobID string) {
 	openUser(t, admin, bobID, "Bob Franco")
 	admin.fill(t, "#edit-mail", "Bob <bob@mail.contoso.example>")
 	admin.click(t, `#profile-form [type="submit"]`)
-	admin.waitText(t, "#page-error", "an address is one word")
+	admin.inView(t, "#edit-mail-error", "an address is one word")
 	if m := stored(); m != "" {
 		t.Fatalf("a refused address was stored: %q", m)
 	}
 	admin.fill(t, "#edit-mail", "bob.franco@mail.contoso.example")
 	admin.click(t, `#profile-form [type="submit"]`)
-	admin.waitText(t, "#toasts", "Profile saved")
+	admin.inView(t, "#profile-form-saved", "Profile saved")
 	if m := stored(); m != "bob.franco@mail.contoso.example" {
 		t.Fatalf("stored mail %q", m)
 	}
@@ -385,7 +385,7 @@ func setMail(t *testing.T, admin *tab, k *keyward, bobID string) {
 	}
 	admin.fill(t, "#edit-mail", "")
 	admin.click(t, `#profile-form [type="submit"]`)
-	admin.waitText(t, "#toasts", "Profile saved")
+	admin.inView(t, "#profile-form-saved", "Profile saved")
 	if m := stored(); m != "" {
 		t.Fatalf("mail not cleared: %q", m)
 	}

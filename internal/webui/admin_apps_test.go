@@ -50,7 +50,7 @@ func TestBrowserAdminApplications(t *testing.T) {
 	admin.click(t, "#new-app")
 	admin.fill(t, "#new-app-name", "Grafana")
 	admin.click(t, `#create-app-form [type="submit"]`)
-	admin.waitText(t, "#create-app-error", "redirect URI")
+	admin.inView(t, "#new-app-redirect-error", "Redirect URI")
 	admin.fill(t, "#new-app-redirect", "https://grafana.example.com/login/generic_oauth")
 	admin.click(t, `#create-app-form [type="submit"]`)
 	admin.waitText(t, "#app-title", "Grafana")
@@ -89,13 +89,13 @@ func TestBrowserAdminApplications(t *testing.T) {
 	// Redirect URIs: a bad one is explained and changes nothing; good ones are saved.
 	admin.fill(t, "#edit-redirects", "https://grafana.example.com/login/generic_oauth\nhttp://grafana.example.com/cb")
 	admin.click(t, `#app-form [type="submit"]`)
-	admin.waitText(t, "#page-error", "http://")
+	admin.inView(t, "#edit-redirects-error", "http://")
 	if got := stored().WebRedirectURIs; len(got) != 1 {
 		t.Fatalf("a refused edit changed the redirect URIs: %v", got)
 	}
 	admin.fill(t, "#edit-redirects", "https://grafana.example.com/login/generic_oauth\nhttps://grafana.example.com/cb")
 	admin.click(t, `#app-form [type="submit"]`)
-	admin.waitText(t, "#toasts", "Application saved")
+	admin.inView(t, "#app-form-saved", "Application saved")
 	if got := stored().WebRedirectURIs; len(got) != 2 || got[1] != "https://grafana.example.com/cb" {
 		t.Fatalf("saved redirect URIs %v", got)
 	}

@@ -90,14 +90,14 @@ func tapStartTime(t *testing.T, admin *tab, userID string) {
 		}
 		setStart(40)
 		admin.click(t, "#tap-issue")
-		admin.inView(t, "#tap-error", "a pass can be scheduled at most 30 days ahead")
-		if txt := admin.text(t, "#tap-error"); !strings.HasPrefix(txt, "The start time") {
+		admin.inView(t, "#tap-start-error", "a pass can be scheduled at most 30 days ahead")
+		if txt := admin.text(t, "#tap-start-error"); !strings.HasPrefix(txt, "Start time") || strings.Contains(txt, "startDateTime") {
 			admin.fail(t, "the refusal does not name the field by its label: %q", txt)
 		}
 		setStart(2)
 		admin.click(t, "#tap-issue")
 		admin.waitText(t, "#tap-details", "Valid from")
-		if admin.visible(t, "#tap-error") {
+		if admin.visible(t, "#tap-start-error") {
 			admin.fail(t, "the earlier refusal stays after the pass was issued")
 		}
 		admin.waitText(t, "#keys", "Not yet valid")

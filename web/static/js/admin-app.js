@@ -4,10 +4,23 @@
 // (added and shown once, removed), assigned groups, deletion.
 import { get, post, patch, del, odataString } from "./api.js";
 import { $, h, show, setAlert, toast, confirmDialog, onSubmit, formatDate, takeFlash, flash } from "./ui.js";
+import { formMessages } from "./form-messages.js";
 
 const id = document.getElementById("main").dataset.id;
 const base = "/api/v1/applications/" + encodeURIComponent(id);
 const pageError = $("#page-error");
+const appMessages = formMessages($("#app-form"), [
+  { input: "#edit-app-name", names: ["displayName"] },
+  { input: "#edit-redirects", names: ["web.redirectUris", "publicClient.redirectUris", "redirectUris"], words: /\bredirect URIs?\b/i },
+  { input: "#edit-groups-claim", names: ["groupMembershipClaims"] },
+  { input: "#edit-alg", names: ["tokenSigningAlgorithm"] },
+]);
+const secretMessages = formMessages($("#secret-form"), [
+  { input: "#secret-name", names: ["displayName"] },
+  { input: "#secret-lifetime", names: ["endDateTime"] },
+]);
+const assignMessages = formMessages($("#assign-form"), [{ input: "#group-search", names: ["assignedGroups"] }],
+  { actions: $("#group-results") });
 let app = null;
 let groupNames = new Map(); // assigned group ID → name
 let searchTimer = 0;
@@ -70,19 +83,20 @@ async function removeSecret(s) {
     confirmLabel: "Remove secret",
   });
   if (!ok) return;
+  secretMessages.clear();
   try {
     await post(base + "/removePassword", { keyId: s.keyId });
     app = await get(base);
     show($("#secret-result"), false);
     render();
-    toast("Secret removed.");
+    secretMessages.saved("Secret removed.");
   } catch (e) {
-    setAlert(pageError, e.message);
+    secretMessages.error(e.message);
   }
 }
 
 onSubmit($("#secret-form"), async () => {
-  setAlert(pageError, "");
+  secretMessages.clear();
   const days = Number($("#secret-lifetime").value);
   const end = new Date(Date.now() + days * 86400000).toISOString().replace(/\.\d+Z$/, "Z");
   try {
@@ -92,9 +106,9 @@ onSubmit($("#secret-form"), async () => {
     $("#secret-name").value = "";
     app = await get(base);
     render();
-    toast("Secret added. Copy it now.");
+    secretMessages.saved("Secret added. Copy it now.");
   } catch (e) {
-    setAlert(pageError, e.message);
+    secretMessages.error(e);
   }
 });
 
@@ -121,15 +135,15 @@ function renderAssigned() {
 }
 
 async function setAssigned(groups) {
-  setAlert(pageError, "");
+  assignMessages.clear();
   try {
     app = await patch(base, { assignedGroups: groups });
     await loadGroupNames();
     render();
     search();
-    toast(groups.length ? "Assignments saved." : "No groups assigned: everyone may sign in.");
+    assignMessages.saved(groups.length ? "Assignments saved." : "No groups assigned: everyone may sign in.");
   } catch (e) {
-    setAlert(pageError, e.message);
+    assignMessages.error(e);
   }
 }
 
@@ -177,7 +191,7 @@ $("#assign-form").addEventListener("submit", (ev) => {
 });
 
 onSubmit($("#app-form"), async () => {
-  setAlert(pageError, "");
+  appMessages.clear();
   const changes = {};
   const name = $("#edit-app-name").value.trim();
   if (name !== app.displayName) changes.displayName = name;
@@ -185,16 +199,20 @@ onSubmit($("#app-form"), async () => {
   if (uris.join("\n") !== redirects().join("\n")) changes[isPublic() ? "publicClient" : "web"] = { redirectUris: uris };
   if ($("#edit-groups-claim").checked !== !!app.groupMembershipClaims) changes.groupMembershipClaims = $("#edit-groups-claim").checked;
   if ($("#edit-alg").value !== (app.tokenSigningAlgorithm || "ES256")) changes.tokenSigningAlgorithm = $("#edit-alg").value;
+  if (!name) {
+    appMessages.fieldError("#edit-app-name", "an application needs one");
+    return;
+  }
   if (!Object.keys(changes).length) {
-    toast("Nothing to save: no changes.");
+    appMessages.saved("Nothing to save: no changes.");
     return;
   }
   try {
     app = await patch(base, changes);
     render();
-    toast("Application saved.");
+    appMessages.saved("Application saved.");
   } catch (e) {
-    setAlert(pageError, e.message);
+    appMessages.error(e);
   }
 });
 
@@ -205,12 +223,13 @@ $("#delete-app").addEventListener("click", async () => {
     confirmLabel: "Delete application",
   });
   if (!ok) return;
+  appMessages.clear();
   try {
     await del(base);
     flash("success", `Application ${app.displayName} deleted.`);
     location.assign("/admin/applications");
   } catch (e) {
-    setAlert(pageError, e.message);
+    appMessages.error(e.message); // beside the Delete button
   }
 });
 

@@ -1,7 +1,8 @@
 // Admin center — applications: list, search by name, register.
 import { post } from "./api.js";
-import { $, h, show, setAlert, onSubmit, flash, takeFlash, toast, badge } from "./ui.js";
+import { $, h, show, onSubmit, flash, takeFlash, toast, badge } from "./ui.js";
 import { pagedList } from "./paged-list.js";
+import { formMessages } from "./form-messages.js";
 
 const createCard = $("#create-app");
 
@@ -22,19 +23,19 @@ function toggleCreate(on) {
 $("#new-app").addEventListener("click", () => toggleCreate(createCard.hidden));
 $('[data-action="cancel-create"]').addEventListener("click", () => toggleCreate(false));
 
+const createMessages = formMessages($("#create-app-form"), [
+  { input: "#new-app-name", names: ["displayName"] },
+  { input: "#new-app-redirect", names: ["web.redirectUris", "publicClient.redirectUris", "redirectUris"], words: /\bredirect URIs?\b/i },
+]);
+
 onSubmit($("#create-app-form"), async () => {
-  const err = $("#create-app-error");
-  setAlert(err, "");
+  createMessages.clear();
   const name = $("#new-app-name").value.trim();
   const redirect = $("#new-app-redirect").value.trim();
-  if (!name) {
-    setAlert(err, "Enter the application's name.");
-    $("#new-app-name").focus();
-    return;
-  }
-  if (!redirect) {
-    setAlert(err, "Enter the redirect URI the app uses, for example https://app.example.com/callback.");
-    $("#new-app-redirect").focus();
+  if (!name) createMessages.fieldError("#new-app-name", "enter one, for example Grafana");
+  if (!redirect) createMessages.fieldError("#new-app-redirect", "enter the one the app uses, for example https://app.example.com/callback");
+  if (!name || !redirect) {
+    $(name ? "#new-app-redirect" : "#new-app-name").focus();
     return;
   }
   const body = { displayName: name };
@@ -45,7 +46,7 @@ onSubmit($("#create-app-form"), async () => {
       : `${a.displayName} registered. Copy its client ID and add a client secret below.`);
     location.assign("/admin/applications/" + encodeURIComponent(a.id));
   } catch (e) {
-    setAlert(err, e.message);
+    createMessages.error(e);
   }
 });
 

@@ -2,10 +2,17 @@
 // with each changed property's old and new value.
 import { odataString } from "./api.js";
 import { pagedTable } from "./paged-list.js";
-import { $, h, show, setAlert, onSubmit } from "./ui.js";
+import { $, h, show, onSubmit } from "./ui.js";
+import { formMessages, filterError } from "./form-messages.js";
 
 const table = $("#audits");
 const more = $("#audits-more");
+const filterMessages = formMessages($("#audit-filters"), [
+  { input: "#audit-category", names: ["category"] },
+  { input: "#audit-initiator", names: ["initiatedBy/user/userPrincipalName", "initiatedBy"] },
+  { input: "#audit-since", names: ["activityDateTime"] },
+  { input: "#audit-target", names: ["targetResources/any(t: t/id", "targetResources"] },
+]);
 const params = new URLSearchParams(location.search);
 if (params.get("targetId")) $("#audit-target").value = params.get("targetId");
 
@@ -55,7 +62,7 @@ const load = pagedTable({
   headers: () => [h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "Activity"),
     h("th", { scope: "col", class: "hide-sm" }, "Changed by"), h("th", { scope: "col", class: "hide-sm" }, "Target")],
   empty: (f) => (f ? "No change matches these filters." : "No changes yet."),
-  showError: (msg) => setAlert($("#audit-error"), msg),
+  showError: filterError(filterMessages),
 });
 
 onSubmit($("#audit-filters"), () => load(false));

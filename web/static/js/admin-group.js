@@ -2,6 +2,7 @@
 // remove), deletion.
 import { get, post, patch, del, odataString } from "./api.js";
 import { $, h, show, setAlert, toast, confirmDialog, onSubmit, flash, takeFlash, badge } from "./ui.js";
+import { formMessages } from "./form-messages.js";
 
 const id = document.getElementById("main").dataset.id;
 const base = "/api/v1/groups/" + encodeURIComponent(id);
@@ -10,6 +11,12 @@ let group = null;
 let members = [];
 let searchTimer = 0;
 let generation = 0;
+const groupMessages = formMessages($("#group-form"), [
+  { input: "#edit-group-name", names: ["displayName"] },
+  { input: "#edit-group-description", names: ["description"] },
+]);
+const memberMessages = formMessages($("#add-member-form"), [{ input: "#member-search", names: ["userPrincipalName"] }],
+  { actions: $("#member-results") });
 
 function render() {
   document.title = `${group.displayName} · Keyward`;
@@ -69,13 +76,14 @@ async function removeMember(m) {
 async function addMember(u, button) {
   button.disabled = true;
   try {
+    memberMessages.clear();
     await post(base + "/members", { id: u.id });
-    toast(`${u.userPrincipalName} added to ${group.displayName}.`);
+    memberMessages.saved(`${u.userPrincipalName} added to ${group.displayName}.`);
     await loadMembers();
     search();
   } catch (e) {
     button.disabled = false;
-    setAlert(pageError, e.message);
+    memberMessages.error(e);
   }
 }
 
@@ -118,22 +126,26 @@ $("#add-member-form").addEventListener("submit", (ev) => {
 });
 
 onSubmit($("#group-form"), async () => {
-  setAlert(pageError, "");
+  groupMessages.clear();
   const changes = {};
   const name = $("#edit-group-name").value.trim();
   const description = $("#edit-group-description").value.trim();
   if (name !== group.displayName) changes.displayName = name;
   if (description !== (group.description || "")) changes.description = description;
+  if (!name) {
+    groupMessages.fieldError("#edit-group-name", "a group needs one");
+    return;
+  }
   if (!Object.keys(changes).length) {
-    toast("Nothing to save: no changes.");
+    groupMessages.saved("Nothing to save: no changes.");
     return;
   }
   try {
     group = await patch(base, changes);
     render();
-    toast("Group saved.");
+    groupMessages.saved("Group saved.");
   } catch (e) {
-    setAlert(pageError, e.message);
+    groupMessages.error(e);
   }
 });
 
@@ -144,12 +156,13 @@ $("#delete-group").addEventListener("click", async () => {
     confirmLabel: "Delete group",
   });
   if (!ok) return;
+  groupMessages.clear();
   try {
     await del(base);
     flash("success", `Group ${group.displayName} deleted.`);
     location.assign("/admin/groups");
   } catch (e) {
-    setAlert(pageError, e.message);
+    groupMessages.error(e.message); // beside the Delete button
   }
 });
 

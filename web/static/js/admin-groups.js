@@ -1,7 +1,8 @@
 // Admin center — groups: list, search by name, create.
 import { post } from "./api.js";
-import { $, h, show, setAlert, onSubmit, flash, takeFlash, toast } from "./ui.js";
+import { $, h, show, onSubmit, flash, takeFlash, toast } from "./ui.js";
 import { pagedList } from "./paged-list.js";
+import { formMessages } from "./form-messages.js";
 
 const table = $("#groups");
 const more = $("#groups-more");
@@ -22,14 +23,18 @@ function toggleCreate(on) {
 $("#new-group").addEventListener("click", () => toggleCreate(createCard.hidden));
 $('[data-action="cancel-create"]').addEventListener("click", () => toggleCreate(false));
 
+const createMessages = formMessages($("#create-group-form"), [
+  { input: "#new-group-name", names: ["displayName"] },
+  { input: "#new-group-description", names: ["description"] },
+]);
+
 onSubmit($("#create-group-form"), async () => {
-  const err = $("#create-group-error");
-  setAlert(err, "");
+  createMessages.clear();
   const body = { displayName: $("#new-group-name").value.trim() };
   const description = $("#new-group-description").value.trim();
   if (description) body.description = description;
   if (!body.displayName) {
-    setAlert(err, "Enter the group's name.");
+    createMessages.fieldError("#new-group-name", "enter one, for example Finance");
     return;
   }
   try {
@@ -37,7 +42,7 @@ onSubmit($("#create-group-form"), async () => {
     flash("success", `Group ${g.displayName} created. Add its members below.`);
     location.assign("/admin/groups/" + encodeURIComponent(g.id));
   } catch (e) {
-    setAlert(err, e.message);
+    createMessages.error(e);
   }
 });
 

@@ -1,7 +1,8 @@
 // Admin center — key models in use: the report, charts, and "select models
 // → preview → save as allow list" through the policy's preview endpoint.
 import { get, post, listAll, getVersioned, patchIfMatch } from "./api.js";
-import { $, $$, h, show, setAlert, badge, busy, toast } from "./ui.js";
+import { $, $$, h, show, setAlert, badge, busy } from "./ui.js";
+import { formMessages } from "./form-messages.js";
 
 const fido2 = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
 const table = $("#models");
@@ -31,6 +32,13 @@ function row(m) {
       h("div", { class: "cell-sub" }, `${m.signInUsers90Days} users in 90 days`)),
     h("td", { class: "hide-sm" }, m.lastUsedDateTime ? new Date(m.lastUsedDateTime).toLocaleDateString() : "Never"));
 }
+
+// The preview's answers sit beside the Preview button, the save's beside
+// Save as allow list, and what appears is brought into view.
+const previewMessages = formMessages($("#models-preview").closest("section"), [
+  { input: "#models-profile", names: ["passkeyProfiles"] },
+], { actions: $("#models-preview").parentElement, id: "models-preview" });
+const saveMessages = formMessages($("#preview"), [], { actions: $("#preview .form-actions"), id: "preview-list" });
 
 async function loadModels() {
   setAlert($("#models-error"), "");
@@ -82,6 +90,7 @@ function userTable(users) {
 
 previewButton.addEventListener("click", async () => {
   busy(previewButton, true);
+  previewMessages.clear();
   try {
     if (!policy) await loadPolicy();
     proposal = proposed();
@@ -95,11 +104,11 @@ previewButton.addEventListener("click", async () => {
     setAlert($("#preview-privileged"), priv.length ? "Affects " + priv.map((u) => u.userPrincipalName +
       (u.isEmergencyAccess ? " (emergency access)" : " (global administrator)")).join(", ") + "." : "");
     $("#preview-users").replaceChildren(userTable(p.usersLosingPasskeySignIn));
-    setAlert($("#preview-error"), "");
+    saveMessages.clear();
     show($("#preview"), true);
     $("#preview").scrollIntoView({ block: "nearest" });
   } catch (e) {
-    setAlert($("#models-error"), e.message);
+    previewMessages.error(e);
   } finally {
     busy(previewButton, false);
   }
@@ -113,9 +122,9 @@ $("#preview-save").addEventListener("click", async () => {
     etag = res.etag;
     policy = res.data;
     show($("#preview"), false);
-    toast("The allow list is saved.", "success");
+    previewMessages.saved("The allow list is saved.");
   } catch (e) {
-    setAlert($("#preview-error"), e.status === 412
+    saveMessages.error(e.status === 412
       ? "Someone changed the passkey policy meanwhile; nothing was saved. Preview again to see the policy as it is now."
       : e.message);
     if (e.status === 412) policy = null;

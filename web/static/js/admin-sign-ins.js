@@ -2,11 +2,17 @@
 // "Load more" through @odata.nextLink, and a detail pane per entry.
 import { odataString } from "./api.js";
 import { pagedTable } from "./paged-list.js";
-import { $, h, show, setAlert, badge, onSubmit } from "./ui.js";
+import { $, h, show, badge, onSubmit } from "./ui.js";
+import { formMessages, filterError } from "./form-messages.js";
 
 const table = $("#signins");
 const more = $("#signins-more");
 const detail = $("#signin-detail");
+const filterMessages = formMessages($("#signin-filters"), [
+  { input: "#filter-upn", names: ["userPrincipalName"] },
+  { input: "#filter-since", names: ["createdDateTime"] },
+  { input: "#filter-aaguid", names: ["aaGuid"] },
+]);
 const params = new URLSearchParams(location.search);
 let userId = params.get("userId") || "";
 
@@ -73,7 +79,7 @@ const load = pagedTable({
   headers: () => [h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "User"),
     h("th", { scope: "col", class: "hide-sm" }, "Method"), h("th", { scope: "col" }, "Status")],
   empty: (f) => (f ? "No sign-in matches these filters." : "No sign-ins yet."),
-  showError: (msg) => setAlert($("#signin-error"), msg),
+  showError: filterError(filterMessages),
 });
 
 onSubmit($("#signin-filters"), () => load(false));

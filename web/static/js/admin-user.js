@@ -1,15 +1,32 @@
 // Admin center — one user: profile (name, email, enabled, emergency access,
 // admin role), password reset, Temporary Access Pass, their passkeys (list,
 // delete, register a key on their behalf from this browser), deletion.
-import { get, post, patch, del, sentence } from "./api.js";
+import { get, post, patch, del } from "./api.js";
 import { supported, creationOptions, credentialJSON, explain } from "./webauthn.js";
 import { $, h, show, setAlert, toast, confirmDialog, formatDate, onSubmit, badge, flash, takeFlash, methodIcon } from "./ui.js";
 import { passkeyKind } from "./passkeys.js";
+import { formMessages } from "./form-messages.js";
 
 const id = document.getElementById("main").dataset.id;
 const base = "/api/v1/users/" + encodeURIComponent(id);
 const pageError = $("#page-error");
 let user = null;
+const profileMessages = formMessages($("#profile-form"), [
+  { input: "#edit-display-name", names: ["displayName"] },
+  { input: "#edit-mail", names: ["mail"] },
+  { input: "#edit-role", names: ["adminRole"], words: /\brole\b/i },
+  { input: "#edit-enabled", names: ["accountEnabled"] },
+  { input: "#edit-emergency", names: ["isEmergencyAccess"], words: /\bemergency\b/i },
+]);
+const passwordMessages = formMessages($("#password-form"), [
+  { input: "#reset-password", names: ["passwordProfile", "password"], words: /\bpassword\b/i },
+]);
+const tapMessages = formMessages($("#tap-form"), [
+  { input: "#tap-lifetime", names: ["lifetimeInMinutes"] },
+  { input: "#tap-start", names: ["startDateTime"] },
+  { input: "#tap-once", names: ["isUsableOnce"] },
+]);
+const provisionMessages = formMessages($("#provision-form"), [{ input: "#provision-name", names: ["displayName"] }]);
 
 function render() {
   const name = user.displayName || user.userPrincipalName;
@@ -36,7 +53,7 @@ async function loadUser() {
 // --- profile and password ---
 
 onSubmit($("#profile-form"), async () => {
-  setAlert(pageError, "");
+  profileMessages.clear();
   const changes = {};
   const name = $("#edit-display-name").value.trim();
   if (name !== (user.displayName || "")) changes.displayName = name;
@@ -45,41 +62,44 @@ onSubmit($("#profile-form"), async () => {
   if ($("#edit-enabled").checked !== !!user.accountEnabled) changes.accountEnabled = $("#edit-enabled").checked;
   if ($("#edit-emergency").checked !== !!user.isEmergencyAccess) changes.isEmergencyAccess = $("#edit-emergency").checked;
   if ($("#edit-role").value !== (user.adminRole || "")) changes.adminRole = $("#edit-role").value;
+  if (!name) {
+    profileMessages.fieldError("#edit-display-name", "a user needs one");
+    return;
+  }
   if (!Object.keys(changes).length) {
-    toast("Nothing to save: no changes.");
+    profileMessages.saved("Nothing to save: no changes.");
     return;
   }
   try {
     user = await patch(base, changes);
     render();
-    toast("Profile saved.");
+    profileMessages.saved("Profile saved.");
   } catch (e) {
-    setAlert(pageError, e.message);
+    profileMessages.error(e);
   }
 });
 
 onSubmit($("#password-form"), async () => {
-  setAlert(pageError, "");
+  passwordMessages.clear();
   const password = $("#reset-password").value;
   if (!password) {
-    setAlert(pageError, "Enter the new password.");
+    passwordMessages.fieldError("#reset-password", "enter the password to set");
     return;
   }
   try {
     await patch(base, { passwordProfile: { password } });
     $("#reset-password").value = "";
-    toast("Password set. Tell the user through a channel you trust.");
+    passwordMessages.saved("Password set. Tell the user through a channel you trust.");
     loadKeys();
   } catch (e) {
-    setAlert(pageError, e.message);
+    passwordMessages.error(e);
   }
 });
 
 // --- Temporary Access Pass ---
 
 onSubmit($("#tap-form"), async () => {
-  setAlert(pageError, "");
-  setAlert($("#tap-error"), "");
+  tapMessages.clear();
   const lifetime = Number($("#tap-lifetime").value);
   const once = $("#tap-once").checked;
   try {
@@ -94,8 +114,7 @@ onSubmit($("#tap-form"), async () => {
     show($("#tap-result"), true);
     loadKeys();
   } catch (e) {
-    // Beside the form that caused it, with the field named as on the form.
-    setAlert($("#tap-error"), sentence(e.message.replace(/\bstartDateTime\b/gi, "the start time")));
+    tapMessages.error(e);
   }
 });
 
@@ -238,7 +257,7 @@ async function deleteMethod(what, path, consequence) {
 function toggleProvision(on) {
   show($("#provision"), on);
   $("#provision-open").setAttribute("aria-expanded", String(on));
-  setAlert($("#provision-error"), "");
+  provisionMessages.clear();
   if (on) $("#provision-name").focus();
 }
 $("#provision-open").addEventListener("click", () => toggleProvision($("#provision").hidden));
@@ -246,15 +265,14 @@ $('[data-action="cancel-provision"]').addEventListener("click", () => toggleProv
 if (!supported()) $("#provision-open").disabled = true;
 
 onSubmit($("#provision-form"), async () => {
-  const err = $("#provision-error");
-  setAlert(err, "");
+  provisionMessages.clear();
   try {
     const opts = await get(base + "/authentication/fido2Methods/creationOptions?challengeTimeoutInMinutes=5");
     let cred;
     try {
       cred = await navigator.credentials.create({ publicKey: creationOptions(opts.publicKey) });
     } catch (e) {
-      setAlert(err, explain(e, true));
+      provisionMessages.error(explain(e, true));
       return;
     }
     const k = await post(base + "/authentication/fido2Methods", {
@@ -265,7 +283,7 @@ onSubmit($("#provision-form"), async () => {
     toggleProvision(false);
     await loadKeys();
   } catch (e) {
-    setAlert(err, e.message);
+    provisionMessages.error(e);
   }
 });
 

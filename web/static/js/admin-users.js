@@ -1,7 +1,8 @@
 // Admin center — users: list, search by user principal name, create.
 import { post } from "./api.js";
-import { $, h, show, setAlert, onSubmit, badge, flash, takeFlash, toast } from "./ui.js";
+import { $, h, show, onSubmit, badge, flash, takeFlash, toast } from "./ui.js";
 import { pagedList } from "./paged-list.js";
+import { formMessages } from "./form-messages.js";
 
 const table = $("#users");
 const more = $("#users-more");
@@ -32,18 +33,22 @@ function toggleCreate(on) {
 $("#new-user").addEventListener("click", () => toggleCreate(createCard.hidden));
 $('[data-action="cancel-create"]').addEventListener("click", () => toggleCreate(false));
 
+const createMessages = formMessages($("#create-user-form"), [
+  { input: "#new-upn", names: ["userPrincipalName"] },
+  { input: "#new-display-name", names: ["displayName"] },
+  { input: "#new-password", names: ["passwordProfile", "password"], words: /\bpassword\b/i },
+]);
+
 onSubmit($("#create-user-form"), async () => {
-  const err = $("#create-user-error");
-  setAlert(err, "");
+  createMessages.clear();
   const body = {
     userPrincipalName: $("#new-upn").value.trim(),
     displayName: $("#new-display-name").value.trim(),
     accountEnabled: true,
   };
-  if (!body.userPrincipalName || !body.displayName) {
-    setAlert(err, "Enter the user principal name and the display name.");
-    return;
-  }
+  if (!body.userPrincipalName) createMessages.fieldError("#new-upn", "enter one, for example alex@example.com");
+  if (!body.displayName) createMessages.fieldError("#new-display-name", "enter one, for example Alex Wilber");
+  if (!body.userPrincipalName || !body.displayName) return;
   const password = $("#new-password").value;
   if (password) body.passwordProfile = { password };
   try {
@@ -51,7 +56,7 @@ onSubmit($("#create-user-form"), async () => {
     flash("success", `User ${u.userPrincipalName} created.`);
     location.assign("/admin/users/" + encodeURIComponent(u.id));
   } catch (e) {
-    setAlert(err, e.message);
+    createMessages.error(e);
   }
 });
 
