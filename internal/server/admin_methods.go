@@ -2,8 +2,10 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
@@ -39,12 +41,15 @@ func (a *MethodsAdminAPI) Mount(rt Router) {
 	rt.Handle("PATCH "+tapPolicy, policyAdmins(http.HandlerFunc(a.patchTAPPolicy)))
 }
 
+// getTAPPolicy answers the policy with its version as the ETag; a PATCH
+// that sends it back in If-Match saves only while it is still current.
 func (a *MethodsAdminAPI) getTAPPolicy(w http.ResponseWriter, r *http.Request) {
-	c, err := a.SignIn.TAPConfig(r.Context())
+	c, v, err := a.SignIn.TAPConfigVersion(r.Context())
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", ETag(strconv.FormatInt(v, 10)))
 	WriteJSON(w, http.StatusOK, c)
 }
 
@@ -54,11 +59,22 @@ func (a *MethodsAdminAPI) patchTAPPolicy(w http.ResponseWriter, r *http.Request)
 		WriteError(w, r, err)
 		return
 	}
-	c, err := a.SignIn.UpdateTAPConfig(r.Context(), actorFrom(r.Context()), patch)
+	var match func(int64) bool
+	if m := IfMatch(r); m != nil {
+		match = func(v int64) bool { return m(strconv.FormatInt(v, 10)) }
+	}
+	c, v, err := a.SignIn.UpdateTAPConfigIfVersion(r.Context(), actorFrom(r.Context()), match, patch)
+	var stale *signin.StaleTAPConfigError
+	if errors.As(err, &stale) {
+		version := strconv.FormatInt(stale.Version, 10)
+		WritePreconditionFailed(w, r, staleMessage(r, "the Temporary Access Pass policy", version), version, stale.Current)
+		return
+	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", ETag(strconv.FormatInt(v, 10)))
 	WriteJSON(w, http.StatusOK, c)
 }
 

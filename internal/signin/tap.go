@@ -134,9 +134,14 @@ func (s *Service) TAPConfig(ctx context.Context) (policy.TAPConfig, error) {
 	return s.passes().Config(ctx)
 }
 
-// UpdateTAPConfig is Passes.UpdateConfig.
-func (s *Service) UpdateTAPConfig(ctx context.Context, actor authz.Actor, patch []byte) (policy.TAPConfig, error) {
-	return s.passes().UpdateConfig(ctx, actor, patch)
+// TAPConfigVersion is Passes.ConfigVersion.
+func (s *Service) TAPConfigVersion(ctx context.Context) (policy.TAPConfig, int64, error) {
+	return s.passes().ConfigVersion(ctx)
+}
+
+// UpdateTAPConfigIfVersion is Passes.UpdateConfigIfVersion.
+func (s *Service) UpdateTAPConfigIfVersion(ctx context.Context, actor authz.Actor, match func(int64) bool, patch []byte) (policy.TAPConfig, int64, error) {
+	return s.passes().UpdateConfigIfVersion(ctx, actor, match, patch)
 }
 
 // UserTAPs is Passes.List.
@@ -202,36 +207,71 @@ func (s *Passes) Issue(ctx context.Context, actor authz.Actor, u storage.User, r
 // Config reads the Temporary Access Pass method policy (the defaults when
 // none was saved).
 func (s *Passes) Config(ctx context.Context) (policy.TAPConfig, error) {
+	c, _, err := s.ConfigVersion(ctx)
+	return c, err
+}
+
+// ConfigVersion is Config with the policy's version: 0 while it was never
+// saved, then one more with every change. Editors send it back (the API's
+// ETag and If-Match) so a change saved meanwhile is not overwritten.
+func (s *Passes) ConfigVersion(ctx context.Context) (policy.TAPConfig, int64, error) {
 	p, err := s.Store.GetPolicy(ctx, policy.TAPStorageName)
 	if errors.Is(err, storage.ErrNotFound) {
-		return policy.DefaultTAP(), nil
+		return policy.DefaultTAP(), 0, nil
 	}
 	if err != nil {
-		return policy.TAPConfig{}, apperr.Internal(fmt.Errorf("read the Temporary Access Pass policy: %w", err))
+		return policy.TAPConfig{}, 0, apperr.Internal(fmt.Errorf("read the Temporary Access Pass policy: %w", err))
 	}
 	c, err := policy.LoadTAP(p.Data)
 	if err != nil {
-		return policy.TAPConfig{}, apperr.Internal(fmt.Errorf("the stored Temporary Access Pass policy does not load: %w", err))
+		return policy.TAPConfig{}, 0, apperr.Internal(fmt.Errorf("the stored Temporary Access Pass policy does not load: %w", err))
 	}
-	return c, nil
+	return c, p.Version, nil
+}
+
+// StaleTAPConfigError refuses a change made to a version of the Temporary
+// Access Pass policy that is no longer the current one; it carries the
+// current policy and its version.
+type StaleTAPConfigError struct {
+	Current policy.TAPConfig
+	Version int64
+}
+
+func (e *StaleTAPConfigError) Error() string {
+	return fmt.Sprintf("the Temporary Access Pass policy was changed meanwhile; it is now at version %d", e.Version)
 }
 
 // UpdateConfig applies a PATCH document to the Temporary Access Pass method
 // policy inside a compare-and-swap update, audited with the old and the new
 // value; only those who may edit method policies may change it.
 func (s *Passes) UpdateConfig(ctx context.Context, actor authz.Actor, patch []byte) (policy.TAPConfig, error) {
+	c, _, err := s.UpdateConfigIfVersion(ctx, actor, nil, patch)
+	return c, err
+}
+
+// UpdateConfigIfVersion is UpdateConfig for an editor that read the policy
+// at some version: match says whether the stored version is one the editor
+// accepts (nil = any). The check is made on the locked row inside the
+// writing transaction, so of two editors who read the same version only the
+// first one's change is saved; the other gets a *StaleTAPConfigError and
+// nothing changes.
+func (s *Passes) UpdateConfigIfVersion(ctx context.Context, actor authz.Actor, match func(version int64) bool, patch []byte) (policy.TAPConfig, int64, error) {
 	if err := authz.MayEditMethodPolicies(actor); err != nil {
-		return policy.TAPConfig{}, err
+		return policy.TAPConfig{}, 0, err
 	}
 	var prev, next policy.TAPConfig
+	var version int64
 	details := map[string]any{"oldValue": &prev, "newValue": &next}
 	err := audited(ctx, s.Store, clock(s.Now), actor, "policy.temporaryAccessPass.update", policy.TAPStorageName, details, func(ctx context.Context) error {
-		_, err := s.Store.UpdatePolicy(ctx, policy.TAPStorageName, func(old storage.Policy) (storage.Policy, error) {
+		saved, err := s.Store.UpdatePolicy(ctx, policy.TAPStorageName, func(old storage.Policy) (storage.Policy, error) {
 			cur, err := policy.LoadTAP(old.Data)
 			if err != nil {
 				return old, err
 			}
 			prev = cur
+			if match != nil && !match(old.Version) {
+				return old, &StaleTAPConfigError{Current: cur, Version: old.Version}
+			}
 			if next, err = policy.ApplyTAP(cur, patch); err != nil {
 				return old, err
 			}
@@ -242,12 +282,13 @@ func (s *Passes) UpdateConfig(ctx context.Context, actor authz.Actor, patch []by
 			old.Data, old.UpdatedAt, old.UpdatedBy = data, clock(s.Now), actor.String()
 			return old, nil
 		})
+		version = saved.Version
 		return err
 	})
 	if err != nil {
-		return policy.TAPConfig{}, err
+		return policy.TAPConfig{}, 0, err
 	}
-	return next, nil
+	return next, version, nil
 }
 
 // List lists the user's passes (without the pass itself).

@@ -1,11 +1,17 @@
 package webui_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+
+	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/storage"
 )
 
 const tapPolicyPage = "/admin/authentication-methods/temporary-access-pass"
@@ -105,5 +111,81 @@ func tapStartTime(t *testing.T, admin *tab, userID string) {
 		if width.name == "desktop" {
 			admin.screenshot(t, "admin-user-tap-scheduled")
 		}
+	}
+}
+
+// TestBrowserTAPPolicyEditConflict: an administrator edits the Temporary
+// Access Pass settings while someone else saves a change to them. Their save
+// is refused instead of silently undoing the other change; the page shows
+// both versions, and the administrator loads the saved settings, or keeps
+// their changes and saves them over them, knowingly.
+func TestBrowserTAPPolicyEditConflict(t *testing.T) {
+	chromium := chromiumPath(t)
+	k := startKeyward(t)
+	k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleGlobalAdmin)
+	b := startBrowser(t, chromium)
+	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
+	ctx := context.Background()
+	otherAdmin := func(patch string) {
+		t.Helper()
+		if _, _, err := k.app.SignIn.UpdateTAPConfigIfVersion(ctx, authz.Token("other-admin", storage.RoleGlobalAdmin), nil, []byte(patch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := func() policy.TAPConfig {
+		t.Helper()
+		c, err := k.app.SignIn.TAPConfig(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
+	secondFactorForTheAdminCenter(t, admin, k, tapPolicyPage)
+	for _, width := range widths {
+		admin.step(t, width.name+" width", width.set)
+		admin.open(t, tapPolicyPage)
+		admin.waitFor(t, "the policy form", `document.querySelector("#tap-policy-form").checkVisibility()`)
+
+		// Someone else makes passes one-time while Ada changes the default lifetime.
+		otherAdmin(`{"isUsableOnce":true,"defaultLength":20}`)
+		admin.fill(t, "#tap-default", "240")
+		admin.click(t, "#tap-policy-save")
+		admin.inView(t, "#tap-conflict-title", "Someone else changed these settings")
+		admin.waitText(t, "#tap-conflict-mine", "Default lifetime: 240 minutes")
+		admin.waitText(t, "#tap-conflict-mine", "Length: 16 characters")
+		admin.waitText(t, "#tap-conflict-current", "Default lifetime: 60 minutes")
+		admin.waitText(t, "#tap-conflict-current", "Length: 20 characters")
+		admin.waitText(t, "#tap-conflict-current", "One-time use by default: yes")
+		if admin.visible(t, "#tap-policy-saved") {
+			admin.fail(t, "the page says the refused change was saved")
+		}
+		if c := stored(); c.DefaultLifetimeInMinutes != 60 || !c.IsUsableOnce || c.DefaultLength != 20 {
+			t.Fatalf("stored policy after the refused save = %+v, want the other admin's change only", c)
+		}
+		if width.name == "desktop" {
+			admin.screenshot(t, "admin-tap-policy-conflict")
+		}
+
+		// Load the saved settings: the form shows the other admin's change.
+		admin.click(t, "#tap-conflict-load-current")
+		admin.waitFor(t, "the saved settings", `!document.querySelector("#tap-conflict").checkVisibility() &&
+			document.querySelector("#tap-length").value === "20" && document.querySelector("#tap-once").checked &&
+			document.querySelector("#tap-default").value === "60"`)
+
+		// Again, and this time Ada keeps her change and saves it over theirs.
+		admin.fill(t, "#tap-default", "240")
+		otherAdmin(`{"defaultLength":24}`)
+		admin.click(t, "#tap-policy-save")
+		admin.waitText(t, "#tap-conflict", "Someone else changed these settings")
+		admin.click(t, "#tap-conflict-keep-mine")
+		admin.waitFor(t, "the conflict to close", `!document.querySelector("#tap-conflict").checkVisibility()`)
+		admin.click(t, "#tap-policy-save")
+		admin.inView(t, "#tap-policy-saved", "were saved")
+		if c := stored(); c.DefaultLifetimeInMinutes != 240 || c.DefaultLength != 20 || !c.IsUsableOnce {
+			t.Fatalf("stored policy after keeping her changes = %+v, want her form saved whole over the other change", c)
+		}
+		otherAdmin(`{"defaultLifetimeInMinutes":60,"isUsableOnce":false,"defaultLength":16}`)
 	}
 }

@@ -1,13 +1,19 @@
 // Admin center — the Temporary Access Pass method policy: default, minimum
 // and maximum lifetime, one-time use by default, and length. A save sends
 // the whole form as one PATCH; each refused field's reason appears beside it.
-import { get, patch, sentence } from "./api.js";
-import { $, show, setAlert, onSubmit } from "./ui.js";
+// The save applies only to the version the page read (If-Match): when
+// someone else saved meanwhile, the page shows both and lets the person
+// choose, as the passkey settings page does.
+import { getVersioned, patchIfMatch, sentence } from "./api.js";
+import { $, h, show, setAlert, onSubmit } from "./ui.js";
 
 const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/temporaryAccessPass";
 const form = $("#tap-policy-form");
 const savedBox = $("#tap-policy-saved");
 const saveErrorBox = $("#tap-policy-save-error");
+const conflictBox = $("#tap-conflict");
+let etag = null; // the version the form was read at
+let conflict = null; // {current, etag} after a save lost to someone else's
 
 // FIELDS maps the API's field names to the inputs and their labels.
 const FIELDS = {
@@ -53,10 +59,48 @@ function wholeNumber(field) {
   return Number(v);
 }
 
+// summary describes settings in lines a person compares side by side.
+function summary(c) {
+  return [
+    `Minimum lifetime: ${c.minimumLifetimeInMinutes} minutes`,
+    `Maximum lifetime: ${c.maximumLifetimeInMinutes} minutes`,
+    `Default lifetime: ${c.defaultLifetimeInMinutes} minutes`,
+    `One-time use by default: ${c.isUsableOnce ? "yes" : "no"}`,
+    `Length: ${c.defaultLength} characters`,
+  ];
+}
+
+function showConflict(c, mine) {
+  conflict = c;
+  show(conflictBox, !!c);
+  if (!c) return;
+  const a = summary(mine);
+  const b = summary(c.current);
+  const list = (lines, other) => lines.map((l) => h("li", other.includes(l) ? {} : { class: "changed" }, l));
+  $("#tap-conflict-mine").replaceChildren(...list(a, b));
+  $("#tap-conflict-current").replaceChildren(...list(b, a));
+  conflictBox.scrollIntoView({ block: "nearest" });
+  $("#tap-conflict-load-current").focus();
+}
+
+$("#tap-conflict-load-current").addEventListener("click", () => {
+  etag = conflict.etag;
+  showPolicy(conflict.current);
+  showConflict(null);
+  setAlert(savedBox, "These are the settings as they are saved now. Your changes were discarded.");
+});
+$("#tap-conflict-keep-mine").addEventListener("click", () => {
+  // Saving now replaces the version just shown, knowingly.
+  etag = conflict.etag;
+  showConflict(null);
+  setAlert(saveErrorBox, "Your changes are still here, not saved. Save them to replace the settings saved by someone else.");
+});
+
 onSubmit(form, async () => {
   setAlert(savedBox, "");
   setAlert(saveErrorBox, "");
   clearFieldErrors();
+  showConflict(null);
   const body = { isUsableOnce: $("#tap-once").checked };
   let bad = false;
   for (const field of Object.keys(FIELDS)) {
@@ -66,9 +110,15 @@ onSubmit(form, async () => {
   }
   if (bad) return;
   try {
-    showPolicy(await patch(path, body));
+    const res = await patchIfMatch(path, body, etag);
+    etag = res.etag;
+    showPolicy(res.data);
     setAlert(savedBox, "The Temporary Access Pass settings were saved. They apply to the next pass issued.");
   } catch (e) {
+    if (e.status === 412 && e.data && e.data.current) {
+      showConflict({ current: e.data.current, etag: e.etag }, body);
+      return;
+    }
     // "…was not changed: field: reason; field: reason" — each reason goes
     // beside its field; what cannot be placed stays beside Save.
     const m = e.message.match(/was not changed: (.*)$/);
@@ -82,9 +132,10 @@ onSubmit(form, async () => {
   }
 });
 
-get(path)
-  .then((c) => {
-    showPolicy(c);
+getVersioned(path)
+  .then((res) => {
+    etag = res.etag;
+    showPolicy(res.data);
     show(form, true);
   })
   .catch((e) => setAlert($("#policy-error"), e.message));
