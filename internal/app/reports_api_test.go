@@ -201,6 +201,13 @@ func TestRegistrationDetailsReport(t *testing.T) {
 				t.Errorf("%s: %v, want %s", filter, upns, want)
 			}
 		}
+		// The filter is part of the query: four device-bound holders in two full pages of two.
+		if got, pages := w.logList(base, "methodsRegistered/any(m: m eq 'passKeyDeviceBound')", 2); len(got) != 4 || pages != 2 {
+			t.Errorf("device-bound holders by twos: %d in %d pages, want 4 in 2", len(got), pages)
+		}
+		if got, pages := w.logList(base, "isPasswordlessCapable eq false", 1); len(got) != 4 || pages != 4 {
+			t.Errorf("not passwordless capable one at a time: %d in %d pages, want 4 in 4", len(got), pages)
+		}
 		for _, bad := range []string{"isAdmin eq true", "methodsRegistered/any(m: m eq 'fax')", "isPasswordlessCapable eq 'yes'"} {
 			if r := w.do("GET", base+"?$filter="+urlEscape(bad), bearer(w.reader), nil); r.status != http.StatusBadRequest {
 				t.Errorf("%s: status %d", bad, r.status)

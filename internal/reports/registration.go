@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,11 +14,11 @@ import (
 
 // Methods as Graph's userRegistrationDetails names them.
 const (
-	MethodPasskeyDeviceBound = "passKeyDeviceBound"
-	MethodPasskeySynced      = "passKeySynced"
-	MethodPassword           = "password"
-	MethodSoftwareOath       = "softwareOath"
-	MethodTAP                = "temporaryAccessPass"
+	MethodPasskeyDeviceBound = storage.RegisteredPasskeyDeviceBound
+	MethodPasskeySynced      = storage.RegisteredPasskeySynced
+	MethodPassword           = storage.RegisteredPassword
+	MethodSoftwareOath       = storage.RegisteredSoftwareOath
+	MethodTAP                = storage.RegisteredTAP
 )
 
 // Methods lists every method the reports count, in their order.
@@ -85,20 +86,12 @@ type RegistrationFilter struct {
 	Method              string // methodsRegistered/any(m: m eq '…')
 }
 
-// Keep tells whether d passes the filter.
+// Keep tells whether d passes the filter (what the storage's query keeps).
 func (f RegistrationFilter) Keep(d UserRegistrationDetails) bool {
 	if f.PasswordlessCapable != nil && d.IsPasswordlessCapable != *f.PasswordlessCapable {
 		return false
 	}
-	if f.Method != "" {
-		for _, m := range d.MethodsRegistered {
-			if m == f.Method {
-				return true
-			}
-		}
-		return false
-	}
-	return true
+	return f.Method == "" || slices.Contains(d.MethodsRegistered, f.Method)
 }
 
 // ParseRegistrationFilter reads isPasswordlessCapable eq true|false and
@@ -142,8 +135,8 @@ func ParseRegistrationFilter(filter string) (RegistrationFilter, error) {
 }
 
 // RegistrationDetails returns one page of users' registration details that
-// pass filter. Filtering happens after the page is read, so a page may hold
-// fewer than limit entries and still have a next one.
+// pass filter. The filter is part of the storage's query (the policy's
+// sign-in rule for isPasswordlessCapable), so every page but the last is full.
 func (s *Service) RegistrationDetails(ctx context.Context, policies Fido2Source, filter string, limit int, after string) ([]UserRegistrationDetails, string, error) {
 	f, err := ParseRegistrationFilter(filter)
 	if err != nil {
@@ -153,15 +146,17 @@ func (s *Service) RegistrationDetails(ctx context.Context, policies Fido2Source,
 	if err != nil {
 		return nil, "", err
 	}
-	regs, next, err := s.Store.ListUserRegistrations(ctx, storage.Page{Limit: limit, After: after}, s.Now())
+	sf := storage.RegistrationFilter{PasswordlessCapable: f.PasswordlessCapable, Method: f.Method}
+	if f.PasswordlessCapable != nil {
+		sf.Rule = PasswordlessRule(pol)
+	}
+	regs, next, err := s.Store.ListUserRegistrations(ctx, storage.Page{Limit: limit, After: after}, s.Now(), sf)
 	if err != nil {
 		return nil, "", pageError(err)
 	}
-	out := []UserRegistrationDetails{}
+	out := make([]UserRegistrationDetails, 0, len(regs))
 	for _, r := range regs {
-		if d := NewRegistrationDetails(r, pol); f.Keep(d) {
-			out = append(out, d)
-		}
+		out = append(out, NewRegistrationDetails(r, pol))
 	}
 	return out, next, nil
 }
@@ -190,62 +185,32 @@ type GroupRollout struct {
 	PasswordlessCapableUserCount int    `json:"passwordlessCapableUserCount"`
 }
 
-// UsersRegisteredByMethod counts users per registered method, reading the
-// directory a thousand users at a time.
+// UsersRegisteredByMethod counts users per registered method with the
+// storage's counting queries (the policy's sign-in rule for the
+// passwordless-capable counts), then lists every group with its counts.
 func (s *Service) UsersRegisteredByMethod(ctx context.Context, policies Fido2Source) (RegisteredByMethod, error) {
 	pol, err := policies.Fido2(ctx)
 	if err != nil {
 		return RegisteredByMethod{}, err
 	}
-	counts := map[string]int{}
-	groups := map[string]*GroupRollout{}
-	var out RegisteredByMethod
-	now, after := s.Now(), ""
-	for {
-		regs, next, err := s.Store.ListUserRegistrations(ctx, storage.Page{Limit: 1000, After: after}, now)
-		if err != nil {
-			return RegisteredByMethod{}, apperr.Internal(err)
-		}
-		for _, r := range regs {
-			d := NewRegistrationDetails(r, pol)
-			out.TotalUserCount++
-			if d.IsPasswordlessCapable {
-				out.PasswordlessCapableUserCount++
-			}
-			for _, m := range d.MethodsRegistered {
-				counts[m]++
-			}
-			for _, g := range r.GroupIDs {
-				if groups[g] == nil {
-					groups[g] = &GroupRollout{GroupID: g}
-				}
-				groups[g].UserCount++
-				if d.IsPasswordlessCapable {
-					groups[g].PasswordlessCapableUserCount++
-				}
-			}
-		}
-		if next == "" {
-			break
-		}
-		after = next
+	c, err := s.Store.CountRegistrations(ctx, s.Now(), PasswordlessRule(pol))
+	if err != nil {
+		return RegisteredByMethod{}, apperr.Internal(err)
 	}
+	out := RegisteredByMethod{TotalUserCount: c.Users, PasswordlessCapableUserCount: c.PasswordlessCapable,
+		Groups: []GroupRollout{}}
 	for _, m := range Methods {
-		out.UserRegistrationMethodCounts = append(out.UserRegistrationMethodCounts, MethodCount{m, counts[m]})
+		out.UserRegistrationMethodCounts = append(out.UserRegistrationMethodCounts, MethodCount{m, c.Methods[m]})
 	}
-	out.Groups = []GroupRollout{}
 	for after := ""; ; {
 		page, next, err := s.Store.ListGroups(ctx, storage.Page{Limit: 1000, After: after})
 		if err != nil {
 			return RegisteredByMethod{}, apperr.Internal(err)
 		}
 		for _, g := range page {
-			r := GroupRollout{GroupID: g.ID}
-			if c := groups[g.ID]; c != nil {
-				r = *c
-			}
-			r.DisplayName = g.DisplayName
-			out.Groups = append(out.Groups, r)
+			gc := c.Groups[g.ID]
+			out.Groups = append(out.Groups, GroupRollout{GroupID: g.ID, DisplayName: g.DisplayName,
+				UserCount: gc.Users, PasswordlessCapableUserCount: gc.PasswordlessCapable})
 		}
 		if next == "" {
 			return out, nil

@@ -97,3 +97,58 @@ func DayNumber(t time.Time) int64 {
 func DayStart(t time.Time) time.Time {
 	return time.Unix(DayNumber(t)*86400, 0).UTC()
 }
+
+// Registered methods, as the registration report names them (Graph's).
+const (
+	RegisteredPasskeyDeviceBound = "passKeyDeviceBound"
+	RegisteredPasskeySynced      = "passKeySynced"
+	RegisteredPassword           = "password"
+	RegisteredSoftwareOath       = "softwareOath" // a confirmed authenticator app
+	RegisteredTAP                = "temporaryAccessPass"
+)
+
+// PasswordlessRule is the passkey policy's sign-in decision for every key
+// and person at once, in terms a query can test: a person is passwordless
+// capable when their account is enabled, they are in none of ExcludeGroups,
+// and they hold a passkey not flagged as a possible clone that one of
+// Targets accepts.
+type PasswordlessRule struct {
+	ExcludeGroups []string
+	Targets       []PasswordlessTarget
+}
+
+// PasswordlessTarget accepts the passkeys of a model set held by the members
+// of a group (or by everyone).
+type PasswordlessTarget struct {
+	GroupID string // "" = everyone
+	// AAGUIDs are the models accepted; with Except, every model but these.
+	AAGUIDs []string
+	Except  bool
+}
+
+// RegistrationFilter narrows the registration report's pages; the zero
+// value keeps everyone.
+type RegistrationFilter struct {
+	// PasswordlessCapable, when set, keeps the people Rule makes (or does
+	// not make) passwordless capable.
+	PasswordlessCapable *bool
+	Rule                PasswordlessRule
+	// Method, when set, keeps the people who registered it (Registered*).
+	Method string
+}
+
+// RegistrationCounts is the registration report's totals.
+type RegistrationCounts struct {
+	Users int
+	// Methods counts the people who registered each method (Registered*).
+	Methods             map[string]int
+	PasswordlessCapable int
+	// Groups are the groups with members, by ID.
+	Groups map[string]GroupRegistrationCount
+}
+
+// GroupRegistrationCount is one group's members and how many of them are
+// passwordless capable.
+type GroupRegistrationCount struct {
+	Users, PasswordlessCapable int
+}

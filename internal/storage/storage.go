@@ -231,8 +231,13 @@ type Storage interface {
 
 	// ListUserRegistrations pages through users as ListUsers does, each with
 	// their passkeys, groups, confirmed authenticator app and the passes
-	// usable at now.
-	ListUserRegistrations(ctx context.Context, p Page, now time.Time) (regs []UserRegistration, next string, err error)
+	// usable at now. Only the users f keeps are read, so every page but the
+	// last is full.
+	ListUserRegistrations(ctx context.Context, p Page, now time.Time, f RegistrationFilter) (regs []UserRegistration, next string, err error)
+	// CountRegistrations counts the users, the people who registered each
+	// method (passes: usable at now), the people rule makes passwordless
+	// capable, and both per group, with counting queries over indexes.
+	CountRegistrations(ctx context.Context, now time.Time, rule PasswordlessRule) (RegistrationCounts, error)
 
 	// SignInsPerDay counts successful sign-ins per UTC day from since's day
 	// on (from the daily roll-ups); Key is the method, and for a passkey

@@ -198,7 +198,7 @@ var registrationTests = []test{
 		pass(ann, t0, time.Minute, false) // expired at the query's time
 		now := at(30 * time.Minute)
 
-		page, next, err := s.ListUserRegistrations(t.Context(), storage.Page{Limit: 2}, now)
+		page, next, err := s.ListUserRegistrations(t.Context(), storage.Page{Limit: 2}, now, storage.RegistrationFilter{})
 		ok(t, err)
 		if next == "" || len(page) != 2 {
 			t.Fatalf("first page: %d registrations, next %q", len(page), next)
@@ -207,7 +207,7 @@ var registrationTests = []test{
 			return storage.Credential{ID: c.ID, UserID: c.UserID, AAGUID: c.AAGUID, Model: c.Model,
 				BackupEligible: c.BackupEligible, CloneWarning: c.CloneWarning, CreatedAt: c.CreatedAt}
 		}
-		rest, last, err := s.ListUserRegistrations(t.Context(), storage.Page{Limit: 2, After: next}, now)
+		rest, last, err := s.ListUserRegistrations(t.Context(), storage.Page{Limit: 2, After: next}, now, storage.RegistrationFilter{})
 		ok(t, err)
 		equal(t, "last page", last, "")
 		equal(t, "registrations", append(page, rest...), []storage.UserRegistration{
@@ -215,6 +215,114 @@ var registrationTests = []test{
 			{User: bob, GroupIDs: []string{g.ID}, TOTPAt: ptr(at(time.Minute))},
 			{User: carol, TAPAt: ptr(t0)},
 		})
+	}},
+}
+
+// registrationWorld is six people for the registration filters and counts:
+// a (key A, app), b (synced key B, in g), c (key A flagged as a possible
+// clone, app, in g), d (key A, account disabled, password), e (key B, app,
+// in g), f (nothing). Under rule — key A for everyone, any key for g's
+// members — a, b and e are passwordless capable.
+func registrationWorld(t *testing.T, s storage.Storage) (users []storage.User, g storage.Group, rule storage.PasswordlessRule) {
+	t.Helper()
+	g = mustGroup(t, s, "Pilots")
+	for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
+		u := newUser(name + "@x.org")
+		if name == "d" {
+			u.AccountEnabled, u.PasswordHash = false, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+		}
+		ok(t, s.CreateUser(t.Context(), u))
+		users = append(users, u)
+		key := func(aaguid string, synced, clone bool) {
+			c := newCredential(u.ID)
+			c.AAGUID, c.BackupEligible, c.CloneWarning = aaguid, synced, clone
+			ok(t, s.CreateCredential(t.Context(), c))
+		}
+		switch name {
+		case "a", "d":
+			key(aaguidA, false, false)
+		case "b":
+			key(aaguidB, true, false)
+		case "c":
+			key(aaguidA, false, true)
+		case "e":
+			key(aaguidB, false, false)
+		}
+		if name == "a" || name == "c" || name == "e" {
+			ok(t, s.CreateTOTP(t.Context(), storage.TOTPMethod{UserID: u.ID, Secret: "JBSWY3DPEHPK3PXP", Confirmed: true, CreatedAt: t0}))
+		}
+		if name == "b" || name == "c" || name == "e" {
+			ok(t, s.AddMember(t.Context(), g.ID, u.ID))
+		}
+	}
+	rule = storage.PasswordlessRule{Targets: []storage.PasswordlessTarget{
+		{AAGUIDs: []string{aaguidA}}, {GroupID: g.ID, Except: true}}}
+	return users, g, rule
+}
+
+// registrationPages pages through the registrations f keeps, n at a time,
+// and returns each page's UPNs (first letters).
+func registrationPages(t *testing.T, s storage.Storage, f storage.RegistrationFilter, n int) [][]string {
+	t.Helper()
+	var pages [][]string
+	after := ""
+	for range 10 {
+		regs, next, err := s.ListUserRegistrations(t.Context(), storage.Page{Limit: n, After: after}, at(time.Hour), f)
+		ok(t, err)
+		var page []string
+		for _, r := range regs {
+			page = append(page, r.User.UserPrincipalName[:1])
+		}
+		pages = append(pages, page)
+		if next == "" {
+			return pages
+		}
+		after = next
+	}
+	t.Fatal("more than 10 pages")
+	return nil
+}
+
+var registrationFilterTests = []test{
+	{"registration_filters_are_in_the_query_so_every_page_but_the_last_is_full", func(t *testing.T, s storage.Storage) {
+		_, _, rule := registrationWorld(t, s)
+		yes, no := true, false
+		for _, c := range []struct {
+			name string
+			f    storage.RegistrationFilter
+			n    int
+			want [][]string
+		}{
+			{"capable", storage.RegistrationFilter{PasswordlessCapable: &yes, Rule: rule}, 2, [][]string{{"a", "b"}, {"e"}}},
+			{"not capable", storage.RegistrationFilter{PasswordlessCapable: &no, Rule: rule}, 2, [][]string{{"c", "d"}, {"f"}}},
+			{"an app", storage.RegistrationFilter{Method: storage.RegisteredSoftwareOath}, 2, [][]string{{"a", "c"}, {"e"}}},
+			{"capable with an app", storage.RegistrationFilter{PasswordlessCapable: &yes, Rule: rule, Method: storage.RegisteredSoftwareOath},
+				1, [][]string{{"a"}, {"e"}}},
+			{"device-bound", storage.RegistrationFilter{Method: storage.RegisteredPasskeyDeviceBound}, 3, [][]string{{"a", "c", "d"}, {"e"}}},
+			{"synced", storage.RegistrationFilter{Method: storage.RegisteredPasskeySynced}, 3, [][]string{{"b"}}},
+			{"password", storage.RegistrationFilter{Method: storage.RegisteredPassword}, 3, [][]string{{"d"}}},
+			{"a pass", storage.RegistrationFilter{Method: storage.RegisteredTAP}, 3, [][]string{nil}},
+			{"capable under no rule", storage.RegistrationFilter{PasswordlessCapable: &yes}, 3, [][]string{nil}},
+		} {
+			equal(t, c.name, registrationPages(t, s, c.f, c.n), c.want)
+		}
+		_, _, err := s.ListUserRegistrations(t.Context(), storage.Page{}, t0, storage.RegistrationFilter{Method: "sms"})
+		if err == nil {
+			t.Error("an unknown method was accepted")
+		}
+	}},
+	{"registration_counts_per_method_and_group", func(t *testing.T, s storage.Storage) {
+		_, g, rule := registrationWorld(t, s)
+		got, err := s.CountRegistrations(t.Context(), at(time.Hour), rule)
+		ok(t, err)
+		equal(t, "counts", got, storage.RegistrationCounts{Users: 6, PasswordlessCapable: 3,
+			Methods: map[string]int{storage.RegisteredPasskeyDeviceBound: 4, storage.RegisteredPasskeySynced: 1,
+				storage.RegisteredPassword: 1, storage.RegisteredSoftwareOath: 3, storage.RegisteredTAP: 0},
+			Groups: map[string]storage.GroupRegistrationCount{g.ID: {Users: 3, PasswordlessCapable: 2}}})
+		got, err = s.CountRegistrations(t.Context(), at(time.Hour), storage.PasswordlessRule{
+			ExcludeGroups: []string{g.ID}, Targets: []storage.PasswordlessTarget{{Except: true}}})
+		ok(t, err)
+		equal(t, "everyone but g's members, any key", got.PasswordlessCapable, 1) // a (d is disabled)
 	}},
 }
 

@@ -181,11 +181,12 @@ func (s *Store) ListCredentialOwners(ctx context.Context) ([]storage.CredentialO
 	return out, nil
 }
 
-// ListUserRegistrations implements storage.Storage: the page of users, then
-// one read each of their credentials, memberships, apps and passes.
-func (s *Store) ListUserRegistrations(ctx context.Context, p storage.Page, now time.Time) ([]storage.UserRegistration, string, error) {
+// ListUserRegistrations implements storage.Storage: the page of users (the
+// filter's conditions in its query), then one read each of their
+// credentials, memberships, apps and passes.
+func (s *Store) ListUserRegistrations(ctx context.Context, p storage.Page, now time.Time, f storage.RegistrationFilter) ([]storage.UserRegistration, string, error) {
 	const op = "list user registrations"
-	users, next, err := s.ListUsers(ctx, p)
+	users, next, err := s.registrationUsers(ctx, p, now, f)
 	if err != nil || len(users) == 0 {
 		return nil, next, err
 	}

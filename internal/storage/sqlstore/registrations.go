@@ -1,0 +1,174 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// passwordless is the SQL condition that the user aliased u is passwordless
+// capable under rule (see storage.PasswordlessRule): index probes of
+// memberships_user and credentials_user for that one user.
+func passwordless(rule storage.PasswordlessRule) (string, []any) {
+	var args []any
+	cond := "u.account_enabled"
+	if len(rule.ExcludeGroups) > 0 {
+		cond += " AND NOT EXISTS (SELECT 1 FROM memberships x WHERE x.user_id = u.id AND x.group_id IN " +
+			placeholders(len(rule.ExcludeGroups)) + ")"
+		for _, g := range rule.ExcludeGroups {
+			args = append(args, g)
+		}
+	}
+	var targets []string
+	for _, t := range rule.Targets {
+		var parts []string
+		switch {
+		case len(t.AAGUIDs) == 0 && t.Except:
+			// every model
+		case len(t.AAGUIDs) == 0:
+			continue // no model
+		case t.Except:
+			parts = append(parts, "c.aaguid NOT IN "+placeholders(len(t.AAGUIDs)))
+		default:
+			parts = append(parts, "c.aaguid IN "+placeholders(len(t.AAGUIDs)))
+		}
+		for _, a := range t.AAGUIDs {
+			args = append(args, a)
+		}
+		if t.GroupID != "" {
+			parts = append(parts, "EXISTS (SELECT 1 FROM memberships y WHERE y.user_id = u.id AND y.group_id = ?)")
+			args = append(args, t.GroupID)
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "1 = 1")
+		}
+		targets = append(targets, "("+strings.Join(parts, " AND ")+")")
+	}
+	if len(targets) == 0 {
+		return "1 = 0", nil
+	}
+	return cond + " AND EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND NOT c.clone_warning AND (" +
+		strings.Join(targets, " OR ") + "))", args
+}
+
+func placeholders(n int) string { return "(?" + strings.Repeat(", ?", n-1) + ")" }
+
+// registered is the SQL condition that the user aliased u registered method.
+func (s *Store) registered(method string, now time.Time) (string, []any, error) {
+	switch method {
+	case storage.RegisteredPasskeyDeviceBound:
+		return "EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND NOT c.backup_eligible)", nil, nil
+	case storage.RegisteredPasskeySynced:
+		return "EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND c.backup_eligible)", nil, nil
+	case storage.RegisteredPassword:
+		return "u.password_hash <> ''", nil, nil
+	case storage.RegisteredSoftwareOath:
+		return "EXISTS (SELECT 1 FROM totp_methods t WHERE t.user_id = u.id AND t.confirmed)", nil, nil
+	case storage.RegisteredTAP:
+		return "EXISTS (SELECT 1 FROM temporary_access_passes p WHERE p.user_id = u.id AND " + usablePass + ")",
+			[]any{s.tv(now), s.tv(now)}, nil
+	}
+	return "", nil, fmt.Errorf("registration method %q is not one of the report's", method)
+}
+
+// usablePass is the condition on temporary_access_passes p (two time
+// parameters: now, now) that a pass is usable.
+const usablePass = "p.start_at <= ? AND p.expires_at > ? AND (NOT p.is_usable_once OR p.used_at IS NULL)"
+
+// registrationUsers is ListUsers with the filter's conditions in the query,
+// so each page reads users in UPN order until it is full.
+func (s *Store) registrationUsers(ctx context.Context, p storage.Page, now time.Time, f storage.RegistrationFilter) ([]storage.User, string, error) {
+	if f.PasswordlessCapable == nil && f.Method == "" {
+		return s.ListUsers(ctx, p)
+	}
+	const op = "list user registrations"
+	pq, err := decodePage(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", op, err)
+	}
+	pageArgs := pq.args()
+	where, args := "u.upn_key > ? AND u.upn_key >= ? AND u.upn_key < ?", pageArgs[:3:3]
+	if f.Method != "" {
+		cond, a, err := s.registered(f.Method, now)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", op, err)
+		}
+		where, args = where+" AND "+cond, append(args, a...)
+	}
+	if f.PasswordlessCapable != nil {
+		cond, a := passwordless(f.Rule)
+		if !*f.PasswordlessCapable {
+			cond = "NOT (" + cond + ")"
+		}
+		where, args = where+" AND "+cond, append(args, a...)
+	}
+	rows, err := s.read().rows(ctx, `SELECT `+prefixed("u", userCols)+`, u.upn_key FROM users u
+		WHERE `+where+` ORDER BY u.upn_key LIMIT ?`, append(args, pageArgs[3])...)
+	if err != nil {
+		return nil, "", s.fail(op, err, nil)
+	}
+	users, next, err := collectUsers(rows, pq.limit)
+	if err != nil {
+		return nil, "", s.fail(op, err, nil)
+	}
+	return users, next, nil
+}
+
+// CountRegistrations implements storage.Storage: a counting query per
+// method over an index that starts with what it counts
+// (credentials_type, users_password, totp and pass indexes), and one query
+// that judges each user once and counts them overall and per group.
+func (s *Store) CountRegistrations(ctx context.Context, now time.Time, rule storage.PasswordlessRule) (storage.RegistrationCounts, error) {
+	const op = "count registrations"
+	out := storage.RegistrationCounts{Methods: map[string]int{}, Groups: map[string]storage.GroupRegistrationCount{}}
+	counts := []struct {
+		dst  *int
+		q    string
+		args []any
+	}{
+		{&out.Users, `SELECT COUNT(*) FROM users`, nil},
+		{nil, `SELECT COUNT(DISTINCT user_id) FROM credentials WHERE NOT backup_eligible`, nil},
+		{nil, `SELECT COUNT(DISTINCT user_id) FROM credentials WHERE backup_eligible`, nil},
+		{nil, `SELECT COUNT(*) FROM users WHERE password_hash <> ''`, nil},
+		{nil, `SELECT COUNT(DISTINCT user_id) FROM totp_methods WHERE confirmed`, nil},
+		{nil, `SELECT COUNT(DISTINCT p.user_id) FROM temporary_access_passes p WHERE ` + usablePass, []any{s.tv(now), s.tv(now)}},
+	}
+	methods := []string{"", storage.RegisteredPasskeyDeviceBound, storage.RegisteredPasskeySynced,
+		storage.RegisteredPassword, storage.RegisteredSoftwareOath, storage.RegisteredTAP}
+	for i, c := range counts {
+		var n int
+		if err := s.read().row(ctx, c.q, c.args...).Scan(&n); err != nil {
+			return out, s.fail(op, err, nil)
+		}
+		if c.dst != nil {
+			*c.dst = n
+		} else {
+			out.Methods[methods[i]] = n
+		}
+	}
+	capable, args := passwordless(rule)
+	if err := s.read().row(ctx, `SELECT COUNT(*) FROM users u WHERE `+capable, args...).Scan(&out.PasswordlessCapable); err != nil {
+		return out, s.fail(op, err, nil)
+	}
+	rows, err := s.read().rows(ctx, `SELECT m.group_id, COUNT(*), COALESCE(SUM(CASE WHEN `+capable+` THEN 1 ELSE 0 END), 0)
+		FROM memberships m JOIN users u ON u.id = m.user_id GROUP BY m.group_id`, args...)
+	if err != nil {
+		return out, s.fail(op, err, nil)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g string
+		var c storage.GroupRegistrationCount
+		if err := rows.Scan(&g, &c.Users, &c.PasswordlessCapable); err != nil {
+			return out, s.fail(op, err, nil)
+		}
+		out.Groups[g] = c
+	}
+	if err := rows.Err(); err != nil {
+		return out, s.fail(op, err, nil)
+	}
+	return out, nil
+}
