@@ -45,8 +45,11 @@ func (a *app) benchCmd() *cobra.Command {
 			if o.scenario == "reports" {
 				return a.runReportsBench(cmd, o)
 			}
+			if o.scenario == "register" {
+				return a.runRegisterBench(cmd, o)
+			}
 			if o.scenario != "signin" {
-				return fmt.Errorf("--scenario must be signin or reports, not %q", o.scenario)
+				return fmt.Errorf("--scenario must be signin, register or reports, not %q", o.scenario)
 			}
 			if err := o.resolve(cmd); err != nil {
 				return err
@@ -67,7 +70,7 @@ func (a *app) benchCmd() *cobra.Command {
 	f.IntVar(&o.Count, "count", 0, "sign-ins per level instead of --duration")
 	f.DurationVar(&o.BareDuration, "bare-duration", 2*time.Second, "how long to measure go-webauthn's bare verification")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
-	f.StringVar(&o.scenario, "scenario", "signin", "signin (passkey sign-in over HTTP) or reports (seed the logs, then time each report and filtered log page)")
+	f.StringVar(&o.scenario, "scenario", "signin", "signin (passkey sign-in over HTTP), register (passkey registration with packed full attestation checked against an MDS blob the run makes; --users users a level, 1000 by default) or reports (seed the logs, then time each report and filtered log page)")
 	f.IntVar(&o.reports.SignIns, "signins", 1_000_000, "reports scenario: sign-in records to seed")
 	f.IntVar(&o.reports.Passkeys, "passkeys", 100_000, "reports scenario: passkeys to seed, each with its own user")
 	f.IntVar(&o.reports.Repeat, "repeat", 20, "reports scenario: how often each report and page is asked for")

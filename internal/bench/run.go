@@ -52,6 +52,11 @@ type Runner struct {
 	Progress    func(format string, args ...any)
 	CreateToken func(ctx context.Context, env []string, name string) (string, error)
 	RevokeToken func(ctx context.Context, env []string, name string) error
+	// ImportMDS imports an MDS blob file into the started server's
+	// database with the CLI's own code path (the register scenario).
+	ImportMDS func(ctx context.Context, env []string, blobFile string) error
+
+	trust *RegisterTrust // the register scenario's made-up MDS trust, else nil
 }
 
 // target is the Keyward being measured and how to let go of it.
@@ -185,6 +190,11 @@ func (r *Runner) startServer(ctx context.Context) (*target, error) {
 		db, info.Database = []string{"KEYWARD_DATABASE_URL=" + r.DatabaseURL}, "postgres"
 	}
 	env := ChildEnv(r.Env, db...)
+	if r.trust != nil {
+		if env, err = r.prepareTrust(ctx, dir, env); err != nil {
+			return nil, errors.Join(err, removeDir())
+		}
+	}
 	tokenName := "keyward-bench-" + randomHex(4)
 	revoke := func(ctx context.Context) error {
 		if r.DatabaseURL == "" { // a temporary SQLite database is simply removed
