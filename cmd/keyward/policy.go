@@ -49,7 +49,7 @@ func (a *app) policyPasskeyCmd() *cobra.Command {
 }
 
 func (a *app) policies(st store) *methodpolicy.Service {
-	return &methodpolicy.Service{Store: st, Now: a.now}
+	return &methodpolicy.Service{Store: st, Now: a.now, Metadata: a.mdsService(st, nil)}
 }
 
 func (a *app) policyPasskeyShowCmd() *cobra.Command {

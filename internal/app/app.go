@@ -120,7 +120,7 @@ func New(o Options) (*App, error) {
 	// registered passkeys against its status reports.
 	distrust := &compromise.Service{Store: o.Store, Metadata: md, Logger: o.Logger, Now: o.Now}
 	md.OnNewBlob = distrust.BlobChanged
-	policies := &methodpolicy.Service{Store: o.Store, Now: o.Now}
+	policies := &methodpolicy.Service{Store: o.Store, Now: o.Now, Metadata: md}
 	pk, err := passkey.New(passkey.Config{
 		Store: o.Store, Policies: policies, Metadata: md, Logger: o.Logger, Now: o.Now,
 		PublicURL: o.PublicURL, RelatedOrigins: o.RelatedOrigins, ChallengeTTL: o.ChallengeTTL, Sessions: sessions,

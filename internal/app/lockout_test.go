@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/internal/mds/mdstest"
 	"github.com/keyward/keyward/internal/passkey/softkey"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -15,6 +16,8 @@ import (
 // for every kind of change; sent with force=true it is saved and the audit
 // record says so. Someone with a password or a usable pass is not locked
 // out, and a change that keeps one of their keys working is not refused.
+// A key counts as the last-method check counts it: turning on
+// blockCompromisedModels takes away a key whose model MDS distrusts.
 func TestPolicyChangesThatLockOutPrivilegedAccountsAreRefused(t *testing.T) {
 	eachBackend(t, func(t *testing.T, w *world) {
 		w.enableForAll()
@@ -33,6 +36,10 @@ func TestPolicyChangesThatLockOutPrivilegedAccountsAreRefused(t *testing.T) {
 		person("alice@contoso.com", nil) // not privileged: the guard is not about her
 		admins := w.group("Admins", root, glass)
 		both := "glass@contoso.com (emergency access), root@contoso.com (global administrator)" // by UPN
+		// MDS now distrusts the model of everyone's key: harmless until a
+		// profile blocks compromised models.
+		w.importBlob(9, mdstest.EntryOptions{AAGUID: goodAAGUID, Description: goodModel,
+			Statuses: []string{"FIDO_CERTIFIED_L1", "USER_VERIFICATION_BYPASS"}, AttestationRootPEMs: []string{w.ca.RootPEM()}})
 
 		for _, tc := range []struct{ name, patch, want string }{
 			{"state", `{"state":"disabled"}`, both},
@@ -42,6 +49,7 @@ func TestPolicyChangesThatLockOutPrivilegedAccountsAreRefused(t *testing.T) {
 				`{"id":"synced-only","name":"Synced only","passkeyTypes":"synced","attestationEnforcement":"disabled","keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + revokedAAGUID + `"]}}],` +
 				`"includeTargets":[{"targetType":"group","id":"all_users","allowedPasskeyProfiles":["synced-only"]}]}`, both},
 			{"key_restrictions", `{"passkeyProfiles":[{"id":"default","keyRestrictions":{"isEnforced":true,"enforcementType":"block","aaGuids":["` + goodAAGUID + `"]}}]}`, both},
+			{"compromised_models", `{"passkeyProfiles":[{"id":"default","blockCompromisedModels":true}]}`, both},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				before := w.mustStatus(w.do("GET", policyPath, bearer(w.reader), nil), http.StatusOK).body

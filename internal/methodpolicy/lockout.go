@@ -8,7 +8,6 @@ import (
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/policy"
-	"github.com/keyward/keyward/internal/reports"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -22,27 +21,20 @@ type LockedOut struct {
 }
 
 // lockouts decides which privileged accounts the change from cur to next
-// leaves with no way to sign in: they sign in with a passkey under cur and
-// with none under next, and have no password and no Temporary Access Pass
-// usable now or later (taps holds each such account's passes).
-func lockouts(cur, next policy.Fido2, owners []storage.CredentialOwner, taps map[string][]storage.TemporaryAccessPass, now time.Time) []LockedOut {
-	users := map[string]storage.User{}
-	for _, o := range owners {
-		users[o.User.ID] = o.User
-	}
+// leaves with no way to sign in: enabled global administrators and
+// emergency-access accounts (of methods) that have a way in under cur and
+// none under next, both judged by WaysIn — the notion of a way in that the
+// last-method check uses too.
+func lockouts(cur, next policy.Fido2, methods []storage.UserMethods, distrust Distrust, now time.Time) []LockedOut {
 	var out []LockedOut
-	for _, a := range reports.Compare(cur, next, owners).PrivilegedUsersAffected {
-		u := users[a.ID]
-		if a.AcceptableKeysLeft > 0 || u.PasswordHash != "" {
+	for _, m := range methods {
+		u := m.User
+		if !u.AccountEnabled || (u.AdminRole != storage.RoleGlobalAdmin && !u.IsEmergencyAccess) {
 			continue
 		}
-		usable := false
-		for _, t := range taps[a.ID] {
-			usable = usable || t.UsableNowOrLater(now)
-		}
-		if !usable {
-			out = append(out, LockedOut{ID: a.ID, UserPrincipalName: a.UserPrincipalName,
-				IsGlobalAdmin: a.IsGlobalAdmin, IsEmergencyAccess: a.IsEmergencyAccess})
+		if WaysIn(cur, m, distrust, now, Removing{}).Any() && !WaysIn(next, m, distrust, now, Removing{}).Any() {
+			out = append(out, LockedOut{ID: u.ID, UserPrincipalName: u.UserPrincipalName,
+				IsGlobalAdmin: u.AdminRole == storage.RoleGlobalAdmin, IsEmergencyAccess: u.IsEmergencyAccess})
 		}
 	}
 	return out
@@ -51,8 +43,9 @@ func lockouts(cur, next policy.Fido2, owners []storage.CredentialOwner, taps map
 // checkLockout reads, with ctx (inside the policy's writing transaction),
 // what lockouts needs and refuses a change that locks someone out. It locks
 // the privileged accounts' rows first, so a method deletion (which locks its
-// user's row) cannot slip between this read and the commit.
-func (p *Service) checkLockout(ctx context.Context, cur, next policy.Fido2) ([]LockedOut, error) {
+// user's row) cannot slip between this read and the commit. Only accounts
+// with a passkey are read: a policy change cannot take anyone else's way in.
+func (p *Service) checkLockout(ctx context.Context, cur, next policy.Fido2, distrust Distrust) ([]LockedOut, error) {
 	if err := p.Store.LockPrivilegedUsers(ctx); err != nil {
 		return nil, apperr.Internal(err)
 	}
@@ -60,17 +53,26 @@ func (p *Service) checkLockout(ctx context.Context, cur, next policy.Fido2) ([]L
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
-	taps := map[string][]storage.TemporaryAccessPass{}
+	var methods []storage.UserMethods
+	index := map[string]int{}
 	for _, o := range owners {
 		u := o.User
-		if _, seen := taps[u.ID]; seen || (u.AdminRole != storage.RoleGlobalAdmin && !u.IsEmergencyAccess) {
+		if u.AdminRole != storage.RoleGlobalAdmin && !u.IsEmergencyAccess {
 			continue
 		}
-		if taps[u.ID], err = p.Store.ListUserTAPs(ctx, u.ID); err != nil {
-			return nil, apperr.Internal(err)
+		i, seen := index[u.ID]
+		if !seen {
+			taps, err := p.Store.ListUserTAPs(ctx, u.ID)
+			if err != nil {
+				return nil, apperr.Internal(err)
+			}
+			i = len(methods)
+			index[u.ID] = i
+			methods = append(methods, storage.UserMethods{User: u, GroupIDs: o.GroupIDs, TAPs: taps})
 		}
+		methods[i].Credentials = append(methods[i].Credentials, o.Credential)
 	}
-	return lockouts(cur, next, owners, taps, p.Now()), nil
+	return lockouts(cur, next, methods, distrust, p.Now()), nil
 }
 
 // lockoutError names the accounts a change would lock out.

@@ -26,6 +26,9 @@ import (
 type Service struct {
 	Store storage.Storage
 	Now   func() time.Time
+	// Metadata, when set, lets the lockout guards count a passkey of a model
+	// MDS distrusts as no way in where a profile blocks such models.
+	Metadata Metadata
 
 	mu      sync.RWMutex
 	version int64
@@ -131,6 +134,10 @@ func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int6
 	if err := authz.MayEditMethodPolicies(actor); err != nil {
 		return policy.Fido2{}, 0, err
 	}
+	// The MDS blob is read before the transaction: it may be large, and the
+	// lockout guard needs only its verdicts.
+	// An unreadable blob distrusts nothing, as at sign-in.
+	distrust, _ := p.Distrust(ctx)
 	var prev, next policy.Fido2
 	var stored storage.Policy
 	e := storage.AuditEvent{ID: uuid.NewString(), Time: p.Now().UTC(), Actor: actor.String(),
@@ -164,7 +171,7 @@ func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int6
 			}
 			// Nobody gets locked out, judged on the methods as this
 			// transaction sees them.
-			locked, err := p.checkLockout(ctx, cur, next)
+			locked, err := p.checkLockout(ctx, cur, next, distrust)
 			if err != nil {
 				return old, err
 			}

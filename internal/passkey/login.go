@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keyward/keyward/internal/apperr"
-	"github.com/keyward/keyward/internal/mds"
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
@@ -136,11 +136,7 @@ func (s *Service) FinishLogin(ctx context.Context, response []byte, c session.Cl
 	if err != nil {
 		return SignIn{}, err
 	}
-	key := policy.Key{AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible}
-	if pol.BlocksCompromisedModels() {
-		key.Compromised = s.compromised(ctx, cred)
-	}
-	if d := pol.CheckSignIn(owner.GroupIDs, key); !d.Allowed {
+	if d := methodpolicy.PasskeySignIn(pol, owner.GroupIDs, cred, s.distrust(ctx)); !d.Allowed {
 		return SignIn{}, s.fail(ctx, challenge, event, s.wayForward(ctx, s.refusal(ctx, d), pol, owner), "")
 	}
 
@@ -241,26 +237,24 @@ func amr(c storage.Credential) []string {
 	return []string{key, "user", "mfa"}
 }
 
-// compromised says why the FIDO Metadata Service now distrusts the model of
-// a registered key — found by AAGUID, or by attestation key identifier for a
-// U2F key — and "" when it does not, or when no blob is loaded.
-func (s *Service) compromised(ctx context.Context, cred storage.Credential) string {
-	if s.cfg.Metadata == nil {
-		return ""
-	}
-	blob, err := s.cfg.Metadata.Current(ctx)
-	if err != nil || blob == nil {
+// distrust says why the FIDO Metadata Service now distrusts the model of a
+// registered key (methodpolicy.DistrustIn of the current blob) and "" when
+// it does not, or when no blob is loaded. The blob is read only when the
+// returned function is called, which methodpolicy.PasskeySignIn does only
+// under a policy that blocks compromised models.
+func (s *Service) distrust(ctx context.Context) methodpolicy.Distrust {
+	return func(cred storage.Credential) string {
+		if s.cfg.Metadata == nil {
+			return ""
+		}
+		blob, err := s.cfg.Metadata.Current(ctx)
 		if err != nil {
 			s.cfg.Logger.ErrorContext(ctx, "load MDS blob", "err", err)
+			return ""
+		}
+		if d := methodpolicy.DistrustIn(blob, s.now()); d != nil {
+			return d(cred)
 		}
 		return ""
 	}
-	e, ok := mds.EntryOf(blob, cred.AAGUID, cred.AttestationKeyID)
-	if !ok {
-		return ""
-	}
-	if bad, why := e.Undesired(s.now()); bad {
-		return why
-	}
-	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -45,11 +46,9 @@ func (s *Service) wayForward(ctx context.Context, refusal error, pol policy.Fido
 		s.cfg.Logger.WarnContext(ctx, "list the user's other passkeys for a refusal", "err", err)
 	}
 	var accepted []string
+	distrust := s.distrust(ctx)
 	for _, c := range others {
-		if c.ID == owner.Credential.ID || c.CloneWarning {
-			continue
-		}
-		if pol.CheckSignIn(owner.GroupIDs, policy.Key{AAGUID: c.AAGUID, Model: c.Model, BackupEligible: c.BackupEligible}).Allowed {
+		if c.ID != owner.Credential.ID && methodpolicy.PasskeyWorks(pol, owner.GroupIDs, c, distrust) {
 			accepted = append(accepted, strconv.Quote(c.DisplayName))
 		}
 	}

@@ -364,7 +364,7 @@ func (a *PasskeyAdminAPI) deleteMethod(w http.ResponseWriter, r *http.Request) {
 	c, err := a.method(r)
 	if err == nil {
 		actor := actorFrom(r.Context())
-		err = a.Passkeys.DeleteCredential(r.Context(), actor, c, a.SignIn.RemovalCheck(actor, c.ID, "", confirmed(r)))
+		err = a.Passkeys.DeleteCredential(r.Context(), actor, c, a.SignIn.RemovalCheck(r.Context(), actor, c.ID, "", confirmed(r)))
 	}
 	if err != nil {
 		WriteError(w, r, err)

@@ -191,7 +191,7 @@ func (a *MyPasskeysAPI) rename(w http.ResponseWriter, r *http.Request) {
 func (a *MyPasskeysAPI) delete(w http.ResponseWriter, r *http.Request) {
 	p, c, err := a.mine(r)
 	if err == nil {
-		err = a.Passkeys.DeleteCredential(r.Context(), p.Actor(), c, a.SignIn.PasskeyRemovalCheck(c.ID))
+		err = a.Passkeys.DeleteCredential(r.Context(), p.Actor(), c, a.SignIn.PasskeyRemovalCheck(r.Context(), c.ID))
 	}
 	if err != nil {
 		WriteError(w, r, err)

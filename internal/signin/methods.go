@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
+	"strings"
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/mfa"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/session"
@@ -236,38 +237,50 @@ func (s *Service) DeleteTOTP(ctx context.Context, actor authz.Actor, u storage.U
 }
 
 // PasskeyRemovalCheck is the check for storage.DeleteUserCredential that
-// refuses to remove the passkey credID when the user would be left with no
-// way to sign in: no password, no other passkey and no Temporary Access Pass
-// that is usable now or later. It judges the methods as they are inside the
-// deleting transaction, so two passkeys removed at once cannot both go.
-func (s *Service) PasskeyRemovalCheck(credID string) func(storage.UserMethods) error {
-	return s.RemovalCheck(authz.Actor{}, credID, "", false)
+// refuses to let a person remove their own passkey credID when it would
+// leave them no way to sign in (RemovalCheck with themselves as the actor).
+func (s *Service) PasskeyRemovalCheck(ctx context.Context, credID string) func(storage.UserMethods) error {
+	return s.RemovalCheck(ctx, authz.Actor{}, credID, "", false)
 }
 
 // RemovalCheck is the check for storage.DeleteUserCredential (credID) or
-// DeleteUserTAP (tapID) when actor removes a method of a user. Nobody
-// removes their own last way to sign in. Anyone else — an administrator —
-// is warned instead (409 confirmationRequired) and may remove it when the
-// request says confirmed. Like PasskeyRemovalCheck, it judges the methods
-// inside the deleting transaction.
-func (s *Service) RemovalCheck(actor authz.Actor, credID, tapID string, confirmed bool) func(storage.UserMethods) error {
+// DeleteUserTAP (tapID) when actor removes a method of a user. A way to sign
+// in is one that works now: a password, a passkey the passkey policy accepts
+// at sign-in (methodpolicy.WaysIn, with the policy and the user's groups as
+// the deleting transaction read them, and the current MDS blob's verdicts),
+// a Temporary Access Pass usable now or later. Nobody removes their own last
+// way in. Anyone else — an administrator — is warned instead (409
+// confirmationRequired) and may remove it when the request says confirmed.
+// It judges the methods inside the deleting transaction, with the user's
+// row locked, so two methods removed at once cannot both go.
+func (s *Service) RemovalCheck(ctx context.Context, actor authz.Actor, credID, tapID string, confirmed bool) func(storage.UserMethods) error {
 	now := s.now()
+	distrust, err := s.Policies.Distrust(ctx)
+	if err != nil { // as at sign-in, which then accepts the key too
+		s.log().ErrorContext(ctx, "load MDS blob", "err", err)
+	}
+	removing := methodpolicy.Removing{CredentialID: credID, TAPID: tapID}
 	return func(m storage.UserMethods) error {
-		if !leavesNoMethod(m, credID, tapID, now) {
+		pol, err := s.Policies.Fido2Of(m.Fido2Policy)
+		if err != nil {
+			return apperr.Internal(fmt.Errorf("load FIDO2 policy: %w", err))
+		}
+		if methodpolicy.WaysIn(pol, m, distrust, now, removing).Any() {
 			return nil
 		}
+		others := refusedPasskeys(pol, m, distrust, credID)
 		self := actor.Kind == "" || (actor.Kind == authz.KindUser && actor.UserID == m.User.ID)
 		switch {
 		case self && tapID != "":
-			return errLastMethodTAP
+			return withOthers(errLastMethodTAP, others, "your")
 		case self:
-			return errLastMethod
+			return withOthers(errLastMethod, others, "your")
 		case confirmed:
 			return nil
 		}
-		return apperr.New(http.StatusConflict, "confirmationRequired",
+		return withOthers(apperr.New(http.StatusConflict, "confirmationRequired",
 			"this is the only way %s can sign in: without it they cannot sign in until they are given a password or a Temporary Access Pass; to remove it anyway, send the request again with confirm=true",
-			m.User.UserPrincipalName)
+			m.User.UserPrincipalName), others, "their")
 	}
 }
 
@@ -278,25 +291,32 @@ var (
 		"this Temporary Access Pass is the only way you can sign in, so you cannot remove it; add a passkey first")
 )
 
-// leavesNoMethod reports whether removing the passkey credID or the pass
-// tapID ("" = none) leaves m.User without a way to sign in at now: no
-// password, no other passkey, no other pass usable now or later.
-func leavesNoMethod(m storage.UserMethods, credID, tapID string, now time.Time) bool {
-	if m.User.PasswordHash != "" {
-		return false
-	}
+// refusedPasskeys says, for each passkey of m other than credID, why it
+// cannot sign in: these are why the method being removed is the last one.
+func refusedPasskeys(pol policy.Fido2, m storage.UserMethods, distrust methodpolicy.Distrust, credID string) []string {
+	var out []string
 	for _, c := range m.Credentials {
-		if c.ID != credID {
-			return false
-		}
-	}
-	for _, t := range m.TAPs {
-		if t.ID == tapID {
+		if c.ID == credID {
 			continue
 		}
-		if t.UsableNowOrLater(now) {
-			return false
+		why := "it is flagged as a possible clone until an administrator clears the flag"
+		if !c.CloneWarning {
+			why = methodpolicy.PasskeySignIn(pol, m.GroupIDs, c, distrust).Reason
 		}
+		out = append(out, fmt.Sprintf("%q cannot sign in (%s)", c.DisplayName, why))
 	}
-	return true
+	return out
+}
+
+// withOthers adds to a last-method refusal why the account's other
+// passkeys do not count, so nobody wonders why a key they see is ignored.
+func withOthers(e *apperr.Error, others []string, whose string) error {
+	if len(others) == 0 {
+		return e
+	}
+	what := "passkey"
+	if len(others) > 1 {
+		what = "passkeys"
+	}
+	return apperr.New(e.Status, e.Code, "%s; %s other %s: %s", e.Message, whose, what, strings.Join(others, "; "))
 }

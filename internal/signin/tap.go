@@ -153,7 +153,7 @@ func (s *Service) UserTAPs(ctx context.Context, userID string) ([]storage.Tempor
 // nobody deletes their own last way in, and an administrator deleting a
 // user's last one must say confirmed.
 func (s *Service) DeleteTAP(ctx context.Context, actor authz.Actor, u storage.User, id string, confirmed bool) error {
-	return s.passes().Delete(ctx, actor, u, id, s.RemovalCheck(actor, "", id, confirmed))
+	return s.passes().Delete(ctx, actor, u, id, s.RemovalCheck(ctx, actor, "", id, confirmed))
 }
 
 // Issue makes a pass for the user. A user holds one pass at a time, as in

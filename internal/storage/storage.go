@@ -531,11 +531,18 @@ type UserImport struct {
 	Credentials []Credential
 }
 
-// UserMethods is a user with the sign-in methods they hold, read together.
+// UserMethods is a user with the sign-in methods they hold, read together
+// with what decides whether those methods can sign in: the user's groups
+// and the stored passkey policy.
 type UserMethods struct {
 	User        User
+	GroupIDs    []string              // sorted; nil when the user is in no group
 	Credentials []Credential          // oldest first
 	TAPs        []TemporaryAccessPass // oldest first, expired and used ones too
+	// Fido2Policy is the stored "fido2" policy as the same transaction read
+	// it (the zero Policy when none was ever saved), so a check judges the
+	// passkeys by the policy in force at that moment.
+	Fido2Policy Policy
 }
 
 // CredentialOwner is a credential with its user and the user's groups.

@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -462,7 +463,23 @@ var credentialTests = []test{
 		refuse := func(m storage.UserMethods) error { seen = m; return errFn }
 		is(t, s.DeleteUserCredential(t.Context(), u.ID, a.ID, refuse), errFn)
 		equal(t, "methods the check saw", seen, storage.UserMethods{User: u, Credentials: []storage.Credential{a, b}, TAPs: []storage.TemporaryAccessPass{p}})
-		_, err := s.GetCredential(t.Context(), a.ID)
+		// With groups and a stored passkey policy, the check sees those too.
+		g1, g2 := mustGroup(t, s, "Keys"), mustGroup(t, s, "Admins")
+		ok(t, s.AddMember(t.Context(), g1.ID, u.ID))
+		ok(t, s.AddMember(t.Context(), g2.ID, u.ID))
+		_, err := s.UpdatePolicy(t.Context(), "fido2", func(p storage.Policy) (storage.Policy, error) {
+			p.Data, p.UpdatedAt, p.UpdatedBy = []byte(`{"state":"enabled"}`), t0, "token:admin"
+			return p, nil
+		})
+		ok(t, err)
+		pol, err := s.GetPolicy(t.Context(), "fido2")
+		ok(t, err)
+		is(t, s.DeleteUserCredential(t.Context(), u.ID, a.ID, refuse), errFn)
+		groups := []string{g1.ID, g2.ID}
+		slices.Sort(groups)
+		equal(t, "groups the check saw", seen.GroupIDs, groups)
+		equal(t, "policy the check saw", seen.Fido2Policy, pol)
+		_, err = s.GetCredential(t.Context(), a.ID)
 		ok(t, err) // refused: still there
 		is(t, s.DeleteUserCredential(t.Context(), u.ID, other.ID, nil), storage.ErrNotFound)
 		is(t, s.DeleteUserCredential(t.Context(), "missing-user", a.ID, nil), storage.ErrNotFound)

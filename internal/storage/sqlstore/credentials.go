@@ -259,7 +259,9 @@ func (s *Store) DeleteUserTAP(ctx context.Context, userID, id string, check func
 }
 
 // deleteUserMethod runs del (id, userID) once check approves of the user's
-// methods as they are, with the user's row locked from that read to the commit.
+// methods as they are, with the user's row locked from that read to the
+// commit. The groups and the passkey policy are read after the lock, so a
+// policy change committed before it is the one the check sees.
 func (s *Store) deleteUserMethod(ctx context.Context, op, del, userID, id string, check func(storage.UserMethods) error) error {
 	return s.inTx(ctx, func(c conn) error {
 		u, err := s.lockUser(ctx, c, userID)
@@ -268,10 +270,16 @@ func (s *Store) deleteUserMethod(ctx context.Context, op, del, userID, id string
 		}
 		if check != nil {
 			m := storage.UserMethods{User: u}
+			if m.GroupIDs, err = s.groupIDs(ctx, c, userID); err != nil {
+				return err
+			}
 			if m.Credentials, err = s.listCredentials(ctx, c, userID); err != nil {
 				return err
 			}
 			if m.TAPs, err = s.listTAPs(ctx, c, userID); err != nil {
+				return err
+			}
+			if m.Fido2Policy, err = s.fido2Policy(ctx, c); err != nil {
 				return err
 			}
 			if err := check(m); err != nil {

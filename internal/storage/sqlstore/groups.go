@@ -225,8 +225,13 @@ func (s *Store) UserGroups(ctx context.Context, userID string) ([]storage.Group,
 }
 
 func (s *Store) UserGroupIDs(ctx context.Context, userID string) ([]string, error) {
+	return s.groupIDs(ctx, s.read(), userID)
+}
+
+// groupIDs is UserGroupIDs on c (a transaction's connection, say).
+func (s *Store) groupIDs(ctx context.Context, c conn, userID string) ([]string, error) {
 	op := fmt.Sprintf("groups of user %q", userID)
-	rows, err := s.read().rows(ctx, `SELECT group_id FROM memberships WHERE user_id = ? ORDER BY group_id`, userID)
+	rows, err := c.rows(ctx, `SELECT group_id FROM memberships WHERE user_id = ? ORDER BY group_id`, userID)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
 	}

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/keyward/keyward/internal/storage"
@@ -26,6 +28,19 @@ func (s *Store) GetPolicy(ctx context.Context, name string) (storage.Policy, err
 	p, err := scanPolicy(s.read().row(ctx, `SELECT `+policyCols+` FROM policies WHERE name = ? AND version > 0`, name))
 	if err != nil {
 		return p, s.fail(fmt.Sprintf("get policy %q", name), err, nil)
+	}
+	return p, nil
+}
+
+// fido2Policy reads the stored "fido2" policy on c; the zero Policy when
+// none was ever saved (or only an UpdatePolicy's placeholder is there).
+func (s *Store) fido2Policy(ctx context.Context, c conn) (storage.Policy, error) {
+	p, err := scanPolicy(c.row(ctx, `SELECT `+policyCols+` FROM policies WHERE name = 'fido2' AND version > 0`))
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.Policy{}, nil
+	}
+	if err != nil {
+		return storage.Policy{}, s.fail("get policy \"fido2\"", err, nil)
 	}
 	return p, nil
 }
