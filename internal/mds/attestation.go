@@ -2,11 +2,15 @@ package mds
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,25 +82,41 @@ func (b *Blob) CheckAttestation(aaguid string, x5c []*x509.Certificate, now time
 }
 
 func (e *Entry) verifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, now time.Time) error {
+	key := chainKey(leaf, intermediates)
+	if e.chains.valid(key, now) {
+		return nil
+	}
+	chain, err := e.verifyChainUncached(leaf, intermediates, now)
+	if err != nil {
+		return err
+	}
+	e.chains.add(key, chain)
+	return nil
+}
+
+// verifyChainUncached checks every signature of the chain from leaf
+// through intermediates to one of the entry's roots at now, and returns
+// the chain it built.
+func (e *Entry) verifyChainUncached(leaf *x509.Certificate, intermediates []*x509.Certificate, now time.Time) ([]*x509.Certificate, error) {
 	inter := x509.NewCertPool()
 	for _, c := range intermediates {
 		if c != nil {
 			inter.AddCert(c)
 		}
 	}
-	_, err := withoutTPMSubjectAltName(leaf).Verify(x509.VerifyOptions{
+	chains, err := withoutTPMSubjectAltName(leaf).Verify(x509.VerifyOptions{
 		Roots: e.roots, Intermediates: inter, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err == nil {
-		return nil
+		return chains[0], nil
 	}
 	var invalid x509.CertificateInvalidError
 	if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
-		return fmt.Errorf("the attestation certificate is outside its validity period (%s to %s)",
+		return nil, fmt.Errorf("the attestation certificate is outside its validity period (%s to %s)",
 			leaf.NotBefore.UTC().Format(time.DateOnly), leaf.NotAfter.UTC().Format(time.DateOnly))
 	}
-	return errors.New("the attestation certificate does not chain to the vendor root listed in the FIDO Metadata Service")
+	return nil, errors.New("the attestation certificate does not chain to the vendor root listed in the FIDO Metadata Service")
 }
 
 // withoutTPMSubjectAltName: a TPM attestation identity key certificate has an
@@ -133,4 +153,70 @@ func certAAGUID(c *x509.Certificate) (uuid.UUID, bool) {
 		return u, err == nil
 	}
 	return uuid.Nil, false
+}
+
+// maxVerifiedChains bounds the chains one entry remembers: a model's units
+// share a few batch certificates, so a model sending more is not a model
+// worth remembering (each one is verified, as without the cache).
+const maxVerifiedChains = 256
+
+// verifiedChains are the attestation chains (leaf and intermediates, by
+// their bytes) that verified against an entry's roots, each with the time
+// window in which every certificate of the chain it built is valid. Within
+// that window the same bytes against the same roots verify the same way,
+// so the signatures need not be checked again.
+type verifiedChains struct {
+	m sync.Map // [sha256.Size]byte → validWindow
+	n atomic.Int64
+}
+
+type validWindow struct{ notBefore, notAfter time.Time }
+
+// chainKey is the SHA-256 of the leaf's and each intermediate's DER, each
+// preceded by its length.
+func chainKey(leaf *x509.Certificate, intermediates []*x509.Certificate) [sha256.Size]byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, c := range append([]*x509.Certificate{leaf}, intermediates...) {
+		if c == nil {
+			continue
+		}
+		binary.BigEndian.PutUint64(n[:], uint64(len(c.Raw)))
+		h.Write(n[:])
+		h.Write(c.Raw)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (v *verifiedChains) valid(key [sha256.Size]byte, now time.Time) bool {
+	if v == nil { // an Entry not made by Parse
+		return false
+	}
+	w, ok := v.m.Load(key)
+	if !ok {
+		return false
+	}
+	win := w.(validWindow)
+	// x509's own test: valid from NotBefore to NotAfter, both included.
+	return !now.Before(win.notBefore) && !now.After(win.notAfter)
+}
+
+func (v *verifiedChains) add(key [sha256.Size]byte, chain []*x509.Certificate) {
+	if v == nil || len(chain) == 0 || v.n.Load() >= maxVerifiedChains {
+		return
+	}
+	win := validWindow{notBefore: chain[0].NotBefore, notAfter: chain[0].NotAfter}
+	for _, c := range chain[1:] {
+		if c.NotBefore.After(win.notBefore) {
+			win.notBefore = c.NotBefore
+		}
+		if c.NotAfter.Before(win.notAfter) {
+			win.notAfter = c.NotAfter
+		}
+	}
+	if _, loaded := v.m.LoadOrStore(key, win); !loaded {
+		v.n.Add(1)
+	}
 }

@@ -193,3 +193,55 @@ func TestCheckAttestation(t *testing.T) {
 		}
 	})
 }
+
+// A chain that verified is remembered with the window in which all its
+// certificates are valid: outside it, or with other bytes, it is checked
+// (and refused) as if it had never been seen; a new blob remembers nothing.
+func TestVerifiedChainsAreRememberedWithinTheirValidity(t *testing.T) {
+	vendor := newCA(t, "Vendor Attestation Root")
+	inter, err := vendor.NewIntermediate("Vendor Attestation Intermediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := mdstest.Payload{Number: 1, NextUpdate: nextMonth(), Entries: []mdstest.EntryOptions{
+		{AAGUID: aaguidYubi, Description: "YubiKey 5 NFC", Statuses: []string{"FIDO_CERTIFIED_L1"}, AttestationRootPEMs: []string{vendor.CertPEM()}},
+	}}
+	b := parseBlob(t, payload)
+	leaf := issue(t, inter, aaguidYubi)
+	chain := []*x509.Certificate{leaf, inter.Cert}
+	now := time.Now()
+	check := func(x5c []*x509.Certificate, at time.Time, want string) {
+		t.Helper()
+		ok, reason := b.CheckAttestation(aaguidYubi, x5c, at)
+		if ok != (want == "") || !strings.Contains(reason, want) {
+			t.Errorf("CheckAttestation = %v, %q; want reason %q", ok, reason, want)
+		}
+	}
+	check(chain, now, "")
+	e, _ := b.Lookup(aaguidYubi)
+	entry := b.byAAGUID[e.AAGUID]
+	if n := entry.chains.n.Load(); n != 1 {
+		t.Fatalf("%d chains remembered, want 1", n)
+	}
+	check(chain, now.Add(time.Minute), "")
+	check(chain, leaf.NotBefore.Add(-time.Second), "outside its validity period")
+	check(chain, leaf.NotAfter.Add(time.Second), "outside its validity period")
+	check(chain[:1], now, "does not chain to the vendor root")
+	stranger, err := newCA(t, "Someone Else").NewIntermediate("Someone Else's Intermediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check([]*x509.Certificate{leaf, stranger.Cert}, now, "does not chain to the vendor root")
+
+	// Bounded: past maxVerifiedChains a chain is verified every time, and still attested.
+	for range maxVerifiedChains + 5 {
+		check([]*x509.Certificate{issue(t, vendor, aaguidYubi)}, now, "")
+	}
+	if n := entry.chains.n.Load(); n != maxVerifiedChains {
+		t.Errorf("%d chains remembered, want the bound %d", n, maxVerifiedChains)
+	}
+	fresh := parseBlob(t, payload)
+	if n := fresh.byAAGUID[e.AAGUID].chains.n.Load(); n != 0 {
+		t.Errorf("a new blob remembers %d chains", n)
+	}
+}

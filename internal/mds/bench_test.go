@@ -118,3 +118,39 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckAttestationChain judges a packed full-attestation chain
+// (leaf and intermediate) against its model's MDS entry: the first time a
+// chain is seen (every signature checked) and again (remembered for the blob).
+func BenchmarkCheckAttestationChain(b *testing.B) {
+	vendor := newCA(b, "Vendor")
+	inter, err := vendor.NewIntermediate("Vendor Intermediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const aaguid = "cb69481e-8ff7-4039-93ec-0a2729a154a8"
+	blob := parseBlob(b, mdstest.Payload{Number: 1, NextUpdate: nextMonth(), Entries: []mdstest.EntryOptions{
+		{AAGUID: aaguid, Description: "Vendor key", Statuses: []string{"FIDO_CERTIFIED_L1"}, AttestationRootPEMs: []string{vendor.CertPEM()}}}})
+	leaf, _, err := inter.Issue(aaguid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chain := []*x509.Certificate{leaf, inter.Cert}
+	now := time.Now()
+	b.Run("first_seen", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := blob.byAAGUID[aaguid].verifyChainUncached(leaf, chain[1:], now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("remembered", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if ok, reason := blob.CheckAttestation(aaguid, chain, now); !ok {
+				b.Fatal(reason)
+			}
+		}
+	})
+}

@@ -52,6 +52,11 @@ type Entry struct {
 
 	roots   *x509.CertPool
 	reports []metadata.StatusReport
+	// chains remembers the attestation chains that verified against roots,
+	// so the same batch certificate (a model's units share a few) is not
+	// verified again at every registration. It lives as long as the parsed
+	// blob: a new blob version starts with an empty one.
+	chains *verifiedChains
 }
 
 // StatusReport is one status report of an entry. Zero times mean "not given".
@@ -171,6 +176,7 @@ func newEntry(m metadata.Entry) *Entry {
 		TimeOfLastStatusChange: m.TimeOfLastStatusChange,
 		AttestationRoots:       st.AttestationRootCertificates,
 		roots:                  x509.NewCertPool(),
+		chains:                 &verifiedChains{},
 		reports:                m.StatusReports,
 	}
 	for _, t := range st.AttestationTypes {
