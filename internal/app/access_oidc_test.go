@@ -128,6 +128,29 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// A refresh is asked again and logged as a non-interactive sign-in.
+		tok, err = wiki.conf.TokenSource(wiki.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		var log struct {
+			Value []struct {
+				AppID                            string `json:"appId"`
+				IsInteractive                    bool   `json:"isInteractive"`
+				ConditionalAccessStatus          string `json:"conditionalAccessStatus"`
+				AppliedConditionalAccessPolicies []struct {
+					DisplayName, Result string
+				} `json:"appliedConditionalAccessPolicies"`
+			} `json:"value"`
+		}
+		if err := json.Unmarshal(w.mustStatus(w.do("GET", "/api/v1/auditLogs/signIns?$top=1", bearer(w.admin), nil), http.StatusOK).body, &log); err != nil {
+			t.Fatal(err)
+		}
+		if len(log.Value) != 1 || log.Value[0].AppID != wiki.appID || log.Value[0].IsInteractive || log.Value[0].ConditionalAccessStatus != "success" ||
+			len(log.Value[0].AppliedConditionalAccessPolicies) != 3 {
+			t.Fatalf("the refresh in the sign-in log: %+v", log.Value)
+		}
+
 		// A policy blocking the wiki, made after the tokens were issued, stops the refresh.
 		w.mustStatus(w.do("POST", caPolicies, bearer(w.admin), fmt.Sprintf(`{"displayName":"Wiki closed","state":"enabled",
 			"conditions":{"users":{"includeUsers":["All"]},"applications":{"includeApplications":[%q]}},
@@ -147,10 +170,13 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 		var got []string
 		for i := len(events) - 1; i >= 0; i-- { // oldest first
 			e := events[i]
-			if e.AppID == "" {
+			if e.AppID == "" || e.AppID == access.AppMySecurityInfo { // Keyward's own surfaces: TestConditionalAccessOnKeywardSurfaces
 				continue
 			}
 			line := e.AppDisplayName + " " + e.Result + " " + e.ConditionalAccessStatus + " " + e.AuthenticationRequirement
+			if e.Method != "session" {
+				line = e.Method + ": " + line
+			}
 			for _, p := range e.AppliedConditionalAccessPolicies {
 				line += " [" + p.DisplayName + ": " + p.Result + "]"
 			}
@@ -163,6 +189,8 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 			"Payroll failure failure multiFactorAuthentication [Other model for payroll: failure] [Phishing-resistant MFA for the wiki: notApplied] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
 			"Payroll failure failure multiFactorAuthentication [Other model for payroll: failure] [Phishing-resistant MFA for the wiki: notApplied] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
 			"Payroll success success multiFactorAuthentication [Other model for payroll: success] [Phishing-resistant MFA for the wiki: notApplied] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
+			"refreshToken: Wiki success success multiFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: success] [Trying phishing-resistant for chat: reportOnlyNotApplied]",
+			"refreshToken: Wiki failure failure multiFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: success] [Trying phishing-resistant for chat: reportOnlyNotApplied] [Wiki closed: failure]",
 			"Wiki failure failure multiFactorAuthentication [Other model for payroll: notApplied] [Phishing-resistant MFA for the wiki: success] [Trying phishing-resistant for chat: reportOnlyNotApplied] [Wiki closed: failure]",
 		}
 		if !slices.Equal(got, want) {

@@ -1,13 +1,16 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/internal/access"
 	"github.com/keyward/keyward/internal/passkey/softkey"
+	"github.com/keyward/keyward/internal/storage"
 )
 
 // Keyward's own surfaces are applications: "phishing-resistant MFA for
@@ -54,5 +57,38 @@ func TestConditionalAccessOnKeywardSurfaces(t *testing.T) {
 		}
 		// Reading My security info is not registering.
 		w.mustStatus(w.do("GET", "/api/v1/me/passkeys", cookie(passkey), nil), http.StatusOK)
+
+		// The sign-in log: every refusal, and each session's first successful
+		// use of a surface a policy applied to, however many requests it made.
+		w.mustStatus(w.do("GET", "/api/v1/users", cookie(passkey), nil), http.StatusOK)
+		w.mustStatus(w.do("GET", "/api/v1/me", cookie(pwCode), nil), http.StatusOK)
+		events, err := w.store.ListSignInEvents(context.Background(), storage.EventFilter{UserID: admin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := len(events) - 1; i >= 0; i-- { // oldest first
+			e := events[i]
+			if e.AppID == "" {
+				continue
+			}
+			line := fmt.Sprintf("%s %s %s %s %s", e.AppDisplayName, e.Method, e.Result, e.FailureCode, e.ConditionalAccessStatus)
+			for _, p := range e.AppliedConditionalAccessPolicies {
+				line += " [" + p.DisplayName + ": " + p.Result + "]"
+			}
+			if e.AppID == access.AppAdmin && e.IP == "" {
+				t.Errorf("a surface's record without the client address: %+v", e)
+			}
+			got = append(got, line)
+		}
+		// (My security info's uses, which no policy applied to, add nothing.)
+		want := []string{
+			"Keyward admin session failure stepUpRequired failure [Phishing-resistant MFA for administrators: failure]",
+			"Keyward admin session success  success [Phishing-resistant MFA for administrators: success]",
+			"My security info session failure conditionalAccessBlocked failure [Phishing-resistant MFA for administrators: notApplied] [Register only at the office: failure]",
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("sign-in log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	})
 }

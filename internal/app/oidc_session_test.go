@@ -100,9 +100,13 @@ func TestOIDCSessionRules(t *testing.T) {
 		if _, c := p.verifyID(tok); !slices.Equal(c.AMR, []string{"pwd"}) || c.ACR != "urn:keyward:acr:sfa" {
 			t.Fatalf("password sign-in: amr %v acr %q", c.AMR, c.ACR)
 		}
-		// (bob has no passkey: the step-up page says what he needs; TestOIDCStepUp has the rest)
+		// (bob has no passkey: the step-up page offers to set one up after a
+		// fresh multi-factor sign-in; TestOIDCStepUp has the rest)
 		res, body := bob.get(p.start(oauth2.SetAuthURLParam("acr_values", "phr")).url)
-		wantStepUp(t, res, body, "phr", http.StatusForbidden)
+		wantStepUp(t, res, body, "phr", http.StatusOK)
+		if !strings.Contains(body, `id="stepup-reauth"`) {
+			t.Fatalf("the step-up page for bob: %.600s", body)
+		}
 	})
 }
 

@@ -104,12 +104,21 @@ func MethodName(method, passkeyType string) string {
 		// A sign-in to an application with an existing Keyward session
 		// (conditional access records it; Entra's wording).
 		return "Previously satisfied"
+	case "refreshToken":
+		// A token refresh: a non-interactive sign-in.
+		return "Previously satisfied (refresh token)"
 	}
 	return method
 }
 
 // PhishingResistant tells whether a method resists phishing (a passkey).
 func PhishingResistant(method string) bool { return method == "passkey" }
+
+// Authenticates tells whether a record's method proved who someone is, as
+// opposed to a use of a sign-in made before (an app or one of Keyward's
+// surfaces with the session, a token refresh), which conditional access
+// records but which is not another sign-in by a method.
+func Authenticates(method string) bool { return method != "session" && method != "refreshToken" }
 
 // NewSignIn is a log record in Graph's shape. Each record is one step; a
 // password-and-code sign-in is two records, as Keyward writes them.
@@ -126,7 +135,7 @@ func NewSignIn(e storage.SignInEvent) SignIn {
 	s := SignIn{ID: e.ID, CreatedDateTime: graphTime(e.Time), UserID: e.UserID,
 		UserPrincipalName: e.UserPrincipalName, UserDisplayName: e.UserDisplayName,
 		AppID: e.AppID, AppDisplayName: e.AppDisplayName, IPAddress: e.IP, UserAgent: e.UserAgent, ClientAppUsed: "Browser",
-		IsInteractive: true, CorrelationID: e.CorrelationID,
+		IsInteractive: e.Method != "refreshToken", CorrelationID: e.CorrelationID,
 		Status:                SignInStatus{ErrorCode: ErrorCode(e), FailureReason: e.FailureReason, AdditionalDetails: e.FailureCode},
 		AuthenticationDetails: []AuthenticationDetail{detail}, AuthenticationMethodsUsed: []string{name},
 		AAGUID: e.AAGUID, PasskeyModel: e.Model, PasskeyType: e.PasskeyType,

@@ -103,16 +103,21 @@ func (s *Service) OIDCVerdict(ctx context.Context, sess storage.Session, appID s
 	if models, ok := StepUpModels(d.RequiredStrengths); d.Decision == access.StepUp && allPasskey && ok {
 		v.ACR, v.Models = oidc.ACRPhishingResistant, models
 	}
-	if sess.ID != "" {
-		if err := s.recordAppSignIn(ctx, sess, u, appID, d); err != nil {
-			return oidc.AccessVerdict{}, err
-		}
+	// A sign-in with the browser's session is interactive; one with a
+	// refresh token (no session) is not, and is logged as such.
+	method := MethodSession
+	if sess.ID == "" {
+		method = MethodRefreshToken
+	}
+	if err := s.recordAppSignIn(ctx, sess, u, appID, d, method, nil); err != nil {
+		return oidc.AccessVerdict{}, err
 	}
 	return v, nil
 }
 
-// recordAppSignIn writes the sign-in log line of a sign-in to an app.
-func (s *Service) recordAppSignIn(ctx context.Context, sess storage.Session, u storage.User, appID string, d access.Decision) error {
+// recordAppSignIn writes the sign-in log line of a sign-in to an app (once
+// per session and surface when once is set).
+func (s *Service) recordAppSignIn(ctx context.Context, sess storage.Session, u storage.User, appID string, d access.Decision, method string, once *storage.OnceKey) error {
 	name := access.BuiltInApps[appID]
 	if name == "" {
 		app, err := s.Store.GetApplicationByAppID(ctx, appID)
@@ -121,7 +126,7 @@ func (s *Service) recordAppSignIn(ctx context.Context, sess storage.Session, u s
 		}
 		name = app.DisplayName
 	}
-	e := storage.SignInEvent{Time: s.Now().UTC(), UserID: u.ID, UserPrincipalName: u.UserPrincipalName, Method: MethodSession,
+	e := storage.SignInEvent{Time: s.Now().UTC(), UserID: u.ID, UserPrincipalName: u.UserPrincipalName, Method: method,
 		Result: storage.ResultSuccess, IP: sess.IP, UserAgent: sess.UserAgent, AppID: appID, AppDisplayName: name,
 		ConditionalAccessStatus: d.Status, AuthenticationRequirement: requirement(d)}
 	switch d.Decision {
@@ -134,12 +139,16 @@ func (s *Service) recordAppSignIn(ctx context.Context, sess storage.Session, u s
 		e.AppliedConditionalAccessPolicies = append(e.AppliedConditionalAccessPolicies, storage.AppliedConditionalAccessPolicy{
 			ID: p.ID, DisplayName: p.DisplayName, EnforcedGrantControls: p.EnforcedGrantControls, Result: p.Result})
 	}
-	return s.Store.RecordSignIn(ctx, storage.SignInRecord{Event: e})
+	return s.Store.RecordSignIn(ctx, storage.SignInRecord{Event: e, Once: once})
 }
 
 // MethodSession is the sign-in log's method of a sign-in to an app made
 // with an existing Keyward session (Graph: "Previously satisfied").
 const MethodSession = "session"
+
+// MethodRefreshToken is the sign-in log's method of a token refresh: a
+// non-interactive sign-in (Graph's isInteractive false).
+const MethodRefreshToken = "refreshToken"
 
 // requirement is Graph's authenticationRequirement of a decision: multi-
 // factor when an enforced policy that applied asked for mfa or a strength.
@@ -164,6 +173,26 @@ func (s *Service) Surface(ctx context.Context, sess storage.Session, user storag
 	d, err := s.Check(ctx, sess, &user, Target{AppID: appID, UserAction: userAction}, ip)
 	if err != nil {
 		return apperr.Internal(err)
+	}
+	// The sign-in log has every refusal, and a session's first successful
+	// use of each surface that a policy applied to (the session remembers
+	// it: not every request). A use no policy applied to adds nothing to
+	// the record of the sign-in itself. A user action is done in My
+	// security info, whose use is logged: only its refusals are.
+	surface, logApp := appID, appID
+	if userAction != "" {
+		surface, logApp = userAction, access.AppMySecurityInfo
+	}
+	if d.Decision != access.Grant || (userAction == "" && d.Status != access.StatusNotApplied && !sess.Logged(surface)) {
+		var once *storage.OnceKey
+		if d.Decision == access.Grant {
+			once = &storage.OnceKey{SessionID: sess.ID, Surface: surface}
+		}
+		logged := sess
+		logged.IP = ip
+		if err := s.recordAppSignIn(ctx, logged, user, logApp, d, MethodSession, once); err != nil {
+			return apperr.Internal(err)
+		}
 	}
 	switch d.Decision {
 	case access.Block:

@@ -78,7 +78,7 @@ func phishingResistantShare(days []time.Time, counts []storage.DailyCount) []byt
 	for i, d := range days {
 		var pr, all float64
 		for _, c := range counts {
-			if c.Day.Equal(d) {
+			if c.Day.Equal(d) && audit.Authenticates(methodOf(c.Key)) {
 				all += float64(c.Count)
 				if audit.PhishingResistant(methodOf(c.Key)) {
 					pr += float64(c.Count)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -453,6 +454,24 @@ type Session struct {
 	// AAGUID is the model of the passkey the session signed in with ("" when
 	// none), for authentication strengths restricted to some models.
 	AAGUID string
+	// AccessLogged lists the surfaces (Keyward's app IDs, user actions),
+	// each followed by a space, whose successful use with this session is
+	// in the sign-in log already (see SignInRecord.Once). Read, and written
+	// only by RecordSignIn.
+	AccessLogged string
+}
+
+// Logged reports whether the session's successful use of surface is in the
+// sign-in log already (AccessLogged).
+func (s Session) Logged(surface string) bool {
+	return strings.Contains(s.AccessLogged, surface+" ")
+}
+
+// OnceKey makes a sign-in record one per session and surface: RecordSignIn
+// writes it only when the session has not logged the surface yet, marking
+// it in the same transaction.
+type OnceKey struct {
+	SessionID, Surface string
 }
 
 // Challenge kinds.
@@ -572,6 +591,11 @@ type SignInRecord struct {
 	// CloneReason is the FailureReason logged when Credential's counter did
 	// not go up.
 	CloneReason string
+	// Once, when set, writes Event only if the session has not logged
+	// Once.Surface yet (or is gone), marking it by a conditional update in
+	// the same transaction: of records raced with one key, one is written.
+	// It is for a record with no session, challenge or credential.
+	Once *OnceKey
 }
 
 // Sign-in results.

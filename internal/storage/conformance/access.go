@@ -23,6 +23,66 @@ var accessTests = []test{
 	{"audit_in_the_same_transaction", testAccessAudit},
 	{"race_limit_holds", testAccessRaceLimit},
 	{"race_delete_in_use", testAccessRaceInUse},
+	{"sign_in_once_per_session_and_surface", testSignInOnce},
+}
+
+// testSignInOnce: a record with a OnceKey is written for the first use of a
+// surface with a session only — of several raced, exactly one — and the
+// session, read again, says so; another surface or another session is
+// written again, and a gone session writes nothing.
+func testSignInOnce(t *testing.T, s storage.Storage) {
+	ctx := t.Context()
+	u := mustUser(t, s, "once@contoso.com")
+	sess := newSession(u.ID)
+	ok(t, s.CreateSession(ctx, sess))
+	const admin, me = "4b455957-0000-4000-8000-000000000001", "4b455957-0000-4000-8000-000000000002"
+	record := func(sessionID, surface string) error {
+		return s.RecordSignIn(ctx, storage.SignInRecord{
+			Event: storage.SignInEvent{Time: t0, UserID: u.ID, UserPrincipalName: u.UserPrincipalName, Method: "session",
+				Result: storage.ResultSuccess, AppID: surface, ConditionalAccessStatus: "notApplied"},
+			Once: &storage.OnceKey{SessionID: sessionID, Surface: surface}})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() { errs <- record(sess.ID, admin) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		ok(t, err)
+	}
+	ok(t, record(sess.ID, admin))
+	ok(t, record(sess.ID, me))
+	other := newSession(u.ID)
+	ok(t, s.CreateSession(ctx, other))
+	ok(t, record(other.ID, admin))
+	ok(t, record("no-such-session", admin))
+
+	events, err := s.ListSignInEvents(ctx, storage.EventFilter{UserID: u.ID})
+	ok(t, err)
+	count := map[string]int{}
+	for _, e := range events {
+		count[e.AppID]++
+	}
+	equal(t, "records per surface", count, map[string]int{admin: 2, me: 1})
+	got, err := s.GetSession(ctx, sess.ID)
+	ok(t, err)
+	if !got.Logged(admin) || !got.Logged(me) || got.Logged("urn:user:registersecurityinfo") {
+		t.Fatalf("session's logged surfaces %q", got.AccessLogged)
+	}
+	// Updating the session keeps what it logged.
+	_, err = s.UpdateSession(ctx, sess.ID, func(ss storage.Session) (storage.Session, error) {
+		ss.AccessLogged = ""
+		ss.LastSeenAt = at(time.Minute)
+		return ss, nil
+	})
+	ok(t, err)
+	got, err = s.GetSession(ctx, sess.ID)
+	ok(t, err)
+	if !got.Logged(admin) {
+		t.Fatalf("an update dropped the logged surfaces: %q", got.AccessLogged)
+	}
 }
 
 func accessObject(kind, name string) storage.AccessObject {

@@ -47,7 +47,7 @@ func (c Codec) NullTime(t *time.Time) any { return c.s.tvNull(t) }
 // Session gives a session's values in SessionCols order.
 func (c Codec) Session(ss storage.Session) []any {
 	return []any{ss.ID, ss.UserID, strList(ss.AuthMethods), c.s.tvZeroNull(ss.MFAAt), c.s.tv(ss.CreatedAt),
-		c.s.tv(ss.LastSeenAt), c.s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent, ss.SecondFactorPending, ss.AAGUID}
+		c.s.tv(ss.LastSeenAt), c.s.tv(ss.ExpiresAt), ss.IP, ss.UserAgent, ss.SecondFactorPending, ss.AAGUID, ss.AccessLogged}
 }
 
 // SignInEvent gives a sign-in event's values in SignInCols order.

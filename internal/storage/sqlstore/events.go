@@ -18,12 +18,24 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 	if r.Event.CorrelationID == "" {
 		r.Event.CorrelationID = correlation.ID(ctx)
 	}
-	if s.d.SignInStatement != nil && r.FlagCredential == "" { // the hot path: one statement
+	if s.d.SignInStatement != nil && r.FlagCredential == "" && r.Once == nil { // the hot path: one statement
 		return s.recordSignInStatement(ctx, r)
 	}
 	cloned := false
 	err := s.batched(ctx, func(c conn) error {
 		cloned = false
+		if o := r.Once; o != nil {
+			res, err := c.exec(ctx, `UPDATE sessions SET ca_logged = ca_logged || ? WHERE id = ? AND ca_logged NOT LIKE ?`,
+				o.Surface+" ", o.SessionID, "%"+o.Surface+" %")
+			if err != nil {
+				return s.fail("record sign-in: mark the session", err, nil)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return s.fail("record sign-in: mark the session", err, nil)
+			} else if n == 0 {
+				return nil // logged already (or the session is gone)
+			}
+		}
 		if r.ChallengeID != "" {
 			if err := c.execOne(ctx, `DELETE FROM challenges WHERE id = ?`, r.ChallengeID); err != nil {
 				return s.fail("record sign-in: consume challenge", err, nil)

@@ -11,14 +11,14 @@ import (
 // SessionCols are the columns of sessions in the order Codec.Session gives
 // their values.
 const SessionCols = `id, user_id, auth_methods, mfa_at, created_at, last_seen_at, expires_at, ip, user_agent,
-	second_factor_pending, aaguid`
+	second_factor_pending, aaguid, ca_logged`
 
 func scanSession(sc scanner) (storage.Session, error) {
 	var ss storage.Session
 	var amr strListCol
 	var mfa, created, seen, expires timeCol
 	if err := sc.Scan(&ss.ID, &ss.UserID, &amr, &mfa, &created, &seen, &expires, &ss.IP, &ss.UserAgent,
-		&ss.SecondFactorPending, &ss.AAGUID); err != nil {
+		&ss.SecondFactorPending, &ss.AAGUID, &ss.AccessLogged); err != nil {
 		return storage.Session{}, err
 	}
 	ss.AuthMethods, ss.MFAAt = amr.V, mfa.T
@@ -41,7 +41,7 @@ func (s *Store) insertSession(ctx context.Context, c conn, ss storage.Session) e
 	if err := requireKey("session ID", ss.ID); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	_, err := c.exec(ctx, `INSERT INTO sessions (`+SessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO sessions (`+SessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		Codec{s}.Session(ss)...)
 	if err != nil {
 		return s.fail(op, err, storage.ErrConflict)
