@@ -246,3 +246,32 @@ func RecentMFA(s storage.Session, now time.Time) bool {
 // session without a recent multi-factor proof.
 var ErrRecentMFARequired = apperr.New(http.StatusForbidden, "mfaRequired",
 	"adding a passkey needs a multi-factor sign-in within the last 10 minutes; sign in again with a second factor (or set one up) first")
+
+// Grants is what a role may change, in the admin center's terms, so the
+// pages can show read-only what the API would refuse. It is derived from the
+// decisions above, never decided apart from them; the API still judges
+// every request.
+type Grants struct {
+	Directory      bool // users, groups, memberships, admin roles (MayManageDirectory)
+	MethodPolicies bool // the authentication method policies (MayEditMethodPolicies)
+	// Methods, MethodsOfAdmins and AddMethodsToAdmins: the sign-in methods
+	// of users without a privileged role, any change to an administrator's,
+	// and giving an administrator a new way in (MayChangeMethods).
+	Methods, MethodsOfAdmins, AddMethodsToAdmins bool
+	Applications                                 bool // app registrations: global-admin, as the API routes them
+}
+
+// GrantsOf gives the grants of a person holding role, for another user.
+func GrantsOf(role string) Grants {
+	a := Actor{Kind: KindUser, Role: role, UserID: "self"}
+	user := storage.User{ID: "other"}
+	admin := storage.User{ID: "other", AdminRole: storage.RoleAuthenticationAdmin}
+	return Grants{
+		Directory:          MayManageDirectory(a) == nil,
+		MethodPolicies:     MayEditMethodPolicies(a) == nil,
+		Methods:            MayChangeMethods(a, DeleteTAP, user) == nil && MayChangeMethods(a, IssueTAP, user) == nil,
+		MethodsOfAdmins:    MayChangeMethods(a, DeleteTAP, admin) == nil,
+		AddMethodsToAdmins: MayChangeMethods(a, IssueTAP, admin) == nil,
+		Applications:       role == storage.RoleGlobalAdmin,
+	}
+}

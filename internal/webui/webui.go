@@ -18,12 +18,14 @@ import (
 
 	"github.com/keyward/keyward/internal/access"
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/directory"
 	"github.com/keyward/keyward/internal/oidc"
 	"github.com/keyward/keyward/internal/passkey"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/session"
+	"github.com/keyward/keyward/internal/storage"
 )
 
 // Landing pages.
@@ -142,6 +144,9 @@ type pageData struct {
 	// Registered says a passkey was just set up (modePasskey).
 	Mode, SignInAgain string
 	Registered        bool
+	// Grants (space-separated) say what the admin's role may change, and
+	// Role names that role, so admin pages show the rest read-only.
+	Grants, Role string
 }
 
 // message is the text of the simple message page (errors, no access).
@@ -155,8 +160,35 @@ func (u *UI) page(name, title, section, adminSection string) http.HandlerFunc {
 		v := u.baseView(r, name, title)
 		v.Section, v.AdminSection = section, adminSection
 		v.Data.ID = r.PathValue("id")
+		if p, ok := principal(r); ok && p.Role != "" {
+			v.Data.Grants, v.Data.Role = grantsOf(p.Role), roleNames[p.Role]
+		}
 		u.render(w, r, http.StatusOK, v)
 	}
+}
+
+// roleNames are the admin roles as the pages name them.
+var roleNames = map[string]string{
+	storage.RoleGlobalAdmin:                   "Global administrator",
+	storage.RolePrivilegedAuthenticationAdmin: "Privileged authentication administrator",
+	storage.RoleAuthenticationAdmin:           "Authentication administrator",
+	storage.RoleReader:                        "Reader",
+}
+
+// grantsOf lists what role may change as the pages' data-grants.
+func grantsOf(role string) string {
+	g := authz.GrantsOf(role)
+	var out []string
+	for _, x := range []struct {
+		name string
+		on   bool
+	}{{"directory", g.Directory}, {"methodPolicies", g.MethodPolicies}, {"methods", g.Methods},
+		{"methodsOfAdmins", g.MethodsOfAdmins}, {"addMethodsToAdmins", g.AddMethodsToAdmins}, {"applications", g.Applications}} {
+		if x.on {
+			out = append(out, x.name)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // baseView fills in the signed-in user, their CSRF token and the page's script.

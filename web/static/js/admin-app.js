@@ -5,6 +5,7 @@
 import { get, post, patch, del, odataString } from "./api.js";
 import { $, h, show, setAlert, toast, confirmDialog, onSubmit, formatDate, takeFlash, flash } from "./ui.js";
 import { formMessages } from "./form-messages.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const id = document.getElementById("main").dataset.id;
 const base = "/api/v1/applications/" + encodeURIComponent(id);
@@ -232,6 +233,12 @@ $("#delete-app").addEventListener("click", async () => {
     appMessages.error(e.message); // beside the Delete button
   }
 });
+
+if (!may("applications")) {
+  readOnly([$("#app-form")], needs("applications", "changing this application"));
+  readOnly([$("#secret-form")], needs("applications", "adding and removing secrets"));
+  readOnly([$("#assign-form")], needs("applications", "assigning groups"));
+}
 
 const f = takeFlash();
 if (f) toast(f.message, f.kind);

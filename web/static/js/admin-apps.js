@@ -3,6 +3,7 @@ import { post } from "./api.js";
 import { $, h, show, onSubmit, flash, takeFlash, toast, badge } from "./ui.js";
 import { pagedList } from "./paged-list.js";
 import { formMessages } from "./form-messages.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const createCard = $("#create-app");
 
@@ -49,6 +50,8 @@ onSubmit($("#create-app-form"), async () => {
     createMessages.error(e);
   }
 });
+
+if (!may("applications")) readOnly([$("#new-app")], needs("applications", "registering and changing applications"), { noteAfter: $(".page-header") });
 
 const f = takeFlash();
 if (f) toast(f.message, f.kind);

@@ -7,6 +7,7 @@
 // the built-in list of well-known providers).
 import { get, getVersioned, patchIfMatch, listAll, sentence } from "./api.js";
 import { $, $$, h, show, setAlert, onSubmit, limit, confirmDialog } from "./ui.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
 const ALL = "all_users";
@@ -544,6 +545,7 @@ async function load() {
   etag = policy.etag;
   showPolicy(policy.data);
   show(form, true);
+  if (!may("methodPolicies")) readOnly([form], needs("methodPolicies", "changing the passkey (FIDO2) policy"), { noteAfter: $('[role="tablist"]', form) });
 }
 
 load().catch((e) => setAlert(errorBox, e.message));

@@ -3,6 +3,7 @@
 import { get, post, patch, del, odataString } from "./api.js";
 import { $, h, show, setAlert, toast, confirmDialog, onSubmit, flash, takeFlash, badge } from "./ui.js";
 import { formMessages } from "./form-messages.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const id = document.getElementById("main").dataset.id;
 const base = "/api/v1/groups/" + encodeURIComponent(id);
@@ -165,6 +166,11 @@ $("#delete-group").addEventListener("click", async () => {
     groupMessages.error(e.message); // beside the Delete button
   }
 });
+
+if (!may("directory")) {
+  readOnly([$("#group-form")], needs("directory", "changing this group"));
+  readOnly([$("#add-member-form"), $("#members")], needs("directory", "changing the members"));
+}
 
 const f = takeFlash();
 if (f) toast(f.message, f.kind);

@@ -3,6 +3,7 @@ import { post } from "./api.js";
 import { $, h, show, onSubmit, flash, takeFlash, toast } from "./ui.js";
 import { pagedList } from "./paged-list.js";
 import { formMessages } from "./form-messages.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const table = $("#groups");
 const more = $("#groups-more");
@@ -45,6 +46,8 @@ onSubmit($("#create-group-form"), async () => {
     createMessages.error(e);
   }
 });
+
+if (!may("directory")) readOnly([$("#new-group")], needs("directory", "creating and changing groups"), { noteAfter: $(".page-header") });
 
 const f = takeFlash();
 if (f) toast(f.message, f.kind);

@@ -3,6 +3,7 @@
 import { get, post, listAll, getVersioned, patchIfMatch } from "./api.js";
 import { $, $$, h, show, setAlert, badge, busy } from "./ui.js";
 import { formMessages } from "./form-messages.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const fido2 = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
 const table = $("#models");
@@ -39,6 +40,9 @@ const previewMessages = formMessages($("#models-preview").closest("section"), [
   { input: "#models-profile", names: ["passkeyProfiles"] },
 ], { actions: $("#models-preview").parentElement, id: "models-preview" });
 const saveMessages = formMessages($("#preview"), [], { actions: $("#preview .form-actions"), id: "preview-list" });
+
+// Anyone may preview; saving the allow list changes the passkey policy.
+if (!may("methodPolicies")) readOnly([$("#preview-save")], needs("methodPolicies", "saving an allow list"), { noteAfter: $("#preview-summary") });
 
 async function loadModels() {
   setAlert($("#models-error"), "");

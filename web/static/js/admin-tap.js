@@ -6,6 +6,7 @@
 // choose, as the passkey settings page does.
 import { getVersioned, patchIfMatch, sentence } from "./api.js";
 import { $, h, show, setAlert, onSubmit } from "./ui.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/temporaryAccessPass";
 const form = $("#tap-policy-form");
@@ -137,5 +138,6 @@ getVersioned(path)
     etag = res.etag;
     showPolicy(res.data);
     show(form, true);
+    if (!may("methodPolicies")) readOnly([form], needs("methodPolicies", "changing these settings"));
   })
   .catch((e) => setAlert($("#policy-error"), e.message));

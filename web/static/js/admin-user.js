@@ -6,6 +6,7 @@ import { supported, creationOptions, credentialJSON, explain } from "./webauthn.
 import { $, h, show, setAlert, toast, confirmDialog, formatDate, onSubmit, badge, flash, takeFlash, methodIcon } from "./ui.js";
 import { passkeyKind } from "./passkeys.js";
 import { formMessages } from "./form-messages.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const id = document.getElementById("main").dataset.id;
 const base = "/api/v1/users/" + encodeURIComponent(id);
@@ -145,7 +146,7 @@ function keyRow(k) {
 
 // clearFlagButton lifts a key's possible-clone flag after the admin checked it.
 function clearFlagButton(k) {
-  return h("button", { type: "button", class: "btn btn-link", "aria-label": `Clear the possible-clone flag of ${k.displayName}`, onclick: async () => {
+  return h("button", { type: "button", class: "btn btn-link", "data-adds-method": "", "aria-label": `Clear the possible-clone flag of ${k.displayName}`, onclick: async () => {
     const ok = await confirmDialog({ title: `Clear the flag of “${k.displayName}”?`,
       message: `Only if you have checked that ${userName()} still holds this key and nobody copied it: the key signs in again.`, confirmLabel: "Clear flag" });
     if (!ok) return;
@@ -352,7 +353,36 @@ async function applyTAPPolicy() {
   $("#tap-once").checked = !!c.isUsableOnce;
 }
 
-loadUser().then(() => Promise.all([loadKeys(), loadScope(), applyTAPPolicy()])).catch((e) => {
+// applyGrants shows read-only what the signed-in administrator's role may
+// not change for this user: the profile and deletion (users), and the
+// sign-in methods, where an administrator's are out of reach of lesser
+// roles, and giving one a new way in (a pass, a key, clearing a clone
+// flag) needs more than taking one away.
+function applyGrants() {
+  if (!may("directory")) {
+    readOnly([$("#profile-form")], needs("directory", "changing a user's profile and role"));
+    readOnly([$("#delete-user")], needs("directory", "deleting a user"), { noteAfter: $("#delete-user").closest(".card-header").firstElementChild });
+  }
+  const admin = !!user.adminRole && user.adminRole !== "reader";
+  const change = admin ? "methodsOfAdmins" : "methods";
+  const add = admin ? "addMethodsToAdmins" : "methods";
+  const whose = admin ? "an administrator's" : "this user's";
+  if (!may(add)) {
+    readOnly([$("#tap-form")], needs(add, `issuing a Temporary Access Pass for ${admin ? "an administrator" : "this user"}`));
+    readOnly([$("#provision-open")], needs(add, `registering a security key for ${admin ? "an administrator" : "this user"}`),
+      { noteAfter: $("#keys-title").nextElementSibling });
+    readOnly([$("#keys")], null, { only: "[data-adds-method]" });
+  }
+  if (!may(change)) {
+    readOnly([$("#password-form")], needs(change, `setting ${whose} password`));
+    readOnly([$("#keys")], null);
+  }
+}
+
+loadUser().then(() => {
+  applyGrants();
+  return Promise.all([loadKeys(), loadScope(), applyTAPPolicy()]);
+}).catch((e) => {
   setAlert(pageError, e.message);
   for (const el of document.querySelectorAll("form button, #delete-user, #provision-open")) el.disabled = true;
 });

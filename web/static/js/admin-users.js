@@ -3,6 +3,7 @@ import { post } from "./api.js";
 import { $, h, show, onSubmit, badge, flash, takeFlash, toast } from "./ui.js";
 import { pagedList } from "./paged-list.js";
 import { formMessages } from "./form-messages.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const table = $("#users");
 const more = $("#users-more");
@@ -59,6 +60,8 @@ onSubmit($("#create-user-form"), async () => {
     createMessages.error(e);
   }
 });
+
+if (!may("directory")) readOnly([$("#new-user")], needs("directory", "creating and changing users"), { noteAfter: $(".page-header") });
 
 const f = takeFlash();
 if (f) toast(f.message, f.kind);
