@@ -162,6 +162,9 @@ func TestBrowserAdminFormMessages(t *testing.T) {
 			admin.fill(t, "#new-app-redirect", "https://wiki.contoso.example/cb")
 			admin.click(t, `#create-app-form [type="submit"]`)
 			admin.waitText(t, "#app-title", "Wiki "+width.name)
+			// The "registered" toast floats over the page for a while; a
+			// click must not land on it.
+			admin.step(t, "dismiss the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".toast").forEach((e) => e.remove())`))
 			admin.fill(t, "#secret-name", strings.Repeat("s", 300))
 			admin.click(t, "#secret-add")
 			admin.fieldError(t, "#secret-name", "Description", "at most", "displayName")
