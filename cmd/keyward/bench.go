@@ -54,6 +54,9 @@ func (a *app) benchCmd() *cobra.Command {
 			if err := o.resolve(cmd); err != nil {
 				return err
 			}
+			if o.Users > bench.MaxAPIUsers {
+				return a.runScaleBench(cmd.Context(), o)
+			}
 			return a.runBench(cmd.Context(), o)
 		},
 	}
@@ -64,7 +67,8 @@ func (a *app) benchCmd() *cobra.Command {
 	f.StringVar(&o.ServerBinary, "server-binary", "", "the keyward binary to start as the server (default: this one)")
 	f.StringVar(&o.ServerLogLevel, "server-log-level", "info", "log level of the started server; its log goes to a file in the temporary directory")
 	f.StringVar(&o.SQLiteSynchronous, "sqlite-synchronous", "", "sqlite_synchronous of the started server on SQLite: full or normal (default: the server's default)")
-	f.IntVar(&o.Users, "users", 50, "users to create, each with one software passkey; at least the highest concurrency")
+	f.IntVar(&o.Users, "users", 50, "users to create, each with one software passkey; at least the highest concurrency; "+
+		"above 10000 they are seeded into the database in bulk and the run compares the 50-user figures with the full size (docs/performance.md)")
 	f.IntSliceVar(&o.Concurrency, "concurrency", []int{1, 2, 4, 8, 16, 32}, "sign-ins in flight at once, one level per value")
 	f.DurationVar(&o.Duration, "duration", 5*time.Second, "how long each level runs")
 	f.IntVar(&o.Count, "count", 0, "sign-ins per level instead of --duration")
@@ -143,8 +147,11 @@ func (o *benchOptions) targetProblems(changed func(string) bool) []string {
 
 func (o *benchOptions) loadProblems(countAndDuration bool) []string {
 	var p []string
-	if o.Users < 1 || o.Users > 10000 {
-		p = append(p, fmt.Sprintf("--users: %d is not from 1 to 10000", o.Users))
+	if o.Users < 1 || o.Users > maxBenchUsers {
+		p = append(p, fmt.Sprintf("--users: %d is not from 1 to %d", o.Users, maxBenchUsers))
+	}
+	if o.Users > bench.MaxAPIUsers && o.URL != "" {
+		p = append(p, fmt.Sprintf("--users: above %d the users are seeded into the database of the server keyward bench starts; not with --url", bench.MaxAPIUsers))
 	}
 	if len(o.Concurrency) == 0 {
 		p = append(p, "--concurrency: give at least one level, e.g. 1,2,4")
@@ -172,6 +179,9 @@ func (o *benchOptions) loadProblems(countAndDuration bool) []string {
 	}
 	return p
 }
+
+// maxBenchUsers bounds --users; above bench.MaxAPIUsers they are seeded in bulk.
+const maxBenchUsers = 10_000_000
 
 // checkBaseURL accepts http(s)://host[:port] without a path or query.
 func checkBaseURL(s string) error {

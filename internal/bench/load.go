@@ -77,6 +77,26 @@ func RunLevel(ctx context.Context, c *Client, keys Keys, lv Level, serverCPU fun
 	if lv.Concurrency < 1 || lv.Concurrency > len(keys) {
 		return LevelResult{}, fmt.Errorf("concurrency %d needs 1 to %d authenticators", lv.Concurrency, len(keys))
 	}
+	return RunLevelFunc(ctx, lv, func(ctx context.Context) (time.Duration, error) {
+		var k *softkey.Authenticator
+		select {
+		case k = <-keys:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		defer func() { keys <- k }()
+		return c.SignIn(ctx, k)
+	}, serverCPU)
+}
+
+// RunLevelFunc runs one level of signIn calls, each returning the time its
+// requests took; it is RunLevel for callers that pick their own passkey
+// per sign-in.
+func RunLevelFunc(ctx context.Context, lv Level, signIn func(context.Context) (time.Duration, error),
+	serverCPU func(context.Context) (float64, error)) (LevelResult, error) {
+	if lv.Concurrency < 1 {
+		return LevelResult{}, fmt.Errorf("concurrency %d is below 1", lv.Concurrency)
+	}
 	if lv.Count <= 0 && lv.Duration <= 0 {
 		return LevelResult{}, errors.New("a level needs a count or a duration")
 	}
@@ -106,7 +126,8 @@ func RunLevel(ctx context.Context, c *Client, keys Keys, lv Level, serverCPU fun
 		w := &workers[i]
 		wg.Go(func() {
 			for ctx.Err() == nil && more() {
-				w.signIn(ctx, c, keys)
+				d, err := signIn(ctx)
+				w.record(ctx, d, err)
 			}
 		})
 	}
@@ -146,18 +167,6 @@ type worker struct {
 	latencies []time.Duration
 	errors    int
 	samples   []string
-}
-
-func (w *worker) signIn(ctx context.Context, c *Client, keys Keys) {
-	var k *softkey.Authenticator
-	select {
-	case k = <-keys:
-	case <-ctx.Done():
-		return
-	}
-	d, err := c.SignIn(ctx, k)
-	keys <- k
-	w.record(ctx, d, err)
 }
 
 // record counts one request: its latency when it succeeded, else the error.

@@ -57,6 +57,8 @@ type Runner struct {
 	ImportMDS func(ctx context.Context, env []string, blobFile string) error
 
 	trust *RegisterTrust // the register scenario's made-up MDS trust, else nil
+	// Scale reaches the started server's database for the scale run (scale.go).
+	Scale ScaleHooks
 }
 
 // target is the Keyward being measured and how to let go of it.
@@ -74,6 +76,8 @@ type target struct {
 	// cannot be read here (dbCPUNote says why).
 	db        *dbCPU
 	dbCPUNote string
+	// env names a started server's database (nil with a URL).
+	env []string
 }
 
 // Run measures and returns the report. Every exit path, Ctrl-C included,
@@ -220,7 +224,7 @@ func (r *Runner) startServer(ctx context.Context) (*target, error) {
 	info.URL, info.Origin, info.PID, info.Binary = child.BaseURL, child.Origin, child.PID(), child.Binary()
 	c := &Client{BaseURL: child.BaseURL, Origin: child.Origin, Token: token,
 		HTTP: NewHTTPClient(slices.Max(r.Concurrency) + 8)}
-	tgt := &target{client: c, server: info, serverCPU: cpuReader(c), persistent: r.DatabaseURL != "", alive: child.Alive}
+	tgt := &target{client: c, server: info, serverCPU: cpuReader(c), persistent: r.DatabaseURL != "", alive: child.Alive, env: env}
 	if r.DatabaseURL != "" {
 		var why string
 		if tgt.db, why = openDBCPU(ctx, r.DatabaseURL); tgt.db == nil {

@@ -344,6 +344,17 @@ func (s *Service) DeleteUser(ctx context.Context, actor authz.Actor, idOrUPN str
 		})
 }
 
+// ListUsersByName returns one page of users ordered by displayName (then
+// userPrincipalName), p.Prefix matching the display name, and the cursor of
+// the next page ("" on the last page).
+func (s *Service) ListUsersByName(ctx context.Context, p storage.Page) ([]storage.User, string, error) {
+	users, next, err := s.Store.ListUsersByName(ctx, p)
+	if err != nil {
+		return nil, "", storeErr(err, "list users", nil, nil)
+	}
+	return users, next, nil
+}
+
 // ListUsers returns one page of users ordered by userPrincipalName and the
 // cursor of the next page ("" on the last page).
 func (s *Service) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, string, error) {

@@ -134,8 +134,28 @@ type memberRef struct {
 // graphTime renders times as Graph does: UTC, RFC 3339, whole seconds.
 func graphTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
+// listUsers pages through users by userPrincipalName, or by displayName
+// when the filter is a startswith on it (each order has its index).
 func (a *DirectoryAPI) listUsers(w http.ResponseWriter, r *http.Request) {
-	servePage(w, r, BaseURL(a.PublicURL, r), "userPrincipalName", newUserView, a.Directory.ListUsers)
+	lp, err := readListQuery(r, userView{})
+	list := a.Directory.ListUsers
+	if err == nil && lp.hasFilter {
+		var field string
+		lp.page.Prefix, field, err = parseStartsWith(lp.filter, "userPrincipalName", "displayName")
+		if field == "displayName" {
+			list = a.Directory.ListUsersByName
+		}
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	users, next, err := list(r.Context(), lp.page)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	writePage(w, r, BaseURL(a.PublicURL, r), lp, users, next, newUserView)
 }
 
 // readUserBody reads a user's JSON body; false when it answered an error.

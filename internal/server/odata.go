@@ -53,7 +53,7 @@ func parseList(r *http.Request, filterField string, view any) (listParams, error
 		return listParams{}, err
 	}
 	if lp.hasFilter {
-		if lp.page.Prefix, err = parseStartsWith(lp.filter, filterField); err != nil {
+		if lp.page.Prefix, _, err = parseStartsWith(lp.filter, filterField); err != nil {
 			return listParams{}, err
 		}
 	}
@@ -107,18 +107,31 @@ func readListQuery(r *http.Request, view any) (listParams, error) {
 	return lp, nil
 }
 
-func parseStartsWith(filter, field string) (string, error) {
-	unsupported := apperr.BadRequest("$filter %s is not supported; the only supported filter here is startswith(%s,'prefix')",
-		quoteShort(filter), field)
+// parseStartsWith reads startswith(field,'prefix') for one of fields and
+// returns the prefix and the field as fields spells it.
+func parseStartsWith(filter string, fields ...string) (prefix, field string, err error) {
+	var forms []string
+	for _, f := range fields {
+		forms = append(forms, "startswith("+f+",'prefix')")
+	}
+	only := "the only supported filter here is "
+	if len(forms) > 1 {
+		only = "the supported filters here are "
+	}
+	unsupported := apperr.BadRequest("$filter %s is not supported; %s%s", quoteShort(filter), only, strings.Join(forms, " and "))
 	m := startswithRE.FindStringSubmatch(filter)
-	if m == nil || !strings.EqualFold(m[1], field) {
-		return "", unsupported
+	if m == nil {
+		return "", "", unsupported
 	}
-	prefix := strings.ReplaceAll(m[2], "''", "'")
+	i := slices.IndexFunc(fields, func(f string) bool { return strings.EqualFold(m[1], f) })
+	if i < 0 {
+		return "", "", unsupported
+	}
+	prefix = strings.ReplaceAll(m[2], "''", "'")
 	if n := utf8.RuneCountInString(prefix); n > maxPrefixLen {
-		return "", apperr.BadRequest("the startswith prefix is %d characters long; at most %d are allowed", n, maxPrefixLen)
+		return "", "", apperr.BadRequest("the startswith prefix is %d characters long; at most %d are allowed", n, maxPrefixLen)
 	}
-	return prefix, nil
+	return prefix, fields[i], nil
 }
 
 // The skiptoken wraps the storage cursor so clients treat it as opaque and a

@@ -135,6 +135,49 @@ func TestUserListFilterAndPublicURLInNextLink(t *testing.T) {
 	}
 }
 
+// A startswith on the display name pages through the users of that name in
+// name order (then UPN), case-insensitively, non-ASCII letters included.
+func TestUserListFilterOnDisplayNamePages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for upn, name := range map[string]string{"z@example.com": "Ada Lovelace", "a@example.com": "ada lovelace",
+		"m@example.com": "Ada Byron", "e@example.com": "Émile Zola", "x@example.com": "Bob Ada"} {
+		e.createUser(upn, name)
+	}
+	list := func(filter string) []string {
+		t.Helper()
+		var got []string
+		path := "/api/v1/users?$top=2&$filter=" + url.QueryEscape(filter)
+		for pages := 0; path != ""; pages++ {
+			if pages > 5 {
+				t.Fatal("paging does not end")
+			}
+			r := e.do(req{Method: "GET", Path: path, Token: storage.RoleReader})
+			r.wantStatus(t, http.StatusOK)
+			var page listJSON[userJSON]
+			r.decode(t, &page)
+			for _, u := range page.Value {
+				got = append(got, u.UserPrincipalName)
+			}
+			path = ""
+			if page.NextLink != "" {
+				nl, _ := url.Parse(page.NextLink)
+				path = nl.RequestURI()
+			}
+		}
+		return got
+	}
+	if got := strings.Join(list("startswith(displayName,'ADA ')"), ","); got != "m@example.com,a@example.com,z@example.com" {
+		t.Errorf("startswith(displayName,'ADA ') = %s, want Ada Byron, then the two Ada Lovelaces by UPN", got)
+	}
+	if got := strings.Join(list("startswith(displayName,'émile')"), ","); got != "e@example.com" {
+		t.Errorf("startswith(displayName,'émile') = %s", got)
+	}
+	if got := strings.Join(list("startswith(userPrincipalName,'A')"), ","); got != "a@example.com" {
+		t.Errorf("startswith(userPrincipalName,'A') = %s", got)
+	}
+}
+
 func TestEmptyListIsAnEmptyArray(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

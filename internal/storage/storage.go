@@ -64,6 +64,9 @@ type Storage interface {
 	CreateFirstUser(ctx context.Context, u User, purpose string, tokenHash []byte, now time.Time) error
 	// ListUsers orders by lower(UPN).
 	ListUsers(ctx context.Context, p Page) (users []User, next string, err error)
+	// ListUsersByName orders by lower(display name), then lower(UPN); Prefix
+	// matches the display name, case-insensitively. Its cursors are its own.
+	ListUsersByName(ctx context.Context, p Page) (users []User, next string, err error)
 	CountUsers(ctx context.Context) (int, error)
 
 	// Groups. DisplayName is unique case-insensitively.

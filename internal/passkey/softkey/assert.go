@@ -138,7 +138,9 @@ func (a *Authenticator) use(rpID string, allow []descriptor, want []byte) (*used
 			return nil, 0, fmt.Errorf("%w: credential %s is not usable for this request", ErrNotAllowed, encode(want))
 		}
 	}
-	chosen.SignCount++
+	if !a.NoSignCount {
+		chosen.SignCount++
+	}
 	return &usedCredential{ID: chosen.ID, UserHandle: chosen.UserHandle, BackupEligible: chosen.BackupEligible, key: chosen.key},
 		chosen.SignCount, nil
 }

@@ -62,6 +62,10 @@ type Authenticator struct {
 	// creates a passkey without asking (WebAuthn Level 3 conditional
 	// create). The relying party decides whether to accept it.
 	NoUserPresence bool
+	// NoSignCount makes assertions report a signature counter of 0, as
+	// synced passkeys do: the counter is not kept, so clients may use one
+	// credential at the same time without it looking cloned.
+	NoSignCount bool
 
 	mu    sync.Mutex
 	creds []*credential
@@ -279,3 +283,20 @@ func newCredentialKey() (*ecdsa.PrivateKey, error) {
 	}
 	return key, nil
 }
+
+// AddCredential stores a discoverable credential made elsewhere, with its
+// private key: a passkey a benchmark derived from a seed and stored in the
+// relying party's database directly. c.PublicKey is set from key; c.RPID,
+// c.ID and c.UserHandle are required.
+func (a *Authenticator) AddCredential(c Credential, key *ecdsa.PrivateKey) error {
+	if c.RPID == "" || len(c.ID) == 0 || len(c.UserHandle) == 0 || key == nil {
+		return fmt.Errorf("softkey: a credential needs an RP ID, an ID, a user handle and a key")
+	}
+	c.ID, c.UserHandle = slices.Clone(c.ID), slices.Clone(c.UserHandle)
+	c.PublicKey, c.Discoverable = &key.PublicKey, true
+	a.store(&credential{Credential: c, key: key})
+	return nil
+}
+
+// COSEKey is an ES256 public key as the COSE_Key a relying party stores.
+func COSEKey(pub *ecdsa.PublicKey) ([]byte, error) { return coseKey(pub) }

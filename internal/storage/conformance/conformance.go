@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"users", userTests},
 		{"import_users", importTests},
+		{"users_by_name", nameListTests},
 		{"paging", pagingTests},
 		{"groups", groupTests},
 		{"members", memberTests},

@@ -64,3 +64,55 @@ var importTests = []test{
 		equal(t, "count", n, 0)
 	}},
 }
+
+var nameListTests = []test{
+	{"users_by_display_name_page_in_name_then_upn_order", func(t *testing.T, s storage.Storage) {
+		ctx := t.Context()
+		for upn, name := range map[string]string{"z@example.com": "Ada Lovelace", "a@example.com": "ada lovelace",
+			"m@example.com": "Ada Byron", "e@example.com": "Émile Zola", "x@example.com": "Bob Ada"} {
+			u := newUser(upn)
+			u.DisplayName = name
+			ok(t, s.CreateUser(ctx, u))
+		}
+		list := func(prefix string) []string {
+			var got []string
+			after := ""
+			for range 10 {
+				users, next, err := s.ListUsersByName(ctx, storage.Page{Limit: 2, Prefix: prefix, After: after})
+				ok(t, err)
+				got = append(got, upns(users)...)
+				if next == "" {
+					return got
+				}
+				after = next
+			}
+			t.Fatal("paging does not end")
+			return nil
+		}
+		equal(t, "ADA ", list("ADA "), []string{"m@example.com", "a@example.com", "z@example.com"})
+		equal(t, "émile", list("émile"), []string{"e@example.com"})
+		equal(t, "all", list(""), []string{"m@example.com", "a@example.com", "z@example.com", "x@example.com", "e@example.com"})
+		_, err := s.UpdateUser(ctx, mustGet(t, s, "x@example.com").ID, func(u storage.User) (storage.User, error) {
+			u.DisplayName = "Ada Zed"
+			return u, nil
+		})
+		ok(t, err)
+		equal(t, "after a rename", list("ada "), []string{"m@example.com", "a@example.com", "z@example.com", "x@example.com"})
+		in := newUser("bulk@example.com")
+		in.DisplayName = "ADA ADAMS"
+		ok(t, s.ImportUsers(ctx, []storage.UserImport{{User: in}}))
+		equal(t, "after an import", list("ada a"), []string{"bulk@example.com"})
+	}},
+	{"a_name_cursor_that_is_not_one_is_bad_cursor", func(t *testing.T, s storage.Storage) {
+		mustUser(t, s, "a@example.com")
+		_, _, err := s.ListUsersByName(t.Context(), storage.Page{Limit: 1, After: "eA"}) // "x"
+		is(t, err, storage.ErrBadCursor)
+	}},
+}
+
+func mustGet(t *testing.T, s storage.Storage, upn string) storage.User {
+	t.Helper()
+	u, err := s.GetUserByUPN(t.Context(), upn)
+	ok(t, err)
+	return u
+}

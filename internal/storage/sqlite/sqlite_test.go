@@ -228,3 +228,40 @@ func TestMigrationBackfillsTheSignInRollups(t *testing.T) {
 	}
 	conformance.CheckRollupBackfill(t, s)
 }
+
+// Migration 100 fills name_key with SQLite's lower(), which folds ASCII
+// only; migration 101 folds the other display names as Keyward does, so a
+// user named before the upgrade is found by any case of their name.
+func TestMigrationFoldsDisplayNamesLowerCannot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s := open(t, path)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u := storage.User{ID: uuid.NewString(), UserPrincipalName: "emile@example.com", DisplayName: "ÉMILE Zola",
+		AccountEnabled: true, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	// As migration 100 leaves it on a database made before it, with 101 to run.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{`UPDATE users SET name_key = lower(display_name)`, `DELETE FROM goose_db_version WHERE version_id = 101`} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if got, _, err := s.ListUsersByName(t.Context(), storage.Page{Prefix: "émile"}); err != nil || len(got) != 0 {
+		t.Fatalf("before migration 101: %v, %v; want the ASCII-only key to miss", got, err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := s.ListUsersByName(t.Context(), storage.Page{Prefix: "émile"})
+	if err != nil || len(got) != 1 || got[0].ID != u.ID {
+		t.Fatalf("after migration 101: %v, %v; want %s", got, err, u.UserPrincipalName)
+	}
+}

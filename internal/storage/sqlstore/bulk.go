@@ -43,13 +43,13 @@ func (s *Store) ImportUsers(ctx context.Context, users []storage.UserImport) err
 	return s.inTx(ctx, func(c conn) error {
 		for start := 0; start < len(users); start += importRows {
 			batch := users[start:min(start+importRows, len(users))]
-			args := make([]any, 0, len(batch)*11)
+			args := make([]any, 0, len(batch)*12)
 			for _, u := range batch {
 				u := u.User
 				args = append(args, u.ID, u.UserPrincipalName, u.DisplayName, u.AccountEnabled, u.IsEmergencyAccess,
-					u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), u.AdminRole, u.Mail, foldKey(u.UserPrincipalName))
+					u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), u.AdminRole, u.Mail, foldKey(u.UserPrincipalName), foldKey(u.DisplayName))
 			}
-			q := `INSERT INTO users (` + userCols + `, upn_key) VALUES ` + valueRows(len(batch), 11)
+			q := `INSERT INTO users (` + userCols + `, upn_key, name_key) VALUES ` + valueRows(len(batch), 12)
 			if _, err := c.exec(ctx, q, args...); err != nil {
 				return s.fail(op, err, nil)
 			}

@@ -28,7 +28,8 @@ type Migrator struct {
 // reader. tableExists is a query returning whether goose's version table
 // exists in the schema the store uses.
 func NewMigrator(name string, writer, reader *sql.DB, dialect goose.Dialect, fsys fs.FS, tableExists string, log *slog.Logger) (*Migrator, error) {
-	p, err := goose.NewProvider(dialect, writer, fsys, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, writer, fsys, goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(goMigrations(dialect)...))
 	if err != nil {
 		return nil, fmt.Errorf("%s: load migrations: %w", name, err)
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -48,9 +49,9 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 }
 
 func (s *Store) insertUser(ctx context.Context, c conn, u storage.User) error {
-	_, err := c.exec(ctx, `INSERT INTO users (`+userCols+`, upn_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO users (`+userCols+`, upn_key, name_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.UserPrincipalName, u.DisplayName, u.AccountEnabled, u.IsEmergencyAccess,
-		u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), u.AdminRole, u.Mail, foldKey(u.UserPrincipalName))
+		u.PasswordHash, s.tv(u.CreatedAt), s.tv(u.UpdatedAt), u.AdminRole, u.Mail, foldKey(u.UserPrincipalName), foldKey(u.DisplayName))
 	return err
 }
 
@@ -124,9 +125,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(storage.User)
 		if err := validUser(u); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
-		_, err = c.exec(ctx, `UPDATE users SET upn = ?, upn_key = ?, display_name = ?, account_enabled = ?,
+		_, err = c.exec(ctx, `UPDATE users SET upn = ?, upn_key = ?, display_name = ?, name_key = ?, account_enabled = ?,
 			is_emergency_access = ?, password_hash = ?, admin_role = ?, mail = ?, updated_at = ? WHERE id = ?`,
-			u.UserPrincipalName, foldKey(u.UserPrincipalName), u.DisplayName, u.AccountEnabled,
+			u.UserPrincipalName, foldKey(u.UserPrincipalName), u.DisplayName, foldKey(u.DisplayName), u.AccountEnabled,
 			u.IsEmergencyAccess, u.PasswordHash, u.AdminRole, u.Mail, s.tv(u.UpdatedAt), id)
 		if err != nil {
 			return s.fail(op, err, nil)
@@ -163,6 +164,46 @@ func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, 
 		return nil, "", s.fail("list users", err, nil)
 	}
 	return users, next, nil
+}
+
+// ListUsersByName implements storage.Storage: keyset paging on (name_key,
+// upn_key), the cursor holding both.
+func (s *Store) ListUsersByName(ctx context.Context, p storage.Page) ([]storage.User, string, error) {
+	pq, err := decodePage(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("list users by name: %w", err)
+	}
+	var after [2]string
+	if pq.after != "" {
+		if err := json.Unmarshal([]byte(pq.after), &after); err != nil {
+			return nil, "", fmt.Errorf("list users by name: page cursor %q: %w", p.After, storage.ErrBadCursor)
+		}
+	}
+	rows, err := s.read().rows(ctx, `SELECT `+userCols+`, name_key, upn_key FROM users
+		WHERE name_key >= ? AND name_key < ? AND (name_key, upn_key) > (?, ?)
+		ORDER BY name_key, upn_key LIMIT ?`, pq.lo, pq.hi, after[0], after[1], pq.limit+1)
+	if err != nil {
+		return nil, "", s.fail("list users by name", err, nil)
+	}
+	defer rows.Close()
+	var users []storage.User
+	var keys [][2]string
+	for rows.Next() {
+		var k [2]string
+		u, err := scanUser(rows, &k[0], &k[1])
+		if err != nil {
+			return nil, "", s.fail("list users by name", err, nil)
+		}
+		users, keys = append(users, u), append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", s.fail("list users by name", err, nil)
+	}
+	if len(users) <= pq.limit {
+		return users, "", nil
+	}
+	next, _ := json.Marshal(keys[pq.limit-1]) // two strings always marshal
+	return users[:pq.limit], cursor(string(next)), nil
 }
 
 // collectUsers reads a page of users selected with their key as the last

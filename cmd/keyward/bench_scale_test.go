@@ -1,0 +1,46 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/keyward/keyward/internal/bench"
+)
+
+// Above bench.MaxAPIUsers the users are seeded in bulk into the started
+// server's database, and every seeded user can sign in: the sign-ins of
+// the full-size levels pick users at random among all of them.
+func TestBenchAboveTenThousandUsersSeedsInBulkAndSignsInAnyOfThem(t *testing.T) {
+	c := cli{t: t, env: sqliteEnv(t)}
+	var rep bench.ScaleReport
+	c.json(&rep, "bench", "--server-binary", keywardBinary(t), "--users", "10001", "--concurrency", "2",
+		"--count", "30", "--bare-duration", "200ms")
+	if rep.Users != 10001 || rep.Seed.Users != 10001 || rep.Seed.Seconds <= 0 {
+		t.Errorf("seed %+v for %d users", rep.Seed, rep.Users)
+	}
+	for name, levels := range map[string][]bench.LevelReport{"baseline": rep.Baseline, "full": rep.Levels} {
+		if len(levels) != 1 || levels[0].SignIns != 30 || levels[0].Errors != 0 || levels[0].ServerCPUMs == nil {
+			t.Errorf("%s levels %+v", name, levels)
+		}
+	}
+	if len(rep.Lists) != 5 {
+		t.Fatalf("lists %+v", rep.Lists)
+	}
+	for _, l := range rep.Lists {
+		if l.Requests == 0 || l.P50Ms <= 0 || l.P50Ms > l.P99Ms {
+			t.Errorf("list %+v", l)
+		}
+	}
+	if rep.ResidentMB <= 0 || rep.DBBytes <= 0 || rep.DBPerUser <= 0 {
+		t.Errorf("resident %v MB, database %d bytes (%v per user)", rep.ResidentMB, rep.DBBytes, rep.DBPerUser)
+	}
+	if len(rep.Targets) != 5 || rep.Failed != 0 {
+		t.Errorf("targets %+v, %d failed", rep.Targets, rep.Failed)
+	}
+	assertBenchCleanedUp(t, rep.Server.PID, rep.Server.TempDir)
+}
+
+func TestBenchRefusesBulkUsersWithURL(t *testing.T) {
+	c := cli{t: t, env: sqliteEnv(t)}
+	c.fails("seeded into the database of the server keyward bench starts",
+		"bench", "--url", "http://127.0.0.1:1", "--token", "x", "--users", "20000")
+}
