@@ -136,7 +136,7 @@ func TestBenchReportsScenarioSeedsAndTimesEveryReport(t *testing.T) {
 		}
 	}
 	c.json(&out, "bench", "--scenario", "reports", "--signins", "300", "--passkeys", "30", "--repeat", "2")
-	if out.SignIns != 300 || out.Passkeys != 30 || len(out.Timings) != 11 {
+	if out.SignIns != 300 || out.Passkeys != 30 || len(out.Timings) != 14 {
 		t.Fatalf("report %+v", out)
 	}
 	for _, tm := range out.Timings {

@@ -44,58 +44,85 @@ var benchModels = []string{
 // seedChunk is how many records one transaction writes.
 const seedChunk = 5000
 
-// SeedReports writes o.Passkeys users with a passkey each and o.SignIns
-// sign-in records spread over the 30 days before o.Now, in transactions of
-// seedChunk records (the store's one audited writer: each chunk leaves one
-// audit record saying the benchmark wrote it).
+// BenchGroup is the seeded group: every hundredth user is a member.
+const BenchGroup = "0b0c0000-0004-7000-8000-000000000000"
+
+// SeedReports writes o.Passkeys users with a passkey each (every hundredth a
+// member of BenchGroup) and o.SignIns sign-in records spread over the 30 days
+// before o.Now, with the store's bulk imports in transactions of seedChunk
+// records (the store's one audited writer: each chunk leaves one audit
+// record saying the benchmark wrote it).
 func SeedReports(ctx context.Context, st storage.Storage, o ReportsOptions) error {
 	rng := rand.New(rand.NewPCG(1, 2))
-	users := make([]storage.Credential, o.Passkeys)
-	for start := 0; start < o.Passkeys; start += seedChunk {
-		end := min(start+seedChunk, o.Passkeys)
+	seed := func(what string, fn func(ctx context.Context) error) error {
 		err := st.Audited(ctx, func(ctx context.Context) ([]storage.AuditEvent, error) {
-			for i := start; i < end; i++ {
-				u := storage.User{ID: benchID(1, i), UserPrincipalName: "bench-user-" + strconv.Itoa(i) + "@bench.invalid",
-					DisplayName: "Bench user " + strconv.Itoa(i), AccountEnabled: true, CreatedAt: o.Now, UpdatedAt: o.Now}
-				c := storage.Credential{ID: benchID(2, i), UserID: u.ID, CredentialID: []byte(benchID(2, i)),
-					PublicKey: []byte{0xa0}, AAGUID: benchModels[i%len(benchModels)], DisplayName: "Bench key",
-					AttestationLevel: storage.AttestationNotAttested, BackupEligible: i%3 == 0,
-					CreatedAt: o.Now.Add(-time.Duration(rng.IntN(90*24)) * time.Hour)}
-				if err := st.CreateUser(ctx, u); err != nil {
-					return nil, err
-				}
-				if err := st.CreateCredential(ctx, c); err != nil {
-					return nil, err
-				}
-				users[i] = c
+			if err := fn(ctx); err != nil {
+				return nil, err
 			}
 			return []storage.AuditEvent{{Time: o.Now, Actor: "cli", Action: "bench.seed", Target: "bench"}}, nil
 		})
 		if err != nil {
-			return fmt.Errorf("seed passkeys %d-%d: %w", start, end, err)
+			return fmt.Errorf("seed %s: %w", what, err)
+		}
+		return nil
+	}
+	err := seed("the group", func(ctx context.Context) error {
+		return st.CreateGroup(ctx, storage.Group{ID: BenchGroup, DisplayName: "Bench group", CreatedAt: o.Now, UpdatedAt: o.Now})
+	})
+	if err != nil {
+		return err
+	}
+	users := make([]storage.Credential, o.Passkeys)
+	for start := 0; start < o.Passkeys; start += seedChunk {
+		end := min(start+seedChunk, o.Passkeys)
+		batch := make([]storage.UserImport, 0, end-start)
+		for i := start; i < end; i++ {
+			u := storage.User{ID: benchID(1, i), UserPrincipalName: "bench-user-" + strconv.Itoa(i) + "@bench.invalid",
+				DisplayName: "Bench user " + strconv.Itoa(i), AccountEnabled: true, CreatedAt: o.Now, UpdatedAt: o.Now}
+			c := storage.Credential{ID: benchID(2, i), UserID: u.ID, CredentialID: []byte(benchID(2, i)),
+				PublicKey: []byte{0xa0}, AAGUID: benchModels[i%len(benchModels)], DisplayName: "Bench key",
+				AttestationLevel: storage.AttestationNotAttested, BackupEligible: i%3 == 0,
+				CreatedAt: o.Now.Add(-time.Duration(rng.IntN(90*24)) * time.Hour)}
+			batch = append(batch, storage.UserImport{User: u, Credentials: []storage.Credential{c}})
+			users[i] = c
+		}
+		err := seed(fmt.Sprintf("passkeys %d-%d", start, end), func(ctx context.Context) error {
+			if err := st.ImportUsers(ctx, batch); err != nil {
+				return err
+			}
+			for i := start; i < end; i += 100 {
+				if err := st.AddMember(ctx, BenchGroup, benchID(1, i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		o.progress("seeded %d of %d passkeys", end, o.Passkeys)
 	}
 	span := int64(30 * 24 * time.Hour / time.Microsecond)
 	for start := 0; start < o.SignIns; start += seedChunk {
 		end := min(start+seedChunk, o.SignIns)
-		err := st.Audited(ctx, func(ctx context.Context) ([]storage.AuditEvent, error) {
-			for i := start; i < end; i++ {
-				c := users[rng.IntN(len(users))]
-				e := storage.SignInEvent{ID: benchID(3, i), Time: o.Now.Add(-time.Duration(rng.Int64N(span)) * time.Microsecond),
-					UserID: c.UserID, UserPrincipalName: "bench-user@bench.invalid", Method: "passkey", CredentialID: c.ID,
-					AAGUID: c.AAGUID, PasskeyType: "deviceBound", Result: storage.ResultSuccess, IP: "192.0.2.1", UserAgent: "bench"}
-				if i%10 == 0 {
-					e.Result, e.FailureReason, e.FailureCode = storage.ResultFailure, "bench refusal", "keyRestricted"
-				}
-				if err := st.RecordSignIn(ctx, storage.SignInRecord{Event: e}); err != nil {
-					return nil, err
-				}
+		batch := make([]storage.SignInEvent, 0, end-start)
+		for i := start; i < end; i++ {
+			c := users[rng.IntN(len(users))]
+			e := storage.SignInEvent{ID: benchID(3, i), Time: o.Now.Add(-time.Duration(rng.Int64N(span)) * time.Microsecond),
+				UserID: c.UserID, UserPrincipalName: "bench-user@bench.invalid", Method: "passkey", CredentialID: c.ID,
+				AAGUID: c.AAGUID, PasskeyType: "deviceBound", Result: storage.ResultSuccess, IP: "192.0.2.1", UserAgent: "bench"}
+			if c.BackupEligible {
+				e.PasskeyType = "synced"
 			}
-			return []storage.AuditEvent{{Time: o.Now, Actor: "cli", Action: "bench.seed", Target: "bench"}}, nil
-		})
-		if err != nil {
-			return fmt.Errorf("seed sign-ins %d-%d: %w", start, end, err)
+			if i%10 == 0 {
+				e.Result, e.FailureReason, e.FailureCode = storage.ResultFailure, "bench refusal", "keyRestricted"
+			}
+			batch = append(batch, e)
+		}
+		if err := seed(fmt.Sprintf("sign-ins %d-%d", start, end), func(ctx context.Context) error {
+			return st.ImportSignIns(ctx, batch)
+		}); err != nil {
+			return err
 		}
 		if end%100000 == 0 || end == o.SignIns {
 			o.progress("seeded %d of %d sign-in records", end, o.SignIns)
@@ -140,12 +167,18 @@ func MeasureReports(ctx context.Context, st storage.Storage, o ReportsOptions) (
 		{"signIns: last 24 hours", func() error { _, _, err := logs.SignIns(ctx, "createdDateTime ge "+day, 100, ""); return err }},
 		{"directoryAudits: newest page", func() error { _, _, err := logs.DirectoryAudits(ctx, "", 100, ""); return err }},
 		{"report: key models in use", func() error { _, err := rep.PasskeyModels(ctx, ""); return err }},
+		{"report: key models, one group", func() error { _, err := rep.PasskeyModels(ctx, BenchGroup); return err }},
 		{"report: userRegistrationDetails page", func() error {
 			_, _, err := rep.RegistrationDetails(ctx, pols, "", 100, "")
 			return err
 		}},
+		{"report: userRegistrationDetails, synced", func() error {
+			_, _, err := rep.RegistrationDetails(ctx, pols, "methodsRegistered/any(m: m eq 'passKeySynced')", 100, "")
+			return err
+		}},
 		{"report: usersRegisteredByMethod", func() error { _, err := rep.UsersRegisteredByMethod(ctx, pols); return err }},
 		{"chart: sign-ins per day by method", func() error { _, err := rep.Chart(ctx, reports.ChartSignInsByMethod); return err }},
+		{"chart: passkey registrations", func() error { _, err := rep.Chart(ctx, reports.ChartPasskeyRegistrations); return err }},
 	}
 	var out []ReportTiming
 	for _, q := range questions {

@@ -155,6 +155,11 @@ type Storage interface {
 	// CreateUser and CreateCredential check one; any failure (a taken UPN,
 	// ID or credential ID) stores nothing.
 	ImportUsers(ctx context.Context, users []UserImport) error
+	// ImportSignIns stores many sign-in records at once with multi-row
+	// inserts, in one transaction (or the ambient one): the bulk path of
+	// keyward bench's reports scenario. Records without an ID get one; the
+	// roll-ups count them as they count recorded sign-ins.
+	ImportSignIns(ctx context.Context, events []SignInEvent) error
 
 	// Passkey credentials (FIDO2 methods). CredentialID is unique across all users.
 	CreateCredential(ctx context.Context, c Credential) error

@@ -3,6 +3,7 @@ package conformance
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -29,6 +30,33 @@ var importTests = []test{
 			equal(t, "credential", owner.Credential, in[i].Credentials[0])
 			equal(t, "owner", owner.User, in[i].User)
 		}
+	}},
+	{"imported_sign_ins_are_listed_and_rolled_up_as_recorded_ones", func(t *testing.T, s storage.Storage) {
+		ctx := t.Context()
+		u := mustUser(t, s, "ann@x.org")
+		mustCredential(t, s, u.ID)
+		day := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+		var in []storage.SignInEvent
+		for i := range 1203 { // more than one multi-row INSERT
+			e := logEvent(u, day.Add(time.Duration(i)*time.Minute), storage.ResultSuccess, aaguidA)
+			if i%3 == 0 {
+				e.ID = ""
+			}
+			in = append(in, e)
+		}
+		ok(t, s.ImportSignIns(ctx, in))
+		got, next, err := s.ListSignIns(ctx, storage.SignInQuery{Limit: 1})
+		ok(t, err)
+		if next == "" || got[0].Time != in[1202].Time || got[0].ID != in[1202].ID {
+			t.Fatalf("newest: %+v, want %+v", got, in[1202])
+		}
+		days, err := s.SignInsPerDay(ctx, day)
+		ok(t, err)
+		equal(t, "per day", days, []storage.DailyCount{ // 1440 minutes a day
+			{Day: day, Key: "passkey/deviceBound", Count: 1203}})
+		models, err := s.PasskeyModels(ctx, storage.PasskeyModelQuery{Windows: []time.Time{day}})
+		ok(t, err)
+		equal(t, "model's sign-ins and people", [][]int{models[0].SignIns, models[0].SignInUsers}, [][]int{{1203}, {1}})
 	}},
 	{"a_taken_upn_or_credential_id_stores_nothing", func(t *testing.T, s storage.Storage) {
 		ctx := t.Context()

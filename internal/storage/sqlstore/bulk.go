@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -84,4 +86,31 @@ func valueRows(rows, cols int) string {
 		b.WriteString(one)
 	}
 	return b.String()
+}
+
+// ImportSignIns implements storage.Storage: multi-row INSERTs of importRows
+// records in one transaction (the ambient one when there is one).
+func (s *Store) ImportSignIns(ctx context.Context, events []storage.SignInEvent) error {
+	op := fmt.Sprintf("import %d sign-in records", len(events))
+	if len(events) == 0 {
+		return nil
+	}
+	cols := len(strings.Split(SignInCols, ","))
+	return s.inTx(ctx, func(c conn) error {
+		for start := 0; start < len(events); start += importRows {
+			batch := events[start:min(start+importRows, len(events))]
+			args := make([]any, 0, len(batch)*cols)
+			for _, e := range batch {
+				if e.ID == "" {
+					e.ID = uuid.NewString()
+				}
+				args = append(args, Codec{s}.SignInEvent(e)...)
+			}
+			q := `INSERT INTO sign_in_events (` + SignInCols + `) VALUES ` + valueRows(len(batch), cols)
+			if _, err := c.exec(ctx, q, args...); err != nil {
+				return s.fail(op, err, nil)
+			}
+		}
+		return nil
+	})
 }

@@ -60,9 +60,9 @@ func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) 
 
 // windowCounts counts each model's successful sign-ins and distinct people
 // in each window: per AAGUID, the counts of the windows in order, then the
-// people. Without a group it reads the roll-ups (sign_in_daily_aaguid and
-// sign_in_user_models_aaguid: a few rows per day, and a row per person and
-// model); a group's counts come from its members' records in the log
+// people. Without a group it reads the roll-ups (sign_in_daily by its key,
+// which starts with the day: a few rows per day; sign_in_user_models whole,
+// a row per person and model); a group's counts come from its members' records in the log
 // (memberships, then sign_in_events_user per member).
 func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (map[string][]int, error) {
 	n := len(q.Windows)
@@ -277,7 +277,8 @@ func (s *Store) SignInsPerDay(ctx context.Context, since time.Time) ([]storage.D
 
 // DeleteSignInRollupsBefore implements storage.Storage: the days before
 // before's in one statement (a few rows a day), the latest sign-ins in a
-// bounded batch (sign_in_user_models_last).
+// bounded batch (a scan of a row per person and model: no index on the
+// time, which every sign-in would have to update).
 func (s *Store) DeleteSignInRollupsBefore(ctx context.Context, before time.Time, max int) (int, error) {
 	const op = "delete old sign-in roll-ups"
 	if max <= 0 {
@@ -287,7 +288,7 @@ func (s *Store) DeleteSignInRollupsBefore(ctx context.Context, before time.Time,
 		return 0, s.fail(op, err, nil)
 	}
 	res, err := s.write().exec(ctx, `DELETE FROM sign_in_user_models WHERE (user_id, aaguid) IN (
-		SELECT user_id, aaguid FROM sign_in_user_models WHERE last_at < ? ORDER BY last_at LIMIT ?)`, s.tv(before), max)
+		SELECT user_id, aaguid FROM sign_in_user_models WHERE last_at < ? LIMIT ?)`, s.tv(before), max)
 	if err != nil {
 		return 0, s.fail(op, err, nil)
 	}
