@@ -66,6 +66,7 @@ func (a *app) benchCmd() *cobra.Command {
 	f.StringVar(&o.Origin, "origin", "", "the WebAuthn origin (public URL) of the Keyward at --url, when it differs from --url")
 	f.StringVar(&o.ServerBinary, "server-binary", "", "the keyward binary to start as the server (default: this one)")
 	f.StringVar(&o.ServerLogLevel, "server-log-level", "info", "log level of the started server; its log goes to a file in the temporary directory")
+	f.StringVar(&o.ServerPprofListen, "server-pprof-listen", "", "pprof_listen of the started server: a loopback host:port where Go's profiler answers at /debug/pprof/ while the levels run")
 	f.StringVar(&o.SQLiteSynchronous, "sqlite-synchronous", "", "sqlite_synchronous of the started server on SQLite: full or normal (default: the server's default)")
 	f.IntVar(&o.Users, "users", 50, "users to create, each with one software passkey; at least the highest concurrency; "+
 		"above 10000 they are seeded into the database in bulk and the run compares the 50-user figures with the full size (docs/performance.md)")
@@ -137,7 +138,7 @@ func (o *benchOptions) targetProblems(changed func(string) bool) []string {
 	if o.Token == "" {
 		p = append(p, "--token: required with --url (create one with: keyward token create --name bench --role global-admin)")
 	}
-	for _, name := range []string{"database-url", "server-binary", "server-log-level", "sqlite-synchronous"} {
+	for _, name := range []string{"database-url", "server-binary", "server-log-level", "sqlite-synchronous", "server-pprof-listen"} {
 		if changed(name) {
 			p = append(p, "--"+name+": not with --url (it configures the server keyward bench starts)")
 		}

@@ -81,7 +81,7 @@ func (a *app) serveCmd() *cobra.Command {
 	mustAddFlags(cmd.Flags(), "listen", "public-url", "related-origins", "tls-cert-file", "tls-key-file", "database-max-conns", "sqlite-synchronous",
 		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
 		"read-timeout", "idle-timeout", "trusted-proxies", "mds-roots", "require-mfa-for-admins", "oidc-key-encryption-key",
-		"signin-log-retention", "audit-log-retention", "alert-webhooks")
+		"signin-log-retention", "audit-log-retention", "alert-webhooks", "pprof-listen")
 	return cmd
 }
 
@@ -126,6 +126,13 @@ func (a *app) serve(ctx context.Context) error {
 
 	mdsWait := a.firstMDSUpdate(ctx, kw.MDS, firstStart)
 
+	if cfg.PprofListen != "" {
+		stopPprof, err := startPprof(cfg.PprofListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)

@@ -285,6 +285,37 @@ func TestServeStartsPrintsSetupLinkAndStopsOnSIGTERM(t *testing.T) {
 	}
 }
 
+// With pprof_listen the profiler answers on its own loopback address, and
+// never on the main one.
+func TestServeProfilerOnlyWhereAsked(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	n := startServe(t, []string{"KEYWARD_DATA_DIR=" + t.TempDir(), "KEYWARD_PPROF_LISTEN=" + addr})
+	n.waitReady()
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("http://" + addr + "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("GET /debug/pprof/ on %s: %d %.200s", addr, code, body)
+	}
+	if code, body := get(n.url("/debug/pprof/")); code == http.StatusOK && strings.Contains(body, "goroutine") {
+		t.Errorf("the main listener serves the profiler: %d", code)
+	}
+	if code := n.stop(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
 func TestServeSkipsSetupLinkOnceUsersExist(t *testing.T) {
 	env := []string{"KEYWARD_DATA_DIR=" + t.TempDir()}
 	runBinary(t, env, "user", "add", "--upn", "admin@example.com", "--display-name", "Admin")

@@ -35,11 +35,14 @@ type Options struct {
 	// database when empty), the binary to start, its log level and
 	// sqlite_synchronous ("" for its default).
 	DatabaseURL, ServerBinary, ServerLogLevel, SQLiteSynchronous string
-	Users                                                        int
-	Concurrency                                                  []int
-	Duration                                                     time.Duration
-	Count                                                        int // sign-ins per level instead of Duration
-	BareDuration                                                 time.Duration
+	// ServerPprofListen is the started server's pprof_listen ("" = off),
+	// for profiling it while the levels run.
+	ServerPprofListen string
+	Users             int
+	Concurrency       []int
+	Duration          time.Duration
+	Count             int // sign-ins per level instead of Duration
+	BareDuration      time.Duration
 }
 
 // Runner runs one benchmark. The token functions create and revoke a
@@ -192,6 +195,9 @@ func (r *Runner) startServer(ctx context.Context) (*target, error) {
 	}
 	if r.DatabaseURL != "" {
 		db, info.Database = []string{"KEYWARD_DATABASE_URL=" + r.DatabaseURL}, "postgres"
+	}
+	if r.ServerPprofListen != "" {
+		db = append(db, "KEYWARD_PPROF_LISTEN="+r.ServerPprofListen)
 	}
 	env := ChildEnv(r.Env, db...)
 	if r.trust != nil {

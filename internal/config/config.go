@@ -49,6 +49,7 @@ type Config struct {
 	AlertWebhooks          []AlertWebhook // where emergency-access alerts are posted
 	SignInLogRetention     time.Duration  // sign-in log records older than this are deleted; 0 = kept forever
 	AuditLogRetention      time.Duration  // audit log records older than this are deleted; 0 = kept forever
+	PprofListen            string         // loopback host:port serving Go's /debug/pprof/; "" = off
 }
 
 // ProductionMDSURL is the FIDO Alliance's MDS3 endpoint.

@@ -160,6 +160,8 @@ var fields = []field{
 		func(c *Config) *bool { return &c.RequireMFAForAdmins }),
 	stringField("oidc_key_encryption_key", "oidc-key-encryption-key", `base64 of 32 random bytes that encrypt the OpenID Connect signing keys in the database; "" = stored unencrypted`,
 		func(c *Config) *string { return &c.OIDCKeyEncryptionKey }),
+	stringField("pprof_listen", "pprof-listen", `loopback address (127.0.0.1:6060) serving Go's profiler at /debug/pprof/, for measuring Keyward; "" = off`,
+		func(c *Config) *string { return &c.PprofListen }),
 	alertWebhooksField,
 }
 

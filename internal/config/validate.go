@@ -20,6 +20,9 @@ func (c Config) Validate() error {
 		}
 	}
 	add(checkListen(c.Listen))
+	if c.PprofListen != "" {
+		add(checkPprofListen(c.PprofListen))
+	}
 	add(checkPublicURL(c.PublicURL))
 	if _, err := c.LoadTLSCertificate(); err != nil {
 		add(err)
@@ -82,6 +85,23 @@ func checkListen(addr string) error {
 	}
 	if strings.ContainsAny(host, " /") {
 		return fmt.Errorf("listen: host %q in %q is not a host name or IP address", host, addr)
+	}
+	return nil
+}
+
+// checkPprofListen allows the profiler on a loopback address only: its
+// pages show the program's inner workings and cost CPU while a profile is
+// taken, so they must not be reachable from the network.
+func checkPprofListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("pprof_listen: %q is not a host:port address (e.g. 127.0.0.1:6060)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("pprof_listen: port %q in %q is not a number from 0 to 65535", port, addr)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("pprof_listen: %q is not a loopback address (127.0.0.1, ::1 or localhost): the profiler must not be reachable from the network", addr)
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ func TestValidateAcceptsGoodConfigs(t *testing.T) {
 		{"no_mds_download", func(c *Config) { c.MDSURL = "" }},
 		{"postgres_without_data_dir", func(c *Config) { c.DatabaseURL = "postgres://db/k"; c.DataDir = "" }},
 		{"json_debug", func(c *Config) { c.LogFormat = "json"; c.LogLevel = "debug" }},
+		{"pprof_on_loopback", func(c *Config) { c.PprofListen = "127.0.0.1:6060" }},
+		{"pprof_on_ipv6_loopback", func(c *Config) { c.PprofListen = "[::1]:0" }},
+		{"pprof_on_localhost", func(c *Config) { c.PprofListen = "localhost:6060" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,6 +65,9 @@ func TestValidateRejects(t *testing.T) {
 		{"negative_absolute_timeout", func(c *Config) { c.SessionAbsoluteTimeout = -time.Hour }, "session_absolute_timeout: must be positive"},
 		{"idle_longer_than_absolute", func(c *Config) { c.SessionIdleTimeout = 48 * time.Hour }, "must not be longer than"},
 		{"mds_url_not_http", func(c *Config) { c.MDSURL = "file:///tmp/blob.jwt" }, "mds_url:"},
+		{"pprof_on_every_interface", func(c *Config) { c.PprofListen = ":6060" }, `pprof_listen: ":6060" is not a loopback address`},
+		{"pprof_on_a_public_address", func(c *Config) { c.PprofListen = "10.0.0.5:6060" }, "must not be reachable from the network"},
+		{"pprof_without_port", func(c *Config) { c.PprofListen = "127.0.0.1" }, "pprof_listen: \"127.0.0.1\" is not a host:port"},
 		{"zero_shutdown_timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown_timeout"},
 		{"zero_body_limit", func(c *Config) { c.MaxBodyBytes = 0 }, "max_body_bytes"},
 		{"negative_signin_retention", func(c *Config) { c.SignInLogRetention = -time.Hour }, "signin_log_retention: must be 0 (keep forever) or at least 1h"},
