@@ -22,7 +22,17 @@ import (
 // compare with BenchmarkBareAssertionVerify, go-webauthn alone, in the same
 // run (docs/design.md: at least 25% of the bare rate).
 func BenchmarkPasskeySignIn(b *testing.B) {
-	w := newWorld(b, storagetest.NewSQLite(b))
+	passkeySignIns(b, storagetest.NewSQLite(b))
+}
+
+// BenchmarkPasskeySignInPostgres is BenchmarkPasskeySignIn on PostgreSQL
+// (KEYWARD_TEST_POSTGRES_DSN): one read and one write statement a sign-in.
+func BenchmarkPasskeySignInPostgres(b *testing.B) {
+	passkeySignIns(b, storagetest.NewPostgres(b))
+}
+
+func passkeySignIns(b *testing.B, db storagetest.Database) {
+	w := newWorld(b, db)
 	alice := w.user("alice@contoso.com")
 	w.enableForAll()
 	var keys sync.Pool

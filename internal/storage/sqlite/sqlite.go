@@ -83,6 +83,7 @@ var writerParams = []string{
 	"_pragma=journal_mode(WAL)",
 	"_pragma=wal_autocheckpoint(4000)",
 	"_pragma=journal_size_limit(33554432)",
+	"_pragma=temp_store(MEMORY)",
 }
 
 var dialect = sqlstore.Dialect{

@@ -89,14 +89,23 @@ func (s *Store) GetCredentialByCredentialID(ctx context.Context, credentialID []
 	return c, nil
 }
 
+// The sign-in's queries, built once: a query's text is also the key of its
+// cached statement, so building it per call costs twice.
+var (
+	credentialOwnerQuery = `SELECT ` + prefixed("c", credentialCols) + `, ` + prefixed("u", userCols) + `, m.group_id,
+		COALESCE((SELECT p.version FROM policies p WHERE p.name = 'fido2' AND p.version > 0), 0)
+		FROM credentials c JOIN users u ON u.id = c.user_id LEFT JOIN memberships m ON m.user_id = u.id
+		WHERE c.credential_id = ? ORDER BY m.group_id`
+	userCredentialsQuery = `SELECT ` + prefixed("c", credentialCols) + `, ` + prefixed("u", userCols) + `
+		FROM users u JOIN credentials c ON c.user_id = u.id
+		WHERE u.upn_key = ? ORDER BY c.created_at, c.id`
+)
+
 // GetCredentialOwner implements storage.Storage: one row per group of the
 // owner (one row when there is none), credential and user columns repeated.
 func (s *Store) GetCredentialOwner(ctx context.Context, credentialID []byte) (storage.CredentialOwner, error) {
 	const op = "get credential with its owner"
-	rows, err := s.read().rows(ctx, `SELECT `+prefixed("c", credentialCols)+`, `+prefixed("u", userCols)+`, m.group_id,
-		COALESCE((SELECT p.version FROM policies p WHERE p.name = 'fido2' AND p.version > 0), 0)
-		FROM credentials c JOIN users u ON u.id = c.user_id LEFT JOIN memberships m ON m.user_id = u.id
-		WHERE c.credential_id = ? ORDER BY m.group_id`, blob(credentialID))
+	rows, err := s.read().rows(ctx, credentialOwnerQuery, blob(credentialID))
 	if err != nil {
 		return storage.CredentialOwner{}, s.fail(op, err, nil)
 	}
@@ -149,9 +158,7 @@ func prefixed(alias, cols string) string {
 // credential, the user's columns repeated.
 func (s *Store) GetUserCredentialsByUPN(ctx context.Context, upn string) (storage.User, []storage.Credential, error) {
 	op := fmt.Sprintf("get user %q with credentials", upn)
-	rows, err := s.read().rows(ctx, `SELECT `+prefixed("c", credentialCols)+`, `+prefixed("u", userCols)+`
-		FROM users u JOIN credentials c ON c.user_id = u.id
-		WHERE u.upn_key = ? ORDER BY c.created_at, c.id`, foldKey(upn))
+	rows, err := s.read().rows(ctx, userCredentialsQuery, foldKey(upn))
 	if err != nil {
 		return storage.User{}, nil, s.fail(op, err, nil)
 	}
