@@ -61,6 +61,14 @@ func TestPolicyChangesThatLockOutPrivilegedAccountsAreRefused(t *testing.T) {
 			})
 		}
 
+		// The preview an administrator sees before saving agrees: with
+		// compromised models blocked, the privileged accounts' keys stop working.
+		preview := w.mustStatus(w.do("POST", policyPath+"/preview", bearer(w.reader),
+			`{"passkeyProfiles":[{"id":"default","blockCompromisedModels":true}]}`), http.StatusOK).json(t)
+		if n := preview["summary"].(map[string]any)["privilegedUsersAffected"]; n != 3.0 { // root, glass and withpw
+			t.Fatalf("preview of blocking compromised models: %v privileged users affected, want 3: %v", n, preview)
+		}
+
 		// A pass for the emergency account leaves only the administrator locked out.
 		w.mustStatus(w.do("POST", "/api/v1/users/"+glass+"/authentication/temporaryAccessPassMethods", bearer(w.admin), map[string]any{}), http.StatusCreated)
 		wantError(t, w.do("PATCH", policyPath, bearer(w.admin), `{"state":"disabled"}`), http.StatusConflict, "wouldLockOut",

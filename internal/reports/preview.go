@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/keyward/keyward/internal/apperr"
+	"github.com/keyward/keyward/internal/methodpolicy"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -58,10 +59,11 @@ type AffectedKey struct {
 	Reason            string `json:"reason"`
 }
 
-// Compare judges every key under the current and the proposed policy. Keys
-// of disabled accounts and keys flagged as possible clones sign in under
-// neither, so they change nothing.
-func Compare(cur, next policy.Fido2, owners []storage.CredentialOwner) Preview {
+// Compare judges every key under the current and the proposed policy, by
+// the sign-in's own decision (methodpolicy.PasskeySignIn, with distrust
+// saying which models MDS distrusts). Keys of disabled accounts and keys
+// flagged as possible clones sign in under neither, so they change nothing.
+func Compare(cur, next policy.Fido2, owners []storage.CredentialOwner, distrust methodpolicy.Distrust) Preview {
 	p := Preview{UsersLosingPasskeySignIn: []AffectedUser{}, KeysThatStopWorking: []AffectedKey{},
 		UsersInScopeWithoutAcceptableKey: []AffectedUser{}, PrivilegedUsersAffected: []AffectedUser{}}
 	type tally struct {
@@ -84,8 +86,7 @@ func Compare(cur, next policy.Fido2, owners []storage.CredentialOwner) Preview {
 			users[o.User.ID] = t
 		}
 		c := o.Credential
-		k := policy.Key{AAGUID: c.AAGUID, Model: c.Model, BackupEligible: c.BackupEligible}
-		was, now := cur.CheckSignIn(o.GroupIDs, k), next.CheckSignIn(o.GroupIDs, k)
+		was, now := methodpolicy.PasskeySignIn(cur, o.GroupIDs, c, distrust), methodpolicy.PasskeySignIn(next, o.GroupIDs, c, distrust)
 		if was.Allowed {
 			t.before++
 		}
@@ -151,5 +152,15 @@ func (s *Service) PreviewFido2(ctx context.Context, policies Fido2Source, patch 
 	if err != nil {
 		return Preview{}, apperr.Internal(err)
 	}
-	return Compare(cur, next, owners), nil
+	// A key of a model MDS distrusts stops working where a profile starts
+	// to block such models, as the lockout guard judges it.
+	var distrust methodpolicy.Distrust
+	if s.Metadata != nil {
+		blob, err := s.Metadata.Current(ctx)
+		if err != nil {
+			return Preview{}, apperr.Internal(err)
+		}
+		distrust = methodpolicy.DistrustIn(blob, s.Now())
+	}
+	return Compare(cur, next, owners, distrust), nil
 }

@@ -42,7 +42,7 @@ func TestCompareLeavesDisabledAndFlaggedKeysOut(t *testing.T) {
 		{User: storage.User{ID: "u2", AccountEnabled: false}, Credential: storage.Credential{ID: "k2", AAGUID: ZeroAAGUID}},
 		{User: storage.User{ID: "u3", AccountEnabled: true}, Credential: storage.Credential{ID: "k3", CloneWarning: true}},
 	}
-	p := Compare(on, off, owners)
+	p := Compare(on, off, owners, nil)
 	if p.Summary.KeysThatStopWorking != 1 || p.KeysThatStopWorking[0].ID != "k1" || p.Summary.UsersLosingPasskeySignIn != 1 ||
 		p.Summary.UsersInScopeWithoutAcceptableKey != 0 {
 		t.Fatalf("%+v", p)
