@@ -91,6 +91,7 @@ type keyward struct {
 	app   *app.App
 	store storage.Storage
 	clock *offsetClock
+	pki   *mdstest.PKI // signs the test MDS blobs
 	port  string
 	url   string // http://localhost:PORT, the public URL
 }
@@ -115,7 +116,7 @@ func startKeyward(t *testing.T) *keyward {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.app = a
+	k.app, k.pki = a, pki
 	blob, err := pki.Sign(mdstest.Payload{Number: 1, NextUpdate: k.clock.Now().Add(30 * 24 * time.Hour),
 		Entries: []mdstest.EntryOptions{{AAGUID: virtualAAGUID, Description: virtualModel}}})
 	if err != nil {

@@ -9,8 +9,10 @@ function row(a) {
   return h("tr", {},
     h("td", {}, h("a", { href: "/admin/users/" + encodeURIComponent(a.userId), class: "cell-main" }, a.userDisplayName || a.userPrincipalName),
       h("div", { class: "cell-sub" }, a.userPrincipalName)),
-    h("td", {}, a.methodDisplayName, h("div", { class: "cell-sub" }, a.model || "Unknown model")),
-    h("td", {}, a.reason),
+    h("td", {}, a.methodDisplayName, h("div", { class: "cell-sub" }, a.model || "Unknown model"),
+      // On a phone the reason column does not fit: it goes under the key.
+      h("div", { class: "cell-sub show-sm" }, a.reason)),
+    h("td", { class: "hide-sm" }, a.reason),
     h("td", { class: "hide-sm" }, formatDate(a.lastUsedDateTime)));
 }
 
@@ -30,7 +32,7 @@ async function load() {
   $("#distrusted-summary").textContent = `${report.value.length} passkeys of ${report.users} users`;
   table.replaceChildren(h("table", { class: "table", id: "distrusted-table" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "User"), h("th", { scope: "col" }, "Passkey and model"),
-      h("th", { scope: "col" }, "Why it is distrusted"), h("th", { scope: "col", class: "hide-sm" }, "Last used"))),
+      h("th", { scope: "col", class: "hide-sm" }, "Why it is distrusted"), h("th", { scope: "col", class: "hide-sm" }, "Last used"))),
     h("tbody", {}, ...report.value.map(row))));
 }
 
