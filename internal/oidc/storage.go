@@ -28,15 +28,23 @@ var (
 )
 
 // reqState is per-request scratch the library's calls share: the client
-// the request authenticated as (its signing algorithm and object ID), and
-// the user the tokens are for. The library asks for the client twice in a
-// token request (to authenticate it, then to check its grant types) and a
-// refresh reads the user twice (may they sign in, then their claims): each
-// is read from the database once per request.
+// the request authenticated as (its signing algorithm and object ID) with
+// its count of wrong secrets, and the user the tokens are for. The library
+// asks for the client twice in a token request (to authenticate it, then to
+// check its grant types), a code exchange needs the code's request and its
+// user, and a refresh reads the user twice (may they sign in, then their
+// claims): each is read from the database once per request, the client with
+// its failures and the code with its user in one query each.
 type reqState struct {
-	app  *storage.Application
-	user *storage.User
+	app          *storage.Application
+	failures     int  // wrong secrets of app in the current window
+	failuresRead bool // failures was read with app
+	user         *storage.User
 }
+
+// secretFailuresKey prefixes an app's object ID in the rate-limit counter
+// of its wrong secrets.
+const secretFailuresKey = "oidc-client:"
 
 type stateKey struct{}
 
@@ -80,14 +88,14 @@ func (s opStorage) app(ctx context.Context, clientID string) (storage.Applicatio
 	if st.app != nil && st.app.AppID == clientID {
 		return *st.app, nil
 	}
-	a, err := s.p.store.GetApplicationByAppID(ctx, clientID)
+	a, failures, err := s.p.store.GetClient(ctx, clientID, secretFailuresKey, s.p.cfg.SecretFailureWindow, s.p.now())
 	if errors.Is(err, storage.ErrNotFound) {
 		return a, invalidClient()
 	}
 	if err != nil {
 		return a, oidc.ErrServerError().WithParent(err)
 	}
-	st.app = &a
+	st.app, st.failures, st.failuresRead = &a, failures, true
 	return a, nil
 }
 
@@ -128,7 +136,7 @@ func (s opStorage) AuthorizeClientIDSecret(ctx context.Context, clientID, client
 	if err != nil {
 		return err
 	}
-	key, window, now := "oidc-client:"+a.ID, s.p.cfg.SecretFailureWindow, s.p.now()
+	key, window, now := secretFailuresKey+a.ID, s.p.cfg.SecretFailureWindow, s.p.now()
 	tooMany := oidc.ErrInvalidClient().WithDescription("too many wrong client secrets; try again later")
 	if !checkSecret(a, clientSecret, now) {
 		full, err := s.p.store.ReserveRateLimits(ctx, []storage.RateLimit{{Key: key, Max: s.p.cfg.SecretFailureLimit}}, window, now)
@@ -140,9 +148,11 @@ func (s opStorage) AuthorizeClientIDSecret(ctx context.Context, clientID, client
 		}
 		return invalidClient()
 	}
-	failures, err := s.p.store.RateLimitCount(ctx, key, window, now)
-	if err != nil {
-		return oidc.ErrServerError().WithParent(err)
+	failures := stateFrom(ctx).failures // read with the app
+	if !stateFrom(ctx).failuresRead {
+		if failures, err = s.p.store.RateLimitCount(ctx, key, window, now); err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
 	}
 	if failures >= s.p.cfg.SecretFailureLimit {
 		return tooMany
@@ -260,10 +270,11 @@ func (s opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
 // client authentication or PKCE does not burn it. A code presented after it
 // was used revokes every token issued for it (RFC 6749 §4.1.2).
 func (s opStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	rec, err := s.p.store.GetAuthRequestByCode(ctx, secret.Hash(code))
+	rec, u, err := s.p.store.GetCodeGrant(ctx, secret.Hash(code))
 	if err != nil {
 		return nil, err
 	}
+	stateFrom(ctx).user = &u // for the ID token's claims
 	if rec.CodeUsedAt != nil {
 		s.revokeCode(ctx, rec)
 		return nil, errors.New("code already used")

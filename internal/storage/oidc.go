@@ -15,6 +15,11 @@ type OIDCStorage interface {
 	CreateApplication(ctx context.Context, a Application) error
 	GetApplication(ctx context.Context, id string) (Application, error)
 	GetApplicationByAppID(ctx context.Context, appID string) (Application, error)
+	// GetClient is GetApplicationByAppID together with the count, in now's
+	// window, of the rate-limit counter named failureKeyPrefix + the
+	// application's ID (as RateLimitCount reads it), in one query: a token
+	// request authenticates its client and checks the client's failures.
+	GetClient(ctx context.Context, appID, failureKeyPrefix string, window time.Duration, now time.Time) (Application, int, error)
 	// UpdateApplication is a CAS update; ID, AppID and CreatedAt are kept.
 	UpdateApplication(ctx context.Context, id string, fn func(Application) (Application, error)) (Application, error)
 	DeleteApplication(ctx context.Context, id string) error
@@ -41,6 +46,10 @@ type OIDCStorage interface {
 	// GetAuthRequestByCode finds the request holding this code hash, used or
 	// not (so that a second use can be told apart and answered).
 	GetAuthRequestByCode(ctx context.Context, codeHash []byte) (AuthRequest, error)
+	// GetCodeGrant is GetAuthRequestByCode together with the user who
+	// completed the request, in one query: a code exchange needs both. A
+	// request without a user, or whose user is gone, is ErrNotFound.
+	GetCodeGrant(ctx context.Context, codeHash []byte) (AuthRequest, User, error)
 	// RedeemAuthCode marks the request's unexpired, unused code used at now
 	// and stores the tokens issued for it, in one transaction. A code used
 	// before is ErrConflict; an expired one (or no code) ErrNotFound. Among

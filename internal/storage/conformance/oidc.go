@@ -111,6 +111,30 @@ var applicationTests = []test{
 		_, _, err = s.ListApplications(t.Context(), storage.Page{After: "!!"})
 		is(t, err, storage.ErrBadCursor)
 	}},
+	{"get_client_reads_the_wrong_secrets_with_the_app", func(t *testing.T, s storage.Storage) {
+		a := mustApplication(t, s, "Grafana")
+		other := mustApplication(t, s, "Other")
+		const w = 15 * time.Minute
+		start := t0.Truncate(w)
+		got, failures, err := s.GetClient(t.Context(), a.AppID, "oidc-client:", w, start)
+		ok(t, err)
+		equal(t, "app", got, a)
+		equal(t, "no failures", failures, 0)
+		for range 3 {
+			hit(t, s, "oidc-client:"+a.ID, w, start.Add(time.Minute))
+		}
+		hit(t, s, "oidc-client:"+other.ID, w, start)
+		hit(t, s, "other:"+a.ID, w, start)
+		_, failures, err = s.GetClient(t.Context(), a.AppID, "oidc-client:", w, start.Add(2*time.Minute))
+		ok(t, err)
+		equal(t, "failures in the window, as RateLimitCount counts them", failures, count(t, s, "oidc-client:"+a.ID, w, start))
+		equal(t, "failures", failures, 3)
+		_, failures, err = s.GetClient(t.Context(), a.AppID, "oidc-client:", w, start.Add(w))
+		ok(t, err)
+		equal(t, "failures in the next window", failures, 0)
+		_, _, err = s.GetClient(t.Context(), "no-such-app", "oidc-client:", w, start)
+		is(t, err, storage.ErrNotFound)
+	}},
 	{"deleting_an_app_deletes_its_tokens", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "u@x.org")
 		a := mustApplication(t, s, "App")
@@ -249,6 +273,34 @@ var authRequestTests = []test{
 		got, err = s.GetAuthRequestByCode(t.Context(), code)
 		ok(t, err)
 		equal(t, "used at", got.CodeUsedAt, ptr(at(time.Second)))
+	}},
+	{"code_grant_reads_the_user_with_the_request", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "u@x.org")
+		a := mustApplication(t, s, "App")
+		r := newAuthRequest(a.AppID)
+		code := randomBytes(32)
+		r.CodeHash, r.CodeExpiresAt, r.Done, r.UserID, r.AMR, r.ACR = code, ptr(at(time.Minute)), true, u.ID, []string{"hwk"}, "phrh"
+		ok(t, s.CreateAuthRequest(t.Context(), r))
+		gotR, gotU, err := s.GetCodeGrant(t.Context(), code)
+		ok(t, err)
+		equal(t, "request", gotR, r)
+		wantU, err := s.GetUser(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "user", gotU, wantU)
+		// Without a user (not completed) or with the user gone: not found.
+		noUser := newAuthRequest(a.AppID)
+		noUserCode := randomBytes(32)
+		noUser.CodeHash = noUserCode
+		ok(t, s.CreateAuthRequest(t.Context(), noUser))
+		_, _, err = s.GetCodeGrant(t.Context(), noUserCode)
+		is(t, err, storage.ErrNotFound)
+		ok(t, s.DeleteUser(t.Context(), u.ID))
+		_, _, err = s.GetCodeGrant(t.Context(), code)
+		is(t, err, storage.ErrNotFound)
+		_, _, err = s.GetCodeGrant(t.Context(), randomBytes(32))
+		is(t, err, storage.ErrNotFound)
+		_, _, err = s.GetCodeGrant(t.Context(), nil)
+		is(t, err, storage.ErrNotFound)
 	}},
 	{"expired_or_missing_code_is_not_found", func(t *testing.T, s storage.Storage) {
 		r := newAuthRequest("c")

@@ -112,6 +112,24 @@ func (s *Store) GetApplicationByAppID(ctx context.Context, appID string) (storag
 	return a, nil
 }
 
+// GetClient implements storage.Storage.
+func (s *Store) GetClient(ctx context.Context, appID, failureKeyPrefix string, w time.Duration, now time.Time) (storage.Application, int, error) {
+	op := fmt.Sprintf("get client %q", appID)
+	start, _, err := window(w, now)
+	if err != nil {
+		return storage.Application{}, 0, fmt.Errorf("%s: %w", op, err)
+	}
+	var failures int
+	a, err := scanApplication(s.read().row(ctx, `SELECT `+applicationCols+`,
+		COALESCE((SELECT l.hits FROM rate_limits l WHERE l.name = ? || applications.id
+			AND l.window_us = ? AND l.window_start = ?), 0)
+		FROM applications WHERE app_id = ?`, failureKeyPrefix, w.Microseconds(), s.tv(start), appID), &failures)
+	if err != nil {
+		return a, 0, s.fail(op, err, nil)
+	}
+	return a, failures, nil
+}
+
 // UpdateApplication implements storage.Storage.
 func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(storage.Application) (storage.Application, error)) (storage.Application, error) {
 	op := fmt.Sprintf("update application %q", id)
@@ -265,14 +283,14 @@ func (s *Store) UpdateSigningKey(ctx context.Context, id string, fn func(storage
 const authRequestCols = `id, client_id, request, user_id, session_id, auth_time, amr, acr, done,
 	code_hash, code_expires_at, code_used_at, created_at, expires_at`
 
-func scanAuthRequest(sc scanner) (storage.AuthRequest, error) {
+func scanAuthRequest(sc scanner, extra ...any) (storage.AuthRequest, error) {
 	var r storage.AuthRequest
 	var req, code bytesCol
 	var user strCol
 	var amr strListCol
 	var authTime, codeExp, codeUsed, created, expires timeCol
-	if err := sc.Scan(&r.ID, &r.ClientID, &req, &user, &r.SessionID, &authTime, &amr, &r.ACR, &r.Done,
-		&code, &codeExp, &codeUsed, &created, &expires); err != nil {
+	if err := sc.Scan(append([]any{&r.ID, &r.ClientID, &req, &user, &r.SessionID, &authTime, &amr, &r.ACR, &r.Done,
+		&code, &codeExp, &codeUsed, &created, &expires}, extra...)...); err != nil {
 		return storage.AuthRequest{}, err
 	}
 	r.Request, r.UserID, r.AMR, r.CodeHash = req.V, user.V, amr.V, code.V
@@ -374,6 +392,20 @@ func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (stor
 		return r, s.fail("get auth request by code", err, nil)
 	}
 	return r, nil
+}
+
+// GetCodeGrant implements storage.Storage.
+func (s *Store) GetCodeGrant(ctx context.Context, codeHash []byte) (storage.AuthRequest, storage.User, error) {
+	if len(codeHash) == 0 {
+		return storage.AuthRequest{}, storage.User{}, fmt.Errorf("get code grant: %w", storage.ErrNotFound)
+	}
+	var u userScan
+	r, err := scanAuthRequest(s.read().row(ctx, `SELECT `+prefixed("r", authRequestCols)+`, `+prefixed("u", userCols)+`
+		FROM oidc_auth_requests r JOIN users u ON u.id = r.user_id WHERE r.code_hash = ?`, codeHash), u.dest()...)
+	if err != nil {
+		return r, storage.User{}, s.fail("get code grant", err, nil)
+	}
+	return r, u.user(), nil
 }
 
 // RedeemAuthCode implements storage.Storage: one conditional UPDATE decides

@@ -13,15 +13,28 @@ import (
 const userCols = `id, upn, display_name, account_enabled, is_emergency_access, password_hash, created_at, updated_at, admin_role, mail`
 
 func scanUser(sc scanner, extra ...any) (storage.User, error) {
-	var u storage.User
-	var created, updated timeCol
-	dest := append([]any{&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.AccountEnabled,
-		&u.IsEmergencyAccess, &u.PasswordHash, &created, &updated, &u.AdminRole, &u.Mail}, extra...)
-	if err := sc.Scan(dest...); err != nil {
+	var u userScan
+	if err := sc.Scan(append(u.dest(), extra...)...); err != nil {
 		return storage.User{}, err
 	}
-	u.CreatedAt, u.UpdatedAt = created.T, updated.T
-	return u, nil
+	return u.user(), nil
+}
+
+// userScan receives userCols among other columns (see scanUser).
+type userScan struct {
+	u                storage.User
+	created, updated timeCol
+}
+
+func (s *userScan) dest() []any {
+	return []any{&s.u.ID, &s.u.UserPrincipalName, &s.u.DisplayName, &s.u.AccountEnabled,
+		&s.u.IsEmergencyAccess, &s.u.PasswordHash, &s.created, &s.updated, &s.u.AdminRole, &s.u.Mail}
+}
+
+func (s *userScan) user() storage.User {
+	u := s.u
+	u.CreatedAt, u.UpdatedAt = s.created.T, s.updated.T
+	return u
 }
 
 func normUser(u storage.User) storage.User {
