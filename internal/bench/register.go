@@ -260,11 +260,9 @@ func (r *Runner) RunRegister(ctx context.Context) (rep *RegisterReport, err erro
 				return nil
 			}
 			var errs []error
-			r.Progress("deleting the %d benchmark users…", len(userIDs))
-			for _, id := range userIDs {
-				if err := c.DeleteUser(ctx, id); err != nil {
-					errs = append(errs, fmt.Errorf("deleting benchmark user %s: %w", id, err))
-				}
+			if len(userIDs) > 0 {
+				r.Progress("deleting the %d benchmark users…", len(userIDs))
+				errs = append(errs, deleteUsers(ctx, c, userIDs))
 			}
 			if restore != nil {
 				errs = append(errs, restore(ctx))
@@ -313,6 +311,13 @@ func (r *Runner) RunRegister(ctx context.Context) (rep *RegisterReport, err erro
 		if res.Errors > 0 {
 			r.Progress("concurrency %d: %d registrations failed, e.g. %s", conc, res.Errors, res.ErrorSamples[0])
 		}
+		if tgt.persistent { // between levels, so the end has little left to delete
+			r.Progress("concurrency %d: deleting its %d users…", conc, len(users))
+			if err := deleteUsers(ctx, c, users); err != nil {
+				return nil, interrupted(ctx, err)
+			}
+			userIDs = userIDs[:len(userIDs)-len(users)]
+		}
 	}
 	rep.evaluate()
 	return rep, nil
@@ -343,6 +348,24 @@ func createUsers(ctx context.Context, c *Client, run string, n int) ([]string, e
 		return out, err
 	}
 	return out, nil
+}
+
+// deleteUsers deletes the users, registrationUserSetup at a time.
+func deleteUsers(ctx context.Context, c *Client, ids []string) error {
+	errs := make([]error, len(ids))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range registrationUserSetup {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(ids) && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
+				if err := c.DeleteUser(ctx, ids[i]); err != nil {
+					errs[i] = fmt.Errorf("deleting benchmark user %s: %w", ids[i], err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(append(errs, ctx.Err())...)
 }
 
 // registerLevel runs one level: each worker has its own software
