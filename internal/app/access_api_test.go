@@ -148,6 +148,17 @@ func TestConditionalAccessAPI(t *testing.T) {
 		if len(lint) != 2 || lint[0].(map[string]any)["displayName"] != "YubiKey outside the office" || lint[1].(map[string]any)["displayName"] != "YubiKey only" {
 			t.Fatalf("lint: %v", lint)
 		}
+		// A draft is checked without saving: the accounts it would take in.
+		draft := `{"displayName":"Draft","state":"enabledForReportingButNotEnforced","conditions":{"users":{"includeUsers":["All"]},` +
+			`"applications":{"includeApplications":["All"]}},"grantControls":{"builtInControls":["mfa"]}}`
+		if got := w.mustStatus(w.do("POST", caBase+"/lint", bearer(w.reader), draft), http.StatusOK).json(t)["affectedAccounts"].([]any); len(got) != 1 || got[0] != "breakglass@contoso.com" {
+			t.Fatalf("draft lint: %v", got)
+		}
+		excluded := strings.Replace(draft, `"includeUsers":["All"]`, fmt.Sprintf(`"includeUsers":["All"],"excludeUsers":[%q]`, bg), 1)
+		if got := w.mustStatus(w.do("POST", caBase+"/lint", bearer(w.reader), excluded), http.StatusOK).json(t)["affectedAccounts"].([]any); len(got) != 0 {
+			t.Fatalf("draft lint with the account excluded: %v", got)
+		}
+		wantError(t, w.do("POST", caBase+"/lint", bearer(w.reader), `{"displayName":"x","nope":1}`), http.StatusBadRequest, "invalidRequest", "nope")
 		forced := w.mustStatus(w.do("PATCH", caPolicies+"/"+policyID+"?force=true", bearer(w.admin), `{"displayName":"YubiKey away from the office"}`), http.StatusOK)
 		audits := w.audit("access.policy.update")
 		if len(audits) != 1 || !strings.Contains(string(audits[0].Details), `"force":true`) || !strings.Contains(string(audits[0].Details), "breakglass@contoso.com") {

@@ -158,3 +158,23 @@ func (s *Service) Lint(ctx context.Context) ([]access.Finding, error) {
 	}
 	return out, nil
 }
+
+// AffectedBy names the emergency-access accounts a policy not saved yet
+// (Graph's document, as the editor holds it) would take in — what saving it
+// without force would be refused for — so the admin center can say so
+// before anything is saved. Nothing is stored.
+func (s *Service) AffectedBy(ctx context.Context, doc []byte) ([]string, error) {
+	var p access.Policy
+	if err := decodeDoc(doc, &p); err != nil {
+		return nil, err
+	}
+	es, err := s.Store.ListEmergencyAccounts(ctx)
+	if err != nil {
+		return nil, apperr.Internal(err)
+	}
+	out := access.Affected(p, accounts(es))
+	if out == nil {
+		out = []string{}
+	}
+	return out, nil
+}

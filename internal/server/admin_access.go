@@ -40,6 +40,7 @@ func (a *AccessAPI) Mount(rt Router) {
 	}
 	rt.Handle("POST "+accessBase+"/evaluate", read(http.HandlerFunc(a.evaluate)))
 	rt.Handle("GET "+accessBase+"/lint", read(http.HandlerFunc(a.lint)))
+	rt.Handle("POST "+accessBase+"/lint", read(http.HandlerFunc(a.lintDraft)))
 }
 
 // view fills in what a stored document shows beside itself: the display
@@ -198,6 +199,23 @@ func (a *AccessAPI) evaluate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, res)
+}
+
+// lintDraft answers which emergency-access accounts a policy not saved yet
+// would take in: {"affectedAccounts": [UPN, …]} (Keyward's; the editor
+// shows it before Save).
+func (a *AccessAPI) lintDraft(w http.ResponseWriter, r *http.Request) {
+	var body json.RawMessage
+	if err := DecodeJSON(w, r, &body); err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	upns, err := a.Access.AffectedBy(r.Context(), body)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"affectedAccounts": upns})
 }
 
 func (a *AccessAPI) lint(w http.ResponseWriter, r *http.Request) {

@@ -130,3 +130,67 @@ func TestBrowserAdminCenterNeedsAPasskey(t *testing.T) {
 	admin.waitPath(t, "/admin/users")
 	admin.waitText(t, "main", adminUPN)
 }
+
+// TestBrowserPolicyEditorWarnsAboutEmergencyAccounts: editing a policy in
+// the admin center, the administrator is told which emergency-access
+// account it would take in before saving; Save without force is refused
+// beside the editor (role="alert") and stores nothing; excluding the
+// account clears the warning; opening a saved policy that takes one in
+// warns at once.
+func TestBrowserPolicyEditorWarnsAboutEmergencyAccounts(t *testing.T) {
+	chromium := chromiumPath(t)
+	k := startKeyward(t)
+	ctx := context.Background()
+	ada := k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleGlobalAdmin)
+	upn, name, yes := "glass@contoso.example", "Break glass", true
+	glass, err := k.app.Directory.CreateUser(ctx, authz.CLI(), directory.UserInput{UserPrincipalName: &upn, DisplayName: &name, IsEmergencyAccess: &yes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startBrowser(t, chromium)
+	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
+	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
+	secondFactorForTheAdminCenter(t, admin, k, "/admin/users")
+	admin.open(t, "/admin/conditional-access")
+	admin.waitText(t, "#ca-policies", "No policies yet")
+
+	// A block for everyone but Ada (the last global administrator must keep
+	// a way in, force or not), and, with exclude, the emergency account.
+	policy := func(exclude string) string {
+		return `{"displayName":"Block legacy","state":"enabled","conditions":{"users":{"includeUsers":["All"],"excludeUsers":["` + ada + `"` + exclude + `]},` +
+			`"applications":{"includeApplications":["All"]}},"grantControls":{"builtInControls":["block"]}}`
+	}
+	admin.fill(t, "#ca-editor", policy(""))
+	admin.waitText(t, "#ca-editor-warning", upn)
+	if admin.visible(t, "#ca-editor-error") {
+		admin.fail(t, "an error before Save")
+	}
+	admin.click(t, "#ca-save")
+	admin.waitText(t, "#ca-editor-error", upn)
+	if got, _ := admin.evalErr(`(() => { const e = document.querySelector("#ca-editor-error"); return e.getAttribute("role") + " " + e.closest(".field").contains(document.querySelector("#ca-editor")); })()`); got != "alert true" {
+		admin.fail(t, "the refusal is not an alert beside the editor: %s", got)
+	}
+	if !admin.visible(t, "#ca-force") {
+		admin.fail(t, "no way to save anyway")
+	}
+	admin.checkLabels(t)
+	if c, err := k.app.Access.Current(ctx); err != nil || len(c.Policies) != 0 {
+		t.Fatalf("a refused save stored policies: %v %+v", err, c.Policies)
+	}
+
+	// Excluding the account clears the warning.
+	admin.fill(t, "#ca-editor", policy(`,"`+glass.ID+`"`))
+	admin.waitFor(t, "the warning to clear", `document.querySelector("#ca-editor-warning").hidden`)
+
+	// Saved anyway, then opened again: the warning is there at once.
+	admin.fill(t, "#ca-editor", policy(""))
+	admin.waitText(t, "#ca-editor-warning", upn)
+	admin.click(t, "#ca-save")
+	admin.waitText(t, "#ca-editor-error", upn)
+	admin.click(t, "#ca-force")
+	admin.waitText(t, "#ca-policies", "Block legacy")
+	admin.waitFor(t, "the editor to clear", `document.querySelector("#ca-editor-title").textContent === "New policy"`)
+	admin.click(t, `#ca-policies button.btn-link`)
+	admin.waitText(t, "#ca-editor-title", "Edit Block legacy")
+	admin.waitText(t, "#ca-editor-warning", upn)
+}

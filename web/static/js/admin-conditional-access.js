@@ -89,6 +89,38 @@ async function reload() {
   await Promise.all([loadPolicies(), loadLint(), loadStrengths(), loadLocations()]);
 }
 
+// checkDraft asks which emergency-access accounts the policy in the editor
+// would take in, and says so beside it before anything is saved (the save
+// would be refused for them unless forced). Only the answer to the latest
+// text counts.
+let draftCheck = 0;
+async function checkDraft() {
+  const warning = $("#ca-editor-warning");
+  const mine = ++draftCheck;
+  let doc;
+  try {
+    doc = JSON.parse($("#ca-editor").value);
+  } catch {
+    if (mine === draftCheck) setAlert(warning, "");
+    return;
+  }
+  let accounts = [];
+  try {
+    ({ affectedAccounts: accounts } = await post(base + "/lint", doc));
+  } catch {
+    accounts = []; // not a policy yet: Save says what is wrong
+  }
+  if (mine !== draftCheck) return;
+  setAlert(warning, accounts.length
+    ? `This policy would apply to the emergency-access account(s) ${accounts.join(", ")}. Exclude them (directly or through a group) so they can always get in; saving as it is needs “Save anyway”, which is audited.`
+    : "");
+}
+let draftTimer = null;
+$("#ca-editor").addEventListener("input", () => {
+  clearTimeout(draftTimer);
+  draftTimer = setTimeout(checkDraft, 300);
+});
+
 function newPolicy() {
   editing = null;
   $("#ca-editor-title").textContent = "New policy";
@@ -96,6 +128,7 @@ function newPolicy() {
   show($("#ca-delete"), false);
   show($("#ca-force"), false);
   setAlert($("#ca-editor-error"), "");
+  checkDraft();
 }
 
 async function edit(id) {
@@ -108,6 +141,7 @@ async function edit(id) {
   show($("#ca-delete"), true);
   show($("#ca-force"), false);
   setAlert($("#ca-editor-error"), "");
+  checkDraft();
   $("#ca-editor").focus();
 }
 
