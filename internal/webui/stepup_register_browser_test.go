@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/keyward/keyward/internal/access"
 	"github.com/keyward/keyward/internal/authz"
 	"github.com/keyward/keyward/internal/conditionalaccess"
 	"github.com/keyward/keyward/internal/oidc"
@@ -151,4 +152,42 @@ func TestBrowserStepUpRegistersAPasskey(t *testing.T) {
 			t.Fatalf("Bob's passkeys: %v %+v", err, creds)
 		}
 	})
+}
+
+// TestBrowserAdminCenterStepUpRegistersAPasskey: Ada, an authentication
+// administrator signed in with a password and an authenticator app a
+// moment ago, has no passkey; a policy asks her for Phishing-resistant MFA
+// in the admin center. Opening it, she sets up a security key on the
+// step-up page, uses it once, and is on the admin page she asked for.
+func TestBrowserAdminCenterStepUpRegistersAPasskey(t *testing.T) {
+	chromium := chromiumPath(t)
+	k := startKeyward(t)
+	ctx := context.Background()
+	if _, err := k.app.Policies.UpdateFido2(ctx, authz.CLI(), []byte(`{"state":"enabled","isAutomaticUpgradeAllowed":false}`)); err != nil {
+		t.Fatal(err)
+	}
+	// A global administrator the policy leaves alone keeps the admin center reachable.
+	k.user(t, "root@contoso.example", "Root", adminPassword, storage.RoleGlobalAdmin)
+	ada := k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleAuthenticationAdmin)
+	if err := k.store.CreateTOTP(ctx, storage.TOTPMethod{UserID: ada, Secret: upgradeTOTPSecret, Confirmed: true, CreatedAt: k.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.app.Access.Create(ctx, authz.CLI(), storage.AccessPolicy, []byte(`{"displayName":"Phishing-resistant MFA for Ada",
+		"state":"enabled","conditions":{"users":{"includeUsers":["`+ada+`"]},
+		"applications":{"includeApplications":["`+access.AppAdmin+`"]}},
+		"grantControls":{"authenticationStrength":{"id":"`+access.StrengthPhishingResistant+`"}}}`), conditionalaccess.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b := startBrowser(t, chromium)
+	tb := b.newTab(t, "ada", k.url, webauthn.AuthenticatorTransportUsb)
+	signInWithPasswordAndApp(t, tb, k, adminUPN, adminPassword, "/my/security-info")
+
+	tb.open(t, "/admin/users")
+	tb.waitPath(t, "/login/step-up")
+	tb.waitFor(t, "the register step", `document.querySelector("#stepup-register") !== null`)
+	tb.click(t, "#stepup-register")
+	tb.waitText(t, "#stepup-subtitle", "Your passkey is set up")
+	tb.click(t, "#stepup-passkey")
+	tb.waitPath(t, "/admin/users")
+	tb.waitText(t, "main", "root@contoso.example")
 }
