@@ -57,6 +57,13 @@ func TestConditionalAccessOnKeywardSurfaces(t *testing.T) {
 		}
 		// Reading My security info is not registering.
 		w.mustStatus(w.do("GET", "/api/v1/me/passkeys", cookie(passkey), nil), http.StatusOK)
+		// Nor does the step-up page offer to register a key the policy would refuse:
+		// it says what is needed, why not, and whom to ask.
+		r = w.do("GET", "/login/step-up?acr=phr&next=%2F&models="+unknownAAGUID, cookie(passkey), nil)
+		if body := string(r.body); r.status != http.StatusForbidden || !strings.Contains(body, "Register only at the office") ||
+			!strings.Contains(body, "Ask an administrator") || strings.Contains(body, "stepup-register") {
+			t.Fatalf("step-up page where registering is blocked: %d %.800s", r.status, body)
+		}
 
 		// The sign-in log: every refusal, and each session's first successful
 		// use of a surface a policy applied to, however many requests it made.
