@@ -21,6 +21,8 @@ type benchOptions struct {
 	// The reports scenario.
 	scenario string
 	reports  bench.ReportsOptions
+	// The mds scenario.
+	mds bench.MDSOptions
 }
 
 func (a *app) benchCmd() *cobra.Command {
@@ -45,11 +47,14 @@ func (a *app) benchCmd() *cobra.Command {
 			if o.scenario == "reports" {
 				return a.runReportsBench(cmd, o)
 			}
+			if o.scenario == "mds" {
+				return a.runMDSBench(cmd, o)
+			}
 			if o.scenario == "register" {
 				return a.runRegisterBench(cmd, o)
 			}
 			if o.scenario != "signin" {
-				return fmt.Errorf("--scenario must be signin, register or reports, not %q", o.scenario)
+				return fmt.Errorf("--scenario must be signin, register, reports or mds, not %q", o.scenario)
 			}
 			if err := o.resolve(cmd); err != nil {
 				return err
@@ -75,7 +80,10 @@ func (a *app) benchCmd() *cobra.Command {
 	f.IntVar(&o.Count, "count", 0, "sign-ins per level instead of --duration")
 	f.DurationVar(&o.BareDuration, "bare-duration", 2*time.Second, "how long to measure go-webauthn's bare verification")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
-	f.StringVar(&o.scenario, "scenario", "signin", "signin (passkey sign-in over HTTP), register (passkey registration with packed full attestation checked against an MDS blob the run makes; --users users a level, 1000 by default) or reports (seed the logs, then time each report and filtered log page)")
+	f.StringVar(&o.scenario, "scenario", "signin", "signin (passkey sign-in over HTTP), register (passkey registration with packed full attestation checked against an MDS blob the run makes; --users users a level, 1000 by default) reports (seed the logs, then time each report and filtered log page) or mds (refresh a generated production-size MDS blob while sign-ins run)")
+	f.IntVar(&o.mds.Entries, "mds-entries", 1250, "mds scenario: FIDO2 entries in each generated MDS blob")
+	f.Float64Var(&o.mds.SizeMB, "mds-size-mb", 5, "mds scenario: size of each generated MDS blob (a JWT), in MB")
+	f.IntVar(&o.mds.Refreshes, "mds-refreshes", 3, "mds scenario: refreshes of the blob during each level")
 	f.IntVar(&o.reports.SignIns, "signins", 1_000_000, "reports scenario: sign-in records to seed")
 	f.IntVar(&o.reports.Passkeys, "passkeys", 100_000, "reports scenario: passkeys to seed, each with its own user")
 	f.IntVar(&o.reports.Repeat, "repeat", 20, "reports scenario: how often each report and page is asked for")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/internal/bench"
 	"github.com/keyward/keyward/internal/config"
@@ -110,6 +111,39 @@ func (a *app) runScaleBench(ctx context.Context, o *benchOptions) error {
 	}
 	if err == nil && rep.Failed > 0 {
 		return fmt.Errorf("%d sign-ins failed; the report lists their errors", rep.Failed)
+	}
+	return err
+}
+
+// runMDSBench is keyward bench --scenario mds.
+func (a *app) runMDSBench(cmd *cobra.Command, o *benchOptions) error {
+	if err := o.resolve(cmd); err != nil {
+		return err
+	}
+	var p []string
+	if o.URL != "" {
+		p = append(p, "--url: not with --scenario mds, which starts its own server trusting the MDS root it makes for the run")
+	}
+	if o.mds.Entries < 1 || o.mds.Refreshes < 1 || o.mds.SizeMB <= 0 || o.mds.SizeMB > 60 {
+		p = append(p, fmt.Sprintf("--mds-entries (%d) and --mds-refreshes (%d) must be at least 1, --mds-size-mb (%g) from above 0 to 60",
+			o.mds.Entries, o.mds.Refreshes, o.mds.SizeMB))
+	}
+	if len(p) > 0 {
+		return &problemsError{heading: "keyward bench cannot run", problems: p}
+	}
+	r := &bench.Runner{Options: o.Options, Env: a.env, Progress: a.progress, CreateToken: a.benchToken,
+		RevokeToken: a.revokeBenchToken, ImportMDS: a.benchImportMDS, Scale: a.scaleHooks()}
+	rep, err := r.RunMDS(cmd.Context(), o.mds)
+	if rep == nil {
+		return err
+	}
+	if o.json {
+		err = errors.Join(err, writeJSON(a.stdout, rep))
+	} else {
+		err = errors.Join(err, rep.WriteText(a.stdout))
+	}
+	if err == nil && rep.Failed > 0 {
+		return fmt.Errorf("%d sign-ins failed", rep.Failed)
 	}
 	return err
 }

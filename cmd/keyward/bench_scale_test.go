@@ -44,3 +44,30 @@ func TestBenchRefusesBulkUsersWithURL(t *testing.T) {
 	c.fails("seeded into the database of the server keyward bench starts",
 		"bench", "--url", "http://127.0.0.1:1", "--token", "x", "--users", "20000")
 }
+
+// The mds scenario refreshes a blob it made while sign-ins run, and reports
+// each refresh's parse and the server's memory around it.
+func TestBenchMDSScenarioRefreshesWhileSigningIn(t *testing.T) {
+	c := cli{t: t, env: sqliteEnv(t)}
+	var rep bench.MDSReport
+	c.json(&rep, "bench", "--server-binary", keywardBinary(t), "--scenario", "mds", "--users", "4", "--concurrency", "2",
+		"--duration", "2s", "--mds-entries", "40", "--mds-size-mb", "0.2", "--mds-refreshes", "2")
+	if rep.Entries != 40 || rep.BlobBytes < 150_000 || rep.BlobBytes > 400_000 {
+		t.Errorf("blob of %d bytes, %d entries", rep.BlobBytes, rep.Entries)
+	}
+	if len(rep.Refreshes) != 2 || rep.Refreshes[1].Number != rep.Refreshes[0].Number+1 {
+		t.Fatalf("refreshes %+v", rep.Refreshes)
+	}
+	for _, f := range rep.Refreshes {
+		if f.ParseMs <= 0 || f.BeforeMB <= 0 || f.PeakMB < f.BeforeMB || f.GrowthMB != f.PeakMB-f.BeforeMB {
+			t.Errorf("refresh %+v", f)
+		}
+	}
+	if len(rep.Levels) != 1 || rep.Levels[0].Without.SignIns == 0 || rep.Levels[0].During.SignIns == 0 || rep.Failed != 0 {
+		t.Errorf("levels %+v, %d failed", rep.Levels, rep.Failed)
+	}
+	if len(rep.Targets) != 3 {
+		t.Errorf("targets %+v", rep.Targets)
+	}
+	assertBenchCleanedUp(t, rep.Server.PID, rep.Server.TempDir)
+}

@@ -1,0 +1,390 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/mds/mdstest"
+)
+
+// The mds scenario: the production-size FIDO metadata blob refreshed while
+// sign-ins run. The run makes an MDS PKI and a blob of MDSOptions.Entries
+// entries (about 5 MB as a JWT, like production's), tells its server to
+// trust that root, and then, while sign-ins run, stores newer blobs in the
+// database as another node's refresh does and asks the server for a key
+// model, which makes it read and parse the new blob: the refresh every node
+// of a cluster makes. It measures the parse (that request's time), the
+// server's resident memory during it (sampled from /proc), and sign-in
+// latency during the refreshes against a level without them.
+
+// MDSOptions size the mds scenario.
+type MDSOptions struct {
+	Entries   int // FIDO2 entries in each blob
+	Refreshes int // refreshes during each level
+	SizeMB    float64
+}
+
+// targetMDSGrowthMB bounds the server's resident memory growth while it
+// parses a new blob (docs/design.md, "Speed targets").
+const targetMDSGrowthMB = 50
+
+// mdsStallFactor: sign-ins during a refresh must not be stalled, held as
+// their p99 at most this many times the p99 of the level without.
+const mdsStallFactor = 2.0
+
+// MDSReport is what the mds scenario prints; with --json, exactly this.
+type MDSReport struct {
+	Server    ServerInfo       `json:"server"`
+	Users     int              `json:"users"`
+	BlobBytes int              `json:"blobBytes"`
+	Entries   int              `json:"entries"`
+	Refreshes []MDSRefresh     `json:"refreshes"`
+	Levels    []MDSLevelReport `json:"levels"`
+	IdleMB    float64          `json:"serverResidentBeforeMB"`
+	Targets   []Target         `json:"targets"`
+	Failed    int              `json:"signInsFailed"`
+	Load      string           `json:"loadAverage,omitempty"`
+}
+
+// MDSRefresh is one refresh the server made.
+type MDSRefresh struct {
+	Number   int     `json:"number"`
+	ParseMs  float64 `json:"parseMs"` // the request that made the server read and parse it
+	BeforeMB float64 `json:"residentBeforeMB"`
+	PeakMB   float64 `json:"residentPeakMB"`
+	AfterMB  float64 `json:"residentAfterMB"`
+	GrowthMB float64 `json:"growthMB"` // PeakMB - BeforeMB
+}
+
+// MDSLevelReport compares sign-ins without and during refreshes.
+type MDSLevelReport struct {
+	Concurrency int         `json:"concurrency"`
+	Without     LevelReport `json:"without"`
+	During      LevelReport `json:"withRefreshes"`
+	// SignInsInRefresh are the sign-ins that overlapped a refresh, and
+	// their p99.
+	SignInsInRefresh int     `json:"signInsOverlappingARefresh"`
+	P99InRefreshMs   float64 `json:"p99OverlappingARefreshMs"`
+}
+
+// mdsModelPath asks for one key model's name, which reads the current blob.
+var mdsModelPath = PolicyPath + "/models?aaGuid=" + RegisterAAGUID.String()
+
+// makeMDSBlobs signs n blobs (numbers first, first+1, …) of entries
+// entries, each about sizeMB as a JWT.
+func makeMDSBlobs(pki *mdstest.PKI, caPEM string, entries, first, n int, sizeMB float64) ([][]byte, error) {
+	payload := func(number, iconBytes int) mdstest.Payload {
+		icon := make([]byte, iconBytes)
+		_, _ = rand.Read(icon)
+		p := mdstest.Payload{Number: number, NextUpdate: time.Now().Add(30 * 24 * time.Hour)}
+		for i := range entries {
+			p.Entries = append(p.Entries, mdstest.EntryOptions{
+				AAGUID:              fmt.Sprintf("%08x-0000-4000-8000-%012x", i+1, number),
+				Description:         fmt.Sprintf("Authenticator model %d", i+1),
+				Statuses:            []string{"FIDO_CERTIFIED_L1"},
+				AttestationRootPEMs: []string{caPEM},
+				Icon:                "data:image/png;base64," + base64.StdEncoding.EncodeToString(icon),
+			})
+		}
+		p.Entries[0].AAGUID = RegisterAAGUID.String()
+		return p
+	}
+	probe, err := pki.Sign(payload(first, 0))
+	if err != nil {
+		return nil, err
+	}
+	// Each icon byte is 4/3 in base64 inside the JSON, and 4/3 again in the JWT.
+	icon := max(0, int((sizeMB*1e6-float64(len(probe)))/float64(entries)*9/16))
+	var out [][]byte
+	for i := range n {
+		b, err := pki.Sign(payload(first+i, icon))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// RunMDS runs the mds scenario.
+func (r *Runner) RunMDS(ctx context.Context, o MDSOptions) (rep *MDSReport, err error) {
+	if r.URL != "" {
+		return nil, errors.New("the mds scenario starts its own server, which must trust the MDS root it makes: not with --url")
+	}
+	if o.Entries < 1 || o.Refreshes < 1 {
+		return nil, fmt.Errorf("the mds scenario needs at least one entry and one refresh a level")
+	}
+	pki, err := mdstest.NewPKI()
+	if err != nil {
+		return nil, err
+	}
+	ca, err := mdstest.NewAttestationCA("Keyward bench MDS vendor")
+	if err != nil {
+		return nil, err
+	}
+	n := 1 + o.Refreshes*len(r.Concurrency)
+	r.Progress("signing %d MDS blobs of %d entries (about %.0f MB each)…", n, o.Entries, o.SizeMB)
+	first := int(time.Now().Unix())
+	blobs, err := makeMDSBlobs(pki, ca.CertPEM(), o.Entries, first, n, o.SizeMB)
+	if err != nil {
+		return nil, fmt.Errorf("making the MDS blobs: %w", err)
+	}
+	r.trust = &RegisterTrust{MDSRootPEM: pki.RootPEM(), Blob: blobs[0]}
+	tgt, err := r.startServer(ctx)
+	if err != nil {
+		return nil, interrupted(ctx, err)
+	}
+	defer func() { err = errors.Join(err, cleanup(ctx, tgt.close)) }()
+	rep = &MDSReport{Server: tgt.server, Users: r.Users, BlobBytes: len(blobs[0]), Entries: o.Entries,
+		Refreshes: []MDSRefresh{}, Levels: []MDSLevelReport{}, Load: loadAverage()}
+	if _, err := tgt.client.EnablePasskeys(ctx); err != nil {
+		return nil, interrupted(ctx, err)
+	}
+	pop := Population{Seed: []byte(populationSeedText)}
+	if err := r.Scale.Seed(ctx, tgt.env, pop, 0, r.Users); err != nil {
+		return nil, interrupted(ctx, err)
+	}
+	// The first blob is parsed once before anything is measured: a server
+	// holds its current blob when the next one comes.
+	if _, err := tgt.client.do(ctx, http.MethodGet, mdsModelPath, nil, true, http.StatusOK); err != nil {
+		return nil, interrupted(ctx, err)
+	}
+	runtime.GC()
+	if rep.IdleMB, _, err = procResident(tgt.server.PID); err != nil {
+		return nil, interrupted(ctx, fmt.Errorf("the mds scenario reads the server's memory from /proc: %w", err))
+	}
+	signIn := randomSignIn(tgt.client, pop)(r.Users)
+	next := 1
+	for _, conc := range r.Concurrency {
+		lv := Level{Concurrency: conc, Duration: r.Duration}
+		r.Progress("concurrency %d without refreshes…", conc)
+		without, err := RunLevelFunc(ctx, lv, signIn, tgt.serverCPU)
+		if err != nil {
+			return nil, interrupted(ctx, err)
+		}
+		r.Progress("concurrency %d with %d refreshes of the %.1f MB blob…", conc, o.Refreshes, float64(len(blobs[0]))/1e6)
+		lr, refreshes, err := r.levelWithRefreshes(ctx, tgt, lv, signIn, blobs[next:next+o.Refreshes], first+next)
+		if err != nil {
+			return nil, interrupted(ctx, err)
+		}
+		next += o.Refreshes
+		rep.Refreshes = append(rep.Refreshes, refreshes...)
+		one := &Report{}
+		one.Add(without)
+		one.Add(lr.result)
+		rep.Levels = append(rep.Levels, MDSLevelReport{Concurrency: conc, Without: one.Levels[0], During: one.Levels[1],
+			SignInsInRefresh: lr.overlapping, P99InRefreshMs: lr.p99Overlapping})
+		rep.Failed += without.Errors + lr.result.Errors
+	}
+	rep.evaluate()
+	return rep, nil
+}
+
+type refreshLevel struct {
+	result         LevelResult
+	overlapping    int
+	p99Overlapping float64
+}
+
+type span struct{ start, end time.Time }
+
+// levelWithRefreshes runs a level of sign-ins and, from 200 ms into it,
+// the refreshes one after another.
+func (r *Runner) levelWithRefreshes(ctx context.Context, tgt *target, lv Level, signIn func(context.Context) (time.Duration, error),
+	blobs [][]byte, firstNumber int) (refreshLevel, []MDSRefresh, error) {
+	var mu sync.Mutex
+	var signIns []span
+	var lats []time.Duration
+	timed := func(ctx context.Context) (time.Duration, error) {
+		start := time.Now()
+		d, err := signIn(ctx)
+		if err == nil {
+			mu.Lock()
+			signIns, lats = append(signIns, span{start, time.Now()}), append(lats, d)
+			mu.Unlock()
+		}
+		return d, err
+	}
+	type levelOut struct {
+		res LevelResult
+		err error
+		end time.Time
+	}
+	done := make(chan levelOut, 1)
+	go func() {
+		res, err := RunLevelFunc(ctx, lv, timed, tgt.serverCPU)
+		done <- levelOut{res, err, time.Now()}
+	}()
+	var refreshes []MDSRefresh
+	var windows []span
+	var refreshErr error
+	select {
+	case <-time.After(200 * time.Millisecond):
+	case <-ctx.Done():
+	}
+	for i, raw := range blobs {
+		if ctx.Err() != nil {
+			break
+		}
+		f, w, err := r.refresh(ctx, tgt, raw, firstNumber+i)
+		if err != nil {
+			refreshErr = err
+			break
+		}
+		refreshes, windows = append(refreshes, f), append(windows, w)
+		r.Progress("  refresh %d: parsed in %.0f ms, resident %.0f → peak %.0f MB (+%.0f), after %.0f MB",
+			f.Number, f.ParseMs, f.BeforeMB, f.PeakMB, f.GrowthMB, f.AfterMB)
+	}
+	out := <-done
+	if err := errors.Join(out.err, refreshErr); err != nil {
+		return refreshLevel{}, nil, err
+	}
+	lr := refreshLevel{result: out.res}
+	var in []time.Duration
+	for i, s := range signIns {
+		if slices.ContainsFunc(windows, func(w span) bool { return s.start.Before(w.end) && s.end.After(w.start) }) {
+			in = append(in, lats[i])
+		}
+	}
+	slices.Sort(in)
+	lr.overlapping, lr.p99Overlapping = len(in), ms(Percentile(in, 0.99))
+	if len(windows) > 0 && windows[len(windows)-1].end.After(out.end) {
+		r.Progress("  the refreshes outlasted the level's sign-ins; give a longer --duration")
+	}
+	return lr, refreshes, nil
+}
+
+// refresh stores a newer blob and has the server read and parse it,
+// sampling its resident memory every 5 ms meanwhile.
+func (r *Runner) refresh(ctx context.Context, tgt *target, raw []byte, number int) (MDSRefresh, span, error) {
+	f := MDSRefresh{Number: number}
+	if err := r.Scale.PutMDSBlob(ctx, tgt.env, raw, number, time.Now().Add(30*24*time.Hour)); err != nil {
+		return f, span{}, fmt.Errorf("storing MDS blob %d: %w", number, err)
+	}
+	var err error
+	if f.BeforeMB, _, err = procResident(tgt.server.PID); err != nil {
+		return f, span{}, err
+	}
+	f.PeakMB = f.BeforeMB
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if rss, _, err := procResident(tgt.server.PID); err == nil {
+					f.PeakMB = max(f.PeakMB, rss)
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	_, err = tgt.client.do(ctx, http.MethodGet, mdsModelPath, nil, true, http.StatusOK)
+	end := time.Now()
+	// Memory freed after the parse shows a little later; keep sampling.
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	<-sampled
+	if err != nil {
+		return f, span{}, fmt.Errorf("asking the server for a key model after storing blob %d: %w", number, err)
+	}
+	f.ParseMs = ms(end.Sub(start))
+	f.AfterMB, _, _ = procResident(tgt.server.PID)
+	f.GrowthMB = f.PeakMB - f.BeforeMB
+	return f, span{start, end}, nil
+}
+
+func (r *MDSReport) evaluate() {
+	growth := Target{Name: fmt.Sprintf("server resident memory growth while parsing a %.1f MB blob ≤ %d MB",
+		float64(r.BlobBytes)/1e6, targetMDSGrowthMB), Status: statusNotMeasured}
+	parse := Target{Name: "refresh parse time (reported)", Status: "reported"}
+	if len(r.Refreshes) > 0 {
+		worst := slices.MaxFunc(r.Refreshes, func(a, b MDSRefresh) int { return cmpFloat(a.GrowthMB, b.GrowthMB) })
+		growth.Measured = fmt.Sprintf("worst +%.0f MB (%.0f → %.0f MB)", worst.GrowthMB, worst.BeforeMB, worst.PeakMB)
+		growth.Status = metOrMissed(worst.GrowthMB <= targetMDSGrowthMB)
+		var p []float64
+		for _, f := range r.Refreshes {
+			p = append(p, f.ParseMs)
+		}
+		slices.Sort(p)
+		parse.Measured = fmt.Sprintf("median %.0f ms, worst %.0f ms over %d refreshes", p[len(p)/2], p[len(p)-1], len(p))
+	}
+	stall := Target{Name: fmt.Sprintf("sign-in p99 during refreshes ≤ %.0f× the p99 without", mdsStallFactor), Status: statusNotMeasured}
+	worstRatio, at := -1.0, 0
+	for _, l := range r.Levels {
+		if l.SignInsInRefresh == 0 || l.Without.P99Ms <= 0 {
+			continue
+		}
+		if q := l.P99InRefreshMs / l.Without.P99Ms; q > worstRatio {
+			worstRatio, at = q, l.Concurrency
+		}
+	}
+	if worstRatio >= 0 {
+		stall.Measured = fmt.Sprintf("worst ×%.2f (at concurrency %d)", worstRatio, at)
+		stall.Status = metOrMissed(worstRatio <= mdsStallFactor)
+	}
+	r.Targets = []Target{growth, parse, stall}
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// WriteText writes the mds scenario's report.
+func (r *MDSReport) WriteText(w io.Writer) error {
+	fmt.Fprintln(w, "Keyward FIDO metadata refresh under sign-in load")
+	fmt.Fprintf(w, "Server:  keyward serve, child process %d, %s database, at %s\n", r.Server.PID, r.Server.Database, r.Server.URL)
+	fmt.Fprintf(w, "Blob:    %.2f MB JWT, %d entries; the server held %.0f MB resident with the first one parsed\n",
+		float64(r.BlobBytes)/1e6, r.Entries, r.IdleMB)
+	fmt.Fprintf(w, "Users:   %d (sign-ins as random ones); load average %s\n\n", r.Users, r.Load)
+	rows := [][]string{{"REFRESH", "PARSE", "RESIDENT BEFORE", "PEAK", "GROWTH", "AFTER"}}
+	for _, f := range r.Refreshes {
+		rows = append(rows, []string{strconv.Itoa(f.Number), fmtMs(f.ParseMs), fmt.Sprintf("%.0f MB", f.BeforeMB),
+			fmt.Sprintf("%.0f MB", f.PeakMB), fmt.Sprintf("%+.0f MB", f.GrowthMB), fmt.Sprintf("%.0f MB", f.AfterMB)})
+	}
+	if err := columns(w, rows); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	levels := [][]string{{"CONCURRENCY", "SIGN-INS/S WITHOUT", "P99 WITHOUT", "SIGN-INS/S WITH", "P99 WITH", "OVERLAPPING A REFRESH", "THEIR P99"}}
+	for _, l := range r.Levels {
+		levels = append(levels, []string{strconv.Itoa(l.Concurrency), fmt.Sprintf("%.1f", l.Without.PerSecond), fmtMs(l.Without.P99Ms),
+			fmt.Sprintf("%.1f", l.During.PerSecond), fmtMs(l.During.P99Ms), strconv.Itoa(l.SignInsInRefresh), fmtMs(l.P99InRefreshMs)})
+	}
+	if err := columns(w, levels); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nTargets (docs/design.md, \"Speed targets\"):")
+	targets := [][]string{{"  TARGET", "MEASURED", "STATUS"}}
+	for _, x := range r.Targets {
+		targets = append(targets, []string{"  " + x.Name, x.Measured, x.Status})
+	}
+	if err := columns(w, targets); err != nil {
+		return err
+	}
+	if r.Failed > 0 {
+		fmt.Fprintf(w, "\n%d sign-ins FAILED\n", r.Failed)
+	}
+	return nil
+}
