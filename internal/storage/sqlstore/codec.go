@@ -267,9 +267,22 @@ func decodePage(p storage.Page) (pageQuery, error) {
 	return q, nil
 }
 
-// args are the query parameters for "k > ? AND k >= ? AND k < ? ... LIMIT ?".
-// One extra row is fetched to learn whether there is a next page.
-func (q pageQuery) args() []any { return []any{q.after, q.lo, q.hi, q.limit + 1} }
+// where is the page's range on key column col, "col > ? AND col < ?" or
+// "col >= ? AND col < ?": one lower bound, the tighter of the cursor and the
+// prefix. Given both, SQLite seeks the index on one of them, which for a
+// prefix far into a big table meant reading every key before it.
+func (q pageQuery) where(col string) string {
+	if q.after >= q.lo {
+		return col + " > ? AND " + col + " < ?"
+	}
+	return col + " >= ? AND " + col + " < ?"
+}
+
+// args are the query parameters of where(col) and "... LIMIT ?". One extra
+// row is fetched to learn whether there is a next page.
+func (q pageQuery) args() []any {
+	return []any{max(q.after, q.lo), q.hi, q.limit + 1}
+}
 
 // cursor is the Next value after a page whose last key is key.
 func cursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }

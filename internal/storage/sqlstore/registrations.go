@@ -90,7 +90,7 @@ func (s *Store) registrationUsers(ctx context.Context, p storage.Page, now time.
 		return nil, "", fmt.Errorf("%s: %w", op, err)
 	}
 	pageArgs := pq.args()
-	where, args := "u.upn_key > ? AND u.upn_key >= ? AND u.upn_key < ?", pageArgs[:3:3]
+	where, args := pq.where("u.upn_key"), pageArgs[:2:2]
 	if f.Method != "" {
 		cond, a, err := s.registered(f.Method, now)
 		if err != nil {
@@ -106,7 +106,7 @@ func (s *Store) registrationUsers(ctx context.Context, p storage.Page, now time.
 		where, args = where+" AND "+cond, append(args, a...)
 	}
 	rows, err := s.read().rows(ctx, `SELECT `+prefixed("u", userCols)+`, u.upn_key FROM users u
-		WHERE `+where+` ORDER BY u.upn_key LIMIT ?`, append(args, pageArgs[3])...)
+		WHERE `+where+` ORDER BY u.upn_key LIMIT ?`, append(args, pageArgs[2])...)
 	if err != nil {
 		return nil, "", s.fail(op, err, nil)
 	}

@@ -168,7 +168,7 @@ func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, 
 		return nil, "", fmt.Errorf("list users: %w", err)
 	}
 	rows, err := s.read().rows(ctx, `SELECT `+userCols+`, upn_key FROM users
-		WHERE upn_key > ? AND upn_key >= ? AND upn_key < ? ORDER BY upn_key LIMIT ?`, pq.args()...)
+		WHERE `+pq.where("upn_key")+` ORDER BY upn_key LIMIT ?`, pq.args()...)
 	if err != nil {
 		return nil, "", s.fail("list users", err, nil)
 	}
