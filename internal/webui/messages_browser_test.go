@@ -105,6 +105,9 @@ func changePassword(t *testing.T, alex *tab) {
 		alex.step(t, width.name+" width", width.set)
 		alex.open(t, "/my/security-info")
 		alex.waitFor(t, "the password form", `document.querySelector("#password-change-form").checkVisibility()`)
+		alex.waitFor(t, "Rename and Delete kept apart", `(() => { const b = Array.from(document.querySelectorAll("#methods-table td.actions"))
+			.map((td) => td.querySelectorAll("button")).find((bs) => bs.length > 1);
+			return !!b && b[1].getBoundingClientRect().left - b[0].getBoundingClientRect().right >= 8; })()`)
 		next := fmt.Sprintf("alex's newer passphrase %d", i)
 		alex.fill(t, "#current-password", "not the password")
 		alex.fill(t, "#new-password", next)
@@ -156,6 +159,9 @@ func layoutFaults(t *testing.T, admin *tab, k *keyward) {
 		check("the Enabled badge sits by the name", `(() => { const b = document.querySelector("#user-badges .badge").getBoundingClientRect();
 			const t = document.querySelector("#user-title").getBoundingClientRect();
 			return b.left - t.left < 40 && b.top >= t.bottom ? "ok" : "badge at " + b.left + "," + b.top + "; title at " + t.left + "," + t.bottom; })()`)
+		check("the pass's start time has room for a date and a time, and looks like the other fields", `(() => { const r = document.querySelector("#tap-start").getBoundingClientRect();
+			const l = document.querySelector("#tap-lifetime").getBoundingClientRect();
+			return r.width >= 240 && Math.abs(r.height - l.height) <= 2 ? "ok" : "the field is " + r.width + "×" + r.height + "px, the lifetime " + l.height + "px high"; })()`)
 		if width.name == "desktop" {
 			check("Register a security key is at the right of the description", `(() => { const b = document.querySelector("#provision-open").getBoundingClientRect();
 				const d = document.querySelector("#keys-title").parentElement.getBoundingClientRect();
@@ -166,6 +172,8 @@ func layoutFaults(t *testing.T, admin *tab, k *keyward) {
 		admin.waitFor(t, "the user list", `!!document.querySelector("#users-table tbody tr")`)
 		check("the admin role column is shown", `(() => { const th = document.querySelector("#users-table th:nth-child(3)");
 			return th && th.checkVisibility() && th.textContent.includes("Admin role") ? "ok" : "hidden"; })()`)
+		check("the whole user table fits, without scrolling sideways", `(() => { const w = document.querySelector("#users"), th = document.querySelector("#users-table th:nth-child(3)").getBoundingClientRect();
+			return w.scrollWidth <= w.clientWidth && th.right <= innerWidth ? "ok" : "table " + w.scrollWidth + "px in " + w.clientWidth + "px; the role column ends at " + th.right; })()`)
 		check("the search placeholder fits", `(() => { const i = document.querySelector("#user-search"), s = getComputedStyle(i);
 			const c = document.createElement("canvas").getContext("2d"); c.font = s.font;
 			const room = i.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
