@@ -108,6 +108,10 @@ func openUser(t *testing.T, admin *tab, id, name string) {
 	t.Helper()
 	admin.open(t, "/admin/users/"+id)
 	admin.waitText(t, "#user-title", name)
+	// The cards below fill in after the title; a click aimed before they
+	// do would land where the page has since moved.
+	admin.waitFor(t, "the user's methods and groups", `document.querySelector("#keys").children.length > 0 &&
+		!document.querySelector("#passkey-coverage").textContent.includes("Loading")`)
 }
 
 func resetPassword(t *testing.T, admin, bob *tab, k *keyward, bobID string) {
