@@ -202,7 +202,7 @@ func deleteTAP(t *testing.T, admin *tab, k *keyward, bobID string) {
 	admin.click(t, `#keys-table button[aria-label="Delete the Temporary Access Pass"]`)
 	admin.waitText(t, "#confirm-title", "Delete the Temporary Access Pass?")
 	admin.click(t, "#confirm-ok")
-	admin.waitText(t, "#toasts", "Deleted the Temporary Access Pass.")
+	admin.inView(t, "#keys-saved", "Deleted the Temporary Access Pass.")
 	admin.waitText(t, "#keys .empty", "No sign-in methods besides a password yet")
 	admin.waitText(t, "#password-title", "Reset password")
 	if taps, err := k.store.ListUserTAPs(context.Background(), bobID); err != nil || len(taps) != 0 {
@@ -226,7 +226,7 @@ func clearCloneFlag(t *testing.T, admin *tab, k *keyward, bobID string) {
 	admin.click(t, `#keys-table button[aria-label="Clear the possible-clone flag of Bob's key"]`)
 	admin.waitText(t, "#confirm-title", "Clear the flag of “Bob's key”?")
 	admin.click(t, "#confirm-ok")
-	admin.waitText(t, "#toasts", "Cleared the flag of “Bob's key”.")
+	admin.inView(t, "#keys-saved", "Cleared the flag of “Bob's key”.")
 	admin.waitText(t, "#keys-table", "Not attested")
 	if c, err := k.store.GetCredential(context.Background(), flagged.ID); err != nil || c.CloneWarning || c.SignCount != 41 {
 		t.Fatalf("stored key after clearing = %+v, %v; want unflagged, counter kept", c, err)

@@ -79,7 +79,7 @@ func TestBrowserAdminFormMessages(t *testing.T) {
 	chromium := chromiumPath(t)
 	k := startKeyward(t)
 	ctx := context.Background()
-	k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleGlobalAdmin)
+	adaID := k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleGlobalAdmin)
 	bobID := k.user(t, bobUPN, "Bob Franco", bobPassword, "")
 	k.key(t, bobID, yubiAAGUID, yubiModel)
 	if _, err := k.app.Policies.UpdateFido2(ctx, authz.CLI(), []byte(`{"state":"enabled"}`)); err != nil {
@@ -132,6 +132,30 @@ func TestBrowserAdminFormMessages(t *testing.T) {
 			admin.fill(t, "#reset-password", "short")
 			admin.click(t, `#password-form [type="submit"]`)
 			admin.fieldError(t, "#reset-password", "New password", "at least 8")
+
+			// A row's action: a key someone else deleted meanwhile. The
+			// refusal sits under the table of methods, not at the top.
+			gone := k.key(t, bobID, soloAAGUID, "Gone key "+width.name)
+			admin.open(t, "/admin/users/"+bobID)
+			admin.waitText(t, "#keys-table", "Gone key "+width.name)
+			if err := k.store.DeleteCredential(ctx, gone.ID); err != nil {
+				t.Fatal(err)
+			}
+			admin.click(t, fmt.Sprintf(`#keys-table button[aria-label="Delete Gone key %s"]`, width.name))
+			admin.click(t, "#confirm-ok")
+			admin.inView(t, "#keys-error", "")
+			if got, err := admin.evalErr(`(() => { const e = document.querySelector("#keys-error"), t = document.querySelector("#keys").getBoundingClientRect();
+				return e.closest("section") === document.querySelector("#keys").closest("section") && e.getBoundingClientRect().top >= t.bottom - 1 ? "ok" : "elsewhere"; })()`); err != nil || got != "ok" {
+				admin.fail(t, "the refusal is not under the table of methods: %s %v", got, err)
+			}
+			if admin.visible(t, "#page-error") {
+				admin.fail(t, "the refusal is (also) shown at the top of the page")
+			}
+
+			// One's own page: nobody issues a pass for themselves.
+			admin.open(t, "/admin/users/"+adaID)
+			admin.waitText(t, "#user-upn", adminUPN)
+			admin.readOnly(t, "Nobody may issue a Temporary Access Pass for their own account", "#tap-issue", "#provision-open")
 			if width.name == "desktop" {
 				admin.screenshot(t, "admin-user-field-error")
 			}

@@ -147,6 +147,7 @@ type pageData struct {
 	// Grants (space-separated) say what the admin's role may change, and
 	// Role names that role, so admin pages show the rest read-only.
 	Grants, Role string
+	Me           string // the signed-in administrator's user ID
 }
 
 // message is the text of the simple message page (errors, no access).
@@ -161,7 +162,7 @@ func (u *UI) page(name, title, section, adminSection string) http.HandlerFunc {
 		v.Section, v.AdminSection = section, adminSection
 		v.Data.ID = r.PathValue("id")
 		if p, ok := principal(r); ok && p.Role != "" {
-			v.Data.Grants, v.Data.Role = grantsOf(p.Role), roleNames[p.Role]
+			v.Data.Grants, v.Data.Role, v.Data.Me = grantsOf(p.Role), roleNames[p.Role], p.UserID
 		}
 		u.render(w, r, http.StatusOK, v)
 	}

@@ -16,6 +16,7 @@ const groupMessages = formMessages($("#group-form"), [
   { input: "#edit-group-name", names: ["displayName"] },
   { input: "#edit-group-description", names: ["description"] },
 ]);
+const membersMessages = formMessages($("#members").closest("section"), [], { actions: $("#members"), id: "members" });
 const memberMessages = formMessages($("#add-member-form"), [{ input: "#member-search", names: ["userPrincipalName"] }],
   { actions: $("#member-results") });
 
@@ -64,13 +65,14 @@ async function loadMembers() {
 }
 
 async function removeMember(m) {
+  membersMessages.clear();
   try {
     await del(base + "/members/" + encodeURIComponent(m.id));
-    toast(`${m.userPrincipalName} removed from ${group.displayName}.`);
+    membersMessages.saved(`${m.userPrincipalName} removed from ${group.displayName}.`);
     await loadMembers();
     search();
   } catch (e) {
-    setAlert(pageError, e.message);
+    membersMessages.error(e.message);
   }
 }
 

@@ -28,6 +28,8 @@ const tapMessages = formMessages($("#tap-form"), [
   { input: "#tap-once", names: ["isUsableOnce"] },
 ]);
 const provisionMessages = formMessages($("#provision-form"), [{ input: "#provision-name", names: ["displayName"] }]);
+// What a row's action (delete, clear a flag) answers sits under the table.
+const keysMessages = formMessages($("#keys").closest("section"), [], { actions: $("#keys"), id: "keys" });
 
 function render() {
   const name = user.displayName || user.userPrincipalName;
@@ -150,12 +152,13 @@ function clearFlagButton(k) {
     const ok = await confirmDialog({ title: `Clear the flag of “${k.displayName}”?`,
       message: `Only if you have checked that ${userName()} still holds this key and nobody copied it: the key signs in again.`, confirmLabel: "Clear flag" });
     if (!ok) return;
+    keysMessages.clear();
     try {
       await patch(base + "/authentication/fido2Methods/" + encodeURIComponent(k.id), { cloneWarning: false });
-      toast(`Cleared the flag of “${k.displayName}”.`);
+      keysMessages.saved(`Cleared the flag of “${k.displayName}”.`);
       await loadKeys();
     } catch (e) {
-      setAlert(pageError, e.message);
+      keysMessages.error(e.message);
     }
   } }, "Clear flag");
 }
@@ -237,6 +240,7 @@ async function loadKeys() {
 async function deleteMethod(what, path, consequence) {
   const ok = await confirmDialog({ title: `Delete ${what.startsWith("the ") ? what : `“${what}”`}?`, message: consequence });
   if (!ok) return;
+  keysMessages.clear();
   try {
     try {
       await del(base + "/authentication" + path);
@@ -248,10 +252,10 @@ async function deleteMethod(what, path, consequence) {
       if (!sure) return;
       await del(base + "/authentication" + path + "?confirm=true");
     }
-    toast(`Deleted ${what.startsWith("the ") ? what : `“${what}”`}.`);
+    keysMessages.saved(`Deleted ${what.startsWith("the ") ? what : `“${what}”`}.`);
     await loadKeys();
   } catch (e) {
-    setAlert(pageError, e.message);
+    keysMessages.error(e.message);
   }
 }
 
@@ -279,7 +283,7 @@ onSubmit($("#provision-form"), async () => {
     const k = await post(base + "/authentication/fido2Methods", {
       displayName: $("#provision-name").value.trim(), publicKeyCredential: credentialJSON(cred),
     });
-    toast(`“${k.displayName}” registered for ${user.userPrincipalName}.`);
+    keysMessages.saved(`“${k.displayName}” registered for ${user.userPrincipalName}.`);
     $("#provision-name").value = "";
     toggleProvision(false);
     await loadKeys();
@@ -359,6 +363,11 @@ async function applyTAPPolicy() {
 // roles, and giving one a new way in (a pass, a key, clearing a clone
 // flag) needs more than taking one away.
 function applyGrants() {
+  if (user.id === document.getElementById("main").dataset.me) {
+    const self = "Nobody may issue a Temporary Access Pass for their own account or register a security key for it on their behalf: ask another administrator, or add your own passkey in My security info.";
+    readOnly([$("#tap-form")], self);
+    readOnly([$("#provision-open")], null);
+  }
   if (!may("directory")) {
     readOnly([$("#profile-form")], needs("directory", "changing a user's profile and role"));
     readOnly([$("#delete-user")], needs("directory", "deleting a user"), { noteAfter: $("#delete-user").closest(".card-header").firstElementChild });
