@@ -79,7 +79,8 @@ func (a *app) mdsImpactCmd() *cobra.Command {
 				fmt.Fprintln(a.stdout, "No registered passkey is of a model the stored MDS blob reports as revoked or compromised.")
 				return nil
 			}
-			fmt.Fprintf(a.stdout, "%d passkeys of %d users are of models MDS reports as revoked or compromised:\n\n", len(affected), len(users))
+			fmt.Fprintf(a.stdout, "%s of %s %s of models MDS reports as revoked or compromised:\n\n",
+				count(len(affected), "passkey", "passkeys"), count(len(users), "user", "users"), plural(len(affected), "is", "are"))
 			t := newTable(a.stdout, "USER", "PASSKEY", "MODEL", "REASON")
 			for _, x := range affected {
 				t.row(x.UserPrincipalName, x.MethodName, x.Model, x.Reason)
@@ -344,4 +345,17 @@ func date(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.DateOnly)
+}
+
+// count is n followed by the noun's singular or plural form.
+func count(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, plural(n, one, many))
+}
+
+// plural is one when n is 1 and many otherwise.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -43,7 +43,7 @@ func TestMDSImpact(t *testing.T) {
 	next.Entries[0].Statuses = []string{"FIDO_CERTIFIED_L1", "USER_KEY_PHYSICAL_COMPROMISE"}
 	c.ok("mds", "import", writeTemp(t, "blob6.jwt", string(f.sign(next))))
 	out := c.ok("mds", "impact")
-	for _, want := range []string{"1 passkeys of 1 users", "alice@contoso.com", "Alice's key", goodModel, "USER_KEY_PHYSICAL_COMPROMISE"} {
+	for _, want := range []string{"1 passkey of 1 user", "alice@contoso.com", "Alice's key", goodModel, "USER_KEY_PHYSICAL_COMPROMISE"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("impact lacks %q:\n%s", want, out)
 		}

@@ -50,7 +50,7 @@ func TestBrowserDistrustedModels(t *testing.T) {
 
 	admin.open(t, "/admin/reports/distrusted-models")
 	admin.waitFor(t, "one affected passkey", `document.querySelectorAll("#distrusted-table tbody tr").length === 1`)
-	admin.waitText(t, "#distrusted-summary", "1 passkeys of 1 users")
+	admin.waitText(t, "#distrusted-summary", "1 passkey of 1 user")
 	for _, want := range []string{"Ann Example", "ann@contoso.example", annKey.DisplayName, virtualModel, "REVOKED"} {
 		admin.waitText(t, "#distrusted-table", want)
 	}

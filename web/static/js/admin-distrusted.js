@@ -29,11 +29,15 @@ async function load() {
     table.replaceChildren(h("p", { class: "empty", id: "distrusted-none" }, "No registered passkey is of a model the FIDO Metadata Service distrusts."));
     return;
   }
-  $("#distrusted-summary").textContent = `${report.value.length} passkeys of ${report.users} users`;
+  $("#distrusted-summary").textContent = `${count(report.value.length, "passkey", "passkeys")} of ${count(report.users, "user", "users")}`;
   table.replaceChildren(h("table", { class: "table", id: "distrusted-table" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "User"), h("th", { scope: "col" }, "Passkey and model"),
       h("th", { scope: "col", class: "hide-sm" }, "Why it is distrusted"), h("th", { scope: "col", class: "hide-sm" }, "Last used"))),
     h("tbody", {}, ...report.value.map(row))));
+}
+
+function count(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 load();
