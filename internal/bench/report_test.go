@@ -119,7 +119,7 @@ func TestReportTextShowsTheTokenEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Token endpoint", "TOKENS/S", GrantCode, "800.0", "0.120 ms",
-		"authorization_code+PKCE at concurrency 2 FAILED: POST /oauth2/token: 400", "code exchange < that of a passkey sign-in"} {
+		"authorization_code+PKCE at concurrency 2 FAILED: POST /oauth2/token: 400", codeExchangeName} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the text lacks %q:\n%s", want, b.String())
 		}
@@ -150,5 +150,52 @@ func TestReportTextShowsPostgreSQLsCPUOrWhyNot(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestCodeExchangeIsJudgedAgainstTheSignInAtEachConcurrency(t *testing.T) {
+	t.Parallel()
+	f := func(v float64) *float64 { return &v }
+	signIns := []LevelReport{
+		{Concurrency: 1, ServerCPUMs: f(1.3), ServerCPUSec: f(1)},
+		{Concurrency: 2, ServerCPUMs: f(1.1), ServerCPUSec: f(1)},
+		{Concurrency: 32, ServerCPUMs: f(0.8), ServerCPUSec: f(1)},
+		{Concurrency: 8, ServerCPUMs: f(5), ServerCPUSec: f(0.1)}, // too short for the clock ticks
+	}
+	code := func(conc int, ms, sec float64) TokenReport {
+		return TokenReport{Grant: GrantCode, Concurrency: conc, ServerCPUMs: f(ms), ServerCPUSec: f(sec)}
+	}
+	for _, tc := range []struct {
+		name    string
+		tokens  []TokenReport
+		status  string
+		mention []string
+	}{
+		{"cheaper_at_every_level", []TokenReport{code(1, 1.0, 0.3), code(2, 0.9, 0.3), code(32, 0.7, 0.3)}, statusMet,
+			[]string{"1: 1.000 vs 1.300 ms", "2: 0.900 vs 1.100 ms", "32: 0.700 vs 0.800 ms"}},
+		// Cheaper than the dearest sign-in is not enough: each level is held to its own.
+		{"dearer_at_one_level", []TokenReport{code(1, 1.0, 0.3), code(2, 0.9, 0.3), code(32, 0.9, 0.3)}, statusMissed,
+			[]string{"not cheaper at 32: 0.900 vs 0.800 ms"}},
+		{"equal_is_not_less", []TokenReport{code(2, 1.1, 0.3)}, statusMissed, []string{"not cheaper at 2"}},
+		// Refreshes, levels without a sign-in level beside them, levels too
+		// short for the clock ticks and levels without the server's CPU are
+		// not judged.
+		{"nothing_comparable", []TokenReport{
+			{Grant: GrantRefresh, Concurrency: 1, ServerCPUMs: f(9), ServerCPUSec: f(1)},
+			code(4, 9, 1), code(8, 0.1, 1), code(1, 9, 0.01), {Grant: GrantCode, Concurrency: 2},
+		}, statusNotMeasured, []string{"needs a code-exchange level"}},
+		{"no_token_levels", nil, statusNotMeasured, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := judgeCodeExchange(signIns, tc.tokens)
+			if got.Status != tc.status || got.Name != codeExchangeName {
+				t.Errorf("%s: %q, want %s", got.Name, got.Status, tc.status)
+			}
+			for _, m := range tc.mention {
+				if !strings.Contains(got.Measured, m) {
+					t.Errorf("measured %q lacks %q", got.Measured, m)
+				}
+			}
+		})
 	}
 }
