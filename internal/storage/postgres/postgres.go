@@ -59,6 +59,7 @@ var dialect = sqlstore.Dialect{
 	// EXCLUSIVE: readers go on, writers of users wait until commit.
 	LockUsers:             "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
 	SignInStatement:       signInStatement,
+	GatedInsertStatement:  gatedInsertStatement,
 	TimeValue:             func(t time.Time) any { return t },
 	DayNumber:             func(col string) string { return "(" + col + "::date - DATE '1970-01-01')" },
 	IsUniqueViolation:     func(err error) bool { return code(err) == "23505" },

@@ -14,6 +14,7 @@ import (
 var columnTypes = map[string]string{
 	"occurred_at": "timestamptz", "mfa_at": "timestamptz", "created_at": "timestamptz",
 	"last_seen_at": "timestamptz", "expires_at": "timestamptz", "second_factor_pending": "boolean",
+	"auth_time": "timestamptz", "rotated_at": "timestamptz",
 }
 
 // cast is a placeholder cast to the column's type.

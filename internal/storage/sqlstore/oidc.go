@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/storage"
@@ -412,15 +411,22 @@ func (s *Store) GetCodeGrant(ctx context.Context, codeHash []byte) (storage.Auth
 // the winner, and the tokens commit with it or not at all. On SQLite it
 // shares the commit with the other hot writes (batched), as a sign-in does.
 func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, now time.Time, ts ...storage.OIDCToken) error {
+	const update = `UPDATE oidc_auth_requests SET code_used_at = ?
+			WHERE id = ? AND code_used_at IS NULL AND code_expires_at > ?`
+	updateArgs := []any{s.tv(now), requestID, s.tv(now)}
+	if won, ok, err := s.gatedTokens(ctx, update, updateArgs, ts); ok {
+		if err == nil && !won {
+			err = s.codeNotRedeemed(ctx, s.write(), requestID)
+		}
+		if err != nil {
+			return s.fail("redeem auth code", err, storage.ErrConflict)
+		}
+		return nil
+	}
 	err := s.batched(ctx, func(c conn) error {
-		err := c.execOne(ctx, `UPDATE oidc_auth_requests SET code_used_at = ?
-			WHERE id = ? AND code_used_at IS NULL AND code_expires_at > ?`, s.tv(now), requestID, s.tv(now))
+		err := c.execOne(ctx, update, updateArgs...)
 		if errors.Is(err, storage.ErrNotFound) {
-			var used timeCol
-			if e := c.row(ctx, `SELECT code_used_at FROM oidc_auth_requests WHERE id = ?`, requestID).Scan(&used); e == nil && used.Valid {
-				return fmt.Errorf("code already used: %w", storage.ErrConflict)
-			}
-			return err
+			return s.codeNotRedeemed(ctx, c, requestID)
 		}
 		if err != nil {
 			return err
@@ -431,6 +437,16 @@ func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, now time.T
 		return s.fail("redeem auth code", err, storage.ErrConflict)
 	}
 	return nil
+}
+
+// codeNotRedeemed says why a redemption's UPDATE found no row: the code was
+// used (ErrConflict), or it expired or never was (ErrNotFound).
+func (s *Store) codeNotRedeemed(ctx context.Context, c conn, requestID string) error {
+	var used timeCol
+	if e := c.row(ctx, `SELECT code_used_at FROM oidc_auth_requests WHERE id = ?`, requestID).Scan(&used); e == nil && used.Valid {
+		return fmt.Errorf("code already used: %w", storage.ErrConflict)
+	}
+	return storage.ErrNotFound
 }
 
 // DeleteAuthRequest implements storage.Storage.
@@ -469,24 +485,49 @@ func (s *Store) insertOIDCTokens(ctx context.Context, c conn, ts []storage.OIDCT
 	if len(ts) == 0 {
 		return nil
 	}
-	q := strings.Builder{}
-	q.WriteString(`INSERT INTO oidc_tokens (` + oidcTokenCols + `) VALUES `)
+	args, err := s.oidcTokenArgs(ts)
+	if err != nil {
+		return err
+	}
+	_, err = c.exec(ctx, `INSERT INTO oidc_tokens (`+oidcTokenCols+`) VALUES `+valueRows(len(ts), 15), args...)
+	return err
+}
+
+// oidcTokenArgs gives the tokens' values, row after row, in oidcTokenCols order.
+func (s *Store) oidcTokenArgs(ts []storage.OIDCToken) ([]any, error) {
 	args := make([]any, 0, 15*len(ts))
-	for i, t := range ts {
+	for _, t := range ts {
 		if err := errors.Join(requireKey("token ID", t.ID), requireKey("token grant ID", t.GrantID),
 			requireKey("token application ID", t.ApplicationID)); err != nil {
-			return err
+			return nil, err
 		}
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		args = append(args, t.ID, t.Kind, t.GrantID, t.ApplicationID, t.ClientID, nullStr(t.UserID), strList(t.Scopes),
 			strList(t.Audience), strList(t.AMR), t.ACR, s.tvZeroNull(t.AuthTime), t.RefreshID,
 			s.tv(t.CreatedAt), s.tv(t.ExpiresAt), s.tvNull(t.RotatedAt))
 	}
-	_, err := c.exec(ctx, q.String(), args...)
-	return err
+	return args, nil
+}
+
+// gatedTokens runs update and, when it changed a row, inserts ts, as one
+// statement where the dialect has GatedInsertStatement (ok false: it has
+// not). won reports whether the update changed a row.
+func (s *Store) gatedTokens(ctx context.Context, update string, updateArgs []any, ts []storage.OIDCToken) (won, ok bool, err error) {
+	if s.d.GatedInsertStatement == nil || len(ts) == 0 {
+		return false, false, nil
+	}
+	args, err := s.oidcTokenArgs(ts)
+	if err != nil {
+		return false, true, err
+	}
+	var updated, inserted int
+	q := s.d.GatedInsertStatement(update, "oidc_tokens", oidcTokenCols, len(ts))
+	if err := s.write().row(ctx, q, append(updateArgs, args...)...).Scan(&updated, &inserted); err != nil {
+		return false, true, err
+	}
+	if updated > 0 && inserted != len(ts) {
+		return false, true, fmt.Errorf("stored %d of %d tokens", inserted, len(ts))
+	}
+	return updated > 0, true, nil
 }
 
 // CreateOIDCTokens implements storage.Storage. An unknown application or
@@ -512,15 +553,22 @@ func (s *Store) GetOIDCToken(ctx context.Context, id string) (storage.OIDCToken,
 // conditional UPDATE decides the winner; batched on SQLite.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, now time.Time, next ...storage.OIDCToken) error {
 	op := "rotate refresh token"
+	const update = `UPDATE oidc_tokens SET rotated_at = ?
+			WHERE id = ? AND kind = 'refresh' AND rotated_at IS NULL AND expires_at > ?`
+	updateArgs := []any{s.tv(now), oldID, s.tv(now)}
+	if won, ok, err := s.gatedTokens(ctx, update, updateArgs, next); ok {
+		if err == nil && !won {
+			err = s.refreshNotRotated(ctx, s.write(), oldID)
+		}
+		if err != nil {
+			return s.fail(op, err, storage.ErrConflict)
+		}
+		return nil
+	}
 	err := s.batched(ctx, func(c conn) error {
-		err := c.execOne(ctx, `UPDATE oidc_tokens SET rotated_at = ?
-			WHERE id = ? AND kind = 'refresh' AND rotated_at IS NULL AND expires_at > ?`, s.tv(now), oldID, s.tv(now))
+		err := c.execOne(ctx, update, updateArgs...)
 		if errors.Is(err, storage.ErrNotFound) {
-			var rotated timeCol
-			if e := c.row(ctx, `SELECT rotated_at FROM oidc_tokens WHERE id = ? AND kind = 'refresh'`, oldID).Scan(&rotated); e == nil && rotated.Valid {
-				return fmt.Errorf("refresh token already used: %w", storage.ErrConflict)
-			}
-			return err
+			return s.refreshNotRotated(ctx, c, oldID)
 		}
 		if err != nil {
 			return err
@@ -531,6 +579,16 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, now time.T
 		return s.fail(op, err, storage.ErrConflict)
 	}
 	return nil
+}
+
+// refreshNotRotated says why a rotation's UPDATE found no row: the token was
+// rotated before (ErrConflict), or it expired or is gone (ErrNotFound).
+func (s *Store) refreshNotRotated(ctx context.Context, c conn, oldID string) error {
+	var rotated timeCol
+	if e := c.row(ctx, `SELECT rotated_at FROM oidc_tokens WHERE id = ? AND kind = 'refresh'`, oldID).Scan(&rotated); e == nil && rotated.Valid {
+		return fmt.Errorf("refresh token already used: %w", storage.ErrConflict)
+	}
+	return storage.ErrNotFound
 }
 
 // RevokeOIDCToken implements storage.Storage.

@@ -52,6 +52,14 @@ type Dialect struct {
 	// credentials updated and the credentials flagged, and each write happens
 	// only when the ones it depends on found their row.
 	SignInStatement func(r storage.SignInRecord, c Codec) (query string, args []any)
+	// GatedInsertStatement, where set, joins a conditional UPDATE (with ?
+	// placeholders, no RETURNING) and an INSERT of rows rows into table's
+	// cols that happens only when the UPDATE changed a row, as one statement
+	// (PostgreSQL's writable CTEs): one round trip instead of four for a code
+	// redemption or a refresh rotation. Its one row counts the rows the
+	// UPDATE changed and the rows inserted; its arguments are the UPDATE's,
+	// then each row's values in cols order.
+	GatedInsertStatement func(update, table, cols string, rows int) string
 	// TimeValue turns a UTC time, already truncated to microseconds, into the
 	// parameter the database stores (SQLite: unix microseconds; PostgreSQL: the time).
 	TimeValue func(time.Time) any
