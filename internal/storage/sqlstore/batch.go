@@ -90,9 +90,9 @@ func (s *Store) commitLoop() {
 // runBatch runs the jobs in one transaction. A job that fails is rolled back
 // to its savepoint alone; a failed commit fails every job that had succeeded.
 func (s *Store) runBatch(batch []batchJob) {
-	// Statements run without the callers' cancellation: SQLite rolls back the
-	// whole transaction when a statement in it is interrupted, which would
-	// undo the other jobs' writes.
+	// Statements run without the callers' cancellation (conn.shared): SQLite
+	// rolls back the whole transaction when a statement in it is interrupted,
+	// which would undo the other jobs' writes.
 	ctx := context.Background()
 	s.counted(2) // BEGIN and COMMIT
 	tx, err := s.writer.BeginTx(ctx, nil)
@@ -103,7 +103,7 @@ func (s *Store) runBatch(batch []batchJob) {
 		return
 	}
 	var misses []string
-	c := conn{s: s, db: s.writer, tx: tx, misses: &misses}
+	c := conn{s: s, db: s.writer, tx: tx, misses: &misses, shared: true}
 	var ok []batchJob
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {

@@ -235,6 +235,19 @@ type conn struct {
 	// misses collects queries a transaction prepared for itself because they
 	// were not cached yet; inTx caches them once the connection is free.
 	misses *[]string
+	// shared marks the group commit's transaction (batch.go): its statements
+	// run without their caller's cancellation, because SQLite rolls back the
+	// whole transaction when a write in it is interrupted — the other jobs'
+	// writes with it, and later ones would run outside any transaction.
+	shared bool
+}
+
+// context is ctx, detached from its cancellation in the shared transaction.
+func (c conn) context(ctx context.Context) context.Context {
+	if c.shared {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 func (s *Store) read() conn  { return conn{s: s, db: s.reader} }
@@ -271,6 +284,7 @@ func (c conn) joins(ctx context.Context) (conn, bool) {
 }
 
 func (c conn) row(ctx context.Context, q string, args ...any) scanner {
+	ctx = c.context(ctx)
 	if a, ok := c.joins(ctx); ok {
 		return a.savepointRow(ctx, q, args...)
 	}
@@ -289,6 +303,7 @@ func (c conn) row(ctx context.Context, q string, args ...any) scanner {
 }
 
 func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = c.context(ctx)
 	if a, ok := c.joins(ctx); ok {
 		c = a // a read: nothing to undo
 	}
@@ -307,6 +322,7 @@ func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error
 }
 
 func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = c.context(ctx)
 	if a, ok := c.joins(ctx); ok {
 		var res sql.Result
 		err := a.s.savepoint(ctx, a, func(a conn) (err error) {
