@@ -25,6 +25,10 @@ const (
 	targetP99         = 20 * time.Millisecond  // at concurrency targetP99At
 	targetP99At       = 32                     // concurrency
 	targetServerCPU   = 300 * time.Microsecond // per sign-in
+	// On PostgreSQL (docs/design.md): four bare verifications instead of
+	// three, PostgreSQL's own CPU reported beside it, and twice the p99.
+	targetServerCPUPostgres = 400 * time.Microsecond
+	targetP99Postgres       = 40 * time.Millisecond
 	// minServerCPUForTarget: process_cpu_seconds_total counts 10 ms clock
 	// ticks, so a level must use at least this much server CPU (±5%) to be
 	// held to the CPU target.
@@ -210,12 +214,25 @@ func (r *Report) scalingTarget() Target {
 	return t
 }
 
+// onPostgres says whether the measured server ran on PostgreSQL, whose
+// targets are looser (docs/design.md, "Speed targets").
+func (r *Report) onPostgres() bool { return r.Server.Database == "postgres" }
+
+// budgets are the p99 and server CPU targets for the run's database.
+func (r *Report) budgets() (p99, cpu time.Duration, on string) {
+	if r.onPostgres() {
+		return targetP99Postgres, targetServerCPUPostgres, " on PostgreSQL"
+	}
+	return targetP99, targetServerCPU, ""
+}
+
 func (r *Report) p99Target() Target {
-	t := Target{Name: fmt.Sprintf("p99 ≤ %d ms at concurrency %d", targetP99.Milliseconds(), targetP99At), Status: statusNotMeasured}
+	budget, _, on := r.budgets()
+	t := Target{Name: fmt.Sprintf("p99 ≤ %d ms at concurrency %d%s", budget.Milliseconds(), targetP99At, on), Status: statusNotMeasured}
 	for _, l := range r.Levels {
 		if l.Concurrency == targetP99At && l.SignIns > 0 {
 			t.Measured = fmt.Sprintf("%.1f ms", l.P99Ms)
-			t.Status = metOrMissed(l.P99Ms <= ms(targetP99))
+			t.Status = metOrMissed(l.P99Ms <= ms(budget))
 		}
 	}
 	if t.Status == statusNotMeasured {
@@ -227,7 +244,8 @@ func (r *Report) p99Target() Target {
 // cpuTarget holds every level to the CPU budget: the worst one counts.
 // Levels too short for the clock-tick resolution are left out.
 func (r *Report) cpuTarget() Target {
-	t := Target{Name: fmt.Sprintf("server CPU ≤ %.1f ms per sign-in", ms(targetServerCPU)), Status: statusNotMeasured,
+	_, budget, on := r.budgets()
+	t := Target{Name: fmt.Sprintf("server CPU ≤ %.1f ms per sign-in%s", ms(budget), on), Status: statusNotMeasured,
 		Measured: "the server's CPU is unknown (no process_cpu_seconds_total in its /metrics)"}
 	worst := -1
 	for i, l := range r.Levels {
@@ -245,7 +263,10 @@ func (r *Report) cpuTarget() Target {
 	if worst >= 0 {
 		w := r.Levels[worst]
 		t.Measured = fmt.Sprintf("worst %.3f ms at concurrency %d", *w.ServerCPUMs, w.Concurrency)
-		t.Status = metOrMissed(*w.ServerCPUMs <= ms(targetServerCPU))
+		if w.DBCPUMs != nil {
+			t.Measured += fmt.Sprintf(" (PostgreSQL's own: %.3f ms beside it)", *w.DBCPUMs)
+		}
+		t.Status = metOrMissed(*w.ServerCPUMs <= ms(budget))
 	}
 	return t
 }
