@@ -152,6 +152,17 @@ func TestPolicyPreviewNamesExactlyWhoAndWhatAProposedAllowListCutsOff(t *testing
 		if bad.status != http.StatusBadRequest {
 			t.Fatalf("a proposal PATCH refuses: status %d: %s", bad.status, bad.body)
 		}
+
+		// A proposal naming a group that no longer exists is refused as the PATCH refuses it.
+		gone := w.group("Gone")
+		w.mustStatus(w.do("DELETE", "/api/v1/groups/"+gone, bearer(w.admin), nil), http.StatusNoContent)
+		naming := `{"includeTargets":[{"targetType":"group","id":"` + gone + `","allowedPasskeyProfiles":["default"]}]}`
+		patched := w.do("PATCH", policyPath, bearer(w.admin), naming)
+		previewed := w.do("POST", policyPath+"/preview", bearer(w.reader), naming)
+		if patched.status != http.StatusBadRequest || previewed.status != http.StatusBadRequest ||
+			!strings.Contains(string(previewed.body), gone) || string(previewed.body) != string(patched.body) {
+			t.Fatalf("a deleted group: PATCH %d %s, preview %d %s", patched.status, patched.body, previewed.status, previewed.body)
+		}
 	})
 }
 

@@ -196,6 +196,23 @@ func (p *Service) update(ctx context.Context, actor authz.Actor, match func(int6
 	return next, stored.Version, nil
 }
 
+// Propose is what a PATCH with patch would save, without saving it: the
+// current policy (targets naming deleted groups dropped, as a PATCH drops
+// them) and the proposal, refused as a PATCH refuses it — a body the
+// policy does not accept, or a group that does not exist.
+func (p *Service) Propose(ctx context.Context, patch []byte) (cur, next policy.Fido2, err error) {
+	if cur, err = p.Fido2(ctx); err != nil {
+		return cur, next, err
+	}
+	if cur, err = p.withoutMissingGroups(ctx, cur); err != nil {
+		return cur, next, err
+	}
+	if next, err = policy.Apply(cur, patch); err != nil {
+		return cur, next, err
+	}
+	return cur, next, p.checkGroups(ctx, next.GroupIDs())
+}
+
 // withoutMissingGroups drops targets naming groups that no longer exist. A
 // group deleted before deletions kept the policy in step would otherwise make
 // every later change fail the group check — even turning passkeys off. This

@@ -131,20 +131,21 @@ func Compare(cur, next policy.Fido2, owners []storage.CredentialOwner, distrust 
 	return p
 }
 
-// Fido2Source is where the preview reads the current policy.
+// Fido2Source is where the reports read the current policy, and the
+// preview what a PATCH would make of it.
 type Fido2Source interface {
 	Fido2(ctx context.Context) (policy.Fido2, error)
+	// Propose returns the current policy and the one a PATCH with patch
+	// would save, refusing what the PATCH would refuse.
+	Propose(ctx context.Context, patch []byte) (cur, next policy.Fido2, err error)
 }
 
 // PreviewFido2 applies patch (the body a PATCH of the policy takes) to the
 // current policy without saving it and compares the two. A patch the PATCH
-// would refuse is refused the same way.
+// would refuse is refused the same way, and targets naming deleted groups
+// are dropped from both as the PATCH drops them.
 func (s *Service) PreviewFido2(ctx context.Context, policies Fido2Source, patch []byte) (Preview, error) {
-	cur, err := policies.Fido2(ctx)
-	if err != nil {
-		return Preview{}, err
-	}
-	next, err := policy.Apply(cur, patch)
+	cur, next, err := policies.Propose(ctx, patch)
 	if err != nil {
 		return Preview{}, err
 	}
