@@ -252,8 +252,9 @@ type Storage interface {
 	// on (from the daily roll-ups); Key is the method, and for a passkey
 	// "passkey/<passkeyType>".
 	SignInsPerDay(ctx context.Context, since time.Time) ([]DailyCount, error)
-	// PasskeysRegisteredPerDay counts the passkeys registered at or after
-	// since that still exist, per UTC day; Key is deviceBound or synced.
+	// PasskeysRegisteredPerDay counts the passkeys registered on since's UTC
+	// day or later that still exist, per UTC day (from a daily roll-up); Key
+	// is deviceBound or synced.
 	PasskeysRegisteredPerDay(ctx context.Context, since time.Time) ([]DailyCount, error)
 
 	// Named policy documents (e.g. "fido2"), stored as JSON with a version that

@@ -51,9 +51,13 @@ var RollupBackfillDay = time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)
 // sign-in records before the roll-ups existed: on RollupBackfillDay, user
 // "u1" signed in twice with the model cb69481e-… (09:00 and 10:00) and was
 // refused once with it (11:00), and signed in with a password once (12:00).
+// The user also registered a synced passkey with the model that day (08:00).
 // The reports must count them as if the roll-ups had always been written.
 func CheckRollupBackfill(t *testing.T, s storage.Storage) {
 	t.Helper()
+	regs, err := s.PasskeysRegisteredPerDay(t.Context(), RollupBackfillDay)
+	ok(t, err)
+	equal(t, "passkeys registered per day", regs, []storage.DailyCount{{Day: RollupBackfillDay, Key: "synced", Count: 1}})
 	c := newCredential("u1")
 	ok(t, s.CreateCredential(t.Context(), c))
 	got, err := s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{Windows: []time.Time{RollupBackfillDay}})

@@ -352,10 +352,21 @@ var dailyTests = []test{
 		k.BackupEligible, k.CreatedAt = true, at(30*time.Hour)
 		ok(t, s.CreateCredential(t.Context(), k))
 		mustCredential(t, s, u.ID)
+		gone := mustCredential(t, s, u.ID)
+		old := newCredential(u.ID)
+		old.CreatedAt = at(-48 * time.Hour) // before since
+		ok(t, s.CreateCredential(t.Context(), old))
+		ok(t, s.DeleteCredential(t.Context(), gone.ID)) // only passkeys that still exist count
 		regs, err := s.PasskeysRegisteredPerDay(t.Context(), day0)
 		ok(t, err)
 		equal(t, "registrations", regs, []storage.DailyCount{
 			{Day: day0, Key: "deviceBound", Count: 1}, {Day: day0.AddDate(0, 0, 1), Key: "synced", Count: 1},
 		})
+		bob := mustUser(t, s, "bob@x.org")
+		mustCredential(t, s, bob.ID)
+		ok(t, s.DeleteUser(t.Context(), bob.ID)) // the user's passkeys go with them
+		regs, err = s.PasskeysRegisteredPerDay(t.Context(), day0)
+		ok(t, err)
+		equal(t, "registrations after a user's deletion", len(regs), 2)
 	}},
 }

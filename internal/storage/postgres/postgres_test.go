@@ -141,6 +141,13 @@ func TestMigrationBackfillsTheSignInRollups(t *testing.T) {
 			t.Fatalf("record %d: %v", i, err)
 		}
 	}
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO credentials (id, user_id, credential_id, public_key, aaguid,
+		model, display_name, attestation_format, attestation_type, attestation_level, attestation_cert_subjects,
+		transports, user_verified, backup_eligible, backup_state, sign_count, clone_warning, created_at, last_used_at)
+		VALUES ('old-key', 'u1', '\x0102', '\xa0', 'cb69481e-8ff7-4039-93ec-0a2729a154a8', '', 'Old key', 'none', 'none',
+		'notAttested', '', '', TRUE, TRUE, TRUE, 0, FALSE, $1, NULL)`, day.Add(8*time.Hour)); err != nil {
+		t.Fatalf("passkey: %v", err)
+	}
 	s := open(t, dsn)
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)

@@ -219,6 +219,13 @@ func TestMigrationBackfillsTheSignInRollups(t *testing.T) {
 			t.Fatalf("record %d: %v", i, err)
 		}
 	}
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO credentials (id, user_id, credential_id, public_key, aaguid,
+		model, display_name, attestation_format, attestation_type, attestation_level, attestation_cert_subjects,
+		transports, user_verified, backup_eligible, backup_state, sign_count, clone_warning, created_at, last_used_at)
+		VALUES ('old-key', 'u1', X'0102', X'a0', 'cb69481e-8ff7-4039-93ec-0a2729a154a8', '', 'Old key', 'none', 'none',
+		'notAttested', '', '', 1, 1, 1, 0, 0, ?, NULL)`, day.Add(8*time.Hour).UnixMicro()); err != nil {
+		t.Fatalf("passkey: %v", err)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}

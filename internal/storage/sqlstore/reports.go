@@ -302,11 +302,12 @@ func (s *Store) DeleteSignInRollupsBefore(ctx context.Context, before time.Time,
 	return int(n), nil
 }
 
-// PasskeysRegisteredPerDay implements storage.Storage.
+// PasskeysRegisteredPerDay implements storage.Storage: one range of the
+// registrations' daily roll-up (credential_daily's key starts with the day).
 func (s *Store) PasskeysRegisteredPerDay(ctx context.Context, since time.Time) ([]storage.DailyCount, error) {
-	day := s.d.DayNumber("created_at")
-	return s.dailyCounts(ctx, "passkeys registered per day", `SELECT `+day+`, CASE WHEN backup_eligible THEN 'synced'
-		ELSE 'deviceBound' END, '', COUNT(*) FROM credentials WHERE created_at >= ? GROUP BY 1, 2 ORDER BY 1, 2`, s.tv(since))
+	return s.dailyCounts(ctx, "passkeys registered per day", `SELECT day, CASE WHEN synced THEN 'synced'
+		ELSE 'deviceBound' END, '', SUM(passkeys) FROM credential_daily WHERE day >= ? GROUP BY 1, 2
+		HAVING SUM(passkeys) > 0 ORDER BY 1, 2`, storage.DayNumber(since))
 }
 
 func (s *Store) dailyCounts(ctx context.Context, op, q string, args ...any) ([]storage.DailyCount, error) {
