@@ -156,6 +156,8 @@ func layoutFaults(t *testing.T, admin *tab, k *keyward) {
 		check("the AAGUID is on one line", `(() => { const e = document.querySelector("#keys-table .aaguid");
 			const lines = e.getClientRects().length, r = e.getBoundingClientRect();
 			return lines === 1 && r.height < 24 ? "ok" : "lines " + lines + ", height " + r.height; })()`)
+		check("the methods table fits, its Delete buttons in view", `(() => { const w = document.querySelector("#keys"), b = document.querySelector("#keys-table td.actions button").getBoundingClientRect();
+			return w.scrollWidth <= w.clientWidth && b.right <= innerWidth ? "ok" : "table " + w.scrollWidth + "px in " + w.clientWidth + "px; Delete ends at " + b.right; })()`)
 		check("the Enabled badge sits by the name", `(() => { const b = document.querySelector("#user-badges .badge").getBoundingClientRect();
 			const t = document.querySelector("#user-title").getBoundingClientRect();
 			return b.left - t.left < 40 && b.top >= t.bottom ? "ok" : "badge at " + b.left + "," + b.top + "; title at " + t.left + "," + t.bottom; })()`)
