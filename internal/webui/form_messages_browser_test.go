@@ -203,7 +203,7 @@ func TestBrowserAdminFormMessages(t *testing.T) {
 			admin.open(t, "/admin/sign-ins")
 			admin.fill(t, "#filter-aaguid", "hello")
 			admin.click(t, "#signin-apply")
-			admin.fieldError(t, "#filter-aaguid", "Key model AAGUID", "is not an AAGUID", "aaGuid", "$filter")
+			admin.fieldError(t, "#filter-aaguid", "Key model AAGUID", "Key model AAGUID 'hello' is not an AAGUID", "aaGuid", "$filter")
 			admin.fill(t, "#filter-aaguid", "")
 			admin.click(t, "#signin-apply")
 			admin.waitFor(t, "the error to go", `!document.querySelector("#filter-aaguid-error").checkVisibility()`)

@@ -21,6 +21,9 @@ const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 // nameRE finds an API field name as a word of its own: "mail", not the
 // "mail" of "e-mail"; with a capital first letter too, as the page
 // capitalises the API's message ("UserPrincipalName …").
+// midSentence lowers a capital that only starts a sentence ("Key model
+// AAGUID" → "key model AAGUID"), not an acronym ("AAGUID …" stays).
+const midSentence = (s) => (/^[A-Z](?![A-Z])/.test(s) ? s.charAt(0).toLowerCase() + s.slice(1) : s);
 const QUOTED = /(“[^”]*”|"[^"]*")/;
 // unquoted blanks the quoted values of a message, keeping its length.
 const unquoted = (msg) => msg.split(QUOTED).map((p, k) => (k % 2 ? " ".repeat(p.length) : p)).join("");
@@ -96,11 +99,11 @@ export function formMessages(form, fields = [], { actions, id = form.id } = {}) 
     // person's own text.
     text = text.split(QUOTED).map((part, k) => {
       if (k % 2) return part;
-      for (const n of f.names || []) part = part.replace(nameRE(n, "g"), (_, i) => (k === 0 && i === 0 ? label : label.toLowerCase()));
+      for (const n of f.names || []) part = part.replace(nameRE(n, "g"), (_, i) => (k === 0 && i === 0 ? label : midSentence(label)));
       return part;
     }).join("");
     text = text.charAt(0).toUpperCase() + text.slice(1);
-    if (!text.toLowerCase().startsWith(label.toLowerCase())) text = `${label}: ${text.charAt(0).toLowerCase()}${text.slice(1)}`;
+    if (!text.toLowerCase().startsWith(label.toLowerCase())) text = `${label}: ${midSentence(text)}`;
     return /[.!?…)]$/.test(text) ? text : text + ".";
   }
 
