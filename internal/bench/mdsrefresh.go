@@ -375,12 +375,7 @@ func (r *MDSReport) WriteText(w io.Writer) error {
 	if err := columns(w, levels); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nTargets (docs/design.md, \"Speed targets\"):")
-	targets := [][]string{{"  TARGET", "MEASURED", "STATUS"}}
-	for _, x := range r.Targets {
-		targets = append(targets, []string{"  " + x.Name, x.Measured, x.Status})
-	}
-	if err := columns(w, targets); err != nil {
+	if err := writeTargets(w, r.Targets); err != nil {
 		return err
 	}
 	if r.Failed > 0 {

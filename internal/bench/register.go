@@ -196,12 +196,7 @@ func (r *RegisterReport) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "\n(latency is the two requests; the software authenticator's key generation and signing are not included;"+
 		" CPU is per attempt, the server's from its /metrics.)")
-	fmt.Fprintln(w, "\nTargets (docs/design.md, \"Speed targets\"):")
-	targets := [][]string{{"  TARGET", "MEASURED", "STATUS"}}
-	for _, x := range r.Targets {
-		targets = append(targets, []string{"  " + x.Name, x.Measured, x.Status})
-	}
-	if err := columns(w, targets); err != nil {
+	if err := writeTargets(w, r.Targets); err != nil {
 		return err
 	}
 	for _, l := range r.Levels {

@@ -64,12 +64,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.ServerResidentMB > 0 {
 		fmt.Fprintf(w, "Server resident memory after the run: %.0f MB.\n", r.ServerResidentMB)
 	}
-	fmt.Fprintln(w, "\nTargets (docs/design.md, \"Speed targets\"):")
-	targets := [][]string{{"  TARGET", "MEASURED", "STATUS"}}
-	for _, x := range r.Targets {
-		targets = append(targets, []string{"  " + x.Name, x.Measured, x.Status})
-	}
-	if err := columns(w, targets); err != nil {
+	if err := writeTargets(w, r.Targets); err != nil {
 		return err
 	}
 	r.writeErrors(w)
@@ -117,4 +112,14 @@ func fmtMsPtr(v *float64) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.3f ms", *v)
+}
+
+// writeTargets writes the targets table every scenario's report ends with.
+func writeTargets(w io.Writer, targets []Target) error {
+	fmt.Fprintln(w, "\nTargets (docs/design.md, \"Speed targets\"):")
+	rows := [][]string{{"  TARGET", "MEASURED", "STATUS"}}
+	for _, x := range targets {
+		rows = append(rows, []string{"  " + x.Name, x.Measured, x.Status})
+	}
+	return columns(w, rows)
 }

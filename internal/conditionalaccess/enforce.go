@@ -64,7 +64,7 @@ func Explain(d access.Decision) string {
 		for _, st := range d.RequiredStrengths {
 			n := st.DisplayName
 			if ids := st.AllowedAAGUIDs(); len(ids) > 0 {
-				n += " (only with a passkey of model " + ModelNames(ids) + ")"
+				n += " (only with a passkey of model " + policy.ModelNames(ids) + ")"
 			} else if st.NeedsFido2() {
 				n += " (a passkey or security key)"
 			}
@@ -223,21 +223,6 @@ func StepUpModels(strengths []access.Strength) (models []string, ok bool) {
 		models, restricted = allowed, true
 	}
 	return models, !restricted || len(models) > 0
-}
-
-// ModelNames names key models in words for a person: each AAGUID's model
-// name (the embedded table of known models), or the AAGUID itself when
-// unknown, joined with "or".
-func ModelNames(aaguids []string) string {
-	names := make([]string, 0, len(aaguids))
-	for _, id := range aaguids {
-		if n := policy.ModelName(id); n != "" {
-			names = append(names, n)
-		} else {
-			names = append(names, id)
-		}
-	}
-	return strings.Join(names, " or ")
 }
 
 // Registration is Check for adding a sign-in method from My security info

@@ -42,10 +42,3 @@ func TestStepUpModels(t *testing.T) {
 		})
 	}
 }
-
-// ModelNames names known models in words and unknown ones by AAGUID.
-func TestModelNames(t *testing.T) {
-	if got, want := conditionalaccess.ModelNames([]string{yubiKey5, other}), "YubiKey 5 Series or "+other; got != want {
-		t.Fatalf("ModelNames = %q, want %q", got, want)
-	}
-}

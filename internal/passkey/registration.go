@@ -211,26 +211,13 @@ func (r Registration) wanted(c storage.Credential) error {
 			name = "a key of another model"
 		}
 		return apperr.New(http.StatusForbidden, codeNotWantedModel,
-			"this key (%s, AAGUID %s) is not one of the models accepted here; use a passkey of model %s", name, c.AAGUID, modelNames(r.Models))
+			"this key (%s, AAGUID %s) is not one of the models accepted here; use a passkey of model %s", name, c.AAGUID, policy.ModelNames(r.Models))
 	}
 	if r.DeviceBound && c.BackupEligible {
 		return apperr.New(http.StatusForbidden, codeNotWantedModel,
 			"this passkey is synced across devices, and a security key or another passkey that stays on one device is needed here")
 	}
 	return nil
-}
-
-// modelNames names AAGUIDs in words, joined with "or".
-func modelNames(aaguids []string) string {
-	names := make([]string, 0, len(aaguids))
-	for _, id := range aaguids {
-		if n := policy.ModelName(id); n != "" {
-			names = append(names, n)
-		} else {
-			names = append(names, id)
-		}
-	}
-	return strings.Join(names, " or ")
 }
 
 // FinishRegistration verifies the browser's response, judges its attestation,

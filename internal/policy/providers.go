@@ -1,6 +1,10 @@
 package policy
 
-import "github.com/keyward/keyward/internal/keymodels"
+import (
+	"strings"
+
+	"github.com/keyward/keyward/internal/keymodels"
+)
 
 // Provider is a well-known passkey provider or key family, offered by the UI
 // as a quick way to add its AAGUIDs to a key restriction list.
@@ -69,4 +73,18 @@ func ModelName(aaguid string) string {
 		return name
 	}
 	return modelNames[n]
+}
+
+// ModelNames names key models in words for a person: each AAGUID's model
+// name, or the AAGUID itself when unknown, joined with "or".
+func ModelNames(aaguids []string) string {
+	names := make([]string, 0, len(aaguids))
+	for _, id := range aaguids {
+		if n := ModelName(id); n != "" {
+			names = append(names, n)
+		} else {
+			names = append(names, id)
+		}
+	}
+	return strings.Join(names, " or ")
 }

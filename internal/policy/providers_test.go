@@ -60,3 +60,12 @@ func TestModelName(t *testing.T) {
 		}
 	}
 }
+
+// ModelNames names known models in words and unknown ones by AAGUID.
+func TestModelNames(t *testing.T) {
+	const yubiKey5 = "ee882879-721c-4913-9775-3dfcce97072a" // "YubiKey 5 Series" in the embedded table
+	const unknown = "6b2c7c42-0d5d-4c11-8a4e-2a9bb1b2c3d4"
+	if got, want := ModelNames([]string{yubiKey5, unknown}), "YubiKey 5 Series or "+unknown; got != want {
+		t.Fatalf("ModelNames = %q, want %q", got, want)
+	}
+}

@@ -97,7 +97,7 @@ func (u *UI) stepUp(w http.ResponseWriter, r *http.Request) {
 	v.Data.Next, v.Data.ACR, v.Data.Mode = next, acr, modePasskey
 	v.Data.Registered = q.Get("registered") == "1"
 	if len(models) > 0 {
-		v.Data.Models, v.Data.ModelNames = strings.Join(models, ","), conditionalaccess.ModelNames(models)
+		v.Data.Models, v.Data.ModelNames = strings.Join(models, ","), policy.ModelNames(models)
 	}
 	u.render(w, r, http.StatusOK, v)
 }
@@ -147,7 +147,7 @@ func (u *UI) registerToStepUp(w http.ResponseWriter, r *http.Request, p server.P
 	v.Bare = true
 	v.Data.Next, v.Data.ACR, v.Data.Mode = next, acr, modeRegister
 	if len(models) > 0 {
-		v.Data.Models, v.Data.ModelNames = strings.Join(models, ","), conditionalaccess.ModelNames(models)
+		v.Data.Models, v.Data.ModelNames = strings.Join(models, ","), policy.ModelNames(models)
 	}
 	if !authz.RecentMFA(*p.Session, u.now()) {
 		v.Title, v.Data.Mode = "Confirm it's you", modeReauth
@@ -178,7 +178,7 @@ func noStepUpKey(deviceBound bool, models []string, why string) message {
 	why = "You cannot add one yourself: " + strings.TrimSuffix(why, ".") + "."
 	if len(models) > 0 {
 		return message{Title: "You need a passkey of a particular model to continue",
-			Text: "This needs a sign-in with a passkey of model " + conditionalaccess.ModelNames(models) +
+			Text: "This needs a sign-in with a passkey of model " + policy.ModelNames(models) +
 				", and your account has none (other passkeys do not count here). " + why + ask,
 			Link: homePath, LinkText: "Go to My security info"}
 	}
