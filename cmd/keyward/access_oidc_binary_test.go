@@ -224,11 +224,8 @@ func testConditionalAccessStepUp(t *testing.T, env []string) {
 	policy("One key model for payroll", access.StateEnabled, payroll.appID, onlyYubiKey)
 	policy("Trying phishing-resistant for chat", access.StateReportOnly, chat.appID, access.StrengthPhishingResistant)
 
-	// A fresh browser signs in with the password and the app's next code.
 	jar, _ = cookiejar.New(nil)
-	browser = hc(jar)
-	must(http.StatusOK, "POST", "/api/v1/auth/password", `{"username":"`+upn+`","password":"`+pw+`"}`, nil, browser)
-	must(http.StatusOK, "POST", "/api/v1/auth/totp", `{"code":"`+code(time.Now().Add(30*time.Second))+`"}`, nil, browser)
+	browser = hc(jar) // a fresh browser, signed in nowhere
 
 	// authorize follows the browser through keyward; it returns the code
 	// the app received, or "" and the page the browser ended on.
@@ -254,21 +251,32 @@ func testConditionalAccessStepUp(t *testing.T, env []string) {
 		return q.Get("next")
 	}
 
-	// Report-only: password + code gets its code at chat.
-	f := chat.start()
+	// The wiki: its sign-in page; bob signs in there with the password and
+	// the app's next code; the authorize that goes on issues no code for
+	// that but sends him to the passkey step-up.
+	f := wiki.start()
 	c, res, body := authorize(f)
+	next := res.Request.URL.Query().Get("next")
+	if c != "" || res.Request.URL.Path != "/login" || !strings.HasPrefix(next, "/oauth2/continue?") {
+		t.Fatalf("authorize without a session should end on the sign-in page, ended on %s (%d)", res.Request.URL, res.StatusCode)
+	}
+	must(http.StatusOK, "POST", "/api/v1/auth/password", `{"username":"`+upn+`","password":"`+pw+`"}`, nil, browser)
+	must(http.StatusOK, "POST", "/api/v1/auth/totp", `{"code":"`+code(time.Now().Add(30*time.Second))+`"}`, nil, browser)
+	_, data, res := call(browser, "GET", next, "", nil)
+	if res.StatusCode == http.StatusFound || res.StatusCode == http.StatusSeeOther {
+		t.Fatalf("the wiki issued a code to a password + authenticator-app session: %q", res.Header.Get("Location"))
+	}
+	next = wantStepUp(res, string(data))
+
+	// Report-only: the password + code session gets its code at chat.
+	cf := chat.start()
+	c, res, body = authorize(cf)
 	if c == "" {
 		t.Fatalf("the report-only policy blocked chat: ended on %s (%d): %.300s", res.Request.URL, res.StatusCode, body)
 	}
-	chat.exchange(f, c)
+	chat.exchange(cf, c)
 
-	// The wiki: no code for password + code, the step-up to a passkey, then the code.
-	f = wiki.start()
-	c, res, body = authorize(f)
-	if c != "" {
-		t.Fatal("the wiki issued a code to a password + authenticator-app session")
-	}
-	next := wantStepUp(res, body)
+	// The step-up page's passkey, then the wiki's code.
 	signInWithKey("/api/v1/auth/passkey/step-up/options", `{"acr":"phr"}`)
 	_, _, res = call(browser, "GET", next, "", nil)
 	loc, _ := url.Parse(res.Header.Get("Location"))
@@ -344,8 +352,8 @@ func testConditionalAccessStepUp(t *testing.T, env []string) {
 		got = append(got, line)
 	}
 	want := []string{
-		"Chat notApplied [Trying phishing-resistant for chat: reportOnlyInterrupted]",
 		"Wiki failure [Phishing-resistant MFA for the wiki: failure]",
+		"Chat notApplied [Trying phishing-resistant for chat: reportOnlyInterrupted]",
 		"Wiki success [Phishing-resistant MFA for the wiki: success]",
 		"Chat notApplied [Trying phishing-resistant for chat: reportOnlySuccess]",
 		"Payroll failure [One key model for payroll: failure]",
