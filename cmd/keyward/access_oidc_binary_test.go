@@ -258,7 +258,7 @@ func testConditionalAccessStepUp(t *testing.T, env []string) {
 	c, res, body := authorize(f)
 	next := res.Request.URL.Query().Get("next")
 	if c != "" || res.Request.URL.Path != "/login" || !strings.HasPrefix(next, "/oauth2/continue?") {
-		t.Fatalf("authorize without a session should end on the sign-in page, ended on %s (%d)", res.Request.URL, res.StatusCode)
+		t.Fatalf("authorize without a session should end on the sign-in page, ended on %s (%d): %.300s", res.Request.URL, res.StatusCode, body)
 	}
 	must(http.StatusOK, "POST", "/api/v1/auth/password", `{"username":"`+upn+`","password":"`+pw+`"}`, nil, browser)
 	must(http.StatusOK, "POST", "/api/v1/auth/totp", `{"code":"`+code(time.Now().Add(30*time.Second))+`"}`, nil, browser)
