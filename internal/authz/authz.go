@@ -259,6 +259,7 @@ type Grants struct {
 	// and giving an administrator a new way in (MayChangeMethods).
 	Methods, MethodsOfAdmins, AddMethodsToAdmins bool
 	Applications                                 bool // app registrations: global-admin, as the API routes them
+	ConditionalAccess                            bool // policies, strengths, named locations: global-admin, as the API routes them
 }
 
 // GrantsOf gives the grants of a person holding role, for another user.
@@ -273,5 +274,6 @@ func GrantsOf(role string) Grants {
 		MethodsOfAdmins:    MayChangeMethods(a, DeleteTAP, admin) == nil,
 		AddMethodsToAdmins: MayChangeMethods(a, IssueTAP, admin) == nil,
 		Applications:       role == storage.RoleGlobalAdmin,
+		ConditionalAccess:  role == storage.RoleGlobalAdmin,
 	}
 }

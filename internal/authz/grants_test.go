@@ -12,7 +12,7 @@ func TestGrantsFollowTheDecisions(t *testing.T) {
 		role string
 		want authz.Grants
 	}{
-		{storage.RoleGlobalAdmin, authz.Grants{Directory: true, MethodPolicies: true, Methods: true, MethodsOfAdmins: true, AddMethodsToAdmins: true, Applications: true}},
+		{storage.RoleGlobalAdmin, authz.Grants{Directory: true, MethodPolicies: true, Methods: true, MethodsOfAdmins: true, AddMethodsToAdmins: true, Applications: true, ConditionalAccess: true}},
 		{storage.RolePrivilegedAuthenticationAdmin, authz.Grants{MethodPolicies: true, Methods: true, MethodsOfAdmins: true}},
 		{storage.RoleAuthenticationAdmin, authz.Grants{Methods: true}},
 		{storage.RoleReader, authz.Grants{}},

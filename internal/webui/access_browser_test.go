@@ -47,7 +47,7 @@ func TestBrowserConditionalAccess(t *testing.T) {
 	admin.fill(t, "#loc-name", "Everywhere")
 	admin.fill(t, "#loc-ranges", "0.0.0.0/0")
 	admin.click(t, `#ca-location-form [type="submit"]`)
-	admin.waitText(t, "#ca-location-error", "covers every address")
+	admin.fieldError(t, "#loc-ranges", "IP ranges", "covers every address", "ipRanges", "cidrAddress")
 
 	admin.fill(t, "#st-name", "Work keys")
 	admin.click(t, `#ca-strength-form [type="submit"]`)

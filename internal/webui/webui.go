@@ -184,7 +184,8 @@ func grantsOf(role string) string {
 		name string
 		on   bool
 	}{{"directory", g.Directory}, {"methodPolicies", g.MethodPolicies}, {"methods", g.Methods},
-		{"methodsOfAdmins", g.MethodsOfAdmins}, {"addMethodsToAdmins", g.AddMethodsToAdmins}, {"applications", g.Applications}} {
+		{"methodsOfAdmins", g.MethodsOfAdmins}, {"addMethodsToAdmins", g.AddMethodsToAdmins}, {"applications", g.Applications},
+		{"conditionalAccess", g.ConditionalAccess}} {
 		if x.on {
 			out = append(out, x.name)
 		}

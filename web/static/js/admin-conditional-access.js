@@ -2,7 +2,9 @@
 // what-if beside it, authentication strengths with a key-model picker, named
 // locations, and the emergency-account lint.
 import { get, post, del, getVersioned, patchIfMatch, ApiError } from "./api.js";
-import { $, h, show, setAlert, onSubmit, toast, badge } from "./ui.js";
+import { $, h, show, setAlert, onSubmit, badge } from "./ui.js";
+import { formMessages } from "./form-messages.js";
+import { may, needs, readOnly } from "./read-only.js";
 
 const base = "/api/v1/identity/conditionalAccess";
 const ADMIN_APP = "4b455957-0000-4000-8000-000000000001";
@@ -17,6 +19,50 @@ const TEMPLATE = {
   },
   grantControls: { operator: "OR", authenticationStrength: { id: "00000000-0000-0000-0000-000000000004" } },
 };
+
+// Each form answers beside what caused it (form-messages.js); a table row's
+// Delete answers under its table.
+const editorMessages = formMessages($("#ca-editor-form"));
+const whatIfMessages = formMessages($("#ca-whatif-form"), [
+  { input: "#wi-user", names: ["userId"], words: /\bno user\b/i },
+  { input: "#wi-app", names: ["appId"], words: /\bno application\b/i },
+  { input: "#wi-aaguid", names: ["aaGuid"] },
+  { input: "#wi-ip", names: ["ipAddress"] },
+]);
+const strengthMessages = formMessages($("#ca-strength-form"), [
+  { input: "#st-name", names: ["displayName"] },
+  { input: "#st-combos", names: ["allowedCombinations"] },
+  { input: "#st-models", names: ["combinationConfigurations", "allowedAAGUIDs"] },
+]);
+const locationMessages = formMessages($("#ca-location-form"), [
+  { input: "#loc-name", names: ["displayName"] },
+  { input: "#loc-ranges", names: ["ipRanges"] },
+]);
+const strengthsMessages = formMessages($("#ca-strengths").closest("section"), [], { actions: $("#ca-strengths"), id: "ca-strengths" });
+const locationsMessages = formMessages($("#ca-locations").closest("section"), [], { actions: $("#ca-locations"), id: "ca-locations" });
+
+// problemsOf splits the API's refusal of a document ("the named location
+// was not saved; 2 problems: displayName: must not be empty; ipRanges[0]
+// .cidrAddress: …") into its problems; a message that is not one is one
+// problem.
+function problemsOf(msg) {
+  const m = /^.*? was not (?:saved|evaluated)(?:; \d+ problems?)?: ([\s\S]*)$/i.exec(msg);
+  return m ? m[1].split(/; (?=[\w@.[\]]+: )/) : [msg];
+}
+
+// showProblems puts each problem beside the field it is about: the path is
+// cut to the field (ipRanges[1].cidrAddress → ipRanges; the quoted value
+// says which range), and the problems of one field are shown together.
+function showProblems(messages, e) {
+  messages.clear();
+  const byField = new Map();
+  for (const p of problemsOf(e.message)) {
+    const m = /^([\w@]+)[\w@.[\]]*: ([\s\S]*)$/.exec(p);
+    const [field, what] = m ? [m[1], m[2]] : ["", p];
+    byField.set(field, [...(byField.get(field) || []), what]);
+  }
+  for (const [field, whats] of byField) messages.error(field ? `${field}: ${whats.join("; ")}` : whats.join("; "));
+}
 
 let editing = null; // {id, etag} of the policy in the editor, null for a new one
 let strengths = [];
@@ -61,7 +107,8 @@ async function loadStrengths() {
       h("td", {}, s.policyType === "builtIn" ? badge("Built-in") : badge("Custom", "info")),
       h("td", {}, s.allowedCombinations.join("; ") + (keys.length ? " — only " + keys.map((k) => models.get(k) || k).join(", ") : "")),
       h("td", {}, s.policyType === "custom" ? h("button", { type: "button", class: "btn btn-secondary btn-sm",
-        onclick: () => remove(base + "/authenticationStrength/policies/" + s.id, s.displayName) }, "Delete") : ""));
+        "aria-label": "Delete " + s.displayName,
+        onclick: () => remove(base + "/authenticationStrength/policies/" + s.id, `“${s.displayName}”`, strengthsMessages) }, "Delete") : ""));
   }), ""));
 }
 
@@ -72,16 +119,22 @@ async function loadLocations() {
       h("td", { class: "cell-main" }, l.displayName, l.isTrusted ? [" ", badge("Trusted", "success")] : ""),
       h("td", { class: "mono" }, l.ipRanges.map((r) => r.cidrAddress).join(" ")),
       h("td", {}, h("button", { type: "button", class: "btn btn-secondary btn-sm",
-        onclick: () => remove(base + "/namedLocations/" + l.id, l.displayName) }, "Delete")))), "No named locations."));
+        "aria-label": "Delete " + l.displayName,
+        onclick: () => remove(base + "/namedLocations/" + l.id, `“${l.displayName}”`, locationsMessages) }, "Delete")))), "No named locations."));
 }
 
-async function remove(path, name) {
+// remove deletes what path names and says so with messages: under its
+// table for a row's Delete, beside the button for the editor's.
+async function remove(path, name, messages) {
+  messages.clear();
   try {
     await del(path);
-    toast(`${name} deleted.`, "success");
     await reload();
+    messages.saved(`${name} deleted.`);
+    return true;
   } catch (e) {
-    toast(e.message, "error");
+    messages.error(e.message);
+    return false;
   }
 }
 
@@ -127,7 +180,7 @@ function newPolicy() {
   $("#ca-editor").value = JSON.stringify(TEMPLATE, null, 2);
   show($("#ca-delete"), false);
   show($("#ca-force"), false);
-  setAlert($("#ca-editor-error"), "");
+  editorMessages.clear();
   checkDraft();
 }
 
@@ -140,32 +193,37 @@ async function edit(id) {
   $("#ca-editor").value = JSON.stringify(data, null, 2);
   show($("#ca-delete"), true);
   show($("#ca-force"), false);
-  setAlert($("#ca-editor-error"), "");
+  editorMessages.clear();
   checkDraft();
   $("#ca-editor").focus();
 }
 
+// save sends the editor's policy. What the policy itself is refused for
+// (its JSON, a field in it, an emergency-access account) sits beside the
+// editor, naming the JSON path, which is what the person edits; what no
+// field owns (someone else changed it meanwhile) beside Save.
 async function save(force) {
-  const err = $("#ca-editor-error");
-  setAlert(err, "");
+  editorMessages.clear();
   show($("#ca-force"), false);
   let doc;
   try {
     doc = JSON.parse($("#ca-editor").value);
   } catch (e) {
-    setAlert(err, "The policy is not valid JSON: " + e.message);
+    editorMessages.fieldError("#ca-editor", "not valid JSON: " + e.message);
     return;
   }
   const q = force ? "?force=true" : "";
   try {
     if (editing) await patchIfMatch(base + "/policies/" + editing.id + q, doc, editing.etag);
     else await post(base + "/policies" + q, doc);
-    toast(`Policy “${doc.displayName || ""}” saved.`, "success");
     newPolicy();
     await reload();
+    editorMessages.saved(`Policy “${doc.displayName || ""}” saved.`);
   } catch (e) {
-    setAlert(err, e.message);
-    if (e instanceof ApiError && e.code === "emergencyAccountAffected") show($("#ca-force"), true);
+    const emergency = e instanceof ApiError && e.code === "emergencyAccountAffected";
+    if (emergency || (e instanceof ApiError && e.status === 400)) editorMessages.fieldError("#ca-editor", problemsOf(e.message).join("; "));
+    else editorMessages.error(e.message);
+    if (emergency) show($("#ca-force"), true);
   }
 }
 
@@ -173,13 +231,22 @@ onSubmit($("#ca-editor-form"), () => save(false));
 $("#ca-force").addEventListener("click", () => save(true));
 $("#ca-new-policy").addEventListener("click", newPolicy);
 $("#ca-delete").addEventListener("click", async () => {
-  if (editing) await remove(base + "/policies/" + editing.id, "The policy");
+  if (!editing) return;
+  const name = $("#ca-editor-title").textContent.replace(/^Edit /, "");
+  editorMessages.clear();
+  try {
+    await del(base + "/policies/" + editing.id);
+  } catch (e) {
+    editorMessages.error(e.message);
+    return;
+  }
   newPolicy();
+  await reload();
+  editorMessages.saved(`Policy “${name}” deleted.`);
 });
 
 onSubmit($("#ca-whatif-form"), async () => {
-  const err = $("#ca-whatif-error");
-  setAlert(err, "");
+  whatIfMessages.clear();
   const methods = ["#wi-fido2", "#wi-password", "#wi-otp", "#wi-tap"].map((s) => $(s)).filter((c) => c.checked).map((c) => c.value);
   const body = { userId: $("#wi-user").value.trim(), appId: $("#wi-app").value, authenticationMethods: methods,
     aaGuid: $("#wi-aaguid").value.trim(), ipAddress: $("#wi-ip").value.trim() };
@@ -192,13 +259,13 @@ onSubmit($("#ca-whatif-form"), async () => {
         (s.allowedAAGUIDs.length ? " with a key of model " + s.allowedAAGUIDs.map((k) => models.get(k) || k).join(" or ") : ""))),
       table(["Policy", "Result"], r.policies.map((p) => h("tr", {}, h("td", {}, p.displayName), h("td", {}, p.result))), "No policies."));
   } catch (e) {
-    setAlert(err, e.message);
+    $("#ca-whatif-result").replaceChildren();
+    showProblems(whatIfMessages, e);
   }
 });
 
 onSubmit($("#ca-strength-form"), async () => {
-  const err = $("#ca-strength-error");
-  setAlert(err, "");
+  strengthMessages.clear();
   const combos = COMBOS.filter((c) => $(`#st-combos input[value="${c}"]`).checked);
   const keys = Array.from($("#st-models").selectedOptions).map((o) => o.value);
   const body = { displayName: $("#st-name").value.trim(), allowedCombinations: combos };
@@ -206,27 +273,35 @@ onSubmit($("#ca-strength-form"), async () => {
     appliesToCombinations: ["fido2"], allowedAAGUIDs: keys }];
   try {
     await post(base + "/authenticationStrength/policies", body);
-    toast(`Strength “${body.displayName}” created.`, "success");
     $("#ca-strength-form").reset();
     await reload();
+    strengthMessages.saved(`Strength “${body.displayName}” created.`);
   } catch (e) {
-    setAlert(err, e.message);
+    showProblems(strengthMessages, e);
   }
 });
 
 onSubmit($("#ca-location-form"), async () => {
-  const err = $("#ca-location-error");
-  setAlert(err, "");
+  locationMessages.clear();
+  const name = $("#loc-name").value.trim();
   const ranges = $("#loc-ranges").value.split(/\s+/).filter(Boolean).map((c) => ({ cidrAddress: c }));
   try {
-    await post(base + "/namedLocations", { displayName: $("#loc-name").value.trim(), ipRanges: ranges, isTrusted: $("#loc-trusted").checked });
-    toast("Named location created.", "success");
+    await post(base + "/namedLocations", { displayName: name, ipRanges: ranges, isTrusted: $("#loc-trusted").checked });
     $("#ca-location-form").reset();
     await reload();
+    locationMessages.saved(`Named location “${name}” created.`);
   } catch (e) {
-    setAlert(err, e.message);
+    showProblems(locationMessages, e);
   }
 });
+
+// Conditional access is changed by global administrators only (the API's
+// routes); every admin role reads it and may try the what-if, which changes
+// nothing.
+if (!may("conditionalAccess")) {
+  readOnly([$("#ca-new-policy"), $("#ca-editor-form"), $("#ca-strengths"), $("#ca-strength-form"), $("#ca-locations"), $("#ca-location-form")],
+    needs("conditionalAccess", "changing conditional access (policies, authentication strengths, named locations)"), { noteAfter: $(".page-header") });
+}
 
 async function init() {
   $("#st-combos").append(...COMBOS.map((c, i) => h("div", { class: "check" },

@@ -18,6 +18,7 @@ const WHO = {
   methods: "the Authentication administrator, Privileged authentication administrator or Global administrator role",
   methodsOfAdmins: "the Privileged authentication administrator or Global administrator role",
   addMethodsToAdmins: "the Global administrator role",
+  conditionalAccess: "the Global administrator role",
 };
 
 // needs says, for the note, that what needs the roles of grant.
