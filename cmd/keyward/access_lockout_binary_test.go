@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -25,7 +26,8 @@ func TestConditionalAccessKeepsAGlobalAdminOnTheBinaryOnPostgres(t *testing.T) {
 // admin API, a conditional access change that would leave the only global
 // administrator unable to use the admin center is refused with the reason
 // and changes nothing; once the administrator has a passkey the same policy
-// is saved, and narrowing its strength to another key model is refused again.
+// is saved, and moving it to a strength of another key model, or narrowing
+// its strength to another model, is refused again.
 func testConditionalAccessKeepsAGlobalAdmin(t *testing.T, env []string) {
 	const (
 		policies  = "/api/v1/identity/conditionalAccess/policies"
@@ -112,5 +114,15 @@ func testConditionalAccessKeepsAGlobalAdmin(t *testing.T, env []string) {
 	got := must(http.StatusOK, "GET", policies+"/"+id, "")
 	if s, _ := got["grantControls"].(map[string]any)["authenticationStrength"].(map[string]any); s["id"] != access.StrengthPhishingResistant {
 		t.Fatalf("the refused change was saved: %v", got["grantControls"])
+	}
+
+	// A strength of the admin's key model serves; narrowing that strength
+	// itself to another model is refused too, and leaves it as it was.
+	ours := must(http.StatusCreated, "POST", strengths, `{"displayName":"Our keys","allowedCombinations":["fido2"],
+		"combinationConfigurations":[{"appliesToCombinations":["fido2"],"allowedAAGUIDs":["`+keyModel+`"]}]}`)["id"].(string)
+	must(http.StatusOK, "PATCH", policies+"/"+id, `{"grantControls":{"authenticationStrength":{"id":"`+ours+`"}}}`)
+	refused("PATCH", strengths+"/"+ours, `{"combinationConfigurations":[{"appliesToCombinations":["fido2"],"allowedAAGUIDs":["`+other+`"]}]}`, "admin@contoso.com")
+	if got := must(http.StatusOK, "GET", strengths+"/"+ours, ""); !strings.Contains(fmt.Sprint(got["combinationConfigurations"]), keyModel) {
+		t.Fatalf("the refused narrowing was saved: %v", got["combinationConfigurations"])
 	}
 }
