@@ -91,7 +91,15 @@ func TestBrowserConditionalAccessFormMessages(t *testing.T) {
 			if width.name == "desktop" {
 				admin.screenshot(t, "admin-conditional-access-field-error")
 			}
+			// A key model picked while fido2 is not allowed: beside the picker,
+			// naming the other field by its label too.
 			admin.fill(t, "#st-name", "Keys "+width.name)
+			setChecked("#st-combo-4", true)
+			admin.step(t, "pick a key model", chromedp.Evaluate[chromedp.Void](`document.querySelector("#st-models").options[0].selected = true`))
+			admin.click(t, `#ca-strength-form [type="submit"]`)
+			admin.fieldError(t, "#st-models", "Only these key models", "which allowed combinations does not allow", "allowedCombinations", "combinationConfigurations")
+			admin.step(t, "unpick the key model", chromedp.Evaluate[chromedp.Void](`document.querySelector("#st-models").options[0].selected = false`))
+			setChecked("#st-combo-4", false)
 			setChecked("#st-combo-0", true)
 			admin.click(t, `#ca-strength-form [type="submit"]`)
 			admin.besideButton(t, "#ca-strength-form-saved", `#ca-strength-form [type="submit"]`, "Strength “Keys "+width.name+"” created")

@@ -53,12 +53,15 @@ function problemsOf(msg) {
 // showProblems puts each problem beside the field it is about: the path is
 // cut to the field (ipRanges[1].cidrAddress → ipRanges; the quoted value
 // says which range), and the problems of one field are shown together.
-function showProblems(messages, e) {
+// others names, by label, the fields a problem mentions besides its own
+// ({allowedCombinations: "Allowed combinations"}).
+function showProblems(messages, e, others = {}) {
   messages.clear();
   const byField = new Map();
   for (const p of problemsOf(e.message)) {
     const m = /^([\w@]+)[\w@.[\]]*: ([\s\S]*)$/.exec(p);
-    const [field, what] = m ? [m[1], m[2]] : ["", p];
+    let [field, what] = m ? [m[1], m[2]] : ["", p];
+    for (const [name, label] of Object.entries(others)) what = what.replace(new RegExp(`\\b${name}\\b`, "g"), label.toLowerCase());
     byField.set(field, [...(byField.get(field) || []), what]);
   }
   for (const [field, whats] of byField) messages.error(field ? `${field}: ${whats.join("; ")}` : whats.join("; "));
@@ -277,7 +280,7 @@ onSubmit($("#ca-strength-form"), async () => {
     await reload();
     strengthMessages.saved(`Strength “${body.displayName}” created.`);
   } catch (e) {
-    showProblems(strengthMessages, e);
+    showProblems(strengthMessages, e, { allowedCombinations: "Allowed combinations" });
   }
 });
 
