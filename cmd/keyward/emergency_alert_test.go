@@ -23,7 +23,8 @@ func TestEmergencyAlertOutlivesARestartOnPostgres(t *testing.T) {
 // testEmergencyAlertRestart: the real binary. An emergency-access account,
 // excluded from the one policy, signs in; the webhook is down, so the alert
 // waits in the database; keyward stops, the webhook comes back, keyward
-// starts again and delivers the alert — nothing was lost in the restart.
+// starts again and delivers the alert — nothing was lost in the restart; a
+// failed sign-in after it reaches the webhook too.
 func testEmergencyAlertRestart(t *testing.T, env []string) {
 	var mu sync.Mutex
 	down, attempts := true, 0
@@ -79,11 +80,29 @@ func testEmergencyAlertRestart(t *testing.T, env []string) {
 	n = startServe(t, serveEnv)
 	waitUntil(t, "the alert after the restart", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) > 0 })
 	mu.Lock()
-	defer mu.Unlock()
 	if len(got) != 1 || got[0].Type != alerts.KindEmergencySignIn || got[0].UserPrincipalName != "breakglass@contoso.com" || got[0].Result != "success" {
+		mu.Unlock()
 		t.Fatalf("the webhook got %+v", got)
 	}
-	_ = n
+	mu.Unlock()
+
+	// With the webhook up, a failed emergency sign-in is alerted too.
+	n.waitReady()
+	resp, err = http.Post(n.url("/api/v1/auth/password"), "application/json",
+		strings.NewReader(`{"username":"breakglass@contoso.com","password":"wrong password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Fatal("a wrong password signed the emergency account in")
+	}
+	waitUntil(t, "the failed sign-in's alert", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) > 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[1].Type != alerts.KindEmergencySignIn || got[1].UserPrincipalName != "breakglass@contoso.com" || got[1].Result != "failure" {
+		t.Fatalf("the webhook got %+v", got)
+	}
 }
 
 // waitUntil polls cond for up to waitFor (a retry waits its backoff, 10 s).
