@@ -318,7 +318,6 @@ func testConditionalAccessStepUp(t *testing.T, env []string) {
 	var log struct {
 		Value []struct {
 			AppID                            string `json:"appId"`
-			Status                           struct{ ErrorCode int }
 			ConditionalAccessStatus          string `json:"conditionalAccessStatus"`
 			AppliedConditionalAccessPolicies []struct {
 				DisplayName string `json:"displayName"`
