@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/keyward/keyward/internal/apperr"
@@ -49,8 +48,7 @@ func (a *MethodsAdminAPI) getTAPPolicy(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", ETag(strconv.FormatInt(v, 10)))
-	WriteJSON(w, http.StatusOK, c)
+	WriteVersioned(w, v, c)
 }
 
 func (a *MethodsAdminAPI) patchTAPPolicy(w http.ResponseWriter, r *http.Request) {
@@ -59,23 +57,17 @@ func (a *MethodsAdminAPI) patchTAPPolicy(w http.ResponseWriter, r *http.Request)
 		WriteError(w, r, err)
 		return
 	}
-	var match func(int64) bool
-	if m := IfMatch(r); m != nil {
-		match = func(v int64) bool { return m(strconv.FormatInt(v, 10)) }
-	}
-	c, v, err := a.SignIn.UpdateTAPConfigIfVersion(r.Context(), actorFrom(r.Context()), match, patch)
+	c, v, err := a.SignIn.UpdateTAPConfigIfVersion(r.Context(), actorFrom(r.Context()), IfMatchVersion(r), patch)
 	var stale *signin.StaleTAPConfigError
 	if errors.As(err, &stale) {
-		version := strconv.FormatInt(stale.Version, 10)
-		WritePreconditionFailed(w, r, staleMessage(r, "the Temporary Access Pass policy", version), version, stale.Current)
+		WriteStale(w, r, "the Temporary Access Pass policy", stale.Version, stale.Current)
 		return
 	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", ETag(strconv.FormatInt(v, 10)))
-	WriteJSON(w, http.StatusOK, c)
+	WriteVersioned(w, v, c)
 }
 
 // passwordMethodID is the one ID Graph gives every password method.

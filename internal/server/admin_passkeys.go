@@ -71,8 +71,7 @@ func (a *PasskeyAdminAPI) getPolicy(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", ETag(strconv.FormatInt(v, 10)))
-	WriteJSON(w, http.StatusOK, p)
+	WriteVersioned(w, v, p)
 }
 
 func (a *PasskeyAdminAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
@@ -81,27 +80,18 @@ func (a *PasskeyAdminAPI) patchPolicy(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	var match func(int64) bool
-	if m := IfMatch(r); m != nil {
-		match = func(v int64) bool { return m(strconv.FormatInt(v, 10)) }
-	}
 	force := r.URL.Query().Get("force") == "true"
-	p, v, err := a.Policies.UpdateFido2IfVersion(r.Context(), actorFrom(r.Context()), match, patch, force)
+	p, v, err := a.Policies.UpdateFido2IfVersion(r.Context(), actorFrom(r.Context()), IfMatchVersion(r), patch, force)
 	var stale *methodpolicy.StaleError
 	if errors.As(err, &stale) {
-		cur := ETag(strconv.FormatInt(stale.Version, 10))
-		WritePreconditionFailed(w, r, fmt.Sprintf("the passkey (FIDO2) policy was changed by someone else after you read it "+
-			"(If-Match %s; it is now %s), so nothing was saved; \"current\" is the policy as it is now: "+
-			"make your change to it and send it again with If-Match: %s", r.Header.Get("If-Match"), cur, cur),
-			strconv.FormatInt(stale.Version, 10), stale.Current)
+		WriteStale(w, r, "the passkey (FIDO2) policy", stale.Version, stale.Current)
 		return
 	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	w.Header().Set("ETag", ETag(strconv.FormatInt(v, 10)))
-	WriteJSON(w, http.StatusOK, p)
+	WriteVersioned(w, v, p)
 }
 
 func (a *PasskeyAdminAPI) wellKnown(w http.ResponseWriter, r *http.Request) {

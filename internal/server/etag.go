@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -64,4 +65,27 @@ func staleMessage(r *http.Request, what, version string) string {
 	return fmt.Sprintf("%s was changed by someone else after you read it (If-Match %s; it is now %s), so nothing was saved; "+
 		"\"current\" is how it is now: make your change to it and send it again with If-Match: %s",
 		what, r.Header.Get("If-Match"), ETag(version), ETag(version))
+}
+
+// IfMatchVersion is IfMatch for a resource whose version is a number: nil
+// when the request sends no If-Match.
+func IfMatchVersion(r *http.Request) func(version int64) bool {
+	m := IfMatch(r)
+	if m == nil {
+		return nil
+	}
+	return func(v int64) bool { return m(strconv.FormatInt(v, 10)) }
+}
+
+// WriteVersioned answers body with its numeric version as the ETag.
+func WriteVersioned(w http.ResponseWriter, version int64, body any) {
+	w.Header().Set("ETag", ETag(strconv.FormatInt(version, 10)))
+	WriteJSON(w, http.StatusOK, body)
+}
+
+// WriteStale answers 412 for a save made from an old version of what:
+// the message says what to do, and the body carries the current one.
+func WriteStale(w http.ResponseWriter, r *http.Request, what string, version int64, current any) {
+	v := strconv.FormatInt(version, 10)
+	WritePreconditionFailed(w, r, staleMessage(r, what, v), v, current)
 }
