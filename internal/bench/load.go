@@ -111,14 +111,7 @@ func RunLevelFunc(ctx context.Context, lv Level, signIn func(context.Context) (t
 
 	// A timed level stops starting sign-ins at the deadline and lets those
 	// in flight finish, so no request is cut off and no connection lost.
-	deadline := time.Now().Add(lv.Duration)
-	remaining := int64(lv.Count)
-	more := func() bool {
-		if lv.Count > 0 {
-			return atomic.AddInt64(&remaining, -1) >= 0
-		}
-		return time.Now().Before(deadline)
-	}
+	more := lv.budget()
 	workers := make([]worker, lv.Concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -217,4 +210,18 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 	}
 	i := int(math.Ceil(p*float64(len(sorted)))) - 1
 	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// budget answers, each time a worker is about to start an operation,
+// whether the level has one left: --count operations in all, or until
+// --duration has passed (those in flight then finish).
+func (lv Level) budget() func() bool {
+	deadline := time.Now().Add(lv.Duration)
+	remaining := int64(lv.Count)
+	return func() bool {
+		if lv.Count > 0 {
+			return atomic.AddInt64(&remaining, -1) >= 0
+		}
+		return time.Now().Before(deadline)
+	}
 }

@@ -374,14 +374,7 @@ func (r *Runner) registerLevel(ctx context.Context, tgt *target, users []string,
 		}
 	}
 	clientBefore, clientOK := ProcessCPU()
-	deadline := time.Now().Add(lv.Duration)
-	remaining := int64(lv.Count)
-	more := func() bool {
-		if lv.Count > 0 {
-			return atomic.AddInt64(&remaining, -1) >= 0
-		}
-		return time.Now().Before(deadline)
-	}
+	more := lv.budget()
 	var turn atomic.Int64
 	workers := make([]worker, lv.Concurrency)
 	var wg sync.WaitGroup
