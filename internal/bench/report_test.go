@@ -60,6 +60,20 @@ func TestReportHoldsTheRunToTheDesignTargets(t *testing.T) {
 			}
 		}
 	})
+	t.Run("scaling_missed_when_throughput_falls_above_the_core_count", func(t *testing.T) {
+		t.Parallel()
+		r := NewReport(64, 0, 5*time.Second)
+		r.CPUs = 2
+		r.Bare = BareResult{PerSecond: 1000}
+		r.Add(level(1, 200, 5*time.Millisecond, time.Second, 250*time.Microsecond))
+		r.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond))
+		r.Add(level(32, 290, 19*time.Millisecond, time.Second, 290*time.Microsecond))
+		r.Evaluate()
+		got := r.Targets[1]
+		if got.Status != statusMissed || !strings.Contains(got.Measured, "2→32: ×0.97") {
+			t.Errorf("scaling target %q %s, want MISSED naming 2→32: ×0.97", got.Measured, got.Status)
+		}
+	})
 	t.Run("not_measured_when_levels_are_too_short_for_the_cpu_clock", func(t *testing.T) {
 		t.Parallel()
 		r := NewReport(8, 10, 0)
