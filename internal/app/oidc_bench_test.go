@@ -13,7 +13,12 @@ import (
 
 // oidcBenchWorld is an app and a signed-in browser on SQLite.
 func oidcBenchWorld(b *testing.B) (*world, *rp, *browser) {
-	w := newWorld(b, storagetest.NewSQLite(b))
+	return oidcSignedIn(b, newWorld(b, storagetest.NewSQLite(b)))
+}
+
+// oidcSignedIn registers a web app with a secret in w and gives a browser
+// with a signed-in user's session.
+func oidcSignedIn(b testing.TB, w *world) (*world, *rp, *browser) {
 	alice := w.user("alice@contoso.com")
 	p := w.newApp(b, "Bench", map[string]any{"web": map[string]any{"redirectUris": []string{"https://bench.example/cb"}}}, true)
 	jar, _ := cookiejar.New(nil)
@@ -30,7 +35,7 @@ func oidcBenchWorld(b *testing.B) (*world, *rp, *browser) {
 }
 
 // code runs an authorization with the browser's session and returns the code.
-func (br *browser) code(b *testing.B, p *rp, f flow) string {
+func (br *browser) code(b testing.TB, p *rp, f flow) string {
 	res, err := br.client.Get(f.url)
 	if err != nil {
 		b.Fatal(err)

@@ -31,10 +31,11 @@ var (
 // the request authenticated as (its signing algorithm and object ID) with
 // its count of wrong secrets, and the user the tokens are for. The library
 // asks for the client twice in a token request (to authenticate it, then to
-// check its grant types), a code exchange needs the code's request and its
-// user, and a refresh reads the user twice (may they sign in, then their
-// claims): each is read from the database once per request, the client with
-// its failures and the code with its user in one query each.
+// check its grant types), a code exchange needs the code's request, its
+// user and its client, and a refresh reads the user twice (may they sign
+// in, then their claims): each is read from the database once per request,
+// the client with its failures in one query, and in a code exchange the
+// code with its user and its client in one query.
 type reqState struct {
 	app          *storage.Application
 	failures     int  // wrong secrets of app in the current window
@@ -270,11 +271,17 @@ func (s opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
 // client authentication or PKCE does not burn it. A code presented after it
 // was used revokes every token issued for it (RFC 6749 §4.1.2).
 func (s opStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	rec, u, err := s.p.store.GetCodeGrant(ctx, secret.Hash(code))
+	g, err := s.p.store.GetCodeGrant(ctx, secret.Hash(code), secretFailuresKey, s.p.cfg.SecretFailureWindow, s.p.now())
 	if err != nil {
 		return nil, err
 	}
-	stateFrom(ctx).user = &u // for the ID token's claims
+	// The user for the ID token's claims; the client for the library's
+	// next step, which reads the presented client_id: when it is the
+	// code's, the client is not read again.
+	st := stateFrom(ctx)
+	st.user = &g.User
+	st.app, st.failures, st.failuresRead = &g.Client, g.ClientFailures, true
+	rec := g.Request
 	if rec.CodeUsedAt != nil {
 		s.revokeCode(ctx, rec)
 		return nil, errors.New("code already used")

@@ -47,9 +47,11 @@ type OIDCStorage interface {
 	// not (so that a second use can be told apart and answered).
 	GetAuthRequestByCode(ctx context.Context, codeHash []byte) (AuthRequest, error)
 	// GetCodeGrant is GetAuthRequestByCode together with the user who
-	// completed the request, in one query: a code exchange needs both. A
-	// request without a user, or whose user is gone, is ErrNotFound.
-	GetCodeGrant(ctx context.Context, codeHash []byte) (AuthRequest, User, error)
+	// completed the request and the application it was made for, with that
+	// application's count of wrong secrets in now's window (as GetClient
+	// reads it), in one query: a code exchange needs all of them. A request
+	// without a user, or whose user or application is gone, is ErrNotFound.
+	GetCodeGrant(ctx context.Context, codeHash []byte, failureKeyPrefix string, window time.Duration, now time.Time) (CodeGrant, error)
 	// RedeemAuthCode marks the request's unexpired, unused code used at now
 	// and stores the tokens issued for it, in one transaction. A code used
 	// before is ErrConflict; an expired one (or no code) ErrNotFound. Among
@@ -151,6 +153,16 @@ type AuthRequest struct {
 	CodeUsedAt    *time.Time
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
+}
+
+// CodeGrant is what a code exchange reads: the request the code stands for,
+// the user who completed it, and the client it was issued to with the
+// client's wrong secrets in the current window.
+type CodeGrant struct {
+	Request        AuthRequest
+	User           User
+	Client         Application
+	ClientFailures int
 }
 
 // OIDC token kinds.

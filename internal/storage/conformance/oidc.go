@@ -274,32 +274,65 @@ var authRequestTests = []test{
 		ok(t, err)
 		equal(t, "used at", got.CodeUsedAt, ptr(at(time.Second)))
 	}},
-	{"code_grant_reads_the_user_with_the_request", func(t *testing.T, s storage.Storage) {
+	{"code_grant_reads_the_user_and_the_client_with_the_request", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "u@x.org")
 		a := mustApplication(t, s, "App")
+		other := mustApplication(t, s, "Other")
+		const w = 15 * time.Minute
+		start := t0.Truncate(w)
 		r := newAuthRequest(a.AppID)
 		code := randomBytes(32)
 		r.CodeHash, r.CodeExpiresAt, r.Done, r.UserID, r.AMR, r.ACR = code, ptr(at(time.Minute)), true, u.ID, []string{"hwk"}, "phrh"
 		ok(t, s.CreateAuthRequest(t.Context(), r))
-		gotR, gotU, err := s.GetCodeGrant(t.Context(), code)
+		g, err := s.GetCodeGrant(t.Context(), code, "oidc-client:", w, start)
 		ok(t, err)
-		equal(t, "request", gotR, r)
+		equal(t, "request", g.Request, r)
 		wantU, err := s.GetUser(t.Context(), u.ID)
 		ok(t, err)
-		equal(t, "user", gotU, wantU)
-		// Without a user (not completed) or with the user gone: not found.
+		equal(t, "user", g.User, wantU)
+		equal(t, "client", g.Client, a)
+		equal(t, "no failures", g.ClientFailures, 0)
+		// The client's wrong secrets in the window, as GetClient counts them.
+		for range 2 {
+			hit(t, s, "oidc-client:"+a.ID, w, start.Add(time.Minute))
+		}
+		hit(t, s, "oidc-client:"+other.ID, w, start)
+		g, err = s.GetCodeGrant(t.Context(), code, "oidc-client:", w, start.Add(2*time.Minute))
+		ok(t, err)
+		_, want, err := s.GetClient(t.Context(), a.AppID, "oidc-client:", w, start.Add(2*time.Minute))
+		ok(t, err)
+		equal(t, "failures as GetClient reads them", g.ClientFailures, want)
+		equal(t, "failures", g.ClientFailures, 2)
+		g, err = s.GetCodeGrant(t.Context(), code, "oidc-client:", w, start.Add(w))
+		ok(t, err)
+		equal(t, "failures in the next window", g.ClientFailures, 0)
+		_, err = s.GetCodeGrant(t.Context(), code, "oidc-client:", 0, start)
+		if err == nil || errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("a zero window: %v, want an error of its own", err)
+		}
+		// Without a user (not completed), with the user or the app gone: not found.
 		noUser := newAuthRequest(a.AppID)
 		noUserCode := randomBytes(32)
 		noUser.CodeHash = noUserCode
 		ok(t, s.CreateAuthRequest(t.Context(), noUser))
-		_, _, err = s.GetCodeGrant(t.Context(), noUserCode)
+		_, err = s.GetCodeGrant(t.Context(), noUserCode, "oidc-client:", w, start)
+		is(t, err, storage.ErrNotFound)
+		v := mustUser(t, s, "v@x.org")
+		otherReq := newAuthRequest(other.AppID)
+		otherCode := randomBytes(32)
+		otherReq.CodeHash, otherReq.Done, otherReq.UserID = otherCode, true, v.ID
+		ok(t, s.CreateAuthRequest(t.Context(), otherReq))
+		_, err = s.GetCodeGrant(t.Context(), otherCode, "oidc-client:", w, start)
+		ok(t, err)
+		ok(t, s.DeleteApplication(t.Context(), other.ID))
+		_, err = s.GetCodeGrant(t.Context(), otherCode, "oidc-client:", w, start)
 		is(t, err, storage.ErrNotFound)
 		ok(t, s.DeleteUser(t.Context(), u.ID))
-		_, _, err = s.GetCodeGrant(t.Context(), code)
+		_, err = s.GetCodeGrant(t.Context(), code, "oidc-client:", w, start)
 		is(t, err, storage.ErrNotFound)
-		_, _, err = s.GetCodeGrant(t.Context(), randomBytes(32))
+		_, err = s.GetCodeGrant(t.Context(), randomBytes(32), "oidc-client:", w, start)
 		is(t, err, storage.ErrNotFound)
-		_, _, err = s.GetCodeGrant(t.Context(), nil)
+		_, err = s.GetCodeGrant(t.Context(), nil, "oidc-client:", w, start)
 		is(t, err, storage.ErrNotFound)
 	}},
 	{"expired_or_missing_code_is_not_found", func(t *testing.T, s storage.Storage) {

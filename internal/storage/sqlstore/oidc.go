@@ -19,25 +19,39 @@ func appNameKey(a storage.Application) string { return foldKey(a.DisplayName) + 
 const applicationCols = `id, app_id, display_name, web_redirect_uris, public_redirect_uris,
 	password_credentials, assigned_groups, groups_claim, signing_alg, created_at, updated_at`
 
-func scanApplication(sc scanner, extra ...any) (storage.Application, error) {
-	var a storage.Application
-	var web, pub, groups strListCol
-	var pw string
-	var created, updated timeCol
-	dest := append([]any{&a.ID, &a.AppID, &a.DisplayName, &web, &pub, &pw, &groups, &a.GroupsClaim,
-		&a.SigningAlg, &created, &updated}, extra...)
-	if err := sc.Scan(dest...); err != nil {
-		return storage.Application{}, err
-	}
-	if err := json.Unmarshal([]byte(pw), &a.PasswordCredentials); err != nil {
+// appScan receives an application's columns (applicationCols) from a row
+// that may carry other columns too.
+type appScan struct {
+	a                storage.Application
+	web, pub, groups strListCol
+	pw               string
+	created, updated timeCol
+}
+
+func (s *appScan) dest() []any {
+	return []any{&s.a.ID, &s.a.AppID, &s.a.DisplayName, &s.web, &s.pub, &s.pw, &s.groups, &s.a.GroupsClaim,
+		&s.a.SigningAlg, &s.created, &s.updated}
+}
+
+func (s *appScan) app() (storage.Application, error) {
+	a := s.a
+	if err := json.Unmarshal([]byte(s.pw), &a.PasswordCredentials); err != nil {
 		return storage.Application{}, fmt.Errorf("scan password credentials: %w", err)
 	}
 	if len(a.PasswordCredentials) == 0 {
 		a.PasswordCredentials = nil
 	}
-	a.WebRedirectURIs, a.PublicClientRedirectURIs, a.AssignedGroups = web.V, pub.V, groups.V
-	a.CreatedAt, a.UpdatedAt = created.T, updated.T
+	a.WebRedirectURIs, a.PublicClientRedirectURIs, a.AssignedGroups = s.web.V, s.pub.V, s.groups.V
+	a.CreatedAt, a.UpdatedAt = s.created.T, s.updated.T
 	return a, nil
+}
+
+func scanApplication(sc scanner, extra ...any) (storage.Application, error) {
+	var as appScan
+	if err := sc.Scan(append(as.dest(), extra...)...); err != nil {
+		return storage.Application{}, err
+	}
+	return as.app()
 }
 
 // passwords stores the credentials as JSON with times normalised like every column.
@@ -394,17 +408,33 @@ func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (stor
 }
 
 // GetCodeGrant implements storage.Storage.
-func (s *Store) GetCodeGrant(ctx context.Context, codeHash []byte) (storage.AuthRequest, storage.User, error) {
+func (s *Store) GetCodeGrant(ctx context.Context, codeHash []byte, failureKeyPrefix string, w time.Duration, now time.Time) (storage.CodeGrant, error) {
+	op := "get code grant"
 	if len(codeHash) == 0 {
-		return storage.AuthRequest{}, storage.User{}, fmt.Errorf("get code grant: %w", storage.ErrNotFound)
+		return storage.CodeGrant{}, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
 	}
-	var u userScan
-	r, err := scanAuthRequest(s.read().row(ctx, `SELECT `+prefixed("r", authRequestCols)+`, `+prefixed("u", userCols)+`
-		FROM oidc_auth_requests r JOIN users u ON u.id = r.user_id WHERE r.code_hash = ?`, codeHash), u.dest()...)
+	start, _, err := window(w, now)
 	if err != nil {
-		return r, storage.User{}, s.fail("get code grant", err, nil)
+		return storage.CodeGrant{}, fmt.Errorf("%s: %w", op, err)
 	}
-	return r, u.user(), nil
+	var g storage.CodeGrant
+	var u userScan
+	var a appScan
+	dest := append(u.dest(), a.dest()...)
+	g.Request, err = scanAuthRequest(s.read().row(ctx, `SELECT `+prefixed("r", authRequestCols)+`, `+prefixed("u", userCols)+`,
+		`+prefixed("a", applicationCols)+`,
+		COALESCE((SELECT l.hits FROM rate_limits l WHERE l.name = ? || a.id
+			AND l.window_us = ? AND l.window_start = ?), 0)
+		FROM oidc_auth_requests r JOIN users u ON u.id = r.user_id JOIN applications a ON a.app_id = r.client_id
+		WHERE r.code_hash = ?`, failureKeyPrefix, w.Microseconds(), s.tv(start), codeHash), append(dest, &g.ClientFailures)...)
+	if err != nil {
+		return storage.CodeGrant{}, s.fail(op, err, nil)
+	}
+	g.User = u.user()
+	if g.Client, err = a.app(); err != nil {
+		return storage.CodeGrant{}, fmt.Errorf("%s: %w", op, err)
+	}
+	return g, nil
 }
 
 // RedeemAuthCode implements storage.Storage: one conditional UPDATE decides
