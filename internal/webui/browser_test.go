@@ -291,6 +291,9 @@ func (tb *tab) open(t *testing.T, path string) {
 
 func (tb *tab) click(t *testing.T, sel string) {
 	t.Helper()
+	// A page's module scripts attach the handlers; a click on a button drawn
+	// before they have run would do nothing, so wait for the document to load.
+	tb.waitFor(t, "the page to load before clicking "+sel, `document.readyState === "complete"`)
 	tb.step(t, "click "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.WaitEnabled(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
 }
 
