@@ -61,6 +61,15 @@ func (m *Migrator) Up(ctx context.Context) error {
 	return nil
 }
 
+// DownTo rolls back every applied migration above version, newest first:
+// a test makes the database an older Keyward left, whatever was added since.
+func (m *Migrator) DownTo(ctx context.Context, version int64) error {
+	if _, err := m.provider.DownTo(ctx, version); err != nil {
+		return fmt.Errorf("%s: roll back to %d: %w", m.name, version, err)
+	}
+	return nil
+}
+
 // Versions returns the applied schema version (0 for an empty database) and
 // the newest version this binary knows.
 func (m *Migrator) Versions(ctx context.Context) (current, latest int64, err error) {
