@@ -22,7 +22,7 @@ func testAppCLI(t *testing.T, env []string) {
 	var app server.ApplicationView
 	c.json(&app, "app", "add", "--name", "Grafana", "--web-redirect-uri", "https://grafana.example.com/login/generic_oauth")
 	if app.AppID == "" || app.DisplayName != "Grafana" || len(app.Web.RedirectURIs) != 1 || len(app.PublicClient.RedirectURIs) != 0 ||
-		app.TokenSigningAlgorithm != "ES256" {
+		app.TokenSigningAlgorithm != "ES256" || app.AccessTokenType != "opaque" {
 		t.Fatalf("added %+v", app)
 	}
 	c.fails("http:// is allowed only for localhost", "app", "add", "--name", "Plain", "--web-redirect-uri", "http://grafana.example.com/cb")
@@ -55,6 +55,14 @@ func testAppCLI(t *testing.T, env []string) {
 		t.Fatalf("updated %+v", app)
 	}
 	c.fails("ES256 or RS256", "app", "update", app.ID, "--signing-alg", "HS256")
+	c.json(&app, "app", "update", app.ID, "--access-token-type", "jwt")
+	if app.AccessTokenType != "jwt" || app.TokenSigningAlgorithm != "RS256" {
+		t.Fatalf("after --access-token-type jwt: %+v", app)
+	}
+	c.fails("opaque or jwt", "app", "update", app.ID, "--access-token-type", "bearer")
+	if show := c.ok("app", "show", app.ID); !strings.Contains(show, "accessTokenType") || !strings.Contains(show, "jwt") {
+		t.Errorf("app show does not say the access token type:\n%s", show)
+	}
 	c.fails("nothing to change", "app", "update", app.ID)
 
 	c.ok("app", "remove-secret", app.ID, pw.KeyID)

@@ -37,6 +37,7 @@ type appFlags struct {
 	groups      []string
 	groupsClaim bool
 	alg         string
+	accessType  string
 }
 
 func (f *appFlags) define(cmd *cobra.Command) {
@@ -47,6 +48,7 @@ func (f *appFlags) define(cmd *cobra.Command) {
 	fs.StringSliceVar(&f.groups, "assigned-group", nil, "only members of these groups (ID or name) may sign in; \"\" clears")
 	fs.BoolVar(&f.groupsClaim, "groups-claim", false, "put the user's group IDs in a groups claim (scope groups)")
 	fs.StringVar(&f.alg, "signing-alg", "", "token signing algorithm: ES256 (default) or RS256")
+	fs.StringVar(&f.accessType, "access-token-type", "", "access token format: opaque (default; checked at the userinfo and introspection endpoints) or jwt (signed like ID tokens)")
 }
 
 // input turns the flags the user set into an AppInput.
@@ -87,6 +89,9 @@ func (f *appFlags) input(ctx context.Context, cmd *cobra.Command, a *app, st sto
 	}
 	if fs.Changed("signing-alg") {
 		in.SigningAlg = &f.alg
+	}
+	if fs.Changed("access-token-type") {
+		in.AccessTokenType = &f.accessType
 	}
 	return in, nil
 }
@@ -240,6 +245,7 @@ func (a *app) printApp(x storage.Application) error {
 	}
 	t.row("groupsClaim", fmt.Sprint(x.GroupsClaim))
 	t.row("signingAlgorithm", x.SigningAlg)
+	t.row("accessTokenType", x.AccessTokenType)
 	t.row("issuer", issuer)
 	t.row("discovery", issuer+oidc.DiscoveryPath)
 	t.row("createdDateTime", timestamp(x.CreatedAt))
@@ -249,7 +255,7 @@ func (a *app) printApp(x storage.Application) error {
 func (a *app) appUpdateCmd() *cobra.Command {
 	var f appFlags
 	cmd := &cobra.Command{
-		Use:   "update APP [--name NAME] [--web-redirect-uri URI...] [--public-redirect-uri URI...] [--assigned-group GROUP...] [--groups-claim=true|false] [--signing-alg ALG]",
+		Use:   "update APP [--name NAME] [--web-redirect-uri URI...] [--public-redirect-uri URI...] [--assigned-group GROUP...] [--groups-claim=true|false] [--signing-alg ALG] [--access-token-type TYPE]",
 		Short: "Change an application's settings",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.withApp(func(cmd *cobra.Command, args []string, st store, svc *oidc.Apps, x storage.Application) error {

@@ -37,6 +37,7 @@ type AppInput struct {
 	AssignedGroups           *[]string
 	GroupsClaim              *bool
 	SigningAlg               *string
+	AccessTokenType          *string
 }
 
 // Apps manages app registrations: validation, storage and the audit trail.
@@ -63,7 +64,7 @@ func (s *Apps) Create(ctx context.Context, actor string, in AppInput) (storage.A
 	}
 	now := s.now()
 	a := storage.Application{ID: uuid.NewString(), AppID: uuid.NewString(), SigningAlg: AlgES256,
-		CreatedAt: now, UpdatedAt: now}
+		AccessTokenType: AccessTokenOpaque, CreatedAt: now, UpdatedAt: now}
 	a, err := apply(ctx, s.Store, a, in)
 	if err != nil {
 		return a, err
@@ -275,6 +276,12 @@ func apply(ctx context.Context, st storage.Storage, a storage.Application, in Ap
 			return a, apperr.BadRequest("tokenSigningAlgorithm must be ES256 or RS256")
 		}
 		a.SigningAlg = *in.SigningAlg
+	}
+	if in.AccessTokenType != nil {
+		if *in.AccessTokenType != AccessTokenOpaque && *in.AccessTokenType != AccessTokenJWT {
+			return a, apperr.BadRequest("accessTokenType must be opaque or jwt")
+		}
+		a.AccessTokenType = *in.AccessTokenType
 	}
 	return a, nil
 }

@@ -147,6 +147,7 @@ func New(c Config) (*Provider, error) {
 			op.NewEndpoint(UserinfoPath), op.NewEndpoint(RevocationPath), op.NewEndpoint(EndSessionPath),
 			op.NewEndpoint(KeysPath)),
 		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(IntrospectionPath)),
+		op.WithCrypto(tokenCrypto{op.NewAES256GCMCrypto(cryptoKey, "")}),
 	}
 	if strings.HasPrefix(c.Issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure()) // localhost only: config validation refuses the rest

@@ -119,9 +119,16 @@ func (c client) GrantTypes() []oidc.GrantType {
 // decides there whether the browser's session will do or a sign-in is needed.
 func (c client) LoginURL(id string) string { return ContinuePath + "?id=" + id }
 
-func (c client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
-func (c client) IDTokenLifetime() time.Duration      { return c.idTokenLife }
-func (c client) DevMode() bool                       { return false }
+// AccessTokenType is the app's choice (docs/oidc.md): opaque unless it asked
+// for JWTs. An app stored before the choice existed has jwt.
+func (c client) AccessTokenType() op.AccessTokenType {
+	if c.app.AccessTokenType == AccessTokenOpaque {
+		return op.AccessTokenTypeBearer
+	}
+	return op.AccessTokenTypeJWT
+}
+func (c client) IDTokenLifetime() time.Duration { return c.idTokenLife }
+func (c client) DevMode() bool                  { return false }
 func (c client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }

@@ -357,20 +357,38 @@ func (s opStorage) newToken(ctx context.Context, kind string, g grantOf, scopes 
 		ACR: g.acr, AuthTime: g.authTime, CreatedAt: now, ExpiresAt: now.Add(ttl)}, nil
 }
 
+// newAccessToken is an access token's row and what the library is given for
+// it: for an app with JWT access tokens the row's ID, which becomes the
+// JWT's jti; for an opaque one the token itself, 256 random bits whose
+// SHA-256 is the row's ID (the database never holds the token, as for
+// refresh tokens), which tokenCrypto hands to the client as it is.
+func (s opStorage) newAccessToken(ctx context.Context, g grantOf, scopes []string) (storage.OIDCToken, string, error) {
+	t, err := s.newToken(ctx, storage.TokenAccess, g, scopes, s.p.cfg.AccessTokenTTL)
+	if err != nil {
+		return t, "", err
+	}
+	if a := stateFrom(ctx).app; a.AccessTokenType != AccessTokenOpaque {
+		return t, t.ID, nil
+	}
+	tok := secret.New(opaquePrefix)
+	t.ID = secret.HashHex(tok)
+	return t, tok, nil
+}
+
 // CreateAccessToken implements op.AuthStorage.
 func (s opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	g, err := s.grant(req)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	t, err := s.newToken(ctx, storage.TokenAccess, g, req.GetScopes(), s.p.cfg.AccessTokenTTL)
+	t, id, err := s.newAccessToken(ctx, g, req.GetScopes())
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	if err := s.store(ctx, req, t); err != nil {
 		return "", time.Time{}, err
 	}
-	return t.ID, t.ExpiresAt, nil
+	return id, t.ExpiresAt, nil
 }
 
 // CreateAccessAndRefreshTokens implements op.AuthStorage. A refresh token is
@@ -383,7 +401,7 @@ func (s opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	acc, err := s.newToken(ctx, storage.TokenAccess, g, req.GetScopes(), s.p.cfg.AccessTokenTTL)
+	acc, accID, err := s.newAccessToken(ctx, g, req.GetScopes())
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
@@ -409,7 +427,7 @@ func (s opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	return acc.ID, refresh, acc.ExpiresAt, nil
+	return accID, refresh, acc.ExpiresAt, nil
 }
 
 func (s opStorage) revokeReused(ctx context.Context, grantID string) {
@@ -570,13 +588,14 @@ func (s opStorage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo
 }
 
 // SetUserinfoFromToken implements op.OPStorage (the userinfo endpoint):
-// the access token must still be in the database.
+// the access token must still be in the database. subject is a JWT's sub,
+// and empty for an opaque token (tokenCrypto), whose row says whose it is.
 func (s opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
 	t, err := s.activeToken(ctx, tokenID)
 	if err != nil {
 		return err
 	}
-	if t.UserID == "" || t.UserID != subject {
+	if t.UserID == "" || (subject != "" && t.UserID != subject) {
 		return errors.New("the token is not a user's")
 	}
 	a, err := s.p.store.GetApplication(ctx, t.ApplicationID)
@@ -599,23 +618,36 @@ func (s opStorage) activeToken(ctx context.Context, id string) (storage.OIDCToke
 }
 
 // SetIntrospectionFromToken implements op.OPStorage. Only the app a token
-// was issued to learns that it is active.
+// was issued to learns that it is active. An inactive token is an error
+// here: the library answers {"active": true} to every nil, and {"active":
+// false} with resp as it is to an error, so resp is filled only once the
+// token is known to be active.
 func (s opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	t, err := s.activeToken(ctx, tokenID)
-	if err != nil || t.ClientID != clientID {
-		resp.Active = false
-		return nil
+	if err != nil {
+		return err
+	}
+	if t.ClientID != clientID {
+		return errors.New("the token was issued to another client")
+	}
+	if subject == "" { // an opaque token: the user's, or the client's own (client credentials)
+		subject = t.UserID
+		if subject == "" {
+			subject = t.ClientID
+		}
+	}
+	var ui *oidc.UserInfo
+	if t.UserID != "" {
+		ui = new(oidc.UserInfo)
+		if err := s.userinfo(ctx, ui, t.UserID, t.Scopes); err != nil {
+			return err
+		}
 	}
 	resp.Active, resp.Scope, resp.ClientID, resp.TokenType = true, t.Scopes, t.ClientID, oidc.BearerToken
 	resp.Subject, resp.Audience, resp.JWTID = subject, t.Audience, t.ID
 	resp.Expiration, resp.IssuedAt = oidc.FromTime(t.ExpiresAt), oidc.FromTime(t.CreatedAt)
-	if t.UserID != "" {
+	if ui != nil {
 		resp.AuthTime, resp.AuthenticationMethodsReferences = oidc.FromTime(t.AuthTime), t.AMR
-		ui := new(oidc.UserInfo)
-		if err := s.userinfo(ctx, ui, t.UserID, t.Scopes); err != nil {
-			resp.Active = false
-			return nil
-		}
 		resp.SetUserInfo(ui)
 		resp.Username = ui.PreferredUsername
 	}

@@ -66,6 +66,7 @@ type ApplicationView struct {
 	AssignedGroups        []string       `json:"assignedGroups"`
 	GroupMembershipClaims bool           `json:"groupMembershipClaims"`
 	TokenSigningAlgorithm string         `json:"tokenSigningAlgorithm"`
+	AccessTokenType       string         `json:"accessTokenType"`
 	CreatedDateTime       string         `json:"createdDateTime"`
 }
 
@@ -87,7 +88,8 @@ func NewApplicationView(a storage.Application) ApplicationView {
 	v := ApplicationView{ID: a.ID, AppID: a.AppID, DisplayName: a.DisplayName,
 		Web: redirectsView{orEmpty(a.WebRedirectURIs)}, PublicClient: redirectsView{orEmpty(a.PublicClientRedirectURIs)},
 		PasswordCredentials: []PasswordView{}, AssignedGroups: orEmpty(a.AssignedGroups),
-		GroupMembershipClaims: a.GroupsClaim, TokenSigningAlgorithm: a.SigningAlg, CreatedDateTime: graphTime(a.CreatedAt)}
+		GroupMembershipClaims: a.GroupsClaim, TokenSigningAlgorithm: a.SigningAlg, AccessTokenType: a.AccessTokenType,
+		CreatedDateTime: graphTime(a.CreatedAt)}
 	for _, p := range a.PasswordCredentials {
 		v.PasswordCredentials = append(v.PasswordCredentials, NewPasswordView(p))
 	}
@@ -102,6 +104,7 @@ type applicationBody struct {
 	AssignedGroups        *[]string      `json:"assignedGroups"`
 	GroupMembershipClaims *bool          `json:"groupMembershipClaims"`
 	TokenSigningAlgorithm *string        `json:"tokenSigningAlgorithm"`
+	AccessTokenType       *string        `json:"accessTokenType"`
 }
 
 type redirectsBody struct {
@@ -110,7 +113,7 @@ type redirectsBody struct {
 
 func (b applicationBody) input() oidc.AppInput {
 	in := oidc.AppInput{DisplayName: b.DisplayName, AssignedGroups: b.AssignedGroups,
-		GroupsClaim: b.GroupMembershipClaims, SigningAlg: b.TokenSigningAlgorithm}
+		GroupsClaim: b.GroupMembershipClaims, SigningAlg: b.TokenSigningAlgorithm, AccessTokenType: b.AccessTokenType}
 	if b.Web != nil {
 		in.WebRedirectURIs = b.Web.RedirectURIs
 		if in.WebRedirectURIs == nil {
@@ -176,7 +179,7 @@ func (a *ApplicationsAPI) update(w http.ResponseWriter, r *http.Request) {
 	}
 	in := body.input()
 	if in == (oidc.AppInput{}) {
-		WriteError(w, r, apperr.BadRequest("nothing to change: set displayName, web, publicClient, assignedGroups, groupMembershipClaims or tokenSigningAlgorithm"))
+		WriteError(w, r, apperr.BadRequest("nothing to change: set displayName, web, publicClient, assignedGroups, groupMembershipClaims, tokenSigningAlgorithm or accessTokenType"))
 		return
 	}
 	app, err := a.Apps.Update(r.Context(), actorFrom(r.Context()).String(), r.PathValue("id"), in)

@@ -99,8 +99,10 @@ type Application struct {
 	GroupsClaim bool
 	// SigningAlg is the JWS algorithm of its tokens: "ES256" or "RS256".
 	SigningAlg string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// AccessTokenType is the format of its access tokens: "opaque" or "jwt".
+	AccessTokenType string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // PasswordCredential is a client secret (Graph's passwordCredential). Only

@@ -20,7 +20,7 @@ func newApplication(name string) storage.Application {
 		PasswordCredentials: []storage.PasswordCredential{{KeyID: uuid.NewString(), DisplayName: "prod",
 			Hint: "abc", SecretHash: randomBytes(32), StartAt: t0, EndAt: at(24 * time.Hour)}},
 		AssignedGroups: []string{uuid.NewString()}, GroupsClaim: true, SigningAlg: "ES256",
-		CreatedAt: t0, UpdatedAt: t0,
+		AccessTokenType: "opaque", CreatedAt: t0, UpdatedAt: t0,
 	}
 }
 
@@ -57,14 +57,14 @@ var applicationTests = []test{
 			old.AppID, old.CreatedAt = "changed", at(time.Hour)
 			old.DisplayName, old.WebRedirectURIs, old.PublicClientRedirectURIs = "Grafana 2", nil, []string{"http://127.0.0.1/cb"}
 			old.PasswordCredentials, old.AssignedGroups, old.GroupsClaim = nil, nil, false
-			old.SigningAlg, old.UpdatedAt = "RS256", at(time.Minute)
+			old.SigningAlg, old.AccessTokenType, old.UpdatedAt = "RS256", "jwt", at(time.Minute)
 			return old, nil
 		})
 		ok(t, err)
 		want := a
 		want.DisplayName, want.WebRedirectURIs, want.PublicClientRedirectURIs = "Grafana 2", nil, []string{"http://127.0.0.1/cb"}
 		want.PasswordCredentials, want.AssignedGroups, want.GroupsClaim = nil, nil, false
-		want.SigningAlg, want.UpdatedAt = "RS256", at(time.Minute)
+		want.SigningAlg, want.AccessTokenType, want.UpdatedAt = "RS256", "jwt", at(time.Minute)
 		equal(t, "returned", upd, want)
 		got, err = s.GetApplication(t.Context(), a.ID)
 		ok(t, err)

@@ -17,7 +17,7 @@ const appKeySep = "\x1f"
 func appNameKey(a storage.Application) string { return foldKey(a.DisplayName) + appKeySep + a.ID }
 
 const applicationCols = `id, app_id, display_name, web_redirect_uris, public_redirect_uris,
-	password_credentials, assigned_groups, groups_claim, signing_alg, created_at, updated_at`
+	password_credentials, assigned_groups, groups_claim, signing_alg, access_token_type, created_at, updated_at`
 
 // appScan receives an application's columns (applicationCols) from a row
 // that may carry other columns too.
@@ -30,7 +30,7 @@ type appScan struct {
 
 func (s *appScan) dest() []any {
 	return []any{&s.a.ID, &s.a.AppID, &s.a.DisplayName, &s.web, &s.pub, &s.pw, &s.groups, &s.a.GroupsClaim,
-		&s.a.SigningAlg, &s.created, &s.updated}
+		&s.a.SigningAlg, &s.a.AccessTokenType, &s.created, &s.updated}
 }
 
 func (s *appScan) app() (storage.Application, error) {
@@ -97,9 +97,9 @@ func (s *Store) CreateApplication(ctx context.Context, a storage.Application) er
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	_, err := s.write().exec(ctx, `INSERT INTO applications (`+applicationCols+`, name_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.AppID, a.DisplayName, strList(a.WebRedirectURIs), strList(a.PublicClientRedirectURIs),
-		passwords(a.PasswordCredentials), strList(a.AssignedGroups), a.GroupsClaim, a.SigningAlg,
+		passwords(a.PasswordCredentials), strList(a.AssignedGroups), a.GroupsClaim, a.SigningAlg, a.AccessTokenType,
 		s.tv(a.CreatedAt), s.tv(a.UpdatedAt), appNameKey(a))
 	if err != nil {
 		return s.fail(op, err, nil)
@@ -162,10 +162,10 @@ func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(storag
 		}
 		_, err = c.exec(ctx, `UPDATE applications SET display_name = ?, name_key = ?, web_redirect_uris = ?,
 			public_redirect_uris = ?, password_credentials = ?, assigned_groups = ?, groups_claim = ?,
-			signing_alg = ?, updated_at = ? WHERE id = ?`,
+			signing_alg = ?, access_token_type = ?, updated_at = ? WHERE id = ?`,
 			a.DisplayName, appNameKey(a), strList(a.WebRedirectURIs), strList(a.PublicClientRedirectURIs),
 			passwords(a.PasswordCredentials), strList(a.AssignedGroups), a.GroupsClaim, a.SigningAlg,
-			s.tv(a.UpdatedAt), id)
+			a.AccessTokenType, s.tv(a.UpdatedAt), id)
 		if err != nil {
 			return s.fail(op, err, nil)
 		}
