@@ -7,6 +7,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,25 +105,28 @@ func decodeCerts(s string) ([]*x509.Certificate, error) {
 // stored (Service.store).
 //
 // A blob is refused when it is not a JWT, its signing chain does not lead to
-// one of the trusted roots, a chain certificate is revoked, or its signature
-// does not verify. Two problems only produce Warnings, because an offline
-// installation must keep working with a good blob and an operator must see
-// why: a chain certificate outside its validity period (the chain must still
-// verify at some moment when all its certificates were valid), and a CRL that
-// cannot be fetched.
+// one of the trusted roots, a chain certificate is revoked, its signature
+// does not verify, or its payload is not an MDS3 payload in JSON. Two
+// problems only produce Warnings, because an offline installation must keep
+// working with a good blob and an operator must see why: a chain certificate
+// outside its validity period (the chain must still verify at some moment
+// when all its certificates were valid), and a CRL that cannot be fetched.
 //
-// go-webauthn's Decoder.DecodeBytes verifies the chain with the wall clock
-// and fetches CRLs itself; it reports an expired intermediate as "revoked" and
-// passes silently when a CRL is unreachable. So Parse first checks the chain
-// with crypto/x509 at opts.Now and the CRLs with go-webauthn/x/revoke (the
-// package DecodeBytes uses), then lets DecodeBytes verify a chain with no
-// such problem; for one with warnings, or when revocation is skipped, it
-// verifies the signature with golang-jwt (the JWT library DecodeBytes uses)
-// and the key of the chain it checked. Entries are read by Decoder.Parse in
-// both cases; entries it cannot read are skipped with a warning.
+// The chain is checked with crypto/x509 at opts.Now and the CRLs with
+// go-webauthn/x/revoke (go-webauthn's Decoder.DecodeBytes, which does both,
+// uses the wall clock, reports an expired intermediate as "revoked" and
+// passes silently when a CRL is unreachable). The signature is verified by
+// golang-jwt's signing method for the header's alg, with the key of the
+// chain checked; only then is the payload read, as a stream (readPayload),
+// each entry converted by go-webauthn's EntryJSON.Parse. Entries that cannot
+// be read are skipped with a warning.
 func Parse(raw []byte, opts Options) (*Blob, error) {
 	token := strings.TrimSpace(string(raw))
-	x5c, err := readHeader(token)
+	jws, err := splitJWS(token)
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := readHeader(jws.header)
 	if err != nil {
 		return nil, err
 	}
@@ -130,46 +135,68 @@ func Parse(raw []byte, opts Options) (*Blob, error) {
 		return nil, err
 	}
 	now := opts.now()
-	ch, err := verifyChain(token, x5c, roots, now)
+	ch, err := verifyChain(jws, hdr, roots, now)
 	if err != nil {
 		return nil, err
 	}
 	if !opts.SkipRevocationCheck {
-		w, err := checkRevocation(x5c, now)
+		w, err := checkRevocation(hdr.x5c, now)
 		if err != nil {
 			return nil, err
 		}
 		ch.warnings = append(ch.warnings, w...)
 	}
-	dec, err := metadata.NewDecoder(metadata.WithIgnoreEntryParsingErrors(),
-		metadata.WithRootCertificate(base64.StdEncoding.EncodeToString(ch.root.Raw)))
-	if err != nil {
-		return nil, fmt.Errorf("creating the MDS decoder: %w", err)
-	}
-	var payload *metadata.PayloadJSON
-	if len(ch.warnings) == 0 && !opts.SkipRevocationCheck {
-		if payload, err = dec.DecodeBytes([]byte(token)); err != nil {
-			return nil, fmt.Errorf("the MDS blob does not verify: %w", err)
-		}
-	} else if payload, err = verifySignature(token, ch.signer, now); err != nil {
+	if err := verifySignature(jws, hdr.alg, ch.signer); err != nil {
 		return nil, err
 	}
-	md, err := dec.Parse(payload)
-	if err != nil {
-		return nil, fmt.Errorf("reading the MDS blob: %w", err)
-	}
-	return newBlob(md, ch), nil
+	return readBlob(jws.payloadReader(), ch)
 }
 
-// readHeader returns the x5c certificates of the JWT header (nil when absent).
-func readHeader(token string) ([]*x509.Certificate, error) {
+// jws is a JWS in compact serialization: header.payload.signature, each
+// base64url.
+type jws struct {
+	token                      string
+	header, payload, signature string
+}
+
+func splitJWS(token string) (jws, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return nil, fmt.Errorf("the MDS blob is not a JWT: expected three base64url parts separated by dots, found %d", len(parts))
+		return jws{}, fmt.Errorf("the MDS blob is not a JWT: expected three base64url parts separated by dots, found %d", len(parts))
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[0], "="))
+	return jws{token: token, header: parts[0], payload: parts[1], signature: parts[2]}, nil
+}
+
+// signingInput is what the signature covers: header.payload, as sent.
+func (j jws) signingInput() string { return j.token[:len(j.header)+1+len(j.payload)] }
+
+// payloadReader decodes the payload's base64url as it is read.
+func (j jws) payloadReader() io.Reader {
+	return &base64Reader{r: base64.NewDecoder(base64.RawURLEncoding, strings.NewReader(j.payload))}
+}
+
+// base64Reader says that a decoding error is the payload's base64url.
+type base64Reader struct{ r io.Reader }
+
+func (b *base64Reader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if _, ok := errors.AsType[base64.CorruptInputError](err); ok {
+		err = fmt.Errorf("the MDS blob's payload is not base64url: %w", err)
+	}
+	return n, err
+}
+
+// header is what Parse reads of the JWT header.
+type header struct {
+	alg string
+	x5c []*x509.Certificate // nil when absent
+}
+
+// readHeader reads the JWT header: its alg and x5c certificates.
+func readHeader(seg string) (header, error) {
+	hb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
 	if err != nil {
-		return nil, fmt.Errorf("the MDS blob is not a JWT: its header is not base64url: %w", err)
+		return header{}, fmt.Errorf("the MDS blob is not a JWT: its header is not base64url: %w", err)
 	}
 	var hdr struct {
 		Alg string   `json:"alg"`
@@ -177,24 +204,28 @@ func readHeader(token string) ([]*x509.Certificate, error) {
 		X5U *string  `json:"x5u"`
 	}
 	if err := json.Unmarshal(hb, &hdr); err != nil {
-		return nil, fmt.Errorf("the MDS blob is not a JWT: its header is not a JSON object with an x5c list of strings: %w", err)
+		return header{}, fmt.Errorf("the MDS blob is not a JWT: its header is not a JSON object with an x5c list of strings: %w", err)
 	}
 	if hdr.X5U != nil {
-		return nil, errors.New("the MDS blob's header names its chain by URL (x5u), which MDS3 blobs do not do; refusing to fetch it")
+		return header{}, errors.New("the MDS blob's header names its chain by URL (x5u), which MDS3 blobs do not do; refusing to fetch it")
 	}
-	var certs []*x509.Certificate
+	if !slices.Contains(signingMethods, hdr.Alg) {
+		return header{}, fmt.Errorf("the MDS blob's header names the signing algorithm %q; MDS3 blobs are signed with one of %s",
+			hdr.Alg, strings.Join(signingMethods, ", "))
+	}
+	out := header{alg: hdr.Alg}
 	for i, s := range hdr.X5C {
 		der, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return nil, fmt.Errorf("the MDS blob's x5c certificate %d is not base64: %w", i, err)
+			return header{}, fmt.Errorf("the MDS blob's x5c certificate %d is not base64: %w", i, err)
 		}
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, fmt.Errorf("the MDS blob's x5c certificate %d cannot be read: %w", i, err)
+			return header{}, fmt.Errorf("the MDS blob's x5c certificate %d cannot be read: %w", i, err)
 		}
-		certs = append(certs, c)
+		out.x5c = append(out.x5c, c)
 	}
-	return certs, nil
+	return out, nil
 }
 
 // chain is a signing chain that leads to a trusted root.
@@ -206,10 +237,11 @@ type chain struct {
 // verifyChain finds the trusted root x5c leads to. Without x5c the root
 // itself must be the signer (FIDO MDS 3.0 §3.2: the trust anchor is then the
 // signing certificate chain), so its key must verify token.
-func verifyChain(token string, x5c, roots []*x509.Certificate, now time.Time) (chain, error) {
+func verifyChain(j jws, hdr header, roots []*x509.Certificate, now time.Time) (chain, error) {
+	x5c := hdr.x5c
 	if len(x5c) == 0 {
 		for _, r := range roots {
-			if _, err := verifySignature(token, r, now); err == nil {
+			if err := verifySignature(j, hdr.alg, r); err == nil {
 				return chain{root: r, signer: r, warnings: validityWarnings([]*x509.Certificate{r}, now)}, nil
 			}
 		}
@@ -307,24 +339,27 @@ func checkRevocation(x5c []*x509.Certificate, now time.Time) ([]string, error) {
 	return warnings, nil
 }
 
-// payloadClaims lets golang-jwt decode the payload straight into
-// go-webauthn's type (one JSON pass over a multi-megabyte blob).
-type payloadClaims struct {
-	metadata.PayloadJSON
-	jwt.RegisteredClaims
-}
-
 var signingMethods = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
 
-// verifySignature checks the JWT signature with signer's key and decodes the payload.
-func verifySignature(token string, signer *x509.Certificate, now time.Time) (*metadata.PayloadJSON, error) {
-	var claims payloadClaims
-	p := jwt.NewParser(jwt.WithValidMethods(signingMethods), jwt.WithTimeFunc(func() time.Time { return now }))
-	_, err := p.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return signer.PublicKey, nil })
-	if err != nil {
-		return nil, fmt.Errorf("the MDS blob's signature does not verify with its signing certificate %q: %w", signer.Subject.String(), err)
+// verifySignature checks the JWS signature with signer's key, by golang-jwt's
+// signing method for alg (one of signingMethods). It does not read the
+// payload.
+func verifySignature(j jws, alg string, signer *x509.Certificate) error {
+	fail := func(err error) error {
+		return fmt.Errorf("the MDS blob's signature does not verify with its signing certificate %q: %w", signer.Subject.String(), err)
 	}
-	return &claims.PayloadJSON, nil
+	method := jwt.GetSigningMethod(alg)
+	if method == nil || !slices.Contains(signingMethods, alg) {
+		return fail(fmt.Errorf("unknown signing algorithm %q", alg))
+	}
+	sig, err := jwt.NewParser().DecodeSegment(j.signature)
+	if err != nil {
+		return fail(fmt.Errorf("the signature is not base64url: %w", err))
+	}
+	if err := method.Verify(j.signingInput(), sig, signer.PublicKey); err != nil {
+		return fail(err)
+	}
+	return nil
 }
 
 func subjects(certs []*x509.Certificate) string {
@@ -335,46 +370,70 @@ func subjects(certs []*x509.Certificate) string {
 	return strings.Join(s, ", ")
 }
 
-func newBlob(md *metadata.Metadata, ch chain) *Blob {
+// readBlob reads a verified blob's payload into a Blob, one entry at a time.
+func readBlob(payload io.Reader, ch chain) (*Blob, error) {
 	b := &Blob{
-		Number:      md.Parsed.Number,
-		NextUpdate:  md.Parsed.NextUpdate,
-		LegalHeader: md.Parsed.LegalHeader,
-		Entries:     len(md.Parsed.Entries),
-		Warnings:    ch.warnings,
-		Signer:      ch.signer.Subject.String(),
-		byAAGUID:    make(map[string]*Entry, len(md.Parsed.Entries)),
-		byKeyID:     make(map[string]*Entry),
+		Warnings: ch.warnings,
+		Signer:   ch.signer.Subject.String(),
+		byAAGUID: make(map[string]*Entry, 512),
+		byKeyID:  make(map[string]*Entry),
 	}
-	for _, m := range md.Parsed.Entries {
-		if m.AaGUID == uuid.Nil {
-			// U2F entries are keyed by attestation certificate key
-			// identifier; UAF entries (by AAID) are not for WebAuthn.
-			if len(m.AttestationCertificateKeyIdentifiers) > 0 {
-				e := newEntry(m)
-				for _, id := range e.KeyIdentifiers {
-					if _, dup := b.byKeyID[id]; dup {
-						b.Warnings = append(b.Warnings, fmt.Sprintf("attestation key identifier %s appears in more than one entry; the first is used", id))
-						continue
-					}
-					b.byKeyID[id] = e
-				}
-			}
-			continue
+	var unparsed []error
+	head, err := readPayload(payload, func(_ int, ej *metadata.EntryJSON, decodeErr error) error {
+		if decodeErr != nil {
+			unparsed = append(unparsed, decodeErr)
+			return nil
 		}
-		if _, dup := b.byAAGUID[m.AaGUID.String()]; dup {
-			b.Warnings = append(b.Warnings, fmt.Sprintf("AAGUID %s appears in more than one entry; the first is used", m.AaGUID))
-			continue
+		m, err := ej.Parse()
+		if err != nil {
+			unparsed = append(unparsed, err)
+			return nil
 		}
-		b.byAAGUID[m.AaGUID.String()] = newEntry(m)
+		b.Entries++
+		b.add(m)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the MDS blob: %w", err)
 	}
-	if n := len(md.Unparsed); n > 0 {
-		b.Warnings = append(b.Warnings, unparsedWarning(md.Unparsed))
+	// go-webauthn's conversion of the payload's own fields (no entries).
+	parsed, err := metadata.PayloadJSON{LegalHeader: head.LegalHeader, Number: head.Number, NextUpdate: head.NextUpdate}.Parse()
+	if err != nil {
+		return nil, fmt.Errorf("reading the MDS blob: %w", err)
 	}
-	return b
+	b.Number, b.NextUpdate, b.LegalHeader = parsed.Number, parsed.NextUpdate, parsed.LegalHeader
+	if len(unparsed) > 0 {
+		b.Warnings = append(b.Warnings, unparsedWarning(unparsed))
+	}
+	return b, nil
 }
 
-func unparsedWarning(bad []metadata.EntryError) string {
+// add files one entry read by go-webauthn under its AAGUID, or under its
+// attestation key identifiers (U2F).
+func (b *Blob) add(m metadata.Entry) {
+	if m.AaGUID == uuid.Nil {
+		// U2F entries are keyed by attestation certificate key
+		// identifier; UAF entries (by AAID) are not for WebAuthn.
+		if len(m.AttestationCertificateKeyIdentifiers) > 0 {
+			e := newEntry(m)
+			for _, id := range e.KeyIdentifiers {
+				if _, dup := b.byKeyID[id]; dup {
+					b.Warnings = append(b.Warnings, fmt.Sprintf("attestation key identifier %s appears in more than one entry; the first is used", id))
+					continue
+				}
+				b.byKeyID[id] = e
+			}
+		}
+		return
+	}
+	if _, dup := b.byAAGUID[m.AaGUID.String()]; dup {
+		b.Warnings = append(b.Warnings, fmt.Sprintf("AAGUID %s appears in more than one entry; the first is used", m.AaGUID))
+		return
+	}
+	b.byAAGUID[m.AaGUID.String()] = newEntry(m)
+}
+
+func unparsedWarning(bad []error) string {
 	const show = 3
 	var parts []string
 	for i, e := range bad {
@@ -382,7 +441,7 @@ func unparsedWarning(bad []metadata.EntryError) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(bad)-show))
 			break
 		}
-		parts = append(parts, e.Error.Error())
+		parts = append(parts, e.Error())
 	}
 	return fmt.Sprintf("%d entries could not be read and are ignored: %s", len(bad), strings.Join(parts, "; "))
 }

@@ -279,8 +279,9 @@ func TestParseSkipsUnreadableEntriesWithWarning(t *testing.T) {
 	}
 }
 
-// The go-webauthn decoder behaviours Parse is designed around. If one of
-// these tests fails after a library upgrade, revisit Parse's doc comment.
+// The go-webauthn decoder behaviours for which Parse checks the chain and the
+// CRLs itself instead of through Decoder.DecodeBytes. If one of these tests
+// fails after a library upgrade, revisit Parse's doc comment.
 func TestLibraryDecoderBehaviour(t *testing.T) {
 	decode := func(t *testing.T, pki *mdstest.PKI) error {
 		dec, err := metadata.NewDecoder(metadata.WithRootCertificate(pki.RootBase64()))

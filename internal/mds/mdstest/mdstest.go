@@ -151,23 +151,7 @@ type EntryOptions struct {
 // Sign builds the MDS3 payload with go-webauthn's JSON types and signs it
 // with golang-jwt, putting [signer, intermediate] in the x5c header.
 func (p *PKI) Sign(payload Payload) ([]byte, error) {
-	body := metadata.PayloadJSON{
-		LegalHeader: payload.LegalHeader,
-		Number:      payload.Number,
-		NextUpdate:  payload.NextUpdate.UTC().Format(time.DateOnly),
-		Entries:     make([]metadata.EntryJSON, 0, len(payload.Entries)),
-	}
-	if body.LegalHeader == "" {
-		body.LegalHeader = "Test blob built by Keyward's mdstest package; not from the FIDO Alliance."
-	}
-	for _, e := range payload.Entries {
-		entry, err := entryJSON(e)
-		if err != nil {
-			return nil, err
-		}
-		body.Entries = append(body.Entries, entry)
-	}
-	raw, err := json.Marshal(body)
+	raw, err := PayloadJSON(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +169,47 @@ func (p *PKI) Sign(payload Payload) ([]byte, error) {
 		return nil, fmt.Errorf("signing the blob: %w", err)
 	}
 	return []byte(s), nil
+}
+
+// PayloadJSON builds the JSON text of a payload, as Sign signs it.
+func PayloadJSON(payload Payload) ([]byte, error) {
+	body := metadata.PayloadJSON{
+		LegalHeader: payload.LegalHeader,
+		Number:      payload.Number,
+		NextUpdate:  payload.NextUpdate.UTC().Format(time.DateOnly),
+		Entries:     make([]metadata.EntryJSON, 0, len(payload.Entries)),
+	}
+	if body.LegalHeader == "" {
+		body.LegalHeader = "Test blob built by Keyward's mdstest package; not from the FIDO Alliance."
+	}
+	for _, e := range payload.Entries {
+		entry, err := entryJSON(e)
+		if err != nil {
+			return nil, err
+		}
+		body.Entries = append(body.Entries, entry)
+	}
+	return json.Marshal(body)
+}
+
+// SignPayloadText signs payload, the JWT's payload segment exactly as given
+// (normally base64url of the payload JSON, but any text), with the header
+// Sign writes, so that tests can hand a verified signature over a payload
+// that is not a valid MDS3 payload.
+func (p *PKI) SignPayloadText(payload string) ([]byte, error) {
+	hdr, err := json.Marshal(map[string]any{"alg": p.method.Alg(), "typ": "JWT", "x5c": []string{
+		base64.StdEncoding.EncodeToString(p.Signer.Raw),
+		base64.StdEncoding.EncodeToString(p.Intermediate.Raw),
+	}})
+	if err != nil {
+		return nil, err
+	}
+	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + payload
+	sig, err := p.method.Sign(input, p.SignerKey)
+	if err != nil {
+		return nil, fmt.Errorf("signing the blob: %w", err)
+	}
+	return []byte(input + "." + base64.RawURLEncoding.EncodeToString(sig)), nil
 }
 
 func entryJSON(e EntryOptions) (metadata.EntryJSON, error) {
