@@ -230,9 +230,10 @@ func (s *Service) download(ctx context.Context) ([]byte, error) {
 // Current returns the stored blob, parsed, or nil when none is stored. The
 // parsed blob is cached; each call asks the database only for the newest
 // blob number, and parses again only when it changed (an import on another
-// node), so every node sees a new blob at once and parses it once. A stored
-// blob that does not parse is reported (once per number) while the blob
-// parsed before it stays in use.
+// node), so every node sees a new blob at once and parses it once; while one
+// caller parses it, the others get the blob parsed before, if there is one,
+// without waiting. A stored blob that does not parse is reported (once per
+// number) while the blob parsed before it stays in use.
 func (s *Service) Current(ctx context.Context) (*Blob, error) {
 	n, err := s.Store.MDSBlobNumber(ctx)
 	if err != nil {
@@ -241,7 +242,18 @@ func (s *Service) Current(ctx context.Context) (*Blob, error) {
 	if b, err, ok := s.cached(n); ok {
 		return b, err
 	}
-	s.loadMu.Lock()
+	if !s.loadMu.TryLock() {
+		// Another goroutine is reading the new blob: until it is done,
+		// answer with the blob in use instead of waiting for the parse (a
+		// sign-in that checks the model must not wait on a refresh).
+		s.mu.RLock()
+		cur := s.cur
+		s.mu.RUnlock()
+		if cur != nil {
+			return cur, nil
+		}
+		s.loadMu.Lock()
+	}
 	defer s.loadMu.Unlock()
 	if b, err, ok := s.cached(n); ok {
 		return b, err

@@ -175,6 +175,45 @@ func TestServiceCurrentParsesOnceUnderConcurrency(t *testing.T) {
 	}
 }
 
+// While one caller parses a new blob, the others are answered at once with
+// the blob in use: a sign-in that checks a key's model does not wait on a
+// refresh. Once the parse is done they get the new one.
+func TestServiceCurrentDoesNotWaitForAParseInProgress(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	importer, reader := f.service(), f.service()
+	if _, err := importer.Import(ctx, f.blob(t, 1), "one"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := reader.Current(ctx); err != nil || b.Number != 1 {
+		t.Fatal(b, err)
+	}
+	if _, err := importer.Import(ctx, f.blob(t, 2), "two"); err != nil {
+		t.Fatal(err)
+	}
+	reader.loadMu.Lock() // a parse in progress
+	got := make(chan *Blob, 1)
+	go func() {
+		b, err := reader.Current(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	select {
+	case b := <-got:
+		if b == nil || b.Number != 1 {
+			t.Errorf("during the parse Current = %+v, want blob 1", b)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Current waited for the parse in progress")
+	}
+	reader.loadMu.Unlock()
+	if b, err := reader.Current(ctx); err != nil || b.Number != 2 {
+		t.Errorf("after the parse Current = %+v, %v", b, err)
+	}
+}
+
 func TestServiceCurrentKeepsLastGoodWhenStoredBlobDoesNotVerify(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
