@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/internal/bench"
@@ -59,14 +60,18 @@ func TestBenchMDSScenarioRefreshesWhileSigningIn(t *testing.T) {
 		t.Fatalf("refreshes %+v", rep.Refreshes)
 	}
 	for _, f := range rep.Refreshes {
-		if f.ParseMs <= 0 || f.BeforeMB <= 0 || f.PeakMB < f.BeforeMB || f.GrowthMB != f.PeakMB-f.BeforeMB {
+		if f.StoreMs <= 0 || f.ParseMs <= 0 || f.BeforeMB <= 0 || f.PeakMB < f.BeforeMB || f.GrowthMB != f.PeakMB-f.BeforeMB {
 			t.Errorf("refresh %+v", f)
 		}
 	}
 	if len(rep.Levels) != 1 || rep.Levels[0].Without.SignIns == 0 || rep.Levels[0].During.SignIns == 0 || rep.Failed != 0 {
-		t.Errorf("levels %+v, %d failed", rep.Levels, rep.Failed)
+		t.Fatalf("levels %+v, %d failed", rep.Levels, rep.Failed)
 	}
-	if len(rep.Targets) != 3 {
+	// Every sign-in of the level with refreshes overlapped one or not.
+	if l := rep.Levels[0]; l.SignInsInRefresh+l.SignInsOutside != l.During.SignIns {
+		t.Errorf("%d sign-ins overlapped a refresh and %d did not, of %d", l.SignInsInRefresh, l.SignInsOutside, l.During.SignIns)
+	}
+	if len(rep.Targets) != 3 || !strings.Contains(rep.Targets[2].Name, "≤ 1.2× the p99 without") {
 		t.Errorf("targets %+v", rep.Targets)
 	}
 	assertBenchCleanedUp(t, rep.Server.PID, rep.Server.TempDir)

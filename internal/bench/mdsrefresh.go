@@ -25,7 +25,10 @@ import (
 // model, which makes it read and parse the new blob: the refresh every node
 // of a cluster makes. It measures the parse (that request's time), the
 // server's resident memory during it (sampled from /proc), and sign-in
-// latency during the refreshes against a level without them.
+// latency during the refreshes — from the store to the end of the parse,
+// and mdsRefreshTail after, for the garbage collection that may follow —
+// against a level without them and against the same level's other
+// sign-ins.
 
 // MDSOptions size the mds scenario.
 type MDSOptions struct {
@@ -39,8 +42,14 @@ type MDSOptions struct {
 const targetMDSGrowthMB = 50
 
 // mdsStallFactor: sign-ins during a refresh must not be stalled, held as
-// their p99 at most this many times the p99 of the level without.
-const mdsStallFactor = 2.0
+// their p99 at most this many times the p99 of the level without refreshes
+// (issue 11: "close to the p99 without").
+const mdsStallFactor = 1.2
+
+// mdsRefreshTail is how long after a refresh's parse its sign-ins are still
+// counted as during the refresh: the garbage collection the parse causes
+// may run after it.
+const mdsRefreshTail = 100 * time.Millisecond
 
 // MDSReport is what the mds scenario prints; with --json, exactly this.
 type MDSReport struct {
@@ -58,7 +67,10 @@ type MDSReport struct {
 
 // MDSRefresh is one refresh the server made.
 type MDSRefresh struct {
-	Number   int     `json:"number"`
+	Number int `json:"number"`
+	// StoreMs is the time to store the blob in the database, as the node
+	// that downloads it does (here the benchmark, as another node).
+	StoreMs  float64 `json:"storeMs"`
 	ParseMs  float64 `json:"parseMs"` // the request that made the server read and parse it
 	BeforeMB float64 `json:"residentBeforeMB"`
 	PeakMB   float64 `json:"residentPeakMB"`
@@ -71,10 +83,14 @@ type MDSLevelReport struct {
 	Concurrency int         `json:"concurrency"`
 	Without     LevelReport `json:"without"`
 	During      LevelReport `json:"withRefreshes"`
-	// SignInsInRefresh are the sign-ins that overlapped a refresh, and
-	// their p99.
+	// SignInsInRefresh are the sign-ins that overlapped a refresh (its
+	// store, its parse and mdsRefreshTail after), and their p99.
 	SignInsInRefresh int     `json:"signInsOverlappingARefresh"`
 	P99InRefreshMs   float64 `json:"p99OverlappingARefreshMs"`
+	// SignInsOutside are the same level's other sign-ins, and their p99:
+	// the same time's load on the machine without a refresh.
+	SignInsOutside int     `json:"signInsNotOverlappingARefresh"`
+	P99OutsideMs   float64 `json:"p99NotOverlappingARefreshMs"`
 }
 
 // mdsModelPath asks for one key model's name, which reads the current blob.
@@ -183,7 +199,7 @@ func (r *Runner) RunMDS(ctx context.Context, o MDSOptions) (rep *MDSReport, err 
 		one.Add(without)
 		one.Add(lr.result)
 		rep.Levels = append(rep.Levels, MDSLevelReport{Concurrency: conc, Without: one.Levels[0], During: one.Levels[1],
-			SignInsInRefresh: lr.overlapping, P99InRefreshMs: lr.p99Overlapping})
+			SignInsInRefresh: lr.overlapping, P99InRefreshMs: lr.p99Overlapping, SignInsOutside: lr.outside, P99OutsideMs: lr.p99Outside})
 		rep.Failed += without.Errors + lr.result.Errors
 	}
 	rep.evaluate()
@@ -191,9 +207,9 @@ func (r *Runner) RunMDS(ctx context.Context, o MDSOptions) (rep *MDSReport, err 
 }
 
 type refreshLevel struct {
-	result         LevelResult
-	overlapping    int
-	p99Overlapping float64
+	result                     LevelResult
+	overlapping, outside       int
+	p99Overlapping, p99Outside float64
 }
 
 type span struct{ start, end time.Time }
@@ -242,22 +258,26 @@ func (r *Runner) levelWithRefreshes(ctx context.Context, tgt *target, lv Level, 
 			break
 		}
 		refreshes, windows = append(refreshes, f), append(windows, w)
-		r.Progress("  refresh %d: parsed in %.0f ms, resident %.0f → peak %.0f MB (+%.0f), after %.0f MB",
-			f.Number, f.ParseMs, f.BeforeMB, f.PeakMB, f.GrowthMB, f.AfterMB)
+		r.Progress("  refresh %d: stored in %.0f ms, parsed in %.0f ms, resident %.0f → peak %.0f MB (+%.0f), after %.0f MB",
+			f.Number, f.StoreMs, f.ParseMs, f.BeforeMB, f.PeakMB, f.GrowthMB, f.AfterMB)
 	}
 	out := <-done
 	if err := errors.Join(out.err, refreshErr); err != nil {
 		return refreshLevel{}, nil, err
 	}
 	lr := refreshLevel{result: out.res}
-	var in []time.Duration
+	var in, others []time.Duration
 	for i, s := range signIns {
-		if slices.ContainsFunc(windows, func(w span) bool { return s.start.Before(w.end) && s.end.After(w.start) }) {
+		if slices.ContainsFunc(windows, func(w span) bool { return s.start.Before(w.end.Add(mdsRefreshTail)) && s.end.After(w.start) }) {
 			in = append(in, lats[i])
+		} else {
+			others = append(others, lats[i])
 		}
 	}
 	slices.Sort(in)
+	slices.Sort(others)
 	lr.overlapping, lr.p99Overlapping = len(in), ms(Percentile(in, 0.99))
+	lr.outside, lr.p99Outside = len(others), ms(Percentile(others, 0.99))
 	if len(windows) > 0 && windows[len(windows)-1].end.After(out.end) {
 		r.Progress("  the refreshes outlasted the level's sign-ins; give a longer --duration")
 	}
@@ -265,12 +285,15 @@ func (r *Runner) levelWithRefreshes(ctx context.Context, tgt *target, lv Level, 
 }
 
 // refresh stores a newer blob and has the server read and parse it,
-// sampling its resident memory every 5 ms meanwhile.
+// sampling its resident memory every 5 ms meanwhile. The span returned runs
+// from the store's start to the parse's end.
 func (r *Runner) refresh(ctx context.Context, tgt *target, raw []byte, number int) (MDSRefresh, span, error) {
 	f := MDSRefresh{Number: number}
+	stored := time.Now()
 	if err := r.Scale.PutMDSBlob(ctx, tgt.env, raw, number, time.Now().Add(30*24*time.Hour)); err != nil {
 		return f, span{}, fmt.Errorf("storing MDS blob %d: %w", number, err)
 	}
+	f.StoreMs = ms(time.Since(stored))
 	var err error
 	if f.BeforeMB, _, err = procResident(tgt.server.PID); err != nil {
 		return f, span{}, err
@@ -306,7 +329,7 @@ func (r *Runner) refresh(ctx context.Context, tgt *target, raw []byte, number in
 	f.ParseMs = ms(end.Sub(start))
 	f.AfterMB, _, _ = procResident(tgt.server.PID)
 	f.GrowthMB = f.PeakMB - f.BeforeMB
-	return f, span{start, end}, nil
+	return f, span{stored, end}, nil
 }
 
 func (r *MDSReport) evaluate() {
@@ -324,18 +347,21 @@ func (r *MDSReport) evaluate() {
 		slices.Sort(p)
 		parse.Measured = fmt.Sprintf("median %.0f ms, worst %.0f ms over %d refreshes", p[len(p)/2], p[len(p)-1], len(p))
 	}
-	stall := Target{Name: fmt.Sprintf("sign-in p99 during refreshes ≤ %.0f× the p99 without", mdsStallFactor), Status: statusNotMeasured}
-	worstRatio, at := -1.0, 0
+	stall := Target{Name: fmt.Sprintf("sign-in p99 during refreshes ≤ %.1f× the p99 without", mdsStallFactor), Status: statusNotMeasured}
+	worstRatio, at, control := -1.0, 0, 0.0
 	for _, l := range r.Levels {
 		if l.SignInsInRefresh == 0 || l.Without.P99Ms <= 0 {
 			continue
 		}
 		if q := l.P99InRefreshMs / l.Without.P99Ms; q > worstRatio {
-			worstRatio, at = q, l.Concurrency
+			worstRatio, at, control = q, l.Concurrency, 0
+			if l.P99OutsideMs > 0 {
+				control = l.P99InRefreshMs / l.P99OutsideMs
+			}
 		}
 	}
 	if worstRatio >= 0 {
-		stall.Measured = fmt.Sprintf("worst ×%.2f (at concurrency %d)", worstRatio, at)
+		stall.Measured = fmt.Sprintf("worst ×%.2f (at concurrency %d; ×%.2f the same level's other sign-ins)", worstRatio, at, control)
 		stall.Status = metOrMissed(worstRatio <= mdsStallFactor)
 	}
 	r.Targets = []Target{growth, parse, stall}
@@ -358,19 +384,19 @@ func (r *MDSReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "Blob:    %.2f MB JWT, %d entries; the server held %.0f MB resident with the first one parsed\n",
 		float64(r.BlobBytes)/1e6, r.Entries, r.IdleMB)
 	fmt.Fprintf(w, "Users:   %d (sign-ins as random ones); load average %s\n\n", r.Users, r.Load)
-	rows := [][]string{{"REFRESH", "PARSE", "RESIDENT BEFORE", "PEAK", "GROWTH", "AFTER"}}
+	rows := [][]string{{"REFRESH", "STORE", "PARSE", "RESIDENT BEFORE", "PEAK", "GROWTH", "AFTER"}}
 	for _, f := range r.Refreshes {
-		rows = append(rows, []string{strconv.Itoa(f.Number), fmtMs(f.ParseMs), fmt.Sprintf("%.0f MB", f.BeforeMB),
+		rows = append(rows, []string{strconv.Itoa(f.Number), fmtMs(f.StoreMs), fmtMs(f.ParseMs), fmt.Sprintf("%.0f MB", f.BeforeMB),
 			fmt.Sprintf("%.0f MB", f.PeakMB), fmt.Sprintf("%+.0f MB", f.GrowthMB), fmt.Sprintf("%.0f MB", f.AfterMB)})
 	}
 	if err := columns(w, rows); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	levels := [][]string{{"CONCURRENCY", "SIGN-INS/S WITHOUT", "P99 WITHOUT", "SIGN-INS/S WITH", "P99 WITH", "OVERLAPPING A REFRESH", "THEIR P99"}}
+	levels := [][]string{{"CONCURRENCY", "SIGN-INS/S WITHOUT", "P99 WITHOUT", "SIGN-INS/S WITH", "P99 WITH", "OVERLAPPING A REFRESH", "THEIR P99", "THE OTHERS' P99"}}
 	for _, l := range r.Levels {
 		levels = append(levels, []string{strconv.Itoa(l.Concurrency), fmt.Sprintf("%.1f", l.Without.PerSecond), fmtMs(l.Without.P99Ms),
-			fmt.Sprintf("%.1f", l.During.PerSecond), fmtMs(l.During.P99Ms), strconv.Itoa(l.SignInsInRefresh), fmtMs(l.P99InRefreshMs)})
+			fmt.Sprintf("%.1f", l.During.PerSecond), fmtMs(l.During.P99Ms), strconv.Itoa(l.SignInsInRefresh), fmtMs(l.P99InRefreshMs), fmtMs(l.P99OutsideMs)})
 	}
 	if err := columns(w, levels); err != nil {
 		return err
