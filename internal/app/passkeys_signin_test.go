@@ -273,6 +273,16 @@ func TestProvisioningOnBehalf(t *testing.T) {
 			wantError(t, w.do("GET", base+"/creationOptions?challengeTimeoutInMinutes="+bad, bearer(w.admin), nil), http.StatusBadRequest, "invalidRequest", "challengeTimeoutInMinutes")
 		}
 		wantError(t, w.do("GET", base+"/creationOptions", bearer(w.reader), nil), http.StatusForbidden, "forbidden", "authentication-admin")
+		// A user named by UPN is found as by ID; an unknown one is a 404
+		// naming what was asked for, with options and at the finish.
+		w.mustStatus(w.do("GET", "/api/v1/users/alice@contoso.com/authentication/fido2Methods/creationOptions", bearer(w.admin), nil), http.StatusOK)
+		const unknown = "0190f3c4-0000-7000-8000-000000000000"
+		wantError(t, w.do("GET", "/api/v1/users/"+unknown+"/authentication/fido2Methods/creationOptions", bearer(w.admin), nil),
+			http.StatusNotFound, "notFound", `no user with id "`+unknown+`"`)
+		wantError(t, w.do("GET", "/api/v1/users/nobody@contoso.com/authentication/fido2Methods/creationOptions", bearer(w.admin), nil),
+			http.StatusNotFound, "notFound", `no user with userPrincipalName "nobody@contoso.com"`)
+		wantError(t, w.do("POST", "/api/v1/users/"+unknown+"/authentication/fido2Methods", bearer(w.admin),
+			map[string]any{"publicKeyCredential": map[string]any{}}), http.StatusNotFound, "notFound", `no user with id "`+unknown+`"`)
 
 		opts := w.mustStatus(w.do("GET", base+"/creationOptions?challengeTimeoutInMinutes=43200", bearer(w.admin), nil), http.StatusOK).json(t)
 		deadline, err := time.Parse(time.RFC3339, opts["challengeTimeoutDateTime"].(string))

@@ -69,7 +69,11 @@ func newID() string {
 // canonicalID returns the canonical lower-case form of a UUID, or "" when s is
 // not one. Callers answer "not found" for a non-UUID instead of letting the
 // database see (and maybe choke on) an arbitrary string.
-func canonicalID(s string) string {
+func canonicalID(s string) string { return CanonicalID(s) }
+
+// CanonicalID is canonicalID, for a handler that hands a user's ID on to a
+// service that reads the user itself.
+func CanonicalID(s string) string {
 	if len(s) > 45 { // the longest form uuid.Parse accepts is the urn form
 		return ""
 	}

@@ -239,6 +239,14 @@ func (s *Service) Current(ctx context.Context) (*Blob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the stored MDS blob number: %w", err)
 	}
+	return s.CurrentAt(ctx, n)
+}
+
+// CurrentAt is Current for a caller that has just read the newest stored
+// blob's number n itself (storage.Registrant comes with it): the cached blob
+// when it is at n, without another query, else the stored blob read and
+// parsed as Current does.
+func (s *Service) CurrentAt(ctx context.Context, n int) (*Blob, error) {
 	if b, err, ok := s.cached(n); ok {
 		return b, err
 	}

@@ -149,6 +149,40 @@ func TestServiceCurrentParsesOnlyWhenTheNumberChanges(t *testing.T) {
 	}
 }
 
+// A caller that read the stored number itself (a registration reads it with
+// the user) gets the cached blob while the number is the cached one's, and
+// the newer blob once another node imported it.
+func TestServiceCurrentAtServesTheNumberItIsGiven(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	importer, reader := f.service(), f.service()
+	none, err := reader.CurrentAt(ctx, 0)
+	if err != nil || none != nil {
+		t.Fatalf("CurrentAt(0) with nothing stored = %v, %v", none, err)
+	}
+	if _, err := importer.Import(ctx, f.blob(t, 1), "one"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := reader.CurrentAt(ctx, 1)
+	if err != nil || first == nil || first.Number != 1 {
+		t.Fatalf("CurrentAt(1) = %+v, %v", first, err)
+	}
+	if again, err := reader.CurrentAt(ctx, 1); err != nil || again != first {
+		t.Fatalf("CurrentAt parsed again at the same number: %p vs %p, %v", again, first, err)
+	}
+	if _, err := importer.Import(ctx, f.blob(t, 2), "two"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.store.MDSBlobNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := reader.CurrentAt(ctx, n)
+	if err != nil || second == first || second.Number != 2 {
+		t.Fatalf("CurrentAt(%d) after another node's import = %+v, %v", n, second, err)
+	}
+}
+
 func TestServiceCurrentParsesOnceUnderConcurrency(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,6 +28,9 @@ const MaxDisplayNameLength = 200
 
 // Registration describes who registers a key for whom.
 type Registration struct {
+	// User is the person the key is for. Only its ID is read: the ceremony
+	// reads the user afresh with everything else it judges, in one query
+	// (storage.GetRegistrant), and an unknown ID is a 404.
 	User    storage.User
 	ByAdmin bool        // provisioning on behalf: self-service setting does not apply
 	Actor   authz.Actor // who registers: the user (self-service) or an administrator
@@ -88,15 +92,16 @@ func (r Registration) permitted(now time.Time) error {
 // returns creation options that ask for direct attestation, a discoverable
 // credential and user verification, excluding the user's existing keys.
 func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Creation, error) {
+	who, pol, err := s.registrant(ctx, &reg, true)
+	if err != nil {
+		return Creation{}, err
+	}
+	groups := who.GroupIDs
 	if err := reg.permitted(s.now()); err != nil {
 		return Creation{}, err
 	}
 	if !reg.User.AccountEnabled {
 		return Creation{}, errAccountDisabled
-	}
-	pol, groups, err := s.cfg.Policies.ForUser(ctx, reg.User.ID)
-	if err != nil {
-		return Creation{}, err
 	}
 	if d := pol.CheckRegistrationStart(groups, reg.ByAdmin); !d.Allowed {
 		return Creation{}, s.refusal(ctx, d)
@@ -105,16 +110,12 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 	if err != nil {
 		return Creation{}, err
 	}
-	existing, err := s.cfg.Store.ListUserCredentials(ctx, reg.User.ID)
-	if err != nil {
-		return Creation{}, fmt.Errorf("list credentials: %w", err)
-	}
 	mediation := protocol.MediationDefault
 	if reg.Automatic {
 		if reg.ByAdmin {
 			return Creation{}, apperr.BadRequest("an automatic upgrade is for the signed-in user's own account only")
 		}
-		if d := pol.CheckAutomaticUpgrade(groups, len(existing) > 0); !d.Allowed {
+		if d := pol.CheckAutomaticUpgrade(groups, len(who.Keys) > 0); !d.Allowed {
 			return Creation{}, s.refusal(ctx, d)
 		}
 		mediation = protocol.MediationConditional
@@ -131,7 +132,7 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 	// attestation, under which browsers keep the AAGUID (under "none" they
 	// zero it); §5.4 excludeCredentials: no second registration of a key.
 	opts := []webauthn.RegistrationOption{
-		webauthn.WithExclusions(descriptors(existing)),
+		webauthn.WithExclusions(descriptors(who.Keys)),
 		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
 			RequireResidentKey: protocol.ResidentKeyRequired(),
 			ResidentKey:        protocol.ResidentKeyRequirementRequired,
@@ -162,6 +163,27 @@ func (s *Service) BeginRegistration(ctx context.Context, reg Registration) (Crea
 		return Creation{}, err
 	}
 	return Creation{Options: creation, ExpiresAt: expires}, nil
+}
+
+// registrant reads reg.User afresh (by ID) with their groups, the stored
+// policy's version and the MDS blob's number, and with their passkeys when
+// keys is set — one query — and returns it with the passkey policy (the
+// cached one when the version is unchanged). reg.User becomes the user as
+// read now.
+func (s *Service) registrant(ctx context.Context, reg *Registration, keys bool) (storage.Registrant, policy.Fido2, error) {
+	who, err := s.cfg.Store.GetRegistrant(ctx, reg.User.ID, keys)
+	if errors.Is(err, storage.ErrNotFound) {
+		return who, policy.Fido2{}, apperr.NotFound("no user with id %s", strconv.Quote(reg.User.ID)).Wrap(err)
+	}
+	if err != nil {
+		return who, policy.Fido2{}, apperr.Internal(fmt.Errorf("read the user, their groups and passkeys: %w", err))
+	}
+	pol, _, err := s.cfg.Policies.Fido2AtVersion(ctx, who.Fido2PolicyVersion)
+	if err != nil {
+		return who, policy.Fido2{}, apperr.Internal(fmt.Errorf("load FIDO2 policy: %w", err))
+	}
+	reg.User = who.User
+	return who, pol, nil
 }
 
 // AutomaticUpgradeOffered reports whether the page should ask the browser
@@ -223,6 +245,11 @@ func (r Registration) wanted(c storage.Credential) error {
 // FinishRegistration verifies the browser's response, judges its attestation,
 // applies the policy to the key and stores it.
 func (s *Service) FinishRegistration(ctx context.Context, reg Registration, displayName string, response []byte) (storage.Credential, error) {
+	who, pol, err := s.registrant(ctx, &reg, false)
+	if err != nil {
+		return storage.Credential{}, err
+	}
+	groups := who.GroupIDs
 	if err := reg.permitted(s.now()); err != nil {
 		return storage.Credential{}, err
 	}
@@ -256,16 +283,12 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	if err != nil {
 		return storage.Credential{}, s.useUp(ctx, used, verifyError(http.StatusBadRequest, err))
 	}
-	cred := s.newCredential(ctx, reg.User.ID, wc, parsed)
+	cred := s.newCredential(ctx, reg.User.ID, wc, parsed, who.MDSBlobNumber)
 	cred.Automatic = automatic
 	if err := reg.wanted(cred.Credential); err != nil {
 		return storage.Credential{}, err
 	}
 
-	pol, groups, err := s.cfg.Policies.ForUser(ctx, reg.User.ID)
-	if err != nil {
-		return storage.Credential{}, err
-	}
 	d := pol.CheckRegistration(groups, reg.ByAdmin, policy.Key{
 		AAGUID: cred.AAGUID, Model: cred.Model, BackupEligible: cred.BackupEligible,
 		Attested: cred.AttestationLevel == storage.AttestationAttested, AttestationProblem: cred.attestationProblem,
@@ -341,7 +364,7 @@ type judgedCredential struct {
 	attestationProblem string
 }
 
-func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn.Credential, parsed *protocol.ParsedCredentialCreationData) judgedCredential {
+func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn.Credential, parsed *protocol.ParsedCredentialCreationData, blobNumber int) judgedCredential {
 	aaguid := uuid.Nil
 	if id, err := uuid.FromBytes(wc.Authenticator.AAGUID); err == nil {
 		aaguid = id
@@ -355,7 +378,7 @@ func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn
 	for _, c := range chain {
 		subjects = append(subjects, c.Subject.String())
 	}
-	level, problem, model, keyID := s.judgeAttestation(ctx, aaguid.String(), chain)
+	level, problem, model, keyID := s.judgeAttestation(ctx, aaguid.String(), chain, blobNumber)
 	if model == "" {
 		model = policy.ModelName(aaguid.String())
 	}
@@ -391,15 +414,17 @@ func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn
 // FIDO Metadata Service by the AAGUID (or key identifier), and the chain is
 // assessed against them. An untrustworthy statement does not fail the
 // ceremony here (step 24's note: register it, treated as self attestation);
-// the passkey policy decides whether notAttested is acceptable.
-func (s *Service) judgeAttestation(ctx context.Context, aaguid string, chain []*x509.Certificate) (level, problem, model, keyID string) {
+// the passkey policy decides whether notAttested is acceptable. blobNumber
+// is the newest stored blob's number, read with the user: the cached blob
+// serves when it is that one.
+func (s *Service) judgeAttestation(ctx context.Context, aaguid string, chain []*x509.Certificate, blobNumber int) (level, problem, model, keyID string) {
 	if aaguid == policy.ZeroAAGUID && len(chain) > 0 {
 		keyID = mds.KeyIdentifier(chain[0])
 	}
 	if s.cfg.Metadata == nil {
 		return storage.AttestationNotAttested, "no FIDO Metadata Service blob is loaded, so no key can be verified as genuine", "", keyID
 	}
-	blob, err := s.cfg.Metadata.Current(ctx)
+	blob, err := s.cfg.Metadata.CurrentAt(ctx, blobNumber)
 	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "load MDS blob", "err", err)
 		return storage.AttestationNotAttested, "the FIDO Metadata Service blob could not be loaded", "", keyID

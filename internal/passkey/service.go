@@ -32,6 +32,9 @@ const DefaultChallengeTTL = 5 * time.Minute
 // Metadata gives the current verified FIDO MDS blob; nil when none is loaded.
 type Metadata interface {
 	Current(ctx context.Context) (*mds.Blob, error)
+	// CurrentAt is Current when the newest stored blob's number n has just
+	// been read (mds.Service.CurrentAt).
+	CurrentAt(ctx context.Context, n int) (*mds.Blob, error)
 }
 
 // Config configures a Service.

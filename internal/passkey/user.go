@@ -67,11 +67,15 @@ func toWebAuthn(c storage.Credential) webauthn.Credential {
 	}
 }
 
-func descriptors(creds []storage.Credential) []protocol.CredentialDescriptor {
-	out := make([]protocol.CredentialDescriptor, 0, len(creds))
-	for _, c := range creds {
-		wc := toWebAuthn(c)
-		out = append(out, wc.Descriptor())
+func descriptors(keys []storage.KeyRef) []protocol.CredentialDescriptor {
+	out := make([]protocol.CredentialDescriptor, 0, len(keys))
+	for _, k := range keys {
+		transports := make([]protocol.AuthenticatorTransport, 0, len(k.Transports))
+		for _, t := range k.Transports {
+			transports = append(transports, protocol.AuthenticatorTransport(t))
+		}
+		out = append(out, protocol.CredentialDescriptor{Type: protocol.PublicKeyCredentialType,
+			CredentialID: k.CredentialID, Transport: transports})
 	}
 	return out
 }

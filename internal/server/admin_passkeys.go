@@ -287,6 +287,17 @@ func (a *PasskeyAdminAPI) user(r *http.Request) (storage.User, error) {
 	return a.Directory.GetUser(r.Context(), r.PathValue("id"))
 }
 
+// registrant is the user a registration names in the path: a user ID is
+// handed on as it is, since the ceremony reads the user itself with the rest
+// of what it judges (one query; an unknown ID is a 404 there); a UPN is
+// looked up first.
+func (a *PasskeyAdminAPI) registrant(r *http.Request) (storage.User, error) {
+	if id := directory.CanonicalID(r.PathValue("id")); id != "" {
+		return storage.User{ID: id}, nil
+	}
+	return a.user(r)
+}
+
 func (a *PasskeyAdminAPI) listMethods(w http.ResponseWriter, r *http.Request) {
 	u, err := a.user(r)
 	if err != nil {
@@ -370,7 +381,7 @@ func confirmed(r *http.Request) bool {
 }
 
 func (a *PasskeyAdminAPI) creationOptions(w http.ResponseWriter, r *http.Request) {
-	u, err := a.user(r)
+	u, err := a.registrant(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return
@@ -411,7 +422,7 @@ func (b registrationBody) validate() error {
 }
 
 func (a *PasskeyAdminAPI) provision(w http.ResponseWriter, r *http.Request) {
-	u, err := a.user(r)
+	u, err := a.registrant(r)
 	if err != nil {
 		WriteError(w, r, err)
 		return

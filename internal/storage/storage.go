@@ -169,6 +169,12 @@ type Storage interface {
 	// GetCredentialOwner reads a credential (by WebAuthn credential ID), its
 	// user and the user's group IDs in one query: what a sign-in needs.
 	GetCredentialOwner(ctx context.Context, credentialID []byte) (CredentialOwner, error)
+	// GetRegistrant reads, in one query, what a passkey registration needs
+	// about the user userID: the user, their group IDs (sorted), the stored
+	// "fido2" policy's version and the newest MDS blob's number, and, when
+	// keys is set, the WebAuthn IDs and transports of their passkeys (oldest
+	// first). ErrNotFound when there is no such user.
+	GetRegistrant(ctx context.Context, userID string, keys bool) (Registrant, error)
 	// GetUserCredentialsByUPN reads a user (by UPN, case-insensitively) and
 	// their credentials, oldest first, in one query: what passkey options
 	// for a named user need. ErrNotFound when there is no such user or the
@@ -582,6 +588,28 @@ type CredentialOwner struct {
 	// same query read it (0 when none was saved; see PolicyVersions), so a
 	// sign-in checks its cached policy without another round trip.
 	Fido2PolicyVersion int64
+}
+
+// Registrant is what a passkey registration reads about its user in one
+// query (Storage.GetRegistrant).
+type Registrant struct {
+	User     User
+	GroupIDs []string // sorted
+	// Fido2PolicyVersion is the stored "fido2" policy's version (0 when none
+	// was saved) and MDSBlobNumber the newest stored MDS blob's number (0
+	// when none): the caches' version checks, read with the user.
+	Fido2PolicyVersion int64
+	MDSBlobNumber      int
+	// Keys are the user's passkeys as excludeCredentials lists them, when
+	// asked for.
+	Keys []KeyRef
+}
+
+// KeyRef names a stored passkey to an authenticator: its WebAuthn
+// credential ID and the transports it reported.
+type KeyRef struct {
+	CredentialID []byte
+	Transports   []string
 }
 
 // SignInRecord is what one sign-in writes (see Storage.RecordSignIn).

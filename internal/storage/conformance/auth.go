@@ -657,6 +657,62 @@ var credentialTests = []test{
 		_, err = s.GetCredentialOwner(t.Context(), []byte("unknown"))
 		is(t, err, storage.ErrNotFound)
 	}},
+	{"registrant_comes_with_groups_keys_policy_version_and_blob_number", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "Registrant@x.org")
+		other := mustUser(t, s, "other@x.org")
+		got, err := s.GetRegistrant(t.Context(), u.ID, true)
+		ok(t, err)
+		wantUser, err := s.GetUser(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "user", got.User, wantUser)
+		equal(t, "no groups", got.GroupIDs, []string(nil))
+		equal(t, "no keys", got.Keys, []storage.KeyRef(nil))
+		equal(t, "policy version before any policy", got.Fido2PolicyVersion, int64(0))
+		equal(t, "blob number before any blob", got.MDSBlobNumber, 0)
+
+		first := newCredential(u.ID)
+		first.Transports = []string{"usb", "nfc"}
+		ok(t, s.CreateCredential(t.Context(), first))
+		second := newCredential(u.ID)
+		second.CreatedAt, second.Transports = at(time.Hour), nil
+		ok(t, s.CreateCredential(t.Context(), second))
+		mustCredential(t, s, other.ID)
+		g1, g2, g3 := mustGroup(t, s, "g1"), mustGroup(t, s, "g2"), mustGroup(t, s, "g3")
+		ok(t, s.AddMember(t.Context(), g2.ID, u.ID))
+		ok(t, s.AddMember(t.Context(), g1.ID, u.ID))
+		ok(t, s.AddMember(t.Context(), g3.ID, other.ID))
+		for range 2 {
+			_, err = s.UpdatePolicy(t.Context(), "fido2", func(p storage.Policy) (storage.Policy, error) {
+				p.Data = []byte(`{}`)
+				return p, nil
+			})
+			ok(t, err)
+		}
+		ok(t, s.PutMDSBlob(t.Context(), blobN(7)))
+
+		got, err = s.GetRegistrant(t.Context(), u.ID, true)
+		ok(t, err)
+		equal(t, "user with keys and groups", got.User, wantUser)
+		wantGroups, err := s.UserGroupIDs(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "groups", got.GroupIDs, wantGroups)
+		equal(t, "two groups", len(got.GroupIDs), 2)
+		equal(t, "keys, oldest first", got.Keys, []storage.KeyRef{
+			{CredentialID: first.CredentialID, Transports: []string{"usb", "nfc"}},
+			{CredentialID: second.CredentialID}})
+		equal(t, "policy version after two saves", got.Fido2PolicyVersion, int64(2))
+		equal(t, "blob number", got.MDSBlobNumber, 7)
+
+		without, err := s.GetRegistrant(t.Context(), u.ID, false)
+		ok(t, err)
+		got.Keys = nil
+		equal(t, "without keys", without, got)
+
+		_, err = s.GetRegistrant(t.Context(), "no-such-user", true)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.GetRegistrant(t.Context(), "no-such-user", false)
+		is(t, err, storage.ErrNotFound)
+	}},
 	{"create_then_get_by_id_and_by_credential_id", func(t *testing.T, s storage.Storage) {
 		c := newCredential(mustUser(t, s, "k@x.org").ID)
 		c.LastUsedAt, c.SignCount, c.BackupEligible, c.BackupState = ptr(at(time.Second)), 1<<32-1, true, true
