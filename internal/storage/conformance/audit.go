@@ -126,8 +126,20 @@ var auditedTests = []test{
 			if err := s.CreateUser(ctx, dup); !errors.Is(err, storage.ErrAlreadyExists) {
 				return nil, fmt.Errorf("second user with the same UPN: %v, want ErrAlreadyExists", err)
 			}
+			// A key whose WebAuthn ID is taken, refused after the first
+			// went in, leaves the first (and its roll-up trigger's count).
+			c := newCredential(u.ID)
+			if err := s.CreateCredential(ctx, c); err != nil {
+				return nil, err
+			}
+			again := newCredential(u.ID)
+			again.CredentialID = c.CredentialID
+			if err := s.CreateCredential(ctx, again); !errors.Is(err, storage.ErrAlreadyExists) {
+				return nil, fmt.Errorf("second key with the same credential ID: %v, want ErrAlreadyExists", err)
+			}
 			// PostgreSQL refuses every statement after a failed one unless
-			// the failure was undone to a savepoint.
+			// the failure was undone to a savepoint; SQLite undoes a failed
+			// statement alone.
 			if _, err := s.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
 				u.DisplayName = "after"
 				return u, nil
@@ -140,6 +152,12 @@ var auditedTests = []test{
 		ok(t, err)
 		equal(t, "display name", got.DisplayName, "after")
 		equal(t, "audit records", auditCount(t, s), 1)
+		keys, err := s.ListUserCredentials(t.Context(), u.ID)
+		ok(t, err)
+		equal(t, "keys", len(keys), 1)
+		reg, err := s.GetRegistrant(t.Context(), u.ID, true)
+		ok(t, err)
+		equal(t, "registrant's keys", len(reg.Keys), 1)
 	}},
 	{"a_nested_change_rolls_back_with_the_outer_one", func(t *testing.T, s storage.Storage) {
 		g := newGroup("Keys")

@@ -90,6 +90,11 @@ var dialect = sqlstore.Dialect{
 	Name:            "sqlite",
 	CacheStatements: true,
 	GroupCommit:     true,
+	// A failed statement is undone alone (ON CONFLICT ABORT, SQLite's
+	// default for every constraint, foreign keys included); the errors that
+	// may end the whole transaction (SQLITE_FULL, IOERR, NOMEM, BUSY,
+	// INTERRUPT) would leave a savepoint nothing to roll back to either.
+	StatementAtomic: true,
 	TimeValue:       func(t time.Time) any { return t.UnixMicro() },
 	DayNumber:       func(col string) string { return "(" + col + " / 86400000000)" },
 	IsUniqueViolation: func(err error) bool {

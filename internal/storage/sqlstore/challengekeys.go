@@ -52,6 +52,11 @@ func (s *Store) CreateChallengeKey(ctx context.Context, k storage.ChallengeKey) 
 // UseChallenge implements storage.Storage: one insert, sharing the commit
 // with other writes on SQLite (or joining the Audited change ctx carries).
 func (s *Store) UseChallenge(ctx context.Context, u storage.UsedChallenge) error {
+	if _, ok := s.ambient(ctx); ok {
+		// One statement, which joins the change's transaction as any write
+		// does (conn.exec): no transaction or savepoint of its own around it.
+		return s.useChallenge(ctx, s.write(), "use challenge", u)
+	}
 	return s.batched(ctx, func(c conn) error { return s.useChallenge(ctx, c, "use challenge", u) })
 }
 

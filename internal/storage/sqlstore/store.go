@@ -42,6 +42,13 @@ type Dialect struct {
 	// stay as it read it until commit — no user added meanwhile (PostgreSQL:
 	// LOCK TABLE). Empty where write transactions are already serialised.
 	LockUsers string
+	// StatementAtomic says a statement that fails undoes its own changes and
+	// leaves the transaction usable (SQLite: a constraint violation aborts
+	// the statement alone). A write joining an Audited change then needs no
+	// savepoint of its own; where it is false (PostgreSQL, on which any error
+	// aborts the whole transaction) each one gets one, so a caller that
+	// handles the error can go on.
+	StatementAtomic bool
 	// GroupCommit lets the hot writes (challenges, sign-in records) share
 	// commits (see batch.go): for SQLite's single writer.
 	GroupCommit bool
@@ -286,6 +293,9 @@ func (c conn) joins(ctx context.Context) (conn, bool) {
 func (c conn) row(ctx context.Context, q string, args ...any) scanner {
 	ctx = c.context(ctx)
 	if a, ok := c.joins(ctx); ok {
+		if c.s.d.StatementAtomic {
+			return a.row(ctx, q, args...)
+		}
 		return a.savepointRow(ctx, q, args...)
 	}
 	st, err := c.stmt(ctx, q)
@@ -324,6 +334,9 @@ func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error
 func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	ctx = c.context(ctx)
 	if a, ok := c.joins(ctx); ok {
+		if c.s.d.StatementAtomic {
+			return a.exec(ctx, q, args...)
+		}
 		var res sql.Result
 		err := a.s.savepoint(ctx, a, func(a conn) (err error) {
 			res, err = a.exec(ctx, q, args...)
