@@ -268,14 +268,15 @@ func decodePage(p storage.Page) (pageQuery, error) {
 }
 
 // where is the page's range on key column col, "col > ? AND col < ?" or
-// "col >= ? AND col < ?": one lower bound, the tighter of the cursor and the
-// prefix. Given both, SQLite seeks the index on one of them, which for a
-// prefix far into a big table meant reading every key before it.
-func (q pageQuery) where(col string) string {
+// "col >= ? AND col < ?", each ? written as bound (Store.keyBound, or "?"):
+// one lower bound, the tighter of the cursor and the prefix. Given both,
+// SQLite seeks the index on one of them, which for a prefix far into a big
+// table meant reading every key before it.
+func (q pageQuery) where(col, bound string) string {
 	if q.after >= q.lo {
-		return col + " > ? AND " + col + " < ?"
+		return col + " > " + bound + " AND " + col + " < " + bound
 	}
-	return col + " >= ? AND " + col + " < ?"
+	return col + " >= " + bound + " AND " + col + " < " + bound
 }
 
 // args are the query parameters of where(col) and "... LIMIT ?". One extra

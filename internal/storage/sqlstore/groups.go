@@ -130,7 +130,7 @@ func (s *Store) ListGroups(ctx context.Context, p storage.Page) ([]storage.Group
 		return nil, "", fmt.Errorf("list groups: %w", err)
 	}
 	rows, err := s.read().rows(ctx, `SELECT `+groupCols+`, name_key FROM security_groups
-		WHERE `+pq.where("name_key")+` ORDER BY name_key LIMIT ?`, pq.args()...)
+		WHERE `+pq.where("name_key", s.keyBound())+` ORDER BY name_key LIMIT ?`, pq.args()...)
 	if err != nil {
 		return nil, "", s.fail("list groups", err, nil)
 	}
@@ -179,9 +179,11 @@ func (s *Store) ListMembers(ctx context.Context, groupID string, p storage.Page)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", op, err)
 	}
+	// The bounds as plain values: the planner weighs the group's members
+	// against the key range to order the join, and should see both.
 	rows, err := s.read().rows(ctx, `SELECT `+prefixed("u", userCols)+`, u.upn_key
 		FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.group_id = ? AND `+pq.where("u.upn_key")+`
+		WHERE m.group_id = ? AND `+pq.where("u.upn_key", "?")+`
 		ORDER BY u.upn_key LIMIT ?`, append([]any{groupID}, pq.args()...)...)
 	if err != nil {
 		return nil, "", s.fail(op, err, nil)

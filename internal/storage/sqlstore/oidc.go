@@ -190,7 +190,7 @@ func (s *Store) ListApplications(ctx context.Context, p storage.Page) ([]storage
 		return nil, "", fmt.Errorf("list applications: %w", err)
 	}
 	rows, err := s.read().rows(ctx, `SELECT `+applicationCols+`, name_key FROM applications
-		WHERE `+pq.where("name_key")+` ORDER BY name_key LIMIT ?`, pq.args()...)
+		WHERE `+pq.where("name_key", s.keyBound())+` ORDER BY name_key LIMIT ?`, pq.args()...)
 	if err != nil {
 		return nil, "", s.fail("list applications", err, nil)
 	}

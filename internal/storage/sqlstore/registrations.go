@@ -90,7 +90,9 @@ func (s *Store) registrationUsers(ctx context.Context, p storage.Page, now time.
 		return nil, "", fmt.Errorf("%s: %w", op, err)
 	}
 	pageArgs := pq.args()
-	where, args := pq.where("u.upn_key"), pageArgs[:2:2]
+	// The bounds as plain values, as for a group's members: the conditions
+	// below weigh against the key range in the plan.
+	where, args := pq.where("u.upn_key", "?"), pageArgs[:2:2]
 	if f.Method != "" {
 		cond, a, err := s.registered(f.Method, now)
 		if err != nil {

@@ -168,7 +168,7 @@ func (s *Store) ListUsers(ctx context.Context, p storage.Page) ([]storage.User, 
 		return nil, "", fmt.Errorf("list users: %w", err)
 	}
 	rows, err := s.read().rows(ctx, `SELECT `+userCols+`, upn_key FROM users
-		WHERE `+pq.where("upn_key")+` ORDER BY upn_key LIMIT ?`, pq.args()...)
+		WHERE `+pq.where("upn_key", s.keyBound())+` ORDER BY upn_key LIMIT ?`, pq.args()...)
 	if err != nil {
 		return nil, "", s.fail("list users", err, nil)
 	}
@@ -194,13 +194,14 @@ func (s *Store) ListUsersByName(ctx context.Context, p storage.Page) ([]storage.
 	}
 	// One lower bound, as pageQuery.where gives: PostgreSQL seeked the index
 	// on the row comparison when given both, from the table's start on a
-	// first page.
-	lower, args := `name_key >= ?`, []any{pq.lo}
+	// first page. Each bound written as the dialect's keyBound, as there.
+	b := s.keyBound()
+	lower, args := `name_key >= `+b, []any{pq.lo}
 	if after[0] >= pq.lo && pq.after != "" {
-		lower, args = `(name_key, upn_key) > (?, ?)`, []any{after[0], after[1]}
+		lower, args = `(name_key, upn_key) > (`+b+`, `+b+`)`, []any{after[0], after[1]}
 	}
 	rows, err := s.read().rows(ctx, `SELECT `+userCols+`, name_key, upn_key FROM users
-		WHERE `+lower+` AND name_key < ? ORDER BY name_key, upn_key LIMIT ?`, append(args, pq.hi, pq.limit+1)...)
+		WHERE `+lower+` AND name_key < `+b+` ORDER BY name_key, upn_key LIMIT ?`, append(args, pq.hi, pq.limit+1)...)
 	if err != nil {
 		return nil, "", s.fail("list users by name", err, nil)
 	}
