@@ -3,6 +3,8 @@ package conformance
 import (
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -52,5 +54,38 @@ func BenchmarkSignIn(b *testing.B, s storage.Storage) {
 				return
 			}
 		}
+	})
+}
+
+// BenchmarkAPITokenLookup measures what every admin API request asks the
+// store to authenticate its bearer token (the token by its secret's hash),
+// beside the one-row version read (AccessVersion) that a token cache checked
+// against a revocation counter would send instead: what such a cache could
+// save (docs/performance.md, "The API token lookup"). Both report cpu-ns/op
+// as BenchmarkSignIn does. s must be a migrated store.
+func BenchmarkAPITokenLookup(b *testing.B, s storage.Storage) {
+	ctx := b.Context()
+	hash := make([]byte, 32)
+	copy(hash, "keyward bench token lookup")
+	tok := storage.APIToken{ID: uuid.NewString(), Name: "bench-" + uuid.NewString(), Role: storage.RoleReader,
+		SecretHash: hash, CreatedAt: t0}
+	if err := s.CreateAPIToken(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, read func() error) {
+		b.ReportAllocs()
+		start := cpuTime()
+		for b.Loop() {
+			if err := read(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	}
+	b.Run("token", func(b *testing.B) {
+		run(b, func() error { _, err := s.GetAPITokenByHash(ctx, hash); return err })
+	})
+	b.Run("version", func(b *testing.B) {
+		run(b, func() error { _, err := s.AccessVersion(ctx); return err })
 	})
 }

@@ -105,6 +105,10 @@ func BenchmarkSignIn(b *testing.B) {
 	conformance.BenchmarkSignIn(b, migrated(b))
 }
 
+func BenchmarkAPITokenLookup(b *testing.B) {
+	conformance.BenchmarkAPITokenLookup(b, migrated(b))
+}
+
 func TestMigrationBackfillsTheSignInRollups(t *testing.T) {
 	dsn := freshSchema(t)
 	db, err := sql.Open("pgx", dsn)

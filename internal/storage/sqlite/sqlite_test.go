@@ -114,6 +114,10 @@ func BenchmarkSignIn(b *testing.B) {
 	conformance.BenchmarkSignIn(b, migrated(b))
 }
 
+func BenchmarkAPITokenLookup(b *testing.B) {
+	conformance.BenchmarkAPITokenLookup(b, migrated(b))
+}
+
 func TestConnectionsAreConfiguredAndTheFileIsPrivate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	s := open(t, path)
