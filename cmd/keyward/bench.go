@@ -36,8 +36,8 @@ func (a *app) benchCmd() *cobra.Command {
 			"then runs discoverable sign-ins (options {}, assertion, finish) at each --concurrency for\n" +
 			"--duration (or --count sign-ins). It reports sign-ins/s, p50/p95/p99 latency, errors and the\n" +
 			"server's CPU per sign-in (from its /metrics), next to go-webauthn's bare verification rate\n" +
-			"measured in the same run. Then, at each --concurrency, the OpenID Connect token endpoint: a\n" +
-			"registered web app redeems --count codes (300 when the levels are timed) with PKCE and its\n" +
+			"measured in the same run. Right after each level, the OpenID Connect token endpoint at the\n" +
+			"same concurrency: a registered web app redeems --count codes (600 when the levels are timed) with PKCE and its\n" +
 			"client secret, then refreshes with the refresh tokens it got; tokens/s, p50/p99 and the\n" +
 			"server's CPU per request are reported beside the sign-ins, the codes' authorizations uncounted.\n" +
 			"With --url and --token it measures a running Keyward instead (the app is deleted after).\n" +

@@ -41,8 +41,8 @@ const codeExchangeName = "code exchange CPU < passkey sign-in CPU, at each concu
 
 // codeExchangeTarget: a code exchange costs the server less CPU than a
 // passkey sign-in (docs/design.md), at every concurrency where the run has
-// both with enough server CPU for the clock ticks (a token level is a few
-// hundred requests, so it needs a quarter of a sign-in level's minimum).
+// both with enough server CPU for the clock ticks (the same minimum for
+// both). The two levels of a concurrency run one right after the other.
 func (r *Report) codeExchangeTarget() Target {
 	return judgeCodeExchange(r.Levels, r.Tokens)
 }
@@ -63,10 +63,10 @@ func judgeCodeExchange(signIns []LevelReport, tokens []TokenReport) Target {
 	for _, l := range tokens {
 		s, ok := signIn[l.Concurrency]
 		if l.Grant != GrantCode || !ok || l.ServerCPUMs == nil || l.ServerCPUSec == nil ||
-			*l.ServerCPUSec < minServerCPUForTarget.Seconds()/4 {
+			*l.ServerCPUSec < minServerCPUForTarget.Seconds() {
 			continue
 		}
-		pair := fmt.Sprintf("%d: %.3f vs %.3f ms", l.Concurrency, *l.ServerCPUMs, s)
+		pair := fmt.Sprintf("%d: %.3f vs %.3f ms (%.2f×)", l.Concurrency, *l.ServerCPUMs, s, *l.ServerCPUMs/s)
 		pairs = append(pairs, pair)
 		if *l.ServerCPUMs >= s {
 			missed = append(missed, pair)

@@ -186,7 +186,7 @@ func TestCodeExchangeIsJudgedAgainstTheSignInAtEachConcurrency(t *testing.T) {
 		mention []string
 	}{
 		{"cheaper_at_every_level", []TokenReport{code(1, 1.0, 0.3), code(2, 0.9, 0.3), code(32, 0.7, 0.3)}, statusMet,
-			[]string{"1: 1.000 vs 1.300 ms", "2: 0.900 vs 1.100 ms", "32: 0.700 vs 0.800 ms"}},
+			[]string{"1: 1.000 vs 1.300 ms (0.77×)", "2: 0.900 vs 1.100 ms (0.82×)", "32: 0.700 vs 0.800 ms (0.87×)"}},
 		// Cheaper than the dearest sign-in is not enough: each level is held to its own.
 		{"dearer_at_one_level", []TokenReport{code(1, 1.0, 0.3), code(2, 0.9, 0.3), code(32, 0.9, 0.3)}, statusMissed,
 			[]string{"not cheaper at 32: 0.900 vs 0.800 ms"}},
@@ -197,6 +197,8 @@ func TestCodeExchangeIsJudgedAgainstTheSignInAtEachConcurrency(t *testing.T) {
 		{"nothing_comparable", []TokenReport{
 			{Grant: GrantRefresh, Concurrency: 1, ServerCPUMs: f(9), ServerCPUSec: f(1)},
 			code(4, 9, 1), code(8, 0.1, 1), code(1, 9, 0.01), {Grant: GrantCode, Concurrency: 2},
+			// A token level is held to the sign-in level's minimum of server CPU.
+			code(32, 9, 0.1),
 		}, statusNotMeasured, []string{"needs a code-exchange level"}},
 		{"no_token_levels", nil, statusNotMeasured, nil},
 	} {

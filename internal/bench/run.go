@@ -314,8 +314,21 @@ func originHint(tgt *target, err error) error {
 	return fmt.Errorf("%w\n(the WebAuthn origin used was %s: set --origin to the server's public_url if it differs)", err, tgt.client.Origin)
 }
 
-// levels runs every level and adds it to the report.
-func (r *Runner) levels(ctx context.Context, tgt *target, keys Keys, rep *Report) error {
+// levels runs every level and adds it to the report: at each concurrency
+// the sign-ins, then right after them the token endpoint (a registered app
+// redeeming codes with PKCE, then refreshing), so that the code exchange is
+// compared with sign-ins measured moments before on the same machine, not
+// minutes apart.
+func (r *Runner) levels(ctx context.Context, tgt *target, keys Keys, rep *Report) (err error) {
+	k := <-keys
+	app, err := registerTokenApp(ctx, tgt.client, "Keyward bench "+randomHex(4), k)
+	keys <- k
+	if app != nil && app.objectID != "" && tgt.persistent {
+		defer func() { err = errors.Join(err, cleanup(ctx, app.delete)) }()
+	}
+	if err != nil {
+		return err
+	}
 	for _, conc := range r.Concurrency {
 		if tgt.alive != nil {
 			if err := tgt.alive(); err != nil {
@@ -338,35 +351,26 @@ func (r *Runner) levels(ctx context.Context, tgt *target, keys Keys, rep *Report
 		if res.Errors > 0 {
 			r.Progress("concurrency %d: %d sign-ins failed, e.g. %s", conc, res.Errors, res.ErrorSamples[0])
 		}
+		if err := r.tokenLevel(ctx, tgt, app, conc, rep); err != nil {
+			return err
+		}
 	}
-	return r.tokenLevels(ctx, tgt, keys, rep)
+	return nil
 }
 
-// tokenLevels measures the token endpoint at every concurrency: a
-// registered app redeeming codes with PKCE, then refreshing.
-func (r *Runner) tokenLevels(ctx context.Context, tgt *target, keys Keys, rep *Report) (err error) {
-	k := <-keys
-	app, err := registerTokenApp(ctx, tgt.client, "Keyward bench "+randomHex(4), k)
-	keys <- k
-	if app != nil && app.objectID != "" && tgt.persistent {
-		defer func() { err = errors.Join(err, cleanup(ctx, app.delete)) }()
-	}
-	if err != nil {
-		return err
-	}
+// tokenLevel measures the token endpoint at concurrency conc.
+func (r *Runner) tokenLevel(ctx context.Context, tgt *target, app *tokenApp, conc int, rep *Report) error {
 	n := r.Count
 	if n <= 0 {
 		n = DefaultTokenCount
 	}
-	for _, conc := range r.Concurrency {
-		r.Progress("token endpoint, concurrency %d: %d code exchanges, then %d refreshes…", conc, n, n)
-		res, err := runTokenLevels(ctx, app, conc, n, tgt.serverCPU)
-		for _, t := range res {
-			rep.AddToken(t)
-		}
-		if err != nil {
-			return fmt.Errorf("token endpoint at concurrency %d: %w", conc, err)
-		}
+	r.Progress("token endpoint, concurrency %d: %d code exchanges, then %d refreshes…", conc, n, n)
+	res, err := runTokenLevels(ctx, app, conc, n, tgt.serverCPU)
+	for _, t := range res {
+		rep.AddToken(t)
+	}
+	if err != nil {
+		return fmt.Errorf("token endpoint at concurrency %d: %w", conc, err)
 	}
 	return nil
 }
