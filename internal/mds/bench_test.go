@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/mds/mdstest"
+	"github.com/keyward/keyward/internal/storage"
 )
 
 // benchBlob is about the production blob's shape: ~400 entries, ~5 MB,
@@ -153,4 +154,34 @@ func BenchmarkCheckAttestationChain(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRefresh is one node's refresh after another stored a new blob:
+// the number check, the blob read from SQLite, the parse and the swap.
+func BenchmarkRefresh(b *testing.B) {
+	pki, _ := benchBlob(b)
+	st := openStore(b)
+	ctx := b.Context()
+	reader := &Service{Store: st, Options: Options{Roots: []string{pki.RootPEM()}}}
+	icon := make([]byte, 6*1024)
+	rand.Read(icon)
+	number := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		number++
+		p := mdstest.Payload{Number: number, NextUpdate: nextMonth()}
+		for i := range 400 {
+			p.Entries = append(p.Entries, mdstest.EntryOptions{AAGUID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", i+1),
+				Description: "model", AttestationRootPEMs: []string{pki.RootPEM()},
+				Icon: "data:image/png;base64," + base64.StdEncoding.EncodeToString(icon)})
+		}
+		if err := st.PutMDSBlob(ctx, storage.MDSBlob{Number: number, NextUpdate: nextMonth(), Raw: sign(b, pki, p), Source: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if cur, err := reader.Current(ctx); err != nil || cur.Number != number {
+			b.Fatal(cur, err)
+		}
+	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/storage/sqlite"
 )
 
-func openStore(t *testing.T) storage.Storage {
+func openStore(t testing.TB) storage.Storage {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "keyward.db")})
