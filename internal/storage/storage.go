@@ -122,18 +122,10 @@ type Storage interface {
 	// it ended.
 	DeleteUserSessions(ctx context.Context, userID, except string) (int, error)
 
-	// WebAuthn ceremony challenges: single use, expiring, shared by all nodes.
-	CreateChallenge(ctx context.Context, c Challenge) error
-	// ConsumeChallenge atomically deletes and returns an unexpired challenge;
-	// ErrNotFound when it is unknown, already used, or expired.
-	ConsumeChallenge(ctx context.Context, id string, now time.Time) (Challenge, error)
-	// GetChallenge returns an unexpired challenge without using it up (the
-	// sign-in hot path consumes it inside RecordSignIn instead, saving a
-	// commit); ErrNotFound when it is unknown, already used, or expired.
-	GetChallenge(ctx context.Context, id string, now time.Time) (Challenge, error)
-	// DeleteExpiredChallenges sweeps the stored challenges, the used sealed
-	// challenges and the challenge keys expired at now, and returns how many
-	// rows it deleted.
+	// WebAuthn ceremony challenges are sealed, not stored (docs/design.md,
+	// Sign-in): only the used ones' IDs and the sealing keys are kept.
+	// DeleteExpiredChallenges sweeps the used challenges and the challenge
+	// keys expired at now, and returns how many rows it deleted.
 	DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error)
 	// ListChallengeKeys returns the keys that seal challenges and have not
 	// expired at now, newest first.
@@ -195,8 +187,7 @@ type Storage interface {
 	DeleteUserTAP(ctx context.Context, userID, id string, check func(UserMethods) error) error
 
 	// RecordSignIn stores the outcome of a sign-in in one transaction: the
-	// challenge used up (when ChallengeID is set: the stored one deleted; when
-	// Used is set: the sealed one's ID inserted), the credential's new
+	// challenge used up (when Used is set: the sealed one's ID inserted), the credential's new
 	// counter/flags/last use (when Credential is non-nil), a credential flagged
 	// (FlagCredential), the new session (when Session is non-nil) and the
 	// sign-in log event. A challenge that is already gone (or used) makes it ErrNotFound
@@ -496,16 +487,6 @@ const (
 	ChallengeLogin        = "login"        // passkey sign-in
 )
 
-// Challenge is a WebAuthn ceremony in progress.
-type Challenge struct {
-	ID        string // the base64url challenge itself
-	Kind      string
-	UserID    string // "" for discoverable sign-in
-	Data      []byte // JSON of the ceremony's session data
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
 // ChallengeKey seals sign-in ceremony state handed to the client (an AEAD
 // key); it opens challenges until ExpiresAt.
 type ChallengeKey struct {
@@ -614,7 +595,6 @@ type KeyRef struct {
 
 // SignInRecord is what one sign-in writes (see Storage.RecordSignIn).
 type SignInRecord struct {
-	ChallengeID string // the ceremony's stored challenge, consumed with the record
 	// Used is the ceremony's sealed challenge, used up with the record.
 	Used *UsedChallenge
 	// Credential is the key that signed in; its SignCount, BackupState and

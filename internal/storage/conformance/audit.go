@@ -78,7 +78,7 @@ var auditedTests = []test{
 					if err := s.CreateGroup(ctx, g); err != nil { // a plain insert, not a CAS
 						return nil, err
 					}
-					if err := s.CreateChallenge(ctx, newChallenge(u.ID)); err != nil { // a group-committed write
+					if err := s.UseChallenge(ctx, *usedChallenge()); err != nil { // a group-committed write
 						return nil, err
 					}
 					return tc.fail(cancel), nil

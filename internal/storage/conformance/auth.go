@@ -395,61 +395,6 @@ var sessionTests = []test{
 	}},
 }
 
-func newChallenge(userID string) storage.Challenge {
-	return storage.Challenge{ID: uuid.NewString(), Kind: storage.ChallengeLogin, UserID: userID,
-		Data: []byte(`{"challenge":"abc"}`), CreatedAt: t0, ExpiresAt: at(5 * time.Minute)}
-}
-
-var challengeTests = []test{
-	{"consume_returns_the_challenge_once", func(t *testing.T, s storage.Storage) {
-		for _, user := range []string{"", "some-user-id"} {
-			ch := newChallenge(user)
-			ok(t, s.CreateChallenge(t.Context(), ch))
-			got, err := s.ConsumeChallenge(t.Context(), ch.ID, at(time.Minute))
-			ok(t, err)
-			equal(t, "consumed", got, ch)
-			_, err = s.ConsumeChallenge(t.Context(), ch.ID, at(time.Minute))
-			is(t, err, storage.ErrNotFound)
-		}
-	}},
-	{"expired_or_unknown_challenge_is_not_found", func(t *testing.T, s storage.Storage) {
-		ch := newChallenge("")
-		ok(t, s.CreateChallenge(t.Context(), ch))
-		_, err := s.ConsumeChallenge(t.Context(), ch.ID, ch.ExpiresAt)
-		is(t, err, storage.ErrNotFound)
-		_, err = s.ConsumeChallenge(t.Context(), "unknown", t0)
-		is(t, err, storage.ErrNotFound)
-	}},
-	{"duplicate_is_already_exists", func(t *testing.T, s storage.Storage) {
-		ch := newChallenge("")
-		ok(t, s.CreateChallenge(t.Context(), ch))
-		is(t, s.CreateChallenge(t.Context(), ch), storage.ErrAlreadyExists)
-	}},
-	{"concurrent_consumers_have_exactly_one_winner", func(t *testing.T, s storage.Storage) {
-		ch := newChallenge("")
-		ok(t, s.CreateChallenge(t.Context(), ch))
-		wins := race(t, func() error {
-			_, err := s.ConsumeChallenge(t.Context(), ch.ID, t0)
-			return err
-		})
-		equal(t, "winners", wins, 1)
-	}},
-	{"delete_expired_counts_and_keeps_live_ones", func(t *testing.T, s storage.Storage) {
-		live := newChallenge("")
-		ok(t, s.CreateChallenge(t.Context(), live))
-		for range 3 {
-			ch := newChallenge("")
-			ch.ExpiresAt = t0
-			ok(t, s.CreateChallenge(t.Context(), ch))
-		}
-		n, err := s.DeleteExpiredChallenges(t.Context(), t0)
-		ok(t, err)
-		equal(t, "deleted", n, 3)
-		_, err = s.ConsumeChallenge(t.Context(), live.ID, t0)
-		ok(t, err)
-	}},
-}
-
 var credentialTests = []test{
 	{"delete_user_credential_asks_the_check_with_the_users_methods", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "a@x.org")

@@ -42,7 +42,6 @@ func Run(t *testing.T, open Opener) {
 		{"one_time_tokens", oneTimeTokenTests},
 		{"first_user", firstUserTests},
 		{"sessions", sessionTests},
-		{"challenges", challengeTests},
 		{"sealed_challenges", sealedChallengeTests},
 		{"credentials", credentialTests},
 		{"sign_in", signInTests},

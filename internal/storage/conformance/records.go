@@ -43,10 +43,8 @@ func raceSignIns(t *testing.T, s storage.Storage, u storage.User, c storage.Cred
 	t.Helper()
 	records := make([]storage.SignInRecord, racers)
 	for i := range records {
-		ch := newChallenge("")
-		ok(t, s.CreateChallenge(t.Context(), ch))
 		records[i] = signIn(u, c, at(time.Minute))
-		records[i].ChallengeID, records[i].CloneReason = ch.ID, "possible clone"
+		records[i].Used, records[i].CloneReason = usedChallenge(), "possible clone"
 		records[i].Credential.SignCount = count(i)
 	}
 	var wg sync.WaitGroup
@@ -103,54 +101,6 @@ var signInTests = []test{
 		ok(t, err)
 		equal(t, "events", events, []storage.SignInEvent{r.Event})
 	}},
-	{"record_consumes_the_challenge_once", func(t *testing.T, s storage.Storage) {
-		u := mustUser(t, s, "a@x.org")
-		c := mustCredential(t, s, u.ID)
-		ch := newChallenge("")
-		ok(t, s.CreateChallenge(t.Context(), ch))
-		got, err := s.GetChallenge(t.Context(), ch.ID, at(time.Minute))
-		ok(t, err)
-		equal(t, "challenge read", got, ch)
-		first := signIn(u, c, at(time.Minute))
-		first.ChallengeID = ch.ID
-		ok(t, s.RecordSignIn(t.Context(), first))
-		_, err = s.GetChallenge(t.Context(), ch.ID, at(time.Minute))
-		is(t, err, storage.ErrNotFound)
-
-		// A second sign-in with the same challenge writes nothing at all.
-		cur, err := s.GetCredential(t.Context(), c.ID)
-		ok(t, err)
-		again := signIn(u, cur, at(2*time.Minute))
-		again.ChallengeID = ch.ID
-		is(t, s.RecordSignIn(t.Context(), again), storage.ErrNotFound)
-		after, err := s.GetCredential(t.Context(), c.ID)
-		ok(t, err)
-		equal(t, "credential unchanged", after, cur)
-		_, err = s.GetSession(t.Context(), again.Session.ID)
-		is(t, err, storage.ErrNotFound)
-		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
-		ok(t, err)
-		equal(t, "events", len(events), 1)
-		fail := storage.SignInRecord{ChallengeID: ch.ID, Event: failure(u.ID, at(3*time.Minute))}
-		is(t, s.RecordSignIn(t.Context(), fail), storage.ErrNotFound)
-	}},
-	{"racing_records_with_one_challenge_record_once", func(t *testing.T, s storage.Storage) {
-		u := mustUser(t, s, "a@x.org")
-		c := mustCredential(t, s, u.ID)
-		ch := newChallenge("")
-		ok(t, s.CreateChallenge(t.Context(), ch))
-		var wg sync.WaitGroup
-		errs := make([]error, 10)
-		for i := range errs {
-			wg.Go(func() {
-				r := signIn(u, c, at(time.Minute))
-				r.ChallengeID = ch.ID
-				errs[i] = s.RecordSignIn(t.Context(), r)
-			})
-		}
-		wg.Wait()
-		oneSignInWon(t, s, errs)
-	}},
 	{"concurrent_records_fail_alone", func(t *testing.T, s storage.Storage) {
 		// Writes that may share a commit (group commit on SQLite) stay
 		// independent: a failing one writes nothing, the others all land.
@@ -163,13 +113,8 @@ var signInTests = []test{
 		errs := make([]error, n)
 		for i := range n {
 			wg.Go(func() {
-				ch := newChallenge("")
-				if err := s.CreateChallenge(t.Context(), ch); err != nil {
-					errs[i] = err
-					return
-				}
 				r := signIn(u, c, at(time.Minute))
-				r.ChallengeID, r.Credential = ch.ID, nil
+				r.Used, r.Credential = usedChallenge(), nil
 				if i%3 == 0 {
 					r.Session = &taken
 				}
@@ -193,11 +138,9 @@ var signInTests = []test{
 	{"counter_that_does_not_go_up_flags_the_key_and_records_a_failure", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "a@x.org")
 		c := mustCredential(t, s, u.ID) // counter 7
-		ch := newChallenge("")
-		ok(t, s.CreateChallenge(t.Context(), ch))
 		r := signIn(u, c, at(time.Minute))
 		r.Credential.SignCount = c.SignCount // not above the stored counter
-		r.ChallengeID, r.CloneReason = ch.ID, "possible clone"
+		r.Used, r.CloneReason = usedChallenge(), "possible clone"
 		is(t, s.RecordSignIn(t.Context(), r), storage.ErrPossibleClone)
 		got, err := s.GetCredential(t.Context(), c.ID)
 		ok(t, err)
@@ -206,8 +149,7 @@ var signInTests = []test{
 		equal(t, "credential flagged, counter and last use unchanged", got, want)
 		_, err = s.GetSession(t.Context(), r.Session.ID)
 		is(t, err, storage.ErrNotFound)
-		_, err = s.GetChallenge(t.Context(), ch.ID, t0)
-		is(t, err, storage.ErrNotFound) // used up
+		is(t, s.UseChallenge(t.Context(), *r.Used), storage.ErrNotFound) // used up
 		events, err := s.ListSignInEvents(t.Context(), storage.EventFilter{})
 		ok(t, err)
 		logged := r.Event
@@ -243,9 +185,7 @@ var signInTests = []test{
 	{"flag_credential_flags_it_and_logs", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "a@x.org")
 		c := mustCredential(t, s, u.ID)
-		ch := newChallenge("")
-		ok(t, s.CreateChallenge(t.Context(), ch))
-		ok(t, s.RecordSignIn(t.Context(), storage.SignInRecord{ChallengeID: ch.ID, FlagCredential: c.ID, Event: failure(u.ID, t0)}))
+		ok(t, s.RecordSignIn(t.Context(), storage.SignInRecord{Used: usedChallenge(), FlagCredential: c.ID, Event: failure(u.ID, t0)}))
 		got, err := s.GetCredential(t.Context(), c.ID)
 		ok(t, err)
 		want := c
@@ -295,14 +235,6 @@ var signInTests = []test{
 			equal(t, "flagged when one was refused", got.CloneWarning, outcomes.tally["possible clone"] > 0)
 			unflag(t, s, c.ID)
 		}
-	}},
-	{"get_challenge_skips_expired", func(t *testing.T, s storage.Storage) {
-		ch := newChallenge("u")
-		ok(t, s.CreateChallenge(t.Context(), ch))
-		_, err := s.GetChallenge(t.Context(), ch.ID, ch.ExpiresAt)
-		is(t, err, storage.ErrNotFound)
-		_, err = s.GetChallenge(t.Context(), "unknown", t0)
-		is(t, err, storage.ErrNotFound)
 	}},
 	{"record_of_a_failure_only_logs_and_gets_an_id", func(t *testing.T, s storage.Storage) {
 		ok(t, s.RecordSignIn(t.Context(), storage.SignInRecord{Event: failure("", t0)}))

@@ -50,11 +50,10 @@ func signInStatement(r storage.SignInRecord, c sqlstore.Codec) (string, []any) {
 }
 
 // shape is which parts a sign-in record has.
-type shape struct{ stored, sealed, cred, sess bool }
+type shape struct{ sealed, cred, sess bool }
 
 func shapeOf(r storage.SignInRecord) shape {
-	return shape{stored: r.ChallengeID != "", sealed: r.ChallengeID == "" && r.Used != nil,
-		cred: r.Credential != nil, sess: r.Session != nil}
+	return shape{sealed: r.Used != nil, cred: r.Credential != nil, sess: r.Session != nil}
 }
 
 // signInSQL caches each shape's statement (shape → string).
@@ -65,10 +64,8 @@ func (sh shape) sql() string {
 	var q strings.Builder
 	gate, evtGate, chResult, credResult, flagResult := "", "", "1", "1", "0"
 	q.WriteString("WITH ")
-	hasCh := sh.stored || sh.sealed
-	if sh.stored {
-		q.WriteString(`ch AS (DELETE FROM challenges WHERE id = ? RETURNING 1), `)
-	} else if sh.sealed {
+	hasCh := sh.sealed
+	if sh.sealed {
 		// A sealed challenge is used up by inserting its ID: a replay finds
 		// it there (or waits for the racing insert's commit) and inserts nothing.
 		q.WriteString(`ch AS (INSERT INTO used_challenges (id, expires_at) VALUES (?::text, ?::timestamptz)
@@ -129,9 +126,7 @@ var signInCols = columns(sqlstore.SignInCols)
 // placeholders (see shape.sql).
 func signInArgs(r storage.SignInRecord, c sqlstore.Codec) []any {
 	args := make([]any, 0, 48)
-	if r.ChallengeID != "" {
-		args = append(args, r.ChallengeID)
-	} else if u := r.Used; u != nil {
+	if u := r.Used; u != nil {
 		args = append(args, u.ID, c.Time(u.ExpiresAt))
 	}
 	if cr := r.Credential; cr != nil {

@@ -82,25 +82,23 @@ func TestTwoStoresOnOneFileShareState(t *testing.T) {
 		t.Fatalf("second store created a duplicate: %v", err)
 	}
 
-	// A challenge raced by both stores (as by two processes) has one winner.
-	ch := storage.Challenge{ID: uuid.NewString(), Kind: storage.ChallengeLogin, ExpiresAt: time.Now().Add(time.Minute)}
-	if err := a.CreateChallenge(t.Context(), ch); err != nil {
-		t.Fatal(err)
-	}
+	// A sealed challenge used up by both stores at once (as by two
+	// processes) has one winner.
+	ch := storage.UsedChallenge{ID: uuid.NewString(), ExpiresAt: time.Now().Add(time.Minute)}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
 	for i := range 20 {
 		s := []*sqlite.Store{a, b}[i%2]
 		wg.Go(func() {
-			_, err := s.ConsumeChallenge(t.Context(), ch.ID, time.Now())
+			err := s.UseChallenge(t.Context(), ch)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil:
 				wins++
 			case !errors.Is(err, storage.ErrNotFound):
-				t.Errorf("consume: %v", err)
+				t.Errorf("use challenge: %v", err)
 			}
 		})
 	}

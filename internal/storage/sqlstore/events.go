@@ -36,11 +36,6 @@ func (s *Store) RecordSignIn(ctx context.Context, r storage.SignInRecord) error 
 				return nil // logged already (or the session is gone)
 			}
 		}
-		if r.ChallengeID != "" {
-			if err := c.execOne(ctx, `DELETE FROM challenges WHERE id = ?`, r.ChallengeID); err != nil {
-				return s.fail("record sign-in: consume challenge", err, nil)
-			}
-		}
 		if u := r.Used; u != nil {
 			if err := s.useChallenge(ctx, c, "record sign-in: use challenge", *u); err != nil {
 				return err

@@ -116,46 +116,6 @@ func (s *Store) deleteExpired(ctx context.Context, what, q string, now time.Time
 	return int(n), nil
 }
 
-const challengeCols = `id, kind, user_id, data, created_at, expires_at`
-
-func scanChallenge(sc scanner) (storage.Challenge, error) {
-	var ch storage.Challenge
-	var data bytesCol
-	var created, expires timeCol
-	if err := sc.Scan(&ch.ID, &ch.Kind, &ch.UserID, &data, &created, &expires); err != nil {
-		return storage.Challenge{}, err
-	}
-	ch.Data, ch.CreatedAt, ch.ExpiresAt = data.V, created.T, expires.T
-	return ch, nil
-}
-
-// CreateChallenge implements storage.Storage.
-func (s *Store) CreateChallenge(ctx context.Context, ch storage.Challenge) error {
-	if err := requireKey("challenge ID", ch.ID); err != nil {
-		return fmt.Errorf("create challenge: %w", err)
-	}
-	err := s.batched(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO challenges (`+challengeCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			ch.ID, ch.Kind, ch.UserID, blob(ch.Data), s.tv(ch.CreatedAt), s.tv(ch.ExpiresAt))
-		return err
-	})
-	if err != nil {
-		return s.fail("create challenge", err, nil)
-	}
-	return nil
-}
-
-// ConsumeChallenge implements storage.Storage: one DELETE … RETURNING, so
-// among concurrent callers (in any process) exactly one gets the row.
-func (s *Store) ConsumeChallenge(ctx context.Context, id string, now time.Time) (storage.Challenge, error) {
-	ch, err := scanChallenge(s.write().row(ctx, `DELETE FROM challenges WHERE id = ? AND expires_at > ?
-		RETURNING `+challengeCols, id, s.tv(now)))
-	if err != nil {
-		return ch, s.fail("consume challenge", err, nil)
-	}
-	return ch, nil
-}
-
 // DeleteUserSessions implements storage.Storage.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, except string) (int, error) {
 	res, err := s.write().exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, except)
@@ -169,21 +129,11 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, except string) (
 	return int(n), nil
 }
 
-// GetChallenge implements storage.Storage.
-func (s *Store) GetChallenge(ctx context.Context, id string, now time.Time) (storage.Challenge, error) {
-	ch, err := scanChallenge(s.read().row(ctx, `SELECT `+challengeCols+` FROM challenges
-		WHERE id = ? AND expires_at > ?`, id, s.tv(now)))
-	if err != nil {
-		return ch, s.fail("get challenge", err, nil)
-	}
-	return ch, nil
-}
-
-// DeleteExpiredChallenges implements storage.Storage: stored challenges,
-// used sealed ones and challenge keys, one statement each.
+// DeleteExpiredChallenges implements storage.Storage: used sealed
+// challenges and challenge keys, one statement each.
 func (s *Store) DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	for _, table := range []string{"challenges", "used_challenges", "challenge_keys"} {
+	for _, table := range []string{"used_challenges", "challenge_keys"} {
 		n, err := s.deleteExpired(ctx, table, `DELETE FROM `+table+` WHERE expires_at <= ?`, now)
 		total += n
 		if err != nil {

@@ -49,7 +49,7 @@ type Dialect struct {
 	// aborts the whole transaction) each one gets one, so a caller that
 	// handles the error can go on.
 	StatementAtomic bool
-	// GroupCommit lets the hot writes (challenges, sign-in records) share
+	// GroupCommit lets the hot writes (sign-in records, code redemptions) share
 	// commits (see batch.go): for SQLite's single writer.
 	GroupCommit bool
 	// SignInStatement, where set, writes a sign-in record with no credential
