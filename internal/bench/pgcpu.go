@@ -134,3 +134,24 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
+
+// DatabaseCPU reads the CPU time PostgreSQL's backends spend serving one
+// database, as the levels' PostgreSQL CPU is read (see dbCPU): for the
+// sign-in floor's PostgreSQL part (internal/app, BenchmarkSignInFloor).
+type DatabaseCPU struct{ d *dbCPU }
+
+// OpenDatabaseCPU connects to the local PostgreSQL database at dsn; the
+// error says why its backends' CPU cannot be read here.
+func OpenDatabaseCPU(ctx context.Context, dsn string) (*DatabaseCPU, error) {
+	d, why := openDBCPU(ctx, dsn)
+	if d == nil {
+		return nil, errors.New(why)
+	}
+	return &DatabaseCPU{d: d}, nil
+}
+
+// Read returns the CPU time the database's backends have used so far.
+func (c *DatabaseCPU) Read(ctx context.Context) (time.Duration, error) { return c.d.read(ctx) }
+
+// Close ends the connection.
+func (c *DatabaseCPU) Close(ctx context.Context) { c.d.close(ctx) }
