@@ -59,7 +59,10 @@ type PasskeyModelUsage struct {
 	// distinct users in each of the query's windows, in its order.
 	SignIns     []int
 	SignInUsers []int
-	LastUsed    *time.Time
+	// LastUsed is the latest successful sign-in with the model that the
+	// sign-in log's roll-ups still hold; for a group, the latest use
+	// recorded on the members' passkeys.
+	LastUsed *time.Time
 }
 
 // UserRegistration is a user with what they have registered to sign in

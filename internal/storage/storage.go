@@ -214,8 +214,8 @@ type Storage interface {
 	DeleteSignInsBefore(ctx context.Context, before time.Time, max int) (int, error)
 	// DeleteSignInRollupsBefore deletes the sign-in log's roll-ups of the
 	// days before before's UTC day, and at most max of the people's latest
-	// sign-ins per key model older than before; it returns how many latest
-	// sign-ins it deleted. The retention sweep calls it with the log's cutoff.
+	// sign-in days per key model before that day; it returns how many latest
+	// days it deleted. The retention sweep calls it with the log's cutoff.
 	DeleteSignInRollupsBefore(ctx context.Context, before time.Time, max int) (int, error)
 
 	// PasskeyModels counts registered passkeys and their sign-ins per AAGUID,

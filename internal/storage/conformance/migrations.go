@@ -66,6 +66,9 @@ func CheckRollupBackfill(t *testing.T, s storage.Storage) {
 		t.Fatalf("report: %+v, want one model", got)
 	}
 	equal(t, "sign-ins and people", [][]int{got[0].SignIns, got[0].SignInUsers}, [][]int{{2}, {1}})
+	// The passkey from before the counters and the one after: one holder.
+	equal(t, "passkeys, holders, types, last use", []any{got[0].Model, got[0].Passkeys, got[0].Users, got[0].DeviceBound,
+		got[0].Synced, got[0].Attested, got[0].LastUsed}, []any{c.Model, 2, 1, 1, 1, 1, ptr(RollupBackfillDay.Add(10 * time.Hour))})
 	days, err := s.SignInsPerDay(t.Context(), RollupBackfillDay)
 	ok(t, err)
 	equal(t, "sign-ins per day", days, []storage.DailyCount{

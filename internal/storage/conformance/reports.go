@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,8 +52,10 @@ var reportTests = []test{
 				SignIns: []int{0, 0, 0}, SignInUsers: []int{0, 0, 0}},
 			{AAGUID: aaguidA, Model: "Model cb69", Passkeys: 2, Users: 2, DeviceBound: 1, Synced: 1, Attested: 1, NotAttested: 1,
 				SignIns: []int{1, 3, 4}, SignInUsers: []int{1, 1, 2}, LastUsed: ptr(day(1))},
+			// Last used: the latest successful sign-in with the model, before
+			// every window too.
 			{AAGUID: aaguidB, Model: "Model ee88", Passkeys: 1, Users: 1, DeviceBound: 1, Attested: 1,
-				SignIns: []int{0, 0, 0}, SignInUsers: []int{0, 0, 0}},
+				SignIns: []int{0, 0, 0}, SignInUsers: []int{0, 0, 0}, LastUsed: ptr(day(100))},
 		})
 		got, err = s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{GroupID: pilots.ID, Windows: windows})
 		ok(t, err)
@@ -103,6 +106,97 @@ var reportTests = []test{
 		days, err := s.SignInsPerDay(t.Context(), now)
 		ok(t, err)
 		equal(t, "sign-ins per day", days, []storage.DailyCount{{Day: storage.DayStart(now), Key: "passkey", Count: successes}})
+	}},
+	{"key_model_counters_match_a_count_from_scratch_after_racing_writers", func(t *testing.T, s storage.Storage) {
+		// Racers register, delete and change passkeys of two models for four
+		// people (each person's keys of one model raced by several) while
+		// signing in with them on different days; a fifth person's keys go
+		// with their account. The counters the report reads must then equal
+		// a count from scratch: the same report for a group of everyone,
+		// which reads the passkeys and the sign-in records themselves.
+		var users []storage.User
+		everyone := mustGroup(t, s, "Everyone")
+		for i := range 5 {
+			users = append(users, mustUser(t, s, fmt.Sprintf("holder%d@x.org", i)))
+			ok(t, s.AddMember(t.Context(), everyone.ID, users[i].ID))
+		}
+		models := []string{aaguidA, aaguidB}
+		today := time.Date(2026, 6, 10, 0, 0, 0, 0, time.UTC)
+		when := func(i, round int) time.Time {
+			return today.AddDate(0, 0, -(i+round)%4).Add(time.Duration(i) * time.Minute)
+		}
+		keys := make([]storage.Credential, racers)
+		var lastUse sync.Map // model → latest successful sign-in
+		used := func(aaguid string, at time.Time) {
+			for {
+				old, loaded := lastUse.LoadOrStore(aaguid, at)
+				if !loaded || !old.(time.Time).Before(at) || lastUse.CompareAndSwap(aaguid, old, at) {
+					return
+				}
+			}
+		}
+		var next atomic.Int32
+		if wins := race(t, func() error {
+			i := int(next.Add(1) - 1)
+			c := newCredential(users[i%4].ID)
+			c.AAGUID, c.Model, c.BackupEligible = models[(i/4)%2], "Model "+models[(i/4)%2][:4], i%3 == 0
+			if i%2 == 1 {
+				c.AttestationLevel = storage.AttestationNotAttested
+			}
+			keys[i] = c
+			if err := s.CreateCredential(t.Context(), c); err != nil {
+				return err
+			}
+			used(c.AAGUID, when(i, 0))
+			return s.RecordSignIn(t.Context(), storage.SignInRecord{Event: logEvent(users[i%4], when(i, 0), storage.ResultSuccess, c.AAGUID)})
+		}); wins != racers {
+			t.Fatalf("registrations: %d of %d", wins, racers)
+		}
+		for range 2 {
+			ok(t, s.CreateCredential(t.Context(), newCredential(users[4].ID)))
+		}
+		next.Store(0)
+		if wins := race(t, func() error {
+			i := int(next.Add(1) - 1)
+			k := keys[i]
+			switch {
+			case i == 1:
+				return s.DeleteUser(t.Context(), users[4].ID)
+			case i%4 == 0 || i == 5 || i == 10: // all of one person's keys, one of two, one of three
+				if err := s.DeleteUserCredential(t.Context(), k.UserID, k.ID, func(storage.UserMethods) error { return nil }); err != nil {
+					return err
+				}
+			case i%4 == 3:
+				if _, err := s.UpdateCredential(t.Context(), k.ID, func(c storage.Credential) (storage.Credential, error) {
+					c.AAGUID, c.Model, c.AttestationLevel = aaguidA, "Renamed model", storage.AttestationAttested
+					return c, nil
+				}); err != nil {
+					return err
+				}
+				k.AAGUID = aaguidA
+			}
+			used(k.AAGUID, when(i, 1))
+			return s.RecordSignIn(t.Context(), storage.SignInRecord{Event: logEvent(users[i%4], when(i, 1), storage.ResultSuccess, k.AAGUID)})
+		}); wins != racers {
+			t.Fatalf("deletions, changes and sign-ins: %d of %d", wins, racers)
+		}
+		windows := []time.Time{today, today.AddDate(0, 0, -1), today.AddDate(0, 0, -3)}
+		counted, err := s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{Windows: windows})
+		ok(t, err)
+		scratch, err := s.PasskeyModels(t.Context(), storage.PasskeyModelQuery{GroupID: everyone.ID, Windows: windows})
+		ok(t, err)
+		if len(counted) != 2 {
+			t.Fatalf("report: %+v, want both models", counted)
+		}
+		for i := range scratch {
+			scratch[i].LastUsed = nil
+			if i < len(counted) {
+				last, _ := lastUse.Load(counted[i].AAGUID)
+				equal(t, "last used "+counted[i].AAGUID, counted[i].LastUsed, ptr(last.(time.Time)))
+				counted[i].LastUsed = nil
+			}
+		}
+		equal(t, "counters against a count from scratch", counted, scratch)
 	}},
 	{"roll_ups_are_kept_as_long_as_the_log", func(t *testing.T, s storage.Storage) {
 		ann, bob := mustUser(t, s, "ann@x.org"), mustUser(t, s, "bob@x.org")

@@ -9,20 +9,26 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// PasskeyModels implements storage.Storage: one grouped read of the
-// credentials (index credentials_aaguid), then the windows' counts of every
-// model at once (see windowCounts).
+// PasskeyModels implements storage.Storage. Without a group it reads
+// counters, never a row per passkey or per person: credential_models (a few
+// rows per model), then the windows' counts of every model at once and each
+// model's last use (see windowCounts and lastUses). A group's read its
+// members' passkeys (memberships, then credentials_user per member).
 func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) ([]storage.PasskeyModelUsage, error) {
 	const op = "passkey models report"
-	member, args := "", []any{}
+	query, args := `SELECT aaguid, COALESCE(MAX(CASE WHEN passkeys > 0 THEN model END), ''), SUM(passkeys), SUM(holders),
+		SUM(passkeys) - SUM(synced), SUM(synced), SUM(attested)
+		FROM (SELECT aaguid, model, SUM(passkeys) AS passkeys, SUM(holders) AS holders, SUM(synced) AS synced,
+			SUM(attested) AS attested FROM credential_models GROUP BY aaguid, model) AS m
+		GROUP BY aaguid HAVING SUM(passkeys) > 0 ORDER BY aaguid`, []any{}
 	if q.GroupID != "" {
-		member = ` WHERE user_id IN (SELECT user_id FROM memberships WHERE group_id = ?)`
-		args = append(args, q.GroupID)
-	}
-	rows, err := s.read().rows(ctx, `SELECT aaguid, MAX(model), COUNT(*), COUNT(DISTINCT user_id),
+		query, args = `SELECT aaguid, MAX(model), COUNT(*), COUNT(DISTINCT user_id),
 		SUM(CASE WHEN backup_eligible THEN 0 ELSE 1 END), SUM(CASE WHEN backup_eligible THEN 1 ELSE 0 END),
 		SUM(CASE WHEN attestation_level = 'attested' THEN 1 ELSE 0 END), MAX(last_used_at)
-		FROM credentials`+member+` GROUP BY aaguid ORDER BY aaguid`, args...)
+		FROM credentials WHERE user_id IN (SELECT user_id FROM memberships WHERE group_id = ?)
+		GROUP BY aaguid ORDER BY aaguid`, []any{q.GroupID}
+	}
+	rows, err := s.read().rows(ctx, query, args...)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
 	}
@@ -30,7 +36,11 @@ func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) 
 	for rows.Next() {
 		var m storage.PasskeyModelUsage
 		var last timeCol
-		if err := rows.Scan(&m.AAGUID, &m.Model, &m.Passkeys, &m.Users, &m.DeviceBound, &m.Synced, &m.Attested, &last); err != nil {
+		dest := []any{&m.AAGUID, &m.Model, &m.Passkeys, &m.Users, &m.DeviceBound, &m.Synced, &m.Attested}
+		if q.GroupID != "" {
+			dest = append(dest, &last)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return nil, s.fail(op, err, nil)
 		}
@@ -41,7 +51,15 @@ func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) 
 	if err := rows.Err(); err != nil {
 		return nil, s.fail(op, err, nil)
 	}
-	if len(q.Windows) == 0 || len(out) == 0 {
+	if len(out) == 0 {
+		return out, nil
+	}
+	if q.GroupID == "" {
+		if err := s.lastUses(ctx, out); err != nil {
+			return nil, s.fail(op, err, nil)
+		}
+	}
+	if len(q.Windows) == 0 {
 		return out, nil
 	}
 	counts, err := s.windowCounts(ctx, q)
@@ -58,12 +76,30 @@ func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) 
 	return out, nil
 }
 
+// lastUses sets each model's last use: the latest successful sign-in of
+// the latest day anyone signed in with it (sign_in_model_days_aaguid gives
+// the day, sign_in_daily's key the day's rows of the model).
+func (s *Store) lastUses(ctx context.Context, models []storage.PasskeyModelUsage) error {
+	for i := range models {
+		var last timeCol
+		err := s.read().row(ctx, `SELECT MAX(last_at) FROM sign_in_daily
+			WHERE day = (SELECT MAX(day) FROM sign_in_model_days WHERE aaguid = ?) AND aaguid = ?
+			AND result = '`+storage.ResultSuccess+`'`, models[i].AAGUID, models[i].AAGUID).Scan(&last)
+		if err != nil {
+			return err
+		}
+		models[i].LastUsed = last.ptr()
+	}
+	return nil
+}
+
 // windowCounts counts each model's successful sign-ins and distinct people
 // in each window: per AAGUID, the counts of the windows in order, then the
-// people. Without a group it reads the roll-ups (sign_in_daily by its key,
-// which starts with the day: a few rows per day; sign_in_user_models whole,
-// a row per person and model); a group's counts come from its members' records in the log
-// (memberships, then sign_in_events_user per member).
+// people. Without a group it reads the roll-ups by their keys, which start
+// with the day: sign_in_daily for the sign-ins, sign_in_model_days (people
+// per model and latest day) for the people, a few rows per day each. A
+// group's counts come from its members' records in the log (memberships,
+// then sign_in_events_user per member).
 func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (map[string][]int, error) {
 	n := len(q.Windows)
 	oldest := q.Windows[0]
@@ -127,12 +163,12 @@ func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (
 	}
 	cols, args = nil, nil
 	for _, w := range q.Windows {
-		cols = append(cols, "COALESCE(SUM(CASE WHEN last_at >= ? THEN 1 ELSE 0 END), 0)")
-		args = append(args, s.tv(storage.DayStart(w)))
+		cols = append(cols, "COALESCE(SUM(CASE WHEN day >= ? THEN people ELSE 0 END), 0)")
+		args = append(args, storage.DayNumber(w))
 	}
-	args = append(args, s.tv(storage.DayStart(oldest)))
-	return out, read(`SELECT aaguid, `+strings.Join(cols, ", ")+` FROM sign_in_user_models
-		WHERE last_at >= ? GROUP BY aaguid`, args, n, n)
+	args = append(args, storage.DayNumber(oldest))
+	return out, read(`SELECT aaguid, `+strings.Join(cols, ", ")+` FROM sign_in_model_days
+		WHERE day >= ? GROUP BY aaguid`, args, n, n)
 }
 
 // ListCredentialOwners implements storage.Storage: two reads, the
@@ -279,19 +315,25 @@ func (s *Store) SignInsPerDay(ctx context.Context, since time.Time) ([]storage.D
 }
 
 // DeleteSignInRollupsBefore implements storage.Storage: the days before
-// before's in one statement (a few rows a day), the latest sign-ins in a
-// bounded batch (a scan of a row per person and model: no index on the
-// time, which every sign-in would have to update).
+// before's in one statement each (a few rows a day: the sign-ins, and the
+// people whose latest day they are), the people's latest days in a bounded
+// batch (a scan of a row per person and model: no index on the day, which
+// a sign-in on a new day would have to update). A person whose row is still
+// there after their day's count went signs in as before: the trigger takes
+// them from a count that is gone (nothing) and adds them to the new day.
 func (s *Store) DeleteSignInRollupsBefore(ctx context.Context, before time.Time, max int) (int, error) {
 	const op = "delete old sign-in roll-ups"
 	if max <= 0 {
 		return 0, fmt.Errorf("%s: batch size %d is not positive", op, max)
 	}
-	if _, err := s.write().exec(ctx, `DELETE FROM sign_in_daily WHERE day < ?`, storage.DayNumber(before)); err != nil {
-		return 0, s.fail(op, err, nil)
+	day := storage.DayNumber(before)
+	for _, q := range []string{`DELETE FROM sign_in_daily WHERE day < ?`, `DELETE FROM sign_in_model_days WHERE day < ?`} {
+		if _, err := s.write().exec(ctx, q, day); err != nil {
+			return 0, s.fail(op, err, nil)
+		}
 	}
-	res, err := s.write().exec(ctx, `DELETE FROM sign_in_user_models WHERE (user_id, aaguid) IN (
-		SELECT user_id, aaguid FROM sign_in_user_models WHERE last_at < ? LIMIT ?)`, s.tv(before), max)
+	res, err := s.write().exec(ctx, `DELETE FROM sign_in_user_days WHERE (user_id, aaguid) IN (
+		SELECT user_id, aaguid FROM sign_in_user_days WHERE day < ? LIMIT ?)`, day, max)
 	if err != nil {
 		return 0, s.fail(op, err, nil)
 	}
