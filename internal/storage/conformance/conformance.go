@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"logs", logTests},
 		{"reports", reportTests},
 		{"registrations", registrationTests},
+		{"registration_counts", registrationCountTests},
 		{"registration_filters", registrationFilterTests},
 		{"daily_counts", dailyTests},
 		{"mds", mdsTests},

@@ -69,6 +69,13 @@ func CheckRollupBackfill(t *testing.T, s storage.Storage) {
 	// The passkey from before the counters and the one after: one holder.
 	equal(t, "passkeys, holders, types, last use", []any{got[0].Model, got[0].Passkeys, got[0].Users, got[0].DeviceBound,
 		got[0].Synced, got[0].Attested, got[0].LastUsed}, []any{c.Model, 2, 1, 1, 1, 1, ptr(RollupBackfillDay.Add(10 * time.Hour))})
+	counts, err := s.CountRegistrations(t.Context(), RollupBackfillDay, storage.PasswordlessRule{
+		Targets: []storage.PasswordlessTarget{{Except: true}}})
+	ok(t, err)
+	equal(t, "registrations", counts, storage.RegistrationCounts{Users: 1, PasswordlessCapable: 1,
+		Methods: map[string]int{storage.RegisteredPasskeyDeviceBound: 1, storage.RegisteredPasskeySynced: 1,
+			storage.RegisteredPassword: 0, storage.RegisteredSoftwareOath: 0, storage.RegisteredTAP: 0},
+		Groups: map[string]storage.GroupRegistrationCount{}})
 	days, err := s.SignInsPerDay(t.Context(), RollupBackfillDay)
 	ok(t, err)
 	equal(t, "sign-ins per day", days, []storage.DailyCount{

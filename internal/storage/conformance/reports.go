@@ -308,6 +308,122 @@ var registrationTests = []test{
 	}},
 }
 
+// registrationCountTests race the writers that move usersRegisteredByMethod's
+// counters.
+var registrationCountTests = []test{
+	{"registration_counters_match_a_count_from_scratch_after_racing_writers", func(t *testing.T, s storage.Storage) {
+		// Racers register passkeys of both types for six people (several
+		// racing for each person), then delete some, change the type of
+		// others, flag one as a possible clone, set and clear passwords and
+		// apps, while one account is deleted with its keys and another is
+		// disabled. The counts must equal a count from scratch over every
+		// user's registrations, and the passwordless-capable count from the
+		// counters must equal the one that judges every user.
+		var users []storage.User
+		excluded := mustGroup(t, s, "Excluded")
+		for i := range 7 {
+			users = append(users, mustUser(t, s, fmt.Sprintf("method%d@x.org", i)))
+		}
+		ok(t, s.AddMember(t.Context(), excluded.ID, users[5].ID))
+		for range 2 {
+			ok(t, s.CreateCredential(t.Context(), newCredential(users[6].ID)))
+		}
+		keys := make([]storage.Credential, racers)
+		var next atomic.Int32
+		if wins := race(t, func() error {
+			i := int(next.Add(1) - 1)
+			c := newCredential(users[i%6].ID)
+			c.BackupEligible = i%3 == 0
+			keys[i] = c
+			if err := s.CreateCredential(t.Context(), c); err != nil {
+				return err
+			}
+			if i < 6 && i%2 == 0 {
+				return s.CreateTOTP(t.Context(), storage.TOTPMethod{UserID: users[i].ID, Secret: "JBSWY3DPEHPK3PXP", CreatedAt: t0})
+			}
+			return nil
+		}); wins != racers {
+			t.Fatalf("registrations: %d of %d", wins, racers)
+		}
+		next.Store(0)
+		if wins := race(t, func() error {
+			i := int(next.Add(1) - 1)
+			k := keys[i]
+			switch {
+			case i == 1:
+				return s.DeleteUser(t.Context(), users[6].ID)
+			case i == 3:
+				_, err := s.UpdateUser(t.Context(), users[3].ID, func(u storage.User) (storage.User, error) {
+					u.AccountEnabled = false
+					return u, nil
+				})
+				return err
+			case i < 6 && i%2 == 0:
+				_, err := s.UpdateTOTP(t.Context(), users[i].ID, func(m storage.TOTPMethod) (storage.TOTPMethod, error) {
+					m.Confirmed = i != 4
+					return m, nil
+				})
+				return err
+			case i == 5 || i == 7:
+				_, err := s.UpdateUser(t.Context(), users[i%6].ID, func(u storage.User) (storage.User, error) {
+					u.PasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+					return u, nil
+				})
+				return err
+			case i%4 == 0:
+				return s.DeleteUserCredential(t.Context(), k.UserID, k.ID, func(storage.UserMethods) error { return nil })
+			case i%4 == 2 || i == 9:
+				_, err := s.UpdateCredential(t.Context(), k.ID, func(c storage.Credential) (storage.Credential, error) {
+					c.BackupEligible, c.CloneWarning = !c.BackupEligible, i == 9
+					return c, nil
+				})
+				return err
+			}
+			return nil
+		}); wins != racers {
+			t.Fatalf("changes: %d of %d", wins, racers)
+		}
+		now := at(time.Hour)
+		want := storage.RegistrationCounts{Methods: map[string]int{storage.RegisteredPasskeyDeviceBound: 0,
+			storage.RegisteredPasskeySynced: 0, storage.RegisteredPassword: 0, storage.RegisteredSoftwareOath: 0,
+			storage.RegisteredTAP: 0}, Groups: map[string]storage.GroupRegistrationCount{excluded.ID: {Users: 1}}}
+		after := ""
+		for {
+			regs, n, err := s.ListUserRegistrations(t.Context(), storage.Page{Limit: 3, After: after}, now, storage.RegistrationFilter{})
+			ok(t, err)
+			for _, r := range regs {
+				want.Users++
+				bound, synced, usable := false, false, false
+				for _, c := range r.Credentials {
+					bound, synced, usable = bound || !c.BackupEligible, synced || c.BackupEligible, usable || !c.CloneWarning
+				}
+				for m, has := range map[string]bool{storage.RegisteredPasskeyDeviceBound: bound,
+					storage.RegisteredPasskeySynced: synced, storage.RegisteredPassword: r.User.PasswordHash != "",
+					storage.RegisteredSoftwareOath: r.TOTPAt != nil} {
+					if has {
+						want.Methods[m]++
+					}
+				}
+				if usable && r.User.AccountEnabled && r.User.ID != users[5].ID {
+					want.PasswordlessCapable++
+				}
+			}
+			if after = n; after == "" {
+				break
+			}
+		}
+		everyKey := storage.PasswordlessRule{ExcludeGroups: []string{excluded.ID},
+			Targets: []storage.PasswordlessTarget{{Except: true}}}
+		got, err := s.CountRegistrations(t.Context(), now, everyKey)
+		ok(t, err)
+		equal(t, "counters against a count from scratch", got, want)
+		judged, err := s.CountRegistrations(t.Context(), now, storage.PasswordlessRule{ExcludeGroups: []string{excluded.ID},
+			Targets: []storage.PasswordlessTarget{{AAGUIDs: []string{aaguidA}}}})
+		ok(t, err)
+		equal(t, "every person judged", judged.PasswordlessCapable, got.PasswordlessCapable)
+	}},
+}
+
 // registrationWorld is six people for the registration filters and counts:
 // a (key A, app), b (synced key B, in g), c (key A flagged as a possible
 // clone, app, in g), d (key A, account disabled, password), e (key B, app,

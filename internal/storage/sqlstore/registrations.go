@@ -119,43 +119,56 @@ func (s *Store) registrationUsers(ctx context.Context, p storage.Page, now time.
 	return users, next, nil
 }
 
-// CountRegistrations implements storage.Storage: a counting query per
-// method over an index that starts with what it counts
-// (credentials_type, users_password, totp and pass indexes), and one query
-// that judges each user once and counts them overall and per group.
+// CountRegistrations implements storage.Storage: the users and the
+// methods from registration_counts (kept by triggers, a few rows per
+// method), the usable passes by a counting query (a pass is usable for a
+// while, so no counter can say when it stops), the passwordless-capable
+// people from the passkey holders' count when the rule accepts every key of
+// everyone (see capableCount), and one query that judges each member once
+// per group.
 func (s *Store) CountRegistrations(ctx context.Context, now time.Time, rule storage.PasswordlessRule) (storage.RegistrationCounts, error) {
 	const op = "count registrations"
 	out := storage.RegistrationCounts{Methods: map[string]int{}, Groups: map[string]storage.GroupRegistrationCount{}}
-	counts := []struct {
-		dst  *int
-		q    string
-		args []any
-	}{
-		{&out.Users, `SELECT COUNT(*) FROM users`, nil},
-		{nil, `SELECT COUNT(DISTINCT user_id) FROM credentials WHERE NOT backup_eligible`, nil},
-		{nil, `SELECT COUNT(DISTINCT user_id) FROM credentials WHERE backup_eligible`, nil},
-		{nil, `SELECT COUNT(*) FROM users WHERE password_hash <> ''`, nil},
-		{nil, `SELECT COUNT(DISTINCT user_id) FROM totp_methods WHERE confirmed`, nil},
-		{nil, `SELECT COUNT(DISTINCT p.user_id) FROM temporary_access_passes p WHERE ` + usablePass, []any{s.tv(now), s.tv(now)}},
+	for _, m := range []string{storage.RegisteredPasskeyDeviceBound, storage.RegisteredPasskeySynced,
+		storage.RegisteredPassword, storage.RegisteredSoftwareOath} {
+		out.Methods[m] = 0
 	}
-	methods := []string{"", storage.RegisteredPasskeyDeviceBound, storage.RegisteredPasskeySynced,
-		storage.RegisteredPassword, storage.RegisteredSoftwareOath, storage.RegisteredTAP}
-	for i, c := range counts {
-		var n int
-		if err := s.read().row(ctx, c.q, c.args...).Scan(&n); err != nil {
-			return out, s.fail(op, err, nil)
-		}
-		if c.dst != nil {
-			*c.dst = n
-		} else {
-			out.Methods[methods[i]] = n
-		}
-	}
-	capable, args := passwordless(rule)
-	if err := s.read().row(ctx, `SELECT COUNT(*) FROM users u WHERE `+capable, args...).Scan(&out.PasswordlessCapable); err != nil {
+	holders := 0
+	rows, err := s.read().rows(ctx, `SELECT method, SUM(users) FROM registration_counts GROUP BY method`)
+	if err != nil {
 		return out, s.fail(op, err, nil)
 	}
-	rows, err := s.read().rows(ctx, `SELECT m.group_id, COUNT(*), COALESCE(SUM(CASE WHEN `+capable+` THEN 1 ELSE 0 END), 0)
+	for rows.Next() {
+		var m string
+		var n int
+		if err := rows.Scan(&m, &n); err != nil {
+			rows.Close()
+			return out, s.fail(op, err, nil)
+		}
+		switch m {
+		case "users":
+			out.Users = n
+		case "passkey":
+			holders = n
+		default:
+			out.Methods[m] = n
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return out, s.fail(op, err, nil)
+	}
+	var taps int
+	if err := s.read().row(ctx, `SELECT COUNT(DISTINCT p.user_id) FROM temporary_access_passes p WHERE `+usablePass,
+		s.tv(now), s.tv(now)).Scan(&taps); err != nil {
+		return out, s.fail(op, err, nil)
+	}
+	out.Methods[storage.RegisteredTAP] = taps
+	capable, args := passwordless(rule)
+	if out.PasswordlessCapable, err = s.capableCount(ctx, rule, holders); err != nil {
+		return out, s.fail(op, err, nil)
+	}
+	rows, err = s.read().rows(ctx, `SELECT m.group_id, COUNT(*), COALESCE(SUM(CASE WHEN `+capable+` THEN 1 ELSE 0 END), 0)
 		FROM memberships m JOIN users u ON u.id = m.user_id GROUP BY m.group_id`, args...)
 	if err != nil {
 		return out, s.fail(op, err, nil)
@@ -173,4 +186,37 @@ func (s *Store) CountRegistrations(ctx context.Context, now time.Time, rule stor
 		return out, s.fail(op, err, nil)
 	}
 	return out, nil
+}
+
+// capableCount counts the people rule makes passwordless capable. When a
+// target accepts every key of everyone, a person is capable unless their
+// account is disabled, they are in an excluded group or every key they hold
+// is flagged as a possible clone: so it is the passkey holders (holders,
+// from registration_counts) less those of the few such people (partial
+// indexes users_disabled and credentials_clone, the excluded groups'
+// memberships) whom the rule refuses. Any other rule is judged person by
+// person over every user.
+func (s *Store) capableCount(ctx context.Context, rule storage.PasswordlessRule, holders int) (int, error) {
+	capable, args := passwordless(rule)
+	everyKey := false
+	for _, t := range rule.Targets {
+		everyKey = everyKey || (t.GroupID == "" && t.Except && len(t.AAGUIDs) == 0)
+	}
+	var n int
+	if !everyKey {
+		err := s.read().row(ctx, `SELECT COUNT(*) FROM users u WHERE `+capable, args...).Scan(&n)
+		return n, err
+	}
+	suspects := `SELECT id FROM users WHERE NOT account_enabled UNION SELECT user_id FROM credentials WHERE clone_warning`
+	var sargs []any
+	if len(rule.ExcludeGroups) > 0 {
+		suspects += ` UNION SELECT user_id FROM memberships WHERE group_id IN ` + placeholders(len(rule.ExcludeGroups))
+		for _, g := range rule.ExcludeGroups {
+			sargs = append(sargs, g)
+		}
+	}
+	err := s.read().row(ctx, `SELECT COUNT(*) FROM users u WHERE u.id IN (`+suspects+`)
+		AND EXISTS (SELECT 1 FROM credentials h WHERE h.user_id = u.id) AND NOT (`+capable+`)`,
+		append(sargs, args...)...).Scan(&n)
+	return holders - n, err
 }
