@@ -149,9 +149,12 @@ BEGIN
     VALUES (d, NEW.aaguid, NEW.method, NEW.passkey_type, NEW.result, (NEW.seq % 16)::integer, 1, NEW.occurred_at)
     ON CONFLICT (day, aaguid, method, passkey_type, result, shard)
     DO UPDATE SET sign_ins = x.sign_ins + 1, last_at = GREATEST(x.last_at, EXCLUDED.last_at);
-    IF NEW.result = 'success' AND NEW.aaguid <> '' AND NEW.user_id <> '' THEN
-        -- Moves the person's latest day forward (or adds them); a sign-in on
-        -- the day already stored changes nothing.
+    -- A sign-in on the day already stored (the usual case) changes nothing
+    -- and is one read: no row lock. Days only move forward, so a committed
+    -- day at or after this one stays so.
+    IF NEW.result = 'success' AND NEW.aaguid <> '' AND NEW.user_id <> '' AND NOT EXISTS (
+        SELECT 1 FROM sign_in_user_days WHERE user_id = NEW.user_id AND aaguid = NEW.aaguid AND day >= d) THEN
+        -- Moves the person's latest day forward (or adds them).
         INSERT INTO sign_in_user_days AS u (user_id, aaguid, day) VALUES (NEW.user_id, NEW.aaguid, d)
         ON CONFLICT (user_id, aaguid) DO UPDATE SET day = EXCLUDED.day, prev_day = u.day
         WHERE u.day < EXCLUDED.day

@@ -142,31 +142,35 @@ BEGIN
     VALUES (NEW.occurred_at / 86400000000, NEW.aaguid, NEW.method, NEW.passkey_type, NEW.result, 0, 1, NEW.occurred_at)
     ON CONFLICT (day, aaguid, method, passkey_type, result, shard)
     DO UPDATE SET sign_ins = sign_ins + 1, last_at = max(ifnull(last_at, excluded.last_at), excluded.last_at);
-    -- A person whose latest day moves leaves the old day's count …
+END;
+-- +goose StatementEnd
+
+-- A successful sign-in on a later day than the person's latest with the
+-- model moves them from that day's count (if any) to the new day's; one on
+-- the day already stored (the usual case) is a single probe.
+-- +goose StatementBegin
+CREATE TRIGGER sign_in_events_people AFTER INSERT ON sign_in_events
+WHEN NEW.result = 'success' AND NEW.aaguid <> '' AND NEW.user_id <> ''
+    AND NOT EXISTS (SELECT 1 FROM sign_in_user_days WHERE user_id = NEW.user_id AND aaguid = NEW.aaguid
+        AND day >= NEW.occurred_at / 86400000000)
+BEGIN
     UPDATE sign_in_model_days SET people = people - 1
-    WHERE NEW.result = 'success' AND NEW.aaguid <> '' AND NEW.user_id <> '' AND aaguid = NEW.aaguid AND shard = 0
-        AND day = (SELECT day FROM sign_in_user_days WHERE user_id = NEW.user_id AND aaguid = NEW.aaguid
-            AND day < NEW.occurred_at / 86400000000);
+    WHERE aaguid = NEW.aaguid AND shard = 0
+        AND day = (SELECT day FROM sign_in_user_days WHERE user_id = NEW.user_id AND aaguid = NEW.aaguid);
     DELETE FROM sign_in_model_days
-    WHERE NEW.result = 'success' AND NEW.aaguid <> '' AND NEW.user_id <> '' AND aaguid = NEW.aaguid AND shard = 0
-        AND people = 0 AND day = (SELECT day FROM sign_in_user_days WHERE user_id = NEW.user_id AND aaguid = NEW.aaguid
-            AND day < NEW.occurred_at / 86400000000);
-    -- … and joins the new day's, when it is later than the one stored or
-    -- there is none.
+    WHERE aaguid = NEW.aaguid AND shard = 0 AND people = 0
+        AND day = (SELECT day FROM sign_in_user_days WHERE user_id = NEW.user_id AND aaguid = NEW.aaguid);
     INSERT INTO sign_in_model_days (day, aaguid, shard, people)
-    SELECT NEW.occurred_at / 86400000000, NEW.aaguid, 0, 1
-    WHERE NEW.result = 'success' AND NEW.aaguid <> '' AND NEW.user_id <> ''
-        AND NOT EXISTS (SELECT 1 FROM sign_in_user_days WHERE user_id = NEW.user_id AND aaguid = NEW.aaguid
-            AND day >= NEW.occurred_at / 86400000000)
+    VALUES (NEW.occurred_at / 86400000000, NEW.aaguid, 0, 1)
     ON CONFLICT (day, aaguid, shard) DO UPDATE SET people = people + 1;
     INSERT INTO sign_in_user_days (user_id, aaguid, day)
-    SELECT NEW.user_id, NEW.aaguid, NEW.occurred_at / 86400000000
-    WHERE NEW.result = 'success' AND NEW.aaguid <> '' AND NEW.user_id <> ''
-    ON CONFLICT (user_id, aaguid) DO UPDATE SET day = excluded.day WHERE excluded.day > sign_in_user_days.day;
+    VALUES (NEW.user_id, NEW.aaguid, NEW.occurred_at / 86400000000)
+    ON CONFLICT (user_id, aaguid) DO UPDATE SET day = excluded.day;
 END;
 -- +goose StatementEnd
 
 -- +goose Down
+DROP TRIGGER sign_in_events_people;
 DROP TRIGGER sign_in_events_rollup;
 CREATE TABLE sign_in_user_models (
     user_id TEXT NOT NULL,
