@@ -60,8 +60,8 @@ type PasskeyModelUsage struct {
 	SignIns     []int
 	SignInUsers []int
 	// LastUsed is the latest successful sign-in with the model that the
-	// sign-in log's roll-ups still hold; for a group, the latest use
-	// recorded on the members' passkeys.
+	// sign-in log's roll-ups still hold; for a group, the members' latest
+	// in the query's windows.
 	LastUsed *time.Time
 }
 

@@ -13,7 +13,8 @@ import (
 // counters, never a row per passkey or per person: credential_models (a few
 // rows per model), then the windows' counts of every model at once and each
 // model's last use (see windowCounts and lastUses). A group's read its
-// members' passkeys (memberships, then credentials_user per member).
+// members' passkeys (memberships, then credentials_user_models per member, an
+// index-only read).
 func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) ([]storage.PasskeyModelUsage, error) {
 	const op = "passkey models report"
 	query, args := `SELECT aaguid, COALESCE(MAX(CASE WHEN passkeys > 0 THEN model END), ''), SUM(passkeys), SUM(holders),
@@ -24,7 +25,7 @@ func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) 
 	if q.GroupID != "" {
 		query, args = `SELECT aaguid, MAX(model), COUNT(*), COUNT(DISTINCT user_id),
 		SUM(CASE WHEN backup_eligible THEN 0 ELSE 1 END), SUM(CASE WHEN backup_eligible THEN 1 ELSE 0 END),
-		SUM(CASE WHEN attestation_level = 'attested' THEN 1 ELSE 0 END), MAX(last_used_at)
+		SUM(CASE WHEN attestation_level = 'attested' THEN 1 ELSE 0 END)
 		FROM credentials WHERE user_id IN (SELECT user_id FROM memberships WHERE group_id = ?)
 		GROUP BY aaguid ORDER BY aaguid`, []any{q.GroupID}
 	}
@@ -35,16 +36,11 @@ func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) 
 	var out []storage.PasskeyModelUsage
 	for rows.Next() {
 		var m storage.PasskeyModelUsage
-		var last timeCol
-		dest := []any{&m.AAGUID, &m.Model, &m.Passkeys, &m.Users, &m.DeviceBound, &m.Synced, &m.Attested}
-		if q.GroupID != "" {
-			dest = append(dest, &last)
-		}
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(&m.AAGUID, &m.Model, &m.Passkeys, &m.Users, &m.DeviceBound, &m.Synced, &m.Attested); err != nil {
 			rows.Close()
 			return nil, s.fail(op, err, nil)
 		}
-		m.NotAttested, m.LastUsed = m.Passkeys-m.Attested, last.ptr()
+		m.NotAttested = m.Passkeys - m.Attested
 		out = append(out, m)
 	}
 	rows.Close()
@@ -62,11 +58,14 @@ func (s *Store) PasskeyModels(ctx context.Context, q storage.PasskeyModelQuery) 
 	if len(q.Windows) == 0 {
 		return out, nil
 	}
-	counts, err := s.windowCounts(ctx, q)
+	counts, lasts, err := s.windowCounts(ctx, q)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
 	}
 	for i := range out {
+		if last, ok := lasts[out[i].AAGUID]; ok {
+			out[i].LastUsed = last.ptr()
+		}
 		c := counts[out[i].AAGUID]
 		if c == nil {
 			c = make([]int, 2*len(q.Windows))
@@ -99,8 +98,9 @@ func (s *Store) lastUses(ctx context.Context, models []storage.PasskeyModelUsage
 // with the day: sign_in_daily for the sign-ins, sign_in_model_days (people
 // per model and latest day) for the people, a few rows per day each. A
 // group's counts come from its members' records in the log (memberships,
-// then sign_in_events_user per member).
-func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (map[string][]int, error) {
+// then sign_in_events_user per member, an index-only read), with each
+// model's latest successful sign-in among them in that period.
+func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (map[string][]int, map[string]timeCol, error) {
 	n := len(q.Windows)
 	oldest := q.Windows[0]
 	for _, w := range q.Windows {
@@ -108,7 +108,7 @@ func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (
 			oldest = w
 		}
 	}
-	out := map[string][]int{}
+	out, lasts := map[string][]int{}, map[string]timeCol{}
 	read := func(query string, args []any, offset, width int) error {
 		rows, err := s.read().rows(ctx, query, args...)
 		if err != nil {
@@ -117,13 +117,20 @@ func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (
 		defer rows.Close()
 		for rows.Next() {
 			var aaguid string
+			var last timeCol
 			c := make([]int, width)
 			dest := []any{&aaguid}
 			for j := range c {
 				dest = append(dest, &c[j])
 			}
+			if q.GroupID != "" {
+				dest = append(dest, &last)
+			}
 			if err := rows.Scan(dest...); err != nil {
 				return err
+			}
+			if q.GroupID != "" {
+				lasts[aaguid] = last
 			}
 			if out[aaguid] == nil {
 				out[aaguid] = make([]int, 2*n)
@@ -147,7 +154,7 @@ func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (
 		// result || '' keeps SQLite off sign_in_events_result, which it
 		// otherwise picks and reads every success of the period through
 		// (a minute at a million records) instead of the members' ranges.
-		return out, read(`SELECT e.aaguid, `+strings.Join(cols, ", ")+` FROM memberships m
+		return out, lasts, read(`SELECT e.aaguid, `+strings.Join(cols, ", ")+`, MAX(e.occurred_at) FROM memberships m
 			JOIN sign_in_events e ON e.user_id = m.user_id
 			WHERE m.group_id = ? AND e.occurred_at >= ? AND e.result || '' = '`+storage.ResultSuccess+`' AND e.aaguid <> ''
 			GROUP BY e.aaguid`, args, 0, 2*n)
@@ -159,7 +166,7 @@ func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (
 	args = append(args, storage.DayNumber(oldest))
 	if err := read(`SELECT aaguid, `+strings.Join(cols, ", ")+` FROM sign_in_daily
 		WHERE aaguid <> '' AND result = '`+storage.ResultSuccess+`' AND day >= ? GROUP BY aaguid`, args, 0, n); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cols, args = nil, nil
 	for _, w := range q.Windows {
@@ -167,7 +174,7 @@ func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (
 		args = append(args, storage.DayNumber(w))
 	}
 	args = append(args, storage.DayNumber(oldest))
-	return out, read(`SELECT aaguid, `+strings.Join(cols, ", ")+` FROM sign_in_model_days
+	return out, lasts, read(`SELECT aaguid, `+strings.Join(cols, ", ")+` FROM sign_in_model_days
 		WHERE day >= ? GROUP BY aaguid`, args, n, n)
 }
 
