@@ -168,8 +168,11 @@ func (s *Store) CountRegistrations(ctx context.Context, now time.Time, rule stor
 	if out.PasswordlessCapable, err = s.capableCount(ctx, rule, holders); err != nil {
 		return out, s.fail(op, err, nil)
 	}
-	rows, err = s.read().rows(ctx, `SELECT m.group_id, COUNT(*), COALESCE(SUM(CASE WHEN `+capable+` THEN 1 ELSE 0 END), 0)
-		FROM memberships m JOIN users u ON u.id = m.user_id GROUP BY m.group_id`, args...)
+	// Each member's user is probed by its key: joined, PostgreSQL's planner
+	// read every user for a 1,000-member group rather than probe 1,000.
+	rows, err = s.read().rows(ctx, `SELECT m.group_id, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (
+		SELECT 1 FROM users u WHERE u.id = m.user_id AND `+capable+`) THEN 1 ELSE 0 END), 0)
+		FROM memberships m GROUP BY m.group_id`, args...)
 	if err != nil {
 		return out, s.fail(op, err, nil)
 	}
