@@ -190,11 +190,26 @@ func openPool(ctx context.Context, path string, n int, sync string, params ...st
 // same file at the same moment can make this one fail on a migration that
 // process has just applied (goose lists pending versions before it takes the
 // write lock); each migration is its own transaction, so nothing is left half
-// done, and if the schema is now current the work is simply finished.
+// done. So a failure is final only when the schema did not move meanwhile:
+// if it is now current the work is finished, and if another process applied
+// something, this one tries again from where that process has got to.
 func (s *Store) Migrate(ctx context.Context) error {
-	err := s.Migrator().Up(ctx)
-	if err != nil && s.Migrator().Check(ctx) == nil {
-		return nil
+	m := s.Migrator()
+	before, _, _ := m.Versions(ctx)
+	for {
+		err := m.Up(ctx)
+		if err == nil || m.Check(ctx) == nil {
+			return nil
+		}
+		now, _, verr := m.Versions(ctx)
+		if verr != nil || now <= before || ctx.Err() != nil {
+			return err
+		}
+		before = now
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	return err
 }

@@ -161,7 +161,7 @@ func TestConnectionsAreConfiguredAndTheFileIsPrivate(t *testing.T) {
 
 func TestStoresMigratingOneFileAtOnceAllSucceed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyward.db")
-	stores := []*sqlite.Store{open(t, path), open(t, path), open(t, path)}
+	stores := []*sqlite.Store{open(t, path), open(t, path), open(t, path), open(t, path), open(t, path)}
 	errs := make([]error, len(stores))
 	var wg sync.WaitGroup
 	for i, s := range stores {
