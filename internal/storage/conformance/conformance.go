@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"sessions", sessionTests},
 		{"sealed_challenges", sealedChallengeTests},
 		{"credentials", credentialTests},
+		{"deadlocks", deadlockTests},
 		{"sign_in", signInTests},
 		{"policies", policyTests},
 		{"audit", auditTests},
