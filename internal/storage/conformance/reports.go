@@ -574,5 +574,31 @@ var dailyTests = []test{
 		regs, err = s.PasskeysRegisteredPerDay(t.Context(), day0)
 		ok(t, err)
 		equal(t, "registrations after a user's deletion", len(regs), 2)
+		// A passkey whose type changes moves between its day's two counts.
+		for _, synced := range []bool{true, false, true} {
+			_, err := s.UpdateCredential(t.Context(), k.ID, func(c storage.Credential) (storage.Credential, error) {
+				c.BackupEligible = synced
+				return c, nil
+			})
+			ok(t, err)
+		}
+		_, err = s.UpdateCredential(t.Context(), old.ID, func(c storage.Credential) (storage.Credential, error) {
+			c.BackupEligible = true
+			return c, nil
+		})
+		ok(t, err)
+		_, err = s.UpdateCredential(t.Context(), k.ID, func(c storage.Credential) (storage.Credential, error) {
+			c.BackupEligible = false
+			return c, nil
+		})
+		ok(t, err)
+		regs, err = s.PasskeysRegisteredPerDay(t.Context(), day0)
+		ok(t, err)
+		equal(t, "registrations after a change of type", regs, []storage.DailyCount{
+			{Day: day0, Key: "deviceBound", Count: 1}, {Day: day0.AddDate(0, 0, 1), Key: "deviceBound", Count: 1},
+		})
+		regs, err = s.PasskeysRegisteredPerDay(t.Context(), at(-48*time.Hour))
+		ok(t, err)
+		equal(t, "the older passkey, now synced", regs[0], storage.DailyCount{Day: day0.AddDate(0, 0, -2), Key: "synced", Count: 1})
 	}},
 }
