@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"registration_filters", registrationFilterTests},
 		{"daily_counts", dailyTests},
 		{"mds", mdsTests},
+		{"mds_chunks", mdsChunkTests},
 		{"people", personTests},
 		{"totp", totpTests},
 		{"temporary_access_passes", tapTests},

@@ -57,7 +57,8 @@ var dialect = sqlstore.Dialect{
 	LockRow:        " FOR UPDATE",
 	// SHARE ROW EXCLUSIVE conflicts with itself and with every writer's ROW
 	// EXCLUSIVE: readers go on, writers of users wait until commit.
-	LockUsers: "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
+	LockUsers:    "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
+	LockMDSBlobs: "LOCK TABLE mds_blobs IN SHARE ROW EXCLUSIVE MODE",
 	// The key lists' bounds hidden from the planner's estimate
 	// (sqlstore.Dialect.KeyBound).
 	KeyBound:              "(SELECT ?::text)",

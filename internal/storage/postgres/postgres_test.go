@@ -158,3 +158,35 @@ func TestMigrationBackfillsTheSignInRollups(t *testing.T) {
 	}
 	conformance.CheckRollupBackfill(t, s)
 }
+
+// Migration 00220 moves the stored MDS blobs into chunks; its down migration
+// puts them back whole.
+func TestMigrationChunksTheStoredMDSBlobs(t *testing.T) {
+	s := migrated(t)
+	if err := s.Migrator().DownTo(t.Context(), 191); err != nil {
+		t.Fatal(err)
+	}
+	db := s.Writer()
+	old := conformance.OldMDSBlobs(t)
+	for _, b := range old {
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO mds_blobs (number, next_update, raw, source, imported_at)
+			VALUES ($1, $2, $3, $4, $5)`, b.Number, b.NextUpdate, b.Raw, b.Source, b.ImportedAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	conformance.CheckMDSBlobUpgrade(t, s, old)
+	if err := s.Migrator().DownTo(t.Context(), 191); err != nil {
+		t.Fatal(err)
+	}
+	var raw []byte
+	var n int
+	if err := db.QueryRowContext(t.Context(), `SELECT number, raw FROM mds_blobs ORDER BY number DESC LIMIT 1`).Scan(&n, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if n != 6 || len(raw) != 200 {
+		t.Fatalf("after the down migration the newest blob is %d with %d bytes, want 6 with 200", n, len(raw))
+	}
+}

@@ -2,9 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -114,14 +117,90 @@ func (s *Store) UpdatePolicy(ctx context.Context, name string, fn func(storage.P
 // ones to fall back to by hand if a verified blob turns out bad.
 const mdsKeep = 3
 
-// PutMDSBlob implements storage.Storage. Two concurrent puts of different
-// numbers may both succeed; GetMDSBlob still returns the newest.
+// mdsChunkBytes is the size of the chunks an MDS blob is stored in, each in a
+// transaction of its own: on SQLite a chunk holds the one writer for about a
+// millisecond, where the whole blob (about 6 MB) held it for 45–90 ms and
+// every sign-in's commit waited behind it (issue 11).
+const mdsChunkBytes = 128 << 10
+
+// mdsChunkPause bounds the pause after each chunk: as long as the chunk's
+// transaction took, so that the store takes at most about half of the
+// writer's time and other writers — another process's too, whose busy
+// handler polls — find it free between chunks.
+const mdsChunkPause = 20 * time.Millisecond
+
+// PutMDSBlob implements storage.Storage. The blob is written in chunks, each
+// in a short transaction of its own, under an upload ID of this attempt;
+// then one small transaction switches it in: it judges the number against
+// the newest stored (after LockMDSBlobs, so two nodes' switches are judged
+// one after the other), inserts the blob's row naming the upload, drops the
+// blobs beyond mdsKeep and sweeps chunks no row names whose number is not
+// above the new one (attempts that lost or crashed: they can never be
+// switched in). Readers see the old blob or the new one, never a mix: a
+// blob is read through its row. An attempt that fails removes its chunks
+// (a crash leaves them to the next sweep) and the stored blob stays current.
 func (s *Store) PutMDSBlob(ctx context.Context, b storage.MDSBlob) error {
 	op := fmt.Sprintf("put MDS blob %d", b.Number)
 	if b.Number <= 0 {
 		return fmt.Errorf("%s: number must be positive", op)
 	}
+	// Refused early (judged again at the switch): nothing is written.
+	if newest, err := s.MDSBlobNumber(ctx); err != nil {
+		return err
+	} else if b.Number <= newest {
+		return fmt.Errorf("%s: stored blob %d is as new or newer: %w", op, newest, storage.ErrConflict)
+	}
+	upload, err := newUploadID()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	err = s.putMDSChunks(ctx, upload, b)
+	if err == nil {
+		err = s.switchMDSBlob(ctx, op, upload, b)
+	}
+	if err != nil {
+		// Best effort, even when ctx has ended: the next sweep takes what is left.
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = s.inTx(cleanup, func(c conn) error {
+			_, err := c.exec(cleanup, `DELETE FROM mds_blob_chunks WHERE upload = ?`, upload)
+			return err
+		})
+	}
+	return err
+}
+
+func (s *Store) putMDSChunks(ctx context.Context, upload string, b storage.MDSBlob) error {
+	op := fmt.Sprintf("put MDS blob %d", b.Number)
+	for seq, off := 0, 0; seq == 0 || off < len(b.Raw); seq, off = seq+1, off+mdsChunkBytes {
+		chunk := b.Raw[off:min(off+mdsChunkBytes, len(b.Raw))]
+		start := time.Now()
+		err := s.inTx(ctx, func(c conn) error {
+			_, err := c.exec(ctx, `INSERT INTO mds_blob_chunks (upload, number, seq, data) VALUES (?, ?, ?, ?)`,
+				upload, b.Number, seq, blob(chunk))
+			return err
+		})
+		if err != nil {
+			return s.fail(op, err, nil)
+		}
+		if off+mdsChunkBytes < len(b.Raw) {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s: %w", op, ctx.Err())
+			case <-time.After(min(time.Since(start), mdsChunkPause)):
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) switchMDSBlob(ctx context.Context, op, upload string, b storage.MDSBlob) error {
 	return s.inTx(ctx, func(c conn) error {
+		if s.d.LockMDSBlobs != "" {
+			if _, err := c.exec(ctx, s.d.LockMDSBlobs); err != nil {
+				return s.fail(op, err, nil)
+			}
+		}
 		var newest int
 		if err := c.row(ctx, `SELECT COALESCE(MAX(number), 0) FROM mds_blobs`).Scan(&newest); err != nil {
 			return s.fail(op, err, nil)
@@ -129,8 +208,8 @@ func (s *Store) PutMDSBlob(ctx context.Context, b storage.MDSBlob) error {
 		if b.Number <= newest {
 			return fmt.Errorf("%s: stored blob %d is as new or newer: %w", op, newest, storage.ErrConflict)
 		}
-		_, err := c.exec(ctx, `INSERT INTO mds_blobs (number, next_update, raw, source, imported_at)
-			VALUES (?, ?, ?, ?, ?)`, b.Number, s.tv(b.NextUpdate), blob(b.Raw), b.Source, s.tv(b.ImportedAt))
+		_, err := c.exec(ctx, `INSERT INTO mds_blobs (number, next_update, source, imported_at, upload, size)
+			VALUES (?, ?, ?, ?, ?, ?)`, b.Number, s.tv(b.NextUpdate), b.Source, s.tv(b.ImportedAt), upload, len(b.Raw))
 		if s.d.IsUniqueViolation(err) {
 			return fmt.Errorf("%s: %w (%w)", op, storage.ErrConflict, err)
 		}
@@ -139,6 +218,10 @@ func (s *Store) PutMDSBlob(ctx context.Context, b storage.MDSBlob) error {
 		}
 		_, err = c.exec(ctx, `DELETE FROM mds_blobs WHERE number NOT IN
 			(SELECT number FROM mds_blobs ORDER BY number DESC LIMIT ?)`, mdsKeep)
+		if err == nil {
+			_, err = c.exec(ctx, `DELETE FROM mds_blob_chunks WHERE number <= ?
+				AND upload NOT IN (SELECT upload FROM mds_blobs)`, b.Number)
+		}
 		if err != nil {
 			return s.fail(op, err, nil)
 		}
@@ -146,17 +229,54 @@ func (s *Store) PutMDSBlob(ctx context.Context, b storage.MDSBlob) error {
 	})
 }
 
-// GetMDSBlob implements storage.Storage.
-func (s *Store) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
-	var b storage.MDSBlob
-	var raw bytesCol
-	var next, imported timeCol
-	err := s.read().row(ctx, `SELECT number, next_update, raw, source, imported_at FROM mds_blobs
-		ORDER BY number DESC LIMIT 1`).Scan(&b.Number, &next, &raw, &b.Source, &imported)
-	if err != nil {
-		return storage.MDSBlob{}, s.fail("get MDS blob", err, nil)
+// newUploadID names one attempt to store a blob.
+func newUploadID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
 	}
-	b.NextUpdate, b.Raw, b.ImportedAt = next.T, raw.V, imported.T
+	return hex.EncodeToString(b[:]), nil
+}
+
+// GetMDSBlob implements storage.Storage. One statement reads the newest
+// blob's row and its chunks in order, so it sees one snapshot: a switch or a
+// sweep committed meanwhile changes nothing it reads.
+func (s *Store) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
+	const op = "get MDS blob"
+	rows, err := s.read().rows(ctx, `SELECT b.number, b.next_update, b.source, b.imported_at, b.size, c.data
+		FROM mds_blobs b JOIN mds_blob_chunks c ON c.upload = b.upload
+		WHERE b.number = (SELECT MAX(number) FROM mds_blobs) ORDER BY c.seq`)
+	if err != nil {
+		return storage.MDSBlob{}, s.fail(op, err, nil)
+	}
+	defer rows.Close()
+	var (
+		b    storage.MDSBlob
+		size int
+		rowN int
+	)
+	for rows.Next() {
+		var next, imported timeCol
+		var data sql.RawBytes // appended at once: no copy of each chunk by database/sql
+		if err := rows.Scan(&b.Number, &next, &b.Source, &imported, &size, &data); err != nil {
+			return storage.MDSBlob{}, s.fail(op, err, nil)
+		}
+		if rowN == 0 {
+			b.NextUpdate, b.ImportedAt = next.T, imported.T
+			b.Raw = make([]byte, 0, size)
+		}
+		rowN++
+		b.Raw = append(b.Raw, data...)
+	}
+	if err := rows.Err(); err != nil {
+		return storage.MDSBlob{}, s.fail(op, err, nil)
+	}
+	if rowN == 0 {
+		return storage.MDSBlob{}, s.fail(op, sql.ErrNoRows, nil)
+	}
+	if len(b.Raw) != size {
+		return storage.MDSBlob{}, fmt.Errorf("%s: blob %d has %d of its %d bytes stored", op, b.Number, len(b.Raw), size)
+	}
 	return b, nil
 }
 

@@ -42,6 +42,11 @@ type Dialect struct {
 	// stay as it read it until commit — no user added meanwhile (PostgreSQL:
 	// LOCK TABLE). Empty where write transactions are already serialised.
 	LockUsers string
+	// LockMDSBlobs is run first in the transaction that switches a new MDS
+	// blob in, so that two nodes' switches are judged one after the other
+	// (PostgreSQL: LOCK TABLE). Empty where write transactions are already
+	// serialised.
+	LockMDSBlobs string
 	// StatementAtomic says a statement that fails undoes its own changes and
 	// leaves the transaction usable (SQLite: a constraint violation aborts
 	// the statement alone). A write joining an Audited change then needs no
