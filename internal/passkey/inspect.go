@@ -63,7 +63,7 @@ func Inspect(in InspectInput) (InspectResult, error) {
 	if id, err := uuid.FromBytes(att.AuthData.AttData.AAGUID); err == nil {
 		res.AAGUID = id.String()
 	}
-	chain := attestationChain(att.AttStatement)
+	chain := attestationChain(att.AttStatement, nil)
 	for _, c := range chain {
 		res.CertificateSubjects = append(res.CertificateSubjects, c.Subject.String())
 	}

@@ -373,7 +373,7 @@ func (s *Service) newCredential(ctx context.Context, userID string, wc *webauthn
 	for _, t := range wc.Transport {
 		transports = append(transports, string(t))
 	}
-	chain := attestationChain(parsed.Response.AttestationObject.AttStatement)
+	chain := attestationChain(parsed.Response.AttestationObject.AttStatement, s.certs)
 	subjects := make([]string, 0, len(chain))
 	for _, c := range chain {
 		subjects = append(subjects, c.Subject.String())
@@ -437,14 +437,18 @@ func (s *Service) judgeAttestation(ctx context.Context, aaguid string, chain []*
 	}
 	ok, reason := blob.CheckAttestation(aaguid, chain, s.now())
 	if ok {
+		// Verified to a root MDS lists for the model: the next key of the
+		// model need not parse these certificates again.
+		s.certs.add(chain)
 		return storage.AttestationAttested, "", model, keyID
 	}
 	return storage.AttestationNotAttested, reason, model, keyID
 }
 
 // attestationChain returns the x5c certificates of an attestation statement
-// (leaf first); empty for self and none attestation.
-func attestationChain(stmt map[string]any) []*x509.Certificate {
+// (leaf first); empty for self and none attestation. Certificates in cache
+// (which may be nil) are not parsed again.
+func attestationChain(stmt map[string]any, cache *certCache) []*x509.Certificate {
 	raw, _ := stmt["x5c"].([]any)
 	chain := make([]*x509.Certificate, 0, len(raw))
 	for _, item := range raw {
@@ -452,7 +456,7 @@ func attestationChain(stmt map[string]any) []*x509.Certificate {
 		if !ok {
 			return nil
 		}
-		c, err := x509.ParseCertificate(der)
+		c, err := cache.parse(der)
 		if err != nil {
 			return nil
 		}

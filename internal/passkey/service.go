@@ -64,6 +64,7 @@ type Service struct {
 	origin  string   // scheme://host[:port], exactly as browsers send it
 	origins []string // origin, then the related origins
 	sealer  *sealer  // seals every ceremony's challenge
+	certs   *certCache
 }
 
 // New validates the configuration and builds the WebAuthn relying party.
@@ -97,7 +98,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("passkey: relying party: %w", err)
 	}
 	return &Service{cfg: cfg, wa: wa, origin: origin, origins: origins,
-		sealer: newSealer(cfg.Store, max(cfg.ChallengeTTL, MaxChallengeTTL))}, nil
+		sealer: newSealer(cfg.Store, max(cfg.ChallengeTTL, MaxChallengeTTL)), certs: newCertCache()}, nil
 }
 
 // RelatedOrigins are the origins besides the public URL's that may run
