@@ -3,6 +3,7 @@ package passkey
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -242,9 +243,85 @@ func (r Registration) wanted(c storage.Credential) error {
 	return nil
 }
 
-// FinishRegistration verifies the browser's response, judges its attestation,
-// applies the policy to the key and stores it.
+// CreationResponse is a browser's answer to navigator.credentials.create
+// (PublicKeyCredential.toJSON()) as a request's own JSON decoder decodes
+// it, for FinishDecodedRegistration: the JSON is then read once, not
+// decoded by the request and again by go-webauthn (whose base64url members
+// each decode their JSON string once more). Its members are go-webauthn's
+// CredentialCreationResponse's, the binary ones as their base64url text.
+type CreationResponse struct {
+	ID                      string                                         `json:"id"`
+	Type                    string                                         `json:"type"`
+	RawID                   *string                                        `json:"rawId"`
+	ClientExtensionResults  protocol.AuthenticationExtensionsClientOutputs `json:"clientExtensionResults"`
+	AuthenticatorAttachment string                                         `json:"authenticatorAttachment"`
+	Response                struct {
+		ClientDataJSON     *string  `json:"clientDataJSON"`
+		Transports         []string `json:"transports"`
+		AuthenticatorData  *string  `json:"authenticatorData"`
+		PublicKey          *string  `json:"publicKey"`
+		PublicKeyAlgorithm int64    `json:"publicKeyAlgorithm"`
+		AttestationObject  *string  `json:"attestationObject"`
+	} `json:"response"`
+}
+
+// protocol is r as go-webauthn's decoder makes it of the same JSON: each
+// base64url member decoded as protocol.URLEncodedBase64 decodes it (padding
+// allowed, a null or absent member is none), a member that is not base64url
+// the same refusal.
+func (r *CreationResponse) protocol() (*protocol.CredentialCreationResponse, error) {
+	var out protocol.CredentialCreationResponse
+	out.ID, out.Type = r.ID, r.Type
+	out.ClientExtensionResults, out.AuthenticatorAttachment = r.ClientExtensionResults, r.AuthenticatorAttachment
+	a := &out.AttestationResponse
+	a.Transports, a.PublicKeyAlgorithm = r.Response.Transports, r.Response.PublicKeyAlgorithm
+	for _, m := range []struct {
+		text *string
+		dst  *protocol.URLEncodedBase64
+	}{
+		{r.RawID, &out.RawID},
+		{r.Response.ClientDataJSON, &a.ClientDataJSON},
+		{r.Response.AuthenticatorData, &a.AuthenticatorData},
+		{r.Response.PublicKey, &a.PublicKey},
+		{r.Response.AttestationObject, &a.AttestationObject},
+	} {
+		if m.text == nil {
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(*m.text, "="))
+		if err != nil {
+			return nil, protocol.ErrBadRequest.WithDetails("Parse error for Registration").WithInfo(err.Error()).WithError(err)
+		}
+		*m.dst = b
+	}
+	return &out, nil
+}
+
+// FinishRegistration verifies the browser's response (its JSON), judges
+// its attestation, applies the policy to the key and stores it.
 func (s *Service) FinishRegistration(ctx context.Context, reg Registration, displayName string, response []byte) (storage.Credential, error) {
+	return s.finishRegistration(ctx, reg, displayName, func() (*protocol.ParsedCredentialCreationData, error) {
+		return protocol.ParseCredentialCreationResponseBytes(response)
+	})
+}
+
+// FinishDecodedRegistration is FinishRegistration with the response
+// already decoded from its JSON; it is checked and parsed as go-webauthn
+// parses the JSON, and judged the same way.
+func (s *Service) FinishDecodedRegistration(ctx context.Context, reg Registration, displayName string, response *CreationResponse) (storage.Credential, error) {
+	return s.finishRegistration(ctx, reg, displayName, func() (*protocol.ParsedCredentialCreationData, error) {
+		if response == nil {
+			return nil, protocol.ErrBadRequest.WithDetails("Parse error for Registration").WithInfo("no response")
+		}
+		ccr, err := response.protocol()
+		if err != nil {
+			return nil, err
+		}
+		return ccr.Parse()
+	})
+}
+
+func (s *Service) finishRegistration(ctx context.Context, reg Registration, displayName string, parse func() (*protocol.ParsedCredentialCreationData, error)) (storage.Credential, error) {
 	who, pol, err := s.registrant(ctx, &reg, false)
 	if err != nil {
 		return storage.Credential{}, err
@@ -257,7 +334,7 @@ func (s *Service) FinishRegistration(ctx context.Context, reg Registration, disp
 	if utf8.RuneCountInString(displayName) > MaxDisplayNameLength {
 		return storage.Credential{}, apperr.BadRequest("displayName must be at most %d characters", MaxDisplayNameLength)
 	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(response)
+	parsed, err := parse()
 	if err != nil {
 		return storage.Credential{}, responseError("registration response", err)
 	}

@@ -414,6 +414,13 @@ type registrationBody struct {
 	PublicKeyCredential json.RawMessage `json:"publicKeyCredential"`
 }
 
+// decodedRegistrationBody is registrationBody with the credential decoded
+// with the body.
+type decodedRegistrationBody struct {
+	DisplayName         string                    `json:"displayName"`
+	PublicKeyCredential *passkey.CreationResponse `json:"publicKeyCredential"`
+}
+
 func (b registrationBody) validate() error {
 	if len(b.PublicKeyCredential) == 0 || string(b.PublicKeyCredential) == "null" {
 		return apperr.BadRequest("publicKeyCredential is required: send the credential's JSON as PublicKeyCredential.toJSON() gives it")
@@ -427,18 +434,30 @@ func (a *PasskeyAdminAPI) provision(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, err)
 		return
 	}
-	var body registrationBody
-	if err := DecodeJSON(w, r, &body); err != nil {
+	raw, err := readJSON(w, r)
+	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	if err := body.validate(); err != nil {
-		WriteError(w, r, err)
-		return
+	reg := passkey.Registration{User: u, ByAdmin: true, Actor: actorFrom(r.Context())}
+	var c storage.Credential
+	// A body of exactly the expected shape is decoded once, the credential
+	// with it; anything else (an unknown field anywhere, a wrong type) is
+	// read as before: the body, then the credential by go-webauthn, with
+	// their messages, and fields the credential's JSON may grow are
+	// ignored there as go-webauthn ignores them.
+	var decoded decodedRegistrationBody
+	if decodeStrict(raw, &decoded) && decoded.PublicKeyCredential != nil {
+		c, err = a.Passkeys.FinishDecodedRegistration(r.Context(), reg, decoded.DisplayName, decoded.PublicKeyCredential)
+	} else {
+		var body registrationBody
+		if err = decodeJSONBytes(raw, &body); err == nil {
+			err = body.validate()
+		}
+		if err == nil {
+			c, err = a.Passkeys.FinishRegistration(r.Context(), reg, body.DisplayName, body.PublicKeyCredential)
+		}
 	}
-	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{
-		User: u, ByAdmin: true, Actor: actorFrom(r.Context()),
-	}, body.DisplayName, body.PublicKeyCredential)
 	if err != nil {
 		WriteError(w, r, err)
 		return

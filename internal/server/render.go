@@ -102,6 +102,41 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := checkJSONText(raw); err != nil {
 		return err
 	}
+	return decodeJSONBytes(raw, dst)
+}
+
+// readJSON reads a JSON request body as DecodeJSON does, without decoding
+// it: its Content-Type, size and text are checked.
+func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	var raw rawBody
+	err := DecodeJSON(w, r, &raw)
+	return raw, err
+}
+
+// rawBody receives a body for readJSON: DecodeJSON stores the bytes read
+// without scanning them.
+type rawBody []byte
+
+// decodeStrict decodes raw into dst only when it is exactly dst's shape:
+// one JSON value with no field dst lacks at any depth. It reports false
+// for anything else, which the caller then decodes with DecodeJSON's
+// rules and messages (into a fresh value: dst may be half filled).
+func decodeStrict(raw []byte, dst any) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if dec.Decode(dst) != nil {
+		return false
+	}
+	_, err := dec.Token()
+	return errors.Is(err, io.EOF)
+}
+
+// decodeJSONBytes decodes a body DecodeJSON has read and checked.
+func decodeJSONBytes(raw []byte, dst any) error {
+	if rb, ok := dst.(*rawBody); ok {
+		*rb = raw
+		return nil
+	}
 	// A raw value (the passkey finish's, which go-webauthn parses next) needs
 	// only to be one valid JSON value: checked once, not decoded and copied.
 	// Anything json.Valid refuses goes through the decoder for its message.
