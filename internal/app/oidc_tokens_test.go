@@ -6,9 +6,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/storage"
 )
 
 // backChannel posts form to one of the provider's endpoints with the app's
@@ -114,5 +118,57 @@ func TestOIDCAccessTokenTypes(t *testing.T) {
 			t.Fatalf("the JWT access token's sub is %q, want %q", at.Subject, id.Subject)
 		}
 		works("a JWT access token", jwt, id.Subject)
+	})
+}
+
+// Tokens issued before they carried a time-ordered key (their rows stored
+// under their SHA-256 alone) keep working after an upgrade: the opaque
+// access token at userinfo, the refresh token rotated once, and that refresh
+// token used again revokes what grew from it. New tokens carry the key.
+func TestOIDCTokensIssuedBeforeTheKeyStillWork(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, w *world) {
+		_, p, br := oidcSignedIn(t, w)
+		ctx := p.ctx()
+		f := p.start(oauth2.SetAuthURLParam("scope", "openid offline_access"))
+		fresh, err := p.conf.Exchange(ctx, br.code(t, p, f), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{fresh.AccessToken, fresh.RefreshToken} {
+			if len(tok) != 4+32+1+43 || tok[36] != '_' {
+				t.Fatalf("a new token looks like %.40s… (%d characters), want its key and 256 bits", tok, len(tok))
+			}
+		}
+		alice, err := w.store.GetUserByUPN(ctx, "alice@contoso.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Two tokens as the version before stored them.
+		oldAccess, oldRefresh := secret.New("kwa_"), secret.New("kwr_")
+		now := time.Now()
+		base := storage.OIDCToken{GrantID: "old-grant", ApplicationID: p.objectID, ClientID: p.appID, UserID: alice.ID,
+			Scopes: []string{"openid", "offline_access"}, Audience: []string{p.appID}, AMR: []string{"hwk", "user", "mfa"},
+			ACR: "phrh", AuthTime: now.Add(-time.Minute), CreatedAt: now}
+		acc, ref := base, base
+		acc.ID, acc.Kind, acc.RefreshID, acc.ExpiresAt = secret.HashHex(oldAccess), storage.TokenAccess, secret.HashHex(oldRefresh), now.Add(time.Hour)
+		ref.ID, ref.Kind, ref.ExpiresAt = secret.HashHex(oldRefresh), storage.TokenRefresh, now.Add(24*time.Hour)
+		if err := w.store.CreateOIDCTokens(ctx, acc, ref); err != nil {
+			t.Fatal(err)
+		}
+		ui, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: oldAccess, TokenType: "Bearer"}))
+		if err != nil || ui.Subject != alice.ID {
+			t.Fatalf("userinfo with an access token issued before: %+v %v", ui, err)
+		}
+		next, err := p.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: oldRefresh}).Token()
+		if err != nil {
+			t.Fatalf("refreshing with a refresh token issued before: %v", err)
+		}
+		if _, err := p.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: oldRefresh}).Token(); err == nil {
+			t.Fatal("a refresh token issued before was accepted twice")
+		}
+		if _, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(next)); err == nil {
+			t.Fatal("the reuse of a rotated refresh token issued before left its successor's access token working")
+		}
 	})
 }

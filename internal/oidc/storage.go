@@ -2,7 +2,9 @@ package oidc
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,7 +207,7 @@ func (s opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest,
 		return nil, err
 	}
 	now := s.p.now()
-	rec := storage.AuthRequest{ID: uuid.NewString(), ClientID: req.ClientID, Request: raw,
+	rec := storage.AuthRequest{ID: newRequestID(), ClientID: req.ClientID, Request: raw,
 		CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.AuthRequestTTL)}
 	if err := s.p.store.CreateAuthRequest(ctx, rec); err != nil {
 		return nil, err
@@ -324,6 +326,22 @@ func (s opStorage) store(ctx context.Context, req op.TokenRequest, ts ...storage
 // what the first use was given.
 func (s opStorage) DeleteAuthRequest(context.Context, string) error { return nil }
 
+// newKey is the ID of a new JWT access token (its jti) or client
+// credentials grant: a UUIDv7, whose time order puts each new row at the end
+// of its table and indexes, so concurrent requests' writes share pages
+// (newBearer).
+func newKey() string { return uuid.Must(uuid.NewV7()).String() }
+
+// newRequestID is the ID of a new authorization request, which is also the
+// ID of the grant its code's tokens belong to: time-ordered like newKey,
+// with 64 more random bits after the UUIDv7's 62, since the ID travels in
+// the sign-in page's URL and must not be guessed.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return newKey() + "-" + hex.EncodeToString(b[:])
+}
+
 // grantOf describes who a token is for.
 type grantOf struct {
 	id, userID, acr string
@@ -341,7 +359,7 @@ func (s opStorage) grant(req op.TokenRequest) (grantOf, error) {
 		return grantOf{id: r.tok.GrantID, userID: r.tok.UserID, acr: r.tok.ACR, amr: r.tok.AMR,
 			authTime: r.tok.AuthTime, aud: r.tok.Audience}, nil
 	case *clientCredentialsRequest:
-		return grantOf{id: uuid.NewString(), aud: r.GetAudience()}, nil
+		return grantOf{id: newKey(), aud: r.GetAudience()}, nil
 	}
 	return grantOf{}, fmt.Errorf("unsupported token request %T", req)
 }
@@ -352,7 +370,7 @@ func (s opStorage) newToken(ctx context.Context, kind string, g grantOf, scopes 
 		return storage.OIDCToken{}, errors.New("token request without an authenticated client")
 	}
 	now := s.p.now()
-	return storage.OIDCToken{ID: uuid.NewString(), Kind: kind, GrantID: g.id, ApplicationID: a.ID,
+	return storage.OIDCToken{ID: newKey(), Kind: kind, GrantID: g.id, ApplicationID: a.ID,
 		ClientID: a.AppID, UserID: g.userID, Scopes: slices.Clone(scopes), Audience: g.aud, AMR: g.amr,
 		ACR: g.acr, AuthTime: g.authTime, CreatedAt: now, ExpiresAt: now.Add(ttl)}, nil
 }
@@ -370,8 +388,8 @@ func (s opStorage) newAccessToken(ctx context.Context, g grantOf, scopes []strin
 	if a := stateFrom(ctx).app; a.AccessTokenType != AccessTokenOpaque {
 		return t, t.ID, nil
 	}
-	tok := secret.New(opaquePrefix)
-	t.ID = secret.HashHex(tok)
+	tok, id := newBearer(opaquePrefix)
+	t.ID = id
 	return t, tok, nil
 }
 
@@ -409,13 +427,13 @@ func (s opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	refresh := secret.New("kwr_")
-	ref.ID = secret.HashHex(refresh)
+	refresh, refID := newBearer(refreshPrefix)
+	ref.ID = refID
 	acc.RefreshID = ref.ID
 	if current == "" {
 		err = s.store(ctx, req, acc, ref)
 	} else {
-		err = s.p.store.RotateRefreshToken(ctx, secret.HashHex(current), s.p.now(), acc, ref)
+		err = s.p.store.RotateRefreshToken(ctx, bearerID(current), s.p.now(), acc, ref)
 		if errors.Is(err, storage.ErrConflict) {
 			s.revokeReused(ctx, g.id)
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
@@ -442,7 +460,7 @@ func (s opStorage) revokeReused(ctx context.Context, grantID string) {
 
 // TokenRequestByRefreshToken implements op.AuthStorage.
 func (s opStorage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	t, err := s.p.store.GetOIDCToken(ctx, secret.HashHex(token))
+	t, err := s.p.store.GetOIDCToken(ctx, bearerID(token))
 	if err != nil || t.Kind != storage.TokenRefresh {
 		return nil, op.ErrInvalidRefreshToken
 	}
@@ -534,7 +552,7 @@ func (s opStorage) RevokeToken(ctx context.Context, id, _, clientID string) *oid
 
 // GetRefreshTokenInfo implements op.AuthStorage.
 func (s opStorage) GetRefreshTokenInfo(ctx context.Context, _ string, token string) (string, string, error) {
-	t, err := s.p.store.GetOIDCToken(ctx, secret.HashHex(token))
+	t, err := s.p.store.GetOIDCToken(ctx, bearerID(token))
 	if err != nil || t.Kind != storage.TokenRefresh {
 		return "", "", op.ErrInvalidRefreshToken
 	}

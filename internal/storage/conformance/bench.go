@@ -1,7 +1,11 @@
 package conformance
 
 import (
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -83,3 +87,96 @@ func BenchmarkAPITokenLookup(b *testing.B, s storage.Storage) {
 		run(b, func() error { _, err := s.AccessVersion(ctx); return err })
 	})
 }
+
+// BenchmarkCodeExchange measures the storage work of one OIDC code exchange,
+// as the token endpoint does it: read the code's grant with its user and
+// client (GetCodeGrant), then use the code up and store the access and
+// refresh token issued for it (RedeemAuthCode). It reports cpu-ns/op as
+// BenchmarkSignIn does, to be read beside it. The codes are made before the
+// timer starts. Sub-benchmarks: the requests in flight (2 as GOMAXPROCS on
+// two cores, and 32 as keyward bench's highest level), and the rows' keys —
+// time-ordered as the provider makes them (a UUIDv7 first), or random as it
+// made them before, each row then on a page of its own. newStore returns a
+// migrated, empty store.
+func BenchmarkCodeExchange(b *testing.B, newStore func(testing.TB) storage.Storage) {
+	for _, keys := range []string{"ordered", "random"} {
+		for _, par := range []int{1, 16} {
+			b.Run(fmt.Sprintf("keys=%s/inflight=%d", keys, par*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+				b.SetParallelism(par)
+				codeExchanges(b, newStore(b), keys == "ordered")
+			})
+		}
+	}
+}
+
+func codeExchanges(b *testing.B, s storage.Storage, ordered bool) {
+	ctx := b.Context()
+	u := newUser("bench@x.org")
+	if err := s.CreateUser(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	a := newApplication("Bench")
+	if err := s.CreateApplication(ctx, a); err != nil {
+		b.Fatal(err)
+	}
+	key := func() string {
+		if ordered {
+			return uuid.Must(uuid.NewV7()).String()
+		}
+		return ""
+	}
+	type code struct {
+		id   string
+		hash []byte
+	}
+	codes := make(chan code, b.N)
+	exp := at(time.Minute)
+	for range b.N {
+		r := newAuthRequest(a.AppID)
+		if ordered {
+			r.ID = key() + "-" + fmt.Sprintf("%x", randomBytes(8))
+		}
+		r.Request = []byte(benchAuthRequestJSON)
+		r.UserID, r.SessionID, r.AuthTime, r.AMR, r.ACR, r.Done = u.ID, uuid.NewString(), t0, []string{"hwk", "user", "mfa"}, "phrh", true
+		r.CodeHash, r.CodeExpiresAt = randomBytes(32), &exp
+		if err := s.CreateAuthRequest(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+		codes <- code{r.ID, r.CodeHash}
+	}
+	close(codes)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	defer func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c := <-codes
+			g, err := s.GetCodeGrant(ctx, c.hash, "oidc-client:", 15*time.Minute, t0)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			acc := newOIDCToken(g.Client, g.User.ID, storage.TokenAccess, g.Request.ID)
+			ref := newOIDCToken(g.Client, g.User.ID, storage.TokenRefresh, g.Request.ID)
+			acc.ID, ref.ID = hexID(key()), hexID(key())
+			acc.RefreshID, ref.ExpiresAt = ref.ID, at(30*24*time.Hour)
+			if err := s.RedeemAuthCode(ctx, g.Request.ID, t0, acc, ref); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// hexID is an opaque token's row ID as the provider makes it: its key, when
+// it has one, and the hex SHA-256 of the token.
+func hexID(key string) string {
+	if key == "" {
+		return fmt.Sprintf("%x", randomBytes(32))
+	}
+	return strings.ReplaceAll(key, "-", "") + "." + fmt.Sprintf("%x", randomBytes(32))
+}
+
+// benchAuthRequestJSON is an authorization request as the provider stores it.
+const benchAuthRequestJSON = `{"scope":"openid offline_access","response_type":"code","client_id":"5f0c2a61-3c0b-4a8e-9c2f-0b1d4f8a9e21","redirect_uri":"https://bench.invalid/cb","state":"bench","nonce":"","response_mode":"","display":"","prompt":null,"max_age":null,"ui_locales":null,"id_token_hint":"","login_hint":"","acr_values":null,"code_challenge":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM","code_challenge_method":"S256","request":""}`

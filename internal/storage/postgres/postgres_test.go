@@ -105,6 +105,10 @@ func BenchmarkSignIn(b *testing.B) {
 	conformance.BenchmarkSignIn(b, migrated(b))
 }
 
+func BenchmarkCodeExchange(b *testing.B) {
+	conformance.BenchmarkCodeExchange(b, func(tb testing.TB) storage.Storage { return migrated(tb) })
+}
+
 func BenchmarkAPITokenLookup(b *testing.B) {
 	conformance.BenchmarkAPITokenLookup(b, migrated(b))
 }
