@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"registrations", registrationTests},
 		{"registration_counts", registrationCountTests},
 		{"registration_filters", registrationFilterTests},
+		{"capable_counts", capableCountTests},
 		{"daily_counts", dailyTests},
 		{"mds", mdsTests},
 		{"mds_chunks", mdsChunkTests},

@@ -532,6 +532,75 @@ var registrationFilterTests = []test{
 	}},
 }
 
+// capableFromScratch counts the people rule makes passwordless capable by
+// judging each person (the registration details' filter, a condition per
+// user), a page at a time.
+func capableFromScratch(t *testing.T, s storage.Storage, rule storage.PasswordlessRule) int {
+	t.Helper()
+	yes, n, after := true, 0, ""
+	for {
+		regs, next, err := s.ListUserRegistrations(t.Context(), storage.Page{Limit: 4, After: after}, at(time.Hour),
+			storage.RegistrationFilter{PasswordlessCapable: &yes, Rule: rule})
+		ok(t, err)
+		n += len(regs)
+		if after = next; after == "" {
+			return n
+		}
+	}
+}
+
+var capableCountTests = []test{
+	{"passwordless_capable_count_under_any_rule_matches_judging_each_person", func(t *testing.T, s storage.Storage) {
+		_, g, _ := registrationWorld(t, s)
+		x := mustGroup(t, s, "Excluded")
+		const aaguidC = "fa2b99dc-9e39-4257-8f92-4a30d23c4118"
+		// h holds A and B (counted once), i in g holds a clone of B and a
+		// good C, j in x holds A, k holds only a clone of C.
+		for _, p := range []struct {
+			name  string
+			keys  []string
+			clone int // index of the key flagged as a possible clone, or -1
+			group string
+		}{
+			{"h", []string{aaguidA, aaguidB}, -1, ""},
+			{"i", []string{aaguidB, aaguidC}, 0, g.ID},
+			{"j", []string{aaguidA}, -1, x.ID},
+			{"k", []string{aaguidC}, 0, ""},
+		} {
+			u := mustUser(t, s, p.name+"@x.org")
+			for i, a := range p.keys {
+				c := newCredential(u.ID)
+				c.AAGUID, c.CloneWarning = a, i == p.clone
+				ok(t, s.CreateCredential(t.Context(), c))
+			}
+			if p.group != "" {
+				ok(t, s.AddMember(t.Context(), p.group, u.ID))
+			}
+		}
+		for name, rule := range map[string]storage.PasswordlessRule{
+			"A for everyone, any key for g": {Targets: []storage.PasswordlessTarget{{AAGUIDs: []string{aaguidA}},
+				{GroupID: g.ID, Except: true}}},
+			"A or B for everyone":     {Targets: []storage.PasswordlessTarget{{AAGUIDs: []string{aaguidA, aaguidB}}}},
+			"all but A for everyone":  {Targets: []storage.PasswordlessTarget{{AAGUIDs: []string{aaguidA}, Except: true}}},
+			"B for g alone":           {Targets: []storage.PasswordlessTarget{{GroupID: g.ID, AAGUIDs: []string{aaguidB}}}},
+			"all but B for g alone":   {Targets: []storage.PasswordlessTarget{{GroupID: g.ID, AAGUIDs: []string{aaguidB}, Except: true}}},
+			"C for everyone but x":    {ExcludeGroups: []string{x.ID}, Targets: []storage.PasswordlessTarget{{AAGUIDs: []string{aaguidC}}}},
+			"A for everyone but x, g": {ExcludeGroups: []string{x.ID, g.ID}, Targets: []storage.PasswordlessTarget{{AAGUIDs: []string{aaguidA}}}},
+			"any key, x excluded":     {ExcludeGroups: []string{x.ID}, Targets: []storage.PasswordlessTarget{{Except: true}}},
+			"nothing accepted":        {Targets: []storage.PasswordlessTarget{{}, {GroupID: g.ID}}},
+			"no target":               {},
+		} {
+			got, err := s.CountRegistrations(t.Context(), at(time.Hour), rule)
+			ok(t, err)
+			equal(t, name, got.PasswordlessCapable, capableFromScratch(t, s, rule))
+		}
+		rule := storage.PasswordlessRule{Targets: []storage.PasswordlessTarget{{AAGUIDs: []string{aaguidA, aaguidB}}}}
+		got, err := s.CountRegistrations(t.Context(), at(time.Hour), rule)
+		ok(t, err)
+		equal(t, "A or B: a, b, e, h and j (c's A and i's B are clones, d is disabled)", got.PasswordlessCapable, 5)
+	}},
+}
+
 var dailyTests = []test{
 	{"sign_ins_and_registrations_per_utc_day", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "ann@x.org")

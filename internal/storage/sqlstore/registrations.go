@@ -22,6 +22,19 @@ func passwordless(rule storage.PasswordlessRule) (string, []any) {
 			args = append(args, g)
 		}
 	}
+	key, kargs := acceptedKey(rule, true)
+	if key == "1 = 0" {
+		return key, nil
+	}
+	return cond + " AND " + key, append(args, kargs...)
+}
+
+// acceptedKey is the SQL condition that the user aliased u holds a key one
+// of rule's targets accepts for them (a model it accepts, and the target's
+// group when it has one) — with clones, one that is not flagged as a
+// possible clone. "1 = 0" when no target accepts anything.
+func acceptedKey(rule storage.PasswordlessRule, clones bool) (string, []any) {
+	var args []any
 	var targets []string
 	for _, t := range rule.Targets {
 		var parts []string
@@ -50,8 +63,57 @@ func passwordless(rule storage.PasswordlessRule) (string, []any) {
 	if len(targets) == 0 {
 		return "1 = 0", nil
 	}
-	return cond + " AND EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id AND NOT c.clone_warning AND (" +
+	clone := ""
+	if clones {
+		clone = " AND NOT c.clone_warning"
+	}
+	return "EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = u.id" + clone + " AND (" +
 		strings.Join(targets, " OR ") + "))", args
+}
+
+// keyHolders is a query of the IDs of the people holding a key one of
+// rule's targets accepts for them (clones included; see acceptedKey), read
+// from the models' holders (credential_holders, by model) and the targeted
+// groups' members, never a row per user of the directory; a person holding
+// several such keys is listed once per model and target (count them
+// DISTINCT). "" when no target accepts anything.
+func keyHolders(rule storage.PasswordlessRule) (string, []any) {
+	var args []any
+	var parts []string
+	for _, t := range rule.Targets {
+		if len(t.AAGUIDs) == 0 && !t.Except {
+			continue
+		}
+		model := ""
+		switch {
+		case len(t.AAGUIDs) == 0:
+		case t.Except:
+			model = " NOT IN " + placeholders(len(t.AAGUIDs))
+		default:
+			model = " IN " + placeholders(len(t.AAGUIDs))
+		}
+		if t.GroupID == "" {
+			q := "SELECT user_id FROM credential_holders"
+			if model != "" {
+				q += " WHERE aaguid" + model
+			}
+			parts = append(parts, q)
+			for _, a := range t.AAGUIDs {
+				args = append(args, a)
+			}
+			continue
+		}
+		q := "SELECT m.user_id FROM memberships m WHERE m.group_id = ? AND EXISTS (SELECT 1 FROM credentials c WHERE c.user_id = m.user_id"
+		args = append(args, t.GroupID)
+		if model != "" {
+			q += " AND c.aaguid" + model
+			for _, a := range t.AAGUIDs {
+				args = append(args, a)
+			}
+		}
+		parts = append(parts, q+")")
+	}
+	return strings.Join(parts, " UNION ALL "), args
 }
 
 func placeholders(n int) string { return "(?" + strings.Repeat(", ?", n-1) + ")" }
@@ -191,24 +253,31 @@ func (s *Store) CountRegistrations(ctx context.Context, now time.Time, rule stor
 	return out, nil
 }
 
-// capableCount counts the people rule makes passwordless capable. When a
-// target accepts every key of everyone, a person is capable unless their
-// account is disabled, they are in an excluded group or every key they hold
-// is flagged as a possible clone: so it is the passkey holders (holders,
-// from registration_counts) less those of the few such people (partial
-// indexes users_disabled and credentials_clone, the excluded groups'
-// memberships) whom the rule refuses. Any other rule is judged person by
-// person over every user.
+// capableCount counts the people rule makes passwordless capable: the
+// people holding a key a target accepts for them, less those of them the
+// rule still refuses — who can only be among the few people whose account
+// is disabled, who are in an excluded group or who hold a key flagged as a
+// possible clone (partial indexes users_disabled and credentials_clone, the
+// excluded groups' memberships). When a target accepts every key of
+// everyone, the holders are every passkey holder (holders, from
+// registration_counts); otherwise they are read from the accepted models'
+// holders (credential_holders) and the targeted groups' members, so the
+// count grows with the people holding the accepted models, not with the
+// directory.
 func (s *Store) capableCount(ctx context.Context, rule storage.PasswordlessRule, holders int) (int, error) {
 	capable, args := passwordless(rule)
 	everyKey := false
 	for _, t := range rule.Targets {
 		everyKey = everyKey || (t.GroupID == "" && t.Except && len(t.AAGUIDs) == 0)
 	}
-	var n int
 	if !everyKey {
-		err := s.read().row(ctx, `SELECT COUNT(*) FROM users u WHERE `+capable, args...).Scan(&n)
-		return n, err
+		q, hargs := keyHolders(rule)
+		if q == "" {
+			return 0, nil
+		}
+		if err := s.read().row(ctx, `SELECT COUNT(DISTINCT h.user_id) FROM (`+q+`) AS h`, hargs...).Scan(&holders); err != nil {
+			return 0, err
+		}
 	}
 	suspects := `SELECT id FROM users WHERE NOT account_enabled UNION SELECT user_id FROM credentials WHERE clone_warning`
 	var sargs []any
@@ -218,8 +287,9 @@ func (s *Store) capableCount(ctx context.Context, rule storage.PasswordlessRule,
 			sargs = append(sargs, g)
 		}
 	}
+	held, hargs := acceptedKey(rule, false)
+	var n int
 	err := s.read().row(ctx, `SELECT COUNT(*) FROM users u WHERE u.id IN (`+suspects+`)
-		AND EXISTS (SELECT 1 FROM credentials h WHERE h.user_id = u.id) AND NOT (`+capable+`)`,
-		append(sargs, args...)...).Scan(&n)
+		AND `+held+` AND NOT (`+capable+`)`, append(append(sargs, hargs...), args...)...).Scan(&n)
 	return holders - n, err
 }
