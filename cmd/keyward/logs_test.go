@@ -136,8 +136,24 @@ func TestBenchReportsScenarioSeedsAndTimesEveryReport(t *testing.T) {
 		}
 	}
 	c.json(&out, "bench", "--scenario", "reports", "--signins", "300", "--passkeys", "30", "--repeat", "2")
-	if out.SignIns != 300 || out.Passkeys != 30 || len(out.Timings) != 14 {
+	if out.SignIns != 300 || out.Passkeys != 30 || len(out.Timings) != 31 {
 		t.Fatalf("report %+v", out)
+	}
+	asked := map[string]bool{}
+	for _, tm := range out.Timings {
+		asked[tm.Name] = true
+	}
+	// Issue 9's list: every filter of the sign-in log, the audit log's, both
+	// key-models reports, the registration reports under the policy of a
+	// new install and under one that does not accept every key, the preview.
+	for _, name := range []string{"signIns: one userPrincipalName", "signIns: one app", "signIns: successes",
+		"signIns: a day a week ago", "directoryAudits: one initiator", "directoryAudits: one target",
+		"directoryAudits: one category", "report: key models, one group", "report: userRegistrationDetails, passwordless",
+		"report: usersRegisteredByMethod, restricted", "report: impact preview, allow two models",
+		"chart: phishing-resistant share"} {
+		if !asked[name] {
+			t.Errorf("%q was not asked", name)
+		}
 	}
 	for _, tm := range out.Timings {
 		if tm.Runs != 2 || tm.P50Ms <= 0 || tm.P99Ms < tm.P50Ms {

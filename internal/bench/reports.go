@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/methodpolicy"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/reports"
 	"github.com/keyward/keyward/internal/storage"
 )
@@ -22,6 +24,8 @@ type ReportsOptions struct {
 	Passkeys int
 	Repeat   int
 	Now      time.Time
+	// Only, when set, asks only the questions whose names contain it.
+	Only string
 	// Progress, when set, is told what the run is doing.
 	Progress func(format string, args ...any)
 }
@@ -40,6 +44,9 @@ var benchModels = []string{
 	"fa2b99dc-9e39-4257-8f92-4a30d23c4118", "2fc0579f-8113-47ea-b116-bb5a8db9202a",
 	"00000000-0000-0000-0000-000000000000",
 }
+
+// benchApp is the application every fourth seeded sign-in is to.
+const benchApp = "0b0c0000-0005-7000-8000-000000000000"
 
 // seedChunk is how many records one transaction writes.
 const seedChunk = 5000
@@ -114,6 +121,9 @@ func SeedReports(ctx context.Context, st storage.Storage, o ReportsOptions) erro
 			if c.BackupEligible {
 				e.PasskeyType = "synced"
 			}
+			if i%4 == 0 {
+				e.AppID, e.AppDisplayName = benchApp, "Bench app"
+			}
 			if i%10 == 0 {
 				e.Result, e.FailureReason, e.FailureCode = storage.ResultFailure, "bench refusal", "keyRestricted"
 			}
@@ -152,36 +162,86 @@ func MeasureReports(ctx context.Context, st storage.Storage, o ReportsOptions) (
 		return nil, err
 	}
 	day := o.Now.Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+	// The reports judge passkeys under the passkey policy: the enabled
+	// policy of a new install (every key of everyone), and one that does not
+	// accept every key of everyone: an allow list of two of the seeded
+	// models for everyone, and every model for the group. The stored policy
+	// (disabled, as in a new install) is left alone.
+	enabled, err := proposed(ctx, pols, `{"state":"enabled"}`)
+	if err != nil {
+		return nil, err
+	}
+	restricted, err := proposed(ctx, pols, `{"state":"enabled","includeTargets":[{"id":"all_users","allowedPasskeyProfiles":["restricted"]},
+		{"id":"`+BenchGroup+`","allowedPasskeyProfiles":["default"]}],
+		"passkeyProfiles":[{"id":"default","keyRestrictions":{"isEnforced":false,"aaGuids":[]}},
+		{"id":"restricted","name":"Restricted","keyRestrictions":{"isEnforced":true,"enforcementType":"allow",
+		"aaGuids":["`+benchModels[0]+`","`+benchModels[1]+`"]}}]}`)
+	if err != nil {
+		return nil, err
+	}
+	allowTwo := []byte(`{"state":"enabled","passkeyProfiles":[{"id":"default","keyRestrictions":{"isEnforced":true,"enforcementType":"allow",
+		"aaGuids":["` + benchModels[0] + `","` + benchModels[1] + `"]}}]}`)
+	upn := "bench-user-" + strconv.Itoa(o.Passkeys/2) + "@bench.invalid"
+	week := o.Now.Add(-7 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	page := func(filter string) func() error {
+		return func() error { _, _, err := logs.SignIns(ctx, filter, 100, ""); return err }
+	}
+	audits := func(filter string) func() error {
+		return func() error { _, _, err := logs.DirectoryAudits(ctx, filter, 100, ""); return err }
+	}
+	details := func(src reports.Fido2Source, filter string) func() error {
+		return func() error { _, _, err := rep.RegistrationDetails(ctx, src, filter, 100, ""); return err }
+	}
 	questions := []struct {
 		name string
 		ask  func() error
 	}{
-		{"signIns: newest page", func() error { _, _, err := logs.SignIns(ctx, "", 100, ""); return err }},
+		{"signIns: newest page", page("")},
 		{"signIns: second page", func() error { _, _, err := logs.SignIns(ctx, "", 100, second); return err }},
-		{"signIns: one user", func() error { _, _, err := logs.SignIns(ctx, "userId eq '"+mid+"'", 100, ""); return err }},
-		{"signIns: one model", func() error {
-			_, _, err := logs.SignIns(ctx, "aaGuid eq '"+benchModels[1]+"'", 100, "")
-			return err
-		}},
-		{"signIns: failures", func() error { _, _, err := logs.SignIns(ctx, "status/errorCode ne 0", 100, ""); return err }},
-		{"signIns: last 24 hours", func() error { _, _, err := logs.SignIns(ctx, "createdDateTime ge "+day, 100, ""); return err }},
-		{"directoryAudits: newest page", func() error { _, _, err := logs.DirectoryAudits(ctx, "", 100, ""); return err }},
+		{"signIns: one user", page("userId eq '" + mid + "'")},
+		{"signIns: one userPrincipalName", page("userPrincipalName eq '" + upn + "'")},
+		{"signIns: one app", page("appId eq '" + benchApp + "'")},
+		{"signIns: one model", page("aaGuid eq '" + benchModels[1] + "'")},
+		{"signIns: successes", page("status/errorCode eq 0")},
+		{"signIns: failures", page("status/errorCode ne 0")},
+		{"signIns: last 24 hours", page("createdDateTime ge " + day)},
+		{"signIns: a day a week ago", page("createdDateTime ge " + week + " and createdDateTime lt " +
+			o.Now.Add(-6*24*time.Hour).UTC().Format(time.RFC3339))},
+		{"signIns: one model, failures, a week", page("aaGuid eq '" + benchModels[1] +
+			"' and status/errorCode ne 0 and createdDateTime ge " + week)},
+		{"directoryAudits: newest page", audits("")},
+		{"directoryAudits: since a week", audits("activityDateTime ge " + week)},
+		{"directoryAudits: one initiator", audits("initiatedBy/user/userPrincipalName eq '" + upn + "'")},
+		{"directoryAudits: one app", audits("initiatedBy/app/displayName eq 'ci'")},
+		{"directoryAudits: one target", audits("targetResources/any(t: t/id eq 'bench')")},
+		{"directoryAudits: one category", audits("category eq 'Policy'")},
 		{"report: key models in use", func() error { _, err := rep.PasskeyModels(ctx, ""); return err }},
 		{"report: key models, one group", func() error { _, err := rep.PasskeyModels(ctx, BenchGroup); return err }},
-		{"report: userRegistrationDetails page", func() error {
-			_, _, err := rep.RegistrationDetails(ctx, pols, "", 100, "")
+		{"report: userRegistrationDetails page", details(enabled, "")},
+		{"report: userRegistrationDetails, synced", details(enabled, "methodsRegistered/any(m: m eq 'passKeySynced')")},
+		{"report: userRegistrationDetails, device-bound", details(enabled, "methodsRegistered/any(m: m eq 'passKeyDeviceBound')")},
+		{"report: userRegistrationDetails, passwordless", details(enabled, "isPasswordlessCapable eq true")},
+		{"report: userRegistrationDetails, not passwordless, restricted", details(restricted, "isPasswordlessCapable eq false")},
+		{"report: userRegistrationDetails, passwordless device-bound, restricted", details(restricted,
+			"isPasswordlessCapable eq true and methodsRegistered/any(m: m eq 'passKeyDeviceBound')")},
+		{"report: usersRegisteredByMethod", func() error { _, err := rep.UsersRegisteredByMethod(ctx, enabled); return err }},
+		{"report: usersRegisteredByMethod, restricted", func() error {
+			_, err := rep.UsersRegisteredByMethod(ctx, restricted)
 			return err
 		}},
-		{"report: userRegistrationDetails, synced", func() error {
-			_, _, err := rep.RegistrationDetails(ctx, pols, "methodsRegistered/any(m: m eq 'passKeySynced')", 100, "")
-			return err
-		}},
-		{"report: usersRegisteredByMethod", func() error { _, err := rep.UsersRegisteredByMethod(ctx, pols); return err }},
+		{"report: impact preview, allow two models", func() error { _, err := rep.PreviewFido2(ctx, enabled, allowTwo); return err }},
 		{"chart: sign-ins per day by method", func() error { _, err := rep.Chart(ctx, reports.ChartSignInsByMethod); return err }},
+		{"chart: phishing-resistant share", func() error {
+			_, err := rep.Chart(ctx, reports.ChartPhishingResistantShare)
+			return err
+		}},
 		{"chart: passkey registrations", func() error { _, err := rep.Chart(ctx, reports.ChartPasskeyRegistrations); return err }},
 	}
 	var out []ReportTiming
 	for _, q := range questions {
+		if o.Only != "" && !strings.Contains(q.name, o.Only) {
+			continue
+		}
 		d := make([]float64, 0, o.Repeat)
 		for range o.Repeat {
 			start := time.Now()
@@ -195,6 +255,30 @@ func MeasureReports(ctx context.Context, st storage.Storage, o ReportsOptions) (
 		o.progress("%-40s p50 %8.2f ms  p99 %8.2f ms", q.name, pct(d, 0.50), pct(d, 0.99))
 	}
 	return out, nil
+}
+
+// staticPolicy is a policy source that always answers one policy: the
+// reports' questions under a policy other than the stored one.
+type staticPolicy struct {
+	pol  policy.Fido2
+	pols *methodpolicy.Service
+}
+
+func (p staticPolicy) Fido2(context.Context) (policy.Fido2, error) { return p.pol, nil }
+
+func (p staticPolicy) Propose(ctx context.Context, patch []byte) (cur, next policy.Fido2, err error) {
+	_, next, err = p.pols.Propose(ctx, patch)
+	return p.pol, next, err
+}
+
+// proposed is a policy source answering what the stored policy would be
+// after patch, without saving it.
+func proposed(ctx context.Context, pols *methodpolicy.Service, patch string) (staticPolicy, error) {
+	_, next, err := pols.Propose(ctx, []byte(patch))
+	if err != nil {
+		return staticPolicy{}, fmt.Errorf("the restricted policy: %w", err)
+	}
+	return staticPolicy{pol: next, pols: pols}, nil
 }
 
 // pct is the p-th quantile of sorted values (nearest rank).
