@@ -80,15 +80,19 @@ func (s *Service) options(skipRevocation bool) Options {
 // not verify, or whose number is not newer than the stored one, is refused
 // with a 400 or 409 *apperr.Error and nothing changes.
 func (s *Service) Import(ctx context.Context, raw []byte, source string) (*Blob, error) {
-	b, err := s.verify(raw, source)
+	b, err := s.verify(raw, source, false)
 	if err != nil {
 		return nil, err
 	}
 	return s.store(ctx, b, raw, source)
 }
 
-func (s *Service) verify(raw []byte, source string) (*Blob, error) {
-	b, err := Parse(raw, s.options(false))
+// verify parses raw fully, fetching CRLs; in the background (Options.Background)
+// when no request waits for it.
+func (s *Service) verify(raw []byte, source string, background bool) (*Blob, error) {
+	opts := s.options(false)
+	opts.Background = background
+	b, err := Parse(raw, opts)
 	if err != nil {
 		return nil, apperr.BadRequest("the MDS blob from %s was refused: %v", source, err).Wrap(err)
 	}
@@ -154,6 +158,11 @@ func (s *Service) logWarnings(b *Blob) {
 // without error. On any failure the stored blob stays current, and the
 // error (a *apperr.Error, 502 mdsUpdateFailed unless internal) says so.
 func (s *Service) Update(ctx context.Context) (*Blob, error) {
+	return s.update(ctx, false)
+}
+
+// update is Update; Run's scheduled updates parse in the background.
+func (s *Service) update(ctx context.Context, background bool) (*Blob, error) {
 	if s.URL == "" {
 		return nil, apperr.BadRequest("no MDS URL is configured; set one, or import a blob from a file")
 	}
@@ -161,7 +170,7 @@ func (s *Service) Update(ctx context.Context) (*Blob, error) {
 	if err != nil {
 		return nil, s.updateFailed(ctx, err)
 	}
-	b, err := s.verify(raw, s.URL)
+	b, err := s.verify(raw, s.URL, background)
 	if err != nil {
 		return nil, s.updateFailed(ctx, err)
 	}
@@ -229,11 +238,13 @@ func (s *Service) download(ctx context.Context) ([]byte, error) {
 
 // Current returns the stored blob, parsed, or nil when none is stored. The
 // parsed blob is cached; each call asks the database only for the newest
-// blob number, and parses again only when it changed (an import on another
-// node), so every node sees a new blob at once and parses it once; while one
-// caller parses it, the others get the blob parsed before, if there is one,
-// without waiting. A stored blob that does not parse is reported (once per
-// number) while the blob parsed before it stays in use.
+// blob number. When another node has stored a newer blob, the call starts
+// reading and parsing it in the background and answers with the blob in use
+// until that is done: no request waits for a refresh (issue 11: the parse of
+// a 6 MB blob takes a few hundred milliseconds on a busy machine), and the
+// new blob is in use a moment later on every node. Only a node with no blob
+// parsed yet waits for the parse. A stored blob that does not parse is
+// reported (once per number) while the blob parsed before it stays in use.
 func (s *Service) Current(ctx context.Context) (*Blob, error) {
 	n, err := s.Store.MDSBlobNumber(ctx)
 	if err != nil {
@@ -244,29 +255,59 @@ func (s *Service) Current(ctx context.Context) (*Blob, error) {
 
 // CurrentAt is Current for a caller that has just read the newest stored
 // blob's number n itself (storage.Registrant comes with it): the cached blob
-// when it is at n, without another query, else the stored blob read and
-// parsed as Current does.
+// when it is at n, without another query, else as Current.
 func (s *Service) CurrentAt(ctx context.Context, n int) (*Blob, error) {
 	if b, err, ok := s.cached(n); ok {
 		return b, err
 	}
-	if !s.loadMu.TryLock() {
-		// Another goroutine is reading the new blob: until it is done,
-		// answer with the blob in use instead of waiting for the parse (a
-		// sign-in that checks the model must not wait on a refresh).
-		s.mu.RLock()
-		cur := s.cur
-		s.mu.RUnlock()
-		if cur != nil {
-			return cur, nil
-		}
-		s.loadMu.Lock()
+	s.mu.RLock()
+	cur := s.cur
+	s.mu.RUnlock()
+	if cur != nil {
+		s.loadInBackground()
+		return cur, nil
 	}
+	return s.Refresh(ctx)
+}
+
+// Refresh makes the newest stored blob the one in use and returns it,
+// waiting for its parse (or for the one in progress): for callers that must
+// see a blob another node has just stored, such as tests. Current does not
+// wait.
+func (s *Service) Refresh(ctx context.Context) (*Blob, error) {
+	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
+	n, err := s.Store.MDSBlobNumber(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the stored MDS blob number: %w", err)
+	}
 	if b, err, ok := s.cached(n); ok {
 		return b, err
 	}
-	return s.load(ctx)
+	return s.load(ctx, false)
+}
+
+// loadInBackground reads and parses the newest stored blob in a goroutine of
+// its own, unless one is already at it; the parse gives way to other work
+// (Options.Background).
+func (s *Service) loadInBackground() {
+	if !s.loadMu.TryLock() {
+		return
+	}
+	go func() {
+		defer s.loadMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultHTTPTimeout)
+		defer cancel()
+		n, err := s.Store.MDSBlobNumber(ctx)
+		if err != nil {
+			s.logger().Error("reading the stored MDS blob number", "err", err)
+			return
+		}
+		if _, _, ok := s.cached(n); ok {
+			return
+		}
+		_, _ = s.load(ctx, true) // its failures are logged
+	}()
 }
 
 // cached returns the cached answer for stored number n, if there is one.
@@ -286,15 +327,19 @@ func (s *Service) cached(n int) (*Blob, error, bool) {
 	return nil, nil, false
 }
 
-func (s *Service) load(ctx context.Context) (*Blob, error) {
+func (s *Service) load(ctx context.Context, background bool) (*Blob, error) {
 	rec, err := s.Store.GetMDSBlob(ctx)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the stored MDS blob: %w", err)
+		err = fmt.Errorf("reading the stored MDS blob: %w", err)
+		s.logger().Error("the stored MDS blob could not be read; the blob loaded before it, if any, stays in use", "err", err)
+		return nil, err
 	}
-	b, err := Parse(rec.Raw, s.options(true))
+	opts := s.options(true)
+	opts.Background = background
+	b, err := Parse(rec.Raw, opts)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -308,9 +353,11 @@ func (s *Service) load(ctx context.Context) (*Blob, error) {
 		return nil, err
 	}
 	b.Source, b.ImportedAt = rec.Source, rec.ImportedAt
-	s.cur = b
+	if s.cur == nil || b.Number > s.cur.Number {
+		s.cur = b
+	}
 	s.logWarnings(b)
-	return b, nil
+	return s.cur, nil
 }
 
 // Verify re-reads the stored blob and verifies it fully, fetching CRLs,
@@ -371,7 +418,7 @@ func (s *Service) RunAfter(ctx context.Context, wait time.Duration) error {
 			return ctx.Err()
 		case <-s.after(wait):
 		}
-		b, err := s.Update(ctx)
+		b, err := s.update(ctx, true)
 		if err != nil && ctx.Err() == nil {
 			s.logger().Warn("scheduled MDS update failed", "url", s.URL, "reason", Reason(err), "retryIn", s.retry())
 		}

@@ -143,9 +143,48 @@ func TestServiceCurrentParsesOnlyWhenTheNumberChanges(t *testing.T) {
 	if _, err := importer.Import(ctx, f.blob(t, 2), "two"); err != nil {
 		t.Fatal(err)
 	}
-	second, err := reader.Current(ctx)
-	if err != nil || second == first || second.Number != 2 {
-		t.Fatalf("Current after another node's import = %+v, %v", second, err)
+	// The caller that finds the newer number is answered at once with the
+	// blob in use; the new one is parsed in the background.
+	if b, err := reader.Current(ctx); err != nil || b != first {
+		t.Fatalf("Current after another node's import = %+v, %v; want blob 1 at once", b, err)
+	}
+	second := eventuallyNumber(t, reader, 2)
+	if again, err := reader.Current(ctx); err != nil || again != second {
+		t.Fatalf("Current parsed again without a new number: %p vs %p, %v", again, second, err)
+	}
+}
+
+// eventuallyNumber waits for s's background parse to put blob n in use.
+func eventuallyNumber(t *testing.T, s *Service, n int) *Blob {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := s.Current(t.Context())
+		if err == nil && b != nil && b.Number == n {
+			return b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("blob %d never came into use: Current = %+v, %v", n, b, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Refresh waits for the newest stored blob, as Current does not.
+func TestServiceRefreshWaitsForTheNewestBlob(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	importer, reader := f.service(), f.service()
+	if b, err := reader.Refresh(ctx); err != nil || b != nil {
+		t.Fatalf("Refresh with nothing stored = %v, %v", b, err)
+	}
+	for n := 1; n <= 2; n++ {
+		if _, err := importer.Import(ctx, f.blob(t, n), "blob"); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := reader.Refresh(ctx); err != nil || b.Number != n {
+			t.Fatalf("Refresh after blob %d was stored = %+v, %v", n, b, err)
+		}
 	}
 }
 
@@ -177,9 +216,12 @@ func TestServiceCurrentAtServesTheNumberItIsGiven(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := reader.CurrentAt(ctx, n)
-	if err != nil || second == first || second.Number != 2 {
-		t.Fatalf("CurrentAt(%d) after another node's import = %+v, %v", n, second, err)
+	if b, err := reader.CurrentAt(ctx, n); err != nil || b != first {
+		t.Fatalf("CurrentAt(%d) after another node's import = %+v, %v; want blob 1 until the new one is parsed", n, b, err)
+	}
+	eventuallyNumber(t, reader, 2)
+	if b, err := reader.CurrentAt(ctx, n); err != nil || b.Number != 2 {
+		t.Fatalf("CurrentAt(%d) once blob 2 is parsed = %+v, %v", n, b, err)
 	}
 }
 
@@ -243,9 +285,7 @@ func TestServiceCurrentDoesNotWaitForAParseInProgress(t *testing.T) {
 		t.Fatal("Current waited for the parse in progress")
 	}
 	reader.loadMu.Unlock()
-	if b, err := reader.Current(ctx); err != nil || b.Number != 2 {
-		t.Errorf("after the parse Current = %+v, %v", b, err)
-	}
+	eventuallyNumber(t, reader, 2)
 }
 
 func TestServiceCurrentKeepsLastGoodWhenStoredBlobDoesNotVerify(t *testing.T) {
