@@ -2,8 +2,10 @@ package mds
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,4 +311,34 @@ func TestLibraryDecoderBehaviour(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+}
+
+// A background parse pauses between entries and reads the same blob; a bad
+// blob is refused the same way.
+func TestParseInTheBackgroundReadsTheSameBlob(t *testing.T) {
+	pki := newPKI(t)
+	ca := newCA(t, "Vendor")
+	p := mdstest.Payload{Number: 9, NextUpdate: nextMonth()}
+	for i := range 300 {
+		p.Entries = append(p.Entries, mdstest.EntryOptions{AAGUID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", i+1),
+			Description: fmt.Sprintf("Model %d", i+1), AttestationRootPEMs: []string{ca.CertPEM()}})
+	}
+	raw := sign(t, pki, p)
+	fg, err := Parse(raw, Options{Roots: []string{pki.RootPEM()}, SkipRevocationCheck: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, err := Parse(raw, Options{Roots: []string{pki.RootPEM()}, SkipRevocationCheck: true, Background: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bg.Number != 9 || bg.Entries != 300 || !slices.Equal(bg.AAGUIDs(), fg.AAGUIDs()) {
+		t.Fatalf("background parse: number %d, %d entries; foreground: %d entries", bg.Number, bg.Entries, fg.Entries)
+	}
+	if e, ok := bg.Lookup("0000012c-0000-4000-8000-000000000000"); !ok || e.Description != "Model 300" {
+		t.Fatalf("entry 300 = %+v, %v", e, ok)
+	}
+	if _, err := Parse(raw[:len(raw)-4], Options{Roots: []string{pki.RootPEM()}, Background: true}); err == nil {
+		t.Fatal("a background parse accepted a blob whose signature was cut")
+	}
 }
