@@ -1,6 +1,6 @@
 // Admin center — one application: the settings to paste into the app
 // (client ID, issuer and endpoints, each with a copy button), properties
-// (name, redirect URIs, groups claim, signing algorithm), client secrets
+// (name, redirect URIs, groups claim, signing algorithm, access token type), client secrets
 // (added and shown once, removed), assigned groups, deletion.
 import { get, post, patch, del, odataString } from "./api.js";
 import { $, h, show, setAlert, toast, confirmDialog, onSubmit, formatDate, takeFlash, flash } from "./ui.js";
@@ -15,6 +15,7 @@ const appMessages = formMessages($("#app-form"), [
   { input: "#edit-redirects", names: ["web.redirectUris", "publicClient.redirectUris", "redirectUris"], words: /\bredirect URIs?\b/i },
   { input: "#edit-groups-claim", names: ["groupMembershipClaims"] },
   { input: "#edit-alg", names: ["tokenSigningAlgorithm"] },
+  { input: "#edit-access-token-type", names: ["accessTokenType"] },
 ]);
 const secretMessages = formMessages($("#secret-form"), [
   { input: "#secret-name", names: ["displayName"] },
@@ -42,6 +43,7 @@ function render() {
   $("#edit-redirects").value = redirects().join("\n");
   $("#edit-groups-claim").checked = !!app.groupMembershipClaims;
   $("#edit-alg").value = app.tokenSigningAlgorithm || "ES256";
+  $("#edit-access-token-type").value = app.accessTokenType || "opaque";
   show($("#secrets-card"), !isPublic());
   renderSecrets();
   renderAssigned();
@@ -200,6 +202,7 @@ onSubmit($("#app-form"), async () => {
   if (uris.join("\n") !== redirects().join("\n")) changes[isPublic() ? "publicClient" : "web"] = { redirectUris: uris };
   if ($("#edit-groups-claim").checked !== !!app.groupMembershipClaims) changes.groupMembershipClaims = $("#edit-groups-claim").checked;
   if ($("#edit-alg").value !== (app.tokenSigningAlgorithm || "ES256")) changes.tokenSigningAlgorithm = $("#edit-alg").value;
+  if ($("#edit-access-token-type").value !== (app.accessTokenType || "opaque")) changes.accessTokenType = $("#edit-access-token-type").value;
   if (!name) {
     appMessages.fieldError("#edit-app-name", "an application needs one");
     return;
