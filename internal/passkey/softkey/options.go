@@ -17,7 +17,9 @@ type b64 []byte
 
 func (b *b64) UnmarshalJSON(data []byte) error {
 	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
+	if text, ok := plainString(data); ok {
+		s = text // the usual spelling: no JSON string to decode
+	} else if err := json.Unmarshal(data, &s); err != nil {
 		return errors.New("want a base64url string")
 	}
 	out, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
@@ -72,9 +74,31 @@ type requestOptions struct {
 	UserVerification string       `json:"userVerification"`
 }
 
+// plainString returns the text of a JSON string spelled without escapes
+// (which a base64url value needs none of).
+func plainString(data []byte) (string, bool) {
+	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
+		return "", false
+	}
+	inner := data[1 : len(data)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 || bytes.IndexByte(inner, '"') >= 0 {
+		return "", false
+	}
+	return string(inner), true
+}
+
 // unwrap accepts {"publicKey": {…}} (what a server sends for
-// navigator.credentials.create/get) or the bare inner object, and decodes it.
-func unwrap(data []byte, v any) error {
+// navigator.credentials.create/get) or the bare inner object, and decodes
+// it. The wrapped form is decoded once, the options with the wrapper;
+// anything else as before, in two steps, with their messages.
+func unwrap[T any](data []byte, v *T) error {
+	var wrapped struct {
+		PublicKey *T `json:"publicKey"`
+	}
+	if json.Unmarshal(data, &wrapped) == nil && wrapped.PublicKey != nil {
+		*v = *wrapped.PublicKey
+		return nil
+	}
 	var outer struct {
 		PublicKey json.RawMessage `json:"publicKey"`
 	}
