@@ -13,7 +13,7 @@ var importTests = []test{
 		ctx := t.Context()
 		// More than one multi-row INSERT's worth, so batches meet.
 		var in []storage.UserImport
-		for i := range 1203 {
+		for i := range 3203 {
 			u := newUser(fmt.Sprintf("Bulk.%04d@Example.com", i))
 			in = append(in, storage.UserImport{User: u, Credentials: []storage.Credential{newCredential(u.ID)}})
 		}
@@ -21,7 +21,7 @@ var importTests = []test{
 		n, err := s.CountUsers(ctx)
 		ok(t, err)
 		equal(t, "count", n, len(in))
-		for _, i := range []int{0, 499, 500, 1202} {
+		for _, i := range []int{0, 1499, 1500, 3202} {
 			got, err := s.GetUserByUPN(ctx, fmt.Sprintf("bulk.%04d@example.COM", i))
 			ok(t, err)
 			equal(t, "user", got, in[i].User)
@@ -37,8 +37,8 @@ var importTests = []test{
 		mustCredential(t, s, u.ID)
 		day := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 		var in []storage.SignInEvent
-		for i := range 1203 { // more than one multi-row INSERT
-			e := logEvent(u, day.Add(time.Duration(i)*time.Minute), storage.ResultSuccess, aaguidA)
+		for i := range 3203 { // more than two multi-row INSERTs
+			e := logEvent(u, day.Add(time.Duration(i)*time.Second), storage.ResultSuccess, aaguidA)
 			if i%3 == 0 {
 				e.ID = ""
 			}
@@ -47,16 +47,16 @@ var importTests = []test{
 		ok(t, s.ImportSignIns(ctx, in))
 		got, next, err := s.ListSignIns(ctx, storage.SignInQuery{Limit: 1})
 		ok(t, err)
-		if next == "" || got[0].Time != in[1202].Time || got[0].ID != in[1202].ID {
-			t.Fatalf("newest: %+v, want %+v", got, in[1202])
+		if next == "" || got[0].Time != in[3202].Time || got[0].ID != in[3202].ID {
+			t.Fatalf("newest: %+v, want %+v", got, in[3202])
 		}
 		days, err := s.SignInsPerDay(ctx, day)
 		ok(t, err)
-		equal(t, "per day", days, []storage.DailyCount{ // 1440 minutes a day
-			{Day: day, Key: "passkey/deviceBound", Count: 1203}})
+		equal(t, "per day", days, []storage.DailyCount{ // 3203 seconds: one day
+			{Day: day, Key: "passkey/deviceBound", Count: 3203}})
 		models, err := s.PasskeyModels(ctx, storage.PasskeyModelQuery{Windows: []time.Time{day}})
 		ok(t, err)
-		equal(t, "model's sign-ins and people", [][]int{models[0].SignIns, models[0].SignInUsers}, [][]int{{1203}, {1}})
+		equal(t, "model's sign-ins and people", [][]int{models[0].SignIns, models[0].SignInUsers}, [][]int{{3203}, {1}})
 	}},
 	{"a_taken_upn_or_credential_id_stores_nothing", func(t *testing.T, s storage.Storage) {
 		ctx := t.Context()

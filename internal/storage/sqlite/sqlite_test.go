@@ -316,3 +316,30 @@ func TestMigrationChunksTheStoredMDSBlobs(t *testing.T) {
 		t.Fatalf("after the down migration the newest blob is %d with %d bytes, want 6 with 200", n, len(raw))
 	}
 }
+
+// ImportUsers widens the writer's page cache while it imports and gives the
+// server's writer its usual 2 MiB back, whether the import succeeds or not.
+func TestImportGivesTheWriterItsPageCacheBack(t *testing.T) {
+	s := migrated(t)
+	cacheSize := func() string {
+		t.Helper()
+		var v string
+		if err := s.Writer().QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := cacheSize()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	u := storage.User{ID: uuid.NewString(), UserPrincipalName: "bulk@example.com", DisplayName: "Bulk", AccountEnabled: true,
+		CreatedAt: now, UpdatedAt: now}
+	if err := s.ImportUsers(t.Context(), []storage.UserImport{{User: u}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportUsers(t.Context(), []storage.UserImport{{User: u}}); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("importing a user again: %v, want ErrAlreadyExists", err)
+	}
+	if got := cacheSize(); got != before || before != "-2000" {
+		t.Errorf("writer's cache_size after imports = %s, before %s, want -2000", got, before)
+	}
+}

@@ -84,6 +84,12 @@ type Dialect struct {
 	// ordered index scan, which stops after the page (docs/performance.md,
 	// "A million users").
 	KeyBound string
+	// ImportCacheKiB, where set, is the page cache (KiB) ImportUsers gives
+	// the writer connection while it imports, then takes back (SQLite: the
+	// default 2 MiB held a tenth of the hot leaves of the UPN and display-name
+	// indexes a million users insert into at 900 places each, so each row
+	// read its leaves again; docs/performance.md, "A million users").
+	ImportCacheKiB int
 	// DayNumber is an SQL expression of the UTC day (days since 1970-01-01,
 	// an integer) of the time column col.
 	DayNumber func(col string) string
