@@ -178,10 +178,16 @@ func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (
 		WHERE day >= ? GROUP BY aaguid`, args, n, n)
 }
 
-// ListCredentialOwners implements storage.Storage: two reads, the
-// memberships and the credentials with their users.
+// ListCredentialOwners implements storage.Storage: the number of passkeys
+// (credential_models' counters, so the list is allocated once, not grown
+// through copies of ever larger arrays), the memberships, and the
+// credentials with their users.
 func (s *Store) ListCredentialOwners(ctx context.Context) ([]storage.CredentialOwner, error) {
 	const op = "list credentials with their owners"
+	var n int
+	if err := s.read().row(ctx, `SELECT COALESCE(SUM(passkeys), 0) FROM credential_models`).Scan(&n); err != nil {
+		return nil, s.fail(op, err, nil)
+	}
 	groups := map[string][]string{}
 	rows, err := s.read().rows(ctx, `SELECT user_id, group_id FROM memberships ORDER BY user_id, group_id`)
 	if err != nil {
@@ -205,7 +211,7 @@ func (s *Store) ListCredentialOwners(ctx context.Context) ([]storage.CredentialO
 		return nil, s.fail(op, err, nil)
 	}
 	defer rows.Close()
-	var out []storage.CredentialOwner
+	out := make([]storage.CredentialOwner, 0, max(n, 0))
 	for rows.Next() {
 		var o storage.CredentialOwner
 		c, err := scanCredential(scanFunc(func(credDest ...any) error {
