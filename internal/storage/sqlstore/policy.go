@@ -123,11 +123,15 @@ const mdsKeep = 3
 // every sign-in's commit waited behind it (issue 11).
 const mdsChunkBytes = 128 << 10
 
-// mdsChunkPause bounds the pause after each chunk: as long as the chunk's
-// transaction took, so that the store takes at most about half of the
-// writer's time and other writers — another process's too, whose busy
-// handler polls — find it free between chunks.
-const mdsChunkPause = 20 * time.Millisecond
+// The pause after each chunk: as long as the chunk's transaction took, so
+// that the store takes at most about half of the writer's time, and at least
+// mdsChunkGap, so that a writer of another process waiting on SQLite's busy
+// handler, which retries after 1, 2, 5 and then 10 ms, finds the lock free
+// at its next try instead of retrying into the next chunk.
+const (
+	mdsChunkGap      = 10 * time.Millisecond
+	mdsChunkMaxPause = 30 * time.Millisecond
+)
 
 // PutMDSBlob implements storage.Storage. The blob is written in chunks, each
 // in a short transaction of its own, under an upload ID of this attempt;
@@ -187,7 +191,7 @@ func (s *Store) putMDSChunks(ctx context.Context, upload string, b storage.MDSBl
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%s: %w", op, ctx.Err())
-			case <-time.After(min(time.Since(start), mdsChunkPause)):
+			case <-time.After(min(max(time.Since(start), mdsChunkGap), mdsChunkMaxPause)):
 			}
 		}
 	}
