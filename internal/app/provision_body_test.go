@@ -78,3 +78,54 @@ func TestProvisioningBodyIsReadOnceOrAsBefore(t *testing.T) {
 		stored(2)
 	})
 }
+
+// TestSelfServiceRegistrationBodyIsReadOnceOrAsBefore: the same for a
+// person adding their own passkey, whose body also says which key is
+// wanted.
+func TestSelfServiceRegistrationBodyIsReadOnceOrAsBefore(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, w *world) {
+		w.enableForAll()
+		alice := w.user("alice@contoso.com")
+		session := w.session(alice, true)
+		send := func(change func(body, credential map[string]any)) reply {
+			t.Helper()
+			opts := w.mustStatus(w.do("POST", "/api/v1/me/passkeys/registration/options", cookie(session), nil), http.StatusOK)
+			resp, err := w.key(goodAAGUID, softkey.FormatPacked).Register(opts.body, w.origin())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var credential map[string]any
+			if err := json.Unmarshal(resp, &credential); err != nil {
+				t.Fatal(err)
+			}
+			body := map[string]any{"displayName": "My key", "publicKeyCredential": credential}
+			change(body, credential)
+			return w.do("POST", "/api/v1/me/passkeys", cookie(session), body)
+		}
+		m := w.mustStatus(send(func(b, _ map[string]any) { b["deviceBound"] = true }), http.StatusCreated).json(t)
+		if m["displayName"] != "My key" || m["attestationLevel"] != "attested" {
+			t.Fatalf("registered = %v", m)
+		}
+		w.mustStatus(send(func(_, c map[string]any) { c["response"].(map[string]any)["anotherOne"] = "y" }), http.StatusCreated)
+
+		// The key wanted is judged either way: a key of another model than
+		// the one asked for is refused.
+		r := send(func(b, _ map[string]any) { b["models"] = []string{revokedAAGUID} })
+		if r.status != http.StatusForbidden {
+			t.Fatalf("a key of another model than the one wanted: status %d, want 403: %s", r.status, r.body)
+		}
+		r = send(func(b, c map[string]any) { b["models"] = []string{revokedAAGUID}; c["extra"] = 1 })
+		if r.status != http.StatusForbidden {
+			t.Fatalf("a key of another model than the one wanted (body read the old way): status %d, want 403: %s", r.status, r.body)
+		}
+		r = send(func(b, _ map[string]any) { b["note"] = "x" })
+		if code, msg := r.err(t); r.status != http.StatusBadRequest || code != "invalidRequest" || !strings.Contains(msg, `unknown field "note"`) {
+			t.Fatalf("unknown body field: %d %s %q", r.status, code, msg)
+		}
+		list := w.mustStatus(w.do("GET", "/api/v1/me/passkeys", cookie(session), nil), http.StatusOK).json(t)["value"].([]any)
+		if len(list) != 2 {
+			t.Fatalf("alice has %d passkeys, want 2", len(list))
+		}
+	})
+}

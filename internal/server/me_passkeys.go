@@ -124,24 +124,42 @@ func (a *MyPasskeysAPI) registrationOptions(w http.ResponseWriter, r *http.Reque
 
 func (a *MyPasskeysAPI) register(w http.ResponseWriter, r *http.Request) {
 	u, p, err := registeringUser(r)
-	var body myRegistrationBody
+	var raw []byte
 	if err == nil {
-		err = DecodeJSON(w, r, &body)
+		raw, err = readJSON(w, r)
 	}
-	if err == nil {
-		err = body.validate()
+	// As in provisioning: a body of exactly the documented shape is decoded
+	// once with its credential, anything else as before.
+	var decoded struct {
+		decodedRegistrationBody
+		wantedKey
+	}
+	fast := err == nil && decodeStrict(raw, &decoded) && decoded.PublicKeyCredential != nil
+	var body myRegistrationBody
+	if err == nil && !fast {
+		if err = decodeJSONBytes(raw, &body); err == nil {
+			err = body.validate()
+		}
+	}
+	want, displayName := body.wantedKey, body.DisplayName
+	if fast {
+		want, displayName = decoded.wantedKey, decoded.DisplayName
 	}
 	var models []string
 	if err == nil {
-		models, err = body.models()
+		models, err = want.models()
 	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	c, err := a.Passkeys.FinishRegistration(r.Context(), passkey.Registration{User: u, Actor: p.Actor(), Session: *p.Session,
-		Models: models, DeviceBound: body.DeviceBound},
-		body.DisplayName, body.PublicKeyCredential)
+	reg := passkey.Registration{User: u, Actor: p.Actor(), Session: *p.Session, Models: models, DeviceBound: want.DeviceBound}
+	var c storage.Credential
+	if fast {
+		c, err = a.Passkeys.FinishDecodedRegistration(r.Context(), reg, displayName, decoded.PublicKeyCredential)
+	} else {
+		c, err = a.Passkeys.FinishRegistration(r.Context(), reg, displayName, body.PublicKeyCredential)
+	}
 	if err != nil {
 		WriteError(w, r, err)
 		return
