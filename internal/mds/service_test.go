@@ -606,3 +606,48 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// readThenWait is the real store whose blob reads, once gate is set, wait
+// for it after reading: a background parse that read blob 2 finishes only
+// when the test says so.
+type readThenWait struct {
+	storage.Storage
+	gate chan struct{}
+}
+
+func (s *readThenWait) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
+	b, err := s.Storage.GetMDSBlob(ctx)
+	if s.gate != nil {
+		<-s.gate
+	}
+	return b, err
+}
+
+// A background parse that ends after this node imported a newer blob does
+// not put the older one back in use: the number never goes backwards.
+func TestServiceBackgroundParseNeverGoesBackwards(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	st := &readThenWait{Storage: f.store}
+	reader := &Service{Store: st, Options: Options{Roots: []string{f.pki.RootPEM()}}}
+	if _, err := reader.Import(ctx, f.blob(t, 1), "one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.service().Import(ctx, f.blob(t, 2), "two"); err != nil {
+		t.Fatal(err)
+	}
+	st.gate = make(chan struct{})
+	if b, err := reader.Current(ctx); err != nil || b.Number != 1 {
+		t.Fatalf("Current = %+v, %v; want blob 1 while 2 is parsed", b, err)
+	}
+	// Blob 2 is being read in the background; this node imports 3 meanwhile.
+	if _, err := reader.Import(ctx, f.blob(t, 3), "three"); err != nil {
+		t.Fatal(err)
+	}
+	close(st.gate)
+	reader.loadMu.Lock() // the background parse is over
+	reader.loadMu.Unlock()
+	if b, err := reader.Current(ctx); err != nil || b.Number != 3 {
+		t.Fatalf("after the background parse of blob 2 ended, Current = %+v, %v; want blob 3", b, err)
+	}
+}
