@@ -291,7 +291,35 @@ func (s opStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthR
 	if rec.CodeExpiresAt == nil || !s.p.now().Before(*rec.CodeExpiresAt) || !rec.Done {
 		return nil, errors.New("code expired")
 	}
-	return decodeAuthRequest(rec)
+	return decodeCodeRequest(rec)
+}
+
+// codeRequest is the part of a stored authorization request (the JSON of an
+// oidc.AuthRequest, same names) that redeeming its code reads: the
+// redirect URI and PKCE challenge to check, the scopes, nonce and response
+// type of the tokens. Decoding only these skips the prompt, locales (parsed
+// as language tags), login and ID token hints, which only the sign-in path
+// reads, and most of the garbage a full decode makes on every exchange.
+type codeRequest struct {
+	Scopes              oidc.SpaceDelimitedArray `json:"scope"`
+	ResponseType        oidc.ResponseType        `json:"response_type"`
+	RedirectURI         string                   `json:"redirect_uri"`
+	State               string                   `json:"state"`
+	Nonce               string                   `json:"nonce"`
+	ResponseMode        oidc.ResponseMode        `json:"response_mode"`
+	CodeChallenge       string                   `json:"code_challenge"`
+	CodeChallengeMethod oidc.CodeChallengeMethod `json:"code_challenge_method"`
+}
+
+// decodeCodeRequest is decodeAuthRequest for a code exchange (codeRequest).
+func decodeCodeRequest(rec storage.AuthRequest) (*authRequest, error) {
+	var c codeRequest
+	if err := json.Unmarshal(rec.Request, &c); err != nil {
+		return nil, fmt.Errorf("auth request %s: %w", rec.ID, err)
+	}
+	return &authRequest{rec: rec, req: oidc.AuthRequest{Scopes: c.Scopes, ResponseType: c.ResponseType,
+		ClientID: rec.ClientID, RedirectURI: c.RedirectURI, State: c.State, Nonce: c.Nonce,
+		ResponseMode: c.ResponseMode, CodeChallenge: c.CodeChallenge, CodeChallengeMethod: c.CodeChallengeMethod}}, nil
 }
 
 func (s opStorage) revokeCode(ctx context.Context, rec storage.AuthRequest) {
