@@ -98,7 +98,7 @@ func GroupClaims(groups []storage.Group) (ids, names []string) {
 // Keyward claims nothing: a UPN need not be a mailbox, and an app that links
 // accounts by a verified address must not trust one that nobody checked.
 // false leaves email_verified out of the token (it is omitted when false).
-func EmailClaim(u storage.User) (email string, verified bool) {
+func EmailClaim(u storage.UserClaims) (email string, verified bool) {
 	if u.Mail != "" {
 		return u.Mail, true
 	}

@@ -42,7 +42,7 @@ type reqState struct {
 	app          *storage.Application
 	failures     int  // wrong secrets of app in the current window
 	failuresRead bool // failures was read with app
-	user         *storage.User
+	user         *storage.UserClaims
 }
 
 // secretFailuresKey prefixes an app's object ID in the rate-limit counter
@@ -102,18 +102,19 @@ func (s opStorage) app(ctx context.Context, clientID string) (storage.Applicatio
 	return a, nil
 }
 
-// user reads the user once per request (reqState).
-func (s opStorage) user(ctx context.Context, id string) (storage.User, error) {
+// user reads the user's claims once per request (reqState).
+func (s opStorage) user(ctx context.Context, id string) (storage.UserClaims, error) {
 	st := stateFrom(ctx)
 	if st.user != nil && st.user.ID == id {
 		return *st.user, nil
 	}
 	u, err := s.p.store.GetUser(ctx, id)
 	if err != nil {
-		return u, err
+		return storage.UserClaims{}, err
 	}
-	st.user = &u
-	return u, nil
+	c := u.Claims()
+	st.user = &c
+	return c, nil
 }
 
 // GetClientByClientID implements op.Storage.

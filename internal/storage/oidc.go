@@ -47,7 +47,7 @@ type OIDCStorage interface {
 	// not (so that a second use can be told apart and answered).
 	GetAuthRequestByCode(ctx context.Context, codeHash []byte) (AuthRequest, error)
 	// GetCodeGrant is GetAuthRequestByCode together with the user who
-	// completed the request and the application it was made for, with that
+	// completed the request (its claims) and the application it was made for, with that
 	// application's count of wrong secrets in now's window (as GetClient
 	// reads it), in one query: a code exchange needs all of them. A request
 	// without a user, or whose user or application is gone, is ErrNotFound.
@@ -161,10 +161,29 @@ type AuthRequest struct {
 // the user who completed it, and the client it was issued to with the
 // client's wrong secrets in the current window.
 type CodeGrant struct {
-	Request        AuthRequest
-	User           User
+	Request AuthRequest
+	// User is the user who completed the request, as far as tokens need:
+	// not the whole row (no password hash, role or emergency flag).
+	User           UserClaims
 	Client         Application
 	ClientFailures int
+}
+
+// UserClaims is what a token endpoint or userinfo needs of a user: the
+// claims it gives out and whether the user may still sign in.
+type UserClaims struct {
+	ID                string
+	UserPrincipalName string
+	DisplayName       string
+	Mail              string
+	AccountEnabled    bool
+	UpdatedAt         time.Time
+}
+
+// Claims is the part of u that tokens and userinfo read.
+func (u User) Claims() UserClaims {
+	return UserClaims{ID: u.ID, UserPrincipalName: u.UserPrincipalName, DisplayName: u.DisplayName,
+		Mail: u.Mail, AccountEnabled: u.AccountEnabled, UpdatedAt: u.UpdatedAt}
 }
 
 // OIDC token kinds.

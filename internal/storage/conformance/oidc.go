@@ -275,7 +275,9 @@ var authRequestTests = []test{
 		equal(t, "used at", got.CodeUsedAt, ptr(at(time.Second)))
 	}},
 	{"code_grant_reads_the_user_and_the_client_with_the_request", func(t *testing.T, s storage.Storage) {
-		u := mustUser(t, s, "u@x.org")
+		u := newUser("u@x.org")
+		u.Mail, u.DisplayName, u.UpdatedAt = "u.mail@x.org", "U Name", t0.Add(time.Hour)
+		ok(t, s.CreateUser(t.Context(), u))
 		a := mustApplication(t, s, "App")
 		other := mustApplication(t, s, "Other")
 		const w = 15 * time.Minute
@@ -289,7 +291,8 @@ var authRequestTests = []test{
 		equal(t, "request", g.Request, r)
 		wantU, err := s.GetUser(t.Context(), u.ID)
 		ok(t, err)
-		equal(t, "user", g.User, wantU)
+		equal(t, "user's claims", g.User, wantU.Claims())
+		equal(t, "user's mail", g.User.Mail, "u.mail@x.org")
 		equal(t, "client", g.Client, a)
 		equal(t, "no failures", g.ClientFailures, 0)
 		// The client's wrong secrets in the window, as GetClient counts them.

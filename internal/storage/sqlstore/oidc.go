@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keyward/keyward/internal/storage"
@@ -408,8 +409,13 @@ func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (stor
 }
 
 // codeGrantQuery is GetCodeGrant's one read, built once: building it on
-// each exchange took 36 of its 200 allocations.
-var codeGrantQuery = `SELECT ` + prefixed("r", authRequestCols) + `, ` + prefixed("u", userCols) + `,
+// each exchange took 36 of its 200 allocations. It reads no column twice
+// (the request's client and user are the joined rows', its code hash the
+// one asked for) and of the user only the claims: every column is an
+// allocation or more on each exchange.
+var codeGrantQuery = `SELECT r.id, r.request, r.session_id, r.auth_time, r.amr, r.acr, r.done,
+		r.code_expires_at, r.code_used_at, r.created_at, r.expires_at,
+		u.id, u.upn, u.display_name, u.mail, u.account_enabled, u.updated_at,
 		` + prefixed("a", applicationCols) + `,
 		COALESCE((SELECT l.hits FROM rate_limits l WHERE l.name = ? || a.id
 			AND l.window_us = ? AND l.window_start = ?), 0)
@@ -427,17 +433,25 @@ func (s *Store) GetCodeGrant(ctx context.Context, codeHash []byte, failureKeyPre
 		return storage.CodeGrant{}, fmt.Errorf("%s: %w", op, err)
 	}
 	var g storage.CodeGrant
-	var u userScan
+	r, u := &g.Request, &g.User
+	var req bytesCol
+	var amr strListCol
+	var authTime, codeExp, codeUsed, created, expires, updated timeCol
 	var a appScan
-	dest := append(u.dest(), a.dest()...)
-	g.Request, err = scanAuthRequest(s.read().row(ctx, codeGrantQuery, failureKeyPrefix, w.Microseconds(), s.tv(start), codeHash), append(dest, &g.ClientFailures)...)
+	dest := append([]any{&r.ID, &req, &r.SessionID, &authTime, &amr, &r.ACR, &r.Done,
+		&codeExp, &codeUsed, &created, &expires,
+		&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.Mail, &u.AccountEnabled, &updated}, a.dest()...)
+	err = s.read().row(ctx, codeGrantQuery, failureKeyPrefix, w.Microseconds(), s.tv(start), codeHash).
+		Scan(append(dest, &g.ClientFailures)...)
 	if err != nil {
 		return storage.CodeGrant{}, s.fail(op, err, nil)
 	}
-	g.User = u.user()
 	if g.Client, err = a.app(); err != nil {
 		return storage.CodeGrant{}, fmt.Errorf("%s: %w", op, err)
 	}
+	r.ClientID, r.UserID, r.CodeHash, r.Request, r.AMR = g.Client.AppID, u.ID, slices.Clone(codeHash), req.V, amr.V
+	r.AuthTime, r.CodeExpiresAt, r.CodeUsedAt = authTime.T, codeExp.ptr(), codeUsed.ptr()
+	r.CreatedAt, r.ExpiresAt, u.UpdatedAt = created.T, expires.T, updated.T
 	return g, nil
 }
 
