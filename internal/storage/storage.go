@@ -227,6 +227,24 @@ type Storage interface {
 	// user's group IDs (sorted), ordered by UPN: what a policy preview judges.
 	ListCredentialOwners(ctx context.Context) ([]CredentialOwner, error)
 
+	// ListPrivilegedCredentialOwners is ListCredentialOwners of the
+	// credentials of global administrators and emergency-access accounts
+	// only (enabled or not): what the passkey policy's lockout guard judges.
+	ListPrivilegedCredentialOwners(ctx context.Context) ([]CredentialOwner, error)
+
+	// ListKeyFacts reads what the passkey policy judges of every passkey that
+	// can sign in today — its owner's account is enabled and it is not
+	// flagged as a possible clone — ordered by the owner's ID (so one
+	// owner's keys are consecutive), then oldest first, then by ID.
+	// Each carries its owner's memberships of groupIDs only: the groups a
+	// policy names, the only ones that can change its verdict.
+	ListKeyFacts(ctx context.Context, groupIDs []string) ([]KeyFacts, error)
+
+	// ListCredentialOwnersByID reads the credentials with the given IDs
+	// (Credential.ID) with their owners, in no particular order; IDs of no
+	// credential are left out.
+	ListCredentialOwnersByID(ctx context.Context, ids []string) ([]CredentialOwner, error)
+
 	// LockPrivilegedUsers locks the rows of every global administrator and
 	// emergency-access account, in ID order, until the change whose ctx it
 	// is given ends (see Audited). A decision about their ways in made after
@@ -569,6 +587,22 @@ type CredentialOwner struct {
 	// same query read it (0 when none was saved; see PolicyVersions), so a
 	// sign-in checks its cached policy without another round trip.
 	Fido2PolicyVersion int64
+}
+
+// KeyFacts is what the passkey policy's verdict on a stored passkey depends
+// on, with what an impact preview counts of its owner (Storage.ListKeyFacts).
+// Equal facts (but the IDs) get equal verdicts.
+type KeyFacts struct {
+	CredentialID     string // Credential.ID
+	UserID           string
+	AAGUID           string
+	Model            string
+	AttestationKeyID string
+	BackupEligible   bool
+	// Privileged: the owner is a global administrator or an emergency-access
+	// account.
+	Privileged bool
+	GroupIDs   []string // sorted; only the groups asked about
 }
 
 // Registrant is what a passkey registration reads about its user in one

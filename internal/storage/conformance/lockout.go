@@ -31,7 +31,7 @@ func passkeysOff(ctx context.Context, s storage.Storage, name string) error {
 			if err := s.LockPrivilegedUsers(ctx); err != nil {
 				return p, err
 			}
-			owners, err := s.ListCredentialOwners(ctx)
+			owners, err := s.ListPrivilegedCredentialOwners(ctx)
 			if err != nil {
 				return p, err
 			}

@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -261,6 +263,58 @@ var reportTests = []test{
 			{Credential: c2, User: ann, GroupIDs: groups},
 			{Credential: c1, User: bob},
 		})
+	}},
+	{"key_facts_of_keys_that_sign_in_with_the_groups_asked_about", func(t *testing.T, s storage.Storage) {
+		create := func(upn string, edit func(*storage.User)) storage.User {
+			u := newUser(upn)
+			edit(&u)
+			ok(t, s.CreateUser(t.Context(), u))
+			return u
+		}
+		ann := create("ann@x.org", func(u *storage.User) { u.AdminRole = storage.RoleGlobalAdmin })
+		bob := create("bob@x.org", func(u *storage.User) {})
+		eve := create("eve@x.org", func(u *storage.User) { u.IsEmergencyAccess = true })
+		off := create("dan@x.org", func(u *storage.User) { u.AccountEnabled = false })
+		asked, other := mustGroup(t, s, "Asked"), mustGroup(t, s, "Other")
+		ok(t, s.AddMember(t.Context(), asked.ID, bob.ID))
+		ok(t, s.AddMember(t.Context(), other.ID, bob.ID))
+		a1 := mustCredential(t, s, ann.ID)
+		a2 := newCredential(ann.ID)
+		a2.AAGUID, a2.Model, a2.BackupEligible, a2.AttestationKeyID, a2.CreatedAt = "ee882879-721c-4913-9775-3dfcce97072a", "", true, "abcd", at(time.Hour)
+		ok(t, s.CreateCredential(t.Context(), a2))
+		b1, e1 := mustCredential(t, s, bob.ID), mustCredential(t, s, eve.ID)
+		flagged := newCredential(bob.ID)
+		flagged.CloneWarning, flagged.CreatedAt = true, at(time.Hour)
+		ok(t, s.CreateCredential(t.Context(), flagged))
+		mustCredential(t, s, off.ID)
+		got, err := s.ListKeyFacts(t.Context(), []string{asked.ID})
+		ok(t, err)
+		fact := func(c storage.Credential, privileged bool, groups ...string) storage.KeyFacts {
+			return storage.KeyFacts{CredentialID: c.ID, UserID: c.UserID, AAGUID: c.AAGUID, Model: c.Model,
+				AttestationKeyID: c.AttestationKeyID, BackupEligible: c.BackupEligible, Privileged: privileged, GroupIDs: groups}
+		}
+		// Disabled owners' keys and flagged keys sign in under no policy;
+		// only the group asked about is read.
+		// Ordered by owner, then oldest first.
+		want := []storage.KeyFacts{fact(a1, true), fact(a2, true), fact(b1, false, asked.ID), fact(e1, true)}
+		slices.SortStableFunc(want, func(a, b storage.KeyFacts) int { return strings.Compare(a.UserID, b.UserID) })
+		equal(t, "facts", got, want)
+		none, err := s.ListKeyFacts(t.Context(), nil)
+		ok(t, err)
+		if len(none) != 4 || slices.ContainsFunc(none, func(f storage.KeyFacts) bool { return f.GroupIDs != nil }) {
+			t.Fatalf("without groups: %+v", none)
+		}
+
+		priv, err := s.ListPrivilegedCredentialOwners(t.Context())
+		ok(t, err)
+		equal(t, "privileged owners", priv, []storage.CredentialOwner{
+			{Credential: a1, User: ann}, {Credential: a2, User: ann}, {Credential: e1, User: eve}})
+
+		byID, err := s.ListCredentialOwnersByID(t.Context(), []string{b1.ID, e1.ID, b1.ID, "nope"})
+		ok(t, err)
+		groups := []string{asked.ID, other.ID}
+		slices.Sort(groups)
+		equal(t, "owners by ID", byID, []storage.CredentialOwner{{Credential: b1, User: bob, GroupIDs: groups}, {Credential: e1, User: eve}})
 	}},
 }
 
