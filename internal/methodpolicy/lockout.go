@@ -43,13 +43,15 @@ func lockouts(cur, next policy.Fido2, methods []storage.UserMethods, distrust Di
 // checkLockout reads, with ctx (inside the policy's writing transaction),
 // what lockouts needs and refuses a change that locks someone out. It locks
 // the privileged accounts' rows first, so a method deletion (which locks its
-// user's row) cannot slip between this read and the commit. Only accounts
-// with a passkey are read: a policy change cannot take anyone else's way in.
+// user's row) cannot slip between this read and the commit. Only the
+// privileged accounts' passkeys are read (with their owners): a policy
+// change cannot take the way in of anyone without a passkey, and nobody
+// else's matters here.
 func (p *Service) checkLockout(ctx context.Context, cur, next policy.Fido2, distrust Distrust) ([]LockedOut, error) {
 	if err := p.Store.LockPrivilegedUsers(ctx); err != nil {
 		return nil, apperr.Internal(err)
 	}
-	owners, err := p.Store.ListCredentialOwners(ctx)
+	owners, err := p.Store.ListPrivilegedCredentialOwners(ctx)
 	if err != nil {
 		return nil, apperr.Internal(err)
 	}
