@@ -183,7 +183,25 @@ func (a *app) passkeyDryRun(ctx context.Context, st store, fs *pflag.FlagSet, v 
 		}
 		fmt.Fprintf(w, "  %s  %s (%s, AAGUID %s): %s\n", k.UserPrincipalName, k.DisplayName, model, k.AAGUID, k.Reason)
 	}
+	if more := p.Summary.KeysThatStopWorking - len(p.KeysThatStopWorking); more > 0 {
+		fmt.Fprintf(w, "  … and %d more (--json lists the first %d; the API pages through all with $skip and $top).\n", more, len(p.KeysThatStopWorking))
+	}
+	if len(p.ByModel) > 1 || truncated(p) {
+		fmt.Fprintln(w, "By model:")
+		for _, m := range p.ByModel {
+			model := m.Model
+			if model == "" {
+				model = "unknown model"
+			}
+			fmt.Fprintf(w, "  %s (AAGUID %s): %d keys of %d people\n", model, m.AAGUID, m.Keys, m.Users)
+		}
+	}
 	return nil
+}
+
+// truncated says whether p leaves out keys that stop working.
+func truncated(p reports.Preview) bool {
+	return p.Summary.KeysThatStopWorking > len(p.KeysThatStopWorking)
 }
 
 const policyNotChanged = "the passkey (FIDO2) policy was not changed"

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -278,6 +279,68 @@ func TestChartsAreSVGDrawnOnTheServer(t *testing.T) {
 		}
 		if r := w.do("GET", "/api/v1/reports/charts/pie", bearer(w.reader), nil); r.status != http.StatusNotFound {
 			t.Fatalf("unknown chart: %d", r.status)
+		}
+	})
+}
+
+func TestPolicyPreviewPagesItsListsAndCountsEverything(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, w *world) {
+		ids, _ := keyModelsWorld(t, w)
+		proposal := `{"passkeyProfiles":[{"id":"default","name":"Default passkey profile","passkeyTypes":"deviceBound,synced",` +
+			`"attestationEnforcement":"disabled","keyRestrictions":{"isEnforced":true,"enforcementType":"allow","aaGuids":["` + goodAAGUID + `"]}}]}`
+		type page struct {
+			Summary                  map[string]float64
+			ByModel                  []map[string]any `json:"keysThatStopWorkingByModel"`
+			Skip, Top                int
+			UsersLosingPasskeySignIn []map[string]any
+			KeysThatStopWorking      []map[string]any
+			PrivilegedUsersAffected  []map[string]any
+		}
+		// Three keys stop working; a page of one lists one of them, the
+		// counts stay whole and the emergency account is named on every page.
+		var owners []string
+		for skip := range 4 {
+			var p page
+			r := w.mustStatus(w.do("POST", policyPath+"/preview?$top=1&$skip="+strconv.Itoa(skip), bearer(w.reader), proposal), http.StatusOK)
+			if err := json.Unmarshal(r.body, &p); err != nil {
+				t.Fatal(err)
+			}
+			wantLen := 1
+			if skip == 3 {
+				wantLen = 0
+			}
+			if p.Summary["keysThatStopWorking"] != 3 || p.Summary["usersLosingPasskeySignIn"] != 3 || p.Skip != skip || p.Top != 1 ||
+				len(p.KeysThatStopWorking) != wantLen || len(p.UsersLosingPasskeySignIn) != wantLen {
+				t.Fatalf("page %d: %s", skip, r.body)
+			}
+			if len(p.PrivilegedUsersAffected) != 1 || p.PrivilegedUsersAffected[0]["userPrincipalName"] != "eve@contoso.com" {
+				t.Fatalf("page %d: privileged %v", skip, p.PrivilegedUsersAffected)
+			}
+			for _, k := range p.KeysThatStopWorking {
+				if k["userPrincipalName"] == "" || k["displayName"] == "" {
+					t.Errorf("page %d: key without names: %v", skip, k)
+				}
+				owners = append(owners, k["userId"].(string))
+			}
+			// Two keys of one model (bob's and eve's) and carol's of another.
+			models := map[string]float64{}
+			for _, m := range p.ByModel {
+				models[m["aaGuid"].(string)] = m["keys"].(float64)
+			}
+			if models[unknownAAGUID] != 2 || models[thirdAAGUID] != 1 || len(models) != 2 {
+				t.Fatalf("page %d: by model %v", skip, p.ByModel)
+			}
+		}
+		sort.Strings(owners)
+		if strings.Join(owners, ",") != strings.Join(sortedOf(ids["bob"], ids["carol"], ids["eve"]), ",") {
+			t.Fatalf("the pages together list the keys of %v", owners)
+		}
+		for _, q := range []string{"?$top=0", "?$top=1001", "?$skip=-1", "?$top=x", "?$filter=x", "?$top=1&$top=2"} {
+			if r := w.do("POST", policyPath+"/preview"+q, bearer(w.reader), proposal); r.status != http.StatusBadRequest ||
+				!strings.Contains(string(r.body), "$") {
+				t.Errorf("%s: status %d %s", q, r.status, r.body)
+			}
 		}
 	})
 }

@@ -2,7 +2,9 @@ package reports
 
 import (
 	"context"
+	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/methodpolicy"
@@ -11,9 +13,18 @@ import (
 )
 
 // Preview is what a proposed passkey policy would change for the people who
-// hold passkeys, before it is saved.
+// hold passkeys, before it is saved. Summary and ByModel count everything;
+// the three long lists hold one page (Skip, Top) of their entries, and
+// PrivilegedUsersAffected holds every one.
 type Preview struct {
 	Summary PreviewSummary `json:"summary"`
+	// ByModel counts, per key model, the keys that stop working and their
+	// owners, most keys first.
+	ByModel []ModelImpact `json:"keysThatStopWorkingByModel"`
+	// Skip and Top say which page of each long list this is: its entries
+	// Skip+1 to Skip+Top (ordered by the user's ID, then the key's age).
+	Skip int `json:"skip"`
+	Top  int `json:"top"`
 	// UsersLosingPasskeySignIn could sign in with a passkey and could not.
 	UsersLosingPasskeySignIn []AffectedUser `json:"usersLosingPasskeySignIn"`
 	// KeysThatStopWorking sign in today and would be refused.
@@ -22,16 +33,24 @@ type Preview struct {
 	// hold passkeys, none of which it accepts.
 	UsersInScopeWithoutAcceptableKey []AffectedUser `json:"usersInScopeWithoutAcceptableKey"`
 	// PrivilegedUsersAffected are the global administrators and emergency
-	// accounts with a key that stops working.
+	// accounts with a key that stops working: always all of them.
 	PrivilegedUsersAffected []AffectedUser `json:"privilegedUsersAffected"`
 }
 
-// PreviewSummary counts the lists.
+// PreviewSummary counts the lists, in full.
 type PreviewSummary struct {
 	UsersLosingPasskeySignIn         int `json:"usersLosingPasskeySignIn"`
 	KeysThatStopWorking              int `json:"keysThatStopWorking"`
 	UsersInScopeWithoutAcceptableKey int `json:"usersInScopeWithoutAcceptableKey"`
 	PrivilegedUsersAffected          int `json:"privilegedUsersAffected"`
+}
+
+// ModelImpact is one key model's share of the keys that stop working.
+type ModelImpact struct {
+	AAGUID string `json:"aaGuid"`
+	Model  string `json:"model"`
+	Keys   int    `json:"keys"`
+	Users  int    `json:"users"`
 }
 
 // AffectedUser is a person a change reaches.
@@ -45,6 +64,9 @@ type AffectedUser struct {
 	Models []string `json:"models"`
 	// AcceptableKeysLeft counts the user's keys the proposed policy accepts.
 	AcceptableKeysLeft int `json:"acceptableKeysLeft"`
+
+	// key is one of the user's keys, by which Details finds the user.
+	key string
 }
 
 // AffectedKey is a passkey that stops working, and why.
@@ -59,76 +81,184 @@ type AffectedKey struct {
 	Reason            string `json:"reason"`
 }
 
-// Compare judges every key under the current and the proposed policy, by
-// the sign-in's own decision (methodpolicy.PasskeySignIn, with distrust
-// saying which models MDS distrusts). Keys of disabled accounts and keys
-// flagged as possible clones sign in under neither, so they change nothing.
-func Compare(cur, next policy.Fido2, owners []storage.CredentialOwner, distrust methodpolicy.Distrust) Preview {
-	p := Preview{UsersLosingPasskeySignIn: []AffectedUser{}, KeysThatStopWorking: []AffectedKey{},
-		UsersInScopeWithoutAcceptableKey: []AffectedUser{}, PrivilegedUsersAffected: []AffectedUser{}}
-	type tally struct {
-		user          AffectedUser
-		groups        []string
-		before, after int
-		lost          bool
-		order         int
+// PreviewPage chooses the page of the long lists: Skip entries left out,
+// then at most Top (DefaultPreviewTop when 0).
+type PreviewPage struct{ Skip, Top int }
+
+// DefaultPreviewTop and MaxPreviewTop bound a page of the preview's lists.
+const (
+	DefaultPreviewTop = 100
+	MaxPreviewTop     = 1000
+)
+
+// Check refuses a page out of bounds and fills in the default size.
+func (pg PreviewPage) Check() (PreviewPage, error) {
+	if pg.Top == 0 {
+		pg.Top = DefaultPreviewTop
 	}
-	users := map[string]*tally{}
-	for _, o := range owners {
-		if !o.User.AccountEnabled || o.Credential.CloneWarning {
-			continue
+	if pg.Skip < 0 || pg.Top < 1 || pg.Top > MaxPreviewTop {
+		return pg, apperr.New(http.StatusBadRequest, "invalidRequest",
+			"$skip must be 0 or more and $top from 1 to %d", MaxPreviewTop)
+	}
+	return pg, nil
+}
+
+func (pg PreviewPage) holds(i int) bool { return i >= pg.Skip && i < pg.Skip+pg.Top }
+
+// verdicts is what the current and the proposed policy say of a kind of key.
+type verdicts struct{ was, now policy.Decision }
+
+// kind is what a verdict depends on: equal kinds get equal verdicts.
+type kind struct {
+	groups               string
+	aaguid, model, keyID string
+	backupEligible       bool
+}
+
+// Compare judges every key (facts of keys that sign in today: enabled
+// owners, no clone flag) under the current and the proposed policy, by the
+// sign-in's own decision (methodpolicy.PasskeySignIn, with distrust saying
+// which models MDS distrusts), once per kind of key. It counts everything
+// and lists page's entries, and every privileged account affected, with
+// IDs only: Details names them. facts must hold each owner's keys
+// together (ListKeyFacts' order).
+func Compare(cur, next policy.Fido2, facts []storage.KeyFacts, distrust methodpolicy.Distrust, page PreviewPage) Preview {
+	p := Preview{Skip: page.Skip, Top: page.Top, ByModel: []ModelImpact{}, UsersLosingPasskeySignIn: []AffectedUser{},
+		KeysThatStopWorking: []AffectedKey{}, UsersInScopeWithoutAcceptableKey: []AffectedUser{},
+		PrivilegedUsersAffected: []AffectedUser{}}
+	judged := map[kind]verdicts{}
+	scoped := map[string]bool{}
+	models := map[[2]string]*ModelImpact{}
+	var order [][2]string
+	for start := 0; start < len(facts); {
+		end := start + 1
+		for end < len(facts) && facts[end].UserID == facts[start].UserID {
+			end++
 		}
-		t, ok := users[o.User.ID]
+		mine := facts[start:end]
+		groups := strings.Join(mine[0].GroupIDs, ",")
+		before, after := 0, 0
+		var lost [][2]string
+		for _, f := range mine {
+			k := kind{groups: groups, aaguid: f.AAGUID, model: f.Model, keyID: f.AttestationKeyID, backupEligible: f.BackupEligible}
+			v, ok := judged[k]
+			if !ok {
+				c := storage.Credential{AAGUID: f.AAGUID, Model: f.Model, AttestationKeyID: f.AttestationKeyID, BackupEligible: f.BackupEligible}
+				v = verdicts{methodpolicy.PasskeySignIn(cur, f.GroupIDs, c, distrust), methodpolicy.PasskeySignIn(next, f.GroupIDs, c, distrust)}
+				judged[k] = v
+			}
+			if v.was.Allowed {
+				before++
+			}
+			if v.now.Allowed {
+				after++
+				continue
+			}
+			if !v.was.Allowed {
+				continue
+			}
+			m := [2]string{f.AAGUID, f.Model}
+			mi := models[m]
+			if mi == nil {
+				mi = &ModelImpact{AAGUID: f.AAGUID, Model: f.Model}
+				models[m] = mi
+				order = append(order, m)
+			}
+			mi.Keys++
+			if !slices.Contains(lost, m) {
+				lost = append(lost, m)
+				mi.Users++
+			}
+			if page.holds(p.Summary.KeysThatStopWorking) {
+				p.KeysThatStopWorking = append(p.KeysThatStopWorking, AffectedKey{ID: f.CredentialID, UserID: f.UserID,
+					AAGUID: f.AAGUID, Model: f.Model, Code: v.now.Code, Reason: v.now.Reason})
+			}
+			p.Summary.KeysThatStopWorking++
+		}
+		inScope, ok := scoped[groups]
 		if !ok {
-			t = &tally{user: AffectedUser{ID: o.User.ID, UserPrincipalName: o.User.UserPrincipalName,
-				DisplayName: o.User.DisplayName, IsGlobalAdmin: o.User.AdminRole == storage.RoleGlobalAdmin,
-				IsEmergencyAccess: o.User.IsEmergencyAccess, Models: []string{}}, groups: o.GroupIDs, order: len(users)}
-			users[o.User.ID] = t
+			_, d := next.Scope(mine[0].GroupIDs)
+			inScope = d.Allowed
+			scoped[groups] = inScope
 		}
-		c := o.Credential
-		was, now := methodpolicy.PasskeySignIn(cur, o.GroupIDs, c, distrust), methodpolicy.PasskeySignIn(next, o.GroupIDs, c, distrust)
-		if was.Allowed {
-			t.before++
+		user := func() AffectedUser {
+			u := AffectedUser{ID: mine[0].UserID, Models: []string{}, AcceptableKeysLeft: after, key: mine[0].CredentialID}
+			for _, m := range lost {
+				name := m[1]
+				if name == "" {
+					name = m[0]
+				}
+				if !slices.Contains(u.Models, name) {
+					u.Models = append(u.Models, name)
+				}
+			}
+			return u
 		}
-		if now.Allowed {
-			t.after++
-			continue
+		if before > 0 && after == 0 {
+			if page.holds(p.Summary.UsersLosingPasskeySignIn) {
+				p.UsersLosingPasskeySignIn = append(p.UsersLosingPasskeySignIn, user())
+			}
+			p.Summary.UsersLosingPasskeySignIn++
 		}
-		if !was.Allowed {
-			continue
+		if inScope && after == 0 {
+			if page.holds(p.Summary.UsersInScopeWithoutAcceptableKey) {
+				p.UsersInScopeWithoutAcceptableKey = append(p.UsersInScopeWithoutAcceptableKey, user())
+			}
+			p.Summary.UsersInScopeWithoutAcceptableKey++
 		}
-		model := c.Model
-		if model == "" {
-			model = c.AAGUID
+		if len(lost) > 0 && mine[0].Privileged {
+			p.PrivilegedUsersAffected = append(p.PrivilegedUsersAffected, user())
 		}
-		if !slices.Contains(t.user.Models, model) {
-			t.user.Models = append(t.user.Models, model)
-		}
-		t.lost = true
-		p.KeysThatStopWorking = append(p.KeysThatStopWorking, AffectedKey{ID: c.ID, UserID: o.User.ID,
-			UserPrincipalName: o.User.UserPrincipalName, DisplayName: c.DisplayName, AAGUID: c.AAGUID,
-			Model: c.Model, Code: now.Code, Reason: now.Reason})
+		start = end
 	}
-	ordered := make([]*tally, len(users))
-	for _, t := range users {
-		ordered[t.order] = t
+	p.Summary.PrivilegedUsersAffected = len(p.PrivilegedUsersAffected)
+	for _, m := range order {
+		p.ByModel = append(p.ByModel, *models[m])
 	}
-	for _, t := range ordered {
-		t.user.AcceptableKeysLeft = t.after
-		if t.before > 0 && t.after == 0 {
-			p.UsersLosingPasskeySignIn = append(p.UsersLosingPasskeySignIn, t.user)
-		}
-		if _, d := next.Scope(t.groups); d.Allowed && t.after == 0 {
-			p.UsersInScopeWithoutAcceptableKey = append(p.UsersInScopeWithoutAcceptableKey, t.user)
-		}
-		if t.lost && (t.user.IsGlobalAdmin || t.user.IsEmergencyAccess) {
-			p.PrivilegedUsersAffected = append(p.PrivilegedUsersAffected, t.user)
-		}
-	}
-	p.Summary = PreviewSummary{UsersLosingPasskeySignIn: len(p.UsersLosingPasskeySignIn),
-		KeysThatStopWorking: len(p.KeysThatStopWorking), UsersInScopeWithoutAcceptableKey: len(p.UsersInScopeWithoutAcceptableKey),
-		PrivilegedUsersAffected: len(p.PrivilegedUsersAffected)}
+	slices.SortStableFunc(p.ByModel, func(a, b ModelImpact) int { return b.Keys - a.Keys })
 	return p
+}
+
+// Details fills in the names and roles of the users and keys p lists,
+// read by their keys' IDs.
+func (s *Service) Details(ctx context.Context, p *Preview) error {
+	var ids []string
+	lists := [][]AffectedUser{p.UsersLosingPasskeySignIn, p.UsersInScopeWithoutAcceptableKey, p.PrivilegedUsersAffected}
+	for _, list := range lists {
+		for _, u := range list {
+			ids = append(ids, u.key)
+		}
+	}
+	for _, k := range p.KeysThatStopWorking {
+		ids = append(ids, k.ID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	owners, err := s.Store.ListCredentialOwnersByID(ctx, ids)
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	byKey := make(map[string]*storage.CredentialOwner, len(owners))
+	for i := range owners {
+		byKey[owners[i].Credential.ID] = &owners[i]
+	}
+	for _, list := range lists {
+		for i := range list {
+			// A key deleted since the judgement leaves its entry with the IDs.
+			if o := byKey[list[i].key]; o != nil {
+				u := &list[i]
+				u.UserPrincipalName, u.DisplayName = o.User.UserPrincipalName, o.User.DisplayName
+				u.IsGlobalAdmin, u.IsEmergencyAccess = o.User.AdminRole == storage.RoleGlobalAdmin, o.User.IsEmergencyAccess
+			}
+		}
+	}
+	for i := range p.KeysThatStopWorking {
+		if o := byKey[p.KeysThatStopWorking[i].ID]; o != nil {
+			p.KeysThatStopWorking[i].UserPrincipalName, p.KeysThatStopWorking[i].DisplayName = o.User.UserPrincipalName, o.Credential.DisplayName
+		}
+	}
+	return nil
 }
 
 // Fido2Source is where the reports read the current policy, and the
@@ -145,11 +275,23 @@ type Fido2Source interface {
 // would refuse is refused the same way, and targets naming deleted groups
 // are dropped from both as the PATCH drops them.
 func (s *Service) PreviewFido2(ctx context.Context, policies Fido2Source, patch []byte) (Preview, error) {
+	return s.PreviewFido2Page(ctx, policies, patch, PreviewPage{})
+}
+
+// PreviewFido2Page is PreviewFido2 listing page of the long lists (see
+// Preview); the counts are always in full.
+func (s *Service) PreviewFido2Page(ctx context.Context, policies Fido2Source, patch []byte, page PreviewPage) (Preview, error) {
+	page, err := page.Check()
+	if err != nil {
+		return Preview{}, err
+	}
 	cur, next, err := policies.Propose(ctx, patch)
 	if err != nil {
 		return Preview{}, err
 	}
-	owners, err := s.Store.ListCredentialOwners(ctx)
+	// Only the groups either policy names can change a verdict.
+	groups := slices.Compact(slices.Sorted(slices.Values(slices.Concat(cur.GroupIDs(), next.GroupIDs()))))
+	facts, err := s.Store.ListKeyFacts(ctx, groups)
 	if err != nil {
 		return Preview{}, apperr.Internal(err)
 	}
@@ -163,5 +305,6 @@ func (s *Service) PreviewFido2(ctx context.Context, policies Fido2Source, patch 
 		}
 		distrust = methodpolicy.DistrustIn(blob, s.Now())
 	}
-	return Compare(cur, next, owners, distrust), nil
+	p := Compare(cur, next, facts, distrust, page)
+	return p, s.Details(ctx, &p)
 }

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -28,7 +29,7 @@ func TestCSVDefusesFormulasInModelNames(t *testing.T) {
 	}
 }
 
-func TestCompareLeavesDisabledAndFlaggedKeysOut(t *testing.T) {
+func TestCompareCountsEverythingAndListsOnePage(t *testing.T) {
 	on, err := policy.Apply(policy.Default(), []byte(`{"state":"enabled"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -37,14 +38,41 @@ func TestCompareLeavesDisabledAndFlaggedKeysOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owners := []storage.CredentialOwner{
-		{User: storage.User{ID: "u1", AccountEnabled: true}, Credential: storage.Credential{ID: "k1", AAGUID: ZeroAAGUID}},
-		{User: storage.User{ID: "u2", AccountEnabled: false}, Credential: storage.Credential{ID: "k2", AAGUID: ZeroAAGUID}},
-		{User: storage.User{ID: "u3", AccountEnabled: true}, Credential: storage.Credential{ID: "k3", CloneWarning: true}},
+	// 250 people with a key each; the last is an emergency account, beyond
+	// the page but listed among the privileged all the same.
+	var facts []storage.KeyFacts
+	for i := range 250 {
+		facts = append(facts, storage.KeyFacts{CredentialID: fmt.Sprintf("k%03d", i), UserID: fmt.Sprintf("u%03d", i),
+			AAGUID: ZeroAAGUID, Privileged: i == 249})
 	}
-	p := Compare(on, off, owners, nil)
-	if p.Summary.KeysThatStopWorking != 1 || p.KeysThatStopWorking[0].ID != "k1" || p.Summary.UsersLosingPasskeySignIn != 1 ||
-		p.Summary.UsersInScopeWithoutAcceptableKey != 0 {
-		t.Fatalf("%+v", p)
+	p := Compare(on, off, facts, nil, PreviewPage{Skip: 100, Top: 100})
+	if p.Summary.KeysThatStopWorking != 250 || p.Summary.UsersLosingPasskeySignIn != 250 ||
+		p.Summary.UsersInScopeWithoutAcceptableKey != 0 || p.Summary.PrivilegedUsersAffected != 1 {
+		t.Fatalf("summary %+v", p.Summary)
+	}
+	if len(p.KeysThatStopWorking) != 100 || p.KeysThatStopWorking[0].ID != "k100" || p.KeysThatStopWorking[99].ID != "k199" ||
+		len(p.UsersLosingPasskeySignIn) != 100 || p.UsersLosingPasskeySignIn[0].ID != "u100" {
+		t.Fatalf("page: %d keys from %v, %d users", len(p.KeysThatStopWorking), p.KeysThatStopWorking[0], len(p.UsersLosingPasskeySignIn))
+	}
+	if len(p.PrivilegedUsersAffected) != 1 || p.PrivilegedUsersAffected[0].ID != "u249" {
+		t.Fatalf("privileged %+v", p.PrivilegedUsersAffected)
+	}
+	if len(p.ByModel) != 1 || p.ByModel[0] != (ModelImpact{AAGUID: ZeroAAGUID, Keys: 250, Users: 250}) {
+		t.Fatalf("by model %+v", p.ByModel)
+	}
+	last := Compare(on, off, facts, nil, PreviewPage{Skip: 200, Top: 100})
+	if len(last.KeysThatStopWorking) != 50 || last.Summary.KeysThatStopWorking != 250 {
+		t.Fatalf("last page: %d keys, %d counted", len(last.KeysThatStopWorking), last.Summary.KeysThatStopWorking)
+	}
+}
+
+func TestPreviewPageBounds(t *testing.T) {
+	if pg, err := (PreviewPage{}).Check(); err != nil || pg.Top != DefaultPreviewTop {
+		t.Fatalf("%+v %v", pg, err)
+	}
+	for _, pg := range []PreviewPage{{Skip: -1}, {Top: -1}, {Top: MaxPreviewTop + 1}} {
+		if _, err := pg.Check(); err == nil {
+			t.Errorf("%+v accepted", pg)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/keyward/keyward/internal/apperr"
 	"github.com/keyward/keyward/internal/reports"
@@ -104,16 +105,56 @@ func (a *ReportsAPI) passkeyModels(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, listBody[reports.PasskeyModel]{Value: rows})
 }
 
+// preview answers the counts in full and one page of the long lists:
+// $top entries (100 unless given, at most 1000) after $skip.
 func (a *ReportsAPI) preview(w http.ResponseWriter, r *http.Request) {
+	page, err := parsePreviewPage(r)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
 	var patch json.RawMessage
 	if err := DecodeJSON(w, r, &patch); err != nil {
 		WriteError(w, r, err)
 		return
 	}
-	p, err := a.Reports.PreviewFido2(r.Context(), a.Policies, patch)
+	p, err := a.Reports.PreviewFido2Page(r.Context(), a.Policies, patch, page)
 	if err != nil {
 		WriteError(w, r, err)
 		return
 	}
 	WriteJSON(w, http.StatusOK, p)
+}
+
+// parsePreviewPage reads the preview's $skip and $top; any other query
+// parameter is refused.
+func parsePreviewPage(r *http.Request) (reports.PreviewPage, error) {
+	var page reports.PreviewPage
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return page, apperr.BadRequest("the query string is malformed: %v", err)
+	}
+	for key, vals := range q {
+		if key != "$top" && key != "$skip" {
+			return page, apperr.BadRequest("query parameter %s is not supported; use $top or $skip", quoteShort(key))
+		}
+		if len(vals) > 1 {
+			return page, apperr.BadRequest("query parameter %s is given %d times; give it once", key, len(vals))
+		}
+	}
+	if q.Has("$top") {
+		n, err := strconv.Atoi(q.Get("$top"))
+		if err != nil || n < 1 || n > reports.MaxPreviewTop {
+			return page, apperr.BadRequest("$top must be a whole number from 1 to %d, got %s", reports.MaxPreviewTop, quoteShort(q.Get("$top")))
+		}
+		page.Top = n
+	}
+	if q.Has("$skip") {
+		n, err := strconv.Atoi(q.Get("$skip"))
+		if err != nil || n < 0 {
+			return page, apperr.BadRequest("$skip must be a whole number, 0 or more, got %s", quoteShort(q.Get("$skip")))
+		}
+		page.Skip = n
+	}
+	return page, nil
 }

@@ -82,14 +82,18 @@ function proposed() {
   return { passkeyProfiles: profiles };
 }
 
-function userTable(users) {
+// userTable lists the users the preview names (its first page); total
+// counts them all, and the rest are summed up below the table.
+function userTable(users, total) {
   if (!users.length) return h("p", { class: "empty" }, "Nobody loses passkey sign-in.");
-  return h("table", { class: "table", id: "preview-users-table" },
+  const more = total - users.length;
+  return h("div", {}, h("table", { class: "table", id: "preview-users-table" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Loses passkey sign-in"), h("th", { scope: "col" }, "Keys that stop working"))),
     h("tbody", {}, ...users.map((u) => h("tr", {},
       h("td", {}, u.displayName || u.userPrincipalName, h("div", { class: "cell-sub" }, u.userPrincipalName),
         u.isEmergencyAccess ? badge("Emergency access", "warning") : [], u.isGlobalAdmin ? badge("Global administrator", "warning") : []),
-      h("td", {}, u.models.join(", "))))));
+      h("td", {}, u.models.join(", ")))))),
+    more > 0 ? h("p", { class: "cell-sub", id: "preview-users-more" }, `… and ${more} more.`) : []);
 }
 
 previewButton.addEventListener("click", async () => {
@@ -107,7 +111,7 @@ previewButton.addEventListener("click", async () => {
     lockoutShown = priv.length > 0;
     setAlert($("#preview-privileged"), priv.length ? "Affects " + priv.map((u) => u.userPrincipalName +
       (u.isEmergencyAccess ? " (emergency access)" : " (global administrator)")).join(", ") + "." : "");
-    $("#preview-users").replaceChildren(userTable(p.usersLosingPasskeySignIn));
+    $("#preview-users").replaceChildren(userTable(p.usersLosingPasskeySignIn, s.usersLosingPasskeySignIn));
     saveMessages.clear();
     show($("#preview"), true);
     $("#preview").scrollIntoView({ block: "nearest" });
