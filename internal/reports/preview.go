@@ -22,7 +22,7 @@ type Preview struct {
 	// owners, most keys first.
 	ByModel []ModelImpact `json:"keysThatStopWorkingByModel"`
 	// Skip and Top say which page of each long list this is: its entries
-	// Skip+1 to Skip+Top (ordered by the user's ID, then the key's age).
+	// Skip+1 to Skip+Top (ordered by the user's ID, then the key's ID).
 	Skip int `json:"skip"`
 	Top  int `json:"top"`
 	// UsersLosingPasskeySignIn could sign in with a passkey and could not.

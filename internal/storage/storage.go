@@ -235,7 +235,7 @@ type Storage interface {
 	// ListKeyFacts reads what the passkey policy judges of every passkey that
 	// can sign in today — its owner's account is enabled and it is not
 	// flagged as a possible clone — ordered by the owner's ID (so one
-	// owner's keys are consecutive), then oldest first, then by ID.
+	// owner's keys are consecutive), then by the key's ID.
 	// Each carries its owner's memberships of groupIDs only: the groups a
 	// policy names, the only ones that can change its verdict.
 	ListKeyFacts(ctx context.Context, groupIDs []string) ([]KeyFacts, error)

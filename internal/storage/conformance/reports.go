@@ -295,9 +295,11 @@ var reportTests = []test{
 		}
 		// Disabled owners' keys and flagged keys sign in under no policy;
 		// only the group asked about is read.
-		// Ordered by owner, then oldest first.
+		// Ordered by owner, then by ID.
 		want := []storage.KeyFacts{fact(a1, true), fact(a2, true), fact(b1, false, asked.ID), fact(e1, true)}
-		slices.SortStableFunc(want, func(a, b storage.KeyFacts) int { return strings.Compare(a.UserID, b.UserID) })
+		slices.SortFunc(want, func(a, b storage.KeyFacts) int {
+			return strings.Compare(a.UserID+" "+a.CredentialID, b.UserID+" "+b.CredentialID)
+		})
 		equal(t, "facts", got, want)
 		none, err := s.ListKeyFacts(t.Context(), nil)
 		ok(t, err)
