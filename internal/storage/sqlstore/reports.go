@@ -199,12 +199,14 @@ func (s *Store) ListCredentialOwners(ctx context.Context) ([]storage.CredentialO
 const privilegedUsers = `(u.admin_role = ? OR u.is_emergency_access)`
 
 // ListPrivilegedCredentialOwners implements storage.Storage: the privileged
-// accounts' memberships, then their credentials with them.
+// accounts' memberships, then their credentials with them, both found from
+// the accounts (IN a list of them: joined the other way, SQLite read every
+// credential and looked up its user, 0.6 s at 100,000 keys).
 func (s *Store) ListPrivilegedCredentialOwners(ctx context.Context) ([]storage.CredentialOwner, error) {
+	const privileged = `(SELECT id FROM users WHERE admin_role = ? OR is_emergency_access)`
 	return s.credentialOwners(ctx, "list privileged accounts' credentials", 0,
-		`SELECT m.user_id, m.group_id FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE `+privilegedUsers+` ORDER BY m.user_id, m.group_id`, []any{storage.RoleGlobalAdmin},
-		`WHERE `+privilegedUsers, []any{storage.RoleGlobalAdmin})
+		`SELECT user_id, group_id FROM memberships WHERE user_id IN `+privileged+` ORDER BY user_id, group_id`,
+		[]any{storage.RoleGlobalAdmin}, `WHERE c.user_id IN `+privileged, []any{storage.RoleGlobalAdmin})
 }
 
 // ListCredentialOwnersByID implements storage.Storage: the credentials by
