@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -163,4 +164,40 @@ func TestBenchReportsScenarioSeedsAndTimesEveryReport(t *testing.T) {
 	c.fails("--passkeys (0)", "bench", "--scenario", "reports", "--passkeys", "0")
 	c.fails("--concurrency: not with --scenario reports", "bench", "--scenario", "reports", "--concurrency", "4")
 	c.fails(`--scenario must be signin`, "bench", "--scenario", "everything")
+}
+
+// More keys stop working than the dry run lists: it says how many more and
+// counts them per model.
+func TestPolicyDryRunSaysHowManyMoreOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	env := sqliteEnv(t)
+	c := cli{t: t, env: env}
+	c.ok("migrate")
+	c.ok("policy", "passkey", "set", "--state", "enabled")
+	st := openTestStore(t, env)
+	now := time.Now().UTC()
+	var users []storage.UserImport
+	for i := range 150 {
+		u := storage.User{ID: fmt.Sprintf("01960000-0000-7000-8000-%012d", i), UserPrincipalName: fmt.Sprintf("user%03d@x.org", i),
+			DisplayName: fmt.Sprintf("User %d", i), AccountEnabled: true, CreatedAt: now, UpdatedAt: now}
+		users = append(users, storage.UserImport{User: u, Credentials: []storage.Credential{{
+			ID: fmt.Sprintf("01960000-0000-7000-9000-%012d", i), UserID: u.ID, CredentialID: []byte(u.ID), PublicKey: []byte{0xa0},
+			AAGUID: "8876631b-d4a0-427f-5773-0ec71c9e0279", Model: "Solo Secp256R1", DisplayName: "Key",
+			AttestationLevel: storage.AttestationNotAttested, CreatedAt: now}}})
+	}
+	if err := st.Audited(ctx, func(ctx context.Context) ([]storage.AuditEvent, error) {
+		return []storage.AuditEvent{{Time: now, Actor: "cli", Action: "test.seed", Target: "test"}}, st.ImportUsers(ctx, users)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out := c.ok("policy", "passkey", "set", "--key-restrictions", "allow", "--aaguid", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "--dry-run")
+	for _, want := range []string{"150 people would lose passkey sign-in, 150 keys would stop working",
+		"… and 50 more", "Solo Secp256R1 (AAGUID 8876631b-d4a0-427f-5773-0ec71c9e0279): 150 keys of 150 people"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "@x.org  Key"); n != 100 {
+		t.Errorf("%d keys listed, want the first 100:\n%s", n, out)
+	}
 }
