@@ -645,7 +645,10 @@ func TestServiceBackgroundParseNeverGoesBackwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(st.gate)
-	reader.loadMu.Lock() // the background parse is over
+	// The background parse holds loadMu from before Current returned until it
+	// ends, so taking the lock waits for its end.
+	reader.loadMu.Lock()
+	//lint:ignore SA2001 the empty critical section is the wait
 	reader.loadMu.Unlock()
 	if b, err := reader.Current(ctx); err != nil || b.Number != 3 {
 		t.Fatalf("after the background parse of blob 2 ended, Current = %+v, %v; want blob 3", b, err)
