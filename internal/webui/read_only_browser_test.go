@@ -100,6 +100,8 @@ func TestBrowserReadOnlyAdmins(t *testing.T) {
 	rita.open(t, fido2Page)
 	rita.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
 	rita.readOnly(t, "changing the passkey (FIDO2) policy "+policies, "#policy-save", "#policy-enabled", "#include-all")
+	// The impact preview stays readable: the saved policy cuts nobody off.
+	rita.waitText(t, "#impact-summary", "0 people would lose passkey sign-in")
 	rita.click(t, "#tab-configure") // reading every tab stays possible
 	rita.readOnly(t, "changing the passkey (FIDO2) policy "+policies, "#profile-add", "#policy-self-service", "#p0-name")
 	rita.screenshot(t, "admin-passkey-policy-read-only")

@@ -8,8 +8,7 @@
 import { get, getVersioned, patchIfMatch, listAll, sentence } from "./api.js";
 import { $, $$, h, show, setAlert, onSubmit, limit, confirmDialog } from "./ui.js";
 import { may, needs, readOnly } from "./read-only.js";
-
-const path = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
+import { fido2Path as path, askPreview, summaryText, privilegedText, modelTable, keyList, peopleList } from "./impact-preview.js";
 const ALL = "all_users";
 const MAX_PROFILES = limit("maxProfiles");
 const MAX_LOOKUP = limit("maxAaguidsPerRequest"); // AAGUIDs per models request, as the API allows
@@ -37,6 +36,58 @@ const profileName = (id) => (draft.passkeyProfiles.find((p) => p.id === id) || {
 
 function dirty() {
   setAlert(savedBox, "");
+  schedulePreview();
+}
+
+// --- the impact preview, live beside the editor ---
+
+// Each change to the form asks the server, PREVIEW_DELAY ms after the last
+// one, what saving the form as it is would change. Only the latest request's
+// answer is shown: an older one arriving late is dropped, and while a newer
+// one is pending the shown result is marked as out of date. A failed preview
+// shows its error instead of the previous result.
+const PREVIEW_DELAY = 300;
+let previewTimer = 0;
+let previewSeq = 0;
+
+function schedulePreview() {
+  if (!draft) return;
+  clearTimeout(previewTimer);
+  const seq = ++previewSeq;
+  $("#impact-live").setAttribute("aria-busy", "true");
+  $("#impact-status").textContent = "Updating the preview…";
+  previewTimer = setTimeout(() => runPreview(seq), PREVIEW_DELAY);
+}
+
+async function runPreview(seq) {
+  let p;
+  try {
+    p = await askPreview(proposal());
+  } catch (e) {
+    if (seq !== previewSeq) return;
+    $("#impact-live").setAttribute("aria-busy", "false");
+    $("#impact-status").textContent = "";
+    show($("#impact-result"), false);
+    $("#impact-error").textContent = "The preview could not be worked out for the form as it is now: " + e.message;
+    show($("#impact-error"), true);
+    return;
+  }
+  if (seq !== previewSeq) return;
+  const s = p.summary;
+  $("#impact-live").setAttribute("aria-busy", "false");
+  $("#impact-status").textContent = "";
+  show($("#impact-error"), false);
+  $("#impact-summary").textContent = summaryText(s);
+  const priv = privilegedText(p.privilegedUsersAffected);
+  $("#impact-privileged").textContent = priv;
+  show($("#impact-privileged"), !!priv);
+  $("#impact-users").replaceChildren(peopleList(p.usersLosingPasskeySignIn, s.usersLosingPasskeySignIn,
+    "impact-users-list", "Nobody loses passkey sign-in."));
+  $("#impact-models").replaceChildren(modelTable(p.keysThatStopWorkingByModel, "impact-models-table"));
+  $("#impact-keys").replaceChildren(keyList(p.keysThatStopWorking, s.keysThatStopWorking, "impact-keys-list"));
+  $("#impact-no-key").replaceChildren(peopleList(p.usersInScopeWithoutAcceptableKey, s.usersInScopeWithoutAcceptableKey,
+    "impact-no-key-list", "Everyone in scope who holds a passkey keeps an acceptable one."));
+  show($("#impact-result"), true);
 }
 
 // --- tabs ---
@@ -387,6 +438,7 @@ function showPolicy(p) {
   renderTargets();
   renderProfiles();
   lookupModels(allAAGUIDs(draft)); // only those not looked up before
+  schedulePreview();
 }
 
 // The API names a problem by its JSON path (passkeyProfiles[0].keyRestrictions.aaGuids);
@@ -431,18 +483,23 @@ function showFieldErrors(problems) {
   return placed;
 }
 
-onSubmit(form, async () => {
-  setAlert(errorBox, "");
-  setAlert(saveErrorBox, "");
-  setAlert(savedBox, "");
-  clearFieldErrors();
-  const body = {
+// proposal is the form as the PATCH (and the preview) takes it.
+function proposal() {
+  return {
     state: draft.state,
     isSelfServiceRegistrationAllowed: draft.isSelfServiceRegistrationAllowed,
     includeTargets: draft.includeTargets,
     excludeTargets: draft.excludeTargets,
     passkeyProfiles: draft.passkeyProfiles,
   };
+}
+
+onSubmit(form, async () => {
+  setAlert(errorBox, "");
+  setAlert(saveErrorBox, "");
+  setAlert(savedBox, "");
+  clearFieldErrors();
+  const body = proposal();
   showConflict(null);
   try {
     let res;
@@ -545,6 +602,7 @@ async function load() {
   etag = policy.etag;
   showPolicy(policy.data);
   show(form, true);
+  show($("#impact"), true);
   if (!may("methodPolicies")) readOnly([form], needs("methodPolicies", "changing the passkey (FIDO2) policy"), { noteAfter: $('[role="tablist"]', form) });
 }
 

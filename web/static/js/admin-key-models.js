@@ -1,11 +1,11 @@
 // Admin center — key models in use: the report, charts, and "select models
 // → preview → save as allow list" through the policy's preview endpoint.
-import { get, post, listAll, getVersioned, patchIfMatch } from "./api.js";
+import { get, listAll, getVersioned, patchIfMatch } from "./api.js";
 import { $, $$, h, show, setAlert, badge, busy } from "./ui.js";
+import { fido2Path as fido2, askPreview, summaryText, privilegedText, userTable } from "./impact-preview.js";
 import { formMessages } from "./form-messages.js";
 import { may, needs, readOnly } from "./read-only.js";
 
-const fido2 = "/api/v1/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2";
 const table = $("#models");
 const previewButton = $("#models-preview");
 let policy = null;
@@ -82,36 +82,17 @@ function proposed() {
   return { passkeyProfiles: profiles };
 }
 
-// userTable lists the users the preview names (its first page); total
-// counts them all, and the rest are summed up below the table.
-function userTable(users, total) {
-  if (!users.length) return h("p", { class: "empty" }, "Nobody loses passkey sign-in.");
-  const more = total - users.length;
-  return h("div", {}, h("table", { class: "table", id: "preview-users-table" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Loses passkey sign-in"), h("th", { scope: "col" }, "Keys that stop working"))),
-    h("tbody", {}, ...users.map((u) => h("tr", {},
-      h("td", {}, u.displayName || u.userPrincipalName, h("div", { class: "cell-sub" }, u.userPrincipalName),
-        u.isEmergencyAccess ? badge("Emergency access", "warning") : [], u.isGlobalAdmin ? badge("Global administrator", "warning") : []),
-      h("td", {}, u.models.join(", ")))))),
-    more > 0 ? h("p", { class: "cell-sub", id: "preview-users-more" }, `… and ${more} more.`) : []);
-}
-
 previewButton.addEventListener("click", async () => {
   busy(previewButton, true);
   previewMessages.clear();
   try {
     if (!policy) await loadPolicy();
     proposal = proposed();
-    const p = await post(fido2 + "/preview", proposal);
-    const s = p.summary;
-    $("#preview-summary").textContent = `${s.usersLosingPasskeySignIn} people would lose passkey sign-in, ` +
-      `${s.keysThatStopWorking} keys would stop working, and ${s.usersInScopeWithoutAcceptableKey} people in scope ` +
-      "would hold no acceptable key.";
-    const priv = p.privilegedUsersAffected;
-    lockoutShown = priv.length > 0;
-    setAlert($("#preview-privileged"), priv.length ? "Affects " + priv.map((u) => u.userPrincipalName +
-      (u.isEmergencyAccess ? " (emergency access)" : " (global administrator)")).join(", ") + "." : "");
-    $("#preview-users").replaceChildren(userTable(p.usersLosingPasskeySignIn, s.usersLosingPasskeySignIn));
+    const p = await askPreview(proposal);
+    $("#preview-summary").textContent = summaryText(p.summary);
+    lockoutShown = p.privilegedUsersAffected.length > 0;
+    setAlert($("#preview-privileged"), privilegedText(p.privilegedUsersAffected));
+    $("#preview-users").replaceChildren(userTable(p.usersLosingPasskeySignIn, p.summary.usersLosingPasskeySignIn));
     saveMessages.clear();
     show($("#preview"), true);
     $("#preview").scrollIntoView({ block: "nearest" });

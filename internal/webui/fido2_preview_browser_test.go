@@ -1,0 +1,126 @@
+package webui_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"github.com/keyward/keyward/internal/authz"
+	"github.com/keyward/keyward/internal/storage"
+)
+
+// TestBrowserPasskeyPolicyLivePreview: on the passkey-policy page, an
+// administrator restricts the allow list to one of the two key models in
+// use; before Save, the impact preview beside the editor names the person
+// and the key it would cut off, the emergency account among them, and the
+// stored policy has not changed. Save then saves it as before.
+func TestBrowserPasskeyPolicyLivePreview(t *testing.T) {
+	chromium := chromiumPath(t)
+	k := startKeyward(t)
+	ctx := context.Background()
+	k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleGlobalAdmin)
+	annID := k.user(t, "ann@contoso.example", "Ann Lee", "", "")
+	eveID := k.user(t, "eve@contoso.example", "Eve Break-Glass", "", "")
+	if _, err := k.store.UpdateUser(ctx, eveID, func(u storage.User) (storage.User, error) {
+		u.IsEmergencyAccess = true
+		return u, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	k.key(t, annID, yubiAAGUID, yubiModel)
+	k.key(t, eveID, soloAAGUID, soloModel)
+	if _, err := k.app.Policies.UpdateFido2(ctx, authz.CLI(), []byte(`{"state":"enabled"}`)); err != nil {
+		t.Fatal(err)
+	}
+	before, err := k.app.Policies.Fido2(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := startBrowser(t, chromium)
+	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
+	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
+	secondFactorForTheAdminCenter(t, admin, k, fido2Page)
+	admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+	// The saved policy, previewed on load, cuts nobody off.
+	admin.waitText(t, "#impact-summary", "0 people would lose passkey sign-in, 0 keys would stop working")
+	if live, _ := admin.evalErr(`document.querySelector("#impact-live").getAttribute("aria-live")`); live != "polite" {
+		admin.fail(t, "the preview region is aria-live=%q, want polite", live)
+	}
+
+	admin.click(t, "#tab-configure")
+	admin.click(t, "#p0-restrict")
+	admin.click(t, "#p0-allow")
+	// An enforced allow list with no AAGUID is refused: the preview says so
+	// instead of showing the last result as if it were current.
+	admin.waitText(t, "#impact-error", "could not be worked out")
+	if admin.visible(t, "#impact-result") {
+		admin.fail(t, "a failed preview still shows the previous result")
+	}
+	admin.fill(t, "#p0-aaguid", yubiAAGUID)
+	admin.click(t, `[data-action="add-aaguid"]`)
+
+	admin.waitText(t, "#impact-summary", "1 people would lose passkey sign-in, 1 keys would stop working, and 1 people in scope would hold no acceptable key")
+	admin.waitText(t, "#impact-privileged", "eve@contoso.example (emergency access)")
+	admin.waitText(t, "#impact-users-list", "eve@contoso.example")
+	admin.waitText(t, "#impact-users-list", soloModel)
+	admin.waitText(t, "#impact-keys-list", soloModel)
+	admin.waitText(t, "#impact-models-table", soloAAGUID)
+	admin.waitText(t, "#impact-no-key-list", "Eve Break-Glass")
+	if admin.visible(t, "#impact-error") {
+		admin.fail(t, "the earlier error is still shown beside a current preview")
+	}
+	if txt := admin.text(t, "#impact"); containsAll(txt, "ann@contoso.example") {
+		admin.fail(t, "the preview names ann, whose model stays allowed: %s", txt)
+	}
+	admin.screenshot(t, "admin-passkey-policy-preview")
+	// Beside the editor on a desktop, below it at 390 px.
+	if side, _ := admin.evalErr(`String(document.querySelector("#impact").getBoundingClientRect().left > document.querySelector("#policy-form").getBoundingClientRect().right - 1)`); side != "true" {
+		admin.fail(t, "the preview is not beside the editor at desktop width")
+	}
+	admin.step(t, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	below, _ := admin.evalErr(`String(document.querySelector("#impact").getBoundingClientRect().top >= document.querySelector("#policy-form").getBoundingClientRect().bottom)`)
+	admin.step(t, "desktop width", chromedp.EmulateViewport(1280, 900))
+	if below != "true" {
+		admin.fail(t, "the preview is not below the editor at 390 px")
+	}
+
+	// Nothing is stored before Save.
+	now, err := k.app.Policies.Fido2(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", now) != fmt.Sprintf("%+v", before) {
+		t.Fatalf("the policy changed before Save:\nbefore %+v\nnow    %+v", before, now)
+	}
+
+	admin.click(t, "#policy-save")
+	// The emergency account would be locked out: confirming saves anyway, as before.
+	admin.waitFor(t, "the confirmation", `document.querySelector("#confirm-dialog").open`)
+	admin.waitText(t, "#confirm-title", "locks out privileged accounts")
+	admin.click(t, "#confirm-ok")
+	admin.waitText(t, "#policy-saved", "were saved")
+	after, err := k.app.Policies.Fido2(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := after.PasskeyProfiles[0].KeyRestrictions
+	if !kr.IsEnforced || kr.EnforcementType != "allow" || len(kr.AAGUIDs) != 1 || kr.AAGUIDs[0] != yubiAAGUID {
+		t.Fatalf("saved key restrictions %+v", kr)
+	}
+	// Saved, the form is the policy: the preview has nothing left to change.
+	admin.waitText(t, "#impact-summary", "0 people would lose passkey sign-in, 0 keys would stop working")
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, x := range subs {
+		if !strings.Contains(s, x) {
+			return false
+		}
+	}
+	return true
+}
