@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -114,6 +115,32 @@ func TestBrowserPasskeyPolicyLivePreview(t *testing.T) {
 	}
 	// Saved, the form is the policy: the preview has nothing left to change.
 	admin.waitText(t, "#impact-summary", "0 people would lose passkey sign-in, 0 keys would stop working")
+
+	// The latest answer wins: a preview of a block list, held back by the
+	// network until after the next change's answer, is not shown when it
+	// arrives late.
+	if _, err := admin.evalErr(`(() => {
+		const real = window.fetch;
+		window.slow = { started: false, done: false };
+		window.fetch = (url, init) => {
+			if (!String(url).endsWith("/fido2/preview") || !String(init && init.body).includes('"enforcementType":"block"')) return real(url, init);
+			window.slow.started = true;
+			return real(url, init).then((res) => new Promise((ok) => setTimeout(() => { window.slow.done = true; ok(res); }, 2000)));
+		};
+		return "";
+	})()`); err != nil {
+		t.Fatal(err)
+	}
+	admin.click(t, "#p0-block")
+	admin.waitFor(t, "the block list's preview to be asked", `window.slow.started`)
+	admin.waitText(t, "#impact-status", "Updating the preview")
+	admin.click(t, "#p0-allow")
+	admin.waitText(t, "#impact-summary", "0 people would lose passkey sign-in")
+	admin.waitFor(t, "the block list's late answer", `window.slow.done`)
+	time.Sleep(300 * time.Millisecond) // for the page to handle it
+	if txt := admin.text(t, "#impact-summary"); !strings.HasPrefix(txt, "0 people") {
+		admin.fail(t, "a late answer for an earlier form replaced the current one: %q", txt)
+	}
 }
 
 func containsAll(s string, subs ...string) bool {
