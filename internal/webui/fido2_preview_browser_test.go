@@ -141,6 +141,22 @@ func TestBrowserPasskeyPolicyLivePreview(t *testing.T) {
 	if txt := admin.text(t, "#impact-summary"); !strings.HasPrefix(txt, "0 people") {
 		admin.fail(t, "a late answer for an earlier form replaced the current one: %q", txt)
 	}
+
+	// Typing asks once the typing pauses, not once a keystroke.
+	const count = `String(performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/fido2/preview")).length)`
+	n0, _ := admin.evalErr(count)
+	name := "Security keys of the staff"
+	admin.fill(t, "#p0-name", name)
+	admin.waitFor(t, "the preview of the renamed profile", `document.querySelector("#impact-live").getAttribute("aria-busy") === "false"`)
+	time.Sleep(400 * time.Millisecond) // longer than the page waits after the last change
+	n1, _ := admin.evalErr(count)
+	var c0, c1 int
+	_, _ = fmt.Sscan(n0, &c0)
+	_, _ = fmt.Sscan(n1, &c1)
+	t.Logf("typing a %d-character name asked for %d previews", len(name), c1-c0)
+	if asked := c1 - c0; asked < 1 || asked > len(name)/4 {
+		admin.fail(t, "typing a %d-character name asked for %d previews", len(name), asked)
+	}
 }
 
 func containsAll(s string, subs ...string) bool {
