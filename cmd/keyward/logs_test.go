@@ -110,7 +110,7 @@ func TestPolicyDryRunOnSQLite(t *testing.T) {
 	}
 	before := c.ok("policy", "passkey", "show", "--json")
 	out := c.ok("policy", "passkey", "set", "--key-restrictions", "allow", "--aaguid", "cb69481e-8ff7-4039-93ec-0a2729a154a8", "--dry-run")
-	for _, want := range []string{"Dry run: nothing was saved.", "1 people would lose passkey sign-in, 1 keys would stop working",
+	for _, want := range []string{"Dry run: nothing was saved.", "1 person would lose passkey sign-in, 1 key would stop working",
 		"WARNING: eve@x.org (emergency access) is affected: Solo Secp256R1",
 		"eve@x.org  Key of eve@x.org (Solo Secp256R1, AAGUID 8876631b-d4a0-427f-5773-0ec71c9e0279): "} {
 		if !strings.Contains(out, want) {

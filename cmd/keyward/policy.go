@@ -164,8 +164,9 @@ func (a *app) passkeyDryRun(ctx context.Context, st store, fs *pflag.FlagSet, v 
 	}
 	w := a.stdout
 	fmt.Fprintln(w, "Dry run: nothing was saved.")
-	fmt.Fprintf(w, "%d people would lose passkey sign-in, %d keys would stop working, %d people in scope would hold no acceptable key.\n",
-		p.Summary.UsersLosingPasskeySignIn, p.Summary.KeysThatStopWorking, p.Summary.UsersInScopeWithoutAcceptableKey)
+	fmt.Fprintf(w, "%s would lose passkey sign-in, %s would stop working, %s in scope would hold no acceptable key.\n",
+		count(p.Summary.UsersLosingPasskeySignIn, "person", "people"), count(p.Summary.KeysThatStopWorking, "key", "keys"),
+		count(p.Summary.UsersInScopeWithoutAcceptableKey, "person", "people"))
 	for _, u := range p.PrivilegedUsersAffected {
 		kind := "global administrator"
 		if u.IsEmergencyAccess {

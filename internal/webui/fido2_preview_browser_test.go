@@ -65,7 +65,7 @@ func TestBrowserPasskeyPolicyLivePreview(t *testing.T) {
 	admin.fill(t, "#p0-aaguid", yubiAAGUID)
 	admin.click(t, `[data-action="add-aaguid"]`)
 
-	admin.waitText(t, "#impact-summary", "1 people would lose passkey sign-in, 1 keys would stop working, and 1 people in scope would hold no acceptable key")
+	admin.waitText(t, "#impact-summary", "1 person would lose passkey sign-in, 1 key would stop working, and 1 person in scope would hold no acceptable key")
 	admin.waitText(t, "#impact-privileged", "eve@contoso.example (emergency access)")
 	admin.waitText(t, "#impact-users-list", "eve@contoso.example")
 	admin.waitText(t, "#impact-users-list", soloModel)

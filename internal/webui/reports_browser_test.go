@@ -98,7 +98,7 @@ func TestBrowserLogsAndReports(t *testing.T) {
 		admin.click(t, fmt.Sprintf(`input[value=%q]`, soloAAGUID))
 		admin.click(t, "#models-preview")
 		admin.waitFor(t, "the preview", `document.querySelector("#preview").checkVisibility()`)
-		admin.waitText(t, "#preview-summary", "1 people would lose passkey sign-in, 1 keys would stop working")
+		admin.waitText(t, "#preview-summary", "1 person would lose passkey sign-in, 1 key would stop working")
 		admin.waitText(t, "#preview-privileged", "eve@contoso.example (emergency access)")
 		admin.waitText(t, "#preview-users-table", virtualModel)
 		admin.screenshot(t, "admin-key-models-preview")

@@ -11,11 +11,14 @@ export const fido2Path = "/api/v1/policies/authenticationMethodsPolicy/authentic
 // askPreview asks the server what the proposed policy (the PATCH body) would change.
 export const askPreview = (proposal) => post(fido2Path + "/preview", proposal);
 
+// count is n followed by the noun's singular or plural form.
+const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
 // summaryText says the preview's counts in one sentence.
 export function summaryText(s) {
-  return `${s.usersLosingPasskeySignIn} people would lose passkey sign-in, ` +
-    `${s.keysThatStopWorking} keys would stop working, and ${s.usersInScopeWithoutAcceptableKey} people in scope ` +
-    "would hold no acceptable key.";
+  return `${count(s.usersLosingPasskeySignIn, "person", "people")} would lose passkey sign-in, ` +
+    `${count(s.keysThatStopWorking, "key", "keys")} would stop working, and ` +
+    `${count(s.usersInScopeWithoutAcceptableKey, "person", "people")} in scope would hold no acceptable key.`;
 }
 
 // privilegedText names every affected global administrator and emergency
