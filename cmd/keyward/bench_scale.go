@@ -65,12 +65,18 @@ func (a *app) benchAnalyze(ctx context.Context, env []string) error {
 	if err != nil || !cfg.UsesPostgres() {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, cfg.DatabaseURL)
+	return analyzeAfterSeeding(ctx, cfg.DatabaseURL, "ANALYZE users, credentials, memberships")
+}
+
+// analyzeAfterSeeding runs stmt (an ANALYZE) on the PostgreSQL database at
+// dsn.
+func analyzeAfterSeeding(ctx context.Context, dsn, stmt string) error {
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, `ANALYZE users, credentials, memberships`); err != nil {
+	if _, err := conn.Exec(ctx, stmt); err != nil {
 		return fmt.Errorf("ANALYZE after seeding: %w", err)
 	}
 	return nil
