@@ -80,9 +80,15 @@ func (r *savepointScanner) Scan(dest ...any) error {
 	return err
 }
 
-// Audited implements storage.Storage.
+// Audited implements storage.Storage. Where the dialect asks for group
+// commit (SQLite) the change shares its commit with the other hot writes
+// queued meanwhile, in a savepoint of its own, and returns only once that
+// commit is done: a change reported done is stored with its records. Its
+// reads still see its own writes and the ones committed or queued before it,
+// on the one writer, so a rule that reads and then writes holds as in a
+// transaction of its own.
 func (s *Store) Audited(ctx context.Context, change func(ctx context.Context) ([]storage.AuditEvent, error)) error {
-	return s.inTx(ctx, func(c conn) error {
+	return s.batched(ctx, func(c conn) error {
 		inner := ctx
 		if _, ok := s.ambient(ctx); !ok {
 			inner = context.WithValue(ctx, ambientKey{}, &ambientTx{s: s, c: c})
@@ -98,6 +104,12 @@ func (s *Store) Audited(ctx context.Context, change func(ctx context.Context) ([
 			if err := s.insertAudit(inner, c, e); err != nil {
 				return s.fail(fmt.Sprintf("append audit %q", e.Action), err, nil)
 			}
+		}
+		// A caller gone before its change is committed has it undone, as a
+		// transaction of its own would be: the group commit's statements run
+		// without the caller's cancellation.
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: audited change: %w", s.d.Name, err)
 		}
 		return nil
 	})

@@ -103,6 +103,11 @@ func (s *Store) runBatch(batch []batchJob) {
 		return
 	}
 	var misses []string
+	defer func() {
+		for _, q := range misses {
+			_, _ = s.prepared(ctx, s.writer, q) // best effort, as in inTx
+		}
+	}()
 	c := conn{s: s, db: s.writer, tx: tx, misses: &misses, shared: true}
 	var ok []batchJob
 	for _, j := range batch {
@@ -110,12 +115,23 @@ func (s *Store) runBatch(batch []batchJob) {
 			j.done <- batchResult{err: err}
 			continue
 		}
-		r := s.runJob(ctx, c, j)
+		var r batchResult
+		if len(batch) == 1 {
+			// Alone in its transaction, a job needs no savepoint: when it
+			// fails, the transaction is rolled back below.
+			r = runAlone(c, j)
+		} else {
+			r = s.runJob(ctx, c, j)
+		}
 		if r.err != nil || r.panicked != nil {
 			j.done <- r
 			continue
 		}
 		ok = append(ok, j)
+	}
+	if len(ok) == 0 {
+		_ = tx.Rollback()
+		return
 	}
 	err = tx.Commit()
 	if err != nil {
@@ -125,9 +141,16 @@ func (s *Store) runBatch(batch []batchJob) {
 	for _, j := range ok {
 		j.done <- batchResult{err: err}
 	}
-	for _, q := range misses {
-		_, _ = s.prepared(ctx, s.writer, q) // best effort, as in inTx
-	}
+}
+
+// runAlone runs the one job of a transaction.
+func runAlone(c conn, j batchJob) (r batchResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = batchResult{panicked: p}
+		}
+	}()
+	return batchResult{err: j.fn(c)}
 }
 
 // runJob runs one job inside a savepoint and undoes it alone when it fails.
