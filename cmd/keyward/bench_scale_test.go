@@ -71,6 +71,11 @@ func TestBenchMDSScenarioRefreshesWhileSigningIn(t *testing.T) {
 	if l := rep.Levels[0]; l.SignInsInRefresh+l.SignInsOutside != l.During.SignIns {
 		t.Errorf("%d sign-ins overlapped a refresh and %d did not, of %d", l.SignInsInRefresh, l.SignInsOutside, l.During.SignIns)
 	}
+	// Each overlapping sign-in met a store, a parse or both.
+	if l := rep.Levels[0]; l.SignInsInStore > l.SignInsInRefresh || l.SignInsInParse > l.SignInsInRefresh ||
+		l.SignInsInStore+l.SignInsInParse < l.SignInsInRefresh {
+		t.Errorf("of %d overlapping sign-ins %d met a store and %d a parse", l.SignInsInRefresh, l.SignInsInStore, l.SignInsInParse)
+	}
 	if len(rep.Targets) != 3 || !strings.Contains(rep.Targets[2].Name, "≤ 1.2× the p99 without") {
 		t.Errorf("targets %+v", rep.Targets)
 	}

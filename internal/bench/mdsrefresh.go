@@ -93,6 +93,14 @@ type MDSLevelReport struct {
 	// the same time's load on the machine without a refresh.
 	SignInsOutside int     `json:"signInsNotOverlappingARefresh"`
 	P99OutsideMs   float64 `json:"p99NotOverlappingARefreshMs"`
+	// The overlapping sign-ins split by the part of a refresh they met: the
+	// other node's store (and nothing after it), or the server's read and
+	// parse with mdsRefreshTail after (a sign-in that met both counts in
+	// both). They tell which part of a refresh a stall comes from.
+	SignInsInStore int     `json:"signInsOverlappingAStore"`
+	P99InStoreMs   float64 `json:"p99OverlappingAStoreMs"`
+	SignInsInParse int     `json:"signInsOverlappingAParse"`
+	P99InParseMs   float64 `json:"p99OverlappingAParseMs"`
 }
 
 // mdsModelPath asks for one key model's name, which reads the current blob.
@@ -201,7 +209,8 @@ func (r *Runner) RunMDS(ctx context.Context, o MDSOptions) (rep *MDSReport, err 
 		one.Add(without)
 		one.Add(lr.result)
 		rep.Levels = append(rep.Levels, MDSLevelReport{Concurrency: conc, Without: one.Levels[0], During: one.Levels[1],
-			SignInsInRefresh: lr.overlapping, P99InRefreshMs: lr.p99Overlapping, SignInsOutside: lr.outside, P99OutsideMs: lr.p99Outside})
+			SignInsInRefresh: lr.overlapping, P99InRefreshMs: lr.p99Overlapping, SignInsOutside: lr.outside, P99OutsideMs: lr.p99Outside,
+			SignInsInStore: lr.inStore, P99InStoreMs: lr.p99Store, SignInsInParse: lr.inParse, P99InParseMs: lr.p99Parse})
 		rep.Failed += without.Errors + lr.result.Errors
 	}
 	rep.evaluate()
@@ -212,9 +221,16 @@ type refreshLevel struct {
 	result                     LevelResult
 	overlapping, outside       int
 	p99Overlapping, p99Outside float64
+	inStore, inParse           int
+	p99Store, p99Parse         float64
 }
 
 type span struct{ start, end time.Time }
+
+func (w span) overlaps(s span) bool { return s.start.Before(w.end) && s.end.After(w.start) }
+
+// refreshSpans are one refresh's parts: the store, then the parse.
+type refreshSpans struct{ store, parse span }
 
 // levelWithRefreshes runs a level of sign-ins and, from 200 ms into it,
 // the refreshes one after another.
@@ -244,7 +260,7 @@ func (r *Runner) levelWithRefreshes(ctx context.Context, tgt *target, lv Level, 
 		done <- levelOut{res, err, time.Now()}
 	}()
 	var refreshes []MDSRefresh
-	var windows []span
+	var windows []refreshSpans
 	var refreshErr error
 	select {
 	case <-time.After(200 * time.Millisecond):
@@ -268,37 +284,53 @@ func (r *Runner) levelWithRefreshes(ctx context.Context, tgt *target, lv Level, 
 		return refreshLevel{}, nil, err
 	}
 	lr := refreshLevel{result: out.res}
-	var in, others []time.Duration
+	var in, others, inStore, inParse []time.Duration
 	for i, s := range signIns {
-		if slices.ContainsFunc(windows, func(w span) bool { return s.start.Before(w.end.Add(mdsRefreshTail)) && s.end.After(w.start) }) {
+		store := slices.ContainsFunc(windows, func(w refreshSpans) bool { return w.store.overlaps(s) })
+		parse := slices.ContainsFunc(windows, func(w refreshSpans) bool {
+			return span{w.parse.start, w.parse.end.Add(mdsRefreshTail)}.overlaps(s)
+		})
+		switch {
+		case store || parse:
 			in = append(in, lats[i])
-		} else {
+		default:
 			others = append(others, lats[i])
 		}
+		if store {
+			inStore = append(inStore, lats[i])
+		}
+		if parse {
+			inParse = append(inParse, lats[i])
+		}
 	}
-	slices.Sort(in)
-	slices.Sort(others)
+	for _, d := range [][]time.Duration{in, others, inStore, inParse} {
+		slices.Sort(d)
+	}
 	lr.overlapping, lr.p99Overlapping = len(in), ms(Percentile(in, 0.99))
 	lr.outside, lr.p99Outside = len(others), ms(Percentile(others, 0.99))
-	if len(windows) > 0 && windows[len(windows)-1].end.After(out.end) {
+	lr.inStore, lr.p99Store = len(inStore), ms(Percentile(inStore, 0.99))
+	lr.inParse, lr.p99Parse = len(inParse), ms(Percentile(inParse, 0.99))
+	if len(windows) > 0 && windows[len(windows)-1].parse.end.After(out.end) {
 		r.Progress("  the refreshes outlasted the level's sign-ins; give a longer --duration")
 	}
 	return lr, refreshes, nil
 }
 
 // refresh stores a newer blob and has the server read and parse it,
-// sampling its resident memory every 5 ms meanwhile. The span returned runs
-// from the store's start to the parse's end.
-func (r *Runner) refresh(ctx context.Context, tgt *target, raw []byte, number int) (MDSRefresh, span, error) {
+// sampling its resident memory every 5 ms meanwhile. It returns the spans of
+// the store and of the parse (from the first request after the store until
+// the server used the new blob).
+func (r *Runner) refresh(ctx context.Context, tgt *target, raw []byte, number int) (MDSRefresh, refreshSpans, error) {
 	f := MDSRefresh{Number: number}
 	stored := time.Now()
 	if err := r.Scale.PutMDSBlob(ctx, tgt.env, raw, number, time.Now().Add(30*24*time.Hour)); err != nil {
-		return f, span{}, fmt.Errorf("storing MDS blob %d: %w", number, err)
+		return f, refreshSpans{}, fmt.Errorf("storing MDS blob %d: %w", number, err)
 	}
-	f.StoreMs = ms(time.Since(stored))
+	storedEnd := time.Now()
+	f.StoreMs = ms(storedEnd.Sub(stored))
 	var err error
 	if f.BeforeMB, _, err = procResident(tgt.server.PID); err != nil {
-		return f, span{}, err
+		return f, refreshSpans{}, err
 	}
 	f.PeakMB = f.BeforeMB
 	stop := make(chan struct{})
@@ -326,12 +358,12 @@ func (r *Runner) refresh(ctx context.Context, tgt *target, raw []byte, number in
 	close(stop)
 	<-sampled
 	if err != nil {
-		return f, span{}, fmt.Errorf("asking the server for a key model after storing blob %d: %w", number, err)
+		return f, refreshSpans{}, fmt.Errorf("asking the server for a key model after storing blob %d: %w", number, err)
 	}
 	f.ParseMs = ms(end.Sub(start))
 	f.AfterMB, _, _ = procResident(tgt.server.PID)
 	f.GrowthMB = f.PeakMB - f.BeforeMB
-	return f, span{stored, end}, nil
+	return f, refreshSpans{store: span{stored, storedEnd}, parse: span{start, end}}, nil
 }
 
 // waitForBlob asks the server for the name of a model only blob number has
@@ -424,10 +456,12 @@ func (r *MDSReport) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	levels := [][]string{{"CONCURRENCY", "SIGN-INS/S WITHOUT", "P99 WITHOUT", "SIGN-INS/S WITH", "P99 WITH", "OVERLAPPING A REFRESH", "THEIR P99", "THE OTHERS' P99"}}
+	levels := [][]string{{"CONCURRENCY", "SIGN-INS/S WITHOUT", "P99 WITHOUT", "SIGN-INS/S WITH", "P99 WITH", "OVERLAPPING A REFRESH", "THEIR P99", "THE OTHERS' P99",
+		"P99 IN A STORE", "P99 IN A PARSE"}}
 	for _, l := range r.Levels {
 		levels = append(levels, []string{strconv.Itoa(l.Concurrency), fmt.Sprintf("%.1f", l.Without.PerSecond), fmtMs(l.Without.P99Ms),
-			fmt.Sprintf("%.1f", l.During.PerSecond), fmtMs(l.During.P99Ms), strconv.Itoa(l.SignInsInRefresh), fmtMs(l.P99InRefreshMs), fmtMs(l.P99OutsideMs)})
+			fmt.Sprintf("%.1f", l.During.PerSecond), fmtMs(l.During.P99Ms), strconv.Itoa(l.SignInsInRefresh), fmtMs(l.P99InRefreshMs), fmtMs(l.P99OutsideMs),
+			fmt.Sprintf("%s (%d)", fmtMs(l.P99InStoreMs), l.SignInsInStore), fmt.Sprintf("%s (%d)", fmtMs(l.P99InParseMs), l.SignInsInParse)})
 	}
 	if err := columns(w, levels); err != nil {
 		return err
