@@ -95,6 +95,8 @@ var dialect = sqlstore.Dialect{
 	// may end the whole transaction (SQLITE_FULL, IOERR, NOMEM, BUSY,
 	// INTERRUPT) would leave a savepoint nothing to roll back to either.
 	StatementAtomic: true,
+	ReleaseCache:    "PRAGMA shrink_memory",
+	Checkpoint:      "PRAGMA wal_checkpoint(PASSIVE)",
 	// 64 MiB while ImportUsers runs: its process's writer, not the server's
 	// (keyward bench seeds from its own process).
 	ImportCacheKiB: 64 << 10,

@@ -343,3 +343,38 @@ func TestImportGivesTheWriterItsPageCacheBack(t *testing.T) {
 		t.Errorf("writer's cache_size after imports = %s, before %s, want -2000", got, before)
 	}
 }
+
+// Storing an MDS blob copies its pages from the write-ahead log into the
+// database itself: the next commit to cross wal_autocheckpoint, a sign-in's
+// on any node, does not copy and sync them (issue 11).
+func TestMDSBlobStoreLeavesItsPagesInTheDatabaseNotTheLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s := open(t, path)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	raw := make([]byte, 3<<20) // 24 chunks, about 770 pages: far below the 4000 of an auto-checkpoint
+	for i := range raw {
+		raw[i] = byte(i * 7)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.PutMDSBlob(t.Context(), storage.MDSBlob{Number: 1, NextUpdate: now.Add(time.Hour), Raw: raw, Source: "test", ImportedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if grown := size() - before; grown < int64(len(raw)) {
+		t.Errorf("the database file grew by %d bytes with a %d-byte blob stored: its pages are still in the write-ahead log", grown, len(raw))
+	}
+	got, err := s.GetMDSBlob(t.Context())
+	if err != nil || string(got.Raw) != string(raw) {
+		t.Fatalf("GetMDSBlob = %d bytes, %v; want the %d stored", len(got.Raw), err, len(raw))
+	}
+}

@@ -133,6 +133,11 @@ const (
 	mdsChunkMaxPause = 30 * time.Millisecond
 )
 
+// mdsCheckpointEvery is how many chunks the store writes between two of its
+// checkpoints (Dialect.Checkpoint): 1 MiB, so that the write-ahead log never
+// holds much of the blob when another commit's auto-checkpoint comes.
+const mdsCheckpointEvery = 8
+
 // PutMDSBlob implements storage.Storage. The blob is written in chunks, each
 // in a short transaction of its own, under an upload ID of this attempt;
 // then one small transaction switches it in: it judges the number against
@@ -162,6 +167,9 @@ func (s *Store) PutMDSBlob(ctx context.Context, b storage.MDSBlob) error {
 	if err == nil {
 		err = s.switchMDSBlob(ctx, op, upload, b)
 	}
+	if err == nil {
+		s.checkpoint(ctx)
+	}
 	if err != nil {
 		// Best effort, even when ctx has ended: the next sweep takes what is left.
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -187,6 +195,9 @@ func (s *Store) putMDSChunks(ctx context.Context, upload string, b storage.MDSBl
 		if err != nil {
 			return s.fail(op, err, nil)
 		}
+		if seq%mdsCheckpointEvery == mdsCheckpointEvery-1 {
+			s.checkpoint(ctx)
+		}
 		if off+mdsChunkBytes < len(b.Raw) {
 			select {
 			case <-ctx.Done():
@@ -196,6 +207,21 @@ func (s *Store) putMDSChunks(ctx context.Context, upload string, b storage.MDSBl
 		}
 	}
 	return nil
+}
+
+// checkpoint copies what the write-ahead log holds into the database, on a
+// reader connection, where the dialect has a way (Dialect.Checkpoint): the
+// blob's pages are copied and synced by the node that stores it, outside
+// its writer, instead of in the commit of whichever sign-in next crosses the
+// auto-checkpoint threshold. Best effort: what it does not copy, the next
+// auto-checkpoint does, as before.
+func (s *Store) checkpoint(ctx context.Context) {
+	if s.d.Checkpoint == "" {
+		return
+	}
+	var busy, logFrames, copied int
+	s.counted(1)
+	_ = s.reader.QueryRowContext(ctx, s.d.Checkpoint).Scan(&busy, &logFrames, &copied)
 }
 
 func (s *Store) switchMDSBlob(ctx context.Context, op, upload string, b storage.MDSBlob) error {
@@ -244,15 +270,41 @@ func newUploadID() (string, error) {
 
 // GetMDSBlob implements storage.Storage. One statement reads the newest
 // blob's row and its chunks in order, so it sees one snapshot: a switch or a
-// sweep committed meanwhile changes nothing it reads.
+// sweep committed meanwhile changes nothing it reads. Where the dialect says
+// how (ReleaseCache), the read has a connection of its own, whose page cache
+// it empties before giving the connection back: not left for the next
+// sign-in on that connection to free.
 func (s *Store) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
 	const op = "get MDS blob"
-	rows, err := s.read().rows(ctx, `SELECT b.number, b.next_update, b.source, b.imported_at, b.size, c.data
-		FROM mds_blobs b JOIN mds_blob_chunks c ON c.upload = b.upload
-		WHERE b.number = (SELECT MAX(number) FROM mds_blobs) ORDER BY c.seq`)
+	if _, ambient := s.read().joins(ctx); s.d.ReleaseCache == "" || ambient {
+		rows, err := s.read().rows(ctx, getMDSBlobQuery)
+		if err != nil {
+			return storage.MDSBlob{}, s.fail(op, err, nil)
+		}
+		return s.scanMDSBlob(op, rows)
+	}
+	c, err := s.reader.Conn(ctx)
 	if err != nil {
 		return storage.MDSBlob{}, s.fail(op, err, nil)
 	}
+	defer c.Close()
+	s.counted(2)
+	rows, err := c.QueryContext(ctx, getMDSBlobQuery)
+	if err != nil {
+		return storage.MDSBlob{}, s.fail(op, err, nil)
+	}
+	b, err := s.scanMDSBlob(op, rows)
+	// Best effort: a cache left full is freed later, as before.
+	_, _ = c.ExecContext(context.WithoutCancel(ctx), s.d.ReleaseCache)
+	return b, err
+}
+
+const getMDSBlobQuery = `SELECT b.number, b.next_update, b.source, b.imported_at, b.size, c.data
+		FROM mds_blobs b JOIN mds_blob_chunks c ON c.upload = b.upload
+		WHERE b.number = (SELECT MAX(number) FROM mds_blobs) ORDER BY c.seq`
+
+// scanMDSBlob reads GetMDSBlob's rows and closes them.
+func (s *Store) scanMDSBlob(op string, rows *sql.Rows) (storage.MDSBlob, error) {
 	defer rows.Close()
 	var (
 		b    storage.MDSBlob

@@ -47,6 +47,23 @@ type Dialect struct {
 	// (PostgreSQL: LOCK TABLE). Empty where write transactions are already
 	// serialised.
 	LockMDSBlobs string
+	// ReleaseCache, where set, is run on the connection that has just read
+	// an MDS blob, before it goes back to the pool, to free the pages the
+	// read left in its page cache (SQLite: PRAGMA shrink_memory). SQLite
+	// drops a connection's whole cache when it begins a read after another
+	// connection's commit, and modernc's allocator gives each page back to
+	// the system on its own: the first sign-in query on a connection that
+	// had read the 6 MB blob freed its 2 MB of pages, 5–20 ms inside that
+	// sign-in (issue 11).
+	ReleaseCache string
+	// Checkpoint, where set, copies the write-ahead log into the database
+	// without waiting for readers or writers (SQLite: PRAGMA
+	// wal_checkpoint(PASSIVE)). The MDS blob's store runs it on a reader
+	// connection as it writes the blob's chunks, so that the next
+	// auto-checkpoint, which runs inside whatever commit crosses
+	// wal_autocheckpoint (on any node: a sign-in's), does not copy the
+	// blob's 1,500 pages and sync them (issue 11).
+	Checkpoint string
 	// StatementAtomic says a statement that fails undoes its own changes and
 	// leaves the transaction usable (SQLite: a constraint violation aborts
 	// the statement alone). A write joining an Audited change then needs no
