@@ -123,7 +123,7 @@ func BenchmarkPasskeyRegistration(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var turn atomic.Int64
 	b.ReportAllocs()
-	writesBefore, writesOK := writeSyscalls()
+	before, ioOK := ioSyscalls()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
@@ -135,26 +135,32 @@ func BenchmarkPasskeyRegistration(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	// Write system calls per registration, the process's own (client and
-	// server: SQLite's WAL frames, two a page, and the sockets' writes), a
-	// count a loaded machine does not change.
-	if writesAfter, ok := writeSyscalls(); ok && writesOK {
-		b.ReportMetric(float64(writesAfter-writesBefore)/float64(b.N), "writes/op")
+	// Read and write system calls per registration, the process's own
+	// (client and server: SQLite's page reads and WAL frames, two writes a
+	// page, and the sockets'), counts a loaded machine does not change.
+	if after, ok := ioSyscalls(); ok && ioOK {
+		b.ReportMetric(float64(after[0]-before[0])/float64(b.N), "reads/op")
+		b.ReportMetric(float64(after[1]-before[1])/float64(b.N), "writes/op")
 	}
 }
 
-// writeSyscalls is /proc/self/io's syscw: the write system calls this
-// process has made; false where there is no such file.
-func writeSyscalls() (int64, bool) {
+// ioSyscalls is /proc/self/io's syscr and syscw: the read and write system
+// calls this process has made; false where there is no such file.
+func ioSyscalls() ([2]int64, bool) {
+	var n [2]int64
 	data, err := os.ReadFile("/proc/self/io")
 	if err != nil {
-		return 0, false
+		return n, false
 	}
+	found := 0
 	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "syscw:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			return n, err == nil
+		for i, name := range []string{"syscr:", "syscw:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), name); ok {
+				if n[i], err = strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+					found++
+				}
+			}
 		}
 	}
-	return 0, false
+	return n, found == 2
 }
