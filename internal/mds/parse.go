@@ -205,7 +205,58 @@ func (j jws) signingInput() string { return j.token[:len(j.header)+1+len(j.paylo
 
 // payloadReader decodes the payload's base64url as it is read.
 func (j jws) payloadReader() io.Reader {
-	return &base64Reader{r: base64.NewDecoder(base64.RawURLEncoding, strings.NewReader(j.payload))}
+	if strings.IndexByte(j.payload, '\n') >= 0 || strings.IndexByte(j.payload, '\r') >= 0 {
+		// base64.NewDecoder leaves out line breaks, as base64's Decode
+		// does; blocks of the text cut at fixed places would not line up.
+		return &base64Reader{r: base64.NewDecoder(base64.RawURLEncoding, strings.NewReader(j.payload))}
+	}
+	return &base64Reader{r: &base64Blocks{text: j.payload}}
+}
+
+// base64Blocks decodes base64url text without line breaks straight into the
+// reader's buffer, whole blocks of 4 characters at a time. base64.NewDecoder
+// copies the text into a buffer of its own and looks through it for line
+// breaks before it decodes: a sixth of a 6 MB blob's parse (issue 11).
+type base64Blocks struct {
+	text    string // what is left to decode
+	pending []byte // decoded, not yet read (a Read of fewer than 3 bytes)
+	done    int    // characters decoded, for the offset of an error
+	small   [3]byte
+}
+
+func (b *base64Blocks) Read(p []byte) (int, error) {
+	if len(b.pending) > 0 {
+		n := copy(p, b.pending)
+		b.pending = b.pending[n:]
+		return n, nil
+	}
+	if len(b.text) == 0 {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	chars := min(len(b.text), max(len(p)/3, 1)*4)
+	src := b.text[:chars]
+	dst := p
+	if base64.RawURLEncoding.DecodedLen(chars) > len(p) {
+		dst = b.small[:]
+	}
+	// The text is only read: Decode does not write to src.
+	n, err := base64.RawURLEncoding.Decode(dst, unsafe.Slice(unsafe.StringData(src), len(src)))
+	if e, ok := errors.AsType[base64.CorruptInputError](err); ok {
+		return 0, base64.CorruptInputError(int64(b.done) + int64(e))
+	}
+	if err != nil {
+		return 0, err
+	}
+	b.text, b.done = b.text[chars:], b.done+chars
+	if &dst[0] != &p[0] {
+		c := copy(p, dst[:n])
+		b.pending = dst[c:n]
+		return c, nil
+	}
+	return n, nil
 }
 
 // base64Reader says that a decoding error is the payload's base64url.

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/go-webauthn/webauthn/metadata"
 
@@ -254,4 +256,36 @@ func FuzzReadPayload(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The payload's base64url is decoded in blocks straight into the reader's
+// buffer: the same bytes as decoding it whole, at any read size, and a
+// character that is not base64url is refused at the same offset.
+func TestPayloadReaderDecodesAsBase64Does(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 100, 511, 512, 513, 70_000} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i*131 + n)
+		}
+		text := base64.RawURLEncoding.EncodeToString(data)
+		if err := iotest.TestReader(jws{payload: text}.payloadReader(), data); err != nil {
+			t.Errorf("%d bytes: %v", n, err)
+		}
+		for _, bad := range []int{0, len(text) / 2, len(text) - 1} {
+			if len(text) < 2 {
+				continue
+			}
+			broken := text[:bad] + "!" + text[bad+1:]
+			_, want := base64.RawURLEncoding.DecodeString(broken)
+			_, err := io.ReadAll(jws{payload: broken}.payloadReader())
+			if err == nil || !strings.Contains(err.Error(), "the MDS blob's payload is not base64url: "+want.Error()) {
+				t.Errorf("%d bytes, '!' at %d: %v, want %v", n, bad, err, want)
+			}
+		}
+	}
+	// A payload with line breaks in its text is read as base64.NewDecoder reads it.
+	text := base64.RawURLEncoding.EncodeToString([]byte(`{"no":1,"entries":[]}`))
+	if got, err := io.ReadAll(jws{payload: text[:5] + "\r\n" + text[5:]}.payloadReader()); err != nil || string(got) != `{"no":1,"entries":[]}` {
+		t.Errorf("with a line break: %q, %v", got, err)
+	}
 }
