@@ -273,7 +273,9 @@ func newUploadID() (string, error) {
 // sweep committed meanwhile changes nothing it reads. Where the dialect says
 // how (ReleaseCache), the read has a connection of its own, whose page cache
 // it empties before giving the connection back: not left for the next
-// sign-in on that connection to free.
+// sign-in on that connection to free; and it pauses after each chunk
+// (mdsReadPause), the statement kept open, so that the 46 chunks of a
+// 6 MB blob are not read in one burst of the reading node's CPU.
 func (s *Store) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
 	const op = "get MDS blob"
 	if _, ambient := s.read().joins(ctx); s.d.ReleaseCache == "" || ambient {
@@ -281,7 +283,7 @@ func (s *Store) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
 		if err != nil {
 			return storage.MDSBlob{}, s.fail(op, err, nil)
 		}
-		return s.scanMDSBlob(op, rows)
+		return s.scanMDSBlob(ctx, op, rows, false)
 	}
 	c, err := s.reader.Conn(ctx)
 	if err != nil {
@@ -293,7 +295,7 @@ func (s *Store) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
 	if err != nil {
 		return storage.MDSBlob{}, s.fail(op, err, nil)
 	}
-	b, err := s.scanMDSBlob(op, rows)
+	b, err := s.scanMDSBlob(ctx, op, rows, true)
 	// Best effort: a cache left full is freed later, as before.
 	_, _ = c.ExecContext(context.WithoutCancel(ctx), s.d.ReleaseCache)
 	return b, err
@@ -303,15 +305,33 @@ const getMDSBlobQuery = `SELECT b.number, b.next_update, b.source, b.imported_at
 		FROM mds_blobs b JOIN mds_blob_chunks c ON c.upload = b.upload
 		WHERE b.number = (SELECT MAX(number) FROM mds_blobs) ORDER BY c.seq`
 
-// scanMDSBlob reads GetMDSBlob's rows and closes them.
-func (s *Store) scanMDSBlob(op string, rows *sql.Rows) (storage.MDSBlob, error) {
+// The pause after each chunk GetMDSBlob reads on a connection of its own:
+// as long as the chunk took, within these bounds.
+const (
+	mdsReadMinPause = time.Millisecond
+	mdsReadMaxPause = 5 * time.Millisecond
+)
+
+// scanMDSBlob reads GetMDSBlob's rows and closes them; with pace, it pauses
+// after each row.
+func (s *Store) scanMDSBlob(ctx context.Context, op string, rows *sql.Rows, pace bool) (storage.MDSBlob, error) {
 	defer rows.Close()
 	var (
 		b    storage.MDSBlob
 		size int
 		rowN int
 	)
+	start := time.Now()
 	for rows.Next() {
+		if pace && rowN > 0 {
+			// The last chunk took time.Since(start) to step to and copy.
+			select {
+			case <-ctx.Done():
+				return storage.MDSBlob{}, fmt.Errorf("%s: %w", op, ctx.Err())
+			case <-time.After(min(max(time.Since(start), mdsReadMinPause), mdsReadMaxPause)):
+			}
+			start = time.Now()
+		}
 		var next, imported timeCol
 		var data sql.RawBytes // appended at once: no copy of each chunk by database/sql
 		if err := rows.Scan(&b.Number, &next, &b.Source, &imported, &size, &data); err != nil {
