@@ -330,11 +330,10 @@ func (s *Store) ListKeyFacts(ctx context.Context, groupIDs []string) ([]storage.
 	// string each). The IDs (UUIDs, no spaces) come first, then the kind
 	// (backup eligibility, AAGUID, key identifier and model, the model last
 	// since it may hold spaces), which repeats across keys, so each distinct
-	// one is split once. credentials_facts (migration 00221) holds these
-	// columns in this order: the read is a scan of the index, no sort.
+	// one is split once. In the dialect's KeyFactsOrder, if any.
 	rows, err := s.read().rows(ctx, `SELECT user_id || ' ' || id || ' ' ||
 		CASE WHEN backup_eligible THEN '1' ELSE '0' END || aaguid || ' ' || attestation_key_id || ' ' || model
-		FROM credentials WHERE NOT clone_warning ORDER BY user_id, id`)
+		FROM credentials WHERE NOT clone_warning`+s.d.KeyFactsOrder)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
 	}
@@ -370,9 +369,9 @@ func (s *Store) ListKeyFacts(ctx context.Context, groupIDs []string) ([]storage.
 	if err := rows.Err(); err != nil {
 		return nil, s.fail(op, err, nil)
 	}
-	// The query's order is the database's collation of the IDs: bytewise on
-	// SQLite, and on PostgreSQL that of a database created with another
-	// locale may not be. Checking costs a pass; sorting, only there.
+	// Sorted here where the query did not (checking costs a pass over the
+	// list): ordered by the query, the IDs are in the database's collation,
+	// which is bytewise on SQLite.
 	byOwner := func(a, b storage.KeyFacts) int {
 		if c := strings.Compare(a.UserID, b.UserID); c != 0 {
 			return c

@@ -101,6 +101,14 @@ type Dialect struct {
 	// ordered index scan, which stops after the page (docs/performance.md,
 	// "A million users").
 	KeyBound string
+	// KeyFactsOrder is appended to the impact preview's read of every
+	// passkey's facts (ListKeyFacts): " ORDER BY user_id, id" where the
+	// database answers it from an index in that order (SQLite scans
+	// credentials_facts, migration 00221), empty where the process sorts
+	// (PostgreSQL: freshly loaded, before a vacuum had marked the table's
+	// pages all-visible, its planner chose another index and a sort that
+	// cost more than reading the table in its order).
+	KeyFactsOrder string
 	// ImportCacheKiB, where set, is the page cache (KiB) ImportUsers gives
 	// the writer connection while it imports, then takes back (SQLite: the
 	// default 2 MiB held a tenth of the hot leaves of the UPN and display-name

@@ -1,18 +1,13 @@
--- The passkey policy's impact preview reads what the policy judges of every
--- passkey that can sign in, in its owner's order (issue 9):
--- credentials_facts carries exactly those columns, so the read can be an
--- index-only scan in the order the preview wants. users_privileged finds the
--- global administrators and emergency accounts (the preview and the
--- policy's lockout guard) without reading every user. A sign-in changes
--- none of these columns, so its update of the passkey stays a heap-only
--- one; building them reads each table once (about a second at 100,000
--- passkeys, writes to the table waiting meanwhile).
+-- users_privileged finds the global administrators and emergency accounts
+-- (the passkey policy's impact preview and its lockout guard, issue 9)
+-- without reading every user. SQLite's migration 00221 also adds
+-- credentials_facts for the preview's read in its owners' order; here the
+-- table is read in its own order and the process sorts: freshly loaded,
+-- before a vacuum had marked the pages all-visible, the planner chose
+-- another index and a sort for that order, which cost more.
 
 -- +goose Up
-CREATE INDEX credentials_facts ON credentials (user_id, id) INCLUDE (backup_eligible, aaguid, attestation_key_id, model)
-    WHERE NOT clone_warning;
 CREATE INDEX users_privileged ON users (id) WHERE admin_role = 'global-admin' OR is_emergency_access;
 
 -- +goose Down
 DROP INDEX users_privileged;
-DROP INDEX credentials_facts;
