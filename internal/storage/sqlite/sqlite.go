@@ -90,6 +90,9 @@ var dialect = sqlstore.Dialect{
 	Name:            "sqlite",
 	CacheStatements: true,
 	GroupCommit:     true,
+	// A point read is a few pages of a local file: not worth two
+	// goroutines to watch its caller's cancellation.
+	DetachPointReads: true,
 	// A failed statement is undone alone (ON CONFLICT ABORT, SQLite's
 	// default for every constraint, foreign keys included); the errors that
 	// may end the whole transaction (SQLITE_FULL, IOERR, NOMEM, BUSY,

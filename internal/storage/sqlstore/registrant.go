@@ -42,7 +42,7 @@ func (s *Store) GetRegistrant(ctx context.Context, userID string, keys bool) (st
 	if keys {
 		q, args = registrantKeysQuery, []any{userID, userID, userID}
 	}
-	rows, err := s.read().rows(ctx, q, args...)
+	rows, err := s.readPoint().rows(ctx, q, args...)
 	if err != nil {
 		return storage.Registrant{}, s.fail(op, err, nil)
 	}

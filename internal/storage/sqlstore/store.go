@@ -71,6 +71,14 @@ type Dialect struct {
 	// aborts the whole transaction) each one gets one, so a caller that
 	// handles the error can go on.
 	StatementAtomic bool
+	// DetachPointReads runs the request path's one-row reads by a key (the
+	// API token, a registrant) without their caller's cancellation. On a
+	// cancellable ctx database/sql starts a goroutine to watch it for each
+	// query's rows and the SQLite driver another to interrupt the statement,
+	// both started and woken again for a read of a few pages from a local
+	// file that no cancellation would shorten (issue 11). Not for PostgreSQL,
+	// where a read waits on the network.
+	DetachPointReads bool
 	// GroupCommit lets the hot writes (sign-in records, code redemptions) share
 	// commits (see batch.go): for SQLite's single writer.
 	GroupCommit bool
@@ -300,17 +308,24 @@ type conn struct {
 	// whole transaction when a write in it is interrupted — the other jobs'
 	// writes with it, and later ones would run outside any transaction.
 	shared bool
+	// detached marks a point read on a dialect with DetachPointReads.
+	detached bool
 }
 
-// context is ctx, detached from its cancellation in the shared transaction.
+// context is ctx, detached from its cancellation in the shared transaction
+// and for a detached point read.
 func (c conn) context(ctx context.Context) context.Context {
-	if c.shared {
+	if c.shared || c.detached {
 		return context.WithoutCancel(ctx)
 	}
 	return ctx
 }
 
-func (s *Store) read() conn  { return conn{s: s, db: s.reader} }
+func (s *Store) read() conn { return conn{s: s, db: s.reader} }
+
+// readPoint is read for a one-row read by a key (see DetachPointReads).
+func (s *Store) readPoint() conn { return conn{s: s, db: s.reader, detached: s.d.DetachPointReads} }
+
 func (s *Store) write() conn { return conn{s: s, db: s.writer} }
 
 // stmt returns the cached statement for q bound to the transaction, if any.

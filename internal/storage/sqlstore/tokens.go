@@ -42,7 +42,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, t storage.APIToken) error {
 // GetAPITokenByHash implements storage.Storage. Revoked tokens are returned
 // too: the caller decides, and can log the attempt.
 func (s *Store) GetAPITokenByHash(ctx context.Context, secretHash []byte) (storage.APIToken, error) {
-	t, err := scanAPIToken(s.read().row(ctx, `SELECT `+apiTokenCols+` FROM api_tokens WHERE secret_hash = ?`, blob(secretHash)))
+	t, err := scanAPIToken(s.readPoint().row(ctx, `SELECT `+apiTokenCols+` FROM api_tokens WHERE secret_hash = ?`, blob(secretHash)))
 	if err != nil {
 		return t, s.fail("get API token by hash", err, nil)
 	}
