@@ -53,6 +53,18 @@ func (br *browser) code(b testing.TB, p *rp, f flow) string {
 // to cost less server CPU than a passkey sign-in (BenchmarkPasskeySignIn).
 func BenchmarkOIDCCodeExchange(b *testing.B) {
 	_, p, br := oidcBenchWorld(b)
+	codeExchanges(b, p, br)
+}
+
+// BenchmarkOIDCCodeExchangePostgres is BenchmarkOIDCCodeExchange on
+// PostgreSQL (KEYWARD_TEST_POSTGRES_DSN), where keyward bench found the
+// exchange's server CPU closest to a sign-in's.
+func BenchmarkOIDCCodeExchangePostgres(b *testing.B) {
+	_, p, br := oidcSignedIn(b, newWorld(b, storagetest.NewPostgres(b)))
+	codeExchanges(b, p, br)
+}
+
+func codeExchanges(b *testing.B, p *rp, br *browser) {
 	ctx := p.ctx()
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -64,10 +64,26 @@ var dialect = sqlstore.Dialect{
 	KeyBound:              "(SELECT ?::text)",
 	SignInStatement:       signInStatement,
 	GatedInsertStatement:  gatedInsertStatement,
+	QueryRow:              queryRow,
 	TimeValue:             func(t time.Time) any { return t },
 	DayNumber:             func(col string) string { return "(" + col + "::date - DATE '1970-01-01')" },
 	IsUniqueViolation:     func(err error) bool { return code(err) == "23505" },
 	IsForeignKeyViolation: func(err error) bool { return code(err) == "23503" },
+}
+
+// queryRow is sqlstore.Dialect.QueryRow: pgx runs the query on the pool's
+// connection (its statement cache prepares it once per connection, as
+// through database/sql) and scans the row itself, watching ctx without a
+// goroutine of its own. Its no-row error is sql.ErrNoRows too.
+func queryRow(ctx context.Context, db *sql.DB, query string, args, dest []any) error {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		return dc.(*stdlib.Conn).Conn().QueryRow(ctx, query, args...).Scan(dest...)
+	})
 }
 
 func code(err error) string {

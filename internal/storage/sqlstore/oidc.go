@@ -441,8 +441,8 @@ func (s *Store) GetCodeGrant(ctx context.Context, codeHash []byte, failureKeyPre
 	dest := append([]any{&r.ID, &req, &r.SessionID, &authTime, &amr, &r.ACR, &r.Done,
 		&codeExp, &codeUsed, &created, &expires,
 		&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.Mail, &u.AccountEnabled, &updated}, a.dest()...)
-	err = s.read().row(ctx, codeGrantQuery, failureKeyPrefix, w.Microseconds(), s.tv(start), codeHash).
-		Scan(append(dest, &g.ClientFailures)...)
+	err = s.read().scanRow(ctx, codeGrantQuery, []any{failureKeyPrefix, w.Microseconds(), s.tv(start), codeHash},
+		append(dest, &g.ClientFailures)...)
 	if err != nil {
 		return storage.CodeGrant{}, s.fail(op, err, nil)
 	}
@@ -569,7 +569,7 @@ func (s *Store) gatedTokens(ctx context.Context, update string, updateArgs []any
 	}
 	var updated, inserted int
 	q := s.d.GatedInsertStatement(update, "oidc_tokens", oidcTokenCols, len(ts))
-	if err := s.write().row(ctx, q, append(updateArgs, args...)...).Scan(&updated, &inserted); err != nil {
+	if err := s.write().scanRow(ctx, q, append(updateArgs, args...), &updated, &inserted); err != nil {
 		return false, true, err
 	}
 	if updated > 0 && inserted != len(ts) {

@@ -97,6 +97,16 @@ type Dialect struct {
 	// UPDATE changed and the rows inserted; its arguments are the UPDATE's,
 	// then each row's values in cols order.
 	GatedInsertStatement func(update, table, cols string, rows int) string
+	// QueryRow, where set, runs a statement that answers one row on a
+	// connection of db's pool through the driver itself rather than
+	// database/sql, and scans the row into dest (the same destinations
+	// database/sql takes; no row is sql.ErrNoRows). database/sql starts a
+	// goroutine to watch the context of every query that returns rows, and
+	// boxes each column's value on its way to dest: on PostgreSQL a code
+	// exchange's two statements spent more on that than on the rows
+	// (docs/performance.md, "The token endpoint"). Used by the hot paths
+	// (conn.scanRow); a transaction's statements keep database/sql's.
+	QueryRow func(ctx context.Context, db *sql.DB, query string, args, dest []any) error
 	// TimeValue turns a UTC time, already truncated to microseconds, into the
 	// parameter the database stores (SQLite: unix microseconds; PostgreSQL: the time).
 	TimeValue func(time.Time) any
@@ -378,6 +388,19 @@ func (c conn) row(ctx context.Context, q string, args ...any) scanner {
 	default:
 		return c.db.QueryRowContext(ctx, c.s.sql(q), args...)
 	}
+}
+
+// scanRow is row(ctx, q, args...).Scan(dest...), through the dialect's
+// QueryRow where it has one and c is not in a transaction.
+func (c conn) scanRow(ctx context.Context, q string, args []any, dest ...any) error {
+	if c.tx != nil || c.s.d.QueryRow == nil {
+		return c.row(ctx, q, args...).Scan(dest...)
+	}
+	if _, ok := c.joins(ctx); ok {
+		return c.row(ctx, q, args...).Scan(dest...)
+	}
+	c.s.counted(1)
+	return c.s.d.QueryRow(ctx, c.db, c.s.sql(q), args, dest)
 }
 
 func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
