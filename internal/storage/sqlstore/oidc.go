@@ -134,7 +134,7 @@ func (s *Store) GetClient(ctx context.Context, appID, failureKeyPrefix string, w
 		return storage.Application{}, 0, fmt.Errorf("%s: %w", op, err)
 	}
 	var failures int
-	a, err := scanApplication(s.read().row(ctx, `SELECT `+applicationCols+`,
+	a, err := scanApplication(s.read().hotRow(ctx, `SELECT `+applicationCols+`,
 		COALESCE((SELECT l.hits FROM rate_limits l WHERE l.name = ? || applications.id
 			AND l.window_us = ? AND l.window_start = ?), 0)
 		FROM applications WHERE app_id = ?`, failureKeyPrefix, w.Microseconds(), s.tv(start), appID), &failures)
@@ -590,7 +590,7 @@ func (s *Store) CreateOIDCTokens(ctx context.Context, ts ...storage.OIDCToken) e
 
 // GetOIDCToken implements storage.Storage. Expired tokens are returned too.
 func (s *Store) GetOIDCToken(ctx context.Context, id string) (storage.OIDCToken, error) {
-	t, err := scanOIDCToken(s.read().row(ctx, `SELECT `+oidcTokenCols+` FROM oidc_tokens WHERE id = ?`, id))
+	t, err := scanOIDCToken(s.read().hotRow(ctx, `SELECT `+oidcTokenCols+` FROM oidc_tokens WHERE id = ?`, id))
 	if err != nil {
 		return t, s.fail("get token", err, nil)
 	}

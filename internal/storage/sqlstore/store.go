@@ -403,6 +403,20 @@ func (c conn) scanRow(ctx context.Context, q string, args []any, dest ...any) er
 	return c.s.d.QueryRow(ctx, c.db, c.s.sql(q), args, dest)
 }
 
+// hotRow is row for a read on a hot path: its Scan is scanRow's.
+func (c conn) hotRow(ctx context.Context, q string, args ...any) scanner {
+	return hotRow{c: c, ctx: ctx, q: q, args: args}
+}
+
+type hotRow struct {
+	c    conn
+	ctx  context.Context
+	q    string
+	args []any
+}
+
+func (r hotRow) Scan(dest ...any) error { return r.c.scanRow(r.ctx, r.q, r.args, dest...) }
+
 func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	ctx = c.context(ctx)
 	if a, ok := c.joins(ctx); ok {
