@@ -35,7 +35,8 @@ func (a *app) benchCmd() *cobra.Command {
 			"PostgreSQL database of --database-url), creates --users users with one software passkey each,\n" +
 			"then runs discoverable sign-ins (options {}, assertion, finish) at each --concurrency for\n" +
 			"--duration (or --count sign-ins). It reports sign-ins/s, p50/p95/p99 latency, errors and the\n" +
-			"server's CPU per sign-in (from its /metrics), next to go-webauthn's bare verification rate\n" +
+			"server's CPU per sign-in (the kernel's CPU clock of the server it started, on Linux; else\n" +
+			"its /metrics), next to go-webauthn's bare verification rate\n" +
 			"measured in the same run. Right after each level, the OpenID Connect token endpoint at the\n" +
 			"same concurrency: a registered web app redeems --count codes (600 when the levels are timed) with PKCE and its\n" +
 			"client secret, then refreshes with the refresh tokens it got; tokens/s, p50/p99 and the\n" +

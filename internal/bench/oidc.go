@@ -28,8 +28,9 @@ const benchRedirect = "https://bench.invalid/cb"
 
 // DefaultTokenCount is the token requests per level when the levels are timed:
 // codes expire after 60 s, so they are made up front in a fixed number. 600
-// code exchanges use about half a second of server CPU or more, so the CPU
-// clock's 10 ms ticks leave each level's figure within 2%.
+// code exchanges use about half a second of server CPU or more; the server
+// started by the benchmark has its CPU read in nanoseconds (childCPU), a
+// server at --url in /metrics' 10 ms ticks, within 2% of such a level.
 const DefaultTokenCount = 600
 
 // authorizers is how many authorizations run at once while the codes are made.
@@ -219,11 +220,12 @@ type TokenResult struct {
 
 // runTokenLevels measures code exchanges and then refreshes at concurrency
 // conc, n requests each.
-func runTokenLevels(ctx context.Context, a *tokenApp, conc, n int, serverCPU func(context.Context) (float64, error)) ([]TokenResult, error) {
+func runTokenLevels(ctx context.Context, a *tokenApp, conc, n int, serverCPU func(context.Context) (float64, error), progress func(string, ...any)) ([]TokenResult, error) {
 	codes, err := a.authorizeAll(ctx, n)
 	if err != nil {
 		return nil, err
 	}
+	progress("token endpoint, concurrency %d: %d codes made; timing their exchanges…", conc, n)
 	var mu sync.Mutex
 	var refresh []string
 	exchange, err := runRequests(ctx, conc, len(codes), serverCPU, func(ctx context.Context, i int) error {
@@ -240,6 +242,7 @@ func runTokenLevels(ctx context.Context, a *tokenApp, conc, n int, serverCPU fun
 	if err != nil || len(refresh) == 0 {
 		return out, err
 	}
+	progress("token endpoint, concurrency %d: timing %d refreshes…", conc, len(refresh))
 	refreshed, err := runRequests(ctx, conc, len(refresh), serverCPU, func(ctx context.Context, i int) error {
 		_, err := a.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh[i]}})
 		return err

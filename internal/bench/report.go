@@ -17,6 +17,10 @@ type ServerInfo struct {
 	PID      int    `json:"pid,omitempty"`
 	Binary   string `json:"binary,omitempty"`
 	TempDir  string `json:"tempDir,omitempty"` // child: data and log; removed at the end
+	// CPUClock: the server's CPU is read from the kernel's CPU clock of its
+	// process (a child on Linux, nanoseconds), not from its /metrics'
+	// process_cpu_seconds_total (10 ms clock ticks).
+	CPUClock bool `json:"cpuClock,omitempty"`
 }
 
 // docs/design.md's targets for passkey sign-in, end to end over HTTP.
@@ -37,6 +41,7 @@ const (
 	// latencyNote and cpuNote say what the report's figures include.
 	latencyNote          = "latency is the two requests of a sign-in; the software authenticator's signing is not included"
 	cpuNote              = "CPU is per sign-in attempt: the server's from its /metrics (process_cpu_seconds_total), the client's is this process (load generator and authenticators)"
+	cpuClockNote         = "CPU is per sign-in attempt: the server's from the kernel's CPU clock of its process (nanoseconds), the client's is this process (load generator and authenticators)"
 	attestationInReports = "packed self attestation"
 )
 

@@ -57,7 +57,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := r.writeTokenText(w); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n(%s; %s.)\n", latencyNote, cpuNote)
+	note := cpuNote
+	if r.Server.CPUClock {
+		note = cpuClockNote
+	}
+	fmt.Fprintf(w, "\n(%s; %s.)\n", latencyNote, note)
 	if r.DBCPU != "" {
 		fmt.Fprintf(w, "PostgreSQL's CPU: %s.\n", r.DBCPU)
 	}

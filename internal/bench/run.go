@@ -231,6 +231,16 @@ func (r *Runner) startServer(ctx context.Context) (*target, error) {
 	c := &Client{BaseURL: child.BaseURL, Origin: child.Origin, Token: token,
 		HTTP: NewHTTPClient(slices.Max(r.Concurrency) + 8)}
 	tgt := &target{client: c, server: info, serverCPU: cpuReader(c), persistent: r.DatabaseURL != "", alive: child.Alive, env: env}
+	if clock := childCPU(info.PID); clock != nil {
+		if _, err := clock(); err == nil {
+			tgt.serverCPU, tgt.server.CPUClock = func(context.Context) (float64, error) {
+				d, err := clock()
+				return d.Seconds(), err
+			}, true
+		} else {
+			r.Progress("reading the server's CPU from its /metrics: %v", err)
+		}
+	}
 	if r.DatabaseURL != "" {
 		var why string
 		if tgt.db, why = openDBCPU(ctx, r.DatabaseURL); tgt.db == nil {
@@ -365,7 +375,7 @@ func (r *Runner) tokenLevel(ctx context.Context, tgt *target, app *tokenApp, con
 		n = DefaultTokenCount
 	}
 	r.Progress("token endpoint, concurrency %d: %d code exchanges, then %d refreshes…", conc, n, n)
-	res, err := runTokenLevels(ctx, app, conc, n, tgt.serverCPU)
+	res, err := runTokenLevels(ctx, app, conc, n, tgt.serverCPU, r.Progress)
 	for _, t := range res {
 		rep.AddToken(t)
 	}
