@@ -1,13 +1,17 @@
 package mds
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/go-webauthn/webauthn/metadata"
 )
 
@@ -68,19 +72,36 @@ const yieldEvery = 8
 // that is not JSON, a payload that is not one object, a field named twice,
 // anything after the object — stops the read with an error, as does an error
 // entry returns.
+//
+// The text is taken apart by go-json-experiment's jsontext (the tokenizer of
+// encoding/json/v2), set to accept what encoding/json accepts (invalid UTF-8,
+// names given twice): it finds where each value ends, and skips the
+// pictures, faster than encoding/json's scanner, which looks at every byte
+// through a state function (half of a production blob's parse was that
+// scanner reading the pictures it then threw away; issue 11). The values
+// themselves are still decoded by encoding/json, each entry from its own
+// text with the pictures left out, so they read as before.
 func readPayload(r io.Reader, entry func(i int, e *metadata.EntryJSON, decodeErr error) error) (payloadHead, error) {
 	var head payloadHead
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{', "the MDS blob's payload is not a JSON object"); err != nil {
+	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if err := expectKind(dec, '{', "the MDS blob's payload is not a JSON object"); err != nil {
 		return head, err
 	}
 	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
+	var nameBuf []byte
+	for {
+		if k := dec.PeekKind(); k == '}' {
+			break
+		} else if k == 0 {
+			_, err := dec.ReadToken()
+			return head, payloadError(err)
+		}
+		raw, err := dec.ReadValue()
 		if err != nil {
 			return head, payloadError(err)
 		}
-		key, _ := tok.(string) // an object's keys are strings
+		nameBuf = unquoteName(nameBuf[:0], raw)
+		key := string(nameBuf)
 		name := payloadField(key)
 		if name != "" && seen[name] {
 			return head, fmt.Errorf("the MDS blob's payload names %q more than once", key)
@@ -96,22 +117,34 @@ func readPayload(r io.Reader, entry func(i int, e *metadata.EntryJSON, decodeErr
 		case "entries":
 			err = readEntries(dec, entry)
 		default:
-			err = decodeField(dec, &skipped{}, key)
+			err = payloadError(dec.SkipValue())
 		}
 		if err != nil {
 			return head, err
 		}
 	}
-	if err := expectDelim(dec, '}', "the MDS blob's payload is not a JSON object"); err != nil {
-		return head, err
+	if _, err := dec.ReadToken(); err != nil { // the object's '}'
+		return head, payloadError(err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		if err == nil {
 			return head, errors.New("the MDS blob's payload has more after its JSON object")
 		}
 		return head, payloadError(err)
 	}
 	return head, nil
+}
+
+// unquoteName appends the text of the JSON string raw to dst. A name that
+// encoding/json would read with a replacement character (invalid UTF-8, a
+// lone surrogate escape) gets one too, or is cut short: either way it is no
+// name Keyward looks for, as for encoding/json.
+func unquoteName(dst []byte, raw []byte) []byte {
+	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return append(dst, raw[1:len(raw)-1]...)
+	}
+	out, _ := jsontext.AppendUnquote(dst, raw)
+	return out
 }
 
 // payloadField names the payload field key stands for, matched without
@@ -126,17 +159,34 @@ func payloadField(key string) string {
 	return ""
 }
 
-func readEntries(dec *json.Decoder, entry func(i int, e *metadata.EntryJSON, decodeErr error) error) error {
-	if tok, err := dec.Token(); err != nil {
+func readEntries(dec *jsontext.Decoder, entry func(i int, e *metadata.EntryJSON, decodeErr error) error) error {
+	switch dec.PeekKind() {
+	case 'n': // "entries": null, as encoding/json reads it: no entries
+		return payloadError(dec.SkipValue())
+	case '[':
+	case 0:
+		_, err := dec.ReadToken()
 		return payloadError(err)
-	} else if tok == nil {
-		return nil // "entries": null, as encoding/json reads it: no entries
-	} else if d, ok := tok.(json.Delim); !ok || d != '[' {
+	default:
 		return errors.New("the MDS blob's entries are not a JSON list")
 	}
-	for i := 0; dec.More(); i++ {
+	if _, err := dec.ReadToken(); err != nil {
+		return payloadError(err)
+	}
+	var text, name []byte
+	for i := 0; ; i++ {
+		if k := dec.PeekKind(); k == ']' {
+			break
+		} else if k == 0 {
+			_, err := dec.ReadToken()
+			return payloadError(err)
+		}
+		var err error
+		if text, name, err = appendEntryText(text[:0], name, dec); err != nil {
+			return payloadError(err)
+		}
 		var e payloadEntry
-		err := dec.Decode(&e)
+		err = json.Unmarshal(text, &e)
 		if _, ok := errors.AsType[*json.UnmarshalTypeError](err); err != nil && !ok {
 			return payloadError(err)
 		}
@@ -151,23 +201,113 @@ func readEntries(dec *json.Decoder, entry func(i int, e *metadata.EntryJSON, dec
 			runtime.Gosched()
 		}
 	}
-	return expectDelim(dec, ']', "the MDS blob's entries are not a JSON list")
+	_, err := dec.ReadToken() // the list's ']'
+	return payloadError(err)
 }
 
-func decodeField(dec *json.Decoder, v any, key string) error {
-	err := dec.Decode(v)
+// pictureFields are the members of a metadata statement that payloadEntry
+// skips (payloadStatement).
+var pictureFields = [][]byte{[]byte("icon"), []byte("iconDark"), []byte("providerLogoLight"), []byte("providerLogoDark")}
+
+// statementField is the name of an entry's metadata statement.
+var statementField = []byte("metadataStatement")
+
+// appendEntryText appends the JSON text of the next value, an entry, to dst
+// as it stands, except that the pictures of its metadata statement are left
+// out unread: the members of an object named metadataStatement (in any case,
+// as encoding/json matches it) whose names are those of pictureFields. name
+// is a buffer for member names, returned for reuse.
+func appendEntryText(dst, name []byte, dec *jsontext.Decoder) ([]byte, []byte, error) {
+	if dec.PeekKind() != '{' {
+		v, err := dec.ReadValue()
+		return append(dst, v...), name, err
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return dst, name, err
+	}
+	dst = append(dst, '{')
+	for n := 0; ; n++ {
+		if k := dec.PeekKind(); k == '}' {
+			_, err := dec.ReadToken()
+			return append(dst, '}'), name, err
+		}
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return dst, name, err
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(append(dst, raw...), ':')
+		name = unquoteName(name[:0], raw)
+		if bytes.EqualFold(name, statementField) && dec.PeekKind() == '{' {
+			dst, name, err = appendStatementText(dst, name, dec)
+		} else {
+			var v jsontext.Value
+			v, err = dec.ReadValue()
+			dst = append(dst, v...)
+		}
+		if err != nil {
+			return dst, name, err
+		}
+	}
+}
+
+// appendStatementText appends a metadata statement's object without its
+// pictures (appendEntryText).
+func appendStatementText(dst, name []byte, dec *jsontext.Decoder) ([]byte, []byte, error) {
+	if _, err := dec.ReadToken(); err != nil {
+		return dst, name, err
+	}
+	dst = append(dst, '{')
+	kept := 0
+	for {
+		if k := dec.PeekKind(); k == '}' {
+			_, err := dec.ReadToken()
+			return append(dst, '}'), name, err
+		}
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return dst, name, err
+		}
+		name = unquoteName(name[:0], raw)
+		if slices.ContainsFunc(pictureFields, func(f []byte) bool { return bytes.EqualFold(name, f) }) {
+			if err := dec.SkipValue(); err != nil {
+				return dst, name, err
+			}
+			continue
+		}
+		if kept > 0 {
+			dst = append(dst, ',')
+		}
+		kept++
+		dst = append(append(dst, raw...), ':')
+		v, err := dec.ReadValue()
+		if err != nil {
+			return dst, name, err
+		}
+		dst = append(dst, v...)
+	}
+}
+
+func decodeField(dec *jsontext.Decoder, v any, key string) error {
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return payloadError(err)
+	}
+	err = json.Unmarshal(raw, v)
 	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		return fmt.Errorf("the MDS blob's payload field %q has the wrong type: %w", key, err)
 	}
 	return payloadError(err)
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim, msg string) error {
-	tok, err := dec.Token()
+func expectKind(dec *jsontext.Decoder, want jsontext.Kind, msg string) error {
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return payloadError(err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
+	if tok.Kind() != want {
 		return errors.New(msg)
 	}
 	return nil
