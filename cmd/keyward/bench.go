@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/internal/bench"
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/gcfloor"
 )
 
 // benchOptions are the flags of keyward bench.
@@ -45,6 +47,10 @@ func (a *app) benchCmd() *cobra.Command {
 			"It ignores the configuration file and KEYWARD_* variables. See docs/performance.md.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The load generator's live heap is as small as the server's:
+			// it collects with the same floor as keyward serve by default
+			// (docs/operations.md, "Memory and the garbage collector").
+			defer gcfloor.Start(uint64(config.Defaults().GCHeapFloorMB) << 20)()
 			if o.scenario == "reports" {
 				return a.runReportsBench(cmd, o)
 			}

@@ -22,6 +22,7 @@ import (
 	kwapp "github.com/keyward/keyward/internal/app"
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/gcfloor"
 	"github.com/keyward/keyward/internal/mds"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/signin"
@@ -81,7 +82,7 @@ func (a *app) serveCmd() *cobra.Command {
 	mustAddFlags(cmd.Flags(), "listen", "public-url", "related-origins", "tls-cert-file", "tls-key-file", "database-max-conns", "sqlite-synchronous",
 		"session-idle-timeout", "session-absolute-timeout", "mds-url", "shutdown-timeout", "max-body-bytes",
 		"read-timeout", "idle-timeout", "trusted-proxies", "mds-roots", "require-mfa-for-admins", "oidc-key-encryption-key",
-		"signin-log-retention", "audit-log-retention", "alert-webhooks", "pprof-listen")
+		"signin-log-retention", "audit-log-retention", "alert-webhooks", "pprof-listen", "gc-heap-floor-mb")
 	return cmd
 }
 
@@ -125,6 +126,11 @@ func (a *app) serve(ctx context.Context) error {
 	defer signal.Stop(hup)
 
 	mdsWait := a.firstMDSUpdate(ctx, kw.MDS, firstStart)
+
+	// The live heap is a few MiB (the data is in the database): without a
+	// floor the collector ran every few MiB allocated (docs/operations.md,
+	// "Memory"; performance.md, "A floor under the collector").
+	defer gcfloor.Start(uint64(cfg.GCHeapFloorMB) << 20)()
 
 	if cfg.PprofListen != "" {
 		stopPprof, err := startPprof(cfg.PprofListen, log)

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/internal/bench"
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/gcfloor"
 	"github.com/keyward/keyward/internal/passkey/softkey"
 	"github.com/keyward/keyward/internal/storage/storagetest"
 )
@@ -112,8 +114,10 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 // world's MDS blob), and the finish that verifies the statement, checks the
 // chain against MDS, judges the policy and stores the key with its audit
 // record. The software authenticator's key generation and signing are
-// inside the timer.
+// inside the timer. The process collects garbage as keyward serve and
+// keyward bench do, with the default floor under the heap (gcfloor).
 func BenchmarkPasskeyRegistration(b *testing.B) {
+	defer gcfloor.Start(uint64(config.Defaults().GCHeapFloorMB) << 20)()
 	w := newWorld(b, storagetest.NewSQLite(b))
 	w.enableForAll()
 	users := make([]string, 200)

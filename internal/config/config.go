@@ -50,6 +50,7 @@ type Config struct {
 	SignInLogRetention     time.Duration  // sign-in log records older than this are deleted; 0 = kept forever
 	AuditLogRetention      time.Duration  // audit log records older than this are deleted; 0 = kept forever
 	PprofListen            string         // loopback host:port serving Go's /debug/pprof/; "" = off
+	GCHeapFloorMB          int            // MiB under which the garbage collector does not run; 0 = Go's own pacing
 }
 
 // ProductionMDSURL is the FIDO Alliance's MDS3 endpoint.
@@ -71,6 +72,7 @@ func Defaults() Config {
 		MDSURL:                 ProductionMDSURL,
 		ShutdownTimeout:        30 * time.Second,
 		MaxBodyBytes:           1 << 20,
+		GCHeapFloorMB:          32,
 		ReadTimeout:            30 * time.Second,
 		IdleTimeout:            2 * time.Minute,
 		RequireMFAForAdmins:    true,

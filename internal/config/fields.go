@@ -162,6 +162,8 @@ var fields = []field{
 		func(c *Config) *string { return &c.OIDCKeyEncryptionKey }),
 	stringField("pprof_listen", "pprof-listen", `loopback address (127.0.0.1:6060) serving Go's profiler at /debug/pprof/, for measuring Keyward; "" = off`,
 		func(c *Config) *string { return &c.PprofListen }),
+	intField("gc_heap_floor_mb", "gc-heap-floor-mb", "heap size in MiB below which Go's garbage collector does not run (fewer collections while the live heap is small; GOGC's pacing above it); 0 = Go's own pacing",
+		func(c *Config) *int { return &c.GCHeapFloorMB }),
 	alertWebhooksField,
 }
 

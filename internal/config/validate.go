@@ -69,6 +69,9 @@ func (c Config) Validate() error {
 			add(fmt.Errorf("%s: must be 0 (keep forever) or at least 1h, got %s", r.key, r.d))
 		}
 	}
+	if c.GCHeapFloorMB < 0 || c.GCHeapFloorMB > 1<<20 {
+		add(fmt.Errorf("gc_heap_floor_mb: must be from 0 (off) to 1048576, got %d", c.GCHeapFloorMB))
+	}
 	if c.MaxBodyBytes <= 0 {
 		add(fmt.Errorf("max_body_bytes: must be positive, got %d", c.MaxBodyBytes))
 	}

@@ -70,6 +70,7 @@ func TestValidateRejects(t *testing.T) {
 		{"pprof_without_port", func(c *Config) { c.PprofListen = "127.0.0.1" }, "pprof_listen: \"127.0.0.1\" is not a host:port"},
 		{"zero_shutdown_timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown_timeout"},
 		{"zero_body_limit", func(c *Config) { c.MaxBodyBytes = 0 }, "max_body_bytes"},
+		{"negative_gc_heap_floor", func(c *Config) { c.GCHeapFloorMB = -1 }, "gc_heap_floor_mb: must be from 0 (off) to 1048576, got -1"},
 		{"negative_signin_retention", func(c *Config) { c.SignInLogRetention = -time.Hour }, "signin_log_retention: must be 0 (keep forever) or at least 1h"},
 		{"audit_retention_of_minutes", func(c *Config) { c.AuditLogRetention = time.Minute }, "audit_log_retention: must be 0 (keep forever) or at least 1h, got 1m0s"},
 	}
