@@ -12,6 +12,12 @@
 // started (GOGC's, 100 by default): a live heap above the floor is
 // collected exactly as without it. A memory limit (GOMEMLIMIT) still caps
 // the goal, as the runtime always does.
+//
+// The watcher runs just after a collection, on the runtime's cleanup
+// goroutine; when it runs late (after the next collection has begun) the
+// percent it sets is from the live heap of the collection before, so one
+// cycle's goal may be somewhat under the floor, or, after the live heap
+// jumped several-fold in one cycle, over it until the next.
 package gcfloor
 
 import (
