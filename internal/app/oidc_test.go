@@ -382,7 +382,7 @@ func TestOIDCRefusals(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
 		k := w.key(goodAAGUID, softkey.FormatPacked)
-		registered(t, w, k)
+		alice := registered(t, w, k)
 		redirect := "https://app.example/cb"
 		p := w.newApp(t, "App", map[string]any{"web": map[string]any{"redirectUris": []string{redirect}}}, true)
 		b := w.browser(t)
@@ -407,17 +407,41 @@ func TestOIDCRefusals(t *testing.T) {
 
 		f := p.start()
 		code := p.signInAtApp(b, k, "alice@contoso.com", f)
+		// A failed check uses the code up (RFC 6749 §10.5; docs/design.md,
+		// OIDC): the right request after it is refused, and the tokens
+		// stored when the code was redeemed are revoked.
+		noTokensLeft := func(t *testing.T) {
+			t.Helper()
+			if n, err := w.store.RevokeUserOIDCTokens(context.Background(), alice, p.objectID); err != nil || n != 0 {
+				t.Fatalf("%d tokens of a failed exchange were left (%v)", n, err)
+			}
+		}
 		t.Run("wrong_secret_is_invalid_client", func(t *testing.T) {
 			bad := p.conf
 			bad.ClientSecret = "kwcs_wrong"
+			bad.Endpoint.AuthStyle = oauth2.AuthStyleInHeader // no second try with the secret in the body
 			_, err := bad.Exchange(p.ctx(), code, oauth2.VerifierOption(f.verifier))
 			oauthErr(t, err, "invalid_client")
+			_, err = p.conf.Exchange(p.ctx(), code, oauth2.VerifierOption(f.verifier))
+			oauthErr(t, err, "invalid_grant")
+			noTokensLeft(t)
 		})
 		t.Run("wrong_verifier_is_invalid_grant", func(t *testing.T) {
 			f2 := p.start()
 			code2 := p.signInAtApp(w.browser(t), k, "alice@contoso.com", f2)
 			_, err := p.conf.Exchange(p.ctx(), code2, oauth2.VerifierOption(oauth2.GenerateVerifier()))
 			oauthErr(t, err, "invalid_grant")
+			_, err = p.conf.Exchange(p.ctx(), code2, oauth2.VerifierOption(f2.verifier))
+			oauthErr(t, err, "invalid_grant")
+			noTokensLeft(t)
+		})
+		t.Run("another_apps_code_is_invalid_grant", func(t *testing.T) {
+			other := w.newApp(t, "Other app", map[string]any{"web": map[string]any{"redirectUris": []string{redirect}}}, true)
+			f5 := p.start()
+			code5 := p.signInAtApp(w.browser(t), k, "alice@contoso.com", f5)
+			_, err := other.conf.Exchange(p.ctx(), code5, oauth2.VerifierOption(f5.verifier))
+			oauthErr(t, err, "invalid_grant")
+			noTokensLeft(t)
 		})
 		t.Run("code_reuse_is_invalid_grant_and_revokes_its_tokens", func(t *testing.T) {
 			f3 := p.start()

@@ -168,11 +168,55 @@ func (p *Provider) ctx(r *http.Request) *http.Request {
 }
 
 // Handler serves the machine-facing endpoints (discovery, keys, token,
-// userinfo, revocation, introspection) by their paths.
+// userinfo, revocation, introspection) by their paths. A token request
+// that redeemed a code and then failed (a wrong client secret or PKCE
+// verifier, another client's code) has the tokens stored for the code
+// revoked: nobody was given them, and the code stays used.
 func (p *Provider) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.op.ServeHTTP(w, p.ctx(r))
+		r = p.ctx(r)
+		if r.URL.Path != TokenPath {
+			p.op.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		p.op.ServeHTTP(sw, r)
+		if g := stateFrom(r.Context()).redeemed; g != "" && sw.status != http.StatusOK {
+			p.revokeFailedRedemption(context.WithoutCancel(r.Context()), g)
+		}
 	})
+}
+
+// revokeFailedRedemption revokes the tokens a code's redemption stored when
+// the token request then failed.
+func (p *Provider) revokeFailedRedemption(ctx context.Context, grantID string) {
+	n, err := p.store.RevokeOIDCGrant(ctx, grantID)
+	if err != nil {
+		p.log.ErrorContext(ctx, "oidc: revoke the tokens of a code exchange that failed", "grant", grantID, "error", err)
+		return
+	}
+	p.log.InfoContext(ctx, "oidc: a code exchange failed after its code was used; its tokens are revoked",
+		"grant", grantID, "revoked", n)
+}
+
+// statusWriter remembers the status of the answer written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // ServeDiscovery is /.well-known/openid-configuration: the library's

@@ -14,6 +14,18 @@ import (
 type authRequest struct {
 	rec storage.AuthRequest
 	req oidc.AuthRequest
+	// issued, set when the code was redeemed as it was read (a code
+	// exchange), are the tokens stored for it, which the library is then
+	// given instead of storing new ones.
+	issued *issuedTokens
+}
+
+// issuedTokens are what a code's redemption stored: the access token as the
+// library hands it out (an opaque token, or a JWT's jti), the refresh token
+// ("" when none) and the access token's expiry.
+type issuedTokens struct {
+	access, refresh string
+	expires         time.Time
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)

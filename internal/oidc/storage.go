@@ -43,6 +43,10 @@ type reqState struct {
 	failures     int  // wrong secrets of app in the current window
 	failuresRead bool // failures was read with app
 	user         *storage.UserClaims
+	// redeemed is the grant whose code this request redeemed and whose
+	// tokens it stored: revoked again when the request fails after that
+	// (a wrong secret or PKCE verifier; Provider.Handler).
+	redeemed string
 }
 
 // secretFailuresKey prefixes an app's object ID in the rate-limit counter
@@ -269,30 +273,53 @@ func (s opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
 	return err
 }
 
-// AuthRequestByCode implements op.AuthStorage. It only reads: the code is
-// used up when its tokens are stored (redeem), so a request that fails
-// client authentication or PKCE does not burn it. A code presented after it
-// was used revokes every token issued for it (RFC 6749 §4.1.2).
+// AuthRequestByCode implements op.AuthStorage. It redeems the code as it
+// reads it: one statement (on PostgreSQL, one round trip) uses the code up
+// and stores its tokens, which CreateAccessToken and
+// CreateAccessAndRefreshTokens then hand to the library. The library checks
+// the client's secret and the PKCE verifier after this; when a check fails,
+// the grant's tokens are revoked again (Provider.Handler) and the code stays
+// used: RFC 6749 §10.5 lets a server invalidate a code on a failed attempt.
+// A code presented after it was used revokes every token issued for it
+// (RFC 6749 §4.1.2).
 func (s opStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	g, err := s.p.store.GetCodeGrant(ctx, secret.Hash(code), secretFailuresKey, s.p.cfg.SecretFailureWindow, s.p.now())
+	now := s.p.now()
+	acc, accID := newBearer(opaquePrefix)
+	ref, refID := newBearer(refreshPrefix)
+	jti := newKey()
+	t := storage.CodeTokens{AccessID: accID, AccessJTI: jti, RefreshID: refID,
+		AccessExpiresAt: now.Add(s.p.cfg.AccessTokenTTL), RefreshExpiresAt: now.Add(s.p.cfg.RefreshTokenTTL)}
+	g, err := s.p.store.RedeemCode(ctx, secret.Hash(code), secretFailuresKey, s.p.cfg.SecretFailureWindow, now, t)
+	if g.Request.ID != "" {
+		// The user for the ID token's claims; the client for the
+		// library's next step, which reads the presented client_id: when
+		// it is the code's, the client is not read again.
+		st := stateFrom(ctx)
+		st.user = &g.User
+		st.app, st.failures, st.failuresRead = &g.Client, g.ClientFailures, true
+	}
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		s.revokeCode(ctx, g.Request)
+		return nil, errors.New("code already used")
+	case errors.Is(err, storage.ErrNotFound) && g.Request.ID != "":
+		return nil, errors.New("code expired")
+	case err != nil:
+		return nil, err
+	}
+	stateFrom(ctx).redeemed = g.Request.ID
+	a, err := decodeCodeRequest(g.Request)
 	if err != nil {
 		return nil, err
 	}
-	// The user for the ID token's claims; the client for the library's
-	// next step, which reads the presented client_id: when it is the
-	// code's, the client is not read again.
-	st := stateFrom(ctx)
-	st.user = &g.User
-	st.app, st.failures, st.failuresRead = &g.Client, g.ClientFailures, true
-	rec := g.Request
-	if rec.CodeUsedAt != nil {
-		s.revokeCode(ctx, rec)
-		return nil, errors.New("code already used")
+	a.issued = &issuedTokens{access: jti, expires: t.AccessExpiresAt}
+	if g.AccessID == accID {
+		a.issued.access = acc
 	}
-	if rec.CodeExpiresAt == nil || !s.p.now().Before(*rec.CodeExpiresAt) || !rec.Done {
-		return nil, errors.New("code expired")
+	if g.Refresh {
+		a.issued.refresh = ref
 	}
-	return decodeCodeRequest(rec)
+	return a, nil
 }
 
 // codeRequest is the part of a stored authorization request (the JSON of an
@@ -428,6 +455,9 @@ func (s opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	if a, ok := req.(*authRequest); ok && a.issued != nil {
+		return a.issued.access, a.issued.expires, nil
+	}
 	t, id, err := s.newAccessToken(ctx, g, req.GetScopes())
 	if err != nil {
 		return "", time.Time{}, err
@@ -444,6 +474,12 @@ func (s opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (
 // the chain (RFC 9700 §4.14.2, refresh token rotation; RFC 6749 §6 allows
 // issuing a new refresh token on every use).
 func (s opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	if a, ok := req.(*authRequest); ok && a.issued != nil {
+		if a.issued.refresh == "" {
+			return "", "", time.Time{}, errors.New("a refresh token for a code that did not ask for one")
+		}
+		return a.issued.access, a.issued.refresh, a.issued.expires, nil
+	}
 	g, err := s.grant(req)
 	if err != nil {
 		return "", "", time.Time{}, err

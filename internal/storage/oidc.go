@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -57,6 +59,18 @@ type OIDCStorage interface {
 	// before is ErrConflict; an expired one (or no code) ErrNotFound. Among
 	// concurrent redemptions exactly one wins.
 	RedeemAuthCode(ctx context.Context, requestID string, now time.Time, ts ...OIDCToken) error
+	// RedeemCode is GetCodeGrant and RedeemAuthCode at once, for a code
+	// exchange: it reads the code's grant and, when the code is unused,
+	// unexpired and its request done, marks it used at now and stores the
+	// tokens t names (CodeTokens) — one statement, one round trip, on
+	// PostgreSQL. The code is used up before the caller checks the client
+	// and the PKCE verifier, so a failed check must revoke the grant
+	// (RevokeOIDCGrant). A code used before is ErrConflict with the grant
+	// read (the caller revokes what its first use gave); an expired or
+	// unfinished one, ErrNotFound with the grant; an unknown code, or one
+	// whose user or application is gone, ErrNotFound. Among concurrent
+	// redemptions exactly one wins.
+	RedeemCode(ctx context.Context, codeHash []byte, failureKeyPrefix string, window time.Duration, now time.Time, t CodeTokens) (RedeemedCode, error)
 	DeleteAuthRequest(ctx context.Context, id string) error
 	// DeleteExpiredAuthRequests removes requests whose ExpiresAt is at or before now.
 	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error)
@@ -167,6 +181,41 @@ type CodeGrant struct {
 	User           UserClaims
 	Client         Application
 	ClientFailures int
+}
+
+// CodeTokens are the tokens a code exchange issues, named before the code is
+// read so that the statement reading it can store them. Their rows take the
+// rest from the code's request: its user, client (the audience is the
+// client ID alone), amr, acr and auth time, and its scopes — the
+// space-separated "scope" of the stored request's JSON, split on each
+// space. The access token is always stored, under AccessID when the
+// application's access tokens are opaque and AccessJTI when they are JWTs;
+// the refresh token only when the scopes include offline_access and the
+// request's "response_type" is "code" (every Keyward client may refresh).
+type CodeTokens struct {
+	AccessID, AccessJTI, RefreshID    string
+	AccessExpiresAt, RefreshExpiresAt time.Time
+}
+
+// RedeemedCode is what RedeemCode read and stored: the grant, the access
+// token's row ID (CodeTokens' AccessID or AccessJTI, "" when nothing was
+// stored) and whether a refresh token was stored.
+type RedeemedCode struct {
+	CodeGrant
+	AccessID string
+	Refresh  bool
+}
+
+// CodeScopes is how RedeemCode reads a stored request's scopes and whether
+// it asked for a refresh token (CodeTokens), for the backends that decide it
+// in Go: scope is the request's "scope", nil when it is null or missing.
+func CodeScopes(scope *string, responseType string) (scopes []string, refresh bool) {
+	s := ""
+	if scope != nil {
+		s = *scope
+	}
+	scopes = strings.Split(s, " ")
+	return scopes, responseType == "code" && slices.Contains(scopes, "offline_access")
 }
 
 // UserClaims is what a token endpoint or userinfo needs of a user: the

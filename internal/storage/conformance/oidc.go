@@ -338,6 +338,146 @@ var authRequestTests = []test{
 		_, err = s.GetCodeGrant(t.Context(), nil, "oidc-client:", w, start)
 		is(t, err, storage.ErrNotFound)
 	}},
+	{"redeem_code_stores_the_tokens_its_request_names", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "u@x.org")
+		a := mustApplication(t, s, "App")
+		jwt := newApplication("JWT app")
+		jwt.AccessTokenType = "jwt"
+		ok(t, s.CreateApplication(t.Context(), jwt))
+		const w = 15 * time.Minute
+		now := at(time.Second)
+		start := now.Truncate(w)
+		hit(t, s, "oidc-client:"+a.ID, w, start)
+		code := func(app storage.Application, request string) ([]byte, storage.AuthRequest) {
+			r := newAuthRequest(app.AppID)
+			c := randomBytes(32)
+			r.Request, r.CodeHash, r.CodeExpiresAt, r.Done, r.UserID = []byte(request), c, ptr(at(time.Minute)), true, u.ID
+			r.AMR, r.ACR, r.AuthTime, r.SessionID = []string{"hwk", "user"}, "phrh", at(-time.Minute), "sess"
+			ok(t, s.CreateAuthRequest(t.Context(), r))
+			return c, r
+		}
+		tokens := func() storage.CodeTokens {
+			return storage.CodeTokens{AccessID: "acc-" + uuid.NewString(), AccessJTI: "jti-" + uuid.NewString(),
+				RefreshID: "ref-" + uuid.NewString(), AccessExpiresAt: at(time.Hour), RefreshExpiresAt: at(24 * time.Hour)}
+		}
+		c, r := code(a, `{"scope":"openid offline_access profile","response_type":"code","nonce":"n"}`)
+		before, err := s.GetCodeGrant(t.Context(), c, "oidc-client:", w, now)
+		ok(t, err)
+		tk := tokens()
+		got, err := s.RedeemCode(t.Context(), c, "oidc-client:", w, now, tk)
+		ok(t, err)
+		equal(t, "grant as GetCodeGrant reads it", got.CodeGrant, before)
+		equal(t, "failures", got.ClientFailures, 1)
+		equal(t, "access ID", got.AccessID, tk.AccessID)
+		equal(t, "refresh", got.Refresh, true)
+		acc, err := s.GetOIDCToken(t.Context(), tk.AccessID)
+		ok(t, err)
+		want := storage.OIDCToken{ID: tk.AccessID, Kind: storage.TokenAccess, GrantID: r.ID, ApplicationID: a.ID,
+			ClientID: a.AppID, UserID: u.ID, Scopes: []string{"openid", "offline_access", "profile"}, Audience: []string{a.AppID},
+			AMR: r.AMR, ACR: r.ACR, AuthTime: r.AuthTime, RefreshID: tk.RefreshID, CreatedAt: now, ExpiresAt: tk.AccessExpiresAt}
+		equal(t, "access token", acc, want)
+		ref, err := s.GetOIDCToken(t.Context(), tk.RefreshID)
+		ok(t, err)
+		want.ID, want.Kind, want.RefreshID, want.ExpiresAt = tk.RefreshID, storage.TokenRefresh, "", tk.RefreshExpiresAt
+		equal(t, "refresh token", ref, want)
+		stored, err := s.GetAuthRequestByCode(t.Context(), c)
+		ok(t, err)
+		equal(t, "used at", stored.CodeUsedAt, ptr(now))
+		// Used again: the conflict comes with the grant, nothing more is stored.
+		again := tokens()
+		got, err = s.RedeemCode(t.Context(), c, "oidc-client:", w, at(2*time.Second), again)
+		is(t, err, storage.ErrConflict)
+		equal(t, "reused grant", got.Request.ID, r.ID)
+		equal(t, "reused grant's use", got.Request.CodeUsedAt, ptr(now))
+		equal(t, "nothing stored", got.AccessID, "")
+		_, err = s.GetOIDCToken(t.Context(), again.AccessID)
+		is(t, err, storage.ErrNotFound)
+
+		// No offline_access: no refresh token. A JWT app's access token is its JTI.
+		c, _ = code(jwt, `{"scope":"openid  email","response_type":"code"}`)
+		tk = tokens()
+		got, err = s.RedeemCode(t.Context(), c, "oidc-client:", w, now, tk)
+		ok(t, err)
+		equal(t, "JWT access ID", got.AccessID, tk.AccessJTI)
+		equal(t, "no refresh", got.Refresh, false)
+		acc, err = s.GetOIDCToken(t.Context(), tk.AccessJTI)
+		ok(t, err)
+		equal(t, "scopes split on each space", acc.Scopes, []string{"openid", "", "email"})
+		equal(t, "no refresh ID", acc.RefreshID, "")
+		equal(t, "audience", acc.Audience, []string{jwt.AppID})
+		for _, id := range []string{tk.AccessID, tk.RefreshID} {
+			_, err = s.GetOIDCToken(t.Context(), id)
+			is(t, err, storage.ErrNotFound)
+		}
+		c, _ = code(a, `{"scope":"offline_access","response_type":"id_token"}`)
+		got, err = s.RedeemCode(t.Context(), c, "oidc-client:", w, now, tokens())
+		ok(t, err)
+		equal(t, "no refresh for another response type", got.Refresh, false)
+
+		// Expired, unfinished, unknown, or its user or app gone: not found, nothing stored.
+		c, _ = code(a, `{"scope":"openid offline_access","response_type":"code"}`)
+		tk = tokens()
+		_, err = s.RedeemCode(t.Context(), c, "oidc-client:", w, at(time.Minute), tk)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.GetOIDCToken(t.Context(), tk.AccessID)
+		is(t, err, storage.ErrNotFound)
+		unfinished := newAuthRequest(a.AppID)
+		uc := randomBytes(32)
+		unfinished.CodeHash, unfinished.CodeExpiresAt, unfinished.UserID = uc, ptr(at(time.Minute)), u.ID
+		ok(t, s.CreateAuthRequest(t.Context(), unfinished))
+		_, err = s.RedeemCode(t.Context(), uc, "oidc-client:", w, now, tk)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.RedeemCode(t.Context(), randomBytes(32), "oidc-client:", w, now, tk)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.RedeemCode(t.Context(), nil, "oidc-client:", w, now, tk)
+		is(t, err, storage.ErrNotFound)
+		ok(t, s.DeleteApplication(t.Context(), jwt.ID))
+		c, _ = code(jwt, `{"scope":"openid","response_type":"code"}`)
+		_, err = s.RedeemCode(t.Context(), c, "oidc-client:", w, now, tk)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.GetOIDCToken(t.Context(), tk.AccessID)
+		is(t, err, storage.ErrNotFound)
+	}},
+	{"redeem_code_once_even_under_a_race", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "u@x.org")
+		a := mustApplication(t, s, "App")
+		r := newAuthRequest(a.AppID)
+		code := randomBytes(32)
+		r.Request = []byte(`{"scope":"openid offline_access","response_type":"code"}`)
+		r.CodeHash, r.CodeExpiresAt, r.Done, r.UserID = code, ptr(at(time.Minute)), true, u.ID
+		ok(t, s.CreateAuthRequest(t.Context(), r))
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		toks := make([]storage.CodeTokens, n)
+		for i := range n {
+			toks[i] = storage.CodeTokens{AccessID: uuid.NewString(), AccessJTI: uuid.NewString(), RefreshID: uuid.NewString(),
+				AccessExpiresAt: at(time.Hour), RefreshExpiresAt: at(time.Hour)}
+			wg.Go(func() {
+				_, errs[i] = s.RedeemCode(t.Context(), code, "oidc-client:", 15*time.Minute, at(time.Second), toks[i])
+			})
+		}
+		wg.Wait()
+		wins := 0
+		for i, err := range errs {
+			_, aerr := s.GetOIDCToken(t.Context(), toks[i].AccessID)
+			_, rerr := s.GetOIDCToken(t.Context(), toks[i].RefreshID)
+			switch {
+			case err == nil:
+				wins++
+				ok(t, aerr)
+				ok(t, rerr)
+			case errors.Is(err, storage.ErrConflict):
+				is(t, aerr, storage.ErrNotFound) // a loser's tokens are not stored
+				is(t, rerr, storage.ErrNotFound)
+			default:
+				t.Fatalf("a losing redemption got %v, want ErrConflict", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d redemptions of one code won, want 1", wins)
+		}
+	}},
 	{"expired_or_missing_code_is_not_found", func(t *testing.T, s storage.Storage) {
 		r := newAuthRequest("c")
 		code := randomBytes(32)

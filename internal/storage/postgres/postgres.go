@@ -65,6 +65,7 @@ var dialect = sqlstore.Dialect{
 	SignInStatement:       signInStatement,
 	GatedInsertStatement:  gatedInsertStatement,
 	QueryRow:              queryRow,
+	RedeemCodeStatement:   redeemCodeStatement,
 	TimeValue:             func(t time.Time) any { return t },
 	DayNumber:             func(col string) string { return "(" + col + "::date - DATE '1970-01-01')" },
 	IsUniqueViolation:     func(err error) bool { return code(err) == "23505" },
@@ -84,6 +85,42 @@ func queryRow(ctx context.Context, db *sql.DB, query string, args, dest []any) e
 	return c.Raw(func(dc any) error {
 		return dc.(*stdlib.Conn).Conn().QueryRow(ctx, query, args...).Scan(dest...)
 	})
+}
+
+// redeemCodeStatement is sqlstore.Dialect.RedeemCodeStatement: the UPDATE
+// uses the code up (only when its user and application exist, as the read
+// requires), the INSERT stores the tokens from the updated row, and the
+// SELECT reads the grant in the statement's snapshot, before the update.
+// The scopes are the stored request's "scope" split on each space as
+// storage.CodeScopes splits it (” and null give one empty scope), written
+// as the JSON array every token row holds.
+func redeemCodeStatement(grantCols, grantFrom string) string {
+	const scopes = `CASE WHEN COALESCE(u.scope, '') = '' THEN '[""]'
+			ELSE array_to_json(string_to_array(u.scope, ' '))::text END`
+	const refresh = `(u.rt = 'code' AND 'offline_access' = ANY (string_to_array(COALESCE(u.scope, ''), ' ')))`
+	return `WITH u AS (
+		UPDATE oidc_auth_requests r SET code_used_at = ?::timestamptz
+		FROM applications a, users us
+		WHERE r.code_hash = ?::bytea AND r.code_used_at IS NULL AND r.code_expires_at > ?::timestamptz AND r.done
+			AND a.app_id = r.client_id AND us.id = r.user_id
+		RETURNING r.id, r.client_id, r.user_id, r.amr, r.acr, r.auth_time, a.id AS app, a.access_token_type AS att,
+			convert_from(r.request, 'UTF8')::jsonb ->> 'scope' AS scope,
+			convert_from(r.request, 'UTF8')::jsonb ->> 'response_type' AS rt
+	), t AS (
+		INSERT INTO oidc_tokens (id, kind, grant_id, application_id, client_id, user_id, scopes, audience, amr, acr,
+			auth_time, refresh_id, created_at, expires_at, rotated_at)
+		SELECT CASE WHEN u.att = 'opaque' THEN ?::text ELSE ?::text END, 'access', u.id, u.app, u.client_id, u.user_id,
+			` + scopes + `, json_build_array(u.client_id)::text, u.amr, u.acr, u.auth_time,
+			CASE WHEN ` + refresh + ` THEN ?::text ELSE '' END, ?::timestamptz, ?::timestamptz, NULL::timestamptz FROM u
+		UNION ALL
+		SELECT ?::text, 'refresh', u.id, u.app, u.client_id, u.user_id,
+			` + scopes + `, json_build_array(u.client_id)::text, u.amr, u.acr, u.auth_time,
+			'', ?::timestamptz, ?::timestamptz, NULL::timestamptz FROM u WHERE ` + refresh + `
+		RETURNING kind, id
+	)
+	SELECT ` + grantCols + `,
+		(SELECT COUNT(*) FROM u), (SELECT id FROM t WHERE kind = 'access'), (SELECT COUNT(*) FROM t WHERE kind = 'refresh')
+	` + grantFrom + ` WHERE r.code_hash = ?::bytea`
 }
 
 func code(err error) string {

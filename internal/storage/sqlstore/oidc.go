@@ -413,14 +413,45 @@ func (s *Store) GetAuthRequestByCode(ctx context.Context, codeHash []byte) (stor
 // (the request's client and user are the joined rows', its code hash the
 // one asked for) and of the user only the claims: every column is an
 // allocation or more on each exchange.
-var codeGrantQuery = `SELECT r.id, r.request, r.session_id, r.auth_time, r.amr, r.acr, r.done,
+var (
+	codeGrantCols = `r.id, r.request, r.session_id, r.auth_time, r.amr, r.acr, r.done,
 		r.code_expires_at, r.code_used_at, r.created_at, r.expires_at,
 		u.id, u.upn, u.display_name, u.mail, u.account_enabled, u.updated_at,
 		` + prefixed("a", applicationCols) + `,
 		COALESCE((SELECT l.hits FROM rate_limits l WHERE l.name = ? || a.id
-			AND l.window_us = ? AND l.window_start = ?), 0)
-		FROM oidc_auth_requests r JOIN users u ON u.id = r.user_id JOIN applications a ON a.app_id = r.client_id
-		WHERE r.code_hash = ?`
+			AND l.window_us = ? AND l.window_start = ?), 0)`
+	codeGrantFrom  = `FROM oidc_auth_requests r JOIN users u ON u.id = r.user_id JOIN applications a ON a.app_id = r.client_id`
+	codeGrantQuery = `SELECT ` + codeGrantCols + ` ` + codeGrantFrom + ` WHERE r.code_hash = ?`
+)
+
+// codeGrantScan receives GetCodeGrant's columns (codeGrantCols).
+type codeGrantScan struct {
+	g                                                  storage.CodeGrant
+	req                                                bytesCol
+	amr                                                strListCol
+	authTime, codeExp, codeUsed, created, expires, upd timeCol
+	a                                                  appScan
+}
+
+func (c *codeGrantScan) dest() []any {
+	r, u := &c.g.Request, &c.g.User
+	return append(append([]any{&r.ID, &c.req, &r.SessionID, &c.authTime, &c.amr, &r.ACR, &r.Done,
+		&c.codeExp, &c.codeUsed, &c.created, &c.expires,
+		&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.Mail, &u.AccountEnabled, &c.upd}, c.a.dest()...), &c.g.ClientFailures)
+}
+
+func (c *codeGrantScan) grant(codeHash []byte) (storage.CodeGrant, error) {
+	g := c.g
+	var err error
+	if g.Client, err = c.a.app(); err != nil {
+		return storage.CodeGrant{}, err
+	}
+	r, u := &g.Request, &g.User
+	r.ClientID, r.UserID, r.CodeHash, r.Request, r.AMR = g.Client.AppID, u.ID, slices.Clone(codeHash), c.req.V, c.amr.V
+	r.AuthTime, r.CodeExpiresAt, r.CodeUsedAt = c.authTime.T, c.codeExp.ptr(), c.codeUsed.ptr()
+	r.CreatedAt, r.ExpiresAt, u.UpdatedAt = c.created.T, c.expires.T, c.upd.T
+	return g, nil
+}
 
 // GetCodeGrant implements storage.Storage.
 func (s *Store) GetCodeGrant(ctx context.Context, codeHash []byte, failureKeyPrefix string, w time.Duration, now time.Time) (storage.CodeGrant, error) {
@@ -432,27 +463,106 @@ func (s *Store) GetCodeGrant(ctx context.Context, codeHash []byte, failureKeyPre
 	if err != nil {
 		return storage.CodeGrant{}, fmt.Errorf("%s: %w", op, err)
 	}
-	var g storage.CodeGrant
-	r, u := &g.Request, &g.User
-	var req bytesCol
-	var amr strListCol
-	var authTime, codeExp, codeUsed, created, expires, updated timeCol
-	var a appScan
-	dest := append([]any{&r.ID, &req, &r.SessionID, &authTime, &amr, &r.ACR, &r.Done,
-		&codeExp, &codeUsed, &created, &expires,
-		&u.ID, &u.UserPrincipalName, &u.DisplayName, &u.Mail, &u.AccountEnabled, &updated}, a.dest()...)
-	err = s.read().scanRow(ctx, codeGrantQuery, []any{failureKeyPrefix, w.Microseconds(), s.tv(start), codeHash},
-		append(dest, &g.ClientFailures)...)
+	var c codeGrantScan
+	err = s.read().scanRow(ctx, codeGrantQuery, []any{failureKeyPrefix, w.Microseconds(), s.tv(start), codeHash}, c.dest()...)
 	if err != nil {
 		return storage.CodeGrant{}, s.fail(op, err, nil)
 	}
-	if g.Client, err = a.app(); err != nil {
+	g, err := c.grant(codeHash)
+	if err != nil {
 		return storage.CodeGrant{}, fmt.Errorf("%s: %w", op, err)
 	}
-	r.ClientID, r.UserID, r.CodeHash, r.Request, r.AMR = g.Client.AppID, u.ID, slices.Clone(codeHash), req.V, amr.V
-	r.AuthTime, r.CodeExpiresAt, r.CodeUsedAt = authTime.T, codeExp.ptr(), codeUsed.ptr()
-	r.CreatedAt, r.ExpiresAt, u.UpdatedAt = created.T, expires.T, updated.T
 	return g, nil
+}
+
+// RedeemCode implements storage.Storage: on PostgreSQL one statement
+// (Dialect.RedeemCodeStatement) reads the grant, uses the code up and
+// stores the tokens; elsewhere GetCodeGrant, then RedeemAuthCode with the
+// rows built here, which on SQLite shares the group commit.
+func (s *Store) RedeemCode(ctx context.Context, codeHash []byte, failureKeyPrefix string, w time.Duration, now time.Time, t storage.CodeTokens) (storage.RedeemedCode, error) {
+	if s.d.RedeemCodeStatement == nil {
+		return s.redeemCodeInTwo(ctx, codeHash, failureKeyPrefix, w, now, t)
+	}
+	op := "redeem code"
+	if len(codeHash) == 0 {
+		return storage.RedeemedCode{}, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	if err := errors.Join(requireKey("access token ID", t.AccessID), requireKey("access token JTI", t.AccessJTI),
+		requireKey("refresh token ID", t.RefreshID)); err != nil {
+		return storage.RedeemedCode{}, fmt.Errorf("%s: %w", op, err)
+	}
+	start, _, err := window(w, now)
+	if err != nil {
+		return storage.RedeemedCode{}, fmt.Errorf("%s: %w", op, err)
+	}
+	s.redeemOnce.Do(func() { s.redeemQuery = s.d.RedeemCodeStatement(codeGrantCols, codeGrantFrom) })
+	var c codeGrantScan
+	var updated, refreshes int
+	var access strCol
+	n := s.tv(now)
+	args := []any{n, codeHash, n, t.AccessID, t.AccessJTI, t.RefreshID, n, s.tv(t.AccessExpiresAt),
+		t.RefreshID, n, s.tv(t.RefreshExpiresAt), failureKeyPrefix, w.Microseconds(), s.tv(start), codeHash}
+	if err := s.write().scanRow(ctx, s.redeemQuery, args, append(c.dest(), &updated, &access, &refreshes)...); err != nil {
+		return storage.RedeemedCode{}, s.fail(op, err, nil)
+	}
+	g, err := c.grant(codeHash)
+	if err != nil {
+		return storage.RedeemedCode{}, fmt.Errorf("%s: %w", op, err)
+	}
+	out := storage.RedeemedCode{CodeGrant: g, AccessID: access.V, Refresh: refreshes > 0}
+	if updated > 0 {
+		return out, nil
+	}
+	// The statement's read saw the row as it was before: a code it saw
+	// unused and unexpired was used meanwhile by a concurrent exchange.
+	r := g.Request
+	if r.CodeUsedAt != nil || r.Done && r.CodeExpiresAt != nil && now.Before(*r.CodeExpiresAt) {
+		return out, fmt.Errorf("%s: code already used: %w", op, storage.ErrConflict)
+	}
+	return out, fmt.Errorf("%s: code expired: %w", op, storage.ErrNotFound)
+}
+
+// redeemCodeInTwo is RedeemCode as a read and a write: the tokens' rows are
+// built here as RedeemCodeStatement builds them in SQL.
+func (s *Store) redeemCodeInTwo(ctx context.Context, codeHash []byte, failureKeyPrefix string, w time.Duration, now time.Time, t storage.CodeTokens) (storage.RedeemedCode, error) {
+	g, err := s.GetCodeGrant(ctx, codeHash, failureKeyPrefix, w, now)
+	if err != nil {
+		return storage.RedeemedCode{}, err
+	}
+	out := storage.RedeemedCode{CodeGrant: g}
+	r := g.Request
+	if r.CodeUsedAt != nil {
+		return out, fmt.Errorf("redeem code: code already used: %w", storage.ErrConflict)
+	}
+	if r.CodeExpiresAt == nil || !now.Before(*r.CodeExpiresAt) || !r.Done {
+		return out, fmt.Errorf("redeem code: code expired: %w", storage.ErrNotFound)
+	}
+	var req struct {
+		Scope        *string `json:"scope"`
+		ResponseType string  `json:"response_type"`
+	}
+	if err := json.Unmarshal(r.Request, &req); err != nil {
+		return out, fmt.Errorf("redeem code: the stored request: %w", err)
+	}
+	scopes, refresh := storage.CodeScopes(req.Scope, req.ResponseType)
+	acc := storage.OIDCToken{ID: t.AccessID, Kind: storage.TokenAccess, GrantID: r.ID, ApplicationID: g.Client.ID,
+		ClientID: r.ClientID, UserID: r.UserID, Scopes: scopes, Audience: []string{r.ClientID}, AMR: r.AMR,
+		ACR: r.ACR, AuthTime: r.AuthTime, CreatedAt: now, ExpiresAt: t.AccessExpiresAt}
+	if g.Client.AccessTokenType != "opaque" { // as the provider reads it: JWTs unless opaque
+		acc.ID = t.AccessJTI
+	}
+	ts := []storage.OIDCToken{acc}
+	if refresh {
+		ref := acc
+		ref.ID, ref.Kind, ref.ExpiresAt = t.RefreshID, storage.TokenRefresh, t.RefreshExpiresAt
+		ts[0].RefreshID = ref.ID
+		ts = append(ts, ref)
+	}
+	if err := s.RedeemAuthCode(ctx, r.ID, now, ts...); err != nil {
+		return out, err
+	}
+	out.AccessID, out.Refresh = ts[0].ID, refresh
+	return out, nil
 }
 
 // RedeemAuthCode implements storage.Storage: one conditional UPDATE decides

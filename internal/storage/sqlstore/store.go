@@ -107,6 +107,18 @@ type Dialect struct {
 	// (docs/performance.md, "The token endpoint"). Used by the hot paths
 	// (conn.scanRow); a transaction's statements keep database/sql's.
 	QueryRow func(ctx context.Context, db *sql.DB, query string, args, dest []any) error
+	// RedeemCodeStatement, where set, is storage.RedeemCode as one statement
+	// (PostgreSQL's writable CTEs; docs/performance.md, "The code redeemed
+	// in one round trip"). grantCols and grantFrom are GetCodeGrant's
+	// columns (with its three ? for the failure count) and FROM clause; the
+	// statement's one row is grantCols read before the update, then the
+	// rows it updated, the access token's stored ID (NULL when none) and
+	// the refresh tokens it stored. Its ? are, in order: now (code_used_at),
+	// the code hash, now (expiry), the access token's opaque ID, its JTI,
+	// the refresh token's ID (the access row's refresh_id), now (created),
+	// the access expiry, the refresh ID, now (created), the refresh expiry,
+	// then grantCols' three and the code hash.
+	RedeemCodeStatement func(grantCols, grantFrom string) string
 	// TimeValue turns a UTC time, already truncated to microseconds, into the
 	// parameter the database stores (SQLite: unix microseconds; PostgreSQL: the time).
 	TimeValue func(time.Time) any
@@ -161,7 +173,10 @@ type Store struct {
 
 	stmts   sync.Map // stmtKey → *sql.Stmt
 	rebound sync.Map // query → query with $n placeholders
-	batch   committer
+	// redeemQuery is Dialect.RedeemCodeStatement's, built once.
+	redeemOnce  sync.Once
+	redeemQuery string
+	batch       committer
 	// statements counts the statements sent to the database (transaction
 	// control included): see Statements.
 	statements atomic.Uint64
