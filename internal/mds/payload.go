@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/go-webauthn/webauthn/metadata"
 )
 
@@ -78,9 +79,12 @@ const yieldEvery = 8
 // names given twice): it finds where each value ends, and skips the
 // pictures, faster than encoding/json's scanner, which looks at every byte
 // through a state function (half of a production blob's parse was that
-// scanner reading the pictures it then threw away; issue 11). The values
-// themselves are still decoded by encoding/json, each entry from its own
-// text with the pictures left out, so they read as before.
+// scanner reading the pictures it then threw away; issue 11). The head's
+// fields are decoded by encoding/json; each entry, from its own text with the
+// pictures left out, by go-json-experiment's v1 package: encoding/json's API
+// and behaviour on top of the v2 decoder, which reads the text once where
+// encoding/json scans it twice (checkValid, then the decode).
+// FuzzReadPayload holds the result to encoding/json's.
 func readPayload(r io.Reader, entry func(i int, e *metadata.EntryJSON, decodeErr error) error) (payloadHead, error) {
 	var head payloadHead
 	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
@@ -186,8 +190,8 @@ func readEntries(dec *jsontext.Decoder, entry func(i int, e *metadata.EntryJSON,
 			return payloadError(err)
 		}
 		var e payloadEntry
-		err = json.Unmarshal(text, &e)
-		if _, ok := errors.AsType[*json.UnmarshalTypeError](err); err != nil && !ok {
+		err = jsonv1.Unmarshal(text, &e)
+		if _, ok := errors.AsType[*jsonv1.UnmarshalTypeError](err); err != nil && !ok {
 			return payloadError(err)
 		}
 		e.EntryJSON.MetadataStatement = e.MetadataStatement.StatementJSON
