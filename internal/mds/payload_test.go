@@ -213,6 +213,13 @@ func FuzzReadPayload(f *testing.F) {
 	f.Add([]byte(`{"entries":[{"statusReports":[{"status":5}]}]}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"no":1} x`))
+	// Where the tokenizer's skipping of pictures and go-json-experiment's
+	// decoding of entries could part from encoding/json: names in other
+	// cases or with separators, a lone surrogate, pictures of another
+	// type, a fraction for an integer.
+	f.Add([]byte(`{"entries":[{"METADATASTATEMENT":{"ICON":"x","Description":"d","iconDARK":"y"},"meta_dataStatement":{"icon":"x"},"aaGUID":"` + aaguidYubi + `"}]}`))
+	f.Add([]byte(`{"entries":[{"metadataStatement":{"providerLogoLight":null,"provider_logo_dark":"x","description":"\ud800"}}]}`))
+	f.Add([]byte(`{"entries":[{"metadataStatement":{"icon":{"a":[1]},"upv":[{"major":1.0}]}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got []metadata.EntryJSON
 		var entryErrs int
