@@ -23,6 +23,8 @@ type benchOptions struct {
 	// The reports scenario.
 	scenario string
 	reports  bench.ReportsOptions
+	// reportsDir keeps the reports scenario's SQLite database (--sqlite-dir).
+	reportsDir string
 	// The mds scenario.
 	mds bench.MDSOptions
 }
@@ -94,6 +96,9 @@ func (a *app) benchCmd() *cobra.Command {
 	f.IntVar(&o.reports.SignIns, "signins", 1_000_000, "reports scenario: sign-in records to seed")
 	f.IntVar(&o.reports.Passkeys, "passkeys", 100_000, "reports scenario: passkeys to seed, each with its own user")
 	f.IntVar(&o.reports.Repeat, "repeat", 20, "reports scenario: how often each report and page is asked for")
+	f.StringVar(&o.reports.Only, "only", "", "reports scenario: ask only the questions whose names contain this text, and print each ask's time and CPU")
+	f.StringVar(&o.reportsDir, "sqlite-dir", "", "reports scenario on SQLite: seed the database in this directory and keep it, instead of a temporary one; "+
+		"a database the scenario seeded there before is asked again without seeding (the questions' periods end at its seeding time)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +33,12 @@ func (a *app) runReportsBench(cmd *cobra.Command, o *benchOptions) error {
 	if cmd.Flags().Changed("database-url") {
 		a.cfg.DatabaseURL, _ = cmd.Flags().GetString("database-url")
 	}
-	if !a.cfg.UsesPostgres() {
+	if o.reportsDir != "" && a.cfg.UsesPostgres() {
+		return &problemsError{heading: "keyward bench cannot run", problems: []string{"--sqlite-dir: not with --database-url"}}
+	}
+	if o.reportsDir != "" {
+		a.cfg.DataDir = o.reportsDir
+	} else if !a.cfg.UsesPostgres() {
 		dir, err := os.MkdirTemp("", "keyward-bench-reports-")
 		if err != nil {
 			return err
@@ -48,16 +54,28 @@ func (a *app) runReportsBench(cmd *cobra.Command, o *benchOptions) error {
 	if err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	if n, err := st.CountUsers(ctx); err != nil || n > 0 {
-		return fmt.Errorf("the reports scenario seeds an empty database; this one has %d users (%v)", n, err)
+	n, err := st.CountUsers(ctx)
+	if err != nil {
+		return err
 	}
 	r.Now = a.now().UTC()
 	if a.cfg.UsesPostgres() {
 		r.DatabaseURL = a.cfg.DatabaseURL
 	}
 	r.Progress = a.progress
-	if err := bench.SeedReports(ctx, st, r); err != nil {
-		return err
+	switch {
+	case n > 0 && o.reportsDir == "":
+		return fmt.Errorf("the reports scenario seeds an empty database; this one has %d users", n)
+	case n > 0:
+		// Kept from an earlier run: asked as it was seeded.
+		if r.Now, err = bench.SeededAt(ctx, st, r.Passkeys); err != nil {
+			return fmt.Errorf("--sqlite-dir %s: %w", o.reportsDir, err)
+		}
+		a.progress("asking the database seeded at %s again", r.Now.Format(time.RFC3339))
+	default:
+		if err := bench.SeedReports(ctx, st, r); err != nil {
+			return err
+		}
 	}
 	if a.cfg.UsesPostgres() {
 		// The planner's statistics of a freshly seeded database are an empty

@@ -162,6 +162,33 @@ func TestBenchReportsScenarioSeedsAndTimesEveryReport(t *testing.T) {
 		}
 	}
 	c.fails("--passkeys (0)", "bench", "--scenario", "reports", "--passkeys", "0")
+	c.fails("--sqlite-dir: not with --database-url", "bench", "--scenario", "reports", "--sqlite-dir", t.TempDir(),
+		"--database-url", "postgres://127.0.0.1:1/none")
+}
+
+// A database kept with --sqlite-dir is asked again without seeding, and
+// --only asks only the questions named, each ask timed on its own.
+func TestBenchReportsScenarioKeepsItsDatabaseAndAsksChosenQuestions(t *testing.T) {
+	c := cli{t: t, env: []string{"KEYWARD_LOG_LEVEL=warn"}}
+	dir := t.TempDir()
+	type report struct {
+		Passkeys int
+		Timings  []struct {
+			Name string
+			Asks []struct{ Ms, CPUMs float64 }
+		}
+	}
+	for range 2 {
+		var out report
+		c.json(&out, "bench", "--scenario", "reports", "--signins", "50", "--passkeys", "20", "--repeat", "3",
+			"--sqlite-dir", dir, "--only", "impact preview")
+		if len(out.Timings) != 1 || out.Timings[0].Name != "report: impact preview, allow two models" || len(out.Timings[0].Asks) != 3 {
+			t.Fatalf("report %+v", out)
+		}
+	}
+	c.fails("not the 30 of --passkeys", "bench", "--scenario", "reports", "--passkeys", "30", "--sqlite-dir", dir)
+	c.fails(`no question's name contains "nothing"`, "bench", "--scenario", "reports", "--passkeys", "20", "--sqlite-dir", dir,
+		"--only", "nothing")
 	c.fails("--concurrency: not with --scenario reports", "bench", "--scenario", "reports", "--concurrency", "4")
 	c.fails(`--scenario must be signin`, "bench", "--scenario", "everything")
 }

@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +47,18 @@ type ReportTiming struct {
 	P99Ms         float64 `json:"p99Ms"`
 	CPUMs         float64 `json:"cpuMs"`
 	DatabaseCPUMs float64 `json:"databaseCpuMs"`
+	// Asks are the runs in the order they were asked: a p99 of 20 is the
+	// slowest of them, and which one it was tells a cold first ask from a
+	// collection or another process's work.
+	Asks []AskTiming `json:"asks"`
+}
+
+// AskTiming is one ask of a question: its wall-clock time, this process's
+// CPU during it, and the garbage collections that ended during it.
+type AskTiming struct {
+	Ms    float64 `json:"ms"`
+	CPUMs float64 `json:"cpuMs"`
+	GCs   uint32  `json:"gcs"`
 }
 
 // benchModels are the AAGUIDs the seeded passkeys spread over.
@@ -148,6 +162,27 @@ func SeedReports(ctx context.Context, st storage.Storage, o ReportsOptions) erro
 		}
 	}
 	return nil
+}
+
+// SeededAt checks that st holds what SeedReports seeded with passkeys
+// passkeys, and returns the time it was seeded at (its o.Now), so that a
+// database kept from an earlier run is asked the same questions.
+func SeededAt(ctx context.Context, st storage.Storage, passkeys int) (time.Time, error) {
+	n, err := st.CountUsers(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if n != passkeys {
+		return time.Time{}, fmt.Errorf("it holds %d users, not the %d of --passkeys", n, passkeys)
+	}
+	seeds, _, err := st.ListAuditEvents(ctx, storage.AuditQuery{Actor: "cli", ActionPrefix: "bench.seed", Limit: 1})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(seeds) == 0 {
+		return time.Time{}, errors.New("it was not seeded by the reports scenario")
+	}
+	return seeds[0].Time.UTC(), nil
 }
 
 func benchID(kind, i int) string { return fmt.Sprintf("0b0c0000-%04d-7000-8000-%012d", kind, i) }
@@ -267,17 +302,26 @@ func MeasureReports(ctx context.Context, st storage.Storage, o ReportsOptions) (
 			continue
 		}
 		d := make([]float64, 0, o.Repeat)
+		asks := make([]AskTiming, 0, o.Repeat)
 		cpu0, _ := ProcessCPU()
 		db0 := dbRead()
+		var ms runtime.MemStats
 		for range o.Repeat {
+			runtime.ReadMemStats(&ms)
+			gc0 := ms.NumGC
+			c0, _ := ProcessCPU()
 			start := time.Now()
 			if err := q.ask(); err != nil {
 				return nil, fmt.Errorf("%s: %w", q.name, err)
 			}
-			d = append(d, float64(time.Since(start).Microseconds())/1000)
+			took := float64(time.Since(start).Microseconds()) / 1000
+			c1, _ := ProcessCPU()
+			runtime.ReadMemStats(&ms)
+			d = append(d, took)
+			asks = append(asks, AskTiming{Ms: took, CPUMs: perRun(c1-c0, 1), GCs: ms.NumGC - gc0})
 		}
 		cpu1, _ := ProcessCPU()
-		t := ReportTiming{Name: q.name, Runs: len(d), CPUMs: perRun(cpu1-cpu0, len(d)), DatabaseCPUMs: -1}
+		t := ReportTiming{Name: q.name, Runs: len(d), CPUMs: perRun(cpu1-cpu0, len(d)), DatabaseCPUMs: -1, Asks: asks}
 		if db != nil {
 			t.DatabaseCPUMs = perRun(dbRead()-db0, len(d))
 		}
@@ -286,6 +330,14 @@ func MeasureReports(ctx context.Context, st storage.Storage, o ReportsOptions) (
 		out = append(out, t)
 		o.progress("%-40s p50 %8.2f ms  p99 %8.2f ms  CPU %7.2f ms  PostgreSQL CPU %7.2f ms",
 			q.name, t.P50Ms, t.P99Ms, t.CPUMs, t.DatabaseCPUMs)
+		if o.Only != "" {
+			for i, a := range asks {
+				o.progress("  ask %2d: %8.2f ms  CPU %7.2f ms  %d GC", i+1, a.Ms, a.CPUMs, a.GCs)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no question's name contains %q", o.Only)
 	}
 	return out, nil
 }
