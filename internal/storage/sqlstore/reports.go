@@ -291,6 +291,12 @@ func (s *Store) memberships(ctx context.Context, op, q string, args []any) (map[
 	return groups, nil
 }
 
+// keyFactsRow is a passkey's facts as ListKeyFacts reads them: "user key
+// b aaguid keyid model", b being 1 for a key eligible for backup, else 0
+// (Dialect.KeyFactsRow builds the same string). No column is NULL.
+const keyFactsRow = `user_id || ' ' || id || ' ' || CASE WHEN backup_eligible THEN '1 ' ELSE '0 ' END ||
+	aaguid || ' ' || attestation_key_id || ' ' || model`
+
 // ListKeyFacts implements storage.Storage: the memberships of the groups
 // asked about (none when none are), the disabled and the privileged
 // accounts (few, each through a partial index of their own), then one
@@ -330,17 +336,12 @@ func (s *Store) ListKeyFacts(ctx context.Context, groupIDs []string) ([]storage.
 	// string each). The IDs (UUIDs, no spaces) come first, then the kind
 	// (backup eligibility, AAGUID, key identifier and model, the model last
 	// since it may hold spaces), which repeats across keys, so each distinct
-	// one is split once. In the dialect's KeyFactsOrder, if any. One
-	// concat_ws, not six ||: in SQLite each || allocates a new string, about
-	// seven allocations a row, and on a reader connection of a process that
-	// has run other statements (any running server) they went to the general
-	// allocator, not the connection's lookaside: 1,276 M instructions a preview of 100,000 keys in
-	// keyward bench's process against 961 M in a fresh one; with concat_ws 898
-	// and 832 M (callgrind; docs/performance.md). No column is NULL, which
-	// concat_ws would skip.
-	rows, err := s.read().rows(ctx, `SELECT concat_ws(' ', user_id, id,
-		CASE WHEN backup_eligible THEN '1' ELSE '0' END, aaguid, attestation_key_id, model)
-		FROM credentials WHERE NOT clone_warning`+s.d.KeyFactsOrder)
+	// one is split once. In the dialect's KeyFactsOrder, if any.
+	row := keyFactsRow
+	if s.d.KeyFactsRow != "" {
+		row = s.d.KeyFactsRow
+	}
+	rows, err := s.read().rows(ctx, `SELECT `+row+` FROM credentials WHERE NOT clone_warning`+s.d.KeyFactsOrder)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
 	}

@@ -139,6 +139,13 @@ type Dialect struct {
 	// pages all-visible, its planner chose another index and a sort that
 	// cost more than reading the table in its order).
 	KeyFactsOrder string
+	// KeyFactsRow, where set, is the expression ListKeyFacts reads each
+	// passkey's facts by, in place of its chain of || (keyFactsRow): the
+	// same string, built another way. SQLite's is one concat_ws, one
+	// allocation a row instead of seven; PostgreSQL's server spent about 3%
+	// more on concat_ws than on || (docs/performance.md, "The scenario's
+	// extra cost was SQLite's allocator").
+	KeyFactsRow string
 	// ImportCacheKiB, where set, is the page cache (KiB) ImportUsers gives
 	// the writer connection while it imports, then takes back (SQLite: the
 	// default 2 MiB held a tenth of the hot leaves of the UPN and display-name
