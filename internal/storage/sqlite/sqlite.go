@@ -102,9 +102,9 @@ var dialect = sqlstore.Dialect{
 	Checkpoint:      "PRAGMA wal_checkpoint(PASSIVE)",
 	// Answered by a scan of credentials_facts (migration 00221).
 	KeyFactsOrder: " ORDER BY user_id, id",
-	// One allocation a row, not the seven of a chain of ||: in a process
-	// that has run other statements (any server) they no longer came from
-	// the connection's lookaside but from the general allocator, 1,276 M
+	// One allocation a row, not the nine of a chain of ||: on a connection
+	// whose statements cached on it fill its lookaside (any reader of a
+	// server) those come from the general allocator, 1,276 M
 	// instructions a preview of 100,000 keys against 898 M with concat_ws
 	// (callgrind; docs/performance.md). concat_ws would skip a NULL; no
 	// column is NULL.

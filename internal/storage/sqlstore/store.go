@@ -142,7 +142,7 @@ type Dialect struct {
 	// KeyFactsRow, where set, is the expression ListKeyFacts reads each
 	// passkey's facts by, in place of its chain of || (keyFactsRow): the
 	// same string, built another way. SQLite's is one concat_ws, one
-	// allocation a row instead of seven; PostgreSQL's server spent about 3%
+	// allocation a row instead of nine; PostgreSQL's server spent about 3%
 	// more on concat_ws than on || (docs/performance.md, "The scenario's
 	// extra cost was SQLite's allocator").
 	KeyFactsRow string
