@@ -362,7 +362,7 @@ func TestMDSBlobStoreLeavesItsPagesInTheDatabaseNotTheLog(t *testing.T) {
 		return fi.Size()
 	}
 	before := size()
-	raw := make([]byte, 3<<20) // 24 chunks, about 770 pages: far below the 4000 of an auto-checkpoint
+	raw := make([]byte, 3<<20) // 24 chunks, about 770 pages: far below the writer's auto-checkpoint mark
 	for i := range raw {
 		raw[i] = byte(i * 7)
 	}
@@ -376,5 +376,42 @@ func TestMDSBlobStoreLeavesItsPagesInTheDatabaseNotTheLog(t *testing.T) {
 	got, err := s.GetMDSBlob(t.Context())
 	if err != nil || string(got.Raw) != string(raw) {
 		t.Fatalf("GetMDSBlob = %d bytes, %v; want the %d stored", len(got.Raw), err, len(raw))
+	}
+}
+
+func TestTheLogIsCopiedIntoTheDatabaseOffTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	s := open(t, path)
+	var mark int
+	if err := s.Writer().QueryRowContext(t.Context(), "PRAGMA wal_autocheckpoint").Scan(&mark); err != nil || mark != 10000 {
+		t.Fatalf("the writer's auto-checkpoint mark = %d, %v; want 10000 (a backstop)", mark, err)
+	}
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	if _, err := s.Writer().ExecContext(t.Context(), "CREATE TABLE filler (b BLOB)"); err != nil {
+		t.Fatal(err)
+	}
+	before := size()
+	// 2 MB in 64 commits: about 520 pages, far below the writer's mark, so
+	// only the checkpointer can move them into the database file.
+	chunk := make([]byte, 32<<10)
+	for i := range 64 {
+		chunk[0] = byte(i)
+		if _, err := s.Writer().ExecContext(t.Context(), "INSERT INTO filler (b) VALUES (?)", chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size()-before < 2<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file grew by %d bytes in 10 s after 2 MB were committed: the log was not checkpointed", size()-before)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
