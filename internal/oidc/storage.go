@@ -360,21 +360,14 @@ func (s opStorage) revokeCode(ctx context.Context, rec storage.AuthRequest) {
 		"client_id", rec.ClientID, "user_id", rec.UserID, "revoked", n)
 }
 
-// store saves newly issued tokens: for a code, in the transaction that uses it up.
+// store saves newly issued tokens. A code's tokens are stored by the
+// statement that redeems it (AuthRequestByCode), never here: storing them
+// apart would leave the code usable.
 func (s opStorage) store(ctx context.Context, req op.TokenRequest, ts ...storage.OIDCToken) error {
-	a, ok := req.(*authRequest)
-	if !ok {
-		return s.p.store.CreateOIDCTokens(ctx, ts...)
+	if _, ok := req.(*authRequest); ok {
+		return errors.New("oidc: a code's tokens are stored when the code is redeemed")
 	}
-	err := s.p.store.RedeemAuthCode(ctx, a.rec.ID, s.p.now(), ts...)
-	switch {
-	case errors.Is(err, storage.ErrConflict):
-		s.revokeCode(ctx, a.rec)
-		return oidc.ErrInvalidGrant().WithDescription("code already used")
-	case errors.Is(err, storage.ErrNotFound):
-		return oidc.ErrInvalidGrant().WithDescription("code expired")
-	}
-	return err
+	return s.p.store.CreateOIDCTokens(ctx, ts...)
 }
 
 // DeleteAuthRequest implements op.AuthStorage. The request is kept until it

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"sync/atomic"
 	"time"
 )
 
@@ -33,7 +32,6 @@ type checkpointer struct {
 	db   *sql.DB
 	stop chan struct{}
 	done chan struct{}
-	runs atomic.Int64 // checkpoints that copied frames, for tests
 }
 
 func startCheckpointer(db *sql.DB) *checkpointer {
@@ -86,14 +84,13 @@ func (c *checkpointer) run() {
 		version = v
 		var busy, frames, copied int
 		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err == nil {
+			// frames is the log's length since it last started again from
+			// its beginning; what the last wait added paces the next.
 			added := frames - lastFrames
 			if frames < lastFrames { // the log started again from its beginning
 				added = frames
 			}
 			lastFrames = frames
-			if copied > 0 {
-				c.runs.Add(1)
-			}
 			wait = nextCheckpointWait(wait, added)
 		}
 		timer.Reset(wait)

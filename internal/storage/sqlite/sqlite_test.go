@@ -353,14 +353,7 @@ func TestMDSBlobStoreLeavesItsPagesInTheDatabaseNotTheLog(t *testing.T) {
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	size := func() int64 {
-		t.Helper()
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fi.Size()
-	}
+	size := func() int64 { return fileSize(t, path) }
 	before := size()
 	raw := make([]byte, 3<<20) // 24 chunks, about 770 pages: far below the writer's auto-checkpoint mark
 	for i := range raw {
@@ -386,14 +379,7 @@ func TestTheLogIsCopiedIntoTheDatabaseOffTheWriter(t *testing.T) {
 	if err := s.Writer().QueryRowContext(t.Context(), "PRAGMA wal_autocheckpoint").Scan(&mark); err != nil || mark != 10000 {
 		t.Fatalf("the writer's auto-checkpoint mark = %d, %v; want 10000 (a backstop)", mark, err)
 	}
-	size := func() int64 {
-		t.Helper()
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fi.Size()
-	}
+	size := func() int64 { return fileSize(t, path) }
 	if _, err := s.Writer().ExecContext(t.Context(), "CREATE TABLE filler (b BLOB)"); err != nil {
 		t.Fatal(err)
 	}
@@ -414,4 +400,14 @@ func TestTheLogIsCopiedIntoTheDatabaseOffTheWriter(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// fileSize is the size of the file at path.
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
