@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"runtime"
+	"runtime/trace"
 	"testing"
 	"time"
 
@@ -43,12 +44,18 @@ func BenchmarkParse(b *testing.B) {
 	}{
 		{"import_via_go_webauthn_decoder", Options{Roots: []string{pki.RootPEM()}}},
 		{"reload_of_stored_blob", Options{Roots: []string{pki.RootPEM()}, SkipRevocationCheck: true}},
+		// As a node refreshes: paced (its time is mostly the pauses; a
+		// runtime trace, -trace, shows its slices of CPU).
+		{"reload_in_the_background", Options{Roots: []string{pki.RootPEM()}, SkipRevocationCheck: true, Background: true}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(raw)))
 			for b.Loop() {
-				if _, err := Parse(raw, tc.opts); err != nil {
+				var err error
+				// The region marks each parse in a runtime trace (-trace).
+				trace.WithRegion(b.Context(), "parse", func() { _, err = Parse(raw, tc.opts) })
+				if err != nil {
 					b.Fatal(err)
 				}
 			}
