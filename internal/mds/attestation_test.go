@@ -245,3 +245,39 @@ func TestVerifiedChainsAreRememberedWithinTheirValidity(t *testing.T) {
 		t.Errorf("a new blob remembers %d chains", n)
 	}
 }
+
+// Entries that name the same attestation roots share them, and one pool of
+// them, in the parsed blob; each entry still trusts only its own roots.
+func TestEntriesShareTheirAttestationRoots(t *testing.T) {
+	one, two := newCA(t, "Vendor One Root"), newCA(t, "Vendor Two Root")
+	const (
+		a, b, c, d = "aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000002",
+			"aaaaaaaa-0000-4000-8000-000000000003", "aaaaaaaa-0000-4000-8000-000000000004"
+	)
+	blob := parseBlob(t, mdstest.Payload{Number: 1, NextUpdate: nextMonth(), Entries: []mdstest.EntryOptions{
+		{AAGUID: a, Description: "A", AttestationRootPEMs: []string{one.CertPEM()}},
+		{AAGUID: b, Description: "B", AttestationRootPEMs: []string{one.CertPEM()}},
+		{AAGUID: c, Description: "C", AttestationRootPEMs: []string{one.CertPEM(), two.CertPEM()}},
+		{AAGUID: d, Description: "D", AttestationRootPEMs: []string{two.CertPEM()}},
+	}})
+	ea, eb, ec, ed := blob.byAAGUID[a], blob.byAAGUID[b], blob.byAAGUID[c], blob.byAAGUID[d]
+	if ea.AttestationRoots[0] != eb.AttestationRoots[0] || ea.roots != eb.roots {
+		t.Error("two entries naming the same root keep a copy each")
+	}
+	if ec.AttestationRoots[0] != ea.AttestationRoots[0] || ec.AttestationRoots[1] != ed.AttestationRoots[0] {
+		t.Error("an entry naming two roots does not share them with the entries naming each")
+	}
+	if ec.roots == ea.roots || ec.roots == ed.roots || ea.roots == ed.roots {
+		t.Error("entries naming different roots share a pool")
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		aaguid string
+		ca     *mdstest.AttestationCA
+		ok     bool
+	}{{a, one, true}, {b, one, true}, {a, two, false}, {c, one, true}, {c, two, true}, {d, two, true}, {d, one, false}} {
+		if ok, why := blob.CheckAttestation(tc.aaguid, []*x509.Certificate{issue(t, tc.ca, tc.aaguid)}, now); ok != tc.ok {
+			t.Errorf("%s with a key of %s: attested %v (%s), want %v", tc.aaguid, tc.ca.Cert.Subject.CommonName, ok, why, tc.ok)
+		}
+	}
+}

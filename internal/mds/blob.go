@@ -8,6 +8,7 @@ package mds
 
 import (
 	"crypto/x509"
+	"encoding/binary"
 	"slices"
 	"strings"
 	"time"
@@ -165,8 +166,52 @@ func reportConcerns(r metadata.StatusReport, x5c []*x509.Certificate) bool {
 	return false
 }
 
-// newEntry converts go-webauthn's parsed entry.
-func newEntry(m metadata.Entry) *Entry {
+// rootSets lets the entries of one blob share their attestation roots.
+// go-webauthn parses each entry's roots from its own text, and a vendor's
+// root is named by many of its models (every entry of the bench's blob names
+// the same one): kept per entry, the same certificate stays in memory once
+// for each model, with a pool of its own, and every collection marks all the
+// copies for as long as the blob is in use. Entries only read their roots.
+type rootSets struct {
+	certs map[string]int            // index in list, by DER
+	list  []*x509.Certificate       // the first of each
+	pools map[string]*x509.CertPool // by the indices of a set's roots, in order
+	sets  map[string][]*x509.Certificate
+	key   []byte
+}
+
+// share returns the certificates of roots as kept for the blob, and their pool.
+func (r *rootSets) share(roots []*x509.Certificate) ([]*x509.Certificate, *x509.CertPool) {
+	if r.certs == nil {
+		r.certs, r.pools, r.sets = map[string]int{}, map[string]*x509.CertPool{}, map[string][]*x509.Certificate{}
+	}
+	r.key = r.key[:0]
+	for _, c := range roots {
+		i, ok := r.certs[string(c.Raw)]
+		if !ok {
+			i = len(r.list)
+			r.certs[string(c.Raw)] = i
+			r.list = append(r.list, c)
+		}
+		r.key = binary.AppendUvarint(r.key, uint64(i))
+	}
+	if pool, ok := r.pools[string(r.key)]; ok {
+		return r.sets[string(r.key)], pool
+	}
+	set := make([]*x509.Certificate, 0, len(roots))
+	pool := x509.NewCertPool()
+	for _, c := range roots {
+		c = r.list[r.certs[string(c.Raw)]]
+		set = append(set, c)
+		pool.AddCert(c)
+	}
+	r.pools[string(r.key)], r.sets[string(r.key)] = pool, set
+	return set, pool
+}
+
+// newEntry converts go-webauthn's parsed entry, its roots shared with the
+// blob's other entries through roots.
+func newEntry(m metadata.Entry, roots *rootSets) *Entry {
 	st := m.MetadataStatement
 	e := &Entry{
 		AAGUID:                 m.AaGUID.String(),
@@ -174,16 +219,12 @@ func newEntry(m metadata.Entry) *Entry {
 		KeyIdentifiers:         keyIDs(m.AttestationCertificateKeyIdentifiers),
 		AuthenticatorVersion:   st.AuthenticatorVersion,
 		TimeOfLastStatusChange: m.TimeOfLastStatusChange,
-		AttestationRoots:       st.AttestationRootCertificates,
-		roots:                  x509.NewCertPool(),
 		chains:                 &verifiedChains{},
 		reports:                m.StatusReports,
 	}
+	e.AttestationRoots, e.roots = roots.share(st.AttestationRootCertificates)
 	for _, t := range st.AttestationTypes {
 		e.AttestationTypes = append(e.AttestationTypes, string(t))
-	}
-	for _, c := range st.AttestationRootCertificates {
-		e.roots.AddCert(c)
 	}
 	for _, r := range m.StatusReports {
 		e.Statuses = append(e.Statuses, newStatusReport(r))

@@ -577,6 +577,7 @@ func readBlob(payload io.Reader, ch chain, pace *pacer) (*Blob, error) {
 		byKeyID:  make(map[string]*Entry),
 	}
 	var unparsed []error
+	var roots rootSets
 	head, err := readPayload(payload, func(_ int, ej *metadata.EntryJSON, decodeErr error) error {
 		pace.step()
 		if decodeErr != nil {
@@ -589,7 +590,7 @@ func readBlob(payload io.Reader, ch chain, pace *pacer) (*Blob, error) {
 			return nil
 		}
 		b.Entries++
-		b.add(m)
+		b.add(m, &roots)
 		return nil
 	})
 	if err != nil {
@@ -608,13 +609,14 @@ func readBlob(payload io.Reader, ch chain, pace *pacer) (*Blob, error) {
 }
 
 // add files one entry read by go-webauthn under its AAGUID, or under its
-// attestation key identifiers (U2F).
-func (b *Blob) add(m metadata.Entry) {
+// attestation key identifiers (U2F), its roots shared with the entries filed
+// before it through roots.
+func (b *Blob) add(m metadata.Entry, roots *rootSets) {
 	if m.AaGUID == uuid.Nil {
 		// U2F entries are keyed by attestation certificate key
 		// identifier; UAF entries (by AAID) are not for WebAuthn.
 		if len(m.AttestationCertificateKeyIdentifiers) > 0 {
-			e := newEntry(m)
+			e := newEntry(m, roots)
 			for _, id := range e.KeyIdentifiers {
 				if _, dup := b.byKeyID[id]; dup {
 					b.Warnings = append(b.Warnings, fmt.Sprintf("attestation key identifier %s appears in more than one entry; the first is used", id))
@@ -629,7 +631,7 @@ func (b *Blob) add(m metadata.Entry) {
 		b.Warnings = append(b.Warnings, fmt.Sprintf("AAGUID %s appears in more than one entry; the first is used", m.AaGUID))
 		return
 	}
-	b.byAAGUID[m.AaGUID.String()] = newEntry(m)
+	b.byAAGUID[m.AaGUID.String()] = newEntry(m, roots)
 }
 
 func unparsedWarning(bad []error) string {
