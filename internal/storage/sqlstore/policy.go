@@ -273,9 +273,10 @@ func newUploadID() (string, error) {
 // sweep committed meanwhile changes nothing it reads. Where the dialect says
 // how (ReleaseCache), the read has a connection of its own, whose page cache
 // it empties before giving the connection back: not left for the next
-// sign-in on that connection to free; and it pauses after each chunk
-// (mdsReadPause), the statement kept open, so that the 46 chunks of a
-// 6 MB blob are not read in one burst of the reading node's CPU.
+// sign-in on that connection to free. Outside a caller's transaction, on
+// every dialect, it pauses after each chunk (mdsReadMinPause), the
+// statement kept open, so that the 46 chunks of a 6 MB blob are not read in
+// one burst of the reading node's CPU.
 func (s *Store) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
 	const op = "get MDS blob"
 	if _, ambient := s.read().joins(ctx); s.d.ReleaseCache == "" || ambient {
@@ -283,7 +284,10 @@ func (s *Store) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
 		if err != nil {
 			return storage.MDSBlob{}, s.fail(op, err, nil)
 		}
-		return s.scanMDSBlob(ctx, op, rows, false)
+		// Paced unless inside a caller's transaction, which must not
+		// wait on it: on PostgreSQL too the 46 chunks are not copied
+		// in one burst of the reading node's CPU.
+		return s.scanMDSBlob(ctx, op, rows, !ambient)
 	}
 	c, err := s.reader.Conn(ctx)
 	if err != nil {
