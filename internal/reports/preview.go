@@ -108,9 +108,22 @@ func (pg PreviewPage) holds(i int) bool { return i >= pg.Skip && i < pg.Skip+pg.
 // verdicts is what the current and the proposed policy say of a kind of key.
 type verdicts struct{ was, now policy.Decision }
 
-// kind is what a verdict depends on: equal kinds get equal verdicts.
-type kind struct {
-	groups               string
+// judgement is a kind of key's verdicts, once judged.
+type judgement struct {
+	verdicts
+	judged bool
+}
+
+// reach is what the policies say of the owners of one set of groups (the
+// groups either policy names): whether the proposed one reaches them, and
+// each kind of key's verdicts for them, by kind number.
+type reach struct {
+	inScope bool
+	kinds   []judgement
+}
+
+// kindOf is what a verdict depends on besides the owner's groups.
+type kindOf struct {
 	aaguid, model, keyID string
 	backupEligible       bool
 }
@@ -121,102 +134,172 @@ type kind struct {
 // which models MDS distrusts), once per kind of key. It counts everything
 // and lists page's entries, and every privileged account affected, with
 // IDs only: Details names them. facts must hold each owner's keys
-// together (ListKeyFacts' order).
+// together (Storage.EachKeyFacts' order).
 func Compare(cur, next policy.Fido2, facts []storage.KeyFacts, distrust methodpolicy.Distrust, page PreviewPage) Preview {
-	p := Preview{Skip: page.Skip, Top: page.Top, ByModel: []ModelImpact{}, UsersLosingPasskeySignIn: []AffectedUser{},
-		KeysThatStopWorking: []AffectedKey{}, UsersInScopeWithoutAcceptableKey: []AffectedUser{},
-		PrivilegedUsersAffected: []AffectedUser{}}
-	judged := map[kind]verdicts{}
-	scoped := map[string]bool{}
-	models := map[[2]string]*ModelImpact{}
-	var order [][2]string
-	for start := 0; start < len(facts); {
-		end := start + 1
-		for end < len(facts) && facts[end].UserID == facts[start].UserID {
-			end++
-		}
-		mine := facts[start:end]
-		groups := strings.Join(mine[0].GroupIDs, ",")
-		before, after := 0, 0
-		var lost [][2]string
-		for _, f := range mine {
-			k := kind{groups: groups, aaguid: f.AAGUID, model: f.Model, keyID: f.AttestationKeyID, backupEligible: f.BackupEligible}
-			v, ok := judged[k]
-			if !ok {
-				c := storage.Credential{AAGUID: f.AAGUID, Model: f.Model, AttestationKeyID: f.AttestationKeyID, BackupEligible: f.BackupEligible}
-				v = verdicts{methodpolicy.PasskeySignIn(cur, f.GroupIDs, c, distrust), methodpolicy.PasskeySignIn(next, f.GroupIDs, c, distrust)}
-				judged[k] = v
-			}
-			if v.was.Allowed {
-				before++
-			}
-			if v.now.Allowed {
-				after++
-				continue
-			}
-			if !v.was.Allowed {
-				continue
-			}
-			m := [2]string{f.AAGUID, f.Model}
-			mi := models[m]
-			if mi == nil {
-				mi = &ModelImpact{AAGUID: f.AAGUID, Model: f.Model}
-				models[m] = mi
-				order = append(order, m)
-			}
-			mi.Keys++
-			if !slices.Contains(lost, m) {
-				lost = append(lost, m)
-				mi.Users++
-			}
-			if page.holds(p.Summary.KeysThatStopWorking) {
-				p.KeysThatStopWorking = append(p.KeysThatStopWorking, AffectedKey{ID: f.CredentialID, UserID: f.UserID,
-					AAGUID: f.AAGUID, Model: f.Model, Code: v.now.Code, Reason: v.now.Reason})
-			}
-			p.Summary.KeysThatStopWorking++
-		}
-		inScope, ok := scoped[groups]
+	c := newComparison(cur, next, distrust, page)
+	kinds := map[kindOf]int{}
+	for _, f := range facts {
+		k := kindOf{f.AAGUID, f.Model, f.AttestationKeyID, f.BackupEligible}
+		n, ok := kinds[k]
 		if !ok {
-			_, d := next.Scope(mine[0].GroupIDs)
-			inScope = d.Allowed
-			scoped[groups] = inScope
+			n = len(kinds)
+			kinds[k] = n
 		}
-		user := func() AffectedUser {
-			u := AffectedUser{ID: mine[0].UserID, Models: []string{}, AcceptableKeysLeft: after, key: mine[0].CredentialID}
-			for _, m := range lost {
-				name := m[1]
-				if name == "" {
-					name = m[0]
-				}
-				if !slices.Contains(u.Models, name) {
-					u.Models = append(u.Models, name)
-				}
-			}
-			return u
-		}
-		if before > 0 && after == 0 {
-			if page.holds(p.Summary.UsersLosingPasskeySignIn) {
-				p.UsersLosingPasskeySignIn = append(p.UsersLosingPasskeySignIn, user())
-			}
-			p.Summary.UsersLosingPasskeySignIn++
-		}
-		if inScope && after == 0 {
-			if page.holds(p.Summary.UsersInScopeWithoutAcceptableKey) {
-				p.UsersInScopeWithoutAcceptableKey = append(p.UsersInScopeWithoutAcceptableKey, user())
-			}
-			p.Summary.UsersInScopeWithoutAcceptableKey++
-		}
-		if len(lost) > 0 && mine[0].Privileged {
-			p.PrivilegedUsersAffected = append(p.PrivilegedUsersAffected, user())
-		}
-		start = end
+		c.add(n, f)
 	}
+	return c.end()
+}
+
+// comparison is Compare as the facts arrive, one at a time: it holds one
+// owner's keys, never all of them.
+type comparison struct {
+	cur, next policy.Fido2
+	distrust  methodpolicy.Distrust
+	page      PreviewPage
+	p         Preview
+	// reaches are by the owners' groups joined by commas; last is the
+	// previous owner's, with its groups.
+	reaches    map[string]*reach
+	last       *reach
+	lastGroups string
+	// models are the models of keys that stop working, in the order they
+	// were first met; kindModels[kind] is a kind's, once met.
+	models     map[[2]string]*ModelImpact
+	order      [][2]string
+	kindModels []*ModelImpact
+	// mine and kinds are the current owner's keys and their kinds; lost the
+	// models of theirs that stop working.
+	mine  []storage.KeyFacts
+	kinds []int
+	lost  [][2]string
+}
+
+func newComparison(cur, next policy.Fido2, distrust methodpolicy.Distrust, page PreviewPage) *comparison {
+	return &comparison{cur: cur, next: next, distrust: distrust, page: page,
+		p: Preview{Skip: page.Skip, Top: page.Top, ByModel: []ModelImpact{}, UsersLosingPasskeySignIn: []AffectedUser{},
+			KeysThatStopWorking: []AffectedKey{}, UsersInScopeWithoutAcceptableKey: []AffectedUser{},
+			PrivilegedUsersAffected: []AffectedUser{}},
+		reaches: map[string]*reach{}, models: map[[2]string]*ModelImpact{}}
+}
+
+// add takes the next key, of kind number kind (equal numbers for equal
+// AAGUID, model, key identifier and backup eligibility), in its owner's
+// order.
+func (c *comparison) add(kind int, f storage.KeyFacts) {
+	if len(c.mine) > 0 && c.mine[0].UserID != f.UserID {
+		c.owner()
+	}
+	c.mine = append(c.mine, f)
+	c.kinds = append(c.kinds, kind)
+}
+
+// end judges the last owner's keys and returns the preview.
+func (c *comparison) end() Preview {
+	if len(c.mine) > 0 {
+		c.owner()
+	}
+	p := &c.p
 	p.Summary.PrivilegedUsersAffected = len(p.PrivilegedUsersAffected)
-	for _, m := range order {
-		p.ByModel = append(p.ByModel, *models[m])
+	for _, m := range c.order {
+		p.ByModel = append(p.ByModel, *c.models[m])
 	}
 	slices.SortStableFunc(p.ByModel, func(a, b ModelImpact) int { return b.Keys - a.Keys })
-	return p
+	return *p
+}
+
+// owner judges the keys of one owner (c.mine), counts them and lists what
+// falls in the page.
+func (c *comparison) owner() {
+	mine, p, page := c.mine, &c.p, c.page
+	groups := strings.Join(mine[0].GroupIDs, ",")
+	r := c.last
+	if r == nil || groups != c.lastGroups {
+		r = c.reaches[groups]
+		if r == nil {
+			_, d := c.next.Scope(mine[0].GroupIDs)
+			r = &reach{inScope: d.Allowed}
+			c.reaches[groups] = r
+		}
+		c.last, c.lastGroups = r, groups
+	}
+	before, after := 0, 0
+	lost := c.lost[:0]
+	for i, f := range mine {
+		kind := c.kinds[i]
+		if kind >= len(r.kinds) {
+			r.kinds = append(r.kinds, make([]judgement, kind+1-len(r.kinds))...)
+		}
+		j := &r.kinds[kind]
+		if !j.judged {
+			k := storage.Credential{AAGUID: f.AAGUID, Model: f.Model, AttestationKeyID: f.AttestationKeyID, BackupEligible: f.BackupEligible}
+			j.verdicts = verdicts{methodpolicy.PasskeySignIn(c.cur, f.GroupIDs, k, c.distrust), methodpolicy.PasskeySignIn(c.next, f.GroupIDs, k, c.distrust)}
+			j.judged = true
+		}
+		v := j.verdicts
+		if v.was.Allowed {
+			before++
+		}
+		if v.now.Allowed {
+			after++
+			continue
+		}
+		if !v.was.Allowed {
+			continue
+		}
+		m := [2]string{f.AAGUID, f.Model}
+		if kind >= len(c.kindModels) {
+			c.kindModels = append(c.kindModels, make([]*ModelImpact, kind+1-len(c.kindModels))...)
+		}
+		mi := c.kindModels[kind]
+		if mi == nil {
+			if mi = c.models[m]; mi == nil {
+				mi = &ModelImpact{AAGUID: f.AAGUID, Model: f.Model}
+				c.models[m] = mi
+				c.order = append(c.order, m)
+			}
+			c.kindModels[kind] = mi
+		}
+		mi.Keys++
+		if !slices.Contains(lost, m) {
+			lost = append(lost, m)
+			mi.Users++
+		}
+		if page.holds(p.Summary.KeysThatStopWorking) {
+			p.KeysThatStopWorking = append(p.KeysThatStopWorking, AffectedKey{ID: f.CredentialID, UserID: f.UserID,
+				AAGUID: f.AAGUID, Model: f.Model, Code: v.now.Code, Reason: v.now.Reason})
+		}
+		p.Summary.KeysThatStopWorking++
+	}
+	user := func() AffectedUser {
+		u := AffectedUser{ID: mine[0].UserID, Models: []string{}, AcceptableKeysLeft: after, key: mine[0].CredentialID}
+		for _, m := range lost {
+			name := m[1]
+			if name == "" {
+				name = m[0]
+			}
+			if !slices.Contains(u.Models, name) {
+				u.Models = append(u.Models, name)
+			}
+		}
+		return u
+	}
+	if before > 0 && after == 0 {
+		if page.holds(p.Summary.UsersLosingPasskeySignIn) {
+			p.UsersLosingPasskeySignIn = append(p.UsersLosingPasskeySignIn, user())
+		}
+		p.Summary.UsersLosingPasskeySignIn++
+	}
+	if r.inScope && after == 0 {
+		if page.holds(p.Summary.UsersInScopeWithoutAcceptableKey) {
+			p.UsersInScopeWithoutAcceptableKey = append(p.UsersInScopeWithoutAcceptableKey, user())
+		}
+		p.Summary.UsersInScopeWithoutAcceptableKey++
+	}
+	if len(lost) > 0 && mine[0].Privileged {
+		p.PrivilegedUsersAffected = append(p.PrivilegedUsersAffected, user())
+	}
+	c.lost = lost
+	c.mine, c.kinds = mine[:0], c.kinds[:0]
 }
 
 // Details fills in the names and roles of the users and keys p lists,
@@ -291,10 +374,6 @@ func (s *Service) PreviewFido2Page(ctx context.Context, policies Fido2Source, pa
 	}
 	// Only the groups either policy names can change a verdict.
 	groups := slices.Compact(slices.Sorted(slices.Values(slices.Concat(cur.GroupIDs(), next.GroupIDs()))))
-	facts, err := s.Store.ListKeyFacts(ctx, groups)
-	if err != nil {
-		return Preview{}, apperr.Internal(err)
-	}
 	// A key of a model MDS distrusts stops working where a profile starts
 	// to block such models, as the lockout guard judges it.
 	var distrust methodpolicy.Distrust
@@ -305,6 +384,15 @@ func (s *Service) PreviewFido2Page(ctx context.Context, policies Fido2Source, pa
 		}
 		distrust = methodpolicy.DistrustIn(blob, s.Now())
 	}
-	p := Compare(cur, next, facts, distrust, page)
+	// Judged as read: the keys are never all held at once.
+	c := newComparison(cur, next, distrust, page)
+	err = s.Store.EachKeyFacts(ctx, groups, func(kind int, f storage.KeyFacts) error {
+		c.add(kind, f)
+		return nil
+	})
+	if err != nil {
+		return Preview{}, apperr.Internal(err)
+	}
+	p := c.end()
 	return p, s.Details(ctx, &p)
 }

@@ -232,13 +232,18 @@ type Storage interface {
 	// only (enabled or not): what the passkey policy's lockout guard judges.
 	ListPrivilegedCredentialOwners(ctx context.Context) ([]CredentialOwner, error)
 
-	// ListKeyFacts reads what the passkey policy judges of every passkey that
-	// can sign in today — its owner's account is enabled and it is not
-	// flagged as a possible clone — ordered by the owner's ID (so one
-	// owner's keys are consecutive), then by the key's ID.
-	// Each carries its owner's memberships of groupIDs only: the groups a
-	// policy names, the only ones that can change its verdict.
-	ListKeyFacts(ctx context.Context, groupIDs []string) ([]KeyFacts, error)
+	// EachKeyFacts calls each with what the passkey policy judges of every
+	// passkey that can sign in today — its owner's account is enabled and it
+	// is not flagged as a possible clone — ordered by the owner's ID (so one
+	// owner's keys are consecutive), then by the key's ID, without holding
+	// them all. It stops at the first error each returns and returns it.
+	// kind numbers the key's kind within the call: two keys have the same
+	// number exactly when their AAGUID, Model, AttestationKeyID and
+	// BackupEligible are equal, and the numbers are 0, 1, 2 and so on, one
+	// for each kind read. Each carries its owner's memberships of groupIDs
+	// only: the groups a policy names, the only ones that can change its
+	// verdict. The facts are read as of one moment.
+	EachKeyFacts(ctx context.Context, groupIDs []string, each func(kind int, f KeyFacts) error) error
 
 	// ListCredentialOwnersByID reads the credentials with the given IDs
 	// (Credential.ID) with their owners, in no particular order; IDs of no
@@ -590,7 +595,7 @@ type CredentialOwner struct {
 }
 
 // KeyFacts is what the passkey policy's verdict on a stored passkey depends
-// on, with what an impact preview counts of its owner (Storage.ListKeyFacts).
+// on, with what an impact preview counts of its owner (Storage.EachKeyFacts).
 // Equal facts (but the IDs) get equal verdicts.
 type KeyFacts struct {
 	CredentialID     string // Credential.ID

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -264,6 +265,94 @@ var reportTests = []test{
 			{Credential: c1, User: bob},
 		})
 	}},
+	{"key_facts_of_many_kinds_come_in_owner_then_key_order", func(t *testing.T, s storage.Storage) {
+		// 24 people hold 1 to 3 keys each of 6 kinds (two AAGUIDs, a model
+		// name each or none, a key identifier or none, backup eligible or
+		// not), so one owner's keys are of several kinds.
+		type kindOf struct {
+			aaguid, model, keyID string
+			backup               bool
+		}
+		kinds := []kindOf{
+			{"cb69481e-8ff7-4039-93ec-0a2729a154a8", "YubiKey 5 Series", "", false},
+			{"cb69481e-8ff7-4039-93ec-0a2729a154a8", "YubiKey 5 Series", "", true},
+			{"cb69481e-8ff7-4039-93ec-0a2729a154a8", "", "", false},
+			{"ee882879-721c-4913-9775-3dfcce97072a", "YubiKey 5 Series", "", false},
+			{"ee882879-721c-4913-9775-3dfcce97072a", "YubiKey 5 Series", "0a1b", false},
+			{"ee882879-721c-4913-9775-3dfcce97072a", "Key with a space", "0a1b", true},
+		}
+		var want []storage.KeyFacts
+		wantKind := map[string]kindOf{}
+		for i := range 24 {
+			u := mustUser(t, s, fmt.Sprintf("owner%02d@x.org", i))
+			for j := range 1 + i%3 {
+				k := kinds[(i*5+j*7)%len(kinds)]
+				c := newCredential(u.ID)
+				c.AAGUID, c.Model, c.AttestationKeyID, c.BackupEligible = k.aaguid, k.model, k.keyID, k.backup
+				ok(t, s.CreateCredential(t.Context(), c))
+				want = append(want, storage.KeyFacts{CredentialID: c.ID, UserID: u.ID, AAGUID: k.aaguid, Model: k.model,
+					AttestationKeyID: k.keyID, BackupEligible: k.backup})
+				wantKind[c.ID] = k
+			}
+		}
+		slices.SortFunc(want, func(a, b storage.KeyFacts) int {
+			return strings.Compare(a.UserID+" "+a.CredentialID, b.UserID+" "+b.CredentialID)
+		})
+		got, numbers, err := listKeyFacts(t, s, nil)
+		ok(t, err)
+		equal(t, "facts", got, want)
+		// Equal numbers for equal kinds, 0 to 5 for the six.
+		number := map[kindOf]int{}
+		seen := map[int]kindOf{}
+		for i, f := range got {
+			k := wantKind[f.CredentialID]
+			if n, ok := number[k]; ok && n != numbers[i] {
+				t.Fatalf("kind %+v numbered %d and %d", k, n, numbers[i])
+			}
+			if other, ok := seen[numbers[i]]; ok && other != k {
+				t.Fatalf("number %d for kinds %+v and %+v", numbers[i], other, k)
+			}
+			number[k], seen[numbers[i]] = numbers[i], k
+		}
+		for n := range seen {
+			if n < 0 || n >= len(kinds) {
+				t.Fatalf("numbers %v for %d kinds", seen, len(kinds))
+			}
+		}
+	}},
+	{"key_facts_of_thousands_of_keys_all_come_once_in_order", func(t *testing.T, s storage.Storage) {
+		// Many keys read as they stream in (SQLite) or sorted (PostgreSQL),
+		// some people with two, a model whose name holds a space and a
+		// newline, and the disabled accounts' keys left out.
+		models := []string{"YubiKey 5 Series", "Key with\na newline and a space", ""}
+		var users []storage.UserImport
+		var want []storage.KeyFacts
+		for i := range 1500 {
+			u := newUser(fmt.Sprintf("many%04d@x.org", i))
+			u.AccountEnabled = i%97 != 5
+			imp := storage.UserImport{User: u}
+			for j := range 1 + i%2 {
+				c := newCredential(u.ID)
+				c.Model, c.BackupEligible = models[(i+j)%len(models)], j == 1
+				imp.Credentials = append(imp.Credentials, c)
+				if u.AccountEnabled {
+					want = append(want, storage.KeyFacts{CredentialID: c.ID, UserID: u.ID, AAGUID: c.AAGUID, Model: c.Model,
+						AttestationKeyID: c.AttestationKeyID, BackupEligible: c.BackupEligible})
+				}
+			}
+			users = append(users, imp)
+		}
+		ok(t, s.ImportUsers(t.Context(), users))
+		slices.SortFunc(want, func(a, b storage.KeyFacts) int {
+			return strings.Compare(a.UserID+" "+a.CredentialID, b.UserID+" "+b.CredentialID)
+		})
+		got, _, err := listKeyFacts(t, s, nil)
+		ok(t, err)
+		if len(got) != len(want) {
+			t.Fatalf("%d keys read, %d sign in", len(got), len(want))
+		}
+		equal(t, "facts", got, want)
+	}},
 	{"key_facts_of_keys_that_sign_in_with_the_groups_asked_about", func(t *testing.T, s storage.Storage) {
 		create := func(upn string, edit func(*storage.User)) storage.User {
 			u := newUser(upn)
@@ -287,7 +376,7 @@ var reportTests = []test{
 		flagged.CloneWarning, flagged.CreatedAt = true, at(time.Hour)
 		ok(t, s.CreateCredential(t.Context(), flagged))
 		mustCredential(t, s, off.ID)
-		got, err := s.ListKeyFacts(t.Context(), []string{asked.ID})
+		got, kinds, err := listKeyFacts(t, s, []string{asked.ID})
 		ok(t, err)
 		fact := func(c storage.Credential, privileged bool, groups ...string) storage.KeyFacts {
 			return storage.KeyFacts{CredentialID: c.ID, UserID: c.UserID, AAGUID: c.AAGUID, Model: c.Model,
@@ -301,7 +390,22 @@ var reportTests = []test{
 			return strings.Compare(a.UserID+" "+a.CredentialID, b.UserID+" "+b.CredentialID)
 		})
 		equal(t, "facts", got, want)
-		none, err := s.ListKeyFacts(t.Context(), nil)
+		// a1, b1 and e1 are of one kind (mustCredential's), a2 of another;
+		// the numbers are 0 and 1.
+		kindOf := map[string]int{}
+		for i, f := range got {
+			kindOf[f.CredentialID] = kinds[i]
+		}
+		if k := kindOf[a1.ID]; kindOf[b1.ID] != k || kindOf[e1.ID] != k || kindOf[a2.ID] == k || k+kindOf[a2.ID] != 1 {
+			t.Fatalf("kinds %v of a1 %s, a2 %s, b1 %s, e1 %s", kindOf, a1.ID, a2.ID, b1.ID, e1.ID)
+		}
+		stop := errors.New("enough")
+		calls := 0
+		err = s.EachKeyFacts(t.Context(), nil, func(int, storage.KeyFacts) error { calls++; return stop })
+		if !errors.Is(err, stop) || calls != 1 {
+			t.Fatalf("each's error ended the read after %d calls with %v", calls, err)
+		}
+		none, _, err := listKeyFacts(t, s, nil)
 		ok(t, err)
 		if len(none) != 4 || slices.ContainsFunc(none, func(f storage.KeyFacts) bool { return f.GroupIDs != nil }) {
 			t.Fatalf("without groups: %+v", none)
@@ -726,4 +830,16 @@ var dailyTests = []test{
 		ok(t, err)
 		equal(t, "the older passkey, now synced", regs[0], storage.DailyCount{Day: day0.AddDate(0, 0, -2), Key: "synced", Count: 1})
 	}},
+}
+
+// listKeyFacts collects what Storage.EachKeyFacts reads, with each key's
+// kind number.
+func listKeyFacts(t *testing.T, s storage.Storage, groupIDs []string) ([]storage.KeyFacts, []int, error) {
+	var facts []storage.KeyFacts
+	var kinds []int
+	err := s.EachKeyFacts(t.Context(), groupIDs, func(kind int, f storage.KeyFacts) error {
+		facts, kinds = append(facts, f), append(kinds, kind)
+		return nil
+	})
+	return facts, kinds, err
 }

@@ -237,7 +237,7 @@ func (s *Store) ListCredentialOwnersByID(ctx context.Context, ids []string) ([]s
 // user) with their args, then the credentials the condition where keeps
 // with their users, ordered by UPN, into a list allocated for n.
 func (s *Store) credentialOwners(ctx context.Context, op string, n int, memberships string, margs []any, where string, args []any) ([]storage.CredentialOwner, error) {
-	groups, err := s.memberships(ctx, op, memberships, margs)
+	groups, err := s.memberships(ctx, s.read(), op, memberships, margs)
 	if err != nil {
 		return nil, err
 	}
@@ -271,9 +271,9 @@ func (s *Store) credentialOwners(ctx context.Context, op string, n int, membersh
 
 // memberships reads (user_id, group_id) rows ordered by user into each
 // user's group IDs.
-func (s *Store) memberships(ctx context.Context, op, q string, args []any) (map[string][]string, error) {
+func (s *Store) memberships(ctx context.Context, c conn, op, q string, args []any) (map[string][]string, error) {
 	groups := map[string][]string{}
-	rows, err := s.read().rows(ctx, q, args...)
+	rows, err := c.rows(ctx, q, args...)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
 	}
@@ -291,110 +291,147 @@ func (s *Store) memberships(ctx context.Context, op, q string, args []any) (map[
 	return groups, nil
 }
 
-// keyFactsRow is a passkey's facts as ListKeyFacts reads them: "user key
+// keyFactsRow is a passkey's facts as EachKeyFacts reads them: "user key
 // b aaguid keyid model", b being 1 for a key eligible for backup, else 0
 // (Dialect.KeyFactsRow builds the same string). No column is NULL.
 const keyFactsRow = `user_id || ' ' || id || ' ' || CASE WHEN backup_eligible THEN '1 ' ELSE '0 ' END ||
 	aaguid || ' ' || attestation_key_id || ' ' || model`
 
-// ListKeyFacts implements storage.Storage: the memberships of the groups
-// asked about (none when none are), the disabled and the privileged
-// accounts (few, each through a partial index of their own), then one
-// narrow read of the credentials alone: joined to users for every key, the
-// read looked up a user per key, which cost more than all the rest (2.4
-// times the time in the sqlite3 shell at 100,000 keys). The AAGUIDs, models
-// and key identifiers repeat across keys, so each distinct one is kept
-// once instead of once per key.
-func (s *Store) ListKeyFacts(ctx context.Context, groupIDs []string) ([]storage.KeyFacts, error) {
+// keyOwners is what EachKeyFacts knows of the keys' owners before it reads
+// the keys: their memberships of the groups asked about, and the disabled
+// and the privileged accounts.
+type keyOwners struct {
+	groups               map[string][]string
+	disabled, privileged map[string]bool
+}
+
+// EachKeyFacts implements storage.Storage: in one read-only transaction, the
+// memberships of the groups asked about (none when none are), the disabled
+// and the privileged accounts (few, each through a partial index of their
+// own), then the keys alone: joined to users for every key, the read looked
+// up a user per key, which cost more than all the rest (2.4 times the time
+// in the sqlite3 shell at 100,000 keys); see keyFacts.
+func (s *Store) EachKeyFacts(ctx context.Context, groupIDs []string, each func(kind int, f storage.KeyFacts) error) error {
 	const op = "list the facts of passkeys that sign in"
-	groups := map[string][]string{}
-	if len(groupIDs) > 0 {
-		args := make([]any, len(groupIDs))
-		for i, g := range groupIDs {
-			args[i] = g
+	return s.snapshot(ctx, func(c conn) error {
+		o := keyOwners{groups: map[string][]string{}}
+		if len(groupIDs) > 0 {
+			args := make([]any, len(groupIDs))
+			for i, g := range groupIDs {
+				args[i] = g
+			}
+			var err error
+			o.groups, err = s.memberships(ctx, c, op, `SELECT user_id, group_id FROM memberships WHERE group_id IN `+
+				placeholders(len(groupIDs))+` ORDER BY user_id, group_id`, args)
+			if err != nil {
+				return err
+			}
 		}
 		var err error
-		groups, err = s.memberships(ctx, op, `SELECT user_id, group_id FROM memberships WHERE group_id IN `+
-			placeholders(len(groupIDs))+` ORDER BY user_id, group_id`, args)
-		if err != nil {
-			return nil, err
+		if o.disabled, err = s.userIDs(ctx, c, op, `SELECT id FROM users WHERE NOT account_enabled`); err != nil {
+			return err
 		}
-	}
-	disabled, err := s.userIDs(ctx, op, `SELECT id FROM users WHERE NOT account_enabled`)
-	if err != nil {
-		return nil, err
-	}
-	privileged, err := s.userIDs(ctx, op, `SELECT id FROM users WHERE `+privilegedUsers)
-	if err != nil {
-		return nil, err
-	}
-	var n int
-	if err := s.read().row(ctx, `SELECT COALESCE(SUM(passkeys), 0) FROM credential_models`).Scan(&n); err != nil {
-		return nil, s.fail(op, err, nil)
-	}
-	// One column: the driver's cost is per column fetched, and per row (a
-	// string each). The IDs (UUIDs, no spaces) come first, then the kind
-	// (backup eligibility, AAGUID, key identifier and model, the model last
-	// since it may hold spaces), which repeats across keys, so each distinct
-	// one is split once. In the dialect's KeyFactsOrder, if any.
+		if o.privileged, err = s.userIDs(ctx, c, op, `SELECT id FROM users WHERE `+privilegedUsers); err != nil {
+			return err
+		}
+		return s.keyFacts(ctx, c, op, o, each)
+	})
+}
+
+// keyFacts reads every key with its kind as one string (keyFactsRow or
+// Dialect.KeyFactsRow). The IDs (UUIDs, no spaces) come first, then the kind
+// (backup eligibility, AAGUID, key identifier and model, the model last
+// since it may hold spaces), which repeats across keys, so each distinct
+// kind is split and kept once and numbered. One column: the driver's cost
+// is per column fetched, and per row (a string each). Where the dialect
+// has KeyFactsOrder the rows come in the owners' order and each is handed
+// on as it is read, so the keys are never all held at once; elsewhere
+// they are collected and sorted first.
+func (s *Store) keyFacts(ctx context.Context, c conn, op string, o keyOwners, each func(int, storage.KeyFacts) error) error {
 	row := keyFactsRow
 	if s.d.KeyFactsRow != "" {
 		row = s.d.KeyFactsRow
 	}
-	rows, err := s.read().rows(ctx, `SELECT `+row+` FROM credentials WHERE NOT clone_warning`+s.d.KeyFactsOrder)
+	type fact struct {
+		kind int
+		f    storage.KeyFacts
+	}
+	var out []fact
+	if s.d.KeyFactsOrder == "" {
+		var n int
+		if err := c.row(ctx, `SELECT COALESCE(SUM(passkeys), 0) FROM credential_models`).Scan(&n); err != nil {
+			return s.fail(op, err, nil)
+		}
+		out = make([]fact, 0, max(n, 0))
+	}
+	rows, err := c.rows(ctx, `SELECT `+row+` FROM credentials WHERE NOT clone_warning`+s.d.KeyFactsOrder)
 	if err != nil {
-		return nil, s.fail(op, err, nil)
+		return s.fail(op, err, nil)
 	}
 	defer rows.Close()
-	out := make([]storage.KeyFacts, 0, max(n, 0))
-	kinds := map[string]storage.KeyFacts{}
+	kinds := map[string]fact{}
 	var line string
 	for rows.Next() {
 		if err := rows.Scan(&line); err != nil {
-			return nil, s.fail(op, err, nil)
+			return s.fail(op, err, nil)
 		}
 		// The IDs are substrings of the row's one string: no copy of them.
 		user, rest, _ := strings.Cut(line, " ")
 		id, kind, _ := strings.Cut(rest, " ")
-		if disabled[user] {
+		if o.disabled[user] {
 			continue
 		}
 		f, ok := kinds[kind]
 		if !ok {
-			if len(kind) < 2 || kind[1] != ' ' {
-				return nil, s.fail(op, fmt.Errorf("credential %s: no kind", id), nil)
+			if len(kind) < 2 || kind[0] != '0' && kind[0] != '1' || kind[1] != ' ' {
+				return s.fail(op, fmt.Errorf("credential %s: no kind", id), nil)
 			}
-			f.BackupEligible = kind[0] == '1'
+			f.kind = len(kinds)
+			f.f.BackupEligible = kind[0] == '1'
 			var rest string
-			f.AAGUID, rest, _ = strings.Cut(kind[2:], " ")
-			f.AttestationKeyID, f.Model, _ = strings.Cut(rest, " ")
+			f.f.AAGUID, rest, _ = strings.Cut(kind[2:], " ")
+			f.f.AttestationKeyID, f.f.Model, _ = strings.Cut(rest, " ")
 			kinds[kind] = f
 		}
-		f.CredentialID, f.UserID = id, user
-		f.Privileged, f.GroupIDs = privileged[user], groups[user]
-		out = append(out, f)
+		f.f.CredentialID, f.f.UserID = id, user
+		f.f.Privileged, f.f.GroupIDs = o.privileged[user], o.groups[user]
+		if s.d.KeyFactsOrder == "" {
+			out = append(out, f)
+			continue
+		}
+		if err := each(f.kind, f.f); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fail(op, err, nil)
+		return s.fail(op, err, nil)
+	}
+	if s.d.KeyFactsOrder != "" {
+		return nil
 	}
 	// Sorted here where the query did not (checking costs a pass over the
 	// list): ordered by the query, the IDs are in the database's collation,
 	// which is bytewise on SQLite.
-	byOwner := func(a, b storage.KeyFacts) int {
-		if c := strings.Compare(a.UserID, b.UserID); c != 0 {
+	byOwner := func(a, b fact) int {
+		if c := strings.Compare(a.f.UserID, b.f.UserID); c != 0 {
 			return c
 		}
-		return strings.Compare(a.CredentialID, b.CredentialID)
+		return strings.Compare(a.f.CredentialID, b.f.CredentialID)
 	}
 	if !slices.IsSortedFunc(out, byOwner) {
 		slices.SortFunc(out, byOwner)
 	}
-	return out, nil
+	for _, f := range out {
+		if err := each(f.kind, f.f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // userIDs reads the user IDs q selects into a set.
-func (s *Store) userIDs(ctx context.Context, op, q string, args ...any) (map[string]bool, error) {
-	rows, err := s.read().rows(ctx, q, args...)
+func (s *Store) userIDs(ctx context.Context, c conn, op, q string, args ...any) (map[string]bool, error) {
+	rows, err := c.rows(ctx, q, args...)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
 	}

@@ -132,14 +132,14 @@ type Dialect struct {
 	// "A million users").
 	KeyBound string
 	// KeyFactsOrder is appended to the impact preview's read of every
-	// passkey's facts (ListKeyFacts): " ORDER BY user_id, id" where the
+	// passkey's facts (EachKeyFacts): " ORDER BY user_id, id" where the
 	// database answers it from an index in that order (SQLite scans
 	// credentials_facts, migration 00221), empty where the process sorts
 	// (PostgreSQL: freshly loaded, before a vacuum had marked the table's
 	// pages all-visible, its planner chose another index and a sort that
 	// cost more than reading the table in its order).
 	KeyFactsOrder string
-	// KeyFactsRow, where set, is the expression ListKeyFacts reads each
+	// KeyFactsRow, where set, is the expression EachKeyFacts reads each
 	// passkey's facts by, in place of its chain of || (keyFactsRow): the
 	// same string, built another way. SQLite's is one concat_ws, one
 	// allocation a row instead of nine; PostgreSQL's server spent about 3%
@@ -497,6 +497,35 @@ func (c conn) execOne(ctx context.Context, q string, args ...any) error {
 	}
 	if n == 0 {
 		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// snapshot runs fn in one read-only transaction on the readers, so that its
+// reads see the database as of one moment (in a repeatable-read transaction
+// on PostgreSQL; SQLite's transactions always are). Inside an Audited
+// change, fn reads in the change's transaction instead.
+func (s *Store) snapshot(ctx context.Context, fn func(c conn) error) error {
+	if a, ok := s.ambient(ctx); ok {
+		return fn(a)
+	}
+	s.counted(2) // BEGIN and COMMIT (or ROLLBACK)
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
+	}
+	var misses []string
+	defer func() {
+		for _, q := range misses {
+			_, _ = s.prepared(ctx, s.reader, q) // best effort: a failure retries next time
+		}
+	}()
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(conn{s: s, db: s.reader, tx: tx, misses: &misses}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", s.d.Name, err)
 	}
 	return nil
 }
