@@ -42,14 +42,19 @@ type Options struct {
 	// the scans of the token through the signature's hash to the last
 	// entry. Service sets it when it reads a blob no request waits for, so
 	// that on a machine with few cores sign-ins keep their CPU during a
-	// refresh (issue 11); the parse takes about four times as long.
+	// refresh (issue 11); the parse takes about sixteen times as long.
 	Background bool
 }
 
-// The background parse's rhythm: a quarter of a core at most.
+// The background parse's rhythm: a sixteenth of a core at most. A quarter
+// (a 3 ms rest) still lifted the p99 of sign-ins during a refresh to 1.5–2.1
+// times the p99 without at concurrency 2 on a 2-core machine; a separate
+// process burning a quarter of a core does the same, a twentieth does not
+// (docs/performance.md). Nothing waits for the background parse, so it may
+// take seconds.
 const (
 	backgroundSlice = time.Millisecond
-	backgroundRest  = 3 * time.Millisecond
+	backgroundRest  = 15 * time.Millisecond
 )
 
 // pacer gives way to other work during a background parse
@@ -59,7 +64,7 @@ const (
 // goroutine waiting for a processor gets it first (runtime.Gosched), so a
 // sign-in waits at most one piece for the parse, not the runtime's 10 ms
 // preemption; and after each backgroundSlice the parse sleeps
-// backgroundRest, which keeps its share of a core at a quarter.
+// backgroundRest, which keeps its share of a core at a sixteenth.
 type pacer struct {
 	on    bool
 	since time.Time

@@ -123,14 +123,17 @@ const mdsKeep = 3
 // every sign-in's commit waited behind it (issue 11).
 const mdsChunkBytes = 128 << 10
 
-// The pause after each chunk: as long as the chunk's transaction took, so
-// that the store takes at most about half of the writer's time, and at least
-// mdsChunkGap, so that a writer of another process waiting on SQLite's busy
-// handler, which retries after 1, 2, 5 and then 10 ms, finds the lock free
-// at its next try instead of retrying into the next chunk.
+// The pause after each chunk: as long as the chunk's transaction took, and
+// at least mdsChunkGap, so that the store takes a small share of the writer
+// and of the CPU (a chunk costs about a millisecond of it), and a writer of
+// another process waiting on SQLite's busy handler, which retries after 1,
+// 2, 5 and then 10 ms, finds the lock free at its next try instead of
+// retrying into the next chunk. A 10 ms gap still showed in the p99 of
+// sign-ins during a refresh on a 2-core machine (docs/performance.md); the
+// store of a 6 MB blob now takes about two seconds, which nothing waits for.
 const (
-	mdsChunkGap      = 10 * time.Millisecond
-	mdsChunkMaxPause = 30 * time.Millisecond
+	mdsChunkGap      = 40 * time.Millisecond
+	mdsChunkMaxPause = 60 * time.Millisecond
 )
 
 // mdsCheckpointEvery is how many chunks the store writes between two of its
