@@ -64,8 +64,13 @@ func TestBenchMDSScenarioRefreshesWhileSigningIn(t *testing.T) {
 			t.Errorf("refresh %+v", f)
 		}
 	}
-	if len(rep.Levels) != 1 || rep.Levels[0].Without.SignIns == 0 || rep.Levels[0].During.SignIns == 0 || rep.Failed != 0 {
+	if len(rep.Levels) != 1 || rep.Levels[0].Without.SignIns == 0 || rep.Levels[0].During.SignIns == 0 || rep.Levels[0].After.SignIns == 0 ||
+		rep.Failed != 0 {
 		t.Fatalf("levels %+v, %d failed", rep.Levels, rep.Failed)
+	}
+	// The refreshes are judged against the mean of the levels around them.
+	if l := rep.Levels[0]; l.BaselineP99Ms != (l.Without.P99Ms+l.After.P99Ms)/2 || l.BaselineP99Ms <= 0 {
+		t.Errorf("baseline p99 %.3f ms from %.3f and %.3f ms", l.BaselineP99Ms, l.Without.P99Ms, l.After.P99Ms)
 	}
 	// Every sign-in of the level with refreshes overlapped one or not.
 	if l := rep.Levels[0]; l.SignInsInRefresh+l.SignInsOutside != l.During.SignIns {

@@ -29,7 +29,10 @@ import (
 // server's resident memory during it (sampled from /proc), and sign-in
 // latency during the refreshes — from the store to the end of the parse,
 // and mdsRefreshTail after, for the garbage collection that may follow —
-// against a level without them and against the same level's other
+// against the levels without them just before and just after (their mean:
+// the p99 of identical levels run one after another drifts upwards as the
+// database grows, so a level before alone would flatter it and one after
+// alone would flatter the refreshes) and against the same level's other
 // sign-ins.
 
 // MDSOptions size the mds scenario.
@@ -44,7 +47,8 @@ type MDSOptions struct {
 const targetMDSGrowthMB = 50
 
 // mdsStallFactor: sign-ins during a refresh must not be stalled, held as
-// their p99 at most this many times the p99 of the level without refreshes
+// their p99 at most this many times the p99 without refreshes (the mean of
+// the levels before and after the one with them)
 // (issue 11: "close to the p99 without").
 const mdsStallFactor = 1.2
 
@@ -82,9 +86,15 @@ type MDSRefresh struct {
 
 // MDSLevelReport compares sign-ins without and during refreshes.
 type MDSLevelReport struct {
-	Concurrency int         `json:"concurrency"`
-	Without     LevelReport `json:"without"`
-	During      LevelReport `json:"withRefreshes"`
+	Concurrency int `json:"concurrency"`
+	// Without and After are the levels without refreshes just before and
+	// just after the level During, which has them.
+	Without LevelReport `json:"without"`
+	During  LevelReport `json:"withRefreshes"`
+	After   LevelReport `json:"withoutAfter"`
+	// BaselineP99Ms is the mean of Without's and After's p99: what the
+	// sign-ins overlapping a refresh are judged against.
+	BaselineP99Ms float64 `json:"baselineP99Ms"`
 	// SignInsInRefresh are the sign-ins that overlapped a refresh (its
 	// store, its parse and mdsRefreshTail after), and their p99.
 	SignInsInRefresh int     `json:"signInsOverlappingARefresh"`
@@ -205,13 +215,20 @@ func (r *Runner) RunMDS(ctx context.Context, o MDSOptions) (rep *MDSReport, err 
 		}
 		next += o.Refreshes
 		rep.Refreshes = append(rep.Refreshes, refreshes...)
+		r.Progress("concurrency %d without refreshes again…", conc)
+		after, err := RunLevelFunc(ctx, lv, signIn, tgt.serverCPU)
+		if err != nil {
+			return nil, interrupted(ctx, err)
+		}
 		one := &Report{}
 		one.Add(without)
 		one.Add(lr.result)
-		rep.Levels = append(rep.Levels, MDSLevelReport{Concurrency: conc, Without: one.Levels[0], During: one.Levels[1],
+		one.Add(after)
+		rep.Levels = append(rep.Levels, MDSLevelReport{Concurrency: conc, Without: one.Levels[0], During: one.Levels[1], After: one.Levels[2],
+			BaselineP99Ms:    (one.Levels[0].P99Ms + one.Levels[2].P99Ms) / 2,
 			SignInsInRefresh: lr.overlapping, P99InRefreshMs: lr.p99Overlapping, SignInsOutside: lr.outside, P99OutsideMs: lr.p99Outside,
 			SignInsInStore: lr.inStore, P99InStoreMs: lr.p99Store, SignInsInParse: lr.inParse, P99InParseMs: lr.p99Parse})
-		rep.Failed += without.Errors + lr.result.Errors
+		rep.Failed += without.Errors + lr.result.Errors + after.Errors
 	}
 	rep.evaluate()
 	return rep, nil
@@ -410,13 +427,14 @@ func (r *MDSReport) evaluate() {
 		slices.Sort(p)
 		parse.Measured = fmt.Sprintf("median %.0f ms, worst %.0f ms over %d refreshes", p[len(p)/2], p[len(p)-1], len(p))
 	}
-	stall := Target{Name: fmt.Sprintf("sign-in p99 during refreshes ≤ %.1f× the p99 without", mdsStallFactor), Status: statusNotMeasured}
+	stall := Target{Name: fmt.Sprintf("sign-in p99 during refreshes ≤ %.1f× the p99 without (the mean of the levels before and after)", mdsStallFactor),
+		Status: statusNotMeasured}
 	worstRatio, at, control := -1.0, 0, 0.0
 	for _, l := range r.Levels {
-		if l.SignInsInRefresh == 0 || l.Without.P99Ms <= 0 {
+		if l.SignInsInRefresh == 0 || l.BaselineP99Ms <= 0 {
 			continue
 		}
-		if q := l.P99InRefreshMs / l.Without.P99Ms; q > worstRatio {
+		if q := l.P99InRefreshMs / l.BaselineP99Ms; q > worstRatio {
 			worstRatio, at, control = q, l.Concurrency, 0
 			if l.P99OutsideMs > 0 {
 				control = l.P99InRefreshMs / l.P99OutsideMs
@@ -456,10 +474,11 @@ func (r *MDSReport) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	levels := [][]string{{"CONCURRENCY", "SIGN-INS/S WITHOUT", "P99 WITHOUT", "SIGN-INS/S WITH", "P99 WITH", "OVERLAPPING A REFRESH", "THEIR P99", "THE OTHERS' P99",
-		"P99 IN A STORE", "P99 IN A PARSE"}}
+	levels := [][]string{{"CONCURRENCY", "SIGN-INS/S WITHOUT", "P99 WITHOUT (BEFORE, AFTER)", "SIGN-INS/S WITH", "P99 WITH", "OVERLAPPING A REFRESH", "THEIR P99",
+		"THE OTHERS' P99", "P99 IN A STORE", "P99 IN A PARSE"}}
 	for _, l := range r.Levels {
-		levels = append(levels, []string{strconv.Itoa(l.Concurrency), fmt.Sprintf("%.1f", l.Without.PerSecond), fmtMs(l.Without.P99Ms),
+		levels = append(levels, []string{strconv.Itoa(l.Concurrency), fmt.Sprintf("%.1f, %.1f", l.Without.PerSecond, l.After.PerSecond),
+			fmt.Sprintf("%s (%.2f, %.2f)", fmtMs(l.BaselineP99Ms), l.Without.P99Ms, l.After.P99Ms),
 			fmt.Sprintf("%.1f", l.During.PerSecond), fmtMs(l.During.P99Ms), strconv.Itoa(l.SignInsInRefresh), fmtMs(l.P99InRefreshMs), fmtMs(l.P99OutsideMs),
 			fmt.Sprintf("%s (%d)", fmtMs(l.P99InStoreMs), l.SignInsInStore), fmt.Sprintf("%s (%d)", fmtMs(l.P99InParseMs), l.SignInsInParse)})
 	}
