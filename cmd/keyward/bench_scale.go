@@ -47,8 +47,12 @@ func (a *app) benchSeed(ctx context.Context, env []string, p bench.Population, f
 	}
 	defer func() { err = errors.Join(err, st.Close()) }()
 	if from == 0 {
-		if n, err := st.CountUsers(ctx); err != nil || n > 0 {
-			return fmt.Errorf("a run with more than %d users seeds an empty database; this one has %d users (%v)", bench.MaxAPIUsers, n, err)
+		n, err := st.CountUsers(ctx)
+		if err != nil {
+			return fmt.Errorf("counting the database's users before seeding: %w", err)
+		}
+		if n > 0 {
+			return fmt.Errorf("keyward bench seeds its users into an empty database, and this one has %d users: give it a new one", n)
 		}
 	}
 	if err := bench.SeedPopulation(ctx, st, p, from, to, a.now().UTC(), a.progress); err != nil {

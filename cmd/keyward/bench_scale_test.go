@@ -86,3 +86,20 @@ func TestBenchMDSScenarioRefreshesWhileSigningIn(t *testing.T) {
 	}
 	assertBenchCleanedUp(t, rep.Server.PID, rep.Server.TempDir)
 }
+
+// keyward bench seeds its users in bulk only into an empty database: one
+// that has users is refused with what to do, and keeps them.
+func TestBenchRefusesADatabaseWithUsers(t *testing.T) {
+	dsn := postgresDSN(t)
+	c := cli{t: t, env: []string{"KEYWARD_DATABASE_URL=" + dsn, "KEYWARD_LOG_LEVEL=warn"}}
+	c.ok("user", "add", "--upn", "alice@contoso.com", "--display-name", "Alice")
+	out := c.fails("keyward bench seeds its users into an empty database, and this one has 1 users: give it a new one",
+		"bench", "--server-binary", keywardBinary(t), "--scenario", "mds", "--users", "4", "--concurrency", "2",
+		"--duration", "1s", "--mds-entries", "2", "--mds-size-mb", "0.01", "--mds-refreshes", "1", "--database-url", dsn)
+	if strings.Contains(out, "<nil>") {
+		t.Errorf("the refusal shows a nil error: %s", out)
+	}
+	if list := c.ok("user", "list"); !strings.Contains(list, "alice@contoso.com") {
+		t.Errorf("the users are not kept:\n%s", list)
+	}
+}
