@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -60,6 +61,16 @@ var mdsChunkTests = []test{
 		ok(t, err)
 		if got.Number != 8 || len(got.Raw) != 0 {
 			t.Fatalf("empty blob read back as %d with %d bytes", got.Number, len(got.Raw))
+		}
+	}},
+	{"a_blob_missing_a_chunk_is_refused_not_read_short", func(t *testing.T, s storage.Storage) {
+		ok(t, s.PutMDSBlob(t.Context(), bigBlob(t, 9, 3*128<<10+5)))
+		if _, err := sqlDB(t, s).ExecContext(t.Context(), `DELETE FROM mds_blob_chunks WHERE seq = 1`); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetMDSBlob(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "blob 9 has ") || !strings.Contains(err.Error(), " of its 393221 bytes stored") {
+			t.Fatalf("a blob missing its second chunk read as %d bytes, err %v", len(got.Raw), err)
 		}
 	}},
 	{"concurrent_stores_the_newest_wins_and_leave_no_chunks", func(t *testing.T, s storage.Storage) {
