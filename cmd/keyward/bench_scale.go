@@ -52,7 +52,7 @@ func (a *app) benchSeed(ctx context.Context, env []string, p bench.Population, f
 			return fmt.Errorf("counting the database's users before seeding: %w", err)
 		}
 		if n > 0 {
-			return fmt.Errorf("keyward bench seeds its users into an empty database, and this one has %d users: give it a new one", n)
+			return fmt.Errorf("keyward bench seeds its users into an empty database, and this one already holds users (%d): give it a new one", n)
 		}
 	}
 	if err := bench.SeedPopulation(ctx, st, p, from, to, a.now().UTC(), a.progress); err != nil {

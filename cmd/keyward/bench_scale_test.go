@@ -93,7 +93,7 @@ func TestBenchRefusesADatabaseWithUsers(t *testing.T) {
 	dsn := postgresDSN(t)
 	c := cli{t: t, env: []string{"KEYWARD_DATABASE_URL=" + dsn, "KEYWARD_LOG_LEVEL=warn"}}
 	c.ok("user", "add", "--upn", "alice@contoso.com", "--display-name", "Alice")
-	out := c.fails("keyward bench seeds its users into an empty database, and this one has 1 users: give it a new one",
+	out := c.fails("keyward bench seeds its users into an empty database, and this one already holds users (1): give it a new one",
 		"bench", "--server-binary", keywardBinary(t), "--scenario", "mds", "--users", "4", "--concurrency", "2",
 		"--duration", "1s", "--mds-entries", "2", "--mds-size-mb", "0.01", "--mds-refreshes", "1", "--database-url", dsn)
 	if strings.Contains(out, "<nil>") {
