@@ -98,6 +98,22 @@ type BareResult struct {
 	Workers       int
 	Elapsed       time.Duration
 	PerSecond     float64
+	// CPU is what this process used during the run (user + system), zero
+	// where the platform does not say.
+	CPU time.Duration
+}
+
+// CPUPerVerification is the CPU one verification took: the process's CPU
+// over the verifications when it was read, else each worker's wall time
+// (a worker has a core to itself). Zero when nothing was verified.
+func (b BareResult) CPUPerVerification() time.Duration {
+	if b.Verifications <= 0 {
+		return 0
+	}
+	if b.CPU > 0 {
+		return b.CPU / time.Duration(b.Verifications)
+	}
+	return time.Duration(b.Workers) * b.Elapsed / time.Duration(b.Verifications)
 }
 
 // MeasureBare verifies with workers goroutines for about d (or until ctx
@@ -121,6 +137,7 @@ func MeasureBare(ctx context.Context, d time.Duration, workers int) (BareResult,
 		errOnce sync.Once
 		firstEr error
 	)
+	cpuBefore, cpuKnown := ProcessCPU()
 	start := time.Now()
 	for range workers {
 		wg.Go(func() {
@@ -142,6 +159,9 @@ func MeasureBare(ctx context.Context, d time.Duration, workers int) (BareResult,
 		return BareResult{}, fmt.Errorf("bare verify: %w", firstEr)
 	}
 	r := BareResult{Verifications: n.Load(), Workers: workers, Elapsed: elapsed}
+	if cpuAfter, ok := ProcessCPU(); ok && cpuKnown {
+		r.CPU = cpuAfter - cpuBefore
+	}
 	r.PerSecond = float64(r.Verifications) / elapsed.Seconds()
 	return r, nil
 }

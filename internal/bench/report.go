@@ -25,14 +25,16 @@ type ServerInfo struct {
 
 // docs/design.md's targets for passkey sign-in, end to end over HTTP.
 const (
-	targetShareOfBare = 0.25                   // of go-webauthn's bare verify rate
-	targetP99         = 20 * time.Millisecond  // at concurrency targetP99At
-	targetP99At       = 32                     // concurrency
-	targetServerCPU   = 300 * time.Microsecond // per sign-in
+	targetShareOfBare = 0.25                  // of go-webauthn's bare verify rate
+	targetP99         = 20 * time.Millisecond // at concurrency targetP99At
+	targetP99At       = 32                    // concurrency
+	// The server's CPU per sign-in, in bare verifications as this run
+	// measured them (about 0.3 ms on the 2 cores the targets were set on).
+	targetServerCPUBare = 3
 	// On PostgreSQL (docs/design.md): four bare verifications instead of
 	// three, PostgreSQL's own CPU reported beside it, and twice the p99.
-	targetServerCPUPostgres = 400 * time.Microsecond
-	targetP99Postgres       = 40 * time.Millisecond
+	targetServerCPUBarePostgres = 4
+	targetP99Postgres           = 40 * time.Millisecond
 	// minServerCPUForTarget: process_cpu_seconds_total counts 10 ms clock
 	// ticks, so a level must use at least this much server CPU (±5%) to be
 	// held to the CPU target.
@@ -79,6 +81,13 @@ type BareReport struct {
 	Verifications int64   `json:"verifications"`
 	Workers       int     `json:"workers"`
 	Seconds       float64 `json:"seconds"`
+	// CPUMs is one verification's CPU (BareResult.CPUPerVerification).
+	CPUMs float64 `json:"cpuMsPerVerification"`
+}
+
+func bareReport(b BareResult) BareReport {
+	return BareReport{PerSecond: b.PerSecond, Verifications: b.Verifications, Workers: b.Workers,
+		Seconds: b.Elapsed.Seconds(), CPUMs: ms(b.CPUPerVerification())}
 }
 
 type LevelReport struct {
@@ -173,8 +182,7 @@ func metOrMissed(ok bool) string {
 
 // Evaluate compares the run with docs/design.md's targets.
 func (r *Report) Evaluate() {
-	r.BareJSON = BareReport{PerSecond: r.Bare.PerSecond, Verifications: r.Bare.Verifications,
-		Workers: r.Bare.Workers, Seconds: r.Bare.Elapsed.Seconds()}
+	r.BareJSON = bareReport(r.Bare)
 	r.Targets = []Target{r.shareTarget(), r.scalingTarget(), r.p99Target(), r.cpuTarget(), r.codeExchangeTarget()}
 }
 
@@ -231,12 +239,13 @@ func (r *Report) scalingTarget() Target {
 // targets are looser (docs/design.md, "Speed targets").
 func (r *Report) onPostgres() bool { return r.Server.Database == "postgres" }
 
-// budgets are the p99 and server CPU targets for the run's database.
-func (r *Report) budgets() (p99, cpu time.Duration, on string) {
+// budgets are the p99 and server CPU targets for the run's database, the
+// CPU in bare verifications.
+func (r *Report) budgets() (p99 time.Duration, cpuBare int, on string) {
 	if r.onPostgres() {
-		return targetP99Postgres, targetServerCPUPostgres, " on PostgreSQL"
+		return targetP99Postgres, targetServerCPUBarePostgres, " on PostgreSQL"
 	}
-	return targetP99, targetServerCPU, ""
+	return targetP99, targetServerCPUBare, ""
 }
 
 func (r *Report) p99Target() Target {
@@ -257,9 +266,15 @@ func (r *Report) p99Target() Target {
 // cpuTarget holds every level to the CPU budget: the worst one counts.
 // Levels too short for the clock-tick resolution are left out.
 func (r *Report) cpuTarget() Target {
-	_, budget, on := r.budgets()
-	t := Target{Name: fmt.Sprintf("server CPU ≤ %.1f ms per sign-in%s", ms(budget), on), Status: statusNotMeasured,
+	_, times, on := r.budgets()
+	t := Target{Name: fmt.Sprintf("server CPU ≤ %d bare verifications per sign-in%s", times, on), Status: statusNotMeasured,
 		Measured: "the server's CPU is unknown (no process_cpu_seconds_total in its /metrics)"}
+	bare := r.Bare.CPUPerVerification()
+	if bare <= 0 {
+		t.Measured = "no bare verification was measured"
+		return t
+	}
+	budget := time.Duration(times) * bare
 	worst := -1
 	for i, l := range r.Levels {
 		if l.ServerCPUMs == nil {
@@ -275,7 +290,8 @@ func (r *Report) cpuTarget() Target {
 	}
 	if worst >= 0 {
 		w := r.Levels[worst]
-		t.Measured = fmt.Sprintf("worst %.3f ms at concurrency %d", *w.ServerCPUMs, w.Concurrency)
+		t.Measured = fmt.Sprintf("worst %.3f ms at concurrency %d = %.1f × %.3f ms (budget %.3f ms)",
+			*w.ServerCPUMs, w.Concurrency, *w.ServerCPUMs/ms(bare), ms(bare), ms(budget))
 		if w.DBCPUMs != nil {
 			t.Measured += fmt.Sprintf(" (PostgreSQL's own: %.3f ms beside it)", *w.DBCPUMs)
 		}

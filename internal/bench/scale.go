@@ -100,7 +100,7 @@ func (r *Runner) RunScale(ctx context.Context) (rep *ScaleReport, err error) {
 	if err != nil {
 		return nil, interrupted(ctx, err)
 	}
-	rep.Bare = BareReport{PerSecond: bare.PerSecond, Verifications: bare.Verifications, Workers: bare.Workers, Seconds: bare.Elapsed.Seconds()}
+	rep.Bare = bareReport(bare)
 	tgt, err := r.startServer(ctx)
 	if err != nil {
 		return nil, interrupted(ctx, err)
@@ -378,7 +378,7 @@ func (r *ScaleReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "Server:      keyward serve, child process %d, %s database, at %s\n", r.Server.PID, r.Server.Database, r.Server.URL)
 	fmt.Fprintf(w, "Sign-in:     %s\n", r.SignIn)
 	fmt.Fprintf(w, "Users:       %d, one passkey each, seeded in bulk in %.0f s (%.0f users/s)\n", r.Users, r.Seed.Seconds, r.Seed.UsersPerSecond)
-	fmt.Fprintf(w, "Bare verify: %.0f/s on %d workers; %d CPUs\n\n", r.Bare.PerSecond, r.Bare.Workers, r.CPUs)
+	fmt.Fprintf(w, "Bare verify: %.0f/s on %d workers, %.3f ms of CPU each; %d CPUs\n\n", r.Bare.PerSecond, r.Bare.Workers, r.Bare.CPUMs, r.CPUs)
 	rows := [][]string{{"USERS", "CONCURRENCY", "SIGN-INS", "ERRORS", "SIGN-INS/S", "P50", "P99", "SERVER CPU/SIGN-IN"}}
 	for _, set := range []struct {
 		users  int
