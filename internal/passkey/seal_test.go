@@ -130,3 +130,20 @@ func FuzzOpenChallenge(f *testing.F) {
 		}
 	})
 }
+
+// Used-challenge IDs sort in the order they were made, across milliseconds
+// (each insert lands at the table's right edge), and never repeat.
+func TestUsedChallengeIDsSortByTime(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for i := range 200 {
+		if i%50 == 0 {
+			time.Sleep(2 * time.Millisecond) // a later millisecond
+		}
+		id := usedChallengeID()
+		if seen[id] || id <= prev {
+			t.Fatalf("ID %d %q after %q (seen before: %v): not in the order made", i, id, prev, seen[id])
+		}
+		seen[id], prev = true, id
+	}
+}
