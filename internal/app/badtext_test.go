@@ -72,7 +72,7 @@ func TestBadTextIsRefusedOnEveryRoute(t *testing.T) {
 			}
 			if c.cookie != "" {
 				req.AddCookie(&http.Cookie{Name: "keyward_session", Value: c.cookie})
-				req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.HashHex(c.cookie)))
+				req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.KeyedID(c.cookie)))
 			}
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {

@@ -100,7 +100,7 @@ func (w *world) assertCapped(userID, c string) {
 
 func (w *world) assertSessionCapped(c string) {
 	w.t.Helper()
-	s, err := w.store.GetSession(context.Background(), secret.HashHex(c))
+	s, err := w.store.GetSession(context.Background(), secret.KeyedID(c))
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func FuzzPasskeyEndpoints(f *testing.F) {
 			req := httptest.NewRequest("POST", target.path, strings.NewReader(target.body))
 			req.Header.Set("Content-Type", "application/json")
 			req.AddCookie(&http.Cookie{Name: "keyward_session", Value: w.fuzzSession})
-			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.HashHex(w.fuzzSession)))
+			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.KeyedID(w.fuzzSession)))
 			rec := httptest.NewRecorder()
 			handler.ServeHTTP(rec, req)
 			if rec.Code < 400 || rec.Code >= 500 {

@@ -261,7 +261,7 @@ func (w *world) call(i int, method, path string, c cred, body any) reply {
 		}
 		req.AddCookie(&http.Cookie{Name: name, Value: c.cookie})
 		if !c.noCSRF {
-			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.HashHex(c.cookie)))
+			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.KeyedID(c.cookie)))
 		}
 	}
 	res, err := http.DefaultClient.Do(req)

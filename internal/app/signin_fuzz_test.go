@@ -36,7 +36,7 @@ func FuzzSignInEndpoints(f *testing.F) {
 			req := httptest.NewRequest("POST", path, strings.NewReader(string(body)))
 			req.Header.Set("Content-Type", "application/json")
 			req.AddCookie(&http.Cookie{Name: "keyward_session", Value: sess})
-			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.HashHex(sess)))
+			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.KeyedID(sess)))
 			rec := httptest.NewRecorder()
 			handler.ServeHTTP(rec, req)
 			if rec.Code >= 500 || (rec.Code < 400 && path != "/api/v1/auth/methods") {

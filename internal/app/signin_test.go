@@ -248,7 +248,7 @@ func TestSignOutEndsTheSessionServerSide(t *testing.T) {
 		if !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=0") {
 			t.Fatalf("sign-out did not clear the cookie: %q", r.header.Get("Set-Cookie"))
 		}
-		if _, err := w.store.GetSession(context.Background(), secret.HashHex(c)); err == nil {
+		if _, err := w.store.GetSession(context.Background(), secret.KeyedID(c)); err == nil {
 			t.Fatal("the session still exists after sign-out")
 		}
 		wantError(t, w.do("GET", "/api/v1/me", cookie(c), nil), http.StatusUnauthorized, "unauthenticated", "")

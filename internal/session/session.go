@@ -1,6 +1,8 @@
 // Package session keeps signed-in browser sessions. The cookie holds a random
-// secret; the database holds only its SHA-256 (the session ID), so a leaked
-// database does not let anyone ride a session, and every node sees every
+// secret; the database holds only its SHA-256 behind the secret's
+// time-ordered key (the session ID, secret.NewKeyed), so a leaked database
+// does not let anyone ride a session, each sign-in's session lands at the
+// end of the table instead of on a random page, and every node sees every
 // session. Expiry is both idle (no request for IdleTimeout) and absolute.
 package session
 
@@ -53,8 +55,7 @@ type Manager struct {
 
 // NewSecret returns a fresh cookie secret and the session ID derived from it.
 func NewSecret() (secretValue, id string) {
-	secretValue = secret.New(SecretPrefix)
-	return secretValue, secret.HashHex(secretValue)
+	return secret.NewKeyed(SecretPrefix)
 }
 
 // NewSecret is the package function, for callers holding a Manager.
@@ -171,11 +172,11 @@ func (m *Manager) Load(r *http.Request) (storage.Session, error) {
 	if err != nil || c.Value == "" {
 		return storage.Session{}, fmt.Errorf("%w: no %s cookie", ErrNoSession, m.Name())
 	}
-	if len(c.Value) > 256 { // real secrets are 47 characters; skip hashing junk
+	if len(c.Value) > 256 { // real secrets are 80 characters (47 before keys); skip hashing junk
 		return storage.Session{}, fmt.Errorf("%w: cookie value too long", ErrNoSession)
 	}
 	ctx := r.Context()
-	id := secret.HashHex(c.Value)
+	id := secret.KeyedID(c.Value)
 	s, err := m.Store.GetSession(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Session{}, fmt.Errorf("%w: unknown session", ErrNoSession)
@@ -229,7 +230,7 @@ func (m *Manager) Destroy(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil || c.Value == "" {
 		return nil
 	}
-	err = m.Store.DeleteSession(ctx, secret.HashHex(c.Value))
+	err = m.Store.DeleteSession(ctx, secret.KeyedID(c.Value))
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("delete session: %w", err)
 	}

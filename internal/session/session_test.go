@@ -77,8 +77,9 @@ func TestCreateSetsHardenedCookieAndStoresOnlyTheHash(t *testing.T) {
 	if !strings.HasPrefix(ck.Value, "kws_") {
 		t.Errorf("cookie value %q lacks the kws_ prefix", ck.Value)
 	}
-	if s.ID != secret.HashHex(ck.Value) || s.ID == ck.Value {
-		t.Errorf("session ID must be the hash of the cookie secret")
+	// The ID is the secret's time-ordered key and its hash, never the secret.
+	if s.ID != ck.Value[4:36]+"."+secret.HashHex(ck.Value) || strings.Contains(s.ID, ck.Value[37:]) {
+		t.Errorf("session ID %q must be the cookie secret's key and hash", s.ID)
 	}
 	if !ck.Expires.Equal(c.t.Add(4*time.Hour).Truncate(time.Second)) || !s.ExpiresAt.Equal(c.t.Add(4*time.Hour)) {
 		t.Errorf("expiry: cookie %v, session %v", ck.Expires, s.ExpiresAt)
@@ -207,7 +208,7 @@ func TestDestroyDeletesSessionAndClearsCookie(t *testing.T) {
 func TestNewSessionForRecordSignIn(t *testing.T) {
 	m, c, userID := setup(t)
 	sec, s := m.NewSession(userID, session.Client{}, []string{"swk"}, false)
-	if s.ID != secret.HashHex(sec) || !s.MFAAt.IsZero() || !s.ExpiresAt.Equal(c.t.Add(4*time.Hour)) {
+	if s.ID != secret.KeyedID(sec) || !s.MFAAt.IsZero() || !s.ExpiresAt.Equal(c.t.Add(4*time.Hour)) {
 		t.Fatalf("unexpected session %+v", s)
 	}
 	if err := m.Store.RecordSignIn(context.Background(), storage.SignInRecord{Session: &s,
@@ -221,7 +222,32 @@ func TestNewSessionForRecordSignIn(t *testing.T) {
 	if got, err := m.Load(r); err != nil || got.ID != s.ID {
 		t.Fatalf("Load = %+v, %v", got, err)
 	}
-	if other, id := session.NewSecret(); other == sec || id == s.ID {
-		t.Fatal("secrets must differ")
+	if other, id := session.NewSecret(); other == sec || id <= s.ID {
+		t.Fatalf("a later session's ID %s must differ from and sort after %s", id, s.ID)
+	}
+}
+
+// A session signed in before session IDs had keys (its cookie 256 random
+// bits, its row under the cookie's hash alone) is still found and ended.
+func TestLoadFindsASessionMadeBeforeKeys(t *testing.T) {
+	m, _, userID := setup(t)
+	_, s := m.NewSession(userID, session.Client{}, []string{"hwk"}, false)
+	sec := secret.New(session.SecretPrefix) // the form cookies had before
+	s.ID = secret.HashHex(sec)
+	if err := m.Store.CreateSession(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	m.SetCookie(w, sec, s.ExpiresAt)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(w.Result().Cookies()[0])
+	if got, err := m.Load(r); err != nil || got.ID != s.ID || got.UserID != userID {
+		t.Fatalf("Load of an old session = %+v, %v", got, err)
+	}
+	if err := m.Destroy(context.Background(), httptest.NewRecorder(), r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Store.GetSession(context.Background(), s.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the old session outlived signing out: %v", err)
 	}
 }

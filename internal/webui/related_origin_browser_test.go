@@ -91,7 +91,7 @@ func TestBrowserRelatedOrigin(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+cookie)
 		} else if cookie != "" {
 			req.AddCookie(&http.Cookie{Name: session.SecureCookieName, Value: cookie})
-			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.HashHex(cookie)))
+			req.Header.Set(session.CSRFHeader, session.CSRFToken(secret.KeyedID(cookie)))
 		}
 		res, err := client.Do(req)
 		if err != nil {
