@@ -23,19 +23,27 @@ import (
 // page once per few thousand frames, not once per commit, keeps the copying
 // as cheap as the auto-checkpoint's.
 const (
+	// restartFrames: a log this long is started again (restart) after the
+	// pass, every second or third pass: often enough that the log stays
+	// below journal_size_limit (about 8,000-12,000 frames, 33-50 MB) and is
+	// never truncated, seldom enough that holding the writer costs little
+	// (once a pass measured worse at concurrency 2: p99 9.7-11 ms where it
+	// had been 6.7-8.4 ms).
+	restartFrames     = 8000
 	checkpointAim     = 3000
 	checkpointMinWait = 20 * time.Millisecond
 	checkpointMaxWait = time.Second
 )
 
 type checkpointer struct {
-	db   *sql.DB
-	stop chan struct{}
-	done chan struct{}
+	db     *sql.DB
+	writer *sql.DB // held while the log is started again
+	stop   chan struct{}
+	done   chan struct{}
 }
 
-func startCheckpointer(db *sql.DB) *checkpointer {
-	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+func startCheckpointer(db, writer *sql.DB) *checkpointer {
+	c := &checkpointer{db: db, writer: writer, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -92,9 +100,46 @@ func (c *checkpointer) run() {
 			}
 			lastFrames = frames
 			wait = nextCheckpointWait(wait, added)
+			if frames >= restartFrames && c.restart(ctx, conn) {
+				lastFrames = 0
+			}
 		}
 		timer.Reset(wait)
 	}
+}
+
+// restart starts the log again from its beginning, which a PASSIVE
+// checkpoint never does: the writer starts the log again only when a write
+// transaction begins with every frame copied, and under load it always finds
+// a few frames committed since the last pass. Left alone, the log grew to the
+// writer's auto-checkpoint mark (then 10,000 frames, about 0.7 s of sign-ins
+// at concurrency 32), and that commit copied the rest and synced twice, the
+// next truncating the log back to journal_size_limit: 40–80 ms in which no
+// write committed, every 0.7 s — the p99 of sign-ins at concurrency 32
+// (docs/performance.md, "The log started again"). Here the writer's
+// connection is held idle (its queue waits in Go and is woken the moment it
+// is handed back) while a RESTART checkpoint on conn copies the frames the
+// passes missed, syncs, and waits at most conn's busy_timeout (about 10 ms)
+// for readers of older snapshots; the next write transaction then writes
+// from the log's beginning. A second PASSIVE pass first copies, beside the
+// writer, what was committed during the first, so that little is left to
+// copy while it is held (2–30 ms, most often about 10–15 ms). It reports
+// whether the log will start again (not when a reader outlasted the wait:
+// the next pass tries again).
+func (c *checkpointer) restart(ctx context.Context, conn *sql.Conn) bool {
+	var busy, frames, copied int
+	// First the frames committed during the pass, beside the writer: what
+	// is left to copy while it is held is what commits during this one.
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		return false
+	}
+	w, err := c.writer.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer w.Close()
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
+	return err == nil && busy == 0
 }
 
 // nextCheckpointWait aims the next wait at checkpointAim frames a

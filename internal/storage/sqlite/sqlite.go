@@ -86,17 +86,20 @@ func synchronousPragma(v string) (string, error) {
 
 // writerParams set up the one writer. journal_mode=WAL persists in the file.
 // The checkpointer (checkpoint.go) copies the log back into the database
-// from its own connection, about every 3000 pages; the writer's own
-// auto-checkpoint, which runs inside a committing write, is left as a
-// backstop at 10000 pages (40 MB of WAL), for when the checkpointer falls
-// behind. (Copying every few thousand pages instead of SQLite's 1000 cut
-// the sign-in path's CPU by about 15%: hot pages are copied back once per
-// checkpoint.)
+// from its own connection, about every 3000 pages, and then starts the log
+// again from its beginning while the writer is held for a moment; the
+// writer's own auto-checkpoint, which runs inside a committing write, is
+// left as a backstop at 20000 pages (80 MB of log), for when the
+// checkpointer falls behind. (Copying every few thousand pages instead of
+// SQLite's 1000 cut the sign-in path's CPU by about 15%: hot pages are
+// copied back once per checkpoint.) journal_size_limit (64 MiB) is above
+// the log's length between restarts, so the log file is written over, not
+// truncated and grown again.
 var writerParams = []string{
 	"_txlock=immediate",
 	"_pragma=journal_mode(WAL)",
-	"_pragma=wal_autocheckpoint(10000)",
-	"_pragma=journal_size_limit(33554432)",
+	"_pragma=wal_autocheckpoint(20000)",
+	"_pragma=journal_size_limit(67108864)",
 	"_pragma=temp_store(MEMORY)",
 }
 
@@ -172,7 +175,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = writer.Close()
 		return nil, fmt.Errorf("sqlite: open %s readers: %w", path, err)
 	}
-	ckptDB, err := openPool(ctx, path, 1, syncPragma, "_pragma=query_only(1)")
+	// busy_timeout(10) after the pragmas' 5000: the checkpointer's RESTART
+	// waits at most about 10 ms for readers of older snapshots, while the
+	// writer is held (checkpoint.go).
+	ckptDB, err := openPool(ctx, path, 1, syncPragma, "_pragma=query_only(1)", "_pragma=busy_timeout(10)")
 	if err != nil {
 		_, _ = writer.Close(), reader.Close()
 		return nil, fmt.Errorf("sqlite: open %s checkpointer: %w", path, err)
@@ -185,7 +191,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	return &Store{Store: sqlstore.New(dialect, writer, reader, m), path: path,
-		ckpt: startCheckpointer(ckptDB), ckptDB: ckptDB}, nil
+		ckpt: startCheckpointer(ckptDB, writer), ckptDB: ckptDB}, nil
 }
 
 // createFile makes the directory and an empty database file readable by the
