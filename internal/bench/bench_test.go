@@ -58,6 +58,10 @@ func TestParseProcessMetricsReadsTheProcessCollector(t *testing.T) {
 		{"exponent", "process_cpu_seconds_total 1.5e+01\n", ProcessMetrics{CPUSeconds: 15}, nil},
 		{"round trips", "process_cpu_seconds_total 1\nkeyward_db_round_trips_total 1.234567e+06\n",
 			ProcessMetrics{CPUSeconds: 1, RoundTrips: 1234567, HasRoundTrips: true}, nil},
+		{"sqlite log", "process_cpu_seconds_total 1\nkeyward_sqlite_log_restarts_total 7\nkeyward_sqlite_writer_held_seconds_total 0.125\n",
+			ProcessMetrics{CPUSeconds: 1, LogRestarts: 7, WriterHeldSeconds: 0.125, HasLog: true}, nil},
+		{"half the sqlite log", "process_cpu_seconds_total 1\nkeyward_sqlite_log_restarts_total 7\n",
+			ProcessMetrics{CPUSeconds: 1, LogRestarts: 7}, nil},
 		{"no process collector", "go_goroutines 9\n", ProcessMetrics{}, ErrNoProcessMetrics},
 	} {
 		got, err := ParseProcessMetrics([]byte(tc.text))

@@ -221,6 +221,12 @@ type ProcessMetrics struct {
 	// server reports it.
 	RoundTrips    float64
 	HasRoundTrips bool
+	// LogRestarts and WriterHeldSeconds are keyward_sqlite_log_restarts_total
+	// and keyward_sqlite_writer_held_seconds_total, HasLog whether the
+	// server reports both (SQLite).
+	LogRestarts       float64
+	WriterHeldSeconds float64
+	HasLog            bool
 }
 
 // ServerProcess reads process_cpu_seconds_total and
@@ -237,7 +243,7 @@ func (c *Client) ServerProcess(ctx context.Context) (ProcessMetrics, error) {
 // Prometheus' text format.
 func ParseProcessMetrics(text []byte) (ProcessMetrics, error) {
 	var m ProcessMetrics
-	found := false
+	found, restarts, held := false, false, false
 	sc := bufio.NewScanner(bytes.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for sc.Scan() {
@@ -257,8 +263,15 @@ func ParseProcessMetrics(text []byte) (ProcessMetrics, error) {
 		case "keyward_db_round_trips_total":
 			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 			m.RoundTrips, m.HasRoundTrips = v, err == nil
+		case "keyward_sqlite_log_restarts_total":
+			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			m.LogRestarts, restarts = v, err == nil
+		case "keyward_sqlite_writer_held_seconds_total":
+			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			m.WriterHeldSeconds, held = v, err == nil
 		}
 	}
+	m.HasLog = restarts && held
 	if err := sc.Err(); err != nil {
 		return ProcessMetrics{}, fmt.Errorf("reading /metrics: %w", err)
 	}

@@ -53,6 +53,11 @@ type LevelResult struct {
 	// DBCPUPerSignIn is PostgreSQL's CPU per attempt (the backends serving
 	// the database, see dbCPU); nil when it cannot be read.
 	DBCPUPerSignIn *time.Duration
+	// LogRestarts are the times SQLite's log was started again during the
+	// level and WriterHeld how long its one writer was held idle for them
+	// in all (keyward_sqlite_*); nil when the server does not report them.
+	LogRestarts *int
+	WriterHeld  *time.Duration
 }
 
 // Keys hands out authenticators so that each is used by one sign-in at a

@@ -114,6 +114,11 @@ type LevelReport struct {
 	// DBCPUMs is PostgreSQL's own CPU per sign-in attempt; null on SQLite
 	// or when it cannot be read (Report.DBCPU says why).
 	DBCPUMs *float64 `json:"postgresCpuPerSignInMs"`
+	// LogRestarts and WriterHeldMs: SQLite's log started again during the
+	// level, and how long its one writer was held idle for that in all;
+	// null when the server does not report them (PostgreSQL).
+	LogRestarts  *int     `json:"sqliteLogRestarts"`
+	WriterHeldMs *float64 `json:"sqliteWriterHeldMs"`
 }
 
 // Target is one of docs/design.md's targets and how the run did.
@@ -158,7 +163,8 @@ func (r *Report) Add(l LevelResult) {
 	j := LevelReport{Concurrency: l.Concurrency, SignIns: l.SignIns, Errors: l.Errors, Seconds: l.Elapsed.Seconds(),
 		PerSecond: l.PerSecond, P50Ms: ms(l.P50), P95Ms: ms(l.P95), P99Ms: ms(l.P99), MaxMs: ms(l.Max),
 		ServerCPUMs: msPtr(l.ServerCPUPerSignIn), ServerCPUSec: secondsPtr(l.ServerCPU), ClientCPUMs: msPtr(l.ClientCPUPerSignIn), ErrorSample: l.ErrorSamples,
-		RoundTrips: l.RoundTripsPerSignIn, DBCPUMs: msPtr(l.DBCPUPerSignIn)}
+		RoundTrips: l.RoundTripsPerSignIn, DBCPUMs: msPtr(l.DBCPUPerSignIn),
+		LogRestarts: l.LogRestarts, WriterHeldMs: msPtr(l.WriterHeld)}
 	if r.Bare.PerSecond > 0 {
 		j.OfBare = l.PerSecond / r.Bare.PerSecond
 	}

@@ -131,6 +131,9 @@ func TestReportTextNamesEveryLevelTargetAndError(t *testing.T) {
 	if strings.Contains(out, "POSTGRES CPU") {
 		t.Errorf("a SQLite run shows PostgreSQL's CPU:\n%s", out)
 	}
+	if strings.Contains(out, "LOG RESTARTS") {
+		t.Errorf("a run whose server reported no log restarts shows them:\n%s", out)
+	}
 	for _, want := range []string{
 		"keyward serve, child process 42, sqlite database, at http://127.0.0.1:1", "Each level: 2s",
 		"DB ROUND TRIPS/SIGN-IN", "0.250 ms n/a 9.00",
@@ -189,6 +192,32 @@ func TestReportTextShowsPostgreSQLsCPUOrWhyNot(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestReportTextShowsSQLitesLogRestarts(t *testing.T) {
+	t.Parallel()
+	r := NewReport(4, 0, 2*time.Second)
+	r.Server = ServerInfo{Kind: "child", Database: "sqlite"}
+	r.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)) // not read
+	l := level(32, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)
+	restarts, held := 3, 45*time.Millisecond
+	l.LogRestarts, l.WriterHeld = &restarts, &held
+	r.Add(l)
+	r.Evaluate()
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Join(strings.Fields(b.String()), " ")
+	for _, want := range []string{"LOG RESTARTS, WRITER HELD", "n/a –", "3, 45.0 ms",
+		"Log restarts: times SQLite's write-ahead log was started again"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+	if r.Levels[1].LogRestarts == nil || *r.Levels[1].LogRestarts != 3 || r.Levels[1].WriterHeldMs == nil || *r.Levels[1].WriterHeldMs != 45 {
+		t.Errorf("level report %+v", r.Levels[1])
 	}
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -41,6 +42,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.DBCPU != "" {
 		head = append(head, "POSTGRES CPU/SIGN-IN")
 	}
+	logged := slices.ContainsFunc(r.Levels, func(l LevelReport) bool { return l.LogRestarts != nil })
+	if logged {
+		head = append(head, "LOG RESTARTS, WRITER HELD")
+	}
 	levels := [][]string{head}
 	for _, l := range r.Levels {
 		row := []string{strconv.Itoa(l.Concurrency), strconv.Itoa(l.SignIns), strconv.Itoa(l.Errors),
@@ -48,6 +53,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmtMs(l.P99Ms), fmtMs(l.MaxMs), fmtMsPtr(l.ServerCPUMs), fmtMsPtr(l.ClientCPUMs), fmtCountPtr(l.RoundTrips)}
 		if r.DBCPU != "" {
 			row = append(row, fmtMsPtr(l.DBCPUMs))
+		}
+		if logged {
+			row = append(row, fmtLogRestarts(l))
 		}
 		levels = append(levels, row)
 	}
@@ -64,6 +72,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "\n(%s; %s.)\n", latencyNote, note)
 	if r.DBCPU != "" {
 		fmt.Fprintf(w, "PostgreSQL's CPU: %s.\n", r.DBCPU)
+	}
+	if logged {
+		fmt.Fprintln(w, logRestartsNote)
 	}
 	if r.ServerResidentMB > 0 {
 		fmt.Fprintf(w, "Server resident memory after the run: %.0f MB.\n", r.ServerResidentMB)
@@ -126,4 +137,17 @@ func writeTargets(w io.Writer, targets []Target) error {
 		rows = append(rows, []string{"  " + x.Name, x.Measured, x.Status})
 	}
 	return columns(w, rows)
+}
+
+// logRestartsNote explains the SQLite column of the levels' table.
+const logRestartsNote = "Log restarts: times SQLite's write-ahead log was started again during the level, and how long " +
+	"its one writer was held idle for them in all (keyward_sqlite_*): no sign-in committed in that time."
+
+// fmtLogRestarts is a level's log restarts and the writer's time held, "–"
+// when the server did not report them.
+func fmtLogRestarts(l LevelReport) string {
+	if l.LogRestarts == nil || l.WriterHeldMs == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%d, %.1f ms", *l.LogRestarts, *l.WriterHeldMs)
 }

@@ -392,6 +392,10 @@ type dbSample struct {
 	hasRoundTrips bool
 	cpu           time.Duration
 	hasCPU        bool
+	// SQLite's log restarts and the time its writer was held for them.
+	restarts float64
+	held     float64 // seconds
+	hasLog   bool
 }
 
 // sampleDB reads the round trips from the server's /metrics and
@@ -400,6 +404,7 @@ func (t *target) sampleDB(ctx context.Context) dbSample {
 	var s dbSample
 	if m, err := t.client.ServerProcess(ctx); err == nil {
 		s.roundTrips, s.hasRoundTrips = m.RoundTrips, m.HasRoundTrips
+		s.restarts, s.held, s.hasLog = m.LogRestarts, m.WriterHeldSeconds, m.HasLog
 	}
 	if t.db != nil {
 		if cpu, err := t.db.read(ctx); err == nil {
@@ -410,7 +415,8 @@ func (t *target) sampleDB(ctx context.Context) dbSample {
 }
 
 // perAttempt sets a level's round trips and PostgreSQL CPU per sign-in
-// attempt from the samples before it and now (s).
+// attempt, and SQLite's log restarts in it, from the samples before it and
+// now (s).
 func (s dbSample) perAttempt(before dbSample, r *LevelResult) {
 	n := r.SignIns + r.Errors
 	if n == 0 {
@@ -423,6 +429,11 @@ func (s dbSample) perAttempt(before dbSample, r *LevelResult) {
 	if s.hasCPU && before.hasCPU {
 		d := (s.cpu - before.cpu) / time.Duration(n)
 		r.DBCPUPerSignIn = &d
+	}
+	if s.hasLog && before.hasLog {
+		restarts := int(s.restarts - before.restarts)
+		held := time.Duration((s.held - before.held) * float64(time.Second))
+		r.LogRestarts, r.WriterHeld = &restarts, &held
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyward/keyward/internal/storage"
 )
 
 type httpMetrics struct {
@@ -41,7 +43,26 @@ func newHTTPMetrics(reg *prometheus.Registry, store any) *httpMetrics {
 				"COMMIT and savepoints included.",
 		}, func() float64 { return float64(rt.RoundTrips()) }))
 	}
+	if ls, ok := store.(logStatser); ok {
+		register(reg, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_sqlite_checkpoints_total",
+			Help: "Passes of the checkpointer that copies SQLite's write-ahead log back into the database file, beside the writer.",
+		}, func() float64 { return float64(ls.LogStats().Checkpoints) }))
+		register(reg, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_sqlite_log_restarts_total",
+			Help: "Times SQLite's write-ahead log was made to start again from its beginning, holding the writer.",
+		}, func() float64 { return float64(ls.LogStats().Restarts) }))
+		register(reg, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_sqlite_writer_held_seconds_total",
+			Help: "Time SQLite's one writer was held idle while the log was started again: every write in that time waited.",
+		}, func() float64 { return ls.LogStats().WritesHeld.Seconds() }))
+	}
 	return m
+}
+
+// logStatser is a store that copies its write-ahead log back itself (SQLite).
+type logStatser interface {
+	LogStats() storage.LogStats
 }
 
 // roundTripper is a store that counts its database round trips.

@@ -81,6 +81,9 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 		`keyward_db_open_connections{pool="writer"}`,
 		`keyward_db_max_open_connections{pool="writer"} 1`,
 		`keyward_db_open_connections{pool="reader"}`,
+		"keyward_sqlite_checkpoints_total ",
+		"keyward_sqlite_log_restarts_total ",
+		"keyward_sqlite_writer_held_seconds_total ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

@@ -364,6 +364,19 @@ type Storage interface {
 	AlertStorage
 }
 
+// LogStats is what a store that copies its write-ahead log back into the
+// database itself (SQLite's checkpointer) has done since it was opened: the
+// figures behind the keyward_sqlite_* metrics.
+type LogStats struct {
+	// Checkpoints are the checkpointer's passes that ran.
+	Checkpoints uint64
+	// Restarts are the times the log was made to start again from its
+	// beginning, WritesHeld how long the one writer was held idle for them
+	// in all: every write in that time waited.
+	Restarts   uint64
+	WritesHeld time.Duration
+}
+
 // RateLimit is one counter an attempt counts against, and how many attempts
 // one window allows.
 type RateLimit struct {

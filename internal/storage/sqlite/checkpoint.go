@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 	"time"
+
+	"github.com/keyward/keyward/internal/storage"
 )
 
 // The checkpointer copies the write-ahead log back into the database file
@@ -40,6 +43,16 @@ type checkpointer struct {
 	writer *sql.DB // held while the log is started again
 	stop   chan struct{}
 	done   chan struct{}
+
+	// What it has done, for LogStats.
+	passes, restarts atomic.Uint64
+	held             atomic.Int64 // nanoseconds the writer was held
+}
+
+// stats are the checkpointer's counts so far.
+func (c *checkpointer) stats() storage.LogStats {
+	return storage.LogStats{Checkpoints: c.passes.Load(), Restarts: c.restarts.Load(),
+		WritesHeld: time.Duration(c.held.Load())}
 }
 
 func startCheckpointer(db, writer *sql.DB) *checkpointer {
@@ -92,6 +105,7 @@ func (c *checkpointer) run() {
 		version = v
 		var busy, frames, copied int
 		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err == nil {
+			c.passes.Add(1)
 			// frames is the log's length since it last started again from
 			// its beginning; what the last wait added paces the next.
 			added := frames - lastFrames
@@ -123,9 +137,14 @@ func (c *checkpointer) run() {
 // for readers of older snapshots; the next write transaction then writes
 // from the log's beginning. A second PASSIVE pass first copies, beside the
 // writer, what was committed during the first, so that little is left to
-// copy while it is held (2–30 ms, most often about 10–15 ms). It reports
-// whether the log will start again (not when a reader outlasted the wait:
-// the next pass tries again).
+// copy while it is held (2–30 ms, most often about 10–20 ms). Most of the
+// hold is the RESTART's two syncs, the log's and the database file's, which
+// SQLite needs before the log may be written over: on a disk whose sync
+// takes 8 ms they take as long for a hundred pages left as for thousands,
+// at concurrency 2 as at 32 (docs/performance.md, "What the writer waits
+// for"). The time held is counted (LogStats). It reports whether the log
+// will start again (not when a reader outlasted the wait: the next pass
+// tries again).
 func (c *checkpointer) restart(ctx context.Context, conn *sql.Conn) bool {
 	var busy, frames, copied int
 	// First the frames committed during the pass, beside the writer: what
@@ -133,13 +152,21 @@ func (c *checkpointer) restart(ctx context.Context, conn *sql.Conn) bool {
 	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
 		return false
 	}
+	c.passes.Add(1)
 	w, err := c.writer.Conn(ctx)
 	if err != nil {
 		return false
 	}
-	defer w.Close()
+	held := time.Now()
 	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
-	return err == nil && busy == 0
+	_ = w.Close()
+	c.held.Add(int64(time.Since(held)))
+	c.passes.Add(1)
+	if err != nil || busy != 0 {
+		return false
+	}
+	c.restarts.Add(1)
+	return true
 }
 
 // nextCheckpointWait aims the next wait at checkpointAim frames a

@@ -70,6 +70,10 @@ func (s *Store) Close() error {
 
 var _ storage.Storage = (*Store)(nil)
 
+// LogStats reports what the checkpointer has done since the store was
+// opened (the server's keyward_sqlite_* metrics).
+func (s *Store) LogStats() storage.LogStats { return s.ckpt.stats() }
+
 // pragmas every connection gets, after synchronous.
 var pragmas = []string{"busy_timeout(5000)", "foreign_keys(1)"}
 

@@ -467,6 +467,15 @@ func TestTheLogStartsAgainUnderConstantWritesAndReads(t *testing.T) {
 		t.Fatalf("the log started again %d times and grew to %d bytes (%d frames) while %d frames were written; want it started again at least twice and never past 24,000 frames",
 			restarts, largest, largest/frame, written/frame)
 	}
+	// What the metrics report: each restart the checkpointer made is one
+	// the writer then carried out (one more may await the next write; the
+	// writer's own backstop may have made one the checkpointer did not),
+	// and the writer was held for them.
+	st := s.LogStats()
+	if st.Restarts < 1 || st.Restarts > uint64(restarts)+1 || st.WritesHeld <= 0 || st.Checkpoints < 2*st.Restarts {
+		t.Fatalf("LogStats = %+v after %d restarts of the log; want 1 to %d restarts, time held, and at least two passes a restart",
+			st, restarts, restarts+1)
+	}
 }
 
 // fileSize is the size of the file at path.
