@@ -40,7 +40,8 @@ const (
 
 type checkpointer struct {
 	db     *sql.DB
-	writer *sql.DB // held while the log is started again
+	writer *sql.DB     // held while the log is started again
+	file   *fileSyncer // syncs the database file before the writer is held
 	stop   chan struct{}
 	done   chan struct{}
 
@@ -55,8 +56,8 @@ func (c *checkpointer) stats() storage.LogStats {
 		WritesHeld: time.Duration(c.held.Load())}
 }
 
-func startCheckpointer(db, writer *sql.DB) *checkpointer {
-	c := &checkpointer{db: db, writer: writer, stop: make(chan struct{}), done: make(chan struct{})}
+func startCheckpointer(db, writer *sql.DB, path string) *checkpointer {
+	c := &checkpointer{db: db, writer: writer, file: newFileSyncer(path), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -136,15 +137,13 @@ func (c *checkpointer) run() {
 // passes missed, syncs, and waits at most conn's busy_timeout (about 10 ms)
 // for readers of older snapshots; the next write transaction then writes
 // from the log's beginning. A second PASSIVE pass first copies, beside the
-// writer, what was committed during the first, so that little is left to
-// copy while it is held (2–30 ms, most often about 10–20 ms). Most of the
-// hold is the RESTART's two syncs, the log's and the database file's, which
-// SQLite needs before the log may be written over: on a disk whose sync
-// takes 8 ms they take as long for a hundred pages left as for thousands,
-// at concurrency 2 as at 32 (docs/performance.md, "What the writer waits
-// for"). The time held is counted (LogStats). It reports whether the log
-// will start again (not when a reader outlasted the wait: the next pass
-// tries again).
+// writer, what was committed during the first, and the database file is
+// synced (below), so that little is left to copy and sync while it is held.
+// What is left is the RESTART's two syncs, the log's and the database
+// file's, each of a few pages, which SQLite needs before the log may be
+// written over (docs/performance.md, "What the writer waits for"). The
+// time held is counted (LogStats). It reports whether the log will start
+// again (not when a reader outlasted the wait: the next pass tries again).
 func (c *checkpointer) restart(ctx context.Context, conn *sql.Conn) bool {
 	var busy, frames, copied int
 	// First the frames committed during the pass, beside the writer: what
@@ -153,6 +152,21 @@ func (c *checkpointer) restart(ctx context.Context, conn *sql.Conn) bool {
 		return false
 	}
 	c.passes.Add(1)
+	// Then the database file's sync, beside the writer too. SQLite syncs
+	// the file only in a pass that finds every frame copied at its end, and
+	// under load that is only the held one, which then synced every page
+	// the passes had copied since the last restart, however few frames were
+	// left. Synced here, and the frames committed meanwhile copied by a
+	// third pass, the held pass's sync has only a few pages to write: holds
+	// of 6 ms at concurrency 2 where they were 12, 14-15 ms at 32 where they
+	// were 17-24 (docs/performance.md, "What the writer waits for"). Best
+	// effort (Linux only, see fileSyncer): SQLite syncs anyway.
+	if c.file.sync() == nil {
+		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+			return false
+		}
+		c.passes.Add(1)
+	}
 	w, err := c.writer.Conn(ctx)
 	if err != nil {
 		return false
