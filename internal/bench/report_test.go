@@ -122,12 +122,7 @@ func TestReportTextNamesEveryLevelTargetAndError(t *testing.T) {
 	trips := 9.0
 	l.RoundTripsPerSignIn = &trips
 	r.Add(l)
-	r.Evaluate()
-	var b strings.Builder
-	if err := r.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	out := strings.Join(strings.Fields(b.String()), " ") // alignment aside
+	out := flatText(t, r)
 	if strings.Contains(out, "POSTGRES CPU") {
 		t.Errorf("a SQLite run shows PostgreSQL's CPU:\n%s", out)
 	}
@@ -181,18 +176,25 @@ func TestReportTextShowsPostgreSQLsCPUOrWhyNot(t *testing.T) {
 	l := level(32, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)
 	l.DBCPUPerSignIn = &pg
 	r.Add(l)
-	r.Evaluate()
-	var b strings.Builder
-	if err := r.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	out := strings.Join(strings.Fields(b.String()), " ")
+	out := flatText(t, r)
 	for _, want := range []string{"POSTGRES CPU/SIGN-IN", "0.250 ms n/a n/a", "0.400 ms",
 		"PostgreSQL's CPU: unavailable: PostgreSQL at db.internal is not on this machine."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// flatText is r evaluated and written as text, its alignment aside (each
+// run of spaces and line ends as one space).
+func flatText(t *testing.T, r *Report) string {
+	t.Helper()
+	r.Evaluate()
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 func TestReportTextShowsSQLitesLogRestarts(t *testing.T) {
@@ -204,12 +206,7 @@ func TestReportTextShowsSQLitesLogRestarts(t *testing.T) {
 	restarts, held := 3, 45*time.Millisecond
 	l.LogRestarts, l.WriterHeld = &restarts, &held
 	r.Add(l)
-	r.Evaluate()
-	var b strings.Builder
-	if err := r.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	out := strings.Join(strings.Fields(b.String()), " ")
+	out := flatText(t, r)
 	for _, want := range []string{"LOG RESTARTS, WRITER HELD", "n/a –", "3, 45.0 ms",
 		"Log restarts: times SQLite's write-ahead log was started again"} {
 		if !strings.Contains(out, want) {

@@ -175,8 +175,11 @@ func (c *checkpointer) restart(ctx context.Context, conn *sql.Conn) bool {
 	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
 	_ = w.Close()
 	c.held.Add(int64(time.Since(held)))
+	if err != nil {
+		return false
+	}
 	c.passes.Add(1)
-	if err != nil || busy != 0 {
+	if busy != 0 {
 		return false
 	}
 	c.restarts.Add(1)
