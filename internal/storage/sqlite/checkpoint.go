@@ -40,8 +40,7 @@ const (
 
 type checkpointer struct {
 	db     *sql.DB
-	writer *sql.DB     // held while the log is started again
-	file   *fileSyncer // syncs the database file before the writer is held
+	writer *sql.DB // held while the log is started again
 	stop   chan struct{}
 	done   chan struct{}
 
@@ -56,8 +55,8 @@ func (c *checkpointer) stats() storage.LogStats {
 		WritesHeld: time.Duration(c.held.Load())}
 }
 
-func startCheckpointer(db, writer *sql.DB, path string) *checkpointer {
-	c := &checkpointer{db: db, writer: writer, file: newFileSyncer(path), stop: make(chan struct{}), done: make(chan struct{})}
+func startCheckpointer(db, writer *sql.DB) *checkpointer {
+	c := &checkpointer{db: db, writer: writer, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -137,13 +136,18 @@ func (c *checkpointer) run() {
 // passes missed, syncs, and waits at most conn's busy_timeout (about 10 ms)
 // for readers of older snapshots; the next write transaction then writes
 // from the log's beginning. A second PASSIVE pass first copies, beside the
-// writer, what was committed during the first, and the database file is
-// synced (below), so that little is left to copy and sync while it is held.
-// What is left is the RESTART's two syncs, the log's and the database
-// file's, each of a few pages, which SQLite needs before the log may be
-// written over (docs/performance.md, "What the writer waits for"). The
-// time held is counted (LogStats). It reports whether the log will start
-// again (not when a reader outlasted the wait: the next pass tries again).
+// writer, what was committed during the first, so that little is left to
+// copy while it is held (2–30 ms, most often about 10–25 ms). Most of the
+// hold is the database file's sync, which SQLite makes only in a pass that
+// ends with every frame copied — under load only the held one — so it
+// writes every page the passes copied since the last restart, however few
+// frames are left. Syncing the file beforehand, beside the writer, halved
+// the hold at concurrency 2, but under a bulk write of fresh pages that
+// sync took 150–250 ms, the log reached the writer's backstop meanwhile and
+// restarts came late; it was not kept (docs/performance.md, "What the
+// writer waits for"). The time held is counted (LogStats). It reports
+// whether the log will start again (not when a reader outlasted the wait:
+// the next pass tries again).
 func (c *checkpointer) restart(ctx context.Context, conn *sql.Conn) bool {
 	var busy, frames, copied int
 	// First the frames committed during the pass, beside the writer: what
@@ -152,21 +156,6 @@ func (c *checkpointer) restart(ctx context.Context, conn *sql.Conn) bool {
 		return false
 	}
 	c.passes.Add(1)
-	// Then the database file's sync, beside the writer too. SQLite syncs
-	// the file only in a pass that finds every frame copied at its end, and
-	// under load that is only the held one, which then synced every page
-	// the passes had copied since the last restart, however few frames were
-	// left. Synced here, and the frames committed meanwhile copied by a
-	// third pass, the held pass's sync has only a few pages to write: holds
-	// of 6 ms at concurrency 2 where they were 12, 14-15 ms at 32 where they
-	// were 17-24 (docs/performance.md, "What the writer waits for"). Best
-	// effort (Linux only, see fileSyncer): SQLite syncs anyway.
-	if c.file.sync() == nil {
-		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
-			return false
-		}
-		c.passes.Add(1)
-	}
 	w, err := c.writer.Conn(ctx)
 	if err != nil {
 		return false

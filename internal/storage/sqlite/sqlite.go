@@ -195,7 +195,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	return &Store{Store: sqlstore.New(dialect, writer, reader, m), path: path,
-		ckpt: startCheckpointer(ckptDB, writer, path), ckptDB: ckptDB}, nil
+		ckpt: startCheckpointer(ckptDB, writer), ckptDB: ckptDB}, nil
 }
 
 // createFile makes the directory and an empty database file readable by the

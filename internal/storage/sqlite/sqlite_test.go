@@ -443,10 +443,11 @@ func TestTheLogStartsAgainUnderConstantWritesAndReads(t *testing.T) {
 	last := salt()
 	chunk := make([]byte, 60<<10) // about 16 frames a commit
 	deadline := time.Now().Add(60 * time.Second)
-	// 36,000 frames: almost twice the backstop.
-	for written < 36000*frame {
+	// 72,000 frames: more than three times the backstop, and enough passes
+	// that one slow moment of a busy machine does not decide the outcome.
+	for written < 72000*frame {
 		if time.Now().After(deadline) {
-			t.Fatalf("36,000 frames not written in 60 s (%d bytes)", written)
+			t.Fatalf("72,000 frames not written in 60 s (%d bytes)", written)
 		}
 		chunk[0]++
 		if _, err := s.Writer().ExecContext(t.Context(), "INSERT INTO filler (b) VALUES (?)", chunk); err != nil {
@@ -460,11 +461,13 @@ func TestTheLogStartsAgainUnderConstantWritesAndReads(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
-	// Here, on 2 busy cores: 3 times, the log at most 12,000-18,300 frames
+	// Here, on 2 busy cores, a third of 36,000 frames: 3 times, the log at
+	// most 12,000-18,300 frames, and one run in seven once, 28,400 frames
 	// (this writer writes fresh pages faster than the disk takes a pass's
-	// copy); without the restart, never, and the log grows to all 36,000.
-	if restarts < 2 || largest > 24000*frame {
-		t.Fatalf("the log started again %d times and grew to %d bytes (%d frames) while %d frames were written; want it started again at least twice and never past 24,000 frames",
+	// copy); without the restart, never, and the log grows to all it is
+	// written.
+	if restarts < 3 || largest > 36000*frame {
+		t.Fatalf("the log started again %d times and grew to %d bytes (%d frames) while %d frames were written; want it started again at least 3 times and never past 36,000 frames",
 			restarts, largest, largest/frame, written/frame)
 	}
 	// What the metrics report: each restart the checkpointer made is one
