@@ -129,13 +129,23 @@ func storePools(store any) []pool {
 		if w == nil {
 			return nil
 		}
-		pools := []pool{{"writer", w.Stats}}
+		stats := func(db *sql.DB) func() sql.DBStats { return db.Stats }
+		if q, ok := store.(queuedPools); ok {
+			stats = func(db *sql.DB) func() sql.DBStats { return func() sql.DBStats { return q.PoolStats(db) } }
+		}
+		pools := []pool{{"writer", stats(w)}}
 		if r != nil && r != w {
-			pools = append(pools, pool{"reader", r.Stats})
+			pools = append(pools, pool{"reader", stats(r)})
 		}
 		return pools
 	}
 	return nil
+}
+
+// queuedPools is a store whose callers may wait in a queue of its own in
+// front of a pool (PostgreSQL): its waits count as the pool's.
+type queuedPools interface {
+	PoolStats(*sql.DB) sql.DBStats
 }
 
 var (

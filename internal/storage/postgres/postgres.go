@@ -166,7 +166,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	return &Store{Store: sqlstore.New(dialect, db, db, m), db: db, trips: trips}, nil
+	st := sqlstore.New(dialect, db, db, m)
+	st.QueueConnections(db, n) // the reader's and the writer's: one pool
+	return &Store{Store: st, db: db, trips: trips}, nil
 }
 
 // RoundTrips returns how many requests the store has sent to PostgreSQL and

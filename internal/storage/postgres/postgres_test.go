@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -192,5 +194,104 @@ func TestMigrationChunksTheStoredMDSBlobs(t *testing.T) {
 	}
 	if n != 6 || len(raw) != 200 {
 		t.Fatalf("after the down migration the newest blob is %d with %d bytes, want 6 with 200", n, len(raw))
+	}
+}
+
+// When every connection is busy, callers wait for one in the order they came
+// (sqlstore's queue; database/sql alone hands a freed connection to a random
+// waiter): on a pool of one connection, many concurrent reads and writes all
+// succeed, their waits show in the pool's statistics as database/sql's own
+// would (keyward_db_wait_count_total), and a caller whose request ends while
+// it waits gives up its turn without keeping the connection from the rest.
+func TestCallersQueueForABusyPool(t *testing.T) {
+	dsn := storagetest.MigratedPostgresDatabase(t)
+	ctx := t.Context()
+	st, err := postgres.Open(ctx, postgres.Options{DSN: dsn, MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	now := time.Now().UTC().Truncate(time.Second)
+	u := storage.User{ID: uuid.NewString(), UserPrincipalName: "queue@contoso.com", DisplayName: "Queue",
+		AccountEnabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			for j := range 10 {
+				if (i+j)%5 == 0 {
+					if _, err := st.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
+						u.DisplayName = fmt.Sprintf("Queue %d-%d", i, j)
+						return u, nil
+					}); err != nil {
+						t.Errorf("update: %v", err)
+					}
+					continue
+				}
+				if _, err := st.GetUser(ctx, u.ID); err != nil {
+					t.Errorf("read: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if s := st.PoolStats(st.Writer()); s.WaitCount == 0 || s.WaitDuration <= 0 || s.MaxOpenConnections != 1 {
+		t.Errorf("pool statistics after 120 calls from 12 callers on 1 connection: %d waits, %v waited, %d connections at most",
+			s.WaitCount, s.WaitDuration, s.MaxOpenConnections)
+	}
+
+	// A write holds the one connection, waiting for a row lock taken beside it.
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	lock, err := admin.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback() }()
+	if _, err := lock.ExecContext(ctx, `SELECT id FROM users WHERE id = $1 FOR UPDATE`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	updated := make(chan error, 1)
+	go func() {
+		_, err := st.UpdateUser(ctx, u.ID, func(u storage.User) (storage.User, error) {
+			u.DisplayName = "After the lock"
+			return u, nil
+		})
+		updated <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting int
+		if err := admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the update never waited for the row lock")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := st.GetUser(short, u.ID); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a read while the only connection is held = %v, want its deadline to pass", err)
+	}
+	if err := lock.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-updated; err != nil {
+		t.Fatalf("the held update: %v", err)
+	}
+	got, err := st.GetUser(ctx, u.ID)
+	if err != nil || got.DisplayName != "After the lock" {
+		t.Fatalf("read after the update = %q, %v; want the update's name", got.DisplayName, err)
 	}
 }

@@ -194,8 +194,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_, _, _ = writer.Close(), reader.Close(), ckptDB.Close()
 		return nil, err
 	}
-	return &Store{Store: sqlstore.New(dialect, writer, reader, m), path: path,
-		ckpt: startCheckpointer(ckptDB, writer), ckptDB: ckptDB}, nil
+	st := sqlstore.New(dialect, writer, reader, m)
+	// Reads wait for a reader in the order they came. The writer's one
+	// connection is the group commit's, which is a queue already.
+	st.QueueConnections(reader, readers)
+	return &Store{Store: st, path: path, ckpt: startCheckpointer(ckptDB, writer), ckptDB: ckptDB}, nil
 }
 
 // createFile makes the directory and an empty database file readable by the

@@ -187,6 +187,9 @@ type Store struct {
 	// statements counts the statements sent to the database (transaction
 	// control included): see Statements.
 	statements atomic.Uint64
+	// queues admit callers to a pool in order (queue.go); nil: straight to
+	// the pool.
+	readerQueue, writerQueue *queue
 }
 
 type stmtKey struct {
@@ -203,6 +206,59 @@ func New(d Dialect, writer, reader *sql.DB, m *Migrator) *Store {
 		reader = writer
 	}
 	return &Store{d: d, writer: writer, reader: reader, migrator: m}
+}
+
+// QueueConnections puts a queue of n places, the size of db (the store's
+// reader or writer pool), in front of it: callers that find every
+// connection busy get one in the order they asked, not in database/sql's
+// random draw (see queue). Single statements, transactions and read
+// snapshots go through it; lists read row by row (rows), the group commit
+// and connections taken for a long read of their own go straight to the
+// pool. Call it before the store is used.
+func (s *Store) QueueConnections(db *sql.DB, n int) {
+	if n <= 0 {
+		return
+	}
+	q := newQueue(n)
+	if db == s.reader {
+		s.readerQueue = q
+	}
+	if db == s.writer {
+		s.writerQueue = q
+	}
+}
+
+// queueOf is db's queue, nil when it has none.
+func (s *Store) queueOf(db *sql.DB) *queue {
+	switch db {
+	case s.reader:
+		return s.readerQueue
+	case s.writer:
+		return s.writerQueue
+	}
+	return nil
+}
+
+// PoolStats is db.Stats() with the waits in its queue counted as
+// database/sql counts its own: in WaitCount and WaitDuration.
+func (s *Store) PoolStats(db *sql.DB) sql.DBStats {
+	st := db.Stats()
+	if q := s.queueOf(db); q != nil {
+		st = q.stats(st)
+	}
+	return st
+}
+
+// queuedRow is a row read through a queue: its place is given back once the
+// row is scanned, when database/sql gives the connection back.
+type queuedRow struct {
+	q   *queue
+	row *sql.Row
+}
+
+func (r queuedRow) Scan(dest ...any) error {
+	defer r.q.leave()
+	return r.row.Scan(dest...)
 }
 
 // Statements returns how many statements the store has sent to the database
@@ -403,13 +459,25 @@ func (c conn) row(ctx context.Context, q string, args ...any) scanner {
 	switch {
 	case err != nil:
 		return errRow{err}
-	case st != nil:
+	case c.tx != nil && st != nil:
 		return st.QueryRowContext(ctx, args...)
 	case c.tx != nil:
 		return c.tx.QueryRowContext(ctx, c.s.sql(q), args...)
-	default:
-		return c.db.QueryRowContext(ctx, c.s.sql(q), args...)
 	}
+	queue := c.s.queueOf(c.db)
+	if err := queue.enter(ctx); err != nil {
+		return errRow{err}
+	}
+	var r *sql.Row
+	if st != nil {
+		r = st.QueryRowContext(ctx, args...)
+	} else {
+		r = c.db.QueryRowContext(ctx, c.s.sql(q), args...)
+	}
+	if queue == nil {
+		return r
+	}
+	return queuedRow{q: queue, row: r}
 }
 
 // scanRow is row(ctx, q, args...).Scan(dest...), through the dialect's
@@ -422,6 +490,11 @@ func (c conn) scanRow(ctx context.Context, q string, args []any, dest ...any) er
 		return c.row(ctx, q, args...).Scan(dest...)
 	}
 	c.s.counted(1)
+	queue := c.s.queueOf(c.db)
+	if err := queue.enter(ctx); err != nil {
+		return err
+	}
+	defer queue.leave()
 	return c.s.d.QueryRow(ctx, c.db, c.s.sql(q), args, dest)
 }
 
@@ -476,13 +549,20 @@ func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 	switch {
 	case err != nil:
 		return nil, err
-	case st != nil:
+	case c.tx != nil && st != nil:
 		return st.ExecContext(ctx, args...)
 	case c.tx != nil:
 		return c.tx.ExecContext(ctx, c.s.sql(q), args...)
-	default:
-		return c.db.ExecContext(ctx, c.s.sql(q), args...)
 	}
+	queue := c.s.queueOf(c.db)
+	if err := queue.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer queue.leave()
+	if st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.db.ExecContext(ctx, c.s.sql(q), args...)
 }
 
 // execOne runs a write that must touch exactly one row; zero rows → ErrNotFound.
@@ -510,8 +590,12 @@ func (s *Store) snapshot(ctx context.Context, fn func(c conn) error) error {
 		return fn(a)
 	}
 	s.counted(2) // BEGIN and COMMIT (or ROLLBACK)
+	if err := s.readerQueue.enter(ctx); err != nil {
+		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
+	}
 	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
+		s.readerQueue.leave()
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
 	}
 	var misses []string
@@ -520,6 +604,7 @@ func (s *Store) snapshot(ctx context.Context, fn func(c conn) error) error {
 			_, _ = s.prepared(ctx, s.reader, q) // best effort: a failure retries next time
 		}
 	}()
+	defer s.readerQueue.leave() // after the rollback below: the connection is back in the pool
 	defer func() { _ = tx.Rollback() }()
 	if err := fn(conn{s: s, db: s.reader, tx: tx, misses: &misses}); err != nil {
 		return err
@@ -539,8 +624,12 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 		return s.savepoint(ctx, a, fn)
 	}
 	s.counted(2) // BEGIN and COMMIT (or ROLLBACK)
+	if err := s.writerQueue.enter(ctx); err != nil {
+		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
+		s.writerQueue.leave()
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
 	}
 	var misses []string
@@ -549,6 +638,7 @@ func (s *Store) inTx(ctx context.Context, fn func(c conn) error) error {
 			_, _ = s.prepared(ctx, s.writer, q) // best effort: a failure retries next time
 		}
 	}()
+	defer s.writerQueue.leave() // after the rollback below: the connection is back in the pool
 	// Deferred (and so run first) to free the writer even if fn panics; after
 	// a commit it is a no-op.
 	defer func() { _ = tx.Rollback() }()
