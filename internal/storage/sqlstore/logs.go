@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -110,7 +109,7 @@ func (s *Store) ListSignIns(ctx context.Context, q storage.SignInQuery) ([]stora
 	cols := "e." + strings.ReplaceAll(strings.Join(strings.Fields(SignInCols), " "), ", ", ", e.")
 	rows, err := s.read().rows(ctx, `SELECT `+cols+`, e.seq, COALESCE(u.display_name, '')
 		FROM sign_in_events e LEFT JOIN users u ON u.id = e.user_id`+tail, args...)
-	return logPage(s, op, rows, err, n, func(rows *sql.Rows) (e storage.SignInEvent, seq int64, err error) {
+	return logPage(s, op, rows, err, n, func(rows *rowSet) (e storage.SignInEvent, seq int64, err error) {
 		var at timeCol
 		var upnKey string
 		err = rows.Scan(&e.ID, &at, &e.UserID, &e.UserPrincipalName, &e.Method, &e.CredentialID,
@@ -126,8 +125,8 @@ func (s *Store) ListSignIns(ctx context.Context, q storage.SignInQuery) ([]stora
 // logPage reads the rows of a log query that asked for n+1: an extra row
 // only says that a next page exists, whose cursor is the last row returned.
 // It takes the query's own error, so every log list ends the same way.
-func logPage[T any](s *Store, op string, rows *sql.Rows, err error, n int,
-	scan func(*sql.Rows) (T, int64, error), at func(T) time.Time) ([]T, string, error) {
+func logPage[T any](s *Store, op string, rows *rowSet, err error, n int,
+	scan func(*rowSet) (T, int64, error), at func(T) time.Time) ([]T, string, error) {
 	if err != nil {
 		return nil, "", s.fail(op, err, nil)
 	}
@@ -174,7 +173,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, q storage.AuditQuery) ([]st
 	n := limit(q.Limit)
 	tail, args := w.sql(n)
 	rows, err := s.read().rows(ctx, `SELECT `+auditCols+`, seq FROM audit_events`+tail, args...)
-	return logPage(s, op, rows, err, n, func(rows *sql.Rows) (e storage.AuditEvent, seq int64, err error) {
+	return logPage(s, op, rows, err, n, func(rows *rowSet) (e storage.AuditEvent, seq int64, err error) {
 		var at timeCol
 		var details bytesCol
 		err = rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &details, &e.CorrelationID, &seq)

@@ -302,7 +302,7 @@ func (s *Store) GetMDSBlob(ctx context.Context) (storage.MDSBlob, error) {
 	if err != nil {
 		return storage.MDSBlob{}, s.fail(op, err, nil)
 	}
-	b, err := s.scanMDSBlob(ctx, op, rows, true)
+	b, err := s.scanMDSBlob(ctx, op, &rowSet{Rows: rows}, true)
 	// Best effort: a cache left full is freed later, as before.
 	_, _ = c.ExecContext(context.WithoutCancel(ctx), s.d.ReleaseCache)
 	return b, err
@@ -321,7 +321,7 @@ const (
 
 // scanMDSBlob reads GetMDSBlob's rows and closes them; with pace, it pauses
 // after each row.
-func (s *Store) scanMDSBlob(ctx context.Context, op string, rows *sql.Rows, pace bool) (storage.MDSBlob, error) {
+func (s *Store) scanMDSBlob(ctx context.Context, op string, rows *rowSet, pace bool) (storage.MDSBlob, error) {
 	defer rows.Close()
 	var (
 		b    storage.MDSBlob

@@ -211,10 +211,10 @@ func New(d Dialect, writer, reader *sql.DB, m *Migrator) *Store {
 // QueueConnections puts a queue of n places, the size of db (the store's
 // reader or writer pool), in front of it: callers that find every
 // connection busy get one in the order they asked, not in database/sql's
-// random draw (see queue). Single statements, transactions and read
-// snapshots go through it; lists read row by row (rows), the group commit
-// and connections taken for a long read of their own go straight to the
-// pool. Call it before the store is used.
+// random draw (see queue). Statements, queries (until their rows close),
+// transactions and read snapshots go through it; the group commit and
+// connections taken for a long read of their own go straight to the pool.
+// Call it before the store is used.
 func (s *Store) QueueConnections(db *sql.DB, n int) {
 	if n <= 0 {
 		return
@@ -374,7 +374,7 @@ func (s *Store) prepared(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, 
 	return st, nil
 }
 
-// scanner is *sql.Row, *sql.Rows, or an errRow.
+// scanner is *sql.Row, *sql.Rows, a rowSet, or an errRow.
 type scanner interface {
 	Scan(dest ...any) error
 }
@@ -512,22 +512,67 @@ type hotRow struct {
 
 func (r hotRow) Scan(dest ...any) error { return r.c.scanRow(r.ctx, r.q, r.args, dest...) }
 
-func (c conn) rows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (c conn) rows(ctx context.Context, q string, args ...any) (*rowSet, error) {
 	ctx = c.context(ctx)
 	if a, ok := c.joins(ctx); ok {
 		c = a // a read: nothing to undo
 	}
 	st, err := c.stmt(ctx, q)
 	c.s.counted(1)
-	switch {
-	case err != nil:
+	var queue *queue
+	if c.tx == nil {
+		queue = c.s.queueOf(c.db)
+	}
+	if err == nil {
+		err = queue.enter(ctx)
+	}
+	if err != nil {
 		return nil, err
+	}
+	var rows *sql.Rows
+	switch {
 	case st != nil:
-		return st.QueryContext(ctx, args...)
+		rows, err = st.QueryContext(ctx, args...)
 	case c.tx != nil:
-		return c.tx.QueryContext(ctx, c.s.sql(q), args...)
+		rows, err = c.tx.QueryContext(ctx, c.s.sql(q), args...)
 	default:
-		return c.db.QueryContext(ctx, c.s.sql(q), args...)
+		rows, err = c.db.QueryContext(ctx, c.s.sql(q), args...)
+	}
+	if err != nil {
+		queue.leave()
+		return nil, err
+	}
+	return &rowSet{Rows: rows, q: queue}, nil
+}
+
+// rowSet is a query's rows, read through the pool's queue when the query
+// was not in a transaction: its place is given back when the rows are
+// closed, by Close or by the Next that finds no more (database/sql gives
+// the connection back then).
+type rowSet struct {
+	*sql.Rows
+	q    *queue
+	left bool
+}
+
+func (r *rowSet) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.leave()
+	return false
+}
+
+func (r *rowSet) Close() error {
+	err := r.Rows.Close()
+	r.leave()
+	return err
+}
+
+func (r *rowSet) leave() {
+	if !r.left {
+		r.left = true
+		r.q.leave()
 	}
 }
 

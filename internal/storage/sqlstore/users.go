@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -228,7 +227,7 @@ func (s *Store) ListUsersByName(ctx context.Context, p storage.Page) ([]storage.
 
 // collectUsers reads a page of users selected with their key as the last
 // column, and the cursor of the next page ("" when this is the last).
-func collectUsers(rows *sql.Rows, limit int) ([]storage.User, string, error) {
+func collectUsers(rows *rowSet, limit int) ([]storage.User, string, error) {
 	defer rows.Close()
 	var users []storage.User
 	var keys []string
