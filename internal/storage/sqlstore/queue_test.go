@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -115,4 +116,59 @@ func TestQueueLetsAWaiterGoWhenItsRequestEnds(t *testing.T) {
 		t.Errorf("enter with no place and an ended context = %v, want context.Canceled", err)
 	}
 	q.leave()
+}
+
+// A query's place in the queue is held while its rows are open and given
+// back when they close: by Close, or by the Next that finds no more rows
+// (database/sql gives the connection back then too); a query that fails
+// gives it back at once.
+func TestQueryHoldsItsPlaceUntilItsRowsClose(t *testing.T) {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "queue.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE probe (x INTEGER); INSERT INTO probe VALUES (1), (2)`); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Dialect{Name: "sqlite"}, db, db, nil)
+	s.QueueConnections(db, 1)
+	q, ctx := s.readerQueue, t.Context()
+	taken := func() int { return len(q.places) }
+
+	rows, err := s.read().rows(ctx, `SELECT x FROM probe ORDER BY x`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if taken() != 1 {
+		t.Fatalf("rows open: %d places taken, want 1", taken())
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	if n != 2 || taken() != 0 {
+		t.Fatalf("read to the end: %d rows, %d places taken; want 2 rows, none taken", n, taken())
+	}
+	if err := rows.Close(); err != nil || taken() != 0 {
+		t.Fatalf("Close after the end: %v, %d places taken", err, taken())
+	}
+
+	rows, err = s.read().rows(ctx, `SELECT x FROM probe`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Next()
+	if err := rows.Close(); err != nil || taken() != 0 {
+		t.Fatalf("closed after one row: %v, %d places taken", err, taken())
+	}
+
+	if _, err := s.read().rows(ctx, `SELECT nothing FROM nowhere`); err == nil || taken() != 0 {
+		t.Fatalf("a failed query: %v, %d places taken; want an error and none taken", err, taken())
+	}
+	var x int
+	if err := s.read().row(ctx, `SELECT x FROM probe WHERE x = 2`).Scan(&x); err != nil || x != 2 || taken() != 0 {
+		t.Fatalf("a row after them: %d, %v, %d places taken", x, err, taken())
+	}
 }
