@@ -143,7 +143,7 @@ func storePools(store any) []pool {
 }
 
 // queuedPools is a store whose callers may wait in a queue of its own in
-// front of a pool (PostgreSQL): its waits count as the pool's.
+// front of a pool (sqlstore.Store): its waits count as the pool's.
 type queuedPools interface {
 	PoolStats(*sql.DB) sql.DBStats
 }

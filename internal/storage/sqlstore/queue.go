@@ -22,9 +22,8 @@ import (
 type queue struct {
 	places chan struct{}
 	// What the waits in the queue add to the pool's own statistics.
-	waits   atomic.Uint64
-	waited  atomic.Int64 // nanoseconds
-	waiting atomic.Int64 // callers waiting now
+	waits  atomic.Uint64
+	waited atomic.Int64 // nanoseconds
 }
 
 func newQueue(n int) *queue {
@@ -47,9 +46,7 @@ func (q *queue) enter(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
-	q.waiting.Add(1)
 	defer func() {
-		q.waiting.Add(-1)
 		q.waits.Add(1)
 		q.waited.Add(int64(time.Since(start)))
 	}()
