@@ -52,6 +52,9 @@ func TestBenchAgainstItsOwnServerReportsEverySignIn(t *testing.T) {
 		if l.ServerCPUMs == nil || l.ServerCPUSec == nil || *l.ServerCPUMs < 0 {
 			t.Errorf("concurrency %d: no server CPU although the server is a child process", l.Concurrency)
 		}
+		if l.DBWaitMs == nil || *l.DBWaitMs < 0 {
+			t.Errorf("concurrency %d: no wait for database connections read from the server's /metrics", l.Concurrency)
+		}
 	}
 	if rep.Succeeded != 40 || rep.Failed != 0 || len(rep.Targets) != 5 {
 		t.Errorf("totals %d/%d, targets %+v", rep.Succeeded, rep.Failed, rep.Targets)

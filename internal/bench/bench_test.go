@@ -62,6 +62,10 @@ func TestParseProcessMetricsReadsTheProcessCollector(t *testing.T) {
 			ProcessMetrics{CPUSeconds: 1, LogRestarts: 7, WriterHeldSeconds: 0.125, HasLog: true}, nil},
 		{"half the sqlite log", "process_cpu_seconds_total 1\nkeyward_sqlite_log_restarts_total 7\n",
 			ProcessMetrics{CPUSeconds: 1, LogRestarts: 7}, nil},
+		{"connection waits, every pool", "process_cpu_seconds_total 1\n" +
+			"keyward_db_wait_duration_seconds_total{pool=\"writer\"} 0.25\nkeyward_db_wait_count_total{pool=\"writer\"} 9\n" +
+			"keyward_db_wait_duration_seconds_total{pool=\"reader\"} 1.5\n",
+			ProcessMetrics{CPUSeconds: 1, DBWaitSeconds: 1.75, HasDBWait: true}, nil},
 		{"no process collector", "go_goroutines 9\n", ProcessMetrics{}, ErrNoProcessMetrics},
 	} {
 		got, err := ParseProcessMetrics([]byte(tc.text))

@@ -227,6 +227,10 @@ type ProcessMetrics struct {
 	LogRestarts       float64
 	WriterHeldSeconds float64
 	HasLog            bool
+	// DBWaitSeconds is keyward_db_wait_duration_seconds_total summed over
+	// the server's pools, HasDBWait whether it reports any.
+	DBWaitSeconds float64
+	HasDBWait     bool
 }
 
 // ServerProcess reads process_cpu_seconds_total and
@@ -269,6 +273,13 @@ func ParseProcessMetrics(text []byte) (ProcessMetrics, error) {
 		case "keyward_sqlite_writer_held_seconds_total":
 			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 			m.WriterHeldSeconds, held = v, err == nil
+		default:
+			if strings.HasPrefix(name, "keyward_db_wait_duration_seconds_total{") {
+				if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+					m.DBWaitSeconds += v
+					m.HasDBWait = true
+				}
+			}
 		}
 	}
 	m.HasLog = restarts && held

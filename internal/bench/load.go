@@ -58,6 +58,10 @@ type LevelResult struct {
 	// in all (keyward_sqlite_*); nil when the server does not report them.
 	LogRestarts *int
 	WriterHeld  *time.Duration
+	// DBWaitPerSignIn is how long the server's requests waited for a
+	// database connection (keyward_db_wait_duration_seconds_total, every
+	// pool) per attempt; nil when the server does not report it.
+	DBWaitPerSignIn *time.Duration
 }
 
 // Keys hands out authenticators so that each is used by one sign-in at a

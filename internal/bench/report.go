@@ -119,6 +119,9 @@ type LevelReport struct {
 	// null when the server does not report them (PostgreSQL).
 	LogRestarts  *int     `json:"sqliteLogRestarts"`
 	WriterHeldMs *float64 `json:"sqliteWriterHeldMs"`
+	// DBWaitMs is how long the server's requests waited for a database
+	// connection per sign-in attempt; null when not reported.
+	DBWaitMs *float64 `json:"dbWaitPerSignInMs"`
 }
 
 // Target is one of docs/design.md's targets and how the run did.
@@ -164,7 +167,7 @@ func (r *Report) Add(l LevelResult) {
 		PerSecond: l.PerSecond, P50Ms: ms(l.P50), P95Ms: ms(l.P95), P99Ms: ms(l.P99), MaxMs: ms(l.Max),
 		ServerCPUMs: msPtr(l.ServerCPUPerSignIn), ServerCPUSec: secondsPtr(l.ServerCPU), ClientCPUMs: msPtr(l.ClientCPUPerSignIn), ErrorSample: l.ErrorSamples,
 		RoundTrips: l.RoundTripsPerSignIn, DBCPUMs: msPtr(l.DBCPUPerSignIn),
-		LogRestarts: l.LogRestarts, WriterHeldMs: msPtr(l.WriterHeld)}
+		LogRestarts: l.LogRestarts, WriterHeldMs: msPtr(l.WriterHeld), DBWaitMs: msPtr(l.DBWaitPerSignIn)}
 	if r.Bare.PerSecond > 0 {
 		j.OfBare = l.PerSecond / r.Bare.PerSecond
 	}

@@ -218,6 +218,32 @@ func TestReportTextShowsSQLitesLogRestarts(t *testing.T) {
 	}
 }
 
+func TestReportTextShowsTheWaitForDatabaseConnections(t *testing.T) {
+	t.Parallel()
+	r := NewReport(4, 0, 2*time.Second)
+	r.Server = ServerInfo{Kind: "child", Database: "postgres"}
+	r.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)) // not read
+	l := level(32, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)
+	wait := 8700 * time.Microsecond
+	l.DBWaitPerSignIn = &wait
+	r.Add(l)
+	out := flatText(t, r)
+	for _, want := range []string{"DB WAIT/SIGN-IN", "8.700 ms",
+		"DB wait: how long the server's requests waited for a free database connection"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+	if r.Levels[0].DBWaitMs != nil || r.Levels[1].DBWaitMs == nil || *r.Levels[1].DBWaitMs != 8.7 {
+		t.Errorf("level reports %+v", r.Levels)
+	}
+	plain := NewReport(4, 0, 2*time.Second)
+	plain.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond))
+	if out := flatText(t, plain); strings.Contains(out, "DB WAIT") {
+		t.Errorf("a run whose server reported no waits shows them:\n%s", out)
+	}
+}
+
 func TestCodeExchangeIsJudgedAgainstTheSignInAtEachConcurrency(t *testing.T) {
 	t.Parallel()
 	f := func(v float64) *float64 { return &v }

@@ -42,6 +42,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.DBCPU != "" {
 		head = append(head, "POSTGRES CPU/SIGN-IN")
 	}
+	waited := slices.ContainsFunc(r.Levels, func(l LevelReport) bool { return l.DBWaitMs != nil })
+	if waited {
+		head = append(head, "DB WAIT/SIGN-IN")
+	}
 	logged := slices.ContainsFunc(r.Levels, func(l LevelReport) bool { return l.LogRestarts != nil })
 	if logged {
 		head = append(head, "LOG RESTARTS, WRITER HELD")
@@ -53,6 +57,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmtMs(l.P99Ms), fmtMs(l.MaxMs), fmtMsPtr(l.ServerCPUMs), fmtMsPtr(l.ClientCPUMs), fmtCountPtr(l.RoundTrips)}
 		if r.DBCPU != "" {
 			row = append(row, fmtMsPtr(l.DBCPUMs))
+		}
+		if waited {
+			row = append(row, fmtMsPtr(l.DBWaitMs))
 		}
 		if logged {
 			row = append(row, fmtLogRestarts(l))
@@ -72,6 +79,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "\n(%s; %s.)\n", latencyNote, note)
 	if r.DBCPU != "" {
 		fmt.Fprintf(w, "PostgreSQL's CPU: %s.\n", r.DBCPU)
+	}
+	if waited {
+		fmt.Fprintln(w, dbWaitNote)
 	}
 	if logged {
 		fmt.Fprintln(w, logRestartsNote)
@@ -138,6 +148,10 @@ func writeTargets(w io.Writer, targets []Target) error {
 	}
 	return columns(w, rows)
 }
+
+// dbWaitNote explains the connection-wait column of the levels' table.
+const dbWaitNote = "DB wait: how long the server's requests waited for a free database connection, in all its pools " +
+	"(keyward_db_wait_duration_seconds_total), per sign-in attempt."
 
 // logRestartsNote explains the SQLite column of the levels' table.
 const logRestartsNote = "Log restarts: times SQLite's write-ahead log was started again during the level, and how long " +

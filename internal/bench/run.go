@@ -396,6 +396,9 @@ type dbSample struct {
 	restarts float64
 	held     float64 // seconds
 	hasLog   bool
+	// The time waited for a database connection, every pool.
+	dbWait    float64 // seconds
+	hasDBWait bool
 }
 
 // sampleDB reads the round trips from the server's /metrics and
@@ -405,6 +408,7 @@ func (t *target) sampleDB(ctx context.Context) dbSample {
 	if m, err := t.client.ServerProcess(ctx); err == nil {
 		s.roundTrips, s.hasRoundTrips = m.RoundTrips, m.HasRoundTrips
 		s.restarts, s.held, s.hasLog = m.LogRestarts, m.WriterHeldSeconds, m.HasLog
+		s.dbWait, s.hasDBWait = m.DBWaitSeconds, m.HasDBWait
 	}
 	if t.db != nil {
 		if cpu, err := t.db.read(ctx); err == nil {
@@ -434,6 +438,10 @@ func (s dbSample) perAttempt(before dbSample, r *LevelResult) {
 		restarts := int(s.restarts - before.restarts)
 		held := time.Duration((s.held - before.held) * float64(time.Second))
 		r.LogRestarts, r.WriterHeld = &restarts, &held
+	}
+	if s.hasDBWait && before.hasDBWait {
+		d := time.Duration((s.dbWait - before.dbWait) * float64(time.Second) / float64(n))
+		r.DBWaitPerSignIn = &d
 	}
 }
 
