@@ -197,22 +197,37 @@ func flatText(t *testing.T, r *Report) string {
 	return strings.Join(strings.Fields(b.String()), " ")
 }
 
-func TestReportTextShowsSQLitesLogRestarts(t *testing.T) {
-	t.Parallel()
+// twoLevelReport is a report of a level at 2 whose server's figures were not
+// read and one at 32 that read sets them on, with its text.
+func twoLevelReport(t *testing.T, database string, read func(*LevelResult)) (*Report, string) {
+	t.Helper()
 	r := NewReport(4, 0, 2*time.Second)
-	r.Server = ServerInfo{Kind: "child", Database: "sqlite"}
+	r.Server = ServerInfo{Kind: "child", Database: database}
 	r.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)) // not read
 	l := level(32, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)
-	restarts, held := 3, 45*time.Millisecond
-	l.LogRestarts, l.WriterHeld = &restarts, &held
+	read(&l)
 	r.Add(l)
 	out := flatText(t, r)
-	for _, want := range []string{"LOG RESTARTS, WRITER HELD", "n/a –", "3, 45.0 ms",
-		"Log restarts: times SQLite's write-ahead log was started again"} {
+	return r, out
+}
+
+func wantInReport(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+func TestReportTextShowsSQLitesLogRestarts(t *testing.T) {
+	t.Parallel()
+	r, out := twoLevelReport(t, "sqlite", func(l *LevelResult) {
+		restarts, held := 3, 45*time.Millisecond
+		l.LogRestarts, l.WriterHeld = &restarts, &held
+	})
+	wantInReport(t, out, "LOG RESTARTS, WRITER HELD", "n/a –", "3, 45.0 ms",
+		"Log restarts: times SQLite's write-ahead log was started again")
 	if r.Levels[1].LogRestarts == nil || *r.Levels[1].LogRestarts != 3 || r.Levels[1].WriterHeldMs == nil || *r.Levels[1].WriterHeldMs != 45 {
 		t.Errorf("level report %+v", r.Levels[1])
 	}
@@ -220,20 +235,12 @@ func TestReportTextShowsSQLitesLogRestarts(t *testing.T) {
 
 func TestReportTextShowsTheWaitForDatabaseConnections(t *testing.T) {
 	t.Parallel()
-	r := NewReport(4, 0, 2*time.Second)
-	r.Server = ServerInfo{Kind: "child", Database: "postgres"}
-	r.Add(level(2, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)) // not read
-	l := level(32, 300, 6*time.Millisecond, time.Second, 250*time.Microsecond)
-	wait := 8700 * time.Microsecond
-	l.DBWaitPerSignIn = &wait
-	r.Add(l)
-	out := flatText(t, r)
-	for _, want := range []string{"DB WAIT/SIGN-IN", "8.700 ms",
-		"DB wait: how long the server's requests waited for a free database connection"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the report lacks %q:\n%s", want, out)
-		}
-	}
+	r, out := twoLevelReport(t, "postgres", func(l *LevelResult) {
+		wait := 8700 * time.Microsecond
+		l.DBWaitPerSignIn = &wait
+	})
+	wantInReport(t, out, "DB WAIT/SIGN-IN", "8.700 ms",
+		"DB wait: how long the server's requests waited for a free database connection")
 	if r.Levels[0].DBWaitMs != nil || r.Levels[1].DBWaitMs == nil || *r.Levels[1].DBWaitMs != 8.7 {
 		t.Errorf("level reports %+v", r.Levels)
 	}
