@@ -21,29 +21,45 @@ var alertTests = []test{
 
 func testEmergencySignIns(t *testing.T, s storage.Storage) {
 	ctx := t.Context()
-	bg := newUser("bg@example.com")
-	bg.IsEmergencyAccess = true
-	ok(t, s.CreateUser(ctx, bg))
 	alice := mustUser(t, s, "alice@example.com")
+	admin := newUser("admin@example.com")
+	admin.AdminRole = storage.RoleGlobalAdmin // privileged, not an emergency account
+	ok(t, s.CreateUser(ctx, admin))
 	record := func(u storage.User, at time.Time, result string) string {
 		id := uuid.NewString()
 		ok(t, s.RecordSignIn(ctx, storage.SignInRecord{Event: storage.SignInEvent{ID: id, Time: at, UserID: u.ID,
 			UserPrincipalName: u.UserPrincipalName, Method: "password", Result: result, IP: "192.0.2.1", UserAgent: "curl"}}))
 		return id
 	}
-	old := record(bg, at(-time.Hour), storage.ResultSuccess)
 	record(alice, at(time.Minute), storage.ResultSuccess)
+	record(admin, at(time.Minute), storage.ResultSuccess)
+	got, err := s.EmergencySignIns(ctx, at(-2*time.Hour), 10)
+	ok(t, err)
+	equal(t, "sign-ins with no emergency account", len(got), 0)
+
+	bg := newUser("bg@example.com")
+	bg.IsEmergencyAccess = true
+	ok(t, s.CreateUser(ctx, bg))
+	bg2 := newUser("bg2@example.com")
+	bg2.IsEmergencyAccess, bg2.AdminRole = true, storage.RoleGlobalAdmin
+	ok(t, s.CreateUser(ctx, bg2))
+	old := record(bg, at(-time.Hour), storage.ResultSuccess)
 	second := record(bg, at(2*time.Minute), storage.ResultFailure)
+	other := record(bg2, at(90*time.Second), storage.ResultSuccess)
 	first := record(bg, at(time.Minute), storage.ResultSuccess)
-	got, err := s.EmergencySignIns(ctx, t0, 10)
+	same := record(bg2, at(time.Minute), storage.ResultSuccess) // the same instant as first, recorded after it
+	record(admin, at(3*time.Minute), storage.ResultSuccess)
+	got, err = s.EmergencySignIns(ctx, t0, 10)
 	ok(t, err)
 	var ids []string
 	for _, e := range got {
 		ids = append(ids, e.ID)
 	}
-	equal(t, "emergency sign-ins since t0, oldest first", ids, []string{first, second})
-	equal(t, "result", got[1].Result, storage.ResultFailure)
+	equal(t, "emergency sign-ins since t0, oldest first, of every emergency account", ids,
+		[]string{first, same, other, second})
+	equal(t, "result", got[3].Result, storage.ResultFailure)
 	equal(t, "upn", got[0].UserPrincipalName, "bg@example.com")
+	equal(t, "other account's upn", got[2].UserPrincipalName, "bg2@example.com")
 	got, err = s.EmergencySignIns(ctx, at(-2*time.Hour), 1)
 	ok(t, err)
 	equal(t, "limit", len(got), 1)

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/internal/storage/sqlstore"
 )
 
 // The impact preview's read of every passkey (sqlstore's EachKeyFacts with
@@ -12,37 +14,14 @@ import (
 // and the kind read from the index, which it is only while KeyFactsRow names
 // the expression migration 00222 indexes.
 func TestPreviewReadIsAnIndexScan(t *testing.T) {
-	s, err := Open(t.Context(), Options{Path: filepath.Join(t.TempDir(), "keyward.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	s := migrated(t)
 	q := `SELECT ` + dialect.KeyFactsRow + ` FROM credentials WHERE NOT clone_warning` + dialect.KeyFactsOrder
-	rows, err := s.Reader().QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if len(plan) != 1 || plan[0] != "SCAN credentials USING COVERING INDEX credentials_facts" {
+	if plan := queryPlan(t, s, q); len(plan) != 1 || plan[0] != "SCAN credentials USING COVERING INDEX credentials_facts" {
 		t.Fatalf("plan %q", plan)
 	}
 	// The kind comes from the index: the program reads three of its
 	// columns a row and no column of the table.
-	rows, err = s.Reader().QueryContext(t.Context(), `EXPLAIN `+q)
+	rows, err := s.Reader().QueryContext(t.Context(), `EXPLAIN `+q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,4 +42,62 @@ func TestPreviewReadIsAnIndexScan(t *testing.T) {
 	if n := strings.Count(strings.Join(ops, " ")+" ", "Column "); n != 3 {
 		t.Fatalf("%d columns read a row: %v", n, ops)
 	}
+}
+
+// The alert scan's read of emergency-account sign-ins (every two seconds,
+// the last five minutes) starts from the emergency accounts and reads each
+// one's events by user and time; it never walks the log by time, which
+// under load is every sign-in of those minutes. The database has no
+// statistics, as the server's has not: the plan holds without them.
+func TestEmergencySignInsReadTheirOwnersEvents(t *testing.T) {
+	s := migrated(t)
+	plan := strings.Join(queryPlan(t, s, sqlstore.EmergencySignInsQuery, int64(0), 500), "\n")
+	for _, want := range []string{
+		"SEARCH e USING INDEX sign_in_events_user (user_id=? AND occurred_at>?)",
+		"SCAN users USING INDEX users_privileged",
+	} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan lacks %q:\n%s", want, plan)
+		}
+	}
+	if strings.Contains(plan, "sign_in_events_time") {
+		t.Errorf("plan walks the log by time:\n%s", plan)
+	}
+}
+
+func migrated(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), Options{Path: filepath.Join(t.TempDir(), "keyward.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// queryPlan is the detail column of EXPLAIN QUERY PLAN of q with args, one
+// line a step.
+func queryPlan(t *testing.T, s *Store, q string, args ...any) []string {
+	t.Helper()
+	rows, err := s.Reader().QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

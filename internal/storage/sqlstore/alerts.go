@@ -11,14 +11,26 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 )
 
-// EmergencySignIns implements storage.Storage. It reads the time index of
-// the sign-in log from since and keeps the events of emergency accounts.
+// EmergencySignInsQuery is EmergencySignIns' statement (its parameters:
+// since, limit). It starts from the emergency accounts — the few rows of
+// the users_privileged index, whose condition the subquery repeats so that
+// the planner may use it — and reads each one's events from since in
+// sign_in_events_user, then sorts those few. Joining from the sign-in log
+// instead read every event since then, found by its time, and looked its
+// user up: the alert scan asks every two seconds for the last five
+// minutes, so under steady load it read all of them (some 600,000 at 2,000
+// sign-ins a second) over and over.
+const EmergencySignInsQuery = `SELECT e.id, e.occurred_at, e.user_id, e.upn, e.method, e.credential_id, e.aaguid,
+		e.model, e.result, e.failure_reason, e.ip, e.user_agent
+	FROM sign_in_events e
+	WHERE e.user_id IN (SELECT id FROM users WHERE (admin_role = 'global-admin' OR is_emergency_access) AND is_emergency_access)
+		AND e.occurred_at >= ?
+	ORDER BY e.occurred_at, e.seq LIMIT ?`
+
+// EmergencySignIns implements storage.Storage (see EmergencySignInsQuery).
 func (s *Store) EmergencySignIns(ctx context.Context, since time.Time, limit int) ([]storage.SignInEvent, error) {
 	const op = "list emergency-account sign-ins"
-	rows, err := s.read().rows(ctx, `SELECT e.id, e.occurred_at, e.user_id, e.upn, e.method, e.credential_id, e.aaguid,
-			e.model, e.result, e.failure_reason, e.ip, e.user_agent
-		FROM sign_in_events e JOIN users u ON u.id = e.user_id
-		WHERE e.occurred_at >= ? AND u.is_emergency_access ORDER BY e.occurred_at, e.seq LIMIT ?`, s.tv(since), limit)
+	rows, err := s.read().rows(ctx, EmergencySignInsQuery, s.tv(since), limit)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
 	}
