@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -121,6 +122,34 @@ func testCleanupLoop(t *testing.T, env []string) {
 	ticks <- time.Time{}         // starts a sweep at t0+1m
 	ticks <- time.Time{}         // returns after it
 	want("soon", time.Minute, false)
+	want("later", time.Hour, true)
+
+	// More sessions and used challenges than one batch deletes expire at
+	// once (as under steady load): one sweep still takes them all.
+	many := 2*storage.SweepBatch + 1
+	for i := range many {
+		expires := t0.Add(10*time.Minute + time.Duration(i)*time.Millisecond)
+		err := errors.Join(
+			st.CreateSession(ctx, storage.Session{ID: fmt.Sprintf("session-many-%d", i), UserID: u.ID, CreatedAt: t0,
+				LastSeenAt: t0, ExpiresAt: expires}),
+			st.UseChallenge(ctx, storage.UsedChallenge{ID: fmt.Sprintf("challenge-many-%d", i), ExpiresAt: expires}))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.set(t0.Add(20 * time.Minute)) // all of them have expired, "later" has not
+	ticks <- time.Time{}
+	ticks <- time.Time{}
+	for i := range many {
+		if _, err := st.GetSession(ctx, fmt.Sprintf("session-many-%d", i)); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("expired session %d of %d after a sweep: %v", i, many, err)
+		}
+		// Stored again by the look if the sweep took it.
+		if err := st.UseChallenge(ctx, storage.UsedChallenge{ID: fmt.Sprintf("challenge-many-%d", i),
+			ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			t.Fatalf("expired used challenge %d of %d after a sweep: %v", i, many, err)
+		}
+	}
 	want("later", time.Hour, true)
 
 	stop()

@@ -57,7 +57,8 @@ func (a *app) serveCmd() *cobra.Command {
 			"status 0). With --tls-cert-file and --tls-key-file it serves HTTPS and reloads the\n" +
 			"certificate pair on SIGHUP (docs/operations.md, HTTPS). At start and then every five\n" +
 			"minutes it deletes what has expired (sessions, sign-in challenges, Temporary Access\n" +
-			"Passes, sign-in rate-limit counters), and it refreshes the FIDO Metadata Service blob\n" +
+			"Passes, sign-in rate-limit counters; sessions and used challenges a thousand at a time,\n" +
+			"so that sign-ins commit in between), and it refreshes the FIDO Metadata Service blob\n" +
 			"from mds_url in the background (docs/mds.md). Every setting is a flag; docs/configuration.md\n" +
 			"describes them with their environment variables and YAML keys.",
 		Args: cobra.NoArgs,
@@ -395,8 +396,8 @@ func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 		what string
 		del  func(context.Context, time.Time) (int, error)
 	}{
-		{"sessions", st.DeleteExpiredSessions},
-		{"challenges", st.DeleteExpiredChallenges},
+		{"sessions", inBatches(st.DeleteExpiredSessions)},
+		{"challenges", inBatches(st.DeleteExpiredChallenges)},
 		{"temporary access passes", st.DeleteExpiredTAPs},
 		{"rate-limit counters", st.DeleteExpiredRateLimits},
 		{"OpenID Connect authorization requests", st.DeleteExpiredAuthRequests},
@@ -418,6 +419,17 @@ func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 		a.logger.Warn("deleting log records past their retention", "err", err)
 	case signIns+audits > 0:
 		a.logger.Info("deleted log records past their retention", "signIns", signIns, "auditRecords", audits)
+	}
+}
+
+// inBatches sweeps with del one storage.SweepBatch at a time: a passkey
+// sign-in writes a session and a used challenge, so under steady load as
+// many expire in five minutes as were written in five minutes.
+func inBatches(del func(context.Context, time.Time, int) (int, error)) func(context.Context, time.Time) (int, error) {
+	return func(ctx context.Context, now time.Time) (int, error) {
+		return storage.Sweep(ctx, storage.SweepBatch, func(ctx context.Context, max int) (int, error) {
+			return del(ctx, now, max)
+		})
 	}
 }
 

@@ -137,20 +137,15 @@ func (r *Retention) Sweep(ctx context.Context) (signIns, audits int, err error) 
 	now := r.Now()
 	batch := r.Batch
 	if batch <= 0 {
-		batch = 1000
+		batch = storage.SweepBatch
 	}
 	sweep := func(keep time.Duration, del func(context.Context, time.Time, int) (int, error)) (int, error) {
 		if keep <= 0 {
 			return 0, nil
 		}
-		total := 0
-		for {
-			n, err := del(ctx, now.Add(-keep), batch)
-			total += n
-			if err != nil || n < batch || ctx.Err() != nil {
-				return total, err
-			}
-		}
+		return storage.Sweep(ctx, batch, func(ctx context.Context, max int) (int, error) {
+			return del(ctx, now.Add(-keep), max)
+		})
 	}
 	if signIns, err = sweep(r.SignIn, r.Store.DeleteSignInsBefore); err != nil {
 		return signIns, 0, fmt.Errorf("sweep the sign-in log: %w", err)

@@ -115,7 +115,12 @@ type Storage interface {
 	GetSession(ctx context.Context, id string) (Session, error)
 	UpdateSession(ctx context.Context, id string, fn func(Session) (Session, error)) (Session, error)
 	DeleteSession(ctx context.Context, id string) error
-	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpiredSessions deletes at most max sessions whose ExpiresAt is
+	// at or before now, the earliest expired first, and returns how many:
+	// a sweep calls it until it deletes fewer than max, so that no one
+	// statement holds the writer (SQLite) or many row locks (PostgreSQL)
+	// for long however many expired at once.
+	DeleteExpiredSessions(ctx context.Context, now time.Time, max int) (int, error)
 	// DeleteUserSessions ends every session of a user (account disabled,
 	// password reset) but the one whose ID is except ("" for none: a
 	// password change keeps the session that made it) and returns how many
@@ -124,9 +129,12 @@ type Storage interface {
 
 	// WebAuthn ceremony challenges are sealed, not stored (docs/design.md,
 	// Sign-in): only the used ones' IDs and the sealing keys are kept.
-	// DeleteExpiredChallenges sweeps the used challenges and the challenge
-	// keys expired at now, and returns how many rows it deleted.
-	DeleteExpiredChallenges(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpiredChallenges deletes at most max used challenges expired
+	// at now, the earliest first, and, when fewer than max were left, the
+	// challenge keys expired at now; it returns how many rows it deleted.
+	// A sweep calls it until it deletes fewer than max (see
+	// DeleteExpiredSessions).
+	DeleteExpiredChallenges(ctx context.Context, now time.Time, max int) (int, error)
 	// ListChallengeKeys returns the keys that seal challenges and have not
 	// expired at now, newest first.
 	ListChallengeKeys(ctx context.Context, now time.Time) ([]ChallengeKey, error)
@@ -757,6 +765,24 @@ type MDSBlob struct {
 	Raw        []byte // the JWT as downloaded
 	Source     string // file path or URL
 	ImportedAt time.Time
+}
+
+// SweepBatch is how many rows one statement of a sweep deletes, where the
+// caller does not choose.
+const SweepBatch = 1000
+
+// Sweep calls del with batch until it deletes fewer than batch rows (or
+// fails, or ctx ends) and returns how many it deleted in all: each call is
+// its own statement, so other writes go in between.
+func Sweep(ctx context.Context, batch int, del func(ctx context.Context, max int) (int, error)) (int, error) {
+	total := 0
+	for {
+		n, err := del(ctx, batch)
+		total += n
+		if err != nil || n < batch || ctx.Err() != nil {
+			return total, err
+		}
+	}
 }
 
 // Record makes change and one audit record e of it in one transaction (see

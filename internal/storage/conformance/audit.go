@@ -92,7 +92,7 @@ var auditedTests = []test{
 				if _, err := s.GetGroup(t.Context(), g.ID); !errors.Is(err, storage.ErrNotFound) {
 					t.Fatalf("group after the rollback: %v, want ErrNotFound", err)
 				}
-				n, err := s.DeleteExpiredChallenges(t.Context(), at(24*time.Hour))
+				n, err := s.DeleteExpiredChallenges(t.Context(), at(24*time.Hour), 100)
 				ok(t, err)
 				equal(t, "challenges after the rollback", n, 0)
 				equal(t, "audit records", auditCount(t, s), 1)

@@ -383,13 +383,59 @@ var sessionTests = []test{
 			ok(t, s.CreateSession(t.Context(), ss))
 			ids = append(ids, ss.ID)
 		}
-		n, err := s.DeleteExpiredSessions(t.Context(), t0)
+		n, err := s.DeleteExpiredSessions(t.Context(), t0, 10)
 		ok(t, err)
 		equal(t, "deleted", n, 2)
 		for i, id := range ids {
 			_, err := s.GetSession(t.Context(), id)
 			if gone := errors.Is(err, storage.ErrNotFound); gone != (i < 2) {
 				t.Fatalf("session %d: gone=%v, err=%v", i, gone, err)
+			}
+		}
+	}},
+	{"delete_expired_sessions_goes_in_batches_earliest_first", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "s@x.org")
+		// Made in an order of their own, so that the order deleted is
+		// the expiry's, not the insertion's or the ID's.
+		exps := []time.Duration{-3 * time.Minute, -5 * time.Minute, time.Hour, -time.Minute, -4 * time.Minute, -2 * time.Minute}
+		ids := map[time.Duration]string{}
+		for _, exp := range exps {
+			ss := newSession(u.ID)
+			ss.ExpiresAt = at(exp)
+			ok(t, s.CreateSession(t.Context(), ss))
+			ids[exp] = ss.ID
+		}
+		gone := func(exp time.Duration) bool {
+			_, err := s.GetSession(t.Context(), ids[exp])
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				t.Fatal(err)
+			}
+			return err != nil
+		}
+		for _, step := range []struct {
+			n    int
+			gone []time.Duration
+		}{
+			{2, []time.Duration{-5 * time.Minute, -4 * time.Minute}},
+			{2, []time.Duration{-3 * time.Minute, -2 * time.Minute}},
+			{1, []time.Duration{-time.Minute}},
+			{0, nil},
+		} {
+			n, err := s.DeleteExpiredSessions(t.Context(), t0, 2)
+			ok(t, err)
+			equal(t, "deleted in the batch", n, step.n)
+			for _, exp := range step.gone {
+				if !gone(exp) {
+					t.Fatalf("session expired at %v kept after a batch of %d", exp, step.n)
+				}
+			}
+		}
+		if gone(time.Hour) {
+			t.Fatal("a live session was deleted")
+		}
+		for _, max := range []int{0, -1} {
+			if _, err := s.DeleteExpiredSessions(t.Context(), t0, max); err == nil {
+				t.Fatalf("a batch of %d: no error", max)
 			}
 		}
 	}},

@@ -95,7 +95,7 @@ var sealedChallengeTests = []test{
 		}
 		// It sweeps with the others.
 		ok(t, s.UseChallenge(t.Context(), storage.UsedChallenge{ID: uuid.NewString(), ExpiresAt: t0}))
-		n, err := s.DeleteExpiredChallenges(t.Context(), t0)
+		n, err := s.DeleteExpiredChallenges(t.Context(), t0, 10)
 		ok(t, err)
 		equal(t, "swept", n, 1)
 	}},
@@ -168,7 +168,7 @@ var sealedChallengeTests = []test{
 		}
 		ok(t, s.CreateChallengeKey(t.Context(), storage.ChallengeKey{ID: "old", Secret: []byte("x"), CreatedAt: t0, ExpiresAt: t0}))
 		ok(t, s.CreateChallengeKey(t.Context(), storage.ChallengeKey{ID: "new", Secret: []byte("y"), CreatedAt: t0, ExpiresAt: at(time.Hour)}))
-		n, err := s.DeleteExpiredChallenges(t.Context(), t0)
+		n, err := s.DeleteExpiredChallenges(t.Context(), t0, 10)
 		ok(t, err)
 		equal(t, "deleted", n, 2)
 		// The live one is still refused; the swept one's challenge has expired.
@@ -176,5 +176,39 @@ var sealedChallengeTests = []test{
 		keys, err := s.ListChallengeKeys(t.Context(), t0.Add(-time.Hour))
 		ok(t, err)
 		equal(t, "keys left", len(keys), 1)
+	}},
+	{"the_sweep_of_used_challenges_goes_in_batches_earliest_first", func(t *testing.T, s storage.Storage) {
+		var used []storage.UsedChallenge // made latest expiry first
+		for _, exp := range []time.Duration{-time.Minute, -2 * time.Minute, -3 * time.Minute} {
+			c := storage.UsedChallenge{ID: uuid.NewString(), ExpiresAt: at(exp)}
+			ok(t, s.UseChallenge(t.Context(), c))
+			used = append(used, c)
+		}
+		live := usedChallenge()
+		ok(t, s.UseChallenge(t.Context(), *live))
+		ok(t, s.CreateChallengeKey(t.Context(), storage.ChallengeKey{ID: "old", Secret: []byte("x"), CreatedAt: t0, ExpiresAt: t0}))
+		keysLeft := func() int {
+			keys, err := s.ListChallengeKeys(t.Context(), t0.Add(-time.Hour))
+			ok(t, err)
+			return len(keys)
+		}
+		n, err := s.DeleteExpiredChallenges(t.Context(), t0, 2)
+		ok(t, err)
+		equal(t, "deleted in the first batch", n, 2)
+		// The latest expired one is still there (using it again is
+		// refused); the key waits for the used challenges to be gone.
+		is(t, s.UseChallenge(t.Context(), used[0]), storage.ErrNotFound)
+		equal(t, "keys after a full batch", keysLeft(), 1)
+		n, err = s.DeleteExpiredChallenges(t.Context(), t0, 2)
+		ok(t, err)
+		equal(t, "deleted in the last batch: a used challenge and the key", n, 2)
+		equal(t, "keys after the last batch", keysLeft(), 0)
+		n, err = s.DeleteExpiredChallenges(t.Context(), t0, 2)
+		ok(t, err)
+		equal(t, "deleted when nothing is left", n, 0)
+		is(t, s.UseChallenge(t.Context(), *live), storage.ErrNotFound)
+		if _, err := s.DeleteExpiredChallenges(t.Context(), t0, 0); err == nil {
+			t.Fatal("a batch of 0: no error")
+		}
 	}},
 }
