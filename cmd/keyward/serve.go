@@ -56,9 +56,9 @@ func (a *app) serveCmd() *cobra.Command {
 			"accepting connections and lets in-flight requests finish within shutdown_timeout (exit\n" +
 			"status 0). With --tls-cert-file and --tls-key-file it serves HTTPS and reloads the\n" +
 			"certificate pair on SIGHUP (docs/operations.md, HTTPS). At start and then every five\n" +
-			"minutes it deletes what has expired (sessions, sign-in challenges, Temporary Access\n" +
-			"Passes, sign-in rate-limit counters; sessions and used challenges a thousand at a time,\n" +
-			"so that sign-ins commit in between), and it refreshes the FIDO Metadata Service blob\n" +
+			"minutes it deletes what has expired (sessions, sign-in challenges and OpenID Connect\n" +
+			"requests and tokens a thousand at a time, so that sign-ins commit in between; Temporary\n" +
+			"Access Passes and sign-in rate-limit counters), and it refreshes the FIDO Metadata Service blob\n" +
 			"from mds_url in the background (docs/mds.md). Every setting is a flag; docs/configuration.md\n" +
 			"describes them with their environment variables and YAML keys.",
 		Args: cobra.NoArgs,
@@ -400,8 +400,8 @@ func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 		{"challenges", inBatches(st.DeleteExpiredChallenges)},
 		{"temporary access passes", st.DeleteExpiredTAPs},
 		{"rate-limit counters", st.DeleteExpiredRateLimits},
-		{"OpenID Connect authorization requests", st.DeleteExpiredAuthRequests},
-		{"OpenID Connect tokens", st.DeleteExpiredOIDCTokens},
+		{"OpenID Connect authorization requests", inBatches(st.DeleteExpiredAuthRequests)},
+		{"OpenID Connect tokens", inBatches(st.DeleteExpiredOIDCTokens)},
 		{"OpenID Connect signing keys", st.DeleteExpiredSigningKeys},
 	} {
 		n, err := c.del(ctx, now)
@@ -423,8 +423,9 @@ func (a *app) cleanup(ctx context.Context, st storage.Storage) {
 }
 
 // inBatches sweeps with del one storage.SweepBatch at a time: a passkey
-// sign-in writes a session and a used challenge, so under steady load as
-// many expire in five minutes as were written in five minutes.
+// sign-in writes a session and a used challenge, a code exchange an
+// authorization request and tokens, so under steady load as many expire in
+// five minutes as were written in five minutes.
 func inBatches(del func(context.Context, time.Time, int) (int, error)) func(context.Context, time.Time) (int, error) {
 	return func(ctx context.Context, now time.Time) (int, error) {
 		return storage.Sweep(ctx, storage.SweepBatch, func(ctx context.Context, max int) (int, error) {

@@ -439,10 +439,15 @@ func (p *Provider) SigningKeys(ctx context.Context) ([]storage.SigningKey, error
 // signing keys that left the key set (every token they signed has expired).
 func (p *Provider) Cleanup(ctx context.Context) (requests, tokens, keys int, err error) {
 	now := p.now()
-	if requests, err = p.store.DeleteExpiredAuthRequests(ctx, now); err != nil {
+	sweep := func(del func(context.Context, time.Time, int) (int, error)) (int, error) {
+		return storage.Sweep(ctx, storage.SweepBatch, func(ctx context.Context, max int) (int, error) {
+			return del(ctx, now, max)
+		})
+	}
+	if requests, err = sweep(p.store.DeleteExpiredAuthRequests); err != nil {
 		return 0, 0, 0, err
 	}
-	if tokens, err = p.store.DeleteExpiredOIDCTokens(ctx, now); err != nil {
+	if tokens, err = sweep(p.store.DeleteExpiredOIDCTokens); err != nil {
 		return requests, 0, 0, err
 	}
 	keys, err = p.store.DeleteExpiredSigningKeys(ctx, now)

@@ -72,8 +72,10 @@ type OIDCStorage interface {
 	// redemptions exactly one wins.
 	RedeemCode(ctx context.Context, codeHash []byte, failureKeyPrefix string, window time.Duration, now time.Time, t CodeTokens) (RedeemedCode, error)
 	DeleteAuthRequest(ctx context.Context, id string) error
-	// DeleteExpiredAuthRequests removes requests whose ExpiresAt is at or before now.
-	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpiredAuthRequests deletes at most max requests whose
+	// ExpiresAt is at or before now, the earliest expired first, and
+	// returns how many (a sweep in batches: see DeleteExpiredSessions).
+	DeleteExpiredAuthRequests(ctx context.Context, now time.Time, max int) (int, error)
 
 	// Tokens. CreateOIDCTokens stores all of them in one transaction.
 	CreateOIDCTokens(ctx context.Context, ts ...OIDCToken) error
@@ -91,8 +93,10 @@ type OIDCStorage interface {
 	// RevokeUserOIDCTokens deletes every token of a user, for one
 	// application when appID is set, or for all.
 	RevokeUserOIDCTokens(ctx context.Context, userID, appID string) (int, error)
-	// DeleteExpiredOIDCTokens removes tokens whose ExpiresAt is at or before now.
-	DeleteExpiredOIDCTokens(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpiredOIDCTokens deletes at most max tokens whose ExpiresAt is
+	// at or before now, the earliest expired first, and returns how many (a
+	// sweep in batches: see DeleteExpiredSessions).
+	DeleteExpiredOIDCTokens(ctx context.Context, now time.Time, max int) (int, error)
 }
 
 // Application is an app registration (Microsoft Graph's application): one

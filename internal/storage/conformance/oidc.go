@@ -497,13 +497,36 @@ var authRequestTests = []test{
 		old.ExpiresAt = at(time.Minute)
 		ok(t, s.CreateAuthRequest(t.Context(), old))
 		ok(t, s.CreateAuthRequest(t.Context(), fresh))
-		n, err := s.DeleteExpiredAuthRequests(t.Context(), at(time.Minute))
+		n, err := s.DeleteExpiredAuthRequests(t.Context(), at(time.Minute), 10)
 		ok(t, err)
 		if n != 1 {
 			t.Fatalf("deleted %d, want 1", n)
 		}
 		_, err = s.GetAuthRequest(t.Context(), fresh.ID)
 		ok(t, err)
+		if _, err := s.DeleteExpiredAuthRequests(t.Context(), at(time.Minute), 0); err == nil {
+			t.Fatal("a batch of 0: no error")
+		}
+	}},
+	{"delete_expired_goes_in_batches_earliest_first", func(t *testing.T, s storage.Storage) {
+		var ids []string // made latest expiry first
+		for _, exp := range []time.Duration{3 * time.Minute, 2 * time.Minute, time.Minute} {
+			r := newAuthRequest("c")
+			r.ExpiresAt = at(exp)
+			ok(t, s.CreateAuthRequest(t.Context(), r))
+			ids = append(ids, r.ID)
+		}
+		for _, want := range []int{2, 1, 0} {
+			n, err := s.DeleteExpiredAuthRequests(t.Context(), at(5*time.Minute), 2)
+			ok(t, err)
+			equal(t, "deleted in the batch", n, want)
+			if want == 2 { // the latest expired one is left
+				_, err = s.GetAuthRequest(t.Context(), ids[0])
+				ok(t, err)
+			}
+		}
+		_, err := s.GetAuthRequest(t.Context(), ids[0])
+		is(t, err, storage.ErrNotFound)
 	}},
 }
 
@@ -569,6 +592,34 @@ var oidcTokenTests = []test{
 		}
 	}},
 	{"revocation_racing_a_refresh_leaves_no_token_of_the_grant", testRevocationRacesRefresh},
+	{"expired_tokens_go_in_batches_earliest_first", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "u@x.org")
+		a := mustApplication(t, s, "A")
+		var toks []storage.OIDCToken // made latest expiry first
+		for i, exp := range []time.Duration{3 * time.Minute, 2 * time.Minute, time.Minute} {
+			tok := newOIDCToken(a, u.ID, storage.TokenAccess, fmt.Sprint("g", i))
+			tok.ExpiresAt = at(exp)
+			toks = append(toks, tok)
+		}
+		live := newOIDCToken(a, u.ID, storage.TokenRefresh, "live")
+		ok(t, s.CreateOIDCTokens(t.Context(), append(toks, live)...))
+		for _, want := range []int{2, 1, 0} {
+			n, err := s.DeleteExpiredOIDCTokens(t.Context(), at(5*time.Minute), 2)
+			ok(t, err)
+			equal(t, "deleted in the batch", n, want)
+			if want == 2 { // the latest expired one is left
+				_, err = s.GetOIDCToken(t.Context(), toks[0].ID)
+				ok(t, err)
+			}
+		}
+		_, err := s.GetOIDCToken(t.Context(), toks[0].ID)
+		is(t, err, storage.ErrNotFound)
+		_, err = s.GetOIDCToken(t.Context(), live.ID)
+		ok(t, err)
+		if _, err := s.DeleteExpiredOIDCTokens(t.Context(), at(5*time.Minute), -1); err == nil {
+			t.Fatal("a batch of -1: no error")
+		}
+	}},
 	{"revoke_by_user_and_expiry", func(t *testing.T, s storage.Storage) {
 		u, v := mustUser(t, s, "u@x.org"), mustUser(t, s, "v@x.org")
 		a, b := mustApplication(t, s, "A"), mustApplication(t, s, "B")
@@ -583,7 +634,7 @@ var oidcTokenTests = []test{
 		}
 		_, err = s.GetOIDCToken(t.Context(), ub.ID)
 		ok(t, err)
-		n, err = s.DeleteExpiredOIDCTokens(t.Context(), at(time.Minute))
+		n, err = s.DeleteExpiredOIDCTokens(t.Context(), at(time.Minute), 10)
 		ok(t, err)
 		if n != 1 {
 			t.Fatalf("expired %d, want 1", n)

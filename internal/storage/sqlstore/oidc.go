@@ -616,8 +616,8 @@ func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
 }
 
 // DeleteExpiredAuthRequests implements storage.Storage.
-func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int, error) {
-	return s.deleteExpired(ctx, "auth requests", `DELETE FROM oidc_auth_requests WHERE expires_at <= ?`, now)
+func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time, max int) (int, error) {
+	return s.deleteExpiredBatch(ctx, "oidc_auth_requests", now, max)
 }
 
 const oidcTokenCols = `id, kind, grant_id, application_id, client_id, user_id, scopes, audience, amr, acr,
@@ -806,6 +806,6 @@ func (s *Store) DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (in
 }
 
 // DeleteExpiredOIDCTokens implements storage.Storage.
-func (s *Store) DeleteExpiredOIDCTokens(ctx context.Context, now time.Time) (int, error) {
-	return s.deleteExpired(ctx, "tokens", `DELETE FROM oidc_tokens WHERE expires_at <= ?`, now)
+func (s *Store) DeleteExpiredOIDCTokens(ctx context.Context, now time.Time, max int) (int, error) {
+	return s.deleteExpiredBatch(ctx, "oidc_tokens", now, max)
 }

@@ -106,11 +106,11 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time, max in
 
 // deleteExpiredBatch deletes at most max rows of table (keyed by id, with
 // an index on expires_at) expired at now, the earliest first. Every
-// passkey sign-in writes a session and a used challenge, so under steady
-// load as many expire as were written: in one statement, five minutes'
-// worth held SQLite's one writer for most of a second (600,000 used
-// challenges: 0.8 s) while every sign-in waited; a batch of 1,000 holds it
-// about 4 ms.
+// passkey sign-in writes a session and a used challenge, and every code
+// exchange an authorization request and tokens, so under steady load as
+// many expire as were written: in one statement, five minutes' worth held
+// SQLite's one writer for most of a second (600,000 used challenges: 0.8
+// s) while every sign-in waited; a batch of 1,000 holds it about 4 ms.
 func (s *Store) deleteExpiredBatch(ctx context.Context, table string, now time.Time, max int) (int, error) {
 	if max <= 0 {
 		return 0, fmt.Errorf("delete expired %s: batch size %d is not positive", table, max)
