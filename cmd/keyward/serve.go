@@ -344,8 +344,28 @@ func (a *app) migrate(ctx context.Context, st store) error {
 		return fmt.Errorf("reading the schema version: %w", err)
 	}
 	a.logger.Info("database ready", "database", a.databaseKind(), "schema_version", cur)
+	if pg, ok := st.(vacuumed); ok {
+		switch off, err := pg.AutovacuumOff(ctx); {
+		case err != nil:
+			return err
+		case off:
+			a.logger.Warn(autovacuumOffWarning)
+		}
+	}
 	return nil
 }
+
+// vacuumed is a store whose database server may have autovacuum off
+// (PostgreSQL's).
+type vacuumed interface {
+	AutovacuumOff(ctx context.Context) (bool, error)
+}
+
+// autovacuumOffWarning is logged at start on a PostgreSQL server whose
+// autovacuum is off (docs/operations.md, "PostgreSQL").
+const autovacuumOffWarning = "PostgreSQL's autovacuum is off: the rows every sign-in updates " +
+	"(passkey counters, the sign-in roll-ups) and the tables the cleanup deletes from are never vacuumed, " +
+	"so sign-ins slow down the longer the server runs; set autovacuum = on in postgresql.conf"
 
 // offerSetup prints a one-time link for creating the first administrator;
 // serve calls it while the directory is empty. Each start prints a fresh

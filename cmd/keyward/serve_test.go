@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The end-to-end tests run the real binary, built once per test run.
@@ -458,6 +460,22 @@ func TestServeSeveralNodesOnPostgres(t *testing.T) {
 	for _, n := range []*node{a, b} {
 		if code := n.stop(); code != 0 {
 			t.Errorf("node %s exit code %d", n.addr, code)
+		}
+	}
+	// Each node warns at start when the server's autovacuum is off (as on
+	// the test machine), and only then.
+	conn, err := pgx.Connect(t.Context(), os.Getenv("KEYWARD_TEST_POSTGRES_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var on bool
+	if err := conn.QueryRow(t.Context(), `SELECT current_setting('autovacuum')::boolean`).Scan(&on); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*node{a, b} {
+		if warned := strings.Contains(n.stderr.String(), `"msg":"`+autovacuumOffWarning+`"`); warned != !on {
+			t.Errorf("node %s: autovacuum on = %v, warned = %v:\n%s", n.addr, on, warned, n.stderr.String())
 		}
 	}
 }

@@ -171,6 +171,19 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	return &Store{Store: st, db: db, trips: trips}, nil
 }
 
+// AutovacuumOff reports whether the server's autovacuum is off. Every
+// sign-in updates a few rows in place (its passkey's counter, the sign-in
+// roll-ups) and the cleanup deletes what expired: without vacuum the dead
+// versions pile up, and reads of those rows walk longer chains of them the
+// longer the server runs. A table's own setting cannot turn it back on.
+func (s *Store) AutovacuumOff(ctx context.Context) (bool, error) {
+	var on bool
+	if err := s.db.QueryRowContext(ctx, `SELECT current_setting('autovacuum')::boolean`).Scan(&on); err != nil {
+		return false, fmt.Errorf("postgres: read the autovacuum setting: %w", err)
+	}
+	return !on, nil
+}
+
 // RoundTrips returns how many requests the store has sent to PostgreSQL and
 // waited for since it was opened (see roundTrips): the figure
 // keyward_db_round_trips_total reports.
