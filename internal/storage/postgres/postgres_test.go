@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/storage"
 	"github.com/keyward/keyward/internal/storage/conformance"
 	"github.com/keyward/keyward/internal/storage/postgres"
+	"github.com/keyward/keyward/internal/storage/sqlstore"
 	"github.com/keyward/keyward/internal/storage/storagetest"
 )
 
@@ -293,5 +294,46 @@ func TestCallersQueueForABusyPool(t *testing.T) {
 	got, err := st.GetUser(ctx, u.ID)
 	if err != nil || got.DisplayName != "After the lock" {
 		t.Fatalf("read after the update = %q, %v; want the update's name", got.DisplayName, err)
+	}
+}
+
+// The alert scan reads an emergency account's sign-ins of the last minutes
+// (sqlstore.EmergencySignInsQuery) from sign_in_events_user, even on a
+// table never analyzed (autovacuum off, or before it came by):
+// walking sign_in_events_time instead would read every sign-in of those
+// minutes.
+func TestEmergencySignInsReadTheirOwnersEvents(t *testing.T) {
+	s := migrated(t)
+	db := s.Reader()
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO sign_in_events (id, occurred_at, user_id, upn, method,
+		credential_id, aaguid, model, result, failure_reason, ip, user_agent, passkey_type)
+		SELECT gen_random_uuid()::text, now() - i * interval '10 ms', 'u' || (i % 50), 'u@x.org', 'passkey',
+			'', '', '', 'success', '', '192.0.2.1', 'Chrome', 'deviceBound'
+		FROM generate_series(1, 20000) i`); err != nil {
+		t.Fatal(err)
+	}
+	q := sqlstore.EmergencySignInsQuery
+	for i := 1; strings.Contains(q, "?"); i++ {
+		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+	}
+	rows, err := db.QueryContext(t.Context(), `EXPLAIN `+q, "u7", time.Now().Add(-5*time.Minute), 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if !strings.Contains(text, "sign_in_events_user") || strings.Contains(text, "sign_in_events_time") {
+		t.Fatalf("plan:\n%s", text)
 	}
 }
