@@ -64,6 +64,9 @@ func testEmergencySignIns(t *testing.T, s storage.Storage) {
 	ok(t, err)
 	equal(t, "limit", len(got), 1)
 	equal(t, "oldest", got[0].ID, old)
+	if _, err := s.EmergencySignIns(ctx, t0, 0); err == nil {
+		t.Fatal("a limit of 0: no error")
+	}
 }
 
 func alert(kind string, created time.Time) storage.Alert {

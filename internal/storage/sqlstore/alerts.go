@@ -36,6 +36,9 @@ const EmergencySignInsQuery = `SELECT e.id, e.occurred_at, e.user_id, e.upn, e.m
 // 600,000 rows (at 2,000 sign-ins a second) over and over.
 func (s *Store) EmergencySignIns(ctx context.Context, since time.Time, limit int) ([]storage.SignInEvent, error) {
 	const op = "list emergency-account sign-ins"
+	if limit <= 0 {
+		return nil, fmt.Errorf("%s: limit %d is not positive", op, limit)
+	}
 	ids, err := s.emergencyAccountIDs(ctx)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
