@@ -39,7 +39,7 @@ func (s *Store) EmergencySignIns(ctx context.Context, since time.Time, limit int
 	if limit <= 0 {
 		return nil, fmt.Errorf("%s: limit %d is not positive", op, limit)
 	}
-	ids, err := s.emergencyAccountIDs(ctx)
+	ids, err := s.strings(ctx, s.read(), EmergencyAccountsQuery)
 	if err != nil {
 		return nil, s.fail(op, err, nil)
 	}
@@ -82,24 +82,6 @@ func (s *Store) EmergencySignIns(ctx context.Context, since time.Time, limit int
 		out = append(out, e.SignInEvent)
 	}
 	return out, nil
-}
-
-// emergencyAccountIDs runs EmergencyAccountsQuery.
-func (s *Store) emergencyAccountIDs(ctx context.Context) ([]string, error) {
-	rows, err := s.read().rows(ctx, EmergencyAccountsQuery)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // AlertScanMark implements storage.Storage.

@@ -199,14 +199,6 @@ func (s *Store) deleteLogBefore(ctx context.Context, table string, before time.T
 	if max <= 0 {
 		return 0, fmt.Errorf("%s: batch size %d is not positive", op, max)
 	}
-	res, err := s.write().exec(ctx, `DELETE FROM `+table+` WHERE seq IN (SELECT seq FROM `+table+`
+	return s.deleteCounted(ctx, op, `DELETE FROM `+table+` WHERE seq IN (SELECT seq FROM `+table+`
 		WHERE occurred_at < ? ORDER BY occurred_at, seq LIMIT ?)`, s.tv(before), max)
-	if err != nil {
-		return 0, s.fail(op, err, nil)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.fail(op, err, nil)
-	}
-	return int(n), nil
 }

@@ -115,26 +115,24 @@ func (s *Store) deleteExpiredBatch(ctx context.Context, table string, now time.T
 	if max <= 0 {
 		return 0, fmt.Errorf("delete expired %s: batch size %d is not positive", table, max)
 	}
-	res, err := s.write().exec(ctx, `DELETE FROM `+table+` WHERE id IN (SELECT id FROM `+table+`
+	return s.deleteCounted(ctx, "delete expired "+table, `DELETE FROM `+table+` WHERE id IN (SELECT id FROM `+table+`
 		WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`, s.tv(now), max)
-	if err != nil {
-		return 0, s.fail("delete expired "+table, err, nil)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.fail("delete expired "+table, err, nil)
-	}
-	return int(n), nil
 }
 
 func (s *Store) deleteExpired(ctx context.Context, what, q string, now time.Time) (int, error) {
-	res, err := s.write().exec(ctx, q, s.tv(now))
+	return s.deleteCounted(ctx, "delete expired "+what, q, s.tv(now))
+}
+
+// deleteCounted runs a DELETE on the writer and returns how many rows it
+// deleted.
+func (s *Store) deleteCounted(ctx context.Context, op, q string, args ...any) (int, error) {
+	res, err := s.write().exec(ctx, q, args...)
 	if err != nil {
-		return 0, s.fail("delete expired "+what, err, nil)
+		return 0, s.fail(op, err, nil)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, s.fail("delete expired "+what, err, nil)
+		return 0, s.fail(op, err, nil)
 	}
 	return int(n), nil
 }
