@@ -126,6 +126,10 @@ var logTests = []test{
 			{"app", storage.SignInQuery{AppID: "app-1"}, func(e storage.SignInEvent) bool { return e.AppID == "app-1" }},
 			{"failures", storage.SignInQuery{Result: storage.ResultFailure},
 				func(e storage.SignInEvent) bool { return e.Result == storage.ResultFailure }},
+			{"successes", storage.SignInQuery{Result: storage.ResultSuccess},
+				func(e storage.SignInEvent) bool { return e.Result == storage.ResultSuccess }},
+			{"an_apps_failures", storage.SignInQuery{AppID: "app-1", Result: storage.ResultFailure},
+				func(e storage.SignInEvent) bool { return e.AppID == "app-1" && e.Result == storage.ResultFailure }},
 			{"period_inclusive", storage.SignInQuery{Since: at(3 * time.Hour), Until: at(7 * time.Hour)},
 				func(e storage.SignInEvent) bool {
 					return !e.Time.Before(at(3*time.Hour)) && !e.Time.After(at(7*time.Hour))

@@ -312,11 +312,79 @@ func TestEmergencySignInsReadTheirOwnersEvents(t *testing.T) {
 		FROM generate_series(1, 20000) i`); err != nil {
 		t.Fatal(err)
 	}
-	q := sqlstore.EmergencySignInsQuery
-	for i := 1; strings.Contains(q, "?"); i++ {
-		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+	text := explain(t, db, sqlstore.EmergencySignInsQuery, "u7", time.Now().Add(-5*time.Minute), 500)
+	if !strings.Contains(text, "sign_in_events_user") || strings.Contains(text, "sign_in_events_time") {
+		t.Fatalf("plan:\n%s", text)
 	}
-	rows, err := db.QueryContext(t.Context(), `EXPLAIN `+q, "u7", time.Now().Add(-5*time.Minute), 500)
+}
+
+// A page of the sign-in log filtered on failures, an application or a
+// passkey model reads that filter's index, though each holds only the
+// records with a value there (migration 00231), in a generic plan too (one
+// made without the values, which PostgreSQL may cache for a prepared
+// statement): ListSignIns states the index's condition beside the filter.
+func TestSignInFiltersReadTheirPartialIndexes(t *testing.T) {
+	s := migrated(t)
+	db := s.Reader()
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO sign_in_events (id, occurred_at, user_id, upn, method,
+		credential_id, aaguid, model, result, failure_reason, ip, user_agent, passkey_type, app_id)
+		SELECT gen_random_uuid()::text, now() - i * interval '10 ms', 'u' || (i % 50), 'u@x.org', 'passkey',
+			'', CASE WHEN i % 3 = 0 THEN 'x' ELSE '' END, '', CASE WHEN i % 100 = 0 THEN 'failure' ELSE 'success' END,
+			'', '192.0.2.1', 'Chrome', 'deviceBound', CASE WHEN i % 2 = 0 THEN 'a' ELSE '' END
+		FROM generate_series(1, 20000) i`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q     storage.SignInQuery
+		index string
+	}{
+		{storage.SignInQuery{Result: storage.ResultFailure}, "sign_in_events_result"},
+		{storage.SignInQuery{AppID: "a"}, "sign_in_events_app"},
+		{storage.SignInQuery{AAGUID: "x"}, "sign_in_events_aaguid"},
+	} {
+		q, args, err := s.ListSignInsQuery(c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := explain(t, conn, q, args...); !strings.Contains(text, c.index) {
+			t.Errorf("%+v: plan\n%s", c.q, text)
+		}
+		// The generic plan, made without the values: EXPLAIN with bound
+		// values plans with them, so the statement is prepared by name.
+		if _, err := conn.ExecContext(t.Context(), `PREPARE page AS `+numbered(q)); err != nil {
+			t.Fatal(err)
+		}
+		var vals []string
+		for _, a := range args {
+			if v, ok := a.(string); ok {
+				vals = append(vals, "'"+v+"'")
+			} else {
+				vals = append(vals, fmt.Sprint(a))
+			}
+		}
+		if text := explain(t, conn, `EXECUTE page (`+strings.Join(vals, ", ")+`)`); !strings.Contains(text, c.index) {
+			t.Errorf("%+v, generic plan:\n%s", c.q, text)
+		}
+		if _, err := conn.ExecContext(t.Context(), `DEALLOCATE page`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// explain is the plan PostgreSQL makes of q (with ? placeholders) for args.
+func explain(t *testing.T, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, q string, args ...any) string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `EXPLAIN `+numbered(q), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,8 +400,13 @@ func TestEmergencySignInsReadTheirOwnersEvents(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Join(plan, "\n")
-	if !strings.Contains(text, "sign_in_events_user") || strings.Contains(text, "sign_in_events_time") {
-		t.Fatalf("plan:\n%s", text)
+	return strings.Join(plan, "\n")
+}
+
+// numbered is q with its ? placeholders numbered, as PostgreSQL takes them.
+func numbered(q string) string {
+	for i := 1; strings.Contains(q, "?"); i++ {
+		q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
 	}
+	return q
 }

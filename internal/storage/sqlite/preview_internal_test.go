@@ -4,7 +4,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/keyward/keyward/internal/storage"
 	"github.com/keyward/keyward/internal/storage/sqlstore"
 )
 
@@ -59,6 +61,36 @@ func TestEmergencySignInsReadTheirOwnersEvents(t *testing.T) {
 	if plan := queryPlan(t, s, sqlstore.EmergencySignInsQuery, "u", int64(0), 500); len(plan) != 1 ||
 		plan[0] != "SEARCH e USING INDEX sign_in_events_user (user_id=? AND occurred_at>?)" {
 		t.Errorf("an account's sign-ins: plan %q", plan)
+	}
+}
+
+// A page of the sign-in log filtered on failures, an application or a
+// passkey model reads that filter's index, though each holds only the
+// records with a value there (migration 00231): ListSignIns states the
+// index's condition beside the filter. A filter on successes, nearly every
+// record, walks the time index.
+func TestSignInFiltersReadTheirPartialIndexes(t *testing.T) {
+	s := migrated(t)
+	since := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		q    storage.SignInQuery
+		plan string
+	}{
+		{storage.SignInQuery{Result: storage.ResultFailure}, "SEARCH e USING INDEX sign_in_events_result (result=?)"},
+		{storage.SignInQuery{Result: storage.ResultFailure, Since: since},
+			"SEARCH e USING INDEX sign_in_events_result (result=? AND occurred_at>?)"},
+		{storage.SignInQuery{AppID: "a"}, "SEARCH e USING INDEX sign_in_events_app (app_id=?)"},
+		{storage.SignInQuery{AAGUID: "x"}, "SEARCH e USING INDEX sign_in_events_aaguid (aaguid=?)"},
+		{storage.SignInQuery{AAGUID: "x", Result: storage.ResultSuccess}, "SEARCH e USING INDEX sign_in_events_aaguid (aaguid=?)"},
+		{storage.SignInQuery{Result: storage.ResultSuccess}, "SCAN e USING INDEX sign_in_events_time"},
+	} {
+		q, args, err := s.ListSignInsQuery(c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan := queryPlan(t, s, q, args...); len(plan) == 0 || plan[0] != c.plan {
+			t.Errorf("%+v: plan %q, want %q first", c.q, plan, c.plan)
+		}
 	}
 }
 

@@ -152,12 +152,12 @@ func (s *Store) windowCounts(ctx context.Context, q storage.PasskeyModelQuery) (
 			args = append(args, s.tv(storage.DayStart(w)))
 		}
 		args = append(args, q.GroupID, s.tv(storage.DayStart(oldest)))
-		// result || '' keeps SQLite off sign_in_events_result, which it
-		// otherwise picks and reads every success of the period through
-		// (a minute at a million records) instead of the members' ranges.
+		// The members' ranges of sign_in_events_user, which covers the
+		// columns read (sign_in_events_result, which SQLite once read every
+		// success of the period through, holds only failures since 00231).
 		return out, lasts, read(`SELECT e.aaguid, `+strings.Join(cols, ", ")+`, MAX(e.occurred_at) FROM memberships m
 			JOIN sign_in_events e ON e.user_id = m.user_id
-			WHERE m.group_id = ? AND e.occurred_at >= ? AND e.result || '' = '`+storage.ResultSuccess+`' AND e.aaguid <> ''
+			WHERE m.group_id = ? AND e.occurred_at >= ? AND e.result = '`+storage.ResultSuccess+`' AND e.aaguid <> ''
 			GROUP BY e.aaguid`, args, 0, 2*n)
 	}
 	for _, w := range q.Windows {
