@@ -128,7 +128,8 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		// A refresh is asked again and logged as a non-interactive sign-in.
+		// A refresh is asked again and logged as a non-interactive sign-in,
+		// from the address and User-Agent of the client that sent it.
 		tok, err = wiki.conf.TokenSource(wiki.ctx(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 		if err != nil {
 			t.Fatalf("refresh: %v", err)
@@ -137,6 +138,8 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 			Value []struct {
 				AppID                            string `json:"appId"`
 				IsInteractive                    bool   `json:"isInteractive"`
+				IPAddress                        string `json:"ipAddress"`
+				UserAgent                        string `json:"userAgent"`
 				ConditionalAccessStatus          string `json:"conditionalAccessStatus"`
 				AppliedConditionalAccessPolicies []struct {
 					DisplayName, Result string
@@ -147,7 +150,8 @@ func TestConditionalAccessAtOIDCSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(log.Value) != 1 || log.Value[0].AppID != wiki.appID || log.Value[0].IsInteractive || log.Value[0].ConditionalAccessStatus != "success" ||
-			len(log.Value[0].AppliedConditionalAccessPolicies) != 3 {
+			len(log.Value[0].AppliedConditionalAccessPolicies) != 3 || log.Value[0].IPAddress != "127.0.0.1" ||
+			!strings.HasPrefix(log.Value[0].UserAgent, "Go-http-client/") {
 			t.Fatalf("the refresh in the sign-in log: %+v", log.Value)
 		}
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,6 +170,53 @@ func TestOIDCTokensIssuedBeforeTheKeyStillWork(t *testing.T) {
 		}
 		if _, err := p.provider.UserInfo(ctx, oauth2.StaticTokenSource(next)); err == nil {
 			t.Fatal("the reuse of a rotated refresh token issued before left its successor's access token working")
+		}
+	})
+}
+
+// Refreshes racing with one refresh token: one wins its rotation, and it is
+// the one refresh the sign-in log has; the others are refused and log no
+// success (the record is stored with the rotation, not when the refresh is
+// judged).
+func TestRacingRefreshesLogOnlyTheWinner(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, w *world) {
+		_, p, br := oidcSignedIn(t, w)
+		ctx := p.ctx()
+		f := p.start(oauth2.SetAuthURLParam("scope", "openid offline_access"))
+		tok, err := p.conf.Exchange(ctx, br.code(t, p, f), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, errs[i] = p.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+			})
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			if err == nil {
+				wins++
+			} else {
+				oauthErr(t, err, "invalid_grant")
+			}
+		}
+		events, err := w.store.ListSignInEvents(ctx, storage.EventFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged := 0
+		for _, e := range events {
+			if e.Method == "refreshToken" && e.Result == storage.ResultSuccess {
+				logged++
+			}
+		}
+		if wins != 1 || logged != 1 {
+			t.Fatalf("%d of %d racing refreshes won and the sign-in log has %d successful refreshes; want 1 and 1", wins, n, logged)
 		}
 	})
 }

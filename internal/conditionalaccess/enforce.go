@@ -80,14 +80,21 @@ func Explain(d access.Decision) string {
 
 // OIDCVerdict is Check for a sign-in to an OpenID Connect application, in
 // the provider's terms (the session's address stands for the client's).
-// A sign-in with a browser session (not a refresh) is recorded in the
-// sign-in log with the application and what conditional access made of it.
-func (s *Service) OIDCVerdict(ctx context.Context, sess storage.Session, appID string) (oidc.AccessVerdict, error) {
-	u, err := s.Store.GetUser(ctx, sess.UserID)
-	if err != nil {
-		return oidc.AccessVerdict{}, fmt.Errorf("conditional access: load user: %w", err)
+// Every sign-in is recorded in the sign-in log with the application and
+// what conditional access made of it: a refresh granted in the verdict's
+// Record, which the provider stores with the token's rotation; the rest
+// here.
+func (s *Service) OIDCVerdict(ctx context.Context, req oidc.AccessRequest) (oidc.AccessVerdict, error) {
+	sess := req.Session
+	u := req.User
+	if u == nil {
+		read, err := s.Store.GetUser(ctx, sess.UserID)
+		if err != nil {
+			return oidc.AccessVerdict{}, fmt.Errorf("conditional access: load user: %w", err)
+		}
+		u = &read
 	}
-	d, err := s.Check(ctx, sess, &u, Target{AppID: appID}, sess.IP)
+	d, err := s.Check(ctx, sess, u, Target{AppID: req.AppID}, sess.IP)
 	if err != nil {
 		return oidc.AccessVerdict{}, err
 	}
@@ -104,12 +111,24 @@ func (s *Service) OIDCVerdict(ctx context.Context, sess storage.Session, appID s
 		v.ACR, v.Models = oidc.ACRPhishingResistant, models
 	}
 	// A sign-in with the browser's session is interactive; one with a
-	// refresh token (no session) is not, and is logged as such.
+	// refresh token (no session) is not, is logged as such, and shows the
+	// address of the client that sent it.
 	method := MethodSession
 	if sess.ID == "" {
 		method = MethodRefreshToken
+		if sess.IP == "" {
+			sess.IP, sess.UserAgent = req.Client.IP, req.Client.UserAgent
+		}
 	}
-	if err := s.recordAppSignIn(ctx, sess, u, appID, d, method, nil); err != nil {
+	e, err := s.appSignIn(ctx, sess, *u, req.AppID, req.AppName, d, method)
+	if err != nil {
+		return oidc.AccessVerdict{}, err
+	}
+	if method == MethodRefreshToken && d.Decision == access.Grant {
+		v.Record = &e
+		return v, nil
+	}
+	if err := s.Store.RecordSignIn(ctx, storage.SignInRecord{Event: e}); err != nil {
 		return oidc.AccessVerdict{}, err
 	}
 	return v, nil
@@ -118,11 +137,23 @@ func (s *Service) OIDCVerdict(ctx context.Context, sess storage.Session, appID s
 // recordAppSignIn writes the sign-in log line of a sign-in to an app (once
 // per session and surface when once is set).
 func (s *Service) recordAppSignIn(ctx context.Context, sess storage.Session, u storage.User, appID string, d access.Decision, method string, once *storage.OnceKey) error {
-	name := access.BuiltInApps[appID]
+	e, err := s.appSignIn(ctx, sess, u, appID, "", d, method)
+	if err != nil {
+		return err
+	}
+	return s.Store.RecordSignIn(ctx, storage.SignInRecord{Event: e, Once: once})
+}
+
+// appSignIn is the sign-in log line of a sign-in to an app; name is the
+// app's display name, read when "" and the app is not built in.
+func (s *Service) appSignIn(ctx context.Context, sess storage.Session, u storage.User, appID, name string, d access.Decision, method string) (storage.SignInEvent, error) {
+	if name == "" {
+		name = access.BuiltInApps[appID]
+	}
 	if name == "" {
 		app, err := s.Store.GetApplicationByAppID(ctx, appID)
 		if err != nil {
-			return fmt.Errorf("conditional access: load application: %w", err)
+			return storage.SignInEvent{}, fmt.Errorf("conditional access: load application: %w", err)
 		}
 		name = app.DisplayName
 	}
@@ -139,7 +170,7 @@ func (s *Service) recordAppSignIn(ctx context.Context, sess storage.Session, u s
 		e.AppliedConditionalAccessPolicies = append(e.AppliedConditionalAccessPolicies, storage.AppliedConditionalAccessPolicy{
 			ID: p.ID, DisplayName: p.DisplayName, EnforcedGrantControls: p.EnforcedGrantControls, Result: p.Result})
 	}
-	return s.Store.RecordSignIn(ctx, storage.SignInRecord{Event: e, Once: once})
+	return e, nil
 }
 
 // MethodSession is the sign-in log's method of a sign-in to an app made

@@ -19,8 +19,8 @@ type accessRules struct {
 	asked   []string // session ID and app ID
 }
 
-func (a *accessRules) check(_ context.Context, sess storage.Session, appID string) (AccessVerdict, error) {
-	a.asked = append(a.asked, sess.ID+" "+appID)
+func (a *accessRules) check(_ context.Context, req AccessRequest) (AccessVerdict, error) {
+	a.asked = append(a.asked, req.Session.ID+" "+req.AppID)
 	return a.verdict, nil
 }
 

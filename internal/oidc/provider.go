@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -60,7 +62,23 @@ type Config struct {
 
 	// Access is conditional access, asked at every sign-in to an app
 	// (Continue) and every refresh of its tokens; nil grants everything.
-	Access func(ctx context.Context, sess storage.Session, appID string) (AccessVerdict, error)
+	Access func(ctx context.Context, req AccessRequest) (AccessVerdict, error)
+}
+
+// AccessRequest is one question to conditional access.
+type AccessRequest struct {
+	// Session is the browser's Keyward session, or for a refresh one made
+	// of the sign-in its grant came from (no ID, no address).
+	Session storage.Session
+	// User is the session's user when the provider has read it (nil: the
+	// answer reads it).
+	User *storage.User
+	// AppID is the application's; AppName its display name, "" when the
+	// provider has not read it.
+	AppID, AppName string
+	// Client is who sent the request asked about: for a refresh, the
+	// address and User-Agent its sign-in log line shows.
+	Client session.Client
 }
 
 // Conditional access decisions, as AccessVerdict.Decision.
@@ -81,6 +99,10 @@ type AccessVerdict struct {
 	// Models, when not empty, are the only key models (AAGUIDs) whose
 	// passkey meets the strength; the step-up page names them.
 	Models []string
+	// Record, when set, is the sign-in log line of a refresh granted: the
+	// provider stores it in the transaction that rotates the refresh token,
+	// so a refresh that loses its rotation is not logged as a success.
+	Record *storage.SignInEvent
 }
 
 // Provider is the OpenID Connect provider.
@@ -164,7 +186,11 @@ func New(c Config) (*Provider, error) {
 func (p *Provider) Issuer() string { return p.cfg.Issuer }
 
 func (p *Provider) ctx(r *http.Request) *http.Request {
-	return r.WithContext(withState(op.ContextWithIssuer(r.Context(), p.cfg.Issuer)))
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return r.WithContext(withState(op.ContextWithIssuer(r.Context(), p.cfg.Issuer), session.NewClient(host, r.UserAgent())))
 }
 
 // Handler serves the machine-facing endpoints (discovery, keys, token,
@@ -352,7 +378,7 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 		return p.stepUp(a, need.ACR, "", promptNone)
 	}
 	if p.cfg.Access != nil {
-		v, err := p.cfg.Access(ctx, *sess, app.AppID)
+		v, err := p.cfg.Access(ctx, AccessRequest{Session: *sess, AppID: app.AppID, AppName: app.DisplayName})
 		if err != nil {
 			return Step{}, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/session"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -47,6 +48,11 @@ type reqState struct {
 	// tokens it stored: revoked again when the request fails after that
 	// (a wrong secret or PKCE verifier; Provider.Handler).
 	redeemed string
+	// client sent the request (its address as the edge resolved it).
+	client session.Client
+	// refreshRecord is the sign-in log line of the refresh this request
+	// was granted, stored with the rotation (CreateAccessAndRefreshTokens).
+	refreshRecord *storage.SignInEvent
 }
 
 // secretFailuresKey prefixes an app's object ID in the rate-limit counter
@@ -55,8 +61,8 @@ const secretFailuresKey = "oidc-client:"
 
 type stateKey struct{}
 
-func withState(ctx context.Context) context.Context {
-	return context.WithValue(ctx, stateKey{}, &reqState{})
+func withState(ctx context.Context, c session.Client) context.Context {
+	return context.WithValue(ctx, stateKey{}, &reqState{client: c})
 }
 
 func stateFrom(ctx context.Context) *reqState {
@@ -491,7 +497,7 @@ func (s opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 	if current == "" {
 		err = s.store(ctx, req, acc, ref)
 	} else {
-		err = s.p.store.RotateRefreshToken(ctx, bearerID(current), s.p.now(), acc, ref)
+		err = s.p.store.RotateRefreshToken(ctx, bearerID(current), s.p.now(), stateFrom(ctx).refreshRecord, acc, ref)
 		if errors.Is(err, storage.ErrConflict) {
 			s.revokeReused(ctx, g.id)
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
@@ -532,10 +538,14 @@ func (s opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	if a := stateFrom(ctx).app; a != nil && a.ID != t.ApplicationID {
 		return nil, op.ErrInvalidRefreshToken
 	}
-	if err := s.userMaySignIn(ctx, t.UserID, t.ApplicationID); err != nil {
-		return nil, err
+	// Disabled (or deleted) users' tokens stop at once.
+	u, err := s.p.store.GetUser(ctx, t.UserID)
+	if err != nil || !u.AccountEnabled {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the user cannot sign in")
 	}
-	if err := s.accessAtRefresh(ctx, t); err != nil {
+	c := u.Claims()
+	stateFrom(ctx).user = &c
+	if err := s.accessAtRefresh(ctx, t, &u); err != nil {
 		return nil, err
 	}
 	return &refreshRequest{tok: t, scopes: t.Scopes}, nil
@@ -547,27 +557,26 @@ func (s opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 // authorize again. The token does not keep the passkey's model or the
 // person's address, so a strength restricted to key models, or a policy for
 // named locations only, also sends them back through authorize, where the
-// browser's session has both.
-func (s opStorage) accessAtRefresh(ctx context.Context, t storage.OIDCToken) error {
+// browser's session has both. A refresh granted is logged with the
+// rotation (reqState.refreshRecord).
+func (s opStorage) accessAtRefresh(ctx context.Context, t storage.OIDCToken, u *storage.User) error {
 	if s.p.cfg.Access == nil {
 		return nil
 	}
-	v, err := s.p.cfg.Access(ctx, storage.Session{UserID: t.UserID, AuthMethods: t.AMR, CreatedAt: t.AuthTime}, t.ClientID)
+	st := stateFrom(ctx)
+	req := AccessRequest{Session: storage.Session{UserID: t.UserID, AuthMethods: t.AMR, CreatedAt: t.AuthTime},
+		User: u, AppID: t.ClientID, Client: st.client}
+	if st.app != nil && st.app.AppID == t.ClientID {
+		req.AppName = st.app.DisplayName
+	}
+	v, err := s.p.cfg.Access(ctx, req)
 	if err != nil {
 		return err
 	}
 	if v.Decision != AccessGrant {
 		return oidc.ErrInvalidGrant().WithDescription("conditional access requires the user to sign in again")
 	}
-	return nil
-}
-
-// userMaySignIn refuses disabled (or deleted) users: their tokens stop at once.
-func (s opStorage) userMaySignIn(ctx context.Context, userID, _ string) error {
-	u, err := s.user(ctx, userID)
-	if err != nil || !u.AccountEnabled {
-		return oidc.ErrInvalidGrant().WithDescription("the user cannot sign in")
-	}
+	st.refreshRecord = v.Record
 	return nil
 }
 

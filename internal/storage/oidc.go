@@ -81,10 +81,12 @@ type OIDCStorage interface {
 	CreateOIDCTokens(ctx context.Context, ts ...OIDCToken) error
 	GetOIDCToken(ctx context.Context, id string) (OIDCToken, error)
 	// RotateRefreshToken marks the unexpired, not yet rotated refresh token
-	// oldID rotated at now and stores next in the same transaction. A token
-	// already rotated is ErrConflict (the caller revokes the grant: reuse of a
-	// refresh token); an unknown or expired one ErrNotFound.
-	RotateRefreshToken(ctx context.Context, oldID string, now time.Time, next ...OIDCToken) error
+	// oldID rotated at now and stores next, and the refresh's sign-in log
+	// line when event is not nil, in the same transaction. A token already
+	// rotated is ErrConflict (the caller revokes the grant: reuse of a
+	// refresh token); an unknown or expired one ErrNotFound. Either way
+	// nothing is stored.
+	RotateRefreshToken(ctx context.Context, oldID string, now time.Time, event *SignInEvent, next ...OIDCToken) error
 	// RevokeOIDCToken deletes one token (ErrNotFound when it is gone).
 	RevokeOIDCToken(ctx context.Context, id string) error
 	// RevokeOIDCGrant deletes every token of a grant (a code and the refresh

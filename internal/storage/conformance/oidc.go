@@ -554,6 +554,13 @@ var oidcTokenTests = []test{
 		a := mustApplication(t, s, "App")
 		ref := newOIDCToken(a, u.ID, storage.TokenRefresh, "g")
 		ok(t, s.CreateOIDCTokens(t.Context(), ref))
+		// Each rotation carries its refresh's sign-in record: only the
+		// winner's is stored.
+		refreshed := func(i int) *storage.SignInEvent {
+			return &storage.SignInEvent{ID: fmt.Sprint("refresh-", i), Time: at(time.Minute), UserID: u.ID,
+				UserPrincipalName: u.UserPrincipalName, Method: "refreshToken", Result: storage.ResultSuccess,
+				IP: "198.51.100.7", UserAgent: "app/1.0", AppID: a.AppID, AppDisplayName: a.DisplayName}
+		}
 		const n = 6
 		var wg sync.WaitGroup
 		errs := make([]error, n)
@@ -561,16 +568,16 @@ var oidcTokenTests = []test{
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = s.RotateRefreshToken(t.Context(), ref.ID, at(time.Minute),
+				errs[i] = s.RotateRefreshToken(t.Context(), ref.ID, at(time.Minute), refreshed(i),
 					newOIDCToken(a, u.ID, storage.TokenRefresh, "g"))
 			}()
 		}
 		wg.Wait()
-		wins := 0
-		for _, err := range errs {
+		wins, winner := 0, -1
+		for i, err := range errs {
 			switch {
 			case err == nil:
-				wins++
+				wins, winner = wins+1, i
 			case !errors.Is(err, storage.ErrConflict):
 				t.Fatalf("a losing rotation got %v, want ErrConflict", err)
 			}
@@ -581,10 +588,21 @@ var oidcTokenTests = []test{
 		got, err := s.GetOIDCToken(t.Context(), ref.ID)
 		ok(t, err)
 		equal(t, "rotated at", got.RotatedAt, ptr(at(time.Minute)))
-		is(t, s.RotateRefreshToken(t.Context(), "missing", t0), storage.ErrNotFound)
+		logged, _, err := s.ListSignIns(t.Context(), storage.SignInQuery{})
+		ok(t, err)
+		if len(logged) != 1 {
+			t.Fatalf("%d sign-in records after one rotation won, want 1", len(logged))
+		}
+		want := *refreshed(winner)
+		want.UserDisplayName, want.CorrelationID = u.DisplayName, logged[0].CorrelationID
+		equal(t, "the winner's record", logged[0], want)
+		is(t, s.RotateRefreshToken(t.Context(), "missing", t0, refreshed(n)), storage.ErrNotFound)
 		exp := newOIDCToken(a, u.ID, storage.TokenRefresh, "g3")
 		ok(t, s.CreateOIDCTokens(t.Context(), exp))
-		is(t, s.RotateRefreshToken(t.Context(), exp.ID, exp.ExpiresAt), storage.ErrNotFound)
+		is(t, s.RotateRefreshToken(t.Context(), exp.ID, exp.ExpiresAt, refreshed(n+1)), storage.ErrNotFound)
+		logged, _, err = s.ListSignIns(t.Context(), storage.SignInQuery{})
+		ok(t, err)
+		equal(t, "records after two refused rotations", len(logged), 1)
 		n2, err := s.RevokeOIDCGrant(t.Context(), "g")
 		ok(t, err)
 		if n2 != 2 {
@@ -666,7 +684,7 @@ func testRevocationRacesRefresh(t *testing.T, s storage.Storage) {
 		go func() {
 			defer wg.Done()
 			<-start
-			rotateErr = s.RotateRefreshToken(t.Context(), ref.ID, at(time.Minute), acc, next)
+			rotateErr = s.RotateRefreshToken(t.Context(), ref.ID, at(time.Minute), nil, acc, next)
 		}()
 		go func() {
 			defer wg.Done()

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/keyward/keyward/internal/correlation"
 	"github.com/keyward/keyward/internal/storage"
 )
 
@@ -572,7 +575,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, requestID string, now time.T
 	const update = `UPDATE oidc_auth_requests SET code_used_at = ?
 			WHERE id = ? AND code_used_at IS NULL AND code_expires_at > ?`
 	updateArgs := []any{s.tv(now), requestID, s.tv(now)}
-	if won, ok, err := s.gatedTokens(ctx, update, updateArgs, ts); ok {
+	if won, ok, err := s.gatedTokens(ctx, update, updateArgs, ts, nil); ok {
 		if err == nil && !won {
 			err = s.codeNotRedeemed(ctx, s.write(), requestID)
 		}
@@ -666,10 +669,10 @@ func (s *Store) oidcTokenArgs(ts []storage.OIDCToken) ([]any, error) {
 	return args, nil
 }
 
-// gatedTokens runs update and, when it changed a row, inserts ts, as one
-// statement where the dialect has GatedInsertStatement (ok false: it has
-// not). won reports whether the update changed a row.
-func (s *Store) gatedTokens(ctx context.Context, update string, updateArgs []any, ts []storage.OIDCToken) (won, ok bool, err error) {
+// gatedTokens runs update and, when it changed a row, inserts ts and event
+// (nil: none), as one statement where the dialect has GatedInsertStatement
+// (ok false: it has not). won reports whether the update changed a row.
+func (s *Store) gatedTokens(ctx context.Context, update string, updateArgs []any, ts []storage.OIDCToken, event *storage.SignInEvent) (won, ok bool, err error) {
 	if s.d.GatedInsertStatement == nil || len(ts) == 0 {
 		return false, false, nil
 	}
@@ -677,13 +680,22 @@ func (s *Store) gatedTokens(ctx context.Context, update string, updateArgs []any
 	if err != nil {
 		return false, true, err
 	}
-	var updated, inserted int
-	q := s.d.GatedInsertStatement(update, "oidc_tokens", oidcTokenCols, len(ts))
-	if err := s.write().scanRow(ctx, q, append(updateArgs, args...), &updated, &inserted); err != nil {
+	inserts := []GatedInsert{{Table: "oidc_tokens", Cols: oidcTokenCols, Rows: len(ts)}}
+	var updated, inserted, events int
+	dest := []any{&updated, &inserted}
+	wantEvents := 0
+	if event != nil {
+		wantEvents = 1
+		inserts = append(inserts, GatedInsert{Table: "sign_in_events", Cols: SignInCols, Rows: 1})
+		args = append(args, Codec{s}.SignInEvent(*event)...)
+		dest = append(dest, &events)
+	}
+	q := s.d.GatedInsertStatement(update, inserts...)
+	if err := s.write().scanRow(ctx, q, append(updateArgs, args...), dest...); err != nil {
 		return false, true, err
 	}
-	if updated > 0 && inserted != len(ts) {
-		return false, true, fmt.Errorf("stored %d of %d tokens", inserted, len(ts))
+	if updated > 0 && (inserted != len(ts) || events != wantEvents) {
+		return false, true, fmt.Errorf("stored %d of %d tokens and %d of %d sign-in records", inserted, len(ts), events, wantEvents)
 	}
 	return updated > 0, true, nil
 }
@@ -709,12 +721,22 @@ func (s *Store) GetOIDCToken(ctx context.Context, id string) (storage.OIDCToken,
 
 // RotateRefreshToken implements storage.Storage: as RedeemAuthCode, one
 // conditional UPDATE decides the winner; batched on SQLite.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, now time.Time, next ...storage.OIDCToken) error {
+func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, now time.Time, event *storage.SignInEvent, next ...storage.OIDCToken) error {
 	op := "rotate refresh token"
+	if event != nil {
+		e := *event
+		if e.ID == "" {
+			e.ID = uuid.NewString()
+		}
+		if e.CorrelationID == "" {
+			e.CorrelationID = correlation.ID(ctx)
+		}
+		event = &e
+	}
 	const update = `UPDATE oidc_tokens SET rotated_at = ?
 			WHERE id = ? AND kind = 'refresh' AND rotated_at IS NULL AND expires_at > ?`
 	updateArgs := []any{s.tv(now), oldID, s.tv(now)}
-	if won, ok, err := s.gatedTokens(ctx, update, updateArgs, next); ok {
+	if won, ok, err := s.gatedTokens(ctx, update, updateArgs, next, event); ok {
 		if err == nil && !won {
 			err = s.refreshNotRotated(ctx, s.write(), oldID)
 		}
@@ -731,7 +753,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, now time.T
 		if err != nil {
 			return err
 		}
-		return s.insertOIDCTokens(ctx, c, next)
+		if err := s.insertOIDCTokens(ctx, c, next); err != nil || event == nil {
+			return err
+		}
+		return s.insertSignInEvent(ctx, c, *event)
 	})
 	if err != nil {
 		return s.fail(op, err, storage.ErrConflict)

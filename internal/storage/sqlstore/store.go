@@ -90,13 +90,13 @@ type Dialect struct {
 	// only when the ones it depends on found their row.
 	SignInStatement func(r storage.SignInRecord, c Codec) (query string, args []any)
 	// GatedInsertStatement, where set, joins a conditional UPDATE (with ?
-	// placeholders, no RETURNING) and an INSERT of rows rows into table's
-	// cols that happens only when the UPDATE changed a row, as one statement
-	// (PostgreSQL's writable CTEs): one round trip instead of four for a code
-	// redemption or a refresh rotation. Its one row counts the rows the
-	// UPDATE changed and the rows inserted; its arguments are the UPDATE's,
-	// then each row's values in cols order.
-	GatedInsertStatement func(update, table, cols string, rows int) string
+	// placeholders, no RETURNING) and INSERTs that happen only when the
+	// UPDATE changed a row, as one statement (PostgreSQL's writable CTEs):
+	// one round trip instead of four for a code redemption or a refresh
+	// rotation. Its one row counts the rows the UPDATE changed, then the
+	// rows each INSERT inserted; its arguments are the UPDATE's, then each
+	// INSERT's rows' values in its Cols order.
+	GatedInsertStatement func(update string, inserts ...GatedInsert) string
 	// QueryRow, where set, runs a statement that answers one row on a
 	// connection of db's pool through the driver itself rather than
 	// database/sql, and scans the row into dest (the same destinations
@@ -159,6 +159,13 @@ type Dialect struct {
 	IsUniqueViolation func(error) bool
 	// IsForeignKeyViolation reports a FOREIGN KEY violation.
 	IsForeignKeyViolation func(error) bool
+}
+
+// GatedInsert is one INSERT of a GatedInsertStatement: Rows rows into
+// Table's Cols.
+type GatedInsert struct {
+	Table, Cols string
+	Rows        int
 }
 
 // keyBound is the dialect's KeyBound.
