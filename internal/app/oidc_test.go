@@ -326,6 +326,32 @@ func TestOIDCCodeFlowConfidentialClient(t *testing.T) {
 		if _, err := p.provider.UserInfo(p.ctx(), oauth2.StaticTokenSource(tok2)); err == nil {
 			t.Fatal("the chain's access token still works after refresh-token reuse")
 		}
+		// The administrator sees the reuse in the sign-in log: a failed
+		// non-interactive sign-in to the app, from the client that sent it.
+		var log struct {
+			Value []struct {
+				UserPrincipalName string `json:"userPrincipalName"`
+				AppID             string `json:"appId"`
+				AppDisplayName    string `json:"appDisplayName"`
+				IsInteractive     bool   `json:"isInteractive"`
+				IPAddress         string `json:"ipAddress"`
+				Status            struct {
+					AdditionalDetails string `json:"additionalDetails"`
+					FailureReason     string `json:"failureReason"`
+				} `json:"status"`
+			} `json:"value"`
+		}
+		if err := json.Unmarshal(w.mustStatus(w.do("GET", "/api/v1/auditLogs/signIns?$top=1", bearer(w.admin), nil), http.StatusOK).body, &log); err != nil {
+			t.Fatal(err)
+		}
+		if len(log.Value) != 1 {
+			t.Fatalf("sign-in log: %+v", log.Value)
+		}
+		if got := log.Value[0]; got.UserPrincipalName != "alice@contoso.com" || got.AppID != p.appID || got.AppDisplayName != "Grafana" ||
+			got.IsInteractive || got.IPAddress != "127.0.0.1" || got.Status.AdditionalDetails != "refreshTokenReused" ||
+			!strings.Contains(got.Status.FailureReason, "used again") {
+			t.Fatalf("the reused refresh token in the sign-in log: %+v", got)
+		}
 	})
 }
 

@@ -179,7 +179,7 @@ const MethodSession = "session"
 
 // MethodRefreshToken is the sign-in log's method of a token refresh: a
 // non-interactive sign-in (Graph's isInteractive false).
-const MethodRefreshToken = "refreshToken"
+const MethodRefreshToken = oidc.MethodRefreshToken
 
 // requirement is Graph's authenticationRequirement of a decision: multi-
 // factor when an enforced policy that applied asked for mfa or a strength.

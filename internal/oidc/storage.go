@@ -499,7 +499,11 @@ func (s opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 	} else {
 		err = s.p.store.RotateRefreshToken(ctx, bearerID(current), s.p.now(), stateFrom(ctx).refreshRecord, acc, ref)
 		if errors.Is(err, storage.ErrConflict) {
-			s.revokeReused(ctx, g.id)
+			t := storage.OIDCToken{GrantID: g.id}
+			if r, ok := req.(*refreshRequest); ok {
+				t = r.tok
+			}
+			s.revokeReused(ctx, t)
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
 		}
 		if errors.Is(err, storage.ErrNotFound) {
@@ -512,24 +516,56 @@ func (s opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Toke
 	return accID, refresh, acc.ExpiresAt, nil
 }
 
-func (s opStorage) revokeReused(ctx context.Context, grantID string) {
-	n, err := s.p.store.RevokeOIDCGrant(ctx, grantID)
+// revokeReused revokes the grant of t, a rotated refresh token used again
+// (its holder or whoever stole it is not the one who used it first), and
+// logs the attempt in the sign-in log: a failed non-interactive sign-in of
+// its user to its app, from the client that sent it.
+func (s opStorage) revokeReused(ctx context.Context, t storage.OIDCToken) {
+	n, err := s.p.store.RevokeOIDCGrant(ctx, t.GrantID)
 	if err != nil {
 		s.p.log.ErrorContext(ctx, "oidc: revoke a reused refresh token's chain", "error", err)
 		return
 	}
 	s.p.log.WarnContext(ctx, "oidc: a rotated refresh token was used again; its chain is revoked",
-		"grant", grantID, "revoked", n)
+		"grant", t.GrantID, "revoked", n)
+	if t.UserID == "" {
+		return
+	}
+	st := stateFrom(ctx)
+	e := storage.SignInEvent{Time: s.p.now().UTC(), UserID: t.UserID, Method: MethodRefreshToken,
+		Result: storage.ResultFailure, FailureCode: FailureCodeRefreshTokenReused, FailureReason: refreshTokenReused,
+		IP: st.client.IP, UserAgent: st.client.UserAgent, AppID: t.ClientID}
+	if u, err := s.user(ctx, t.UserID); err == nil {
+		e.UserPrincipalName = u.UserPrincipalName
+	}
+	if a := st.app; a != nil && a.ID == t.ApplicationID {
+		e.AppDisplayName = a.DisplayName
+	}
+	if err := s.p.store.RecordSignIn(ctx, storage.SignInRecord{Event: e}); err != nil {
+		s.p.log.ErrorContext(ctx, "oidc: log a reused refresh token", "error", err)
+	}
 }
+
+// MethodRefreshToken is the sign-in log's method of a token refresh: a
+// non-interactive sign-in (Graph's isInteractive false).
+const MethodRefreshToken = "refreshToken"
+
+// FailureCodeRefreshTokenReused is the sign-in log's code of a rotated
+// refresh token used again.
+const FailureCodeRefreshTokenReused = "refreshTokenReused"
+
+const refreshTokenReused = "A refresh token was used again after it had been exchanged; every token of its sign-in is revoked, and the app must sign the user in again."
 
 // TokenRequestByRefreshToken implements op.AuthStorage.
 func (s opStorage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	t, err := s.p.store.GetOIDCToken(ctx, bearerID(token))
-	if err != nil || t.Kind != storage.TokenRefresh {
+	t, u, err := s.p.store.GetRefreshToken(ctx, bearerID(token))
+	if err != nil {
 		return nil, op.ErrInvalidRefreshToken
 	}
+	c := u.Claims()
+	stateFrom(ctx).user = &c
 	if t.RotatedAt != nil {
-		s.revokeReused(ctx, t.GrantID)
+		s.revokeReused(ctx, t)
 		return nil, op.ErrInvalidRefreshToken
 	}
 	if !s.p.now().Before(t.ExpiresAt) {
@@ -538,13 +574,10 @@ func (s opStorage) TokenRequestByRefreshToken(ctx context.Context, token string)
 	if a := stateFrom(ctx).app; a != nil && a.ID != t.ApplicationID {
 		return nil, op.ErrInvalidRefreshToken
 	}
-	// Disabled (or deleted) users' tokens stop at once.
-	u, err := s.p.store.GetUser(ctx, t.UserID)
-	if err != nil || !u.AccountEnabled {
+	// Disabled users' tokens stop at once (a deleted user's are gone).
+	if !u.AccountEnabled {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the user cannot sign in")
 	}
-	c := u.Claims()
-	stateFrom(ctx).user = &c
 	if err := s.accessAtRefresh(ctx, t, &u); err != nil {
 		return nil, err
 	}

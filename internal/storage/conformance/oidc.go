@@ -135,6 +135,22 @@ var applicationTests = []test{
 		_, _, err = s.GetClient(t.Context(), "no-such-app", "oidc-client:", w, start)
 		is(t, err, storage.ErrNotFound)
 	}},
+	{"a_refresh_token_is_read_with_its_user", func(t *testing.T, s storage.Storage) {
+		u := mustUser(t, s, "u@x.org")
+		a := mustApplication(t, s, "App")
+		ref, acc := newOIDCToken(a, u.ID, storage.TokenRefresh, "g1"), newOIDCToken(a, u.ID, storage.TokenAccess, "g1")
+		ok(t, s.CreateOIDCTokens(t.Context(), ref, acc))
+		want, err := s.GetOIDCToken(t.Context(), ref.ID)
+		ok(t, err)
+		got, owner, err := s.GetRefreshToken(t.Context(), ref.ID)
+		ok(t, err)
+		equal(t, "token", got, want)
+		equal(t, "user", owner, u)
+		_, _, err = s.GetRefreshToken(t.Context(), acc.ID)
+		is(t, err, storage.ErrNotFound)
+		_, _, err = s.GetRefreshToken(t.Context(), "no-such-token")
+		is(t, err, storage.ErrNotFound)
+	}},
 	{"deleting_an_app_deletes_its_tokens", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "u@x.org")
 		a := mustApplication(t, s, "App")

@@ -138,10 +138,12 @@ func (s *Store) ListSignInsQuery(q storage.SignInQuery) (string, []any, error) {
 		return "", nil, err
 	}
 	tail, args := w.sql(limit(q.Limit))
-	cols := "e." + strings.ReplaceAll(strings.Join(strings.Fields(SignInCols), " "), ", ", ", e.")
-	return `SELECT ` + cols + `, e.seq, COALESCE(u.display_name, '')
+	return `SELECT ` + signInColsOfE + `, e.seq, COALESCE(u.display_name, '')
 		FROM sign_in_events e LEFT JOIN users u ON u.id = e.user_id` + tail, args, nil
 }
+
+// signInColsOfE are SignInCols of the alias e.
+var signInColsOfE = prefixed("e", SignInCols)
 
 // logPage reads the rows of a log query that asked for n+1: an extra row
 // only says that a next page exists, whose cursor is the last row returned.

@@ -626,13 +626,14 @@ func (s *Store) DeleteExpiredAuthRequests(ctx context.Context, now time.Time, ma
 const oidcTokenCols = `id, kind, grant_id, application_id, client_id, user_id, scopes, audience, amr, acr,
 	auth_time, refresh_id, created_at, expires_at, rotated_at`
 
-func scanOIDCToken(sc scanner) (storage.OIDCToken, error) {
+// scanOIDCToken scans a row of oidcTokenCols, then extra.
+func scanOIDCToken(sc scanner, extra ...any) (storage.OIDCToken, error) {
 	var t storage.OIDCToken
 	var user strCol
 	var scopes, aud, amr strListCol
 	var authTime, created, expires, rotated timeCol
-	if err := sc.Scan(&t.ID, &t.Kind, &t.GrantID, &t.ApplicationID, &t.ClientID, &user, &scopes, &aud, &amr,
-		&t.ACR, &authTime, &t.RefreshID, &created, &expires, &rotated); err != nil {
+	if err := sc.Scan(append([]any{&t.ID, &t.Kind, &t.GrantID, &t.ApplicationID, &t.ClientID, &user, &scopes, &aud, &amr,
+		&t.ACR, &authTime, &t.RefreshID, &created, &expires, &rotated}, extra...)...); err != nil {
 		return storage.OIDCToken{}, err
 	}
 	t.UserID, t.Scopes, t.Audience, t.AMR = user.V, scopes.V, aud.V, amr.V
@@ -718,6 +719,22 @@ func (s *Store) GetOIDCToken(ctx context.Context, id string) (storage.OIDCToken,
 	}
 	return t, nil
 }
+
+// GetRefreshToken implements storage.Storage: the token and its user in
+// one read, as a refresh needs both.
+func (s *Store) GetRefreshToken(ctx context.Context, id string) (storage.OIDCToken, storage.User, error) {
+	var u userScan
+	t, err := scanOIDCToken(s.read().hotRow(ctx, `SELECT `+refreshTokenCols+`
+		FROM oidc_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.kind = 'refresh'`, id), u.dest()...)
+	if err != nil {
+		return t, storage.User{}, s.fail("get refresh token", err, nil)
+	}
+	return t, u.user(), nil
+}
+
+// refreshTokenCols are GetRefreshToken's columns: the token's, then its
+// user's.
+var refreshTokenCols = prefixed("t", oidcTokenCols) + ", " + prefixed("u", userCols)
 
 // RotateRefreshToken implements storage.Storage: as RedeemAuthCode, one
 // conditional UPDATE decides the winner; batched on SQLite.
