@@ -167,3 +167,57 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// TestBrowserPreviewReadsOnPastTheFirstPage: a proposal that cuts off more
+// people than one answer lists shows the first 100 with "… and N more" and a
+// button that reads the next page of the same proposal into the list, until
+// everyone is listed.
+func TestBrowserPreviewReadsOnPastTheFirstPage(t *testing.T) {
+	chromium := chromiumPath(t)
+	k := startKeyward(t)
+	ctx := context.Background()
+	k.user(t, adminUPN, "Ada Lovelace", adminPassword, storage.RoleGlobalAdmin)
+	const people = 130
+	for i := range people {
+		k.key(t, k.user(t, fmt.Sprintf("p%03d@contoso.example", i), fmt.Sprintf("Person %03d", i), "", ""), soloAAGUID, soloModel)
+	}
+	if _, err := k.app.Policies.UpdateFido2(ctx, authz.CLI(), []byte(`{"state":"enabled"}`)); err != nil {
+		t.Fatal(err)
+	}
+
+	b := startBrowser(t, chromium)
+	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
+	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
+	secondFactorForTheAdminCenter(t, admin, k, fido2Page)
+	admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+	admin.click(t, "#tab-configure")
+	admin.click(t, "#p0-restrict")
+	admin.click(t, "#p0-allow")
+	admin.fill(t, "#p0-aaguid", yubiAAGUID)
+	admin.click(t, `[data-action="add-aaguid"]`)
+
+	admin.waitText(t, "#impact-summary", fmt.Sprintf("%d people would lose passkey sign-in, %d keys would stop working", people, people))
+	const listed = `String(document.querySelectorAll("#impact-users-list > li").length)`
+	if n, _ := admin.evalErr(listed); n != "100" {
+		admin.fail(t, "the first page lists %s people, want 100", n)
+	}
+	admin.waitText(t, "#impact-users-list-more", fmt.Sprintf("… and %d more.", people-100))
+	admin.waitText(t, "#impact-users-list-more-next", fmt.Sprintf("Show %d more", people-100))
+	admin.click(t, "#impact-users-list-more-next")
+	admin.waitFor(t, "the second page in the list", `document.querySelectorAll("#impact-users-list > li").length === `+fmt.Sprint(people))
+	if admin.visible(t, "#impact-users-list-more") {
+		admin.fail(t, "the list still says there are more after the last page")
+	}
+	txt := admin.text(t, "#impact-users-list")
+	for _, who := range []string{"p000@contoso.example", "p099@contoso.example", "p100@contoso.example", fmt.Sprintf("p%03d@contoso.example", people-1)} {
+		if !strings.Contains(txt, who) {
+			admin.fail(t, "the list read to the end does not name %s", who)
+		}
+	}
+	if strings.Count(txt, "p100@contoso.example") != 1 {
+		admin.fail(t, "the second page repeats the first page's last person or lists someone twice")
+	}
+	// The keys' list reads on the same way, with the same proposal.
+	admin.click(t, "#impact-keys-list-more-next")
+	admin.waitFor(t, "the keys' second page", `document.querySelectorAll("#impact-keys-list > li").length === `+fmt.Sprint(people))
+}

@@ -8,7 +8,7 @@
 import { get, getVersioned, patchIfMatch, listAll, sentence } from "./api.js";
 import { $, $$, h, show, setAlert, onSubmit, limit, confirmDialog } from "./ui.js";
 import { may, needs, readOnly } from "./read-only.js";
-import { fido2Path as path, askPreview, summaryText, privilegedText, modelTable, keyList, peopleList } from "./impact-preview.js";
+import { fido2Path as path, askPreview, pageOf, summaryText, privilegedText, modelTable, keyList, peopleList } from "./impact-preview.js";
 const ALL = "all_users";
 const MAX_PROFILES = limit("maxProfiles");
 const MAX_LOOKUP = limit("maxAaguidsPerRequest"); // AAGUIDs per models request, as the API allows
@@ -61,8 +61,9 @@ function schedulePreview() {
 
 async function runPreview(seq) {
   let p;
+  const asked = proposal();
   try {
-    p = await askPreview(proposal());
+    p = await askPreview(asked);
   } catch (e) {
     if (seq !== previewSeq) return;
     $("#impact-live").setAttribute("aria-busy", "false");
@@ -81,12 +82,15 @@ async function runPreview(seq) {
   const priv = privilegedText(p.privilegedUsersAffected);
   $("#impact-privileged").textContent = priv;
   show($("#impact-privileged"), !!priv);
+  // Each list's next pages are of the form as it was asked about.
   $("#impact-users").replaceChildren(peopleList(p.usersLosingPasskeySignIn, s.usersLosingPasskeySignIn,
-    "impact-users-list", "Nobody loses passkey sign-in."));
+    "impact-users-list", "Nobody loses passkey sign-in.", pageOf(asked, "usersLosingPasskeySignIn")));
   $("#impact-models").replaceChildren(modelTable(p.keysThatStopWorkingByModel, "impact-models-table"));
-  $("#impact-keys").replaceChildren(keyList(p.keysThatStopWorking, s.keysThatStopWorking, "impact-keys-list"));
+  $("#impact-keys").replaceChildren(keyList(p.keysThatStopWorking, s.keysThatStopWorking, "impact-keys-list",
+    pageOf(asked, "keysThatStopWorking")));
   $("#impact-no-key").replaceChildren(peopleList(p.usersInScopeWithoutAcceptableKey, s.usersInScopeWithoutAcceptableKey,
-    "impact-no-key-list", "Everyone in scope who holds a passkey keeps an acceptable one."));
+    "impact-no-key-list", "Everyone in scope who holds a passkey keeps an acceptable one.",
+    pageOf(asked, "usersInScopeWithoutAcceptableKey")));
   show($("#impact-result"), true);
 }
 

@@ -2,7 +2,7 @@
 // → preview → save as allow list" through the policy's preview endpoint.
 import { get, listAll, getVersioned, patchIfMatch } from "./api.js";
 import { $, $$, h, show, setAlert, badge, busy } from "./ui.js";
-import { fido2Path as fido2, askPreview, summaryText, privilegedText, userTable } from "./impact-preview.js";
+import { fido2Path as fido2, askPreview, pageOf, summaryText, privilegedText, userTable } from "./impact-preview.js";
 import { formMessages } from "./form-messages.js";
 import { may, needs, readOnly } from "./read-only.js";
 
@@ -92,7 +92,8 @@ previewButton.addEventListener("click", async () => {
     $("#preview-summary").textContent = summaryText(p.summary);
     lockoutShown = p.privilegedUsersAffected.length > 0;
     setAlert($("#preview-privileged"), privilegedText(p.privilegedUsersAffected));
-    $("#preview-users").replaceChildren(userTable(p.usersLosingPasskeySignIn, p.summary.usersLosingPasskeySignIn));
+    $("#preview-users").replaceChildren(userTable(p.usersLosingPasskeySignIn, p.summary.usersLosingPasskeySignIn,
+      undefined, pageOf(proposal, "usersLosingPasskeySignIn")));
     saveMessages.clear();
     show($("#preview"), true);
     $("#preview").scrollIntoView({ block: "nearest" });
