@@ -19,9 +19,11 @@ import (
 )
 
 // The token endpoint, measured beside passkey sign-in: an app redeeming a
-// code with PKCE and its client secret, and refreshing the tokens it got.
-// The authorizations that make the codes are run before each level, so a
-// level's latency and server CPU are the token requests' alone.
+// code with PKCE and its client secret, refreshing the tokens it got, and
+// (as a resource server does with an opaque token on each call it serves)
+// introspecting the access tokens the refreshes gave. The authorizations
+// that make the codes are run before each level, so a level's latency and
+// server CPU are the token requests' alone.
 
 // benchRedirect is the benchmark app's redirect URI; nothing is ever sent there.
 const benchRedirect = "https://bench.invalid/cb"
@@ -36,10 +38,11 @@ const DefaultTokenCount = 600
 // authorizers is how many authorizations run at once while the codes are made.
 const authorizers = 4
 
-// Token grants measured.
+// Token requests measured: two grants, and introspection.
 const (
-	GrantCode    = "authorization_code+PKCE"
-	GrantRefresh = "refresh_token"
+	GrantCode     = "authorization_code+PKCE"
+	GrantRefresh  = "refresh_token"
+	Introspection = "introspection"
 )
 
 // tokenApp is the benchmark's registered web app and a browser session to
@@ -167,25 +170,55 @@ func (a *tokenApp) authorize(ctx context.Context) (pendingCode, error) {
 	return pendingCode{}, fmt.Errorf("authorizing: no code after the hand-off (last at %s)", next)
 }
 
-// token posts one token request with the app's credentials and returns the
-// refresh token it got.
-func (a *tokenApp) token(ctx context.Context, form url.Values) (string, error) {
+// tokens are what a token request gave.
+type tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// post posts form to one of the provider's endpoints with the app's
+// credentials and returns the 200's body.
+func (a *tokenApp) post(ctx context.Context, path string, form url.Values) ([]byte, error) {
 	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(a.appID) + ":" + url.QueryEscape(a.pass)))
-	res, body, err := a.c.raw(ctx, http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", nil, basic)
+	res, body, err := a.c.raw(ctx, http.MethodPost, path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", nil, basic)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if res.StatusCode != http.StatusOK {
-		return "", statusError(http.MethodPost, "/oauth2/token", res.StatusCode, body)
+		return nil, statusError(http.MethodPost, path, res.StatusCode, body)
 	}
-	var tok struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
+	return body, nil
+}
+
+// token posts one token request with the app's credentials and returns the
+// tokens it got.
+func (a *tokenApp) token(ctx context.Context, form url.Values) (tokens, error) {
+	body, err := a.post(ctx, "/oauth2/token", form)
+	if err != nil {
+		return tokens{}, err
 	}
+	var tok tokens
 	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("POST /oauth2/token: 200 without an access token: %.200s", body)
+		return tokens{}, fmt.Errorf("POST /oauth2/token: 200 without an access token: %.200s", body)
 	}
-	return tok.RefreshToken, nil
+	return tok, nil
+}
+
+// introspect asks whether an access token is active, as the app's API
+// would, and fails unless it is.
+func (a *tokenApp) introspect(ctx context.Context, access string) error {
+	body, err := a.post(ctx, "/oauth2/introspect", url.Values{"token": {access}})
+	if err != nil {
+		return err
+	}
+	var got struct {
+		Active bool   `json:"active"`
+		Sub    string `json:"sub"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil || !got.Active || got.Sub == "" {
+		return fmt.Errorf("POST /oauth2/introspect: not an active user's token: %.200s", body)
+	}
+	return nil
 }
 
 // authorizeAll makes n codes, a few authorizations at a time.
@@ -227,13 +260,13 @@ func runTokenLevels(ctx context.Context, a *tokenApp, conc, n int, serverCPU fun
 	}
 	progress("token endpoint, concurrency %d: %d codes made; timing their exchanges…", conc, n)
 	var mu sync.Mutex
-	var refresh []string
+	var refresh, access []string
 	exchange, err := runRequests(ctx, conc, len(codes), serverCPU, func(ctx context.Context, i int) error {
-		rt, err := a.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {codes[i].code},
+		tok, err := a.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {codes[i].code},
 			"redirect_uri": {benchRedirect}, "code_verifier": {codes[i].verifier}})
-		if err == nil && rt != "" {
+		if err == nil && tok.RefreshToken != "" {
 			mu.Lock()
-			refresh = append(refresh, rt)
+			refresh = append(refresh, tok.RefreshToken)
 			mu.Unlock()
 		}
 		return err
@@ -244,10 +277,23 @@ func runTokenLevels(ctx context.Context, a *tokenApp, conc, n int, serverCPU fun
 	}
 	progress("token endpoint, concurrency %d: timing %d refreshes…", conc, len(refresh))
 	refreshed, err := runRequests(ctx, conc, len(refresh), serverCPU, func(ctx context.Context, i int) error {
-		_, err := a.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh[i]}})
+		tok, err := a.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh[i]}})
+		if err == nil {
+			mu.Lock()
+			access = append(access, tok.AccessToken)
+			mu.Unlock()
+		}
 		return err
 	})
-	return append(out, TokenResult{Grant: GrantRefresh, LevelResult: refreshed}), err
+	out = append(out, TokenResult{Grant: GrantRefresh, LevelResult: refreshed})
+	if err != nil || len(access) == 0 {
+		return out, err
+	}
+	progress("token endpoint, concurrency %d: timing %d introspections…", conc, len(access))
+	introspected, err := runRequests(ctx, conc, len(access), serverCPU, func(ctx context.Context, i int) error {
+		return a.introspect(ctx, access[i])
+	})
+	return append(out, TokenResult{Grant: Introspection, LevelResult: introspected}), err
 }
 
 // runRequests runs do(i) for i in [0, n) on conc workers and measures it

@@ -24,7 +24,8 @@ type TokenReport struct {
 
 // tokenDescription says what the token levels measure.
 const tokenDescription = "a web app's POST /oauth2/token with its client secret (Basic): " +
-	"authorization_code with a PKCE verifier, then refresh_token with the refresh token that gave (rotated); " +
+	"authorization_code with a PKCE verifier, then refresh_token with the refresh token that gave (rotated), " +
+	"then POST /oauth2/introspect of the access token each refresh gave, as the app's API checks an opaque token; " +
 	"the authorizations that make the codes run before each level and are not counted"
 
 // AddToken records one token-endpoint level.
