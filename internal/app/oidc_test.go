@@ -497,6 +497,11 @@ func TestOIDCRefusals(t *testing.T) {
 			if err != nil || tok.AccessToken == "" {
 				t.Fatalf("client credentials: %v", err)
 			}
+			// The app's own token, no user's: active, its subject the app.
+			if status, got := p.backChannel("/oauth2/introspect", url.Values{"token": {tok.AccessToken}}); status != http.StatusOK ||
+				got["active"] != true || got["sub"] != p.appID || got["client_id"] != p.appID {
+				t.Fatalf("introspection of the app's own token: %d %v", status, got)
+			}
 			cc.ClientSecret = "kwcs_nope"
 			_, err = cc.Token(p.ctx())
 			oauthErr(t, err, "invalid_client")

@@ -558,7 +558,7 @@ const refreshTokenReused = "A refresh token was used again after it had been exc
 
 // TokenRequestByRefreshToken implements op.AuthStorage.
 func (s opStorage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	t, u, err := s.p.store.GetRefreshToken(ctx, bearerID(token))
+	t, u, err := s.p.store.GetUserToken(ctx, bearerID(token), storage.TokenRefresh)
 	if err != nil {
 		return nil, op.ErrInvalidRefreshToken
 	}
@@ -724,8 +724,16 @@ func (s opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, 
 	return s.userinfo(ctx, ui, t.UserID, t.Scopes)
 }
 
+// activeToken reads an unexpired access token by ID; a user's is read with
+// the user, whose claims the request then has (reqState.user).
 func (s opStorage) activeToken(ctx context.Context, id string) (storage.OIDCToken, error) {
-	t, err := s.p.store.GetOIDCToken(ctx, id)
+	t, u, err := s.p.store.GetUserToken(ctx, id, storage.TokenAccess)
+	if errors.Is(err, storage.ErrNotFound) {
+		t, err = s.p.store.GetOIDCToken(ctx, id) // a client's own (client credentials)
+	} else if err == nil {
+		c := u.Claims()
+		stateFrom(ctx).user = &c
+	}
 	if err != nil {
 		return t, errors.New("token revoked or unknown")
 	}

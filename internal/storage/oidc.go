@@ -80,9 +80,10 @@ type OIDCStorage interface {
 	// Tokens. CreateOIDCTokens stores all of them in one transaction.
 	CreateOIDCTokens(ctx context.Context, ts ...OIDCToken) error
 	GetOIDCToken(ctx context.Context, id string) (OIDCToken, error)
-	// GetRefreshToken is GetOIDCToken for a refresh token, with its user
-	// (ErrNotFound: no refresh token has that ID).
-	GetRefreshToken(ctx context.Context, id string) (OIDCToken, User, error)
+	// GetUserToken is GetOIDCToken for a user's token of kind, with the
+	// user (ErrNotFound: no token of that kind has that ID, or it is a
+	// client's own).
+	GetUserToken(ctx context.Context, id, kind string) (OIDCToken, User, error)
 	// RotateRefreshToken marks the unexpired, not yet rotated refresh token
 	// oldID rotated at now and stores next, and the refresh's sign-in log
 	// line when event is not nil, in the same transaction. A token already

@@ -135,20 +135,25 @@ var applicationTests = []test{
 		_, _, err = s.GetClient(t.Context(), "no-such-app", "oidc-client:", w, start)
 		is(t, err, storage.ErrNotFound)
 	}},
-	{"a_refresh_token_is_read_with_its_user", func(t *testing.T, s storage.Storage) {
+	{"a_users_token_is_read_with_the_user", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "u@x.org")
 		a := mustApplication(t, s, "App")
 		ref, acc := newOIDCToken(a, u.ID, storage.TokenRefresh, "g1"), newOIDCToken(a, u.ID, storage.TokenAccess, "g1")
-		ok(t, s.CreateOIDCTokens(t.Context(), ref, acc))
-		want, err := s.GetOIDCToken(t.Context(), ref.ID)
-		ok(t, err)
-		got, owner, err := s.GetRefreshToken(t.Context(), ref.ID)
-		ok(t, err)
-		equal(t, "token", got, want)
-		equal(t, "user", owner, u)
-		_, _, err = s.GetRefreshToken(t.Context(), acc.ID)
+		own := newOIDCToken(a, "", storage.TokenAccess, "g2") // client credentials: no user
+		ok(t, s.CreateOIDCTokens(t.Context(), ref, acc, own))
+		for _, tok := range []storage.OIDCToken{ref, acc} {
+			want, err := s.GetOIDCToken(t.Context(), tok.ID)
+			ok(t, err)
+			got, owner, err := s.GetUserToken(t.Context(), tok.ID, tok.Kind)
+			ok(t, err)
+			equal(t, tok.Kind+" token", got, want)
+			equal(t, "user", owner, u)
+		}
+		_, _, err := s.GetUserToken(t.Context(), acc.ID, storage.TokenRefresh)
 		is(t, err, storage.ErrNotFound)
-		_, _, err = s.GetRefreshToken(t.Context(), "no-such-token")
+		_, _, err = s.GetUserToken(t.Context(), own.ID, storage.TokenAccess)
+		is(t, err, storage.ErrNotFound)
+		_, _, err = s.GetUserToken(t.Context(), "no-such-token", storage.TokenRefresh)
 		is(t, err, storage.ErrNotFound)
 	}},
 	{"deleting_an_app_deletes_its_tokens", func(t *testing.T, s storage.Storage) {

@@ -720,21 +720,20 @@ func (s *Store) GetOIDCToken(ctx context.Context, id string) (storage.OIDCToken,
 	return t, nil
 }
 
-// GetRefreshToken implements storage.Storage: the token and its user in
-// one read, as a refresh needs both.
-func (s *Store) GetRefreshToken(ctx context.Context, id string) (storage.OIDCToken, storage.User, error) {
+// GetUserToken implements storage.Storage: the token and its user in one
+// read, as a refresh, an introspection and userinfo each need both.
+func (s *Store) GetUserToken(ctx context.Context, id, kind string) (storage.OIDCToken, storage.User, error) {
 	var u userScan
-	t, err := scanOIDCToken(s.read().hotRow(ctx, `SELECT `+refreshTokenCols+`
-		FROM oidc_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.kind = 'refresh'`, id), u.dest()...)
+	t, err := scanOIDCToken(s.read().hotRow(ctx, `SELECT `+userTokenCols+`
+		FROM oidc_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.kind = ?`, id, kind), u.dest()...)
 	if err != nil {
-		return t, storage.User{}, s.fail("get refresh token", err, nil)
+		return t, storage.User{}, s.fail("get token with its user", err, nil)
 	}
 	return t, u.user(), nil
 }
 
-// refreshTokenCols are GetRefreshToken's columns: the token's, then its
-// user's.
-var refreshTokenCols = prefixed("t", oidcTokenCols) + ", " + prefixed("u", userCols)
+// userTokenCols are GetUserToken's columns: the token's, then its user's.
+var userTokenCols = prefixed("t", oidcTokenCols) + ", " + prefixed("u", userCols)
 
 // RotateRefreshToken implements storage.Storage: as RedeemAuthCode, one
 // conditional UPDATE decides the winner; batched on SQLite.
