@@ -43,8 +43,9 @@ func (a *app) benchCmd() *cobra.Command {
 			"its /metrics), next to go-webauthn's bare verification rate\n" +
 			"measured in the same run. Right after each level, the OpenID Connect token endpoint at the\n" +
 			"same concurrency: a registered web app redeems --count codes (600 when the levels are timed) with PKCE and its\n" +
-			"client secret, then refreshes with the refresh tokens it got; tokens/s, p50/p99 and the\n" +
-			"server's CPU per request are reported beside the sign-ins, the codes' authorizations uncounted.\n" +
+			"client secret, refreshes with the refresh tokens it got, and introspects the access tokens\n" +
+			"the refreshes gave; requests/s, p50/p99 and the server's CPU per request are reported beside\n" +
+			"the sign-ins, the codes' authorizations uncounted.\n" +
 			"With --url and --token it measures a running Keyward instead (the app is deleted after).\n" +
 			"It ignores the configuration file and KEYWARD_* variables. See docs/performance.md.",
 		Args: cobra.NoArgs,
