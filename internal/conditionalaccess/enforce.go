@@ -81,9 +81,9 @@ func Explain(d access.Decision) string {
 // OIDCVerdict is Check for a sign-in to an OpenID Connect application, in
 // the provider's terms (the session's address stands for the client's).
 // Every sign-in is recorded in the sign-in log with the application and
-// what conditional access made of it: a refresh granted in the verdict's
-// Record, which the provider stores with the token's rotation; the rest
-// here.
+// what conditional access made of it: one granted in the verdict's Record,
+// which the provider stores with what completes it (the authorization
+// request, a refresh token's rotation); a refusal here.
 func (s *Service) OIDCVerdict(ctx context.Context, req oidc.AccessRequest) (oidc.AccessVerdict, error) {
 	sess := req.Session
 	u := req.User
@@ -124,7 +124,7 @@ func (s *Service) OIDCVerdict(ctx context.Context, req oidc.AccessRequest) (oidc
 	if err != nil {
 		return oidc.AccessVerdict{}, err
 	}
-	if method == MethodRefreshToken && d.Decision == access.Grant {
+	if d.Decision == access.Grant {
 		v.Record = &e
 		return v, nil
 	}

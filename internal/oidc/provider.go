@@ -99,9 +99,10 @@ type AccessVerdict struct {
 	// Models, when not empty, are the only key models (AAGUIDs) whose
 	// passkey meets the strength; the step-up page names them.
 	Models []string
-	// Record, when set, is the sign-in log line of a refresh granted: the
-	// provider stores it in the transaction that rotates the refresh token,
-	// so a refresh that loses its rotation is not logged as a success.
+	// Record, when set, is the sign-in log line of a sign-in granted: the
+	// provider stores it in the transaction that completes the sign-in (the
+	// authorization request's, or the one that rotates a refresh token), so
+	// a sign-in that then fails there is not logged as a success.
 	Record *storage.SignInEvent
 }
 
@@ -377,11 +378,14 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 	if need := NeedOfACRValues(a.req.ACRValues); !MeetsACR(ACR(sess.AuthMethods), need.ACR) {
 		return p.stepUp(a, need.ACR, "", promptNone)
 	}
+	// A sign-in granted is logged with the request it completes.
+	var record *storage.SignInEvent
 	if p.cfg.Access != nil {
 		v, err := p.cfg.Access(ctx, AccessRequest{Session: *sess, AppID: app.AppID, AppName: app.DisplayName})
 		if err != nil {
 			return Step{}, err
 		}
+		record = v.Record
 		switch v.Decision {
 		case AccessBlock:
 			return Step{Kind: StepRefuse, Title: "You cannot sign in to " + app.DisplayName + " this way", Text: v.Text}, nil
@@ -402,7 +406,7 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 		r.UserID, r.SessionID, r.AuthTime = sess.UserID, sess.ID, sess.CreatedAt
 		r.AMR, r.ACR, r.Done = sess.AuthMethods, ACR(sess.AuthMethods), true
 		return r, nil
-	})
+	}, record)
 	if err != nil {
 		return Step{}, err
 	}

@@ -275,7 +275,7 @@ func (s opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
 		}
 		r.CodeHash, r.CodeExpiresAt = secret.Hash(code), &exp
 		return r, nil
-	})
+	}, nil)
 	return err
 }
 

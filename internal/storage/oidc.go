@@ -41,10 +41,13 @@ type OIDCStorage interface {
 	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 
 	// Authorization requests. UpdateAuthRequest is a CAS update (ID,
-	// ClientID and CreatedAt are kept); CodeHash, once set, is unique.
+	// ClientID and CreatedAt are kept) that also writes event, when it is
+	// not nil, in the same transaction (the sign-in log line of the sign-in
+	// the update completes); when fn fails, neither is written. CodeHash,
+	// once set, is unique.
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
-	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
+	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error), event *SignInEvent) (AuthRequest, error)
 	// GetAuthRequestByCode finds the request holding this code hash, used or
 	// not (so that a second use can be told apart and answered).
 	GetAuthRequestByCode(ctx context.Context, codeHash []byte) (AuthRequest, error)

@@ -235,17 +235,35 @@ var authRequestTests = []test{
 		want.UserID, want.SessionID, want.AuthTime = "user-1", "sess", at(time.Second)
 		want.AMR, want.ACR, want.Done = []string{"swk", "user", "mfa"}, "phr", true
 		want.CodeHash, want.CodeExpiresAt = randomBytes(32), ptr(at(time.Minute))
+		// The sign-in the update completes is logged with it.
+		signedIn := &storage.SignInEvent{ID: "e1", Time: at(time.Second), UserID: "user-1", UserPrincipalName: "u@x.org",
+			Method: "session", Result: storage.ResultSuccess, IP: "192.0.2.1", UserAgent: "Chrome", AppID: "client", AppDisplayName: "App"}
 		upd, err := s.UpdateAuthRequest(t.Context(), r.ID, func(old storage.AuthRequest) (storage.AuthRequest, error) {
 			equal(t, "fn input", old, r)
 			n := want
 			n.ClientID, n.CreatedAt = "other", at(time.Hour)
 			return n, nil
-		})
+		}, signedIn)
 		ok(t, err)
 		equal(t, "returned", upd, want)
 		got, err = s.GetAuthRequest(t.Context(), r.ID)
 		ok(t, err)
 		equal(t, "stored", got, want)
+		// An update its fn refuses writes neither the request nor the line.
+		refused := errors.New("completed by another session")
+		_, err = s.UpdateAuthRequest(t.Context(), r.ID, func(old storage.AuthRequest) (storage.AuthRequest, error) {
+			old.SessionID = "another"
+			return old, refused
+		}, &storage.SignInEvent{ID: "e2", Time: at(2 * time.Second), Method: "session", Result: storage.ResultSuccess})
+		is(t, err, refused)
+		got, err = s.GetAuthRequest(t.Context(), r.ID)
+		ok(t, err)
+		equal(t, "after a refused update", got, want)
+		logged, _, err := s.ListSignIns(t.Context(), storage.SignInQuery{})
+		ok(t, err)
+		if len(logged) != 1 || logged[0].ID != "e1" || logged[0].AppDisplayName != "App" || logged[0].IP != "192.0.2.1" {
+			t.Fatalf("sign-in log after one update with a line and one refused: %+v", logged)
+		}
 		ok(t, s.DeleteAuthRequest(t.Context(), r.ID))
 		_, err = s.GetAuthRequest(t.Context(), r.ID)
 		is(t, err, storage.ErrNotFound)

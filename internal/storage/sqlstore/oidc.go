@@ -353,8 +353,13 @@ func (s *Store) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequ
 }
 
 // UpdateAuthRequest implements storage.Storage.
-func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(storage.AuthRequest) (storage.AuthRequest, error)) (storage.AuthRequest, error) {
+func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(storage.AuthRequest) (storage.AuthRequest, error), event *storage.SignInEvent) (storage.AuthRequest, error) {
 	op := "update auth request"
+	if event != nil && event.CorrelationID == "" {
+		e := *event
+		e.CorrelationID = correlation.ID(ctx)
+		event = &e
+	}
 	var out storage.AuthRequest
 	err := s.inTx(ctx, func(c conn) error {
 		old, err := scanAuthRequest(c.row(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE id = ?`+s.d.LockRow, id))
@@ -373,6 +378,11 @@ func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(storag
 			r.Done, codeParam(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt), s.tv(r.ExpiresAt), id)
 		if err != nil {
 			return s.fail(op, err, nil)
+		}
+		if event != nil {
+			if err := s.insertSignInEvent(ctx, c, *event); err != nil {
+				return err
+			}
 		}
 		out = normAuthRequest(r)
 		return nil
