@@ -129,13 +129,8 @@ func TestOIDCAccessTokenTypes(t *testing.T) {
 func TestOIDCTokensIssuedBeforeTheKeyStillWork(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
-		_, p, br := oidcSignedIn(t, w)
+		p, fresh := offlineTokens(t, w)
 		ctx := p.ctx()
-		f := p.start(oauth2.SetAuthURLParam("scope", "openid offline_access"))
-		fresh, err := p.conf.Exchange(ctx, br.code(t, p, f), oauth2.VerifierOption(f.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
 		for _, tok := range []string{fresh.AccessToken, fresh.RefreshToken} {
 			if len(tok) != 4+32+1+43 || tok[36] != '_' {
 				t.Fatalf("a new token looks like %.40s… (%d characters), want its key and 256 bits", tok, len(tok))
@@ -181,13 +176,8 @@ func TestOIDCTokensIssuedBeforeTheKeyStillWork(t *testing.T) {
 func TestRacingRefreshesLogOnlyTheWinner(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, w *world) {
-		_, p, br := oidcSignedIn(t, w)
+		p, tok := offlineTokens(t, w)
 		ctx := p.ctx()
-		f := p.start(oauth2.SetAuthURLParam("scope", "openid offline_access"))
-		tok, err := p.conf.Exchange(ctx, br.code(t, p, f), oauth2.VerifierOption(f.verifier))
-		if err != nil {
-			t.Fatal(err)
-		}
 		const n = 8
 		errs := make([]error, n)
 		var wg sync.WaitGroup
@@ -219,4 +209,17 @@ func TestRacingRefreshesLogOnlyTheWinner(t *testing.T) {
 			t.Fatalf("%d of %d racing refreshes won and the sign-in log has %d successful refreshes; want 1 and 1", wins, n, logged)
 		}
 	})
+}
+
+// offlineTokens signs a user in to a web app (oidcSignedIn) and redeems a
+// code for tokens with offline_access: a refresh token too.
+func offlineTokens(t *testing.T, w *world) (*rp, *oauth2.Token) {
+	t.Helper()
+	_, p, br := oidcSignedIn(t, w)
+	f := p.start(oauth2.SetAuthURLParam("scope", "openid offline_access"))
+	tok, err := p.conf.Exchange(p.ctx(), br.code(t, p, f), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, tok
 }

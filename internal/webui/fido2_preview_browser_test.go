@@ -42,11 +42,7 @@ func TestBrowserPasskeyPolicyLivePreview(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := startBrowser(t, chromium)
-	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
-	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
-	secondFactorForTheAdminCenter(t, admin, k, fido2Page)
-	admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+	admin := openPolicyEditor(t, chromium, k)
 	// The saved policy, previewed on load, cuts nobody off.
 	admin.waitText(t, "#impact-summary", "0 people would lose passkey sign-in, 0 keys would stop working")
 	if live, _ := admin.evalErr(`document.querySelector("#impact-live").getAttribute("aria-live")`); live != "polite" {
@@ -185,11 +181,7 @@ func TestBrowserPreviewReadsOnPastTheFirstPage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := startBrowser(t, chromium)
-	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
-	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
-	secondFactorForTheAdminCenter(t, admin, k, fido2Page)
-	admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+	admin := openPolicyEditor(t, chromium, k)
 	admin.click(t, "#tab-configure")
 	admin.click(t, "#p0-restrict")
 	admin.click(t, "#p0-allow")
@@ -220,4 +212,16 @@ func TestBrowserPreviewReadsOnPastTheFirstPage(t *testing.T) {
 	// The keys' list reads on the same way, with the same proposal.
 	admin.click(t, "#impact-keys-list-more-next")
 	admin.waitFor(t, "the keys' second page", `document.querySelectorAll("#impact-keys-list > li").length === `+fmt.Sprint(people))
+}
+
+// openPolicyEditor signs the global administrator in, in a browser of its
+// own, and opens the passkey-policy page.
+func openPolicyEditor(t *testing.T, chromium string, k *keyward) *tab {
+	t.Helper()
+	b := startBrowser(t, chromium)
+	admin := b.newTab(t, "admin", k.url, webauthn.AuthenticatorTransportUsb)
+	signInWithPassword(t, admin, adminUPN, adminPassword, "/my/security-info")
+	secondFactorForTheAdminCenter(t, admin, k, fido2Page)
+	admin.waitFor(t, "the policy form", `document.querySelector("#policy-form").checkVisibility()`)
+	return admin
 }
