@@ -41,11 +41,12 @@ func (a *app) benchCmd() *cobra.Command {
 			"--duration (or --count sign-ins). It reports sign-ins/s, p50/p95/p99 latency, errors and the\n" +
 			"server's CPU per sign-in (the kernel's CPU clock of the server it started, on Linux; else\n" +
 			"its /metrics), next to go-webauthn's bare verification rate\n" +
-			"measured in the same run. Right after each level, the OpenID Connect token endpoint at the\n" +
-			"same concurrency: a registered web app redeems --count codes (600 when the levels are timed) with PKCE and its\n" +
-			"client secret, refreshes with the refresh tokens it got, and introspects the access tokens\n" +
-			"the refreshes gave; requests/s, p50/p99 and the server's CPU per request are reported beside\n" +
-			"the sign-ins, the codes' authorizations uncounted.\n" +
+			"measured in the same run. Right after each level, a registered web app's sign-ins at the\n" +
+			"same concurrency: --count authorizations with a Keyward session (600 when the levels are\n" +
+			"timed; authorize, hand-off, callback), the codes redeemed with PKCE and the client secret,\n" +
+			"refreshes with the refresh tokens they gave, and introspections of the access tokens the\n" +
+			"refreshes gave; requests/s, p50/p99 and the server's CPU per request are reported beside\n" +
+			"the sign-ins.\n" +
 			"With --url and --token it measures a running Keyward instead (the app is deleted after).\n" +
 			"It ignores the configuration file and KEYWARD_* variables. See docs/performance.md.",
 		Args: cobra.NoArgs,

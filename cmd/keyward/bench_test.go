@@ -59,14 +59,15 @@ func TestBenchAgainstItsOwnServerReportsEverySignIn(t *testing.T) {
 	if rep.Succeeded != 40 || rep.Failed != 0 || len(rep.Targets) != 5 {
 		t.Errorf("totals %d/%d, targets %+v", rep.Succeeded, rep.Failed, rep.Targets)
 	}
-	// The token endpoint beside them: code exchanges, then refreshes, then
-	// introspections of the refreshed access tokens, at each concurrency.
-	if len(rep.Tokens) != 6 || rep.TokenFailed != 0 || rep.TokenEndpoint == "" {
+	// An app's sign-ins beside them: authorizations with the session, code
+	// exchanges, refreshes, then introspections of the refreshed access
+	// tokens, at each concurrency.
+	if len(rep.Tokens) != 8 || rep.TokenFailed != 0 || rep.TokenEndpoint == "" {
 		t.Fatalf("token levels %+v (%d failed)", rep.Tokens, rep.TokenFailed)
 	}
 	for i, l := range rep.Tokens {
-		wantGrant := []string{bench.GrantCode, bench.GrantRefresh, bench.Introspection}[i%3]
-		if l.Grant != wantGrant || l.Concurrency != []int{1, 1, 1, 2, 2, 2}[i] || l.Requests != 20 || l.Errors != 0 ||
+		wantGrant := []string{bench.Authorization, bench.GrantCode, bench.GrantRefresh, bench.Introspection}[i%4]
+		if l.Grant != wantGrant || l.Concurrency != []int{1, 1, 1, 1, 2, 2, 2, 2}[i] || l.Requests != 20 || l.Errors != 0 ||
 			l.PerSecond <= 0 || l.P50Ms <= 0 || l.P50Ms > l.P99Ms || l.ServerCPUMs == nil {
 			t.Errorf("token level %d: %+v", i, l)
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,12 +17,12 @@ import (
 	"github.com/keyward/keyward/internal/passkey/softkey"
 )
 
-// The token endpoint, measured beside passkey sign-in: an app redeeming a
-// code with PKCE and its client secret, refreshing the tokens it got, and
-// (as a resource server does with an opaque token on each call it serves)
-// introspecting the access tokens the refreshes gave. The authorizations
-// that make the codes are run before each level, so a level's latency and
-// server CPU are the token requests' alone.
+// An app's sign-ins through Keyward, measured beside passkey sign-in: the
+// browser's side of a sign-in to the app with a Keyward session (authorize,
+// the hand-off, the callback), the app redeeming the code with PKCE and its
+// client secret, refreshing the tokens it got, and (as a resource server
+// does with an opaque token on each call it serves) introspecting the
+// access tokens the refreshes gave. Each is timed on its own.
 
 // benchRedirect is the benchmark app's redirect URI; nothing is ever sent there.
 const benchRedirect = "https://bench.invalid/cb"
@@ -35,11 +34,10 @@ const benchRedirect = "https://bench.invalid/cb"
 // server at --url in /metrics' 10 ms ticks, within 2% of such a level.
 const DefaultTokenCount = 600
 
-// authorizers is how many authorizations run at once while the codes are made.
-const authorizers = 4
-
-// Token requests measured: two grants, and introspection.
+// Requests measured: the authorization with a session, two grants, and
+// introspection.
 const (
+	Authorization = "authorize (session)"
 	GrantCode     = "authorization_code+PKCE"
 	GrantRefresh  = "refresh_token"
 	Introspection = "introspection"
@@ -221,29 +219,6 @@ func (a *tokenApp) introspect(ctx context.Context, access string) error {
 	return nil
 }
 
-// authorizeAll makes n codes, a few authorizations at a time.
-func (a *tokenApp) authorizeAll(ctx context.Context, n int) ([]pendingCode, error) {
-	codes := make([]pendingCode, n)
-	errs := make([]error, authorizers)
-	next := make(chan int, n)
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for w := range authorizers {
-		wg.Go(func() {
-			for i := range next {
-				if codes[i], errs[w] = a.authorize(ctx); errs[w] != nil {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return codes, errors.Join(errs...)
-}
-
 // TokenResult is one token-endpoint level: a LevelResult whose sign-ins
 // are token requests.
 type TokenResult struct {
@@ -254,9 +229,14 @@ type TokenResult struct {
 // runTokenLevels measures code exchanges and then refreshes at concurrency
 // conc, n requests each.
 func runTokenLevels(ctx context.Context, a *tokenApp, conc, n int, serverCPU func(context.Context) (float64, error), progress func(string, ...any)) ([]TokenResult, error) {
-	codes, err := a.authorizeAll(ctx, n)
-	if err != nil {
-		return nil, err
+	codes := make([]pendingCode, n)
+	authorized, err := runRequests(ctx, conc, n, serverCPU, func(ctx context.Context, i int) (err error) {
+		codes[i], err = a.authorize(ctx)
+		return err
+	})
+	out := []TokenResult{{Grant: Authorization, LevelResult: authorized}}
+	if err != nil || authorized.Errors > 0 {
+		return out, err
 	}
 	progress("token endpoint, concurrency %d: %d codes made; timing their exchanges…", conc, n)
 	var mu sync.Mutex
@@ -271,7 +251,7 @@ func runTokenLevels(ctx context.Context, a *tokenApp, conc, n int, serverCPU fun
 		}
 		return err
 	})
-	out := []TokenResult{{Grant: GrantCode, LevelResult: exchange}}
+	out = append(out, TokenResult{Grant: GrantCode, LevelResult: exchange})
 	if err != nil || len(refresh) == 0 {
 		return out, err
 	}

@@ -23,10 +23,10 @@ type TokenReport struct {
 }
 
 // tokenDescription says what the token levels measure.
-const tokenDescription = "a web app's POST /oauth2/token with its client secret (Basic): " +
+const tokenDescription = "a web app's sign-ins through Keyward: the browser's authorize with a Keyward session " +
+	"(authorize, hand-off, callback: three redirects to the code), then the app's POST /oauth2/token with its client secret (Basic): " +
 	"authorization_code with a PKCE verifier, then refresh_token with the refresh token that gave (rotated), " +
-	"then POST /oauth2/introspect of the access token each refresh gave, as the app's API checks an opaque token; " +
-	"the authorizations that make the codes run before each level and are not counted"
+	"then POST /oauth2/introspect of the access token each refresh gave, as the app's API checks an opaque token"
 
 // AddToken records one token-endpoint level.
 func (r *Report) AddToken(t TokenResult) {
@@ -89,8 +89,8 @@ func (r *Report) writeTokenText(w io.Writer) error {
 	if len(r.Tokens) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\nToken endpoint (%s):\n", r.TokenEndpoint)
-	rows := [][]string{{"GRANT", "CONCURRENCY", "TOKENS", "ERRORS", "TOKENS/S", "P50", "P99", "SERVER CPU/REQUEST"}}
+	fmt.Fprintf(w, "\nOpenID Connect (%s):\n", r.TokenEndpoint)
+	rows := [][]string{{"REQUEST", "CONCURRENCY", "REQUESTS", "ERRORS", "REQUESTS/S", "P50", "P99", "SERVER CPU/REQUEST"}}
 	for _, l := range r.Tokens {
 		rows = append(rows, []string{l.Grant, strconv.Itoa(l.Concurrency), strconv.Itoa(l.Requests), strconv.Itoa(l.Errors),
 			fmt.Sprintf("%.1f", l.PerSecond), fmtMs(l.P50Ms), fmtMs(l.P99Ms), fmtMsPtr(l.ServerCPUMs)})

@@ -155,7 +155,7 @@ func TestReportTextShowsTheTokenEndpoint(t *testing.T) {
 	if err := r.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Token endpoint", "TOKENS/S", GrantCode, "800.0", "0.120 ms",
+	for _, want := range []string{"OpenID Connect", "REQUESTS/S", GrantCode, "800.0", "0.120 ms",
 		"authorization_code+PKCE at concurrency 2 FAILED: POST /oauth2/token: 400", codeExchangeName} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the text lacks %q:\n%s", want, b.String())
