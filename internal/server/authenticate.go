@@ -181,7 +181,9 @@ func (s *Server) tokenPrincipal(ctx context.Context, header string) (Principal, 
 // the user's admin role, so a person signed in with a session can use the
 // admin API their role allows.
 func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, *storage.Session, error) {
-	sess, err := s.sessions.Load(r)
+	// The session with its user, in one read (a session's user is never
+	// gone: deleting a user deletes their sessions).
+	sess, u, err := s.sessions.LoadWithUser(r)
 	if errors.Is(err, session.ErrNoSession) {
 		return Principal{}, false, nil, nil
 	}
@@ -191,13 +193,6 @@ func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, *storage.Se
 	if sess.SecondFactorPending {
 		// Half a sign-in authenticates nothing; only the TOTP step reads it.
 		return Principal{}, false, &sess, nil
-	}
-	u, err := s.store.GetUser(r.Context(), sess.UserID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return Principal{}, false, &sess, nil
-	}
-	if err != nil {
-		return Principal{}, false, nil, apperr.Internal(fmt.Errorf("load session user: %w", err))
 	}
 	if !u.AccountEnabled {
 		return Principal{}, false, &sess, nil

@@ -168,31 +168,38 @@ func (m *Manager) clearCookie(w http.ResponseWriter) {
 // wrapping ErrNoSession when there is none or it has expired (idle or
 // absolute), and refreshes LastSeenAt at most once a minute.
 func (m *Manager) Load(r *http.Request) (storage.Session, error) {
+	s, _, err := m.LoadWithUser(r)
+	return s, err
+}
+
+// LoadWithUser is Load with the session's user, read with the session in
+// one query.
+func (m *Manager) LoadWithUser(r *http.Request) (storage.Session, storage.User, error) {
 	c, err := r.Cookie(m.Name())
 	if err != nil || c.Value == "" {
-		return storage.Session{}, fmt.Errorf("%w: no %s cookie", ErrNoSession, m.Name())
+		return storage.Session{}, storage.User{}, fmt.Errorf("%w: no %s cookie", ErrNoSession, m.Name())
 	}
 	if len(c.Value) > 256 { // real secrets are 80 characters (47 before keys); skip hashing junk
-		return storage.Session{}, fmt.Errorf("%w: cookie value too long", ErrNoSession)
+		return storage.Session{}, storage.User{}, fmt.Errorf("%w: cookie value too long", ErrNoSession)
 	}
 	ctx := r.Context()
 	id := secret.KeyedID(c.Value)
-	s, err := m.Store.GetSession(ctx, id)
+	s, u, err := m.Store.GetSessionWithUser(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		return storage.Session{}, fmt.Errorf("%w: unknown session", ErrNoSession)
+		return storage.Session{}, storage.User{}, fmt.Errorf("%w: unknown session", ErrNoSession)
 	}
 	if err != nil {
-		return storage.Session{}, fmt.Errorf("load session: %w", err)
+		return storage.Session{}, storage.User{}, fmt.Errorf("load session: %w", err)
 	}
 	now := m.now()
 	if reason := m.expired(s, now); reason != "" {
 		// Best effort: an expired row is garbage either way, and the periodic
 		// DeleteExpiredSessions only knows the absolute expiry.
 		_ = m.Store.DeleteSession(ctx, id)
-		return storage.Session{}, fmt.Errorf("%w: %s", ErrNoSession, reason)
+		return storage.Session{}, storage.User{}, fmt.Errorf("%w: %s", ErrNoSession, reason)
 	}
 	if now.Sub(s.LastSeenAt) < touchInterval {
-		return s, nil
+		return s, u, nil
 	}
 	s, err = m.Store.UpdateSession(ctx, id, func(s storage.Session) (storage.Session, error) {
 		if now.After(s.LastSeenAt) {
@@ -201,12 +208,12 @@ func (m *Manager) Load(r *http.Request) (storage.Session, error) {
 		return s, nil
 	})
 	if errors.Is(err, storage.ErrNotFound) { // signed out by another request meanwhile
-		return storage.Session{}, fmt.Errorf("%w: session ended", ErrNoSession)
+		return storage.Session{}, storage.User{}, fmt.Errorf("%w: session ended", ErrNoSession)
 	}
 	if err != nil {
-		return storage.Session{}, fmt.Errorf("touch session: %w", err)
+		return storage.Session{}, storage.User{}, fmt.Errorf("touch session: %w", err)
 	}
-	return s, nil
+	return s, u, nil
 }
 
 // expired returns why s is no longer valid at now, or "".

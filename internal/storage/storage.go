@@ -113,6 +113,9 @@ type Storage interface {
 	// Sessions (browser and API). ID is a hash of the cookie secret.
 	CreateSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, id string) (Session, error)
+	// GetSessionWithUser is GetSession with the session's user, in one read
+	// (a request with a session cookie needs both).
+	GetSessionWithUser(ctx context.Context, id string) (Session, User, error)
 	UpdateSession(ctx context.Context, id string, fn func(Session) (Session, error)) (Session, error)
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteExpiredSessions deletes at most max sessions whose ExpiresAt is

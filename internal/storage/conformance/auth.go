@@ -240,6 +240,29 @@ var firstUserTests = []test{
 }
 
 var sessionTests = []test{
+	{"a_session_is_read_with_its_user", func(t *testing.T, s storage.Storage) {
+		a, b := mustUser(t, s, "a@x.org"), mustUser(t, s, "b@x.org")
+		sa, sb := newSession(a.ID), newSession(b.ID)
+		ok(t, s.CreateSession(t.Context(), sa))
+		ok(t, s.CreateSession(t.Context(), sb))
+		for _, c := range []struct {
+			sess storage.Session
+			user storage.User
+		}{{sa, a}, {sb, b}} {
+			want, err := s.GetSession(t.Context(), c.sess.ID)
+			ok(t, err)
+			got, u, err := s.GetSessionWithUser(t.Context(), c.sess.ID)
+			ok(t, err)
+			equal(t, "session", got, want)
+			equal(t, "user", u, c.user)
+		}
+		_, _, err := s.GetSessionWithUser(t.Context(), "no-such-session")
+		is(t, err, storage.ErrNotFound)
+		// Deleting the user ends the session: it is not found with a user gone.
+		ok(t, s.DeleteUser(t.Context(), b.ID))
+		_, _, err = s.GetSessionWithUser(t.Context(), sb.ID)
+		is(t, err, storage.ErrNotFound)
+	}},
 	{"delete_user_sessions_ends_only_that_users", func(t *testing.T, s storage.Storage) {
 		a, b := mustUser(t, s, "a@x.org"), mustUser(t, s, "b@x.org")
 		a1, a2, b1 := newSession(a.ID), newSession(a.ID), newSession(b.ID)

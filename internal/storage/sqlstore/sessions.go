@@ -13,12 +13,13 @@ import (
 const SessionCols = `id, user_id, auth_methods, mfa_at, created_at, last_seen_at, expires_at, ip, user_agent,
 	second_factor_pending, aaguid, ca_logged`
 
-func scanSession(sc scanner) (storage.Session, error) {
+// scanSession scans a row of SessionCols, then extra.
+func scanSession(sc scanner, extra ...any) (storage.Session, error) {
 	var ss storage.Session
 	var amr strListCol
 	var mfa, created, seen, expires timeCol
-	if err := sc.Scan(&ss.ID, &ss.UserID, &amr, &mfa, &created, &seen, &expires, &ss.IP, &ss.UserAgent,
-		&ss.SecondFactorPending, &ss.AAGUID, &ss.AccessLogged); err != nil {
+	if err := sc.Scan(append([]any{&ss.ID, &ss.UserID, &amr, &mfa, &created, &seen, &expires, &ss.IP, &ss.UserAgent,
+		&ss.SecondFactorPending, &ss.AAGUID, &ss.AccessLogged}, extra...)...); err != nil {
 		return storage.Session{}, err
 	}
 	ss.AuthMethods, ss.MFAAt = amr.V, mfa.T
@@ -63,6 +64,21 @@ func (s *Store) GetSession(ctx context.Context, id string) (storage.Session, err
 	}
 	return ss, nil
 }
+
+// GetSessionWithUser implements storage.Storage.
+func (s *Store) GetSessionWithUser(ctx context.Context, id string) (storage.Session, storage.User, error) {
+	var u userScan
+	ss, err := scanSession(s.read().hotRow(ctx, `SELECT `+sessionUserCols+`
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id), u.dest()...)
+	if err != nil {
+		return ss, storage.User{}, s.fail("get session with its user", err, nil)
+	}
+	return ss, u.user(), nil
+}
+
+// sessionUserCols are GetSessionWithUser's columns: the session's, then its
+// user's.
+var sessionUserCols = prefixed("s", SessionCols) + ", " + prefixed("u", userCols)
 
 // UpdateSession implements storage.Storage. ID, UserID and CreatedAt are kept.
 func (s *Store) UpdateSession(ctx context.Context, id string, fn func(storage.Session) (storage.Session, error)) (storage.Session, error) {
