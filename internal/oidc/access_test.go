@@ -88,7 +88,7 @@ func TestContinueAsksTheAccessRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rules.verdict, rules.asked = tc.verdict, nil
-			step, err := p.Continue(ctx, request(tc.acr, tc.prompt...), sess)
+			step, err := p.Continue(ctx, request(tc.acr, tc.prompt...), sess, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -334,9 +334,10 @@ type Step struct {
 }
 
 // Continue decides what a pending authorization request needs, given the
-// browser's session (nil = none): a sign-in, or, when the session will do,
-// marking the request done and going back to the app.
-func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Session) (Step, error) {
+// browser's session (nil = none) and its user (nil: read when needed): a
+// sign-in, or, when the session will do, marking the request done and
+// going back to the app.
+func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Session, user *storage.User) (Step, error) {
 	st := opStorage{p}
 	a, err := st.load(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -381,7 +382,7 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 	// A sign-in granted is logged with the request it completes.
 	var record *storage.SignInEvent
 	if p.cfg.Access != nil {
-		v, err := p.cfg.Access(ctx, AccessRequest{Session: *sess, AppID: app.AppID, AppName: app.DisplayName})
+		v, err := p.cfg.Access(ctx, AccessRequest{Session: *sess, User: user, AppID: app.AppID, AppName: app.DisplayName})
 		if err != nil {
 			return Step{}, err
 		}

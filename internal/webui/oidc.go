@@ -89,7 +89,12 @@ func (u *UI) oidcContinue(w http.ResponseWriter, r *http.Request) {
 			Text: "Go back to the application and sign in again."})
 		return
 	}
-	step, err := u.OIDC.Continue(r.Context(), id, browserSession(r))
+	var sess *storage.Session
+	var user *storage.User
+	if p, ok := principal(r); ok {
+		sess, user = p.Session, p.User
+	}
+	step, err := u.OIDC.Continue(r.Context(), id, sess, user)
 	if err != nil {
 		u.Logger.ErrorContext(r.Context(), "oidc: continue an authorization request", "error", err)
 		u.renderMessage(w, r, http.StatusInternalServerError, message{Title: "Something went wrong",
