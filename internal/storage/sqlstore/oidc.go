@@ -325,17 +325,22 @@ func codeParam(b []byte) any {
 	return b
 }
 
-// CreateAuthRequest implements storage.Storage.
+// CreateAuthRequest implements storage.Storage: on SQLite in the group
+// commit, as every write of an app's sign-in is (an authorization makes
+// three: this, its completion and its code).
 func (s *Store) CreateAuthRequest(ctx context.Context, r storage.AuthRequest) error {
 	op := "create auth request"
 	if err := errors.Join(requireKey("auth request ID", r.ID), requireKey("auth request client ID", r.ClientID)); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	_, err := s.write().exec(ctx, `INSERT INTO oidc_auth_requests (`+authRequestCols+`)
+	err := s.batched(ctx, func(c conn) error {
+		_, err := c.exec(ctx, `INSERT INTO oidc_auth_requests (`+authRequestCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.ClientID, blob(r.Request), nullStr(r.UserID), r.SessionID, s.tvZeroNull(r.AuthTime),
-		strList(r.AMR), r.ACR, r.Done, codeParam(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt),
-		s.tv(r.CreatedAt), s.tv(r.ExpiresAt))
+			r.ID, r.ClientID, blob(r.Request), nullStr(r.UserID), r.SessionID, s.tvZeroNull(r.AuthTime),
+			strList(r.AMR), r.ACR, r.Done, codeParam(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt),
+			s.tv(r.CreatedAt), s.tv(r.ExpiresAt))
+		return err
+	})
 	if err != nil {
 		return s.fail(op, err, nil)
 	}
@@ -352,7 +357,9 @@ func (s *Store) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequ
 	return r, nil
 }
 
-// UpdateAuthRequest implements storage.Storage.
+// UpdateAuthRequest implements storage.Storage: the read, fn and the write
+// in one transaction, on SQLite a job of the group commit (the one writer
+// keeps the read and the write together).
 func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(storage.AuthRequest) (storage.AuthRequest, error), event *storage.SignInEvent) (storage.AuthRequest, error) {
 	op := "update auth request"
 	if event != nil && event.CorrelationID == "" {
@@ -361,7 +368,7 @@ func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(storag
 		event = &e
 	}
 	var out storage.AuthRequest
-	err := s.inTx(ctx, func(c conn) error {
+	err := s.batched(ctx, func(c conn) error {
 		old, err := scanAuthRequest(c.row(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE id = ?`+s.d.LockRow, id))
 		if err != nil {
 			return s.fail(op, err, nil)
