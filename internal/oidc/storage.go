@@ -269,14 +269,7 @@ func (s opStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthReque
 func (s opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
 	now := s.p.now()
 	exp := now.Add(s.p.cfg.CodeTTL)
-	_, err := s.p.store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
-		if r.CodeHash != nil {
-			return r, errors.New("a code was already issued for this request")
-		}
-		r.CodeHash, r.CodeExpiresAt = secret.Hash(code), &exp
-		return r, nil
-	}, nil)
-	return err
+	return s.p.store.SetAuthCode(ctx, id, secret.Hash(code), exp)
 }
 
 // AuthRequestByCode implements op.AuthStorage. It redeems the code as it

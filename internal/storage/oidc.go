@@ -48,6 +48,10 @@ type OIDCStorage interface {
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
 	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error), event *SignInEvent) (AuthRequest, error)
+	// SetAuthCode gives the request a code (its hash) valid until expires,
+	// in one statement: ErrConflict when it has one already, ErrNotFound
+	// when there is no such request.
+	SetAuthCode(ctx context.Context, id string, codeHash []byte, expires time.Time) error
 	// GetAuthRequestByCode finds the request holding this code hash, used or
 	// not (so that a second use can be told apart and answered).
 	GetAuthRequestByCode(ctx context.Context, codeHash []byte) (AuthRequest, error)

@@ -268,6 +268,29 @@ var authRequestTests = []test{
 		_, err = s.GetAuthRequest(t.Context(), r.ID)
 		is(t, err, storage.ErrNotFound)
 	}},
+	{"a_request_is_given_one_code", func(t *testing.T, s storage.Storage) {
+		r := newAuthRequest("client")
+		ok(t, s.CreateAuthRequest(t.Context(), r))
+		code, exp := randomBytes(32), at(time.Minute)
+		ok(t, s.SetAuthCode(t.Context(), r.ID, code, exp))
+		got, err := s.GetAuthRequest(t.Context(), r.ID)
+		ok(t, err)
+		want := r
+		want.CodeHash, want.CodeExpiresAt = code, ptr(exp)
+		equal(t, "with its code", got, want)
+		byCode, err := s.GetAuthRequestByCode(t.Context(), code)
+		ok(t, err)
+		equal(t, "by its code", byCode, want)
+		// A second code is refused and changes nothing.
+		is(t, s.SetAuthCode(t.Context(), r.ID, randomBytes(32), at(time.Hour)), storage.ErrConflict)
+		got, err = s.GetAuthRequest(t.Context(), r.ID)
+		ok(t, err)
+		equal(t, "after a second code", got, want)
+		is(t, s.SetAuthCode(t.Context(), "no-such-request", randomBytes(32), exp), storage.ErrNotFound)
+		if err := s.SetAuthCode(t.Context(), r.ID, nil, exp); err == nil {
+			t.Fatal("an empty code was accepted")
+		}
+	}},
 	{"a_code_is_redeemed_once_even_under_a_race", func(t *testing.T, s storage.Storage) {
 		u := mustUser(t, s, "u@x.org")
 		a := mustApplication(t, s, "App")

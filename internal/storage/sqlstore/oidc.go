@@ -357,6 +357,34 @@ func (s *Store) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequ
 	return r, nil
 }
 
+// SetAuthCode implements storage.Storage: one conditional UPDATE (in the
+// group commit on SQLite); when it changes nothing, a read says why.
+func (s *Store) SetAuthCode(ctx context.Context, id string, codeHash []byte, expires time.Time) error {
+	op := "set auth code"
+	if len(codeHash) == 0 {
+		return fmt.Errorf("%s: the code's hash is empty", op)
+	}
+	err := s.batched(ctx, func(c conn) error {
+		err := c.execOne(ctx, `UPDATE oidc_auth_requests SET code_hash = ?, code_expires_at = ?
+			WHERE id = ? AND code_hash IS NULL`, codeHash, s.tv(expires), id)
+		if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		var n int
+		if err := c.row(ctx, `SELECT COUNT(*) FROM oidc_auth_requests WHERE id = ?`, id).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("a code was already issued for this request: %w", storage.ErrConflict)
+		}
+		return storage.ErrNotFound
+	})
+	if err != nil {
+		return s.fail(op, err, storage.ErrConflict)
+	}
+	return nil
+}
+
 // UpdateAuthRequest implements storage.Storage: the read, fn and the write
 // in one transaction, on SQLite a job of the group commit (the one writer
 // keeps the read and the write together).
