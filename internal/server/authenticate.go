@@ -183,7 +183,7 @@ func (s *Server) tokenPrincipal(ctx context.Context, header string) (Principal, 
 func (s *Server) sessionPrincipal(r *http.Request) (Principal, bool, *storage.Session, error) {
 	// The session with its user, in one read (a session's user is never
 	// gone: deleting a user deletes their sessions).
-	sess, u, err := s.sessions.LoadWithUser(r)
+	sess, u, err := s.sessions.Load(r)
 	if errors.Is(err, session.ErrNoSession) {
 		return Principal{}, false, nil, nil
 	}

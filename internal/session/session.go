@@ -164,17 +164,11 @@ func (m *Manager) clearCookie(w http.ResponseWriter) {
 	})
 }
 
-// Load returns the session named by the request's cookie. It returns an error
-// wrapping ErrNoSession when there is none or it has expired (idle or
-// absolute), and refreshes LastSeenAt at most once a minute.
-func (m *Manager) Load(r *http.Request) (storage.Session, error) {
-	s, _, err := m.LoadWithUser(r)
-	return s, err
-}
-
-// LoadWithUser is Load with the session's user, read with the session in
-// one query.
-func (m *Manager) LoadWithUser(r *http.Request) (storage.Session, storage.User, error) {
+// Load returns the session named by the request's cookie, with its user,
+// read together in one query. It returns an error wrapping ErrNoSession
+// when there is none or it has expired (idle or absolute), and refreshes
+// LastSeenAt at most once a minute.
+func (m *Manager) Load(r *http.Request) (storage.Session, storage.User, error) {
 	c, err := r.Cookie(m.Name())
 	if err != nil || c.Value == "" {
 		return storage.Session{}, storage.User{}, fmt.Errorf("%w: no %s cookie", ErrNoSession, m.Name())

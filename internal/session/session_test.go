@@ -87,12 +87,15 @@ func TestCreateSetsHardenedCookieAndStoresOnlyTheHash(t *testing.T) {
 	if !s.MFAAt.Equal(c.t) || s.UserAgent != "test-agent" || s.IP == "" {
 		t.Errorf("session fields not filled: %+v", s)
 	}
-	got, err := m.Load(req)
+	got, u, err := m.Load(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.UserID != userID || strings.Join(got.AuthMethods, ",") != "hwk,mfa" {
 		t.Errorf("loaded %+v", got)
+	}
+	if u.ID != userID {
+		t.Errorf("loaded with the user %+v, want %s", u, userID)
 	}
 }
 
@@ -110,7 +113,7 @@ func TestLoadRefusesMissingAndUnknownCookies(t *testing.T) {
 			if ck != nil {
 				r.AddCookie(ck)
 			}
-			if _, err := m.Load(r); !errors.Is(err, session.ErrNoSession) {
+			if _, _, err := m.Load(r); !errors.Is(err, session.ErrNoSession) {
 				t.Fatalf("Load = %v, want ErrNoSession", err)
 			}
 		})
@@ -136,7 +139,7 @@ func TestLoadExpiry(t *testing.T) {
 			var err error
 			for i, d := range tc.steps {
 				c.advance(d)
-				_, err = m.Load(req)
+				_, _, err = m.Load(req)
 				if i < len(tc.steps)-1 && err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
@@ -155,7 +158,7 @@ func TestExpiredSessionIsDeleted(t *testing.T) {
 	m, c, userID := setup(t)
 	s, req, _ := create(t, m, userID)
 	c.advance(2 * time.Hour)
-	if _, err := m.Load(req); !errors.Is(err, session.ErrNoSession) {
+	if _, _, err := m.Load(req); !errors.Is(err, session.ErrNoSession) {
 		t.Fatal(err)
 	}
 	if _, err := m.Store.GetSession(context.Background(), s.ID); !errors.Is(err, storage.ErrNotFound) {
@@ -168,12 +171,12 @@ func TestLoadTouchesLastSeenAtAtMostOnceAMinute(t *testing.T) {
 	s, req, _ := create(t, m, userID)
 	start := c.t
 	c.advance(30 * time.Second)
-	got, err := m.Load(req)
+	got, _, err := m.Load(req)
 	if err != nil || !got.LastSeenAt.Equal(start) {
 		t.Fatalf("within a minute LastSeenAt must stay %v, got %v (%v)", start, got.LastSeenAt, err)
 	}
 	c.advance(31 * time.Second)
-	if got, err = m.Load(req); err != nil || !got.LastSeenAt.Equal(c.t) {
+	if got, _, err = m.Load(req); err != nil || !got.LastSeenAt.Equal(c.t) {
 		t.Fatalf("after a minute LastSeenAt must be %v, got %v (%v)", c.t, got.LastSeenAt, err)
 	}
 	stored, err := m.Store.GetSession(context.Background(), s.ID)
@@ -196,7 +199,7 @@ func TestDestroyDeletesSessionAndClearsCookie(t *testing.T) {
 	if _, err := m.Store.GetSession(context.Background(), s.ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("session still stored: %v", err)
 	}
-	if _, err := m.Load(req); !errors.Is(err, session.ErrNoSession) {
+	if _, _, err := m.Load(req); !errors.Is(err, session.ErrNoSession) {
 		t.Errorf("Load after Destroy = %v", err)
 	}
 	// Signing out twice, or without a cookie, is not an error.
@@ -219,7 +222,7 @@ func TestNewSessionForRecordSignIn(t *testing.T) {
 	m.SetCookie(w, sec, s.ExpiresAt)
 	r := httptest.NewRequest("GET", "/", nil)
 	r.AddCookie(w.Result().Cookies()[0])
-	if got, err := m.Load(r); err != nil || got.ID != s.ID {
+	if got, _, err := m.Load(r); err != nil || got.ID != s.ID {
 		t.Fatalf("Load = %+v, %v", got, err)
 	}
 	if other, id := session.NewSecret(); other == sec || id <= s.ID {
@@ -241,7 +244,7 @@ func TestLoadFindsASessionMadeBeforeKeys(t *testing.T) {
 	m.SetCookie(w, sec, s.ExpiresAt)
 	r := httptest.NewRequest("GET", "/", nil)
 	r.AddCookie(w.Result().Cookies()[0])
-	if got, err := m.Load(r); err != nil || got.ID != s.ID || got.UserID != userID {
+	if got, _, err := m.Load(r); err != nil || got.ID != s.ID || got.UserID != userID {
 		t.Fatalf("Load of an old session = %+v, %v", got, err)
 	}
 	if err := m.Destroy(context.Background(), httptest.NewRecorder(), r); err != nil {
