@@ -382,11 +382,24 @@ func TestOIDCCodeFlowPublicClient(t *testing.T) {
 			t.Fatal("a refresh token without offline_access")
 		}
 
-		// Signed in already: straight back to the app.
+		// Signed in already: straight back to the app, in the authorization's
+		// own answer (the hand-off and the callback run within it), with a
+		// code that works.
 		f2 := p.start()
 		res, _ := b.get(f2.url)
-		if q := landed(t, res, p.conf.RedirectURL); q.Get("code") == "" {
+		q := landed(t, res, p.conf.RedirectURL)
+		if q.Get("code") == "" || q.Get("state") != f2.state {
 			t.Fatalf("with a session the app got %v", q)
+		}
+		if res.Request.URL.Path != "/oauth2/authorize" {
+			t.Fatalf("with a session the code came from %s, not from the authorization's answer", res.Request.URL.Path)
+		}
+		tok, err = p.conf.Exchange(p.ctx(), q.Get("code"), oauth2.VerifierOption(f2.verifier))
+		if err != nil {
+			t.Fatalf("exchanging the code of an authorization with a session: %v", err)
+		}
+		if _, c2 := p.verifyID(tok); c2.AuthTime != c.AuthTime || !slices.Equal(c2.AMR, c.AMR) || c2.Nonce != f2.nonce {
+			t.Fatalf("the session's second app sign-in: %+v, the first: %+v", c2, c)
 		}
 
 		// Without PKCE a public client is refused, at the app (the redirect URI is registered).

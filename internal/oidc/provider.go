@@ -186,7 +186,16 @@ func New(c Config) (*Provider, error) {
 // Issuer is the provider's issuer identifier.
 func (p *Provider) Issuer() string { return p.cfg.Issuer }
 
+// WithRequest readies r for the provider's endpoints. Endpoints run on the
+// request it returns share what each read (the client, the authorization
+// request): the edge runs an authorization's hand-off and callback within
+// the authorization's own request.
+func (p *Provider) WithRequest(r *http.Request) *http.Request { return p.ctx(r) }
+
 func (p *Provider) ctx(r *http.Request) *http.Request {
+	if _, ok := r.Context().Value(stateKey{}).(*reqState); ok {
+		return r
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -339,15 +348,16 @@ type Step struct {
 // going back to the app.
 func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Session, user *storage.User) (Step, error) {
 	st := opStorage{p}
+	expired := Step{Kind: StepRefuse, Title: "This sign-in has expired",
+		Text: "Go back to the application and sign in again."}
 	a, err := st.load(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		return Step{Kind: StepRefuse, Title: "This sign-in has expired",
-			Text: "Go back to the application and sign in again."}, nil
+		return expired, nil
 	}
 	if err != nil {
 		return Step{}, err
 	}
-	app, err := p.store.GetApplicationByAppID(ctx, a.rec.ClientID)
+	app, err := st.app(ctx, a.rec.ClientID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Step{Kind: StepRefuse, Title: "This application is no longer registered",
 			Text: "Ask your administrator about the application you were signing in to."}, nil
@@ -400,17 +410,19 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 			return Step{Kind: StepSignIn, Fresh: true, Passkey: WantsPasskey(a.req.ACRValues) || v.Passkey, Text: v.Text}, nil
 		}
 	}
-	_, err = p.store.UpdateAuthRequest(ctx, id, func(r storage.AuthRequest) (storage.AuthRequest, error) {
-		if r.Done && r.SessionID != sess.ID {
-			return r, errors.New("auth request completed by another session")
-		}
-		r.UserID, r.SessionID, r.AuthTime = sess.UserID, sess.ID, sess.CreatedAt
-		r.AMR, r.ACR, r.Done = sess.AuthMethods, ACR(sess.AuthMethods), true
-		return r, nil
-	}, record)
-	if err != nil {
+	done := storage.AuthCompletion{UserID: sess.UserID, SessionID: sess.ID, AuthTime: sess.CreatedAt,
+		AMR: sess.AuthMethods, ACR: ACR(sess.AuthMethods)}
+	err = p.store.CompleteAuthRequest(ctx, id, done, now, record)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return expired, nil
+	case errors.Is(err, storage.ErrConflict):
+		return Step{Kind: StepRefuse, Title: "This sign-in was completed in another browser",
+			Text: "Go back to the application and sign in again."}, nil
+	case err != nil:
 		return Step{}, err
 	}
+	a.complete(done)
 	return Step{Kind: StepRedirect, URL: CallbackPath + "?id=" + id}, nil
 }
 

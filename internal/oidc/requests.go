@@ -30,6 +30,12 @@ type issuedTokens struct {
 
 var _ op.AuthRequest = (*authRequest)(nil)
 
+// complete is CompleteAuthRequest's change, made to the request as read.
+func (a *authRequest) complete(c storage.AuthCompletion) {
+	a.rec.UserID, a.rec.SessionID, a.rec.AuthTime = c.UserID, c.SessionID, c.AuthTime
+	a.rec.AMR, a.rec.ACR, a.rec.Done = c.AMR, c.ACR, true
+}
+
 func (a *authRequest) GetID() string                      { return a.rec.ID }
 func (a *authRequest) GetACR() string                     { return a.rec.ACR }
 func (a *authRequest) GetAMR() []string                   { return a.rec.AMR }

@@ -53,6 +53,12 @@ type reqState struct {
 	// refreshRecord is the sign-in log line of the refresh this request
 	// was granted, stored with the rotation (CreateAccessAndRefreshTokens).
 	refreshRecord *storage.SignInEvent
+	// authReq is the authorization request this request created or read,
+	// as it stands after this request's own writes: an authorization
+	// whose hand-off and callback run in the same request (the edge's
+	// follow of its redirects) reads it once. No one else can have
+	// changed it meanwhile: its ID reaches the browser with the response.
+	authReq *authRequest
 }
 
 // secretFailuresKey prefixes an app's object ID in the rate-limit counter
@@ -103,7 +109,8 @@ func (s opStorage) app(ctx context.Context, clientID string) (storage.Applicatio
 	}
 	a, failures, err := s.p.store.GetClient(ctx, clientID, secretFailuresKey, s.p.cfg.SecretFailureWindow, s.p.now())
 	if errors.Is(err, storage.ErrNotFound) {
-		return a, invalidClient()
+		// Unwraps to ErrNotFound: Continue tells an app deleted meanwhile.
+		return a, oidc.ErrInvalidClient().WithDescription("unknown client or wrong secret").WithParent(err)
 	}
 	if err != nil {
 		return a, oidc.ErrServerError().WithParent(err)
@@ -223,18 +230,29 @@ func (s opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest,
 	if err := s.p.store.CreateAuthRequest(ctx, rec); err != nil {
 		return nil, err
 	}
-	return &authRequest{rec: rec, req: *req}, nil
+	a := &authRequest{rec: rec, req: *req}
+	stateFrom(ctx).authReq = a
+	return a, nil
 }
 
+// load reads an unexpired request, once per HTTP request (reqState.authReq).
 func (s opStorage) load(ctx context.Context, id string) (*authRequest, error) {
-	rec, err := s.p.store.GetAuthRequest(ctx, id)
-	if err != nil {
-		return nil, err
+	st := stateFrom(ctx)
+	a := st.authReq
+	if a == nil || a.rec.ID != id {
+		rec, err := s.p.store.GetAuthRequest(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if a, err = decodeAuthRequest(rec); err != nil {
+			return nil, err
+		}
+		st.authReq = a
 	}
-	if !s.p.now().Before(rec.ExpiresAt) {
+	if !s.p.now().Before(a.rec.ExpiresAt) {
 		return nil, fmt.Errorf("auth request %s expired: %w", id, storage.ErrNotFound)
 	}
-	return decodeAuthRequest(rec)
+	return a, nil
 }
 
 func decodeAuthRequest(rec storage.AuthRequest) (*authRequest, error) {

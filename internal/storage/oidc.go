@@ -40,14 +40,16 @@ type OIDCStorage interface {
 	// ExpiresAt are never deleted.
 	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 
-	// Authorization requests. UpdateAuthRequest is a CAS update (ID,
-	// ClientID and CreatedAt are kept) that also writes event, when it is
-	// not nil, in the same transaction (the sign-in log line of the sign-in
-	// the update completes); when fn fails, neither is written. CodeHash,
-	// once set, is unique.
+	// Authorization requests. CodeHash, once set, is unique.
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
-	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error), event *SignInEvent) (AuthRequest, error)
+	// CompleteAuthRequest marks the request done by a session (c), in one
+	// conditional write, and stores event with it when it is not nil (the
+	// sign-in log line of the sign-in the completion grants). The session
+	// that completed a request may complete it again; another is
+	// ErrConflict. A request that is gone or expired at now is ErrNotFound.
+	// When it fails, neither is written.
+	CompleteAuthRequest(ctx context.Context, id string, c AuthCompletion, now time.Time, event *SignInEvent) error
 	// SetAuthCode gives the request a code (its hash) valid until expires,
 	// in one statement: ErrConflict when it has one already, ErrNotFound
 	// when there is no such request.
@@ -186,6 +188,15 @@ type AuthRequest struct {
 	CodeUsedAt    *time.Time
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
+}
+
+// AuthCompletion is who completed an authorization request: the session,
+// its user, when it signed in and how (its AMR and the ACR they reach).
+type AuthCompletion struct {
+	UserID, SessionID string
+	AuthTime          time.Time
+	AMR               []string
+	ACR               string
 }
 
 // CodeGrant is what a code exchange reads: the request the code stands for,

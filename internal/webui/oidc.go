@@ -15,7 +15,7 @@ import (
 // authorization request, the hand-off to and from the sign-in page, and
 // RP-initiated logout. They run with the browser's session.
 func (u *UI) mountOIDC(rt server.Router) {
-	rt.Handle("GET "+oidc.AuthorizePath, u.withOIDC(u.OIDC.ServeAuthorize))
+	rt.Handle("GET "+oidc.AuthorizePath, http.HandlerFunc(u.oidcAuthorize))
 	rt.Handle("GET "+oidc.CallbackPath, u.withOIDC(u.OIDC.ServeCallback))
 	rt.Handle("GET "+oidc.EndSessionPath, u.withOIDC(u.OIDC.ServeEndSession))
 	rt.Handle("GET "+oidc.ContinuePath, http.HandlerFunc(u.oidcContinue))
@@ -47,16 +47,59 @@ func (u *UI) withOIDC(h http.HandlerFunc) http.HandlerFunc {
 			})
 			return
 		}
-		for k, v := range cw.header {
-			w.Header()[k] = v
-		}
-		setPageHeaders(w.Header())
-		if cw.status == 0 {
-			cw.status = http.StatusOK
-		}
-		w.WriteHeader(cw.status)
-		_, _ = w.Write(cw.body.Bytes())
+		setPageHeaders(cw.header)
+		cw.writeTo(w)
 	}
+}
+
+// oidcAuthorize is the authorization endpoint. Where the answer sends the
+// browser on to Keyward's own hand-off (oidcContinue), and the hand-off on
+// to the callback, it follows those redirects itself, within the request:
+// a browser whose session will do gets the redirect to the app with its
+// code in one answer instead of three; one that must sign in or step up
+// gets the redirect to that page. The requests it skips are the ones the
+// browser would have made next, with its cookies and its session; they
+// share what each read (the app, the request: oidc.Provider.WithRequest).
+func (u *UI) oidcAuthorize(w http.ResponseWriter, r *http.Request) {
+	r = u.OIDC.WithRequest(r)
+	// The steps followed, each only from the one before it.
+	steps := []struct {
+		path string
+		h    http.HandlerFunc
+	}{
+		{oidc.AuthorizePath, u.withOIDC(u.OIDC.ServeAuthorize)},
+		{oidc.ContinuePath, u.oidcContinue},
+		{oidc.CallbackPath, u.withOIDC(u.OIDC.ServeCallback)},
+	}
+	var cookies []string
+	for i, step := range steps {
+		cw := &captureWriter{header: http.Header{}}
+		step.h(cw, r)
+		to := redirectedTo(cw)
+		if i+1 == len(steps) || to == nil || to.Path != steps[i+1].path || to.Query().Get("id") == "" {
+			if len(cookies) > 0 {
+				cw.header["Set-Cookie"] = append(cookies, cw.header["Set-Cookie"]...)
+			}
+			cw.writeTo(w)
+			return
+		}
+		cookies = append(cookies, cw.header.Values("Set-Cookie")...)
+		r = r.Clone(r.Context())
+		r.URL, r.RequestURI = to, to.RequestURI()
+	}
+}
+
+// redirectedTo is the path on this server a captured answer redirects to
+// (nil: none).
+func redirectedTo(cw *captureWriter) *url.URL {
+	if cw.status != http.StatusFound && cw.status != http.StatusSeeOther {
+		return nil
+	}
+	to, err := url.Parse(cw.header.Get("Location"))
+	if err != nil || to.Scheme != "" || to.Host != "" || !strings.HasPrefix(to.Path, "/") {
+		return nil
+	}
+	return to
 }
 
 // captureWriter holds a response until it is known whether to pass it on.
@@ -67,6 +110,18 @@ type captureWriter struct {
 }
 
 func (c *captureWriter) Header() http.Header { return c.header }
+
+// writeTo passes the held response on.
+func (c *captureWriter) writeTo(w http.ResponseWriter) {
+	for k, v := range c.header {
+		w.Header()[k] = v
+	}
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	w.WriteHeader(c.status)
+	_, _ = w.Write(c.body.Bytes())
+}
 func (c *captureWriter) WriteHeader(s int) {
 	if c.status == 0 {
 		c.status = s

@@ -225,48 +225,94 @@ var signingKeyTests = []test{
 }
 
 var authRequestTests = []test{
-	{"create_update_get_delete", func(t *testing.T, s storage.Storage) {
+	{"create_complete_get_delete", func(t *testing.T, s storage.Storage) {
 		r := newAuthRequest("client")
 		ok(t, s.CreateAuthRequest(t.Context(), r))
 		got, err := s.GetAuthRequest(t.Context(), r.ID)
 		ok(t, err)
 		equal(t, "get", got, r)
+		done := storage.AuthCompletion{UserID: "user-1", SessionID: "sess", AuthTime: at(time.Second),
+			AMR: []string{"swk", "user", "mfa"}, ACR: "phr"}
 		want := r
 		want.UserID, want.SessionID, want.AuthTime = "user-1", "sess", at(time.Second)
 		want.AMR, want.ACR, want.Done = []string{"swk", "user", "mfa"}, "phr", true
-		want.CodeHash, want.CodeExpiresAt = randomBytes(32), ptr(at(time.Minute))
-		// The sign-in the update completes is logged with it.
+		// The sign-in the completion grants is logged with it.
 		signedIn := &storage.SignInEvent{ID: "e1", Time: at(time.Second), UserID: "user-1", UserPrincipalName: "u@x.org",
 			Method: "session", Result: storage.ResultSuccess, IP: "192.0.2.1", UserAgent: "Chrome", AppID: "client", AppDisplayName: "App"}
-		upd, err := s.UpdateAuthRequest(t.Context(), r.ID, func(old storage.AuthRequest) (storage.AuthRequest, error) {
-			equal(t, "fn input", old, r)
-			n := want
-			n.ClientID, n.CreatedAt = "other", at(time.Hour)
-			return n, nil
-		}, signedIn)
-		ok(t, err)
-		equal(t, "returned", upd, want)
+		ok(t, s.CompleteAuthRequest(t.Context(), r.ID, done, at(time.Second), signedIn))
 		got, err = s.GetAuthRequest(t.Context(), r.ID)
 		ok(t, err)
 		equal(t, "stored", got, want)
-		// An update its fn refuses writes neither the request nor the line.
-		refused := errors.New("completed by another session")
-		_, err = s.UpdateAuthRequest(t.Context(), r.ID, func(old storage.AuthRequest) (storage.AuthRequest, error) {
-			old.SessionID = "another"
-			return old, refused
-		}, &storage.SignInEvent{ID: "e2", Time: at(2 * time.Second), Method: "session", Result: storage.ResultSuccess})
-		is(t, err, refused)
+		// The same session may complete it again (a reload of the hand-off);
+		// another session is refused and writes neither the request nor its line.
+		again := done
+		again.AMR, again.ACR = []string{"hwk", "user", "mfa"}, "phrh"
+		ok(t, s.CompleteAuthRequest(t.Context(), r.ID, again, at(2*time.Second), nil))
+		want.AMR, want.ACR = again.AMR, again.ACR
+		other := storage.AuthCompletion{UserID: "user-2", SessionID: "another", AuthTime: at(3 * time.Second), ACR: "sf"}
+		is(t, s.CompleteAuthRequest(t.Context(), r.ID, other, at(3*time.Second),
+			&storage.SignInEvent{ID: "e2", Time: at(3 * time.Second), Method: "session", Result: storage.ResultSuccess}), storage.ErrConflict)
+		is(t, s.CompleteAuthRequest(t.Context(), r.ID, other, at(3*time.Second), nil), storage.ErrConflict)
 		got, err = s.GetAuthRequest(t.Context(), r.ID)
 		ok(t, err)
-		equal(t, "after a refused update", got, want)
+		equal(t, "after a refused completion", got, want)
+		// Expired or gone: not found, and nothing written.
+		is(t, s.CompleteAuthRequest(t.Context(), r.ID, done, r.ExpiresAt, &storage.SignInEvent{ID: "e3",
+			Time: r.ExpiresAt, Method: "session", Result: storage.ResultSuccess}), storage.ErrNotFound)
+		is(t, s.CompleteAuthRequest(t.Context(), "no-such-request", done, at(time.Second), nil), storage.ErrNotFound)
+		if err := s.CompleteAuthRequest(t.Context(), r.ID, storage.AuthCompletion{UserID: "user-1"}, at(time.Second), nil); err == nil {
+			t.Fatal("a completion without a session was accepted")
+		}
+		got, err = s.GetAuthRequest(t.Context(), r.ID)
+		ok(t, err)
+		equal(t, "after refused completions", got, want)
 		logged, _, err := s.ListSignIns(t.Context(), storage.SignInQuery{})
 		ok(t, err)
 		if len(logged) != 1 || logged[0].ID != "e1" || logged[0].AppDisplayName != "App" || logged[0].IP != "192.0.2.1" {
-			t.Fatalf("sign-in log after one update with a line and one refused: %+v", logged)
+			t.Fatalf("sign-in log after one completion with a line and three refused: %+v", logged)
 		}
 		ok(t, s.DeleteAuthRequest(t.Context(), r.ID))
 		_, err = s.GetAuthRequest(t.Context(), r.ID)
 		is(t, err, storage.ErrNotFound)
+	}},
+	{"a_request_is_completed_by_one_session_even_under_a_race", func(t *testing.T, s storage.Storage) {
+		r := newAuthRequest("client")
+		ok(t, s.CreateAuthRequest(t.Context(), r))
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := storage.AuthCompletion{UserID: fmt.Sprint("user-", i), SessionID: fmt.Sprint("sess-", i), AuthTime: t0, ACR: "phr"}
+				errs[i] = s.CompleteAuthRequest(t.Context(), r.ID, c, at(time.Second), &storage.SignInEvent{
+					ID: fmt.Sprint("e", i), Time: at(time.Second), UserID: c.UserID, Method: "session", Result: storage.ResultSuccess, AppID: "client"})
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner < 0:
+				winner = i
+			case err == nil:
+				t.Fatalf("sessions %d and %d both completed the request", winner, i)
+			case !errors.Is(err, storage.ErrConflict):
+				t.Fatalf("a losing completion got %v, want ErrConflict", err)
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no session completed the request")
+		}
+		got, err := s.GetAuthRequest(t.Context(), r.ID)
+		ok(t, err)
+		equal(t, "completed by", got.SessionID, fmt.Sprint("sess-", winner))
+		logged, _, err := s.ListSignIns(t.Context(), storage.SignInQuery{})
+		ok(t, err)
+		if len(logged) != 1 || logged[0].ID != fmt.Sprint("e", winner) {
+			t.Fatalf("the log after %d racing completions: %+v, want only the winner's line e%d", n, logged, winner)
+		}
 	}},
 	{"a_request_is_given_one_code", func(t *testing.T, s storage.Storage) {
 		r := newAuthRequest("client")

@@ -67,6 +67,17 @@ func (s *Store) batched(ctx context.Context, fn func(c conn) error) error {
 	return r.err
 }
 
+// lone runs fn, one write (and at most a read that only explains why it
+// changed nothing), as batched does where the dialect has group commit;
+// elsewhere on its own, outside a transaction: one round trip where BEGIN,
+// the write and COMMIT were three.
+func (s *Store) lone(ctx context.Context, fn func(c conn) error) error {
+	if _, ok := s.ambient(ctx); s.d.GroupCommit || ok {
+		return s.batched(ctx, fn)
+	}
+	return fn(s.write())
+}
+
 func (s *Store) commitLoop() {
 	defer close(s.batch.done)
 	for first := range s.batch.jobs {

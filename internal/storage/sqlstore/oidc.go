@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -327,13 +328,13 @@ func codeParam(b []byte) any {
 
 // CreateAuthRequest implements storage.Storage: on SQLite in the group
 // commit, as every write of an app's sign-in is (an authorization makes
-// three: this, its completion and its code).
+// three: this, its completion and its code); elsewhere a lone statement.
 func (s *Store) CreateAuthRequest(ctx context.Context, r storage.AuthRequest) error {
 	op := "create auth request"
 	if err := errors.Join(requireKey("auth request ID", r.ID), requireKey("auth request client ID", r.ClientID)); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	err := s.batched(ctx, func(c conn) error {
+	err := s.lone(ctx, func(c conn) error {
 		_, err := c.exec(ctx, `INSERT INTO oidc_auth_requests (`+authRequestCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.ClientID, blob(r.Request), nullStr(r.UserID), r.SessionID, s.tvZeroNull(r.AuthTime),
@@ -358,13 +359,14 @@ func (s *Store) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequ
 }
 
 // SetAuthCode implements storage.Storage: one conditional UPDATE (in the
-// group commit on SQLite); when it changes nothing, a read says why.
+// group commit on SQLite, a lone statement elsewhere); when it changes
+// nothing, a read says why.
 func (s *Store) SetAuthCode(ctx context.Context, id string, codeHash []byte, expires time.Time) error {
 	op := "set auth code"
 	if len(codeHash) == 0 {
 		return fmt.Errorf("%s: the code's hash is empty", op)
 	}
-	err := s.batched(ctx, func(c conn) error {
+	err := s.lone(ctx, func(c conn) error {
 		err := c.execOne(ctx, `UPDATE oidc_auth_requests SET code_hash = ?, code_expires_at = ?
 			WHERE id = ? AND code_hash IS NULL`, codeHash, s.tv(expires), id)
 		if !errors.Is(err, storage.ErrNotFound) {
@@ -385,62 +387,67 @@ func (s *Store) SetAuthCode(ctx context.Context, id string, codeHash []byte, exp
 	return nil
 }
 
-// UpdateAuthRequest implements storage.Storage: the read, fn and the write
-// in one transaction, on SQLite a job of the group commit (the one writer
-// keeps the read and the write together).
-func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(storage.AuthRequest) (storage.AuthRequest, error), event *storage.SignInEvent) (storage.AuthRequest, error) {
-	op := "update auth request"
-	if event != nil && event.CorrelationID == "" {
-		e := *event
-		e.CorrelationID = correlation.ID(ctx)
-		event = &e
+// CompleteAuthRequest implements storage.Storage: one conditional UPDATE,
+// with the sign-in record gated on it in the same statement where the
+// dialect has GatedInsertStatement (one round trip on PostgreSQL), else a
+// job of the group commit (SQLite) or a lone statement. When the UPDATE
+// changes nothing, a read says why.
+func (s *Store) CompleteAuthRequest(ctx context.Context, id string, c storage.AuthCompletion, now time.Time, event *storage.SignInEvent) error {
+	op := "complete auth request"
+	if err := errors.Join(requireKey("auth request ID", id), requireKey("completing session ID", c.SessionID),
+		requireKey("completing user ID", c.UserID)); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	var out storage.AuthRequest
-	err := s.batched(ctx, func(c conn) error {
-		old, err := scanAuthRequest(c.row(ctx, `SELECT `+authRequestCols+` FROM oidc_auth_requests WHERE id = ?`+s.d.LockRow, id))
-		if err != nil {
-			return s.fail(op, err, nil)
+	const update = `UPDATE oidc_auth_requests SET user_id = ?, session_id = ?, auth_time = ?, amr = ?, acr = ?, done = ?
+		WHERE id = ? AND expires_at > ? AND (done = ? OR session_id = ?)`
+	args := []any{c.UserID, c.SessionID, s.tvZeroNull(c.AuthTime), strList(c.AMR), c.ACR, true,
+		id, s.tv(now), false, c.SessionID}
+	event = s.withEventDefaults(ctx, event)
+	if event != nil {
+		won, ok, err := s.gated(ctx, update, args, s.signInRows(*event))
+		if ok {
+			if err == nil && !won {
+				err = s.authRequestNotCompleted(ctx, s.write(), id, now)
+			}
+			if err != nil {
+				return s.fail(op, err, storage.ErrConflict)
+			}
+			return nil
 		}
-		r, err := fn(old)
-		if err != nil {
+	}
+	run := s.batched
+	if event == nil {
+		run = s.lone
+	}
+	err := run(ctx, func(cn conn) error {
+		err := cn.execOne(ctx, update, args...)
+		if errors.Is(err, storage.ErrNotFound) {
+			return s.authRequestNotCompleted(ctx, cn, id, now)
+		}
+		if err != nil || event == nil {
 			return err
 		}
-		r.ID, r.ClientID, r.CreatedAt = old.ID, old.ClientID, old.CreatedAt
-		_, err = c.exec(ctx, `UPDATE oidc_auth_requests SET request = ?, user_id = ?, session_id = ?, auth_time = ?,
-			amr = ?, acr = ?, done = ?, code_hash = ?, code_expires_at = ?, code_used_at = ?, expires_at = ?
-			WHERE id = ?`,
-			blob(r.Request), nullStr(r.UserID), r.SessionID, s.tvZeroNull(r.AuthTime), strList(r.AMR), r.ACR,
-			r.Done, codeParam(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt), s.tv(r.ExpiresAt), id)
-		if err != nil {
-			return s.fail(op, err, nil)
-		}
-		if event != nil {
-			if err := s.insertSignInEvent(ctx, c, *event); err != nil {
-				return err
-			}
-		}
-		out = normAuthRequest(r)
-		return nil
+		return s.insertSignInEvent(ctx, cn, *event)
 	})
-	return out, err
+	if err != nil {
+		return s.fail(op, err, storage.ErrConflict)
+	}
+	return nil
 }
 
-func normAuthRequest(r storage.AuthRequest) storage.AuthRequest {
-	if len(r.Request) == 0 {
-		r.Request = nil
+// authRequestNotCompleted says why a completion's UPDATE found no row: the
+// request is gone or expired (ErrNotFound), or another session completed it
+// (ErrConflict).
+func (s *Store) authRequestNotCompleted(ctx context.Context, c conn, id string, now time.Time) error {
+	var expires timeCol
+	err := c.row(ctx, `SELECT expires_at FROM oidc_auth_requests WHERE id = ?`, id).Scan(&expires)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !expires.T.After(now) {
+		return storage.ErrNotFound
 	}
-	if len(r.AMR) == 0 {
-		r.AMR = nil
+	if err != nil {
+		return err
 	}
-	if len(r.CodeHash) == 0 {
-		r.CodeHash = nil
-	}
-	r.AuthTime, r.CreatedAt, r.ExpiresAt = norm(r.AuthTime), norm(r.CreatedAt), norm(r.ExpiresAt)
-	r.CodeExpiresAt, r.CodeUsedAt = normPtr(r.CodeExpiresAt), normPtr(r.CodeUsedAt)
-	if r.AuthTime.Equal(norm(zeroTime)) {
-		r.AuthTime = time.Time{}
-	}
-	return r
+	return fmt.Errorf("the request was completed by another session: %w", storage.ErrConflict)
 }
 
 // GetAuthRequestByCode implements storage.Storage.
@@ -715,9 +722,65 @@ func (s *Store) oidcTokenArgs(ts []storage.OIDCToken) ([]any, error) {
 	return args, nil
 }
 
-// gatedTokens runs update and, when it changed a row, inserts ts and event
-// (nil: none), as one statement where the dialect has GatedInsertStatement
-// (ok false: it has not). won reports whether the update changed a row.
+// gatedRows are an INSERT of a gated write (gated) with its rows' values.
+type gatedRows struct {
+	GatedInsert
+	args []any
+}
+
+// signInRows is the INSERT of one sign-in record in a gated write.
+func (s *Store) signInRows(e storage.SignInEvent) gatedRows {
+	return gatedRows{GatedInsert{Table: "sign_in_events", Cols: SignInCols, Rows: 1}, Codec{s}.SignInEvent(e)}
+}
+
+// withEventDefaults gives a sign-in record about to be stored its ID and
+// the request's correlation ID where it has none (a copy; nil stays nil).
+func (s *Store) withEventDefaults(ctx context.Context, event *storage.SignInEvent) *storage.SignInEvent {
+	if event == nil {
+		return nil
+	}
+	e := *event
+	if e.ID == "" {
+		e.ID = uuid.NewString()
+	}
+	if e.CorrelationID == "" {
+		e.CorrelationID = correlation.ID(ctx)
+	}
+	return &e
+}
+
+// gated runs update and, when it changed a row, the inserts, as one
+// statement where the dialect has GatedInsertStatement (ok false: it has
+// not). won reports whether the update changed a row; an insert that
+// stored fewer rows than it was given is an error.
+func (s *Store) gated(ctx context.Context, update string, updateArgs []any, ins ...gatedRows) (won, ok bool, err error) {
+	if s.d.GatedInsertStatement == nil {
+		return false, false, nil
+	}
+	inserts := make([]GatedInsert, len(ins))
+	counts := make([]int, 1+len(ins))
+	dest := []any{&counts[0]}
+	args := slices.Clone(updateArgs)
+	for i, in := range ins {
+		inserts[i] = in.GatedInsert
+		args = append(args, in.args...)
+		dest = append(dest, &counts[i+1])
+	}
+	if err := s.write().scanRow(ctx, s.d.GatedInsertStatement(update, inserts...), args, dest...); err != nil {
+		return false, true, err
+	}
+	if counts[0] == 0 {
+		return false, true, nil
+	}
+	for i, in := range ins {
+		if counts[i+1] != in.Rows {
+			return false, true, fmt.Errorf("stored %d of %d rows of %s", counts[i+1], in.Rows, in.Table)
+		}
+	}
+	return true, true, nil
+}
+
+// gatedTokens is gated with the INSERTs of ts and event (nil: none).
 func (s *Store) gatedTokens(ctx context.Context, update string, updateArgs []any, ts []storage.OIDCToken, event *storage.SignInEvent) (won, ok bool, err error) {
 	if s.d.GatedInsertStatement == nil || len(ts) == 0 {
 		return false, false, nil
@@ -726,24 +789,11 @@ func (s *Store) gatedTokens(ctx context.Context, update string, updateArgs []any
 	if err != nil {
 		return false, true, err
 	}
-	inserts := []GatedInsert{{Table: "oidc_tokens", Cols: oidcTokenCols, Rows: len(ts)}}
-	var updated, inserted, events int
-	dest := []any{&updated, &inserted}
-	wantEvents := 0
+	ins := []gatedRows{{GatedInsert{Table: "oidc_tokens", Cols: oidcTokenCols, Rows: len(ts)}, args}}
 	if event != nil {
-		wantEvents = 1
-		inserts = append(inserts, GatedInsert{Table: "sign_in_events", Cols: SignInCols, Rows: 1})
-		args = append(args, Codec{s}.SignInEvent(*event)...)
-		dest = append(dest, &events)
+		ins = append(ins, s.signInRows(*event))
 	}
-	q := s.d.GatedInsertStatement(update, inserts...)
-	if err := s.write().scanRow(ctx, q, append(updateArgs, args...), dest...); err != nil {
-		return false, true, err
-	}
-	if updated > 0 && (inserted != len(ts) || events != wantEvents) {
-		return false, true, fmt.Errorf("stored %d of %d tokens and %d of %d sign-in records", inserted, len(ts), events, wantEvents)
-	}
-	return updated > 0, true, nil
+	return s.gated(ctx, update, updateArgs, ins...)
 }
 
 // CreateOIDCTokens implements storage.Storage. An unknown application or
@@ -784,16 +834,7 @@ var userTokenCols = prefixed("t", oidcTokenCols) + ", " + prefixed("u", userCols
 // conditional UPDATE decides the winner; batched on SQLite.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldID string, now time.Time, event *storage.SignInEvent, next ...storage.OIDCToken) error {
 	op := "rotate refresh token"
-	if event != nil {
-		e := *event
-		if e.ID == "" {
-			e.ID = uuid.NewString()
-		}
-		if e.CorrelationID == "" {
-			e.CorrelationID = correlation.ID(ctx)
-		}
-		event = &e
-	}
+	event = s.withEventDefaults(ctx, event)
 	const update = `UPDATE oidc_tokens SET rotated_at = ?
 			WHERE id = ? AND kind = 'refresh' AND rotated_at IS NULL AND expires_at > ?`
 	updateArgs := []any{s.tv(now), oldID, s.tv(now)}
