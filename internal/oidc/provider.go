@@ -186,11 +186,25 @@ func New(c Config) (*Provider, error) {
 // Issuer is the provider's issuer identifier.
 func (p *Provider) Issuer() string { return p.cfg.Issuer }
 
-// WithRequest readies r for the provider's endpoints. Endpoints run on the
-// request it returns share what each read (the client, the authorization
-// request): the edge runs an authorization's hand-off and callback within
-// the authorization's own request.
-func (p *Provider) WithRequest(r *http.Request) *http.Request { return p.ctx(r) }
+// BeginAuthorization readies r for an authorization whose next steps the
+// edge runs within the same HTTP request (ServeAuthorize, then Continue,
+// then ServeCallback): the steps share what each read (the client, the
+// request), and the request they create is written once, with its
+// completion and its code, when it gets its code, or else by
+// FinishAuthorization. No one else can change it meanwhile: its ID
+// reaches the browser only with the answer.
+func (p *Provider) BeginAuthorization(r *http.Request) *http.Request {
+	r = p.ctx(r)
+	stateFrom(r.Context()).deferAuth = true
+	return r
+}
+
+// FinishAuthorization stores the request BeginAuthorization's steps
+// created, if its code did not: before the answer sends the browser on
+// with its ID (to the sign-in page, which brings it back to Continue).
+func (p *Provider) FinishAuthorization(ctx context.Context) error {
+	return opStorage{p}.storePending(ctx)
+}
 
 func (p *Provider) ctx(r *http.Request) *http.Request {
 	if _, ok := r.Context().Value(stateKey{}).(*reqState); ok {
@@ -412,6 +426,13 @@ func (p *Provider) Continue(ctx context.Context, id string, sess *storage.Sessio
 	}
 	done := storage.AuthCompletion{UserID: sess.UserID, SessionID: sess.ID, AuthTime: sess.CreatedAt,
 		AMR: sess.AuthMethods, ACR: ACR(sess.AuthMethods)}
+	if st := stateFrom(ctx); st.authPending && st.authReq == a {
+		// Created in this HTTP request and not stored yet: stored
+		// completed, with its record, when it gets its code.
+		a.complete(done)
+		st.authRecord = record
+		return Step{Kind: StepRedirect, URL: CallbackPath + "?id=" + id}, nil
+	}
 	err = p.store.CompleteAuthRequest(ctx, id, done, now, record)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):

@@ -59,6 +59,12 @@ type reqState struct {
 	// follow of its redirects) reads it once. No one else can have
 	// changed it meanwhile: its ID reaches the browser with the response.
 	authReq *authRequest
+	// deferAuth: the request this HTTP request creates is written once,
+	// when it gets its code or at FinishAuthorization
+	// (BeginAuthorization); authPending: authReq is such a request, not
+	// written yet; authRecord: the sign-in record of its completion.
+	deferAuth, authPending bool
+	authRecord             *storage.SignInEvent
 }
 
 // secretFailuresKey prefixes an app's object ID in the rate-limit counter
@@ -227,12 +233,31 @@ func (s opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest,
 	now := s.p.now()
 	rec := storage.AuthRequest{ID: newRequestID(), ClientID: req.ClientID, Request: raw,
 		CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.AuthRequestTTL)}
+	a := &authRequest{rec: rec, req: *req}
+	st := stateFrom(ctx)
+	st.authReq, st.authPending = a, st.deferAuth
+	if st.authPending {
+		return a, nil
+	}
 	if err := s.p.store.CreateAuthRequest(ctx, rec); err != nil {
 		return nil, err
 	}
-	a := &authRequest{rec: rec, req: *req}
-	stateFrom(ctx).authReq = a
 	return a, nil
+}
+
+// storePending writes the request this HTTP request created and has not
+// written yet (reqState.authPending), as it stands: completed, with its
+// completion's record, or not.
+func (s opStorage) storePending(ctx context.Context) error {
+	st := stateFrom(ctx)
+	if !st.authPending {
+		return nil
+	}
+	st.authPending = false // tried once: a failure is the answer's
+	if st.authReq.rec.Done {
+		return s.p.store.CreateCompletedAuthRequest(ctx, st.authReq.rec, st.authRecord)
+	}
+	return s.p.store.CreateAuthRequest(ctx, st.authReq.rec)
 }
 
 // load reads an unexpired request, once per HTTP request (reqState.authReq).
@@ -287,6 +312,11 @@ func (s opStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthReque
 func (s opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
 	now := s.p.now()
 	exp := now.Add(s.p.cfg.CodeTTL)
+	if st := stateFrom(ctx); st.authPending && st.authReq.rec.ID == id {
+		// Created, completed and given its code in this HTTP request: one write.
+		st.authReq.rec.CodeHash, st.authReq.rec.CodeExpiresAt = secret.Hash(code), &exp
+		return s.storePending(ctx)
+	}
 	return s.p.store.SetAuthCode(ctx, id, secret.Hash(code), exp)
 }
 

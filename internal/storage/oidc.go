@@ -42,6 +42,12 @@ type OIDCStorage interface {
 
 	// Authorization requests. CodeHash, once set, is unique.
 	CreateAuthRequest(ctx context.Context, r AuthRequest) error
+	// CreateCompletedAuthRequest creates a request already completed by a
+	// session (Done, SessionID, UserID; perhaps with its code) together with
+	// event, the sign-in record of the sign-in the completion grants (nil:
+	// none): an authorization a session answered within one HTTP request.
+	// When it fails, neither is written.
+	CreateCompletedAuthRequest(ctx context.Context, r AuthRequest, event *SignInEvent) error
 	GetAuthRequest(ctx context.Context, id string) (AuthRequest, error)
 	// CompleteAuthRequest marks the request done by a session (c), in one
 	// conditional write, and stores event with it when it is not nil (the

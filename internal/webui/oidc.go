@@ -59,9 +59,10 @@ func (u *UI) withOIDC(h http.HandlerFunc) http.HandlerFunc {
 // code in one answer instead of three; one that must sign in or step up
 // gets the redirect to that page. The requests it skips are the ones the
 // browser would have made next, with its cookies and its session; they
-// share what each read (the app, the request: oidc.Provider.WithRequest).
+// share what each read and write the request they create once
+// (oidc.Provider.BeginAuthorization).
 func (u *UI) oidcAuthorize(w http.ResponseWriter, r *http.Request) {
-	r = u.OIDC.WithRequest(r)
+	r = u.OIDC.BeginAuthorization(r)
 	// The steps followed, each only from the one before it.
 	steps := []struct {
 		path string
@@ -77,6 +78,12 @@ func (u *UI) oidcAuthorize(w http.ResponseWriter, r *http.Request) {
 		step.h(cw, r)
 		to := redirectedTo(cw)
 		if i+1 == len(steps) || to == nil || to.Path != steps[i+1].path || to.Query().Get("id") == "" {
+			if err := u.OIDC.FinishAuthorization(r.Context()); err != nil {
+				u.Logger.ErrorContext(r.Context(), "oidc: store an authorization request", "error", err)
+				u.renderMessage(w, r, http.StatusInternalServerError, message{Title: "Something went wrong",
+					Text: "Keyward could not start signing you in. Go back to the application and try again."})
+				return
+			}
 			if len(cookies) > 0 {
 				cw.header["Set-Cookie"] = append(cookies, cw.header["Set-Cookie"]...)
 			}

@@ -275,6 +275,43 @@ var authRequestTests = []test{
 		_, err = s.GetAuthRequest(t.Context(), r.ID)
 		is(t, err, storage.ErrNotFound)
 	}},
+	{"a_request_created_completed_is_stored_with_its_record", func(t *testing.T, s storage.Storage) {
+		r := newAuthRequest("client")
+		r.UserID, r.SessionID, r.AuthTime, r.AMR, r.ACR, r.Done = "user-1", "sess", at(time.Second), []string{"hwk", "user", "mfa"}, "phrh", true
+		r.CodeHash, r.CodeExpiresAt = randomBytes(32), ptr(at(time.Minute))
+		signedIn := &storage.SignInEvent{ID: "e1", Time: at(time.Second), UserID: "user-1", UserPrincipalName: "u@x.org",
+			Method: "session", Result: storage.ResultSuccess, IP: "192.0.2.1", AppID: "client", AppDisplayName: "App"}
+		ok(t, s.CreateCompletedAuthRequest(t.Context(), r, signedIn))
+		got, err := s.GetAuthRequestByCode(t.Context(), r.CodeHash)
+		ok(t, err)
+		equal(t, "stored", got, r)
+		// Its ID again: refused, and the second record is not written.
+		again := r
+		again.CodeHash = randomBytes(32)
+		if err := s.CreateCompletedAuthRequest(t.Context(), again, &storage.SignInEvent{ID: "e2", Time: at(2 * time.Second),
+			Method: "session", Result: storage.ResultSuccess}); err == nil {
+			t.Fatal("a second request with the same ID was stored")
+		}
+		// A request no session completed is refused.
+		open := newAuthRequest("client")
+		if err := s.CreateCompletedAuthRequest(t.Context(), open, nil); err == nil {
+			t.Fatal("a request without its completion was stored as completed")
+		}
+		_, err = s.GetAuthRequest(t.Context(), open.ID)
+		is(t, err, storage.ErrNotFound)
+		// Without a record, the request alone.
+		plain := newAuthRequest("client")
+		plain.UserID, plain.SessionID, plain.Done = "user-1", "sess", true
+		ok(t, s.CreateCompletedAuthRequest(t.Context(), plain, nil))
+		got, err = s.GetAuthRequest(t.Context(), plain.ID)
+		ok(t, err)
+		equal(t, "without a record", got, plain)
+		logged, _, err := s.ListSignIns(t.Context(), storage.SignInQuery{})
+		ok(t, err)
+		if len(logged) != 1 || logged[0].ID != "e1" || logged[0].AppDisplayName != "App" {
+			t.Fatalf("sign-in log after one completed request with a line and one refused: %+v", logged)
+		}
+	}},
 	{"a_request_is_completed_by_one_session_even_under_a_race", func(t *testing.T, s storage.Storage) {
 		r := newAuthRequest("client")
 		ok(t, s.CreateAuthRequest(t.Context(), r))

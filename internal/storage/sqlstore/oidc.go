@@ -327,21 +327,50 @@ func codeParam(b []byte) any {
 }
 
 // CreateAuthRequest implements storage.Storage: on SQLite in the group
-// commit, as every write of an app's sign-in is (an authorization makes
-// three: this, its completion and its code); elsewhere a lone statement.
+// commit, as every write of an app's sign-in is; elsewhere a lone statement.
 func (s *Store) CreateAuthRequest(ctx context.Context, r storage.AuthRequest) error {
-	op := "create auth request"
+	return s.createAuthRequest(ctx, "create auth request", r, nil)
+}
+
+// CreateCompletedAuthRequest implements storage.Storage: the request and
+// its record as one statement where the dialect has GatedInsertStatement
+// (the INSERT of the request is the gate), else a job of the group commit.
+func (s *Store) CreateCompletedAuthRequest(ctx context.Context, r storage.AuthRequest, event *storage.SignInEvent) error {
+	op := "create completed auth request"
+	if !r.Done || r.SessionID == "" || r.UserID == "" {
+		return fmt.Errorf("%s: the request is not completed by a session", op)
+	}
+	return s.createAuthRequest(ctx, op, r, s.withEventDefaults(ctx, event))
+}
+
+func (s *Store) createAuthRequest(ctx context.Context, op string, r storage.AuthRequest, event *storage.SignInEvent) error {
 	if err := errors.Join(requireKey("auth request ID", r.ID), requireKey("auth request client ID", r.ClientID)); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	err := s.lone(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO oidc_auth_requests (`+authRequestCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, r.ClientID, blob(r.Request), nullStr(r.UserID), r.SessionID, s.tvZeroNull(r.AuthTime),
-			strList(r.AMR), r.ACR, r.Done, codeParam(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt),
-			s.tv(r.CreatedAt), s.tv(r.ExpiresAt))
-		return err
-	})
+	const insert = `INSERT INTO oidc_auth_requests (` + authRequestCols + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{r.ID, r.ClientID, blob(r.Request), nullStr(r.UserID), r.SessionID, s.tvZeroNull(r.AuthTime),
+		strList(r.AMR), r.ACR, r.Done, codeParam(r.CodeHash), s.tvNull(r.CodeExpiresAt), s.tvNull(r.CodeUsedAt),
+		s.tv(r.CreatedAt), s.tv(r.ExpiresAt)}
+	var err error
+	if event == nil {
+		err = s.lone(ctx, func(c conn) error {
+			_, err := c.exec(ctx, insert, args...)
+			return err
+		})
+	} else if won, ok, gerr := s.gated(ctx, insert, args, s.signInRows(*event)); ok {
+		err = gerr
+		if err == nil && !won {
+			err = errors.New("the request was not stored")
+		}
+	} else {
+		err = s.batched(ctx, func(c conn) error {
+			if _, err := c.exec(ctx, insert, args...); err != nil {
+				return err
+			}
+			return s.insertSignInEvent(ctx, c, *event)
+		})
+	}
 	if err != nil {
 		return s.fail(op, err, nil)
 	}
