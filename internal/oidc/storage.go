@@ -757,11 +757,14 @@ func (s opStorage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, 
 	if t.UserID == "" || (subject != "" && t.UserID != subject) {
 		return errors.New("the token is not a user's")
 	}
-	a, err := s.p.store.GetApplication(ctx, t.ApplicationID)
-	if err != nil {
-		return err
+	if slices.Contains(t.Scopes, ScopeGroups) {
+		// Only its app says whether the groups go with that scope.
+		a, err := s.p.store.GetApplication(ctx, t.ApplicationID)
+		if err != nil {
+			return err
+		}
+		stateFrom(ctx).app = &a
 	}
-	stateFrom(ctx).app = &a
 	return s.userinfo(ctx, ui, t.UserID, t.Scopes)
 }
 
