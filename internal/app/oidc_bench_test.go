@@ -97,3 +97,29 @@ func BenchmarkOIDCRefresh(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOIDCAuthorizeWithSession is a signed-in browser's sign-in to an
+// app over real HTTP on SQLite: GET /oauth2/authorize with a Keyward
+// session, answered with the redirect to the app and its code (the
+// hand-off and the callback run within the request; the request is
+// written once, with its code and its sign-in record).
+func BenchmarkOIDCAuthorizeWithSession(b *testing.B) {
+	_, p, br := oidcBenchWorld(b)
+	authorizations(b, p, br)
+}
+
+// BenchmarkOIDCAuthorizeWithSessionPostgres is
+// BenchmarkOIDCAuthorizeWithSession on PostgreSQL
+// (KEYWARD_TEST_POSTGRES_DSN): four statements an authorization.
+func BenchmarkOIDCAuthorizeWithSessionPostgres(b *testing.B) {
+	_, p, br := oidcSignedIn(b, newWorld(b, storagetest.NewPostgres(b)))
+	authorizations(b, p, br)
+}
+
+func authorizations(b *testing.B, p *rp, br *browser) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		br.code(b, p, p.start())
+	}
+}
