@@ -394,6 +394,10 @@ func TestOIDCCodeFlowPublicClient(t *testing.T) {
 		if res.Request.URL.Path != "/oauth2/authorize" {
 			t.Fatalf("with a session the code came from %s, not from the authorization's answer", res.Request.URL.Path)
 		}
+		// A code is 256 random bits, like every secret Keyward hands out.
+		if c := q.Get("code"); !strings.HasPrefix(c, "kwc_") || len(c) != 4+43 || c == code {
+			t.Fatalf("codes %q and %q: want kwc_ and 43 base64url characters, each its own", code, c)
+		}
 		tok, err = p.conf.Exchange(p.ctx(), q.Get("code"), oauth2.VerifierOption(f2.verifier))
 		if err != nil {
 			t.Fatalf("exchanging the code of an authorization with a session: %v", err)
